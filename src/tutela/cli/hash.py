@@ -1,0 +1,93 @@
+"""`tutela hash PATH…`: signals of files and directories, in isolated worker processes."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tutela.cli.app import app, load_settings, print_json, stderr_is_terminal
+from tutela.cli.progress import progress_bar
+from tutela.errors import TutelaError
+from tutela.media.isolation import IsolatedPool
+from tutela.signals.hashing import MediaSignals, hash_file
+from tutela.signals.pdq import PdqMode
+
+
+@app.command("hash")
+def hash_command(
+    paths: Annotated[list[Path], typer.Argument(help="Files or directories (searched recursively).")],
+    json_lines: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    exact: Annotated[
+        bool, typer.Option("--exact", help="Full-resolution PDQ, bit for bit Meta's reference.")
+    ] = False,
+    dihedral: Annotated[
+        bool, typer.Option("--dihedral", help="Also print the eight rotated/flipped PDQ hashes.")
+    ] = False,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", min=1, help="Worker processes (default: all cores).")
+    ] = None,
+) -> None:
+    """Hash images: PDQ (perceptual) and MD5, SHA-1, SHA-256 of the bytes.
+
+    Exit code 0 when every file hashed, 1 when some failed (their lines carry the error).
+    """
+    settings = load_settings()
+    files = list(_expand(paths))
+    task = functools.partial(
+        hash_file,
+        mode=PdqMode.EXACT if exact else PdqMode.FAST,
+        limits=settings.media,
+        dihedral=dihedral,
+    )
+    workers = min(jobs or os.cpu_count() or 1, max(1, len(files)))
+    failed = 0
+    if not json_lines:
+        sys.stdout.write(f"{'quality':>7}  {'pdq':<64}  path\n")
+    with (
+        progress_bar(len(files), "hashing", enabled=stderr_is_terminal()) as advance,
+        IsolatedPool(task, workers=workers, limits=settings.media) as pool,
+    ):
+        for path, result in pool.map_unordered(files):
+            advance()
+            failed += _emit(path, result, json_lines)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _expand(paths: list[Path]) -> Iterator[str]:
+    for path in paths:
+        if path.is_dir():
+            for root, dirs, names in os.walk(path):
+                dirs.sort()
+                for name in sorted(names):
+                    yield os.path.join(root, name)
+        else:
+            yield str(path)
+
+
+def _emit(path: str, result: MediaSignals | TutelaError, json_lines: bool) -> int:
+    """Print one file's line; return 1 when it failed."""
+    if isinstance(result, MediaSignals) and result.error is None and result.pdq is not None:
+        if json_lines:
+            print_json(
+                {"path": path, "content_type": result.content_type, "signals": result.signals_dict()}
+            )
+        else:
+            sys.stdout.write(f"{result.pdq.quality:>7}  {result.pdq.hash}  {path}\n")
+        return 0
+    error = result.error if isinstance(result, MediaSignals) else result
+    assert error is not None
+    line: dict[str, object] = {"path": path, "error": error.as_dict()}
+    if isinstance(result, MediaSignals):
+        line["signals"] = result.signals_dict()
+    if json_lines:
+        print_json(line)
+    else:
+        sys.stdout.write(f"{'-':>7}  {'error: ' + error.code:<64}  {path}: {error.message}\n")
+    return 1

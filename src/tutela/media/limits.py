@@ -1,0 +1,28 @@
+"""Limits that bound what one untrusted file may cost to decode."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tutela.errors import InvalidInput
+
+
+@dataclass(frozen=True, slots=True)
+class MediaLimits:
+    """Bounds on one decode. Defaults suit photos from phones and cameras.
+
+    max_bytes: largest accepted file.
+    max_pixels: width × height from the header, checked before any pixel is decoded.
+    decode_timeout_s: wall-clock time one decode may take inside an isolated worker.
+    worker_memory_bytes: address-space cap of an isolated decoding worker.
+    """
+
+    max_bytes: int = 100 * 1024 * 1024
+    max_pixels: int = 50_000_000
+    decode_timeout_s: float = 20.0
+    worker_memory_bytes: int = 2 * 1024 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        for name in ("max_bytes", "max_pixels", "decode_timeout_s", "worker_memory_bytes"):
+            if getattr(self, name) <= 0:
+                raise InvalidInput(f"media limit {name} must be positive")

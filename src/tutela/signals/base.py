@@ -1,0 +1,47 @@
+"""The SignalType interface: how one kind of hash is named, written as text, validated and compared."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+from tutela.errors import InvalidHash
+
+
+class SignalType(ABC):
+    """One kind of signal (hash). Subclasses carry a stable `name` used as a storage key.
+
+    Values are canonical lower-case hex strings in the field's usual text form, so lists exchanged
+    with HMA, NCMEC, StopNCII and ThreatExchange load unchanged.
+    """
+
+    name: ClassVar[str]
+    hex_length: ClassVar[int]
+    # Largest distance at which two values are treated as a match by default.
+    default_threshold: ClassVar[int] = 0
+    # True when nearby values (not only equal ones) mean the same content.
+    perceptual: ClassVar[bool] = False
+
+    @classmethod
+    def validate(cls, text: str) -> str:
+        """Return the canonical form of `text`, or raise InvalidHash saying what is wrong."""
+        value = text.strip().lower()
+        if len(value) != cls.hex_length:
+            raise InvalidHash(
+                f"{cls.name} hash must be {cls.hex_length} hex characters, got {len(value)}"
+            )
+        try:
+            bytes.fromhex(value)
+        except ValueError:
+            raise InvalidHash(f"{cls.name} hash must be hexadecimal") from None
+        return value
+
+    @classmethod
+    @abstractmethod
+    def distance(cls, a: str, b: str) -> int:
+        """Distance between two canonical values; 0 means equal."""
+
+
+def hamming_hex(a: str, b: str) -> int:
+    """Number of differing bits between two hex strings of equal length."""
+    return (int(a, 16) ^ int(b, 16)).bit_count()

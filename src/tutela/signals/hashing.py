@@ -1,0 +1,89 @@
+"""All the signals of one media file: exact hashes of the bytes, PDQ of the pixels."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+
+from tutela.errors import MediaError, MediaTooLarge, NotFound, Unreadable
+from tutela.media import MediaLimits, decode_image
+from tutela.signals.pdq import FAST_MIN_SIDE, PdqHash, PdqMode, pdq_of_pixels
+
+
+@dataclass(frozen=True, slots=True)
+class MediaSignals:
+    """What `tutela hash` prints for one file. `pdq` is None when the bytes are not a usable image
+    (then `error` says why); the exact hashes are always there, so a file that will not decode can
+    still match an MD5/SHA list."""
+
+    content_type: str
+    md5: str
+    sha1: str
+    sha256: str
+    pdq: PdqHash | None
+    error: MediaError | None = None
+
+    def signals_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {}
+        if self.pdq is not None:
+            out["pdq"] = self.pdq.as_dict()
+        out["md5"] = self.md5
+        out["sha1"] = self.sha1
+        out["sha256"] = self.sha256
+        return out
+
+
+def hash_media(
+    data: bytes,
+    *,
+    mode: PdqMode = PdqMode.FAST,
+    limits: MediaLimits | None = None,
+    dihedral: bool = False,
+) -> MediaSignals:
+    """Hash `data`. Media errors are carried in the result, not raised, so the exact hashes survive."""
+    md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+    sha1 = hashlib.sha1(data, usedforsecurity=False).hexdigest()
+    sha256 = hashlib.sha256(data).hexdigest()
+    try:
+        pdq = pdq_of_bytes(data, mode=mode, limits=limits, dihedral=dihedral)
+    except MediaError as error:
+        return MediaSignals("photo", md5, sha1, sha256, pdq=None, error=error)
+    return MediaSignals("photo", md5, sha1, sha256, pdq=pdq)
+
+
+def pdq_of_bytes(
+    data: bytes,
+    *,
+    mode: PdqMode = PdqMode.FAST,
+    limits: MediaLimits | None = None,
+    dihedral: bool = False,
+) -> PdqHash:
+    """PDQ of an image file's bytes; raises MediaError when they are not a usable image."""
+    if mode is PdqMode.EXACT:
+        image = decode_image(data, limits)
+    else:
+        image = decode_image(data, limits, reduce_to=FAST_MIN_SIDE, grey=True)
+    return pdq_of_pixels(image.pixels, dihedral=dihedral)
+
+
+def hash_file(
+    path: str,
+    *,
+    mode: PdqMode = PdqMode.FAST,
+    limits: MediaLimits | None = None,
+    dihedral: bool = False,
+) -> MediaSignals:
+    """Hash the file at `path`, refusing one over the size limit before reading it."""
+    limits = limits or MediaLimits()
+    try:
+        size = os.stat(path).st_size
+        if size > limits.max_bytes:
+            raise MediaTooLarge(f"file has {size} bytes, the limit is {limits.max_bytes}")
+        with open(path, "rb") as handle:
+            data = handle.read(limits.max_bytes + 1)
+    except FileNotFoundError:
+        raise NotFound(f"no such file: {path}") from None
+    except OSError as error:
+        raise Unreadable(f"cannot read {path}: {error.strerror or type(error).__name__}") from None
+    return hash_media(data, mode=mode, limits=limits, dihedral=dihedral)
