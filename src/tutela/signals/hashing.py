@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from tutela.errors import MediaError, MediaTooLarge, NotFound, Unreadable
 from tutela.media import MediaLimits, decode_image
 from tutela.signals.pdq import FAST_MIN_SIDE, PdqHash, PdqMode, pdq_of_pixels
+from tutela.signals.pdq_fast import fast_pdq
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +63,11 @@ def pdq_of_bytes(
     """PDQ of an image file's bytes; raises MediaError when they are not a usable image."""
     if mode is PdqMode.EXACT:
         image = decode_image(data, limits)
-    else:
-        image = decode_image(data, limits, reduce_to=FAST_MIN_SIDE, grey=True)
-    return pdq_of_pixels(image.pixels, dihedral=dihedral)
+        return pdq_of_pixels(image.pixels, dihedral=dihedral)
+    image = decode_image(data, limits, reduce_to=FAST_MIN_SIDE, grey=True)
+    return fast_pdq(
+        image.pixels, stored_width=image.width, stored_height=image.height, dihedral=dihedral
+    )
 
 
 def hash_file(
