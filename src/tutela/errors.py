@@ -98,5 +98,6 @@ class ConfigurationError(TutelaError):
 
 
 MEDIA_ERRORS_BY_CODE: dict[str, type[MediaError]] = {
-    cls.code: cls for cls in (EmptyMedia, UnsupportedFormat, CorruptMedia, MediaTooLarge, DecodeTimeout)
+    cls.code: cls
+    for cls in (EmptyMedia, UnsupportedFormat, CorruptMedia, MediaTooLarge, DecodeTimeout)
 }

@@ -21,7 +21,9 @@ from tutela.signals.pdq import PdqMode
 
 @app.command("hash")
 def hash_command(
-    paths: Annotated[list[Path], typer.Argument(help="Files or directories (searched recursively).")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="Files or directories (searched recursively).")
+    ],
     json_lines: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
     exact: Annotated[
         bool, typer.Option("--exact", help="Full-resolution PDQ, bit for bit Meta's reference.")
@@ -30,7 +32,8 @@ def hash_command(
         bool, typer.Option("--dihedral", help="Also print the eight rotated/flipped PDQ hashes.")
     ] = False,
     jobs: Annotated[
-        int | None, typer.Option("--jobs", "-j", min=1, help="Worker processes (default: all cores).")
+        int | None,
+        typer.Option("--jobs", "-j", min=1, help="Worker processes (default: all cores)."),
     ] = None,
 ) -> None:
     """Hash images: PDQ (perceptual) and MD5, SHA-1, SHA-256 of the bytes.
@@ -76,7 +79,11 @@ def _emit(path: str, result: MediaSignals | TutelaError, json_lines: bool) -> in
     if isinstance(result, MediaSignals) and result.error is None and result.pdq is not None:
         if json_lines:
             print_json(
-                {"path": path, "content_type": result.content_type, "signals": result.signals_dict()}
+                {
+                    "path": path,
+                    "content_type": result.content_type,
+                    "signals": result.signals_dict(),
+                }
             )
         else:
             sys.stdout.write(f"{result.pdq.quality:>7}  {result.pdq.hash}  {path}\n")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import ClassVar
 
 import numpy as np
 import pdqhash
@@ -89,4 +88,3 @@ def _vector_to_hex(bits: np.ndarray) -> str:
 def pdq_bytes(value: str) -> bytes:
     """32 raw bytes of a canonical PDQ hex value (the matching index's form)."""
     return bytes.fromhex(PdqSignal.validate(value))
-

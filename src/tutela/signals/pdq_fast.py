@@ -36,8 +36,10 @@ def _dct_matrix() -> np.ndarray:
 _DCT = _dct_matrix()
 
 
-@njit(cache=True, nogil=True)  # type: ignore[misc]
-def _axis_weights(full_length: int, reduced_length: int, scale: int) -> tuple[np.ndarray, np.ndarray]:
+@njit(cache=True, nogil=True)
+def _axis_weights(
+    full_length: int, reduced_length: int, scale: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Weights of the 64 samples along one axis over the reduced pixels.
 
     Returns (starts (64,), weights (64, band)): sample k = Σ_b weights[k, b]·pixel[starts[k] + b].
@@ -76,7 +78,7 @@ def _axis_weights(full_length: int, reduced_length: int, scale: int) -> tuple[np
     return starts, weights
 
 
-@njit(cache=True, nogil=True)  # type: ignore[misc]
+@njit(cache=True, nogil=True)
 def _sample_grid(
     pixels: np.ndarray,
     row_starts: np.ndarray,
