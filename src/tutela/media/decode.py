@@ -14,9 +14,13 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from tutela.errors import CorruptMedia, EmptyMedia, MediaTooLarge, TutelaError
-from tutela.media.formats import ImageFormat, sniff_format
+from tutela.media.formats import ImageFormat, sniff_format, webp_canvas_size
 from tutela.media.limits import MediaLimits
 
+# libjpeg decodes every scan of a progressive JPEG over the whole image and sets no limit of its
+# own: a 50 kB file repeating one tiny scan 2000 times costs seconds per megapixel. Encoders write
+# about 10 scans (a few dozen when optimising); far more is an attack on decoding time.
+MAX_JPEG_SCANS = 1000
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 _WIDE_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
 
@@ -77,15 +81,14 @@ def decode_image(
 def _decode(
     data: bytes, fmt: ImageFormat, limits: MediaLimits, reduce_to: int | None, grey: bool
 ) -> DecodedImage:
-    image = Image.open(io.BytesIO(data), formats=[fmt.pillow_name])
+    if fmt is ImageFormat.JPEG and (scans := _jpeg_scan_count(data)) > MAX_JPEG_SCANS:
+        raise MediaTooLarge(f"jpeg has {scans} scans, the limit is {MAX_JPEG_SCANS}")
+    if fmt is ImageFormat.WEBP and (declared := webp_canvas_size(data[:30])):
+        # libwebp allocates the whole canvas (twice) as soon as Pillow opens the file.
+        _check_size(fmt, *declared, limits)
+    image: Image.Image = Image.open(io.BytesIO(data), formats=[fmt.pillow_name])
     width, height = image.size
-    if width <= 0 or height <= 0:
-        raise CorruptMedia(f"{fmt.value} header gives zero size {width}x{height}")
-    if width * height > limits.max_pixels:
-        raise MediaTooLarge(
-            f"{fmt.value} image is {width}x{height} = {width * height} pixels, "
-            f"the limit is {limits.max_pixels}"
-        )
+    _check_size(fmt, width, height, limits)
     if reduce_to is not None and fmt is ImageFormat.JPEG:
         draft_mode = "L" if grey and image.mode in ("RGB", "L") else image.mode
         image.draft(draft_mode, (reduce_to, reduce_to))
@@ -93,9 +96,52 @@ def _decode(
     if reduce_to is not None:
         factor = min(image.size) // reduce_to
         if factor >= 2:
-            image = image.reduce(factor)
+            image = _reducible(image).reduce(factor)
     pixels = _to_rgb_or_grey(image, grey)
     return DecodedImage(format=fmt, width=width, height=height, pixels=pixels)
+
+
+def _jpeg_scan_count(data: bytes) -> int:
+    """Start-of-scan markers from the first scan on. Before it, marker segments are skipped by
+    their lengths (an EXIF thumbnail holds SOS bytes of its own); after it, 0xFF in entropy-coded
+    data is always stuffed, so every FF DA is a real scan."""
+    at = 2
+    while at + 4 <= len(data) and data[at] == 0xFF:
+        marker = data[at + 1]
+        if marker == 0xFF:  # fill byte
+            at += 1
+        elif marker == 0xDA:
+            return data.count(b"\xff\xda", at)
+        else:
+            at += 2 + int.from_bytes(data[at + 2 : at + 4], "big")
+    return 0
+
+
+def _check_size(fmt: ImageFormat, width: int, height: int, limits: MediaLimits) -> None:
+    if width <= 0 or height <= 0:
+        raise CorruptMedia(f"{fmt.value} header gives zero size {width}x{height}")
+    if width * height > limits.max_pixels:
+        raise MediaTooLarge(
+            f"{fmt.value} image is {width}x{height} = {width * height} pixels, "
+            f"the limit is {limits.max_pixels}"
+        )
+
+
+def _reducible(image: Image.Image) -> Image.Image:
+    """An 8-bit equivalent of `image` that Pillow's reduce() accepts and averages correctly.
+
+    reduce() raises "image has wrong mode" for palette, bilevel and 16-bit images (so every large
+    GIF, PNG-8 or 16-bit PNG came out `corrupt` in fast mode) and would average palette indices,
+    not colours, for PA.
+    """
+    mode = image.mode
+    if mode in ("P", "PA"):
+        return image.convert("RGBA" if mode == "PA" or "transparency" in image.info else "RGB")
+    if mode == "1":
+        return image.convert("L")
+    if mode.startswith("I;16"):
+        return Image.fromarray(_narrow(np.asarray(image), grey=True, bits=16))
+    return image
 
 
 def _to_rgb_or_grey(image: Image.Image, grey: bool) -> np.ndarray:
@@ -105,20 +151,27 @@ def _to_rgb_or_grey(image: Image.Image, grey: bool) -> np.ndarray:
     if mode == "RGB":
         return np.asarray(image)
     if mode in _WIDE_MODES:
-        return _narrow(np.asarray(image), grey)
+        return _narrow(np.asarray(image), grey, bits=16 if mode.startswith("I;16") else None)
     if mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")
         mode = "RGBA"
     if mode in _ALPHA_MODES:
-        return _flatten_on_white(np.asarray(image.convert("RGBA")))
+        rgba = image if image.mode == "RGBA" else image.convert("RGBA")
+        return _flatten_on_white(np.asarray(rgba))
     return np.asarray(image.convert("RGB"))
 
 
-def _narrow(wide: np.ndarray, grey: bool) -> np.ndarray:
-    """16-bit, 32-bit or float grey → 8 bits, scaling rather than clipping."""
+def _narrow(wide: np.ndarray, grey: bool, bits: int | None = None) -> np.ndarray:
+    """16-bit, 32-bit or float grey → 8 bits, scaling rather than clipping.
+
+    `bits=16`: the file says 16-bit, so scale by 1/257 whatever the values; guessing from the
+    brightest value would stretch a dark 16-bit image (all values ≤ 255) to full brightness.
+    """
     values = wide.astype(np.float64)
     top = float(values.max()) if values.size else 0.0
-    if wide.dtype.kind == "f" and top <= 1.0:
+    if bits == 16:
+        values = values / 257.0
+    elif wide.dtype.kind == "f" and top <= 1.0:
         values = values * 255.0
     elif top > 255.0:
         values = values / 257.0
@@ -127,11 +180,18 @@ def _narrow(wide: np.ndarray, grey: bool) -> np.ndarray:
 
 
 def _flatten_on_white(rgba: np.ndarray) -> np.ndarray:
-    alpha = rgba[:, :, 3:4].astype(np.uint16)
-    rgb = rgba[:, :, :3].astype(np.uint16)
-    # out = rgb·a + 255·(1−a), rounded, in integers
-    out = (rgb * alpha + 255 * (255 - alpha) + 127) // 255
-    return out.astype(np.uint8)
+    # A band of rows at a time: done at once, the uint16 temporaries of a 50 MP image take over
+    # a gigabyte, enough to push a legitimate file past the worker's memory cap.
+    height, width = rgba.shape[:2]
+    out = np.empty((height, width, 3), dtype=np.uint8)
+    step = max(1, (1 << 20) // max(1, width))
+    for top in range(0, height, step):
+        band = rgba[top : top + step]
+        alpha = band[:, :, 3:4].astype(np.uint16)
+        rgb = band[:, :, :3].astype(np.uint16)
+        # out = rgb·a + 255·(1−a), rounded, in integers
+        out[top : top + step] = (rgb * alpha + 255 * (255 - alpha) + 127) // 255
+    return out
 
 
 def _describe(exc: BaseException) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from enum import StrEnum
 
 from tutela.errors import EmptyMedia, UnsupportedFormat
@@ -39,3 +40,26 @@ def sniff_format(head: bytes) -> ImageFormat:
     raise UnsupportedFormat(
         "not a supported image (JPEG, PNG, GIF, WebP, BMP or TIFF), judged by its content"
     )
+
+
+def webp_canvas_size(head: bytes) -> tuple[int, int] | None:
+    """Width and height a WebP's first chunk declares (VP8X canvas, VP8 or VP8L frame), read from
+    the first 30 bytes; None when they cannot be read there (the decoder will then refuse it).
+
+    Needed because libwebp's animation decoder allocates two canvases when it is created, before
+    any size check of ours could run on what Pillow reports.
+    """
+    if len(head) < 30 or head[:4] != b"RIFF" or head[8:12] != b"WEBP":
+        return None
+    chunk = head[12:16]
+    if chunk == b"VP8X":
+        width = int.from_bytes(head[24:27], "little") + 1
+        height = int.from_bytes(head[27:30], "little") + 1
+        return width, height
+    if chunk == b"VP8 " and head[23:26] == b"\x9d\x01\x2a":
+        width, height = struct.unpack("<HH", head[26:30])
+        return width & 0x3FFF, height & 0x3FFF
+    if chunk == b"VP8L" and head[20] == 0x2F:
+        bits = int.from_bytes(head[21:25], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    return None

@@ -6,6 +6,7 @@ task gets a typed error, while the node goes on.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import resource
 import time
@@ -16,15 +17,32 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Generic, TypeVar
 
-from tutela.errors import CorruptMedia, DecodeTimeout, MediaTooLarge, TutelaError
+from tutela.errors import (
+    ConfigurationError,
+    CorruptMedia,
+    DecodeTimeout,
+    MediaTooLarge,
+    TutelaError,
+)
 from tutela.media.limits import MediaLimits
 
 T = TypeVar("T")
 R = TypeVar("R")
 
+# A worker says so once it has imported everything and set its limits. Until then it gets no task:
+# a task's clock must not run while a fresh worker is still importing numpy and Pillow, or on a busy
+# machine a short timeout would fail good files after every replacement.
+_READY = "ready"
+_BOOT_TIMEOUT_S = 60.0
+
 
 def _worker_main(func: Callable[[T], R], conn: Connection, memory_bytes: int) -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        # Raising the soft limit above the hard one fails; the worker would die before any task.
+        memory_bytes = min(memory_bytes, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, hard))
+    conn.send(_READY)
     while True:
         try:
             task = conn.recv()
@@ -68,14 +86,18 @@ class IsolatedPool(Generic[T, R]):
 
     def __enter__(self) -> IsolatedPool[T, R]:
         self._workers = [self._spawn() for _ in range(self._size)]
+        try:
+            for worker in self._workers:
+                self._await_ready(worker)
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
         for worker in self._workers:
-            try:
+            with contextlib.suppress(OSError):
                 worker.conn.send(None)
-            except OSError:
-                pass
         deadline = time.monotonic() + 2.0
         for worker in self._workers:
             worker.process.join(max(0.0, deadline - time.monotonic()))
@@ -96,11 +118,36 @@ class IsolatedPool(Generic[T, R]):
         child.close()
         return _Worker(process=process, conn=parent)
 
-    def _replace(self, worker: _Worker) -> None:
+    def _await_ready(self, worker: _Worker) -> None:
+        try:
+            if worker.conn.poll(_BOOT_TIMEOUT_S) and worker.conn.recv() == _READY:
+                return
+        except (EOFError, OSError):
+            pass
+        # Not a property of any file: the environment cannot run workers (imports, limits).
+        raise ConfigurationError(
+            "a decoding worker failed to start; check TUTELA_WORKER_MEMORY_BYTES and the install"
+        )
+
+    def _replace(self, worker: _Worker) -> _Worker:
         worker.process.kill()
         worker.process.join()
         worker.conn.close()
-        self._workers[self._workers.index(worker)] = self._spawn()
+        fresh = self._spawn()
+        self._workers[self._workers.index(worker)] = fresh
+        self._await_ready(fresh)
+        return fresh
+
+    def _dispatch(self, worker: _Worker, task: T) -> None:
+        try:
+            worker.conn.send(task)
+        except (OSError, ValueError):
+            # It died while idle (killed from outside): the task goes to its replacement.
+            worker = self._replace(worker)
+            worker.conn.send(task)
+        worker.task = task
+        worker.started = time.monotonic()
+        worker.busy = True
 
     def map_unordered(self, tasks: Iterable[T]) -> Iterator[tuple[T, R | TutelaError]]:
         """Yield (task, result or TutelaError) as tasks finish, in completion order."""
@@ -115,12 +162,9 @@ class IsolatedPool(Generic[T, R]):
                     pending.append(next(source))
                 except StopIteration:
                     exhausted = True
-            for worker in self._workers:
+            for worker in list(self._workers):
                 if not worker.busy and pending:
-                    worker.task = pending.popleft()
-                    worker.started = time.monotonic()
-                    worker.busy = True
-                    worker.conn.send(worker.task)
+                    self._dispatch(worker, pending.popleft())
             busy = [w for w in self._workers if w.busy]
             if not busy:
                 if exhausted and not pending:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
 from tutela.signals.pdq import PdqHash
 
@@ -36,76 +35,57 @@ def _dct_matrix() -> np.ndarray:
 _DCT = _dct_matrix()
 
 
-@njit(cache=True, nogil=True)
 def _axis_weights(
     full_length: int, reduced_length: int, scale: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Weights of the 64 samples along one axis over the reduced pixels.
 
-    Returns (starts (64,), weights (64, band)): sample k = Σ_b weights[k, b]·pixel[starts[k] + b].
-    The full-resolution kernel is the reference's two clipped box passes, then summed per block.
+    Returns (rows (64, band) of pixel indices, weights (64, band)): sample k is
+    Σ_b weights[k, b]·pixel[rows[k, b]]. The full-resolution kernel is the reference's two
+    clipped box passes; it is then summed per s×s block of the reduced decode.
     """
     window = (full_length + 2 * _SIZE - 1) // (2 * _SIZE)
     half = (window + 2) // 2
-    before = window - half  # a window at o spans [o - before, o + half - 1], clipped
+    before = window - half  # the reference's window at o spans [o - before, o + half - 1], clipped
     after = half - 1
     span = 2 * (before + after) + 1
     band = span // scale + 2
-    starts = np.zeros(_SIZE, dtype=np.int64)
-    weights = np.zeros((_SIZE, band), dtype=np.float32)
-    first = np.zeros(span, dtype=np.float64)
-    for k in range(_SIZE):
-        centre = int(((k + 0.5) * full_length) / _SIZE)
-        lo = max(0, centre - 2 * before)
-        hi = min(full_length - 1, centre + 2 * after)
-        first[:] = 0.0
-        # second pass: average over o' in window(centre) of first-pass values at o'
-        o_lo = max(0, centre - before)
-        o_hi = min(full_length - 1, centre + after)
-        inv_outer = 1.0 / (o_hi - o_lo + 1)
-        for o in range(o_lo, o_hi + 1):
-            i_lo = max(0, o - before)
-            i_hi = min(full_length - 1, o + after)
-            inv_inner = inv_outer / (i_hi - i_lo + 1)
-            for x in range(i_lo, i_hi + 1):
-                first[x - lo] += inv_inner
-        block_lo = lo // scale
-        block_hi = min(hi // scale, reduced_length - 1)
-        starts[k] = block_lo
-        for x in range(lo, hi + 1):
-            b = min(x // scale, block_hi) - block_lo
-            weights[k, b] += first[x - lo]
-    return starts, weights
+    k = np.arange(_SIZE)
+    centres = ((k + 0.5) * full_length / _SIZE).astype(np.int64)
+    # Second pass: the mean over o in the window at the centre of the first pass at o, which is
+    # itself the mean over the window at o. Written as sums of intervals via difference arrays.
+    outer = centres[:, None] + np.arange(-before, after + 1)[None, :]
+    valid = (outer >= 0) & (outer < full_length)
+    inner_lo = np.clip(outer - before, 0, full_length - 1)
+    inner_hi = np.clip(outer + after, 0, full_length - 1)
+    value = np.where(valid, 1.0 / (valid.sum(axis=1)[:, None] * (inner_hi - inner_lo + 1)), 0.0)
+    lo = np.maximum(0, centres - 2 * before)
+    diff = np.zeros((_SIZE, span + 1))
+    sample = np.repeat(k, outer.shape[1])
+    np.add.at(diff, (sample, (inner_lo - lo[:, None]).ravel()), value.ravel())
+    np.add.at(diff, (sample, (inner_hi - lo[:, None] + 1).ravel()), -value.ravel())
+    full = np.cumsum(diff, axis=1)[:, :span]
+    # Fold the full-resolution kernel onto the reduced pixels (block b holds s source pixels).
+    first_block = lo // scale
+    blocks = np.minimum((lo[:, None] + np.arange(span)[None, :]) // scale, reduced_length - 1)
+    weights = np.zeros((_SIZE, band))
+    np.add.at(weights, (np.repeat(k, span), (blocks - first_block[:, None]).ravel()), full.ravel())
+    rows = np.minimum(first_block[:, None] + np.arange(band)[None, :], reduced_length - 1)
+    return rows, weights.astype(np.float32)
 
 
-@njit(cache=True, nogil=True)
 def _sample_grid(
     pixels: np.ndarray,
-    row_starts: np.ndarray,
+    row_index: np.ndarray,
     row_weights: np.ndarray,
-    col_starts: np.ndarray,
+    col_index: np.ndarray,
     col_weights: np.ndarray,
 ) -> np.ndarray:
-    """The reference's blurred-and-decimated 64×64 luma buffer, from grey uint8 pixels."""
-    height, width = pixels.shape
-    rows = np.zeros((_SIZE, width), dtype=np.float32)
+    """The reference's blurred-and-decimated 64×64 luma buffer, from grey pixels."""
+    rows = np.empty((_SIZE, pixels.shape[1]), dtype=np.float32)
     for k in range(_SIZE):
-        for b in range(row_weights.shape[1]):
-            r = row_starts[k] + b
-            wgt = row_weights[k, b]
-            if wgt == 0.0 or r >= height:
-                continue
-            for c in range(width):
-                rows[k, c] += wgt * pixels[r, c]
-    grid = np.zeros((_SIZE, _SIZE), dtype=np.float32)
-    for k in range(_SIZE):
-        for j in range(_SIZE):
-            acc = np.float32(0.0)
-            for b in range(col_weights.shape[1]):
-                c = col_starts[j] + b
-                if c < width:
-                    acc += col_weights[j, b] * rows[k, c]
-            grid[k, j] = acc
+        rows[k] = row_weights[k] @ pixels[row_index[k]].astype(np.float32)
+    grid: np.ndarray = np.einsum("kjb,jb->kj", rows[:, col_index], col_weights)
     return grid
 
 
@@ -163,9 +143,9 @@ def fast_pdq(
         return PdqHash(hash="0" * 64, quality=0, dihedral=("0" * 64,) * 8 if dihedral else None)
     scale_y = max(1, round(stored_height / height))
     scale_x = max(1, round(stored_width / width))
-    row_starts, row_weights = _axis_weights(stored_height, height, scale_y)
-    col_starts, col_weights = _axis_weights(stored_width, width, scale_x)
-    grid = _sample_grid(grey, row_starts, row_weights, col_starts, col_weights)
+    row_index, row_weights = _axis_weights(stored_height, height, scale_y)
+    col_index, col_weights = _axis_weights(stored_width, width, scale_x)
+    grid = _sample_grid(grey, row_index, row_weights, col_index, col_weights)
     coefficients = _DCT @ grid @ _DCT.T
     quality = _quality(grid)
     if not dihedral:

@@ -1,0 +1,143 @@
+"""`IsolatedPool`: a task that hangs, dies or eats memory costs one worker, never the pool.
+
+The task function is defined at module top level so that it pickles under the spawn start method.
+Each scenario runs once (one pool, one worker, tasks in order) and the tests read its results.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from tutela.errors import CorruptMedia, MediaError, TutelaError
+from tutela.media import MediaLimits
+from tutela.media.isolation import IsolatedPool
+
+GIB = 1024**3
+TIMEOUT_S = 3.0  # generous: CI machines are shared and a 256 MB allocation can take a while
+LIMITS = MediaLimits(decode_timeout_s=TIMEOUT_S, worker_memory_bytes=GIB)
+
+
+def misbehave(task: str) -> str:
+    """Do what the task says: sleep, die, allocate, raise, or just answer."""
+    kind, _, argument = task.partition(":")
+    if kind == "sleep":
+        time.sleep(float(argument))
+    elif kind == "exit":
+        os._exit(3)
+    elif kind == "sigkill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    elif kind == "allocate":
+        block = bytearray(int(argument))
+        return f"allocated {len(block)}"
+    elif kind == "media_error":
+        raise CorruptMedia("this file is broken in a way the decoder recognised")
+    elif kind == "bug":
+        raise KeyError("a decoder defect")
+    return f"done {task}"
+
+
+def run(
+    tasks: list[str], *, workers: int = 1, limits: MediaLimits = LIMITS
+) -> list[tuple[str, object]]:
+    with IsolatedPool(misbehave, workers=workers, limits=limits) as pool:
+        return list(pool.map_unordered(tasks))
+
+
+@pytest.fixture(scope="module")
+def hostile_run() -> dict[str, object]:
+    tasks = [
+        "sleep:30",
+        "after-timeout",
+        "exit",
+        "after-exit",
+        "sigkill",
+        "after-sigkill",
+        f"allocate:{2 * GIB}",
+        "after-allocation",
+        "media_error",
+        "bug",
+        "after-bug",
+    ]
+    results = run(tasks)
+    assert [task for task, _ in results] == tasks  # one worker: in order, each exactly once
+    return dict(results)
+
+
+def _code(result: object) -> str:
+    assert isinstance(result, TutelaError), result
+    return result.code
+
+
+def test_task_running_past_the_timeout_gets_a_timeout_error(hostile_run: dict[str, object]) -> None:
+    assert _code(hostile_run["sleep:30"]) == "timeout"
+
+
+def test_pool_goes_on_after_a_timeout(hostile_run: dict[str, object]) -> None:
+    assert hostile_run["after-timeout"] == "done after-timeout"
+
+
+def test_worker_that_exits_gives_a_typed_media_error(hostile_run: dict[str, object]) -> None:
+    assert isinstance(hostile_run["exit"], MediaError)
+    assert _code(hostile_run["exit"]) == "corrupt"
+
+
+def test_pool_goes_on_after_a_worker_exits(hostile_run: dict[str, object]) -> None:
+    assert hostile_run["after-exit"] == "done after-exit"
+
+
+def test_worker_killed_by_sigkill_gives_a_typed_media_error(hostile_run: dict[str, object]) -> None:
+    assert isinstance(hostile_run["sigkill"], MediaError)
+    assert _code(hostile_run["sigkill"]) == "corrupt"
+
+
+def test_pool_goes_on_after_a_worker_is_killed(hostile_run: dict[str, object]) -> None:
+    assert hostile_run["after-sigkill"] == "done after-sigkill"
+
+
+def test_task_allocating_past_the_worker_memory_cap_is_too_large(
+    hostile_run: dict[str, object],
+) -> None:
+    assert _code(hostile_run[f"allocate:{2 * GIB}"]) == "too_large"
+
+
+def test_pool_goes_on_after_a_task_hits_the_memory_cap(hostile_run: dict[str, object]) -> None:
+    assert hostile_run["after-allocation"] == "done after-allocation"
+
+
+def test_media_error_raised_by_a_task_is_that_task_s_result(
+    hostile_run: dict[str, object],
+) -> None:
+    result = hostile_run["media_error"]
+    assert isinstance(result, CorruptMedia)
+    assert result.message == "this file is broken in a way the decoder recognised"
+
+
+def test_unexpected_exception_in_a_task_becomes_corrupt(hostile_run: dict[str, object]) -> None:
+    assert _code(hostile_run["bug"]) == "corrupt"
+    assert hostile_run["after-bug"] == "done after-bug"
+
+
+def test_allocation_under_the_memory_cap_succeeds() -> None:
+    # The cap is the limit, not a ban on memory: 256 MiB fits under 1 GiB.
+    assert run([f"allocate:{256 * 1024**2}"]) == [
+        (f"allocate:{256 * 1024**2}", f"allocated {256 * 1024**2}")
+    ]
+
+
+def test_a_timeout_on_one_worker_does_not_stop_the_others() -> None:
+    tasks = ["sleep:30", *[f"quick-{i}" for i in range(6)]]
+    results = dict(run(tasks, workers=2))
+    assert set(results) == set(tasks)
+    assert _code(results["sleep:30"]) == "timeout"
+    assert all(results[f"quick-{i}"] == f"done quick-{i}" for i in range(6))
+
+
+def test_a_fresh_worker_gets_its_full_time_after_a_replacement() -> None:
+    # Each replacement boots (imports numpy, Pillow) before its next task's clock starts, so a
+    # task needing most of the timeout still succeeds right after a timeout.
+    results = run(["sleep:30", "sleep:0.3", "exit", "sleep:0.3"])
+    assert [result for _, result in results][1::2] == ["done sleep:0.3"] * 2
