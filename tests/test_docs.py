@@ -7,13 +7,15 @@ from pathlib import Path
 import typer.main
 
 from tutela.cli import app
+from tutela.indicators.fetchers.credentials import CREDENTIAL_VARIABLES
 from tutela.settings import SETTINGS_DOC
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
 
 def test_every_setting_is_documented_in_the_readme() -> None:
-    missing = [name for name in SETTINGS_DOC if f"`{name}`" not in README]
+    names = [*SETTINGS_DOC, *CREDENTIAL_VARIABLES]
+    missing = [name for name in names if f"`{name}`" not in README]
     assert not missing
 
 

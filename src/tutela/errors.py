@@ -8,11 +8,19 @@
     │   ├── MediaTooLarge            too_large         413
     │   └── DecodeTimeout            timeout           422
     ├── InvalidInput                 invalid_input     422
-    │   └── InvalidHash              invalid_hash      422
+    │   ├── InvalidHash              invalid_hash      422
+    │   └── IncompleteReport         incomplete_report 422
+    ├── Unauthorized                 unauthorized      401
+    │   ├── InvalidSignature         invalid_signature 401
+    │   └── UnknownProvider          unknown_provider  401
+    ├── Forbidden                    forbidden         403
     ├── NotFound                     not_found         404
     ├── Unreadable                   unreadable        422
     ├── Conflict                     conflict          409
-    └── ConfigurationError           configuration     500
+    ├── ConfigurationError           configuration     500
+    └── DeliveryError                delivery_failed   502
+        ├── TransientDeliveryError   delivery_retry    503
+        └── PermanentDeliveryError   delivery_rejected 502
 
 The API renders these as RFC 9457 problem details, the CLI as one line and an exit code.
 Messages never carry content bytes (DESIGN ground rule 2).
@@ -75,6 +83,42 @@ class InvalidHash(InvalidInput):
     code = "invalid_hash"
 
 
+class IncompleteReport(InvalidInput):
+    """A report lacks fields the law requires (Art 13, Annex III); `missing` lists them."""
+
+    code = "incomplete_report"
+
+    def __init__(self, message: str, missing: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.missing = missing
+
+
+class Unauthorized(TutelaError):
+    """No credentials, or credentials that match no active key."""
+
+    code = "unauthorized"
+    status = 401
+
+
+class InvalidSignature(Unauthorized):
+    """A signed message whose signature does not verify against the sender's registered key."""
+
+    code = "invalid_signature"
+
+
+class UnknownProvider(Unauthorized):
+    """A signed message from a key no registered provider holds."""
+
+    code = "unknown_provider"
+
+
+class Forbidden(TutelaError):
+    """Valid credentials that lack the scope the request needs."""
+
+    code = "forbidden"
+    status = 403
+
+
 class NotFound(TutelaError):
     code = "not_found"
     status = 404
@@ -95,6 +139,26 @@ class Conflict(TutelaError):
 class ConfigurationError(TutelaError):
     code = "configuration"
     status = 500
+
+
+class DeliveryError(TutelaError):
+    """A message to another node (centre, NCMEC, an authority) could not be delivered."""
+
+    code = "delivery_failed"
+    status = 502
+
+
+class TransientDeliveryError(DeliveryError):
+    """Worth trying again later: a timeout, a dropped connection, a 5xx or 429 answer."""
+
+    code = "delivery_retry"
+    status = 503
+
+
+class PermanentDeliveryError(DeliveryError):
+    """The receiver rejected the message; sending it again cannot help."""
+
+    code = "delivery_rejected"
 
 
 MEDIA_ERRORS_BY_CODE: dict[str, type[MediaError]] = {

@@ -22,6 +22,26 @@ SETTINGS_DOC: dict[str, str] = {
     "(default 50000000).",
     "TUTELA_DECODE_TIMEOUT_S": "Seconds one decode may take in a worker (default 20).",
     "TUTELA_WORKER_MEMORY_BYTES": "Address-space cap of a decoding worker (default 2147483648).",
+    "TUTELA_PROVIDER_NAME": "The provider's legal name, as reports to the EU Centre carry it "
+    "(Art 13(1)(a)).",
+    "TUTELA_PROVIDER_LEGAL_REPRESENTATIVE": "The provider's legal representative in the EU "
+    "(Art 13(1)(a)).",
+    "TUTELA_PROVIDER_CONTACT": "The provider's point of contact for authorities, e.g. an e-mail "
+    "address (Art 13(1)(a)).",
+    "TUTELA_PROVIDER_COUNTRY": "ISO 3166 code of the Member State of the provider's main "
+    "establishment.",
+    "TUTELA_PROVIDER_SERVICES": "Comma-separated names of the provider's services that reports "
+    "may name.",
+    "TUTELA_SIGNING_KEY_FILE": "Ed25519 private key (PEM) that signs reports (Art 13(1)(b)); "
+    "default DATA_DIR/keys/provider-ed25519.pem, written by `tutela keys generate`.",
+    "TUTELA_CENTRE_URL": "Base URL of the EU Centre node that receives reports "
+    "(e.g. https://centre.example).",
+    "TUTELA_SECRETS_KEY": "Base64 of a 32-byte AES-GCM key that encrypts stored exchange "
+    "credentials (e.g. NCMEC reporting) at rest.",
+    "TUTELA_OUTBOX_MAX_ATTEMPTS": "Tries before a message to another node is marked failed and an "
+    "alert is raised (default 12).",
+    "TUTELA_JOB_LEASE_S": "Seconds a detection worker holds a claimed job before another worker may "
+    "reclaim it, e.g. after a crash (default 120).",
 }
 
 
@@ -30,6 +50,16 @@ class Settings:
     data_dir: Path = Path("tutela-data")
     database_url: str | None = None
     media: MediaLimits = field(default_factory=MediaLimits)
+    job_lease_s: float = 120.0
+    provider_name: str = ""
+    provider_legal_representative: str = ""
+    provider_contact: str = ""
+    provider_country: str = ""
+    provider_services: tuple[str, ...] = ()
+    signing_key_file: Path | None = None
+    centre_url: str | None = None
+    secrets_key: str | None = field(default=None, repr=False)
+    outbox_max_attempts: int = 12
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -47,6 +77,22 @@ class Settings:
             data_dir=Path(env.get("TUTELA_DATA_DIR") or "tutela-data"),
             database_url=env.get("TUTELA_DATABASE_URL") or None,
             media=media,
+            job_lease_s=_float(env, "TUTELA_JOB_LEASE_S", 120.0),
+            provider_name=env.get("TUTELA_PROVIDER_NAME", ""),
+            provider_legal_representative=env.get("TUTELA_PROVIDER_LEGAL_REPRESENTATIVE", ""),
+            provider_contact=env.get("TUTELA_PROVIDER_CONTACT", ""),
+            provider_country=env.get("TUTELA_PROVIDER_COUNTRY", "").upper(),
+            provider_services=tuple(
+                name.strip()
+                for name in env.get("TUTELA_PROVIDER_SERVICES", "").split(",")
+                if name.strip()
+            ),
+            signing_key_file=Path(env["TUTELA_SIGNING_KEY_FILE"])
+            if env.get("TUTELA_SIGNING_KEY_FILE")
+            else None,
+            centre_url=env.get("TUTELA_CENTRE_URL") or None,
+            secrets_key=env.get("TUTELA_SECRETS_KEY") or None,
+            outbox_max_attempts=_int(env, "TUTELA_OUTBOX_MAX_ATTEMPTS", 12),
         )
 
     @property

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import sys
 
+from tutela.cli import bank as _bank  # noqa: F401  (registers its commands)
+from tutela.cli import db as _db  # noqa: F401  (registers its commands)
 from tutela.cli import hash as _hash  # noqa: F401  (registers its command)
+from tutela.cli import match as _match  # noqa: F401  (registers its command)
 from tutela.cli.app import app
 from tutela.errors import TutelaError
 

@@ -1,0 +1,260 @@
+"""Benchmark: tutela PdqIndex vs faiss IndexBinaryMultiHash (HMA's PDQ index) at radius 31.
+
+    python bench/matching.py [--n N] [--queries Q] [--radius R]
+
+Random PDQ codes (seeded) plus neighbours planted at exactly 25..31 bits (must match) and 32..35
+bits (must not) from some query codes. Ground truth is faiss IndexBinaryFlat's exhaustive range
+search. Everything runs pinned to one core. Faiss is queried the way HMA's threatexchange
+PDQMultiHashIndex does it: nflip = radius // nhash, range_search(queries, radius + 1) (faiss's
+binary range search keeps distances strictly below its radius).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+import faiss
+import numba
+
+from tutela.matching import PdqIndex
+
+NHASH = 16
+PLANTED_NEAR = range(25, 32)
+PLANTED_FAR = range(32, 36)
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def flip_bits(code: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    out = code.copy()
+    for bit in rng.choice(256, count, replace=False):
+        out[bit // 8] ^= np.uint8(1 << (bit % 8))
+    return out
+
+
+def make_data(n: int, n_queries: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(codes, queries, planted) where planted rows are (query row, code row, distance)."""
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, 256, (n, 32), dtype=np.uint8)
+    queries = rng.integers(0, 256, (n_queries, 32), dtype=np.uint8)
+    distances = [*PLANTED_NEAR, *PLANTED_FAR]
+    n_planting = min(n_queries // 2, n // (4 * len(distances)), 500)
+    rows = rng.choice(n, n_planting * len(distances), replace=False)
+    planted = []
+    k = 0
+    for q in range(n_planting):
+        for d in distances:
+            codes[rows[k]] = flip_bits(queries[q], d, rng)
+            planted.append((q, int(rows[k]), d))
+            k += 1
+    return codes, queries, np.array(planted, np.int64).reshape(-1, 3)
+
+
+def as_pairs(results: list[list[tuple[int, int]]]) -> set[tuple[int, int, int]]:
+    return {(q, i, d) for q, hits in enumerate(results) for i, d in hits}
+
+
+def faiss_pairs(lims: np.ndarray, dists: np.ndarray, labels: np.ndarray) -> set[tuple[int, ...]]:
+    out = set()
+    for q in range(len(lims) - 1):
+        for j in range(lims[q], lims[q + 1]):
+            out.add((q, int(labels[j]), int(dists[j])))
+    return out
+
+
+def percentile_ms(samples: list[float], p: float) -> float:
+    return float(np.percentile(np.array(samples) * 1e3, p))
+
+
+def time_single(search: object, queries: np.ndarray) -> tuple[list[float], float]:
+    laps = []
+    for i in range(len(queries)):
+        t = time.perf_counter()
+        search(queries[i : i + 1])  # type: ignore[operator]
+        laps.append(time.perf_counter() - t)
+    return laps, len(queries) / sum(laps)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--queries", type=int, default=10_000)
+    parser.add_argument("--radius", type=int, default=31)
+    parser.add_argument("--seed", type=int, default=20240601)
+    args = parser.parse_args()
+    n, radius = args.n, args.radius
+
+    # One core for every system, so the ratio compares algorithms, not thread counts.
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    faiss.omp_set_num_threads(1)
+    numba.set_num_threads(1)
+
+    t = time.perf_counter()
+    codes, queries, planted = make_data(n, args.queries, args.seed)
+    ids = np.arange(n, dtype=np.int64)
+    print(
+        f"data: {n:,} codes, {len(queries):,} queries, {len(planted)} planted neighbours "
+        f"({time.perf_counter() - t:.1f} s)"
+    )
+    # Warm the numba cache (compiled once per machine, then loaded from disk).
+    PdqIndex.build(ids[:5000], codes[:5000]).query(queries[:2], radius)
+
+    rows: list[tuple[str, str, str]] = []
+
+    rss0 = rss_bytes()
+    t = time.perf_counter()
+    index = PdqIndex.build(ids, codes)
+    tutela_build = time.perf_counter() - t
+    tutela_mem = index.memory_bytes()
+    tutela_rss = rss_bytes() - rss0
+
+    rss0 = rss_bytes()
+    t = time.perf_counter()
+    multihash = faiss.IndexBinaryMultiHash(256, NHASH, 256 // NHASH)
+    multihash.add(codes)
+    multihash.nflip = radius // NHASH
+    faiss_build = time.perf_counter() - t
+    faiss_rss = rss_bytes() - rss0
+
+    flat = faiss.IndexBinaryFlat(256)
+    flat.add(codes)
+
+    rows.append(("build time (s)", f"{tutela_build:.2f}", f"{faiss_build:.2f}"))
+    rows.append(
+        (
+            "index memory (MB)",
+            f"{tutela_mem / 1e6:.0f} (RSS +{tutela_rss / 1e6:.0f})",
+            f"RSS +{faiss_rss / 1e6:.0f}",
+        )
+    )
+
+    # Ground truth: exhaustive search over a sample that includes every planted query.
+    n_truth = min(len(queries), max(int(planted[:, 0].max()) + 1 if len(planted) else 0, 1000))
+    t = time.perf_counter()
+    truth = faiss_pairs(*flat.range_search(queries[:n_truth], radius + 1))
+    flat_qps = n_truth / (time.perf_counter() - t)
+
+    # Tutela: single queries, then one batch of all queries.
+    n_single = min(len(queries), 2000)
+    laps, tutela_single_qps = time_single(lambda q: index.query(q, radius), queries[:n_single])
+    t = time.perf_counter()
+    results = index.query(queries, radius)
+    tutela_batch_qps = len(queries) / (time.perf_counter() - t)
+    found = as_pairs(results[:n_truth])
+    tutela_recall = len(found & truth) / max(len(truth), 1)
+    tutela_fp = len(found - truth)
+    rows.append(
+        (
+            "latency p50 / p99 (ms)",
+            f"{percentile_ms(laps, 50):.3f} / {percentile_ms(laps, 99):.3f}",
+            "",
+        )
+    )
+    tutela_lat = rows.pop()
+
+    # Faiss multihash is slow at 10 M: time a smaller sample (planted queries first).
+    n_faiss = max(50, min(len(queries), int(1e9 // n)))
+    f_laps, faiss_single_qps = time_single(
+        lambda q: multihash.range_search(q, radius + 1), queries[:n_faiss]
+    )
+    t = time.perf_counter()
+    f_found = faiss_pairs(*multihash.range_search(queries[:n_faiss], radius + 1))
+    faiss_batch_qps = n_faiss / (time.perf_counter() - t)
+    f_truth = {p for p in truth if p[0] < min(n_faiss, n_truth)}
+    faiss_recall = len(f_found & f_truth) / max(len(f_truth), 1)
+
+    rows.append(
+        (
+            "latency p50 / p99 (ms)",
+            tutela_lat[1],
+            f"{percentile_ms(f_laps, 50):.3f} / {percentile_ms(f_laps, 99):.3f}",
+        )
+    )
+    rows.append(("single queries/s", f"{tutela_single_qps:,.0f}", f"{faiss_single_qps:,.0f}"))
+    rows.append(("batched queries/s", f"{tutela_batch_qps:,.0f}", f"{faiss_batch_qps:,.0f}"))
+    rows.append((f"recall @ {radius} vs flat", f"{tutela_recall:.4f}", f"{faiss_recall:.4f}"))
+    rows.append(("false positives", str(tutela_fp), str(len(f_found - f_truth))))
+
+    # Planted neighbours: every 25..31 found with its distance, no 32..35 one.
+    planted_near = {(int(q), int(i), int(d)) for q, i, d in planted if d <= radius}
+    planted_far = {(int(q), int(i)) for q, i, d in planted if d > radius}
+    found_pairs = {(q, i) for q, i, _ in found}
+    near_hits = len(planted_near & found)
+    far_hits = len(planted_far & found_pairs)
+    rows.append(
+        ("planted 25-31 found", f"{near_hits}/{len(planted_near)}", ""),
+    )
+    rows.append(("planted 32-35 found", f"{far_hits}/{len(planted_far)}", ""))
+
+    # Live adds: 100,000 new codes, half planted near fresh queries, matchable at once.
+    rng = np.random.default_rng(args.seed + 1)
+    n_add = 100_000
+    add_codes = rng.integers(0, 256, (n_add, 32), dtype=np.uint8)
+    add_queries = rng.integers(0, 256, (200, 32), dtype=np.uint8)
+    add_rows = rng.choice(n_add, len(add_queries), replace=False)
+    for q, row in enumerate(add_rows):
+        add_codes[row] = flip_bits(add_queries[q], 25 + q % 7, rng)
+    add_ids = np.arange(n, n + n_add, dtype=np.int64)
+    t = time.perf_counter()
+    index.add(add_ids, add_codes)
+    add_time = time.perf_counter() - t
+    t = time.perf_counter()
+    add_results = index.query(add_queries, radius)
+    add_query_time = time.perf_counter() - t
+    add_found = sum(
+        any(i == n + int(add_rows[q]) for i, _ in hits) for q, hits in enumerate(add_results)
+    )
+    rows.append(("add 100k codes (s)", f"{add_time:.3f}", ""))
+    rows.append(("new codes matched at once", f"{add_found}/{len(add_queries)}", ""))
+    del add_query_time
+
+    # Snapshot round trip.
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "pdq.idx"
+        t = time.perf_counter()
+        index.save(path)
+        save_time = time.perf_counter() - t
+        t = time.perf_counter()
+        loaded = PdqIndex.load(path)
+        load_time = time.perf_counter() - t
+        same = loaded.query(queries[:200], radius) == index.query(queries[:200], radius)
+        del loaded
+    rows.append(("snapshot save / load (s)", f"{save_time:.2f} / {load_time:.2f}", ""))
+    rows.append(("snapshot answers identical", str(same), ""))
+    rows.append(("faiss IndexBinaryFlat q/s", "", f"{flat_qps:,.0f}"))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    rows.append(("peak RSS of this run (GB)", f"{peak / 1e9:.1f}", ""))
+
+    width = max(len(r[0]) for r in rows)
+    print(f"\n{'N = ' + format(n, ','):<{width}}  {'tutela':>26}  {'faiss-multihash':>20}")
+    for name, ours, theirs in rows:
+        print(f"{name:<{width}}  {ours:>26}  {theirs:>20}")
+    print(
+        f"(tutela: {len(queries):,} batched / {n_single:,} single queries; faiss-multihash: "
+        f"{n_faiss:,}; ground truth over {n_truth:,} queries)\n"
+    )
+    ratio = tutela_batch_qps / faiss_batch_qps
+    print(
+        f"matching: tutela {tutela_batch_qps:,.0f} q/s vs faiss-multihash {faiss_batch_qps:,.0f} "
+        f"q/s = {ratio:.1f}× (N={n:,}, recall {round(tutela_recall, 4)})"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+"""`tutela match`: files, hashes or a list of hashes against every enabled bank."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tutela.cli.app import app, load_settings, print_json, stderr_is_terminal
+from tutela.cli.db import opened_database
+from tutela.cli.progress import progress_bar
+from tutela.errors import InvalidInput, TutelaError
+from tutela.indicators.imports import open_list
+from tutela.indicators.list_formats import ListFormat, ListReader
+from tutela.indicators.matcher import Matcher, MatchResult
+from tutela.media.isolation import IsolatedPool
+from tutela.signals.hashing import MediaSignals, hash_file
+from tutela.signals.pdq import PdqMode
+
+
+@app.command("match")
+def match_command(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Image files to hash and match.")
+    ] = None,
+    hashes: Annotated[
+        list[str] | None, typer.Option("--hash", help="A hash to match (repeatable).")
+    ] = None,
+    hash_file: Annotated[
+        Path | None, typer.Option("--hash-file", help="A text list of hashes to match.")
+    ] = None,
+    signal_type: Annotated[
+        str | None, typer.Option(help="Signal type of the hashes given (pdq, md5, sha1, sha256).")
+    ] = None,
+    review: Annotated[
+        bool, typer.Option("--review", help="Also list PDQ matches in banks' review bands.")
+    ] = False,
+    json_lines: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", min=1, help="Worker processes for hashing.")
+    ] = None,
+) -> None:
+    """Match files (PDQ with all eight rotations/flips, and MD5/SHA-1/SHA-256) or hashes.
+
+    Exit code 0 when every query ran, 1 when some could not (their lines carry the error).
+    """
+    if not (paths or hashes or hash_file):
+        raise typer.BadParameter("give files, --hash or --hash-file")
+    failed = 0
+    if not json_lines:
+        sys.stdout.write(f"{'bank':<24} {'indicator':>10} {'type':<6} {'dist':>4}  query\n")
+    with opened_database() as database:
+        matcher = Matcher(database)
+        matcher.load()
+        if hashes or hash_file:
+            failed += _match_hashes(
+                matcher, hashes or [], hash_file, signal_type, review, json_lines
+            )
+        if paths:
+            failed += _match_files(matcher, paths, jobs, review, json_lines)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _match_hashes(
+    matcher: Matcher,
+    hashes: list[str],
+    hash_file: Path | None,
+    signal_type: str | None,
+    review: bool,
+    json_lines: bool,
+) -> int:
+    reader = ListReader(ListFormat.TEXT, signal_type)
+    queries = [(r["signal_type"], r["value"]) for r in reader.records(hashes)]
+    if reader.bad:
+        raise InvalidInput(f"--hash {reader.bad[0].line}: {reader.bad[0].reason}")
+    failed = 0
+    if hash_file is not None:
+        file_reader = ListReader(ListFormat.TEXT, signal_type)
+        with open_list(hash_file) as handle:
+            queries += [(r["signal_type"], r["value"]) for r in file_reader.records(handle)]
+        for bad in file_reader.bad:
+            _emit_error(f"{hash_file}:{bad.line}", InvalidInput(bad.reason), json_lines)
+        failed += file_reader.bad_count
+    by_type: dict[str, list[str]] = defaultdict(list)
+    for kind, value in queries:
+        by_type[kind].append(value)
+    found: dict[tuple[str, str], list[MatchResult]] = {}
+    for kind, values in by_type.items():
+        for value, results in zip(
+            values, matcher.match_hashes(kind, values, include_review=review), strict=True
+        ):
+            found[(kind, value)] = results
+    for kind, value in queries:
+        _emit(value, found[(kind, value)], json_lines)
+    return failed
+
+
+def _match_files(
+    matcher: Matcher, paths: list[Path], jobs: int | None, review: bool, json_lines: bool
+) -> int:
+    settings = load_settings()
+    files = [str(path) for path in paths]
+    task = functools.partial(hash_file, mode=PdqMode.FAST, limits=settings.media, dihedral=True)
+    workers = min(jobs or os.cpu_count() or 1, max(1, len(files)))
+    failed = 0
+    with (
+        progress_bar(len(files), "matching", enabled=stderr_is_terminal()) as advance,
+        IsolatedPool(task, workers=workers, limits=settings.media) as pool,
+    ):
+        for path, result in pool.map_unordered(files):
+            advance()
+            if isinstance(result, TutelaError):
+                _emit_error(path, result, json_lines)
+                failed += 1
+            else:
+                _emit(path, _match_signals(matcher, result, review), json_lines)
+    return failed
+
+
+def _match_signals(matcher: Matcher, signals: MediaSignals, review: bool) -> list[MatchResult]:
+    results: list[MatchResult] = []
+    # Too featureless a PDQ matches too much (PDQ's own quality rule); exact hashes still count.
+    if signals.pdq is not None and signals.pdq.matchable:
+        variants = [signals.pdq.dihedral] if signals.pdq.dihedral else None
+        results += matcher.match_hashes("pdq", [signals.pdq.hash], variants, include_review=review)[
+            0
+        ]
+    for kind, value in (("md5", signals.md5), ("sha1", signals.sha1), ("sha256", signals.sha256)):
+        results += matcher.match_hashes(kind, [value])[0]
+    return results
+
+
+def _emit(query: str, results: list[MatchResult], json_lines: bool) -> None:
+    if json_lines:
+        print_json({"query": query, "matches": [result.as_dict() for result in results]})
+        return
+    if not results:
+        sys.stdout.write(f"{'-':<24} {'-':>10} {'-':<6} {'-':>4}  {query}\n")
+    for result in results:
+        sys.stdout.write(
+            f"{result.bank:<24} {result.indicator_id:>10} {result.signal_type:<6} "
+            f"{result.distance:>4}  {query}\n"
+        )
+
+
+def _emit_error(query: str, error: TutelaError, json_lines: bool) -> None:
+    if json_lines:
+        print_json({"query": query, "error": error.as_dict()})
+    else:
+        sys.stdout.write(f"{'error: ' + error.code:<47}  {query}: {error.message}\n")

@@ -1,0 +1,56 @@
+"""The composition root for storage: one engine, one session factory, units of work."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from tutela.db.engine import WRITER_OPTION, create_engine_from
+from tutela.db.schema import upgrade
+from tutela.settings import Settings
+
+
+@dataclass
+class Database:
+    """An engine and its sessions. `unit_of_work()` is the only place a transaction commits."""
+
+    engine: Engine
+    _sessions: sessionmaker[Session] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[Session]:
+        """A session in one transaction: committed when the block ends, rolled back on error."""
+        with self._sessions() as session, session.begin():
+            session.connection(execution_options={WRITER_OPTION: True})
+            yield session
+
+    @contextmanager
+    def reader(self) -> Iterator[Session]:
+        """A session for reads only; whatever it did is rolled back."""
+        with self._sessions() as session:
+            yield session
+
+    def upgrade(self) -> str:
+        return upgrade(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_database(settings: Settings, *, migrate: bool = True) -> Database:
+    """Open the configured database and bring its schema up to date (the normal start-up path)."""
+    database = Database(create_engine_from(settings))
+    if migrate:
+        database.upgrade()
+    return database

@@ -1,0 +1,192 @@
+"""Banks: named lists of indicators with their own thresholds; one transaction per service call."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from tutela.db.database import Database
+from tutela.db.types import utc_now
+from tutela.errors import Conflict, InvalidInput, NotFound
+from tutela.indicators.changes import ChangeOp, record_change
+from tutela.indicators.models import Bank, Indicator
+from tutela.signals.pdq import PdqSignal
+
+BANK_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,31}$")
+PDQ_BITS = 256
+
+
+@dataclass(frozen=True, slots=True)
+class BankView:
+    """A bank as the edges show it."""
+
+    id: int
+    name: str
+    description: str
+    source: str
+    enabled: bool
+    verified: bool
+    pdq_threshold: int
+    review_distance: int | None
+    tags: tuple[str, ...]
+    created_at: datetime
+    updated_at: datetime
+    indicator_count: int = 0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "source": self.source,
+            "enabled": self.enabled,
+            "verified": self.verified,
+            "pdq_threshold": self.pdq_threshold,
+            "review_distance": self.review_distance,
+            "tags": list(self.tags),
+            "indicators": self.indicator_count,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+        }
+
+
+def create_bank(
+    database: Database,
+    name: str,
+    *,
+    description: str = "",
+    source: str = "",
+    verified: bool = False,
+    pdq_threshold: int = PdqSignal.default_threshold,
+    review_distance: int | None = None,
+    tags: Sequence[str] = (),
+) -> BankView:
+    _check_name(name)
+    _check_thresholds(pdq_threshold, review_distance)
+    for tag in tags:
+        if not TAG.match(tag):
+            raise InvalidInput(f"tag {tag!r} must be 1-32 letters, digits or _.:/-")
+    with database.unit_of_work() as session:
+        if session.scalar(select(Bank.id).where(Bank.name == name)) is not None:
+            raise Conflict(f"a bank named {name!r} already exists")
+        now = utc_now()
+        bank = Bank(
+            name=name,
+            description=description,
+            source=source,
+            enabled=True,
+            verified=verified,
+            pdq_threshold=pdq_threshold,
+            review_distance=review_distance,
+            tags=list(dict.fromkeys(tags)),
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(bank)
+        try:
+            session.flush()
+        except IntegrityError:  # lost a race with another creator
+            raise Conflict(f"a bank named {name!r} already exists") from None
+        return _view(bank, 0)
+
+
+def list_banks(database: Database) -> list[BankView]:
+    with database.reader() as session:
+        per_bank = select(Indicator.bank_id, func.count()).group_by(Indicator.bank_id)
+        counts = {bank_id: int(n) for bank_id, n in session.execute(per_bank)}
+        banks = session.scalars(select(Bank).order_by(Bank.name)).all()
+        return [_view(bank, counts.get(bank.id, 0)) for bank in banks]
+
+
+def get_bank(database: Database, name: str) -> BankView:
+    with database.reader() as session:
+        bank = bank_by_name(session, name)
+        return _view(bank, _count(session, bank.id))
+
+
+def set_bank_enabled(database: Database, name: str, enabled: bool) -> BankView:
+    """Switch matching against a bank on or off; matchers follow on their next refresh."""
+    with database.unit_of_work() as session:
+        bank = bank_by_name(session, name)
+        if bank.enabled != enabled:
+            bank.enabled = enabled
+            bank.updated_at = utc_now()
+            op = ChangeOp.BANK_ENABLE if enabled else ChangeOp.BANK_DISABLE
+            record_change(session, bank.id, op)
+        return _view(bank, _count(session, bank.id))
+
+
+def set_bank_thresholds(
+    database: Database, name: str, *, pdq_threshold: int, review_distance: int | None
+) -> BankView:
+    _check_thresholds(pdq_threshold, review_distance)
+    with database.unit_of_work() as session:
+        bank = bank_by_name(session, name)
+        bank.pdq_threshold = pdq_threshold
+        bank.review_distance = review_distance
+        bank.updated_at = utc_now()
+        record_change(session, bank.id, ChangeOp.BANK_UPDATE)
+        return _view(bank, _count(session, bank.id))
+
+
+def delete_bank(database: Database, name: str) -> int:
+    """Delete a bank and all its indicators; return how many indicators went with it."""
+    with database.unit_of_work() as session:
+        bank = bank_by_name(session, name)
+        count = _count(session, bank.id)
+        record_change(session, bank.id, ChangeOp.BANK_DELETE)
+        # Indicators and checkpoints go by ON DELETE CASCADE, in the database, in one statement.
+        session.delete(bank)
+        return count
+
+
+def bank_by_name(session: Session, name: str) -> Bank:
+    bank = session.scalar(select(Bank).where(Bank.name == name))
+    if bank is None:
+        raise NotFound(f"no bank named {name!r}")
+    return bank
+
+
+def _count(session: Session, bank_id: int) -> int:
+    query = select(func.count()).select_from(Indicator).where(Indicator.bank_id == bank_id)
+    return int(session.scalar(query) or 0)
+
+
+def _check_name(name: str) -> None:
+    if not BANK_NAME.match(name):
+        raise InvalidInput(
+            f"bank name {name!r} must be 1-64 lower-case letters, digits, '-' or '_', "
+            "starting with a letter or digit"
+        )
+
+
+def _check_thresholds(pdq_threshold: int, review_distance: int | None) -> None:
+    if not 0 <= pdq_threshold <= PDQ_BITS:
+        raise InvalidInput(f"PDQ threshold must be between 0 and {PDQ_BITS}")
+    if review_distance is not None and not pdq_threshold <= review_distance <= PDQ_BITS:
+        raise InvalidInput(
+            f"review distance must be between the PDQ threshold ({pdq_threshold}) and {PDQ_BITS}"
+        )
+
+
+def _view(bank: Bank, count: int) -> BankView:
+    return BankView(
+        id=bank.id,
+        name=bank.name,
+        description=bank.description,
+        source=bank.source,
+        enabled=bank.enabled,
+        verified=bank.verified,
+        pdq_threshold=bank.pdq_threshold,
+        review_distance=bank.review_distance,
+        tags=tuple(bank.tags),
+        created_at=bank.created_at,
+        updated_at=bank.updated_at,
+        indicator_count=count,
+    )

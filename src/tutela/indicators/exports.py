@@ -1,0 +1,136 @@
+"""Writing a bank's indicators out in the formats imports read, so lists round-trip unchanged."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from typing import Any, TextIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tutela.db.database import Database
+from tutela.errors import InvalidInput
+from tutela.indicators.banks import bank_by_name
+from tutela.indicators.list_formats import ListFormat
+from tutela.indicators.models import Indicator
+
+# Our names → threatexchange/HMA names; SHA-1 has no HMA signal type and is left out there.
+HMA_SIGNAL_NAMES = {"pdq": "pdq", "md5": "video_md5", "sha256": "video_sha256"}
+CSV_COLUMNS = ("signal_type", "value", "external_id", "tags", "metadata")
+HMA_COLUMNS = ("signal_type", "signal_str", "collab", "category", "tags")
+FETCH_ROWS = 10_000
+
+
+def export_indicators(
+    database: Database,
+    bank_name: str,
+    out: TextIO,
+    *,
+    list_format: ListFormat = ListFormat.CSV,
+    signal_type: str | None = None,
+) -> int:
+    """Write the bank's indicators (of one signal type, if given) to `out`; return how many."""
+    with database.reader() as session:
+        bank = bank_by_name(session, bank_name)
+        if list_format is ListFormat.TEXT and signal_type is None:
+            types = session.scalars(
+                select(Indicator.signal_type).where(Indicator.bank_id == bank.id).distinct()
+            ).all()
+            if len(types) > 1:
+                raise InvalidInput(
+                    f"bank {bank_name!r} holds {', '.join(sorted(types))}; a text list holds "
+                    "one signal type, so say which with --signal-type"
+                )
+        rows = _indicators(session, bank.id, signal_type)
+        if list_format is ListFormat.TEXT:
+            return _write_text(rows, out)
+        if list_format is ListFormat.JSONL:
+            return _write_jsonl(rows, out)
+        if list_format is ListFormat.HMA:
+            return _write_hma(rows, out, bank_name)
+        return _write_csv(rows, out)
+
+
+def _indicators(session: Session, bank_id: int, signal_type: str | None) -> Iterator[Indicator]:
+    query = select(Indicator).where(Indicator.bank_id == bank_id).order_by(Indicator.id)
+    if signal_type is not None:
+        query = query.where(Indicator.signal_type == signal_type)
+    # Streamed in batches: a bank of millions never sits in memory as objects.
+    for indicator in session.scalars(query.execution_options(yield_per=FETCH_ROWS)):
+        yield indicator
+        session.expunge(indicator)
+
+
+def _split_tags(indicator: Indicator) -> tuple[list[str], dict[str, Any]]:
+    metadata = dict(indicator.meta or {})
+    tags = metadata.pop("tags", [])
+    return (tags if isinstance(tags, list) else [str(tags)]), metadata
+
+
+def _write_text(rows: Iterator[Indicator], out: TextIO) -> int:
+    count = 0
+    for indicator in rows:
+        out.write(indicator.value + "\n")
+        count += 1
+    return count
+
+
+def _write_csv(rows: Iterator[Indicator], out: TextIO) -> int:
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    count = 0
+    for indicator in rows:
+        tags, metadata = _split_tags(indicator)
+        writer.writerow(
+            (
+                indicator.signal_type,
+                indicator.value,
+                indicator.external_id or "",
+                " ".join(tags),
+                json.dumps(metadata, sort_keys=True) if metadata else "",
+            )
+        )
+        count += 1
+    return count
+
+
+def _write_jsonl(rows: Iterator[Indicator], out: TextIO) -> int:
+    count = 0
+    for indicator in rows:
+        tags, metadata = _split_tags(indicator)
+        line: dict[str, Any] = {"signal_type": indicator.signal_type, "value": indicator.value}
+        if indicator.external_id:
+            line["external_id"] = indicator.external_id
+        if tags:
+            line["tags"] = tags
+        if metadata:
+            line["metadata"] = metadata
+        if indicator.disabled_until is not None:
+            line["disabled_until"] = indicator.disabled_until.isoformat()
+        out.write(json.dumps(line, separators=(",", ":"), sort_keys=True) + "\n")
+        count += 1
+    return count
+
+
+def _write_hma(rows: Iterator[Indicator], out: TextIO, bank_name: str) -> int:
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(HMA_COLUMNS)
+    count = 0
+    for indicator in rows:
+        name = HMA_SIGNAL_NAMES.get(indicator.signal_type)
+        if name is None:
+            continue
+        tags, metadata = _split_tags(indicator)
+        writer.writerow(
+            (
+                name,
+                indicator.value,
+                metadata.get("collab", bank_name),
+                metadata.get("category", ""),
+                " ".join(tags),
+            )
+        )
+        count += 1
+    return count

@@ -1,0 +1,69 @@
+"""The database edge: engines from settings, migrations as the only schema path, units of work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, select, text
+
+from tutela.db import Database, create_engine_from, current_revision, head_revision, normalise_url
+from tutela.errors import ConfigurationError
+from tutela.indicators.models import Bank
+from tutela.settings import Settings
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        "postgresql://u@h/db",
+        "postgres://u@h/db",
+        "postgresql+psycopg2://u@h/db",
+        "postgresql+psycopg://u@h/db",
+    ],
+)
+def test_postgres_urls_are_pinned_to_psycopg_3(given: str) -> None:
+    assert normalise_url(given) == "postgresql+psycopg://u@h/db"
+
+
+def test_sqlite_file_is_created_in_the_data_directory_which_is_created(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "new" / "dir")
+    engine = create_engine_from(settings)
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+    assert (tmp_path / "new" / "dir" / "tutela.db").is_file()
+    engine.dispose()
+
+
+def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(tmp_path: Path) -> None:
+    engine = create_engine_from(Settings(data_dir=tmp_path))
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
+    engine.dispose()
+
+
+def test_an_unsupported_database_is_a_configuration_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError):
+        create_engine_from(Settings(data_dir=tmp_path, database_url="mysql://u@h/db"))
+
+
+def test_opening_brings_the_schema_to_the_newest_migration(database: Database) -> None:
+    assert current_revision(database.engine) == head_revision()
+    tables = set(inspect(database.engine).get_table_names())
+    assert {"banks", "indicators", "indicator_changes", "fetch_checkpoints"} <= tables
+
+
+def test_upgrading_twice_changes_nothing(database: Database) -> None:
+    assert database.upgrade() == head_revision()
+    assert database.upgrade() == head_revision()
+
+
+def test_a_unit_of_work_that_fails_leaves_nothing_behind(database: Database) -> None:
+    with pytest.raises(RuntimeError), database.unit_of_work() as session:
+        session.add(Bank(name="half", description="", source="", tags=[]))
+        session.flush()
+        raise RuntimeError("crash after the write")
+    with database.reader() as session:
+        assert session.scalars(select(Bank)).all() == []

@@ -1,0 +1,185 @@
+"""The change sequence and the Matcher that follows it: every change is matchable (or gone) at
+the next refresh, without a rebuild, and each bank's threshold decides."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+import pytest
+
+from tutela.db import Database
+from tutela.db.types import utc_now
+from tutela.indicators import banks
+from tutela.indicators.changes import changes_since, latest_seq
+from tutela.indicators.ledger import (
+    add_indicator,
+    disable_indicator,
+    enable_indicator,
+    remove_indicator,
+)
+from tutela.indicators.matcher import Matcher
+
+MD5 = "0123456789abcdef0123456789abcdef"
+
+
+def random_pdq() -> str:
+    return secrets.token_hex(32)
+
+
+def flip_bits(hex_value: str, bits: int) -> str:
+    """The same hash with its first `bits` bits inverted: at exactly that Hamming distance."""
+    value = int(hex_value, 16) ^ (((1 << bits) - 1) << (256 - bits))
+    return f"{value:064x}"
+
+
+@pytest.fixture
+def matcher(database: Database) -> Matcher:
+    banks.create_bank(database, "a")
+    loaded = Matcher(database)
+    loaded.load()
+    return loaded
+
+
+def banks_matching(matcher: Matcher, signal_type: str, value: str) -> list[str]:
+    return [result.bank for result in matcher.match_hashes(signal_type, [value])[0]]
+
+
+def test_the_change_sequence_only_grows(database: Database) -> None:
+    banks.create_bank(database, "a")
+    first = add_indicator(database, "a", "md5", MD5)
+    disable_indicator(database, first.id)
+    enable_indicator(database, first.id)
+    remove_indicator(database, first.id)
+    banks.set_bank_enabled(database, "a", False)
+    with database.reader() as session:
+        seqs = [change.seq for change in changes_since(session, 0)]
+        assert latest_seq(session) == seqs[-1]
+    assert len(seqs) == 5
+    assert seqs == sorted(set(seqs))
+    # A new change after deleting the newest indicator still gets a larger number.
+    second = add_indicator(database, "a", "md5", MD5)
+    with database.reader() as session:
+        newest = changes_since(session, seqs[-1])
+    assert [(c.indicator_id, c.seq > seqs[-1]) for c in newest] == [(second.id, True)]
+    assert second.id > first.id  # ids are never handed out twice
+
+
+def test_an_added_indicator_is_matchable_after_refresh(
+    database: Database, matcher: Matcher
+) -> None:
+    assert banks_matching(matcher, "md5", MD5) == []
+    add_indicator(database, "a", "md5", MD5)
+    assert matcher.refresh() == 1
+    assert banks_matching(matcher, "md5", MD5.upper()) == ["a"]
+
+
+def test_a_disabled_indicator_stops_matching_and_an_enabled_one_returns(
+    database: Database, matcher: Matcher
+) -> None:
+    pdq = random_pdq()
+    indicator = add_indicator(database, "a", "pdq", pdq)
+    matcher.refresh()
+    disable_indicator(database, indicator.id)
+    matcher.refresh()
+    assert banks_matching(matcher, "pdq", pdq) == []
+    enable_indicator(database, indicator.id)
+    matcher.refresh()
+    assert banks_matching(matcher, "pdq", pdq) == ["a"]
+
+
+def test_an_indicator_disabled_until_a_time_returns_when_it_passes(database: Database) -> None:
+    banks.create_bank(database, "a")
+    now = [utc_now()]
+    matcher = Matcher(database, clock=lambda: now[0])
+    matcher.load()
+    indicator = add_indicator(database, "a", "md5", MD5)
+    disable_indicator(database, indicator.id, until=now[0] + timedelta(hours=1))
+    matcher.refresh()
+    assert banks_matching(matcher, "md5", MD5) == []
+    now[0] += timedelta(hours=1, seconds=1)
+    matcher.refresh()
+    assert banks_matching(matcher, "md5", MD5) == ["a"]
+
+
+def test_a_removed_indicator_stops_matching(database: Database, matcher: Matcher) -> None:
+    indicator = add_indicator(database, "a", "md5", MD5)
+    matcher.refresh()
+    remove_indicator(database, indicator.id)
+    matcher.refresh()
+    assert banks_matching(matcher, "md5", MD5) == []
+    assert len(matcher) == 0
+
+
+def test_a_disabled_bank_stops_matching_and_returns_when_enabled(
+    database: Database, matcher: Matcher
+) -> None:
+    pdq = random_pdq()
+    add_indicator(database, "a", "pdq", pdq)
+    matcher.refresh()
+    banks.set_bank_enabled(database, "a", False)
+    matcher.refresh()
+    assert banks_matching(matcher, "pdq", pdq) == []
+    banks.set_bank_enabled(database, "a", True)
+    matcher.refresh()
+    assert banks_matching(matcher, "pdq", pdq) == ["a"]
+
+
+def test_a_deleted_bank_stops_matching(database: Database, matcher: Matcher) -> None:
+    add_indicator(database, "a", "md5", MD5)
+    matcher.refresh()
+    banks.delete_bank(database, "a")
+    matcher.refresh()
+    assert banks_matching(matcher, "md5", MD5) == []
+
+
+def test_each_bank_applies_its_own_pdq_threshold(database: Database) -> None:
+    banks.create_bank(database, "loose", pdq_threshold=31)
+    banks.create_bank(database, "tight", pdq_threshold=8)
+    pdq = random_pdq()
+    add_indicator(database, "loose", "pdq", pdq)
+    add_indicator(database, "tight", "pdq", pdq)
+    matcher = Matcher(database)
+    matcher.load()
+    assert sorted(banks_matching(matcher, "pdq", flip_bits(pdq, 8))) == ["loose", "tight"]
+    results = matcher.match_hashes("pdq", [flip_bits(pdq, 9)])[0]
+    assert [(r.bank, r.distance) for r in results] == [("loose", 9)]
+    assert banks_matching(matcher, "pdq", flip_bits(pdq, 32)) == []
+
+
+def test_matches_in_a_review_band_are_flagged_and_only_given_when_asked(
+    database: Database,
+) -> None:
+    banks.create_bank(database, "banded", pdq_threshold=10, review_distance=40)
+    pdq = random_pdq()
+    add_indicator(database, "banded", "pdq", pdq)
+    matcher = Matcher(database)
+    matcher.load()
+    assert matcher.match_hashes("pdq", [flip_bits(pdq, 20)]) == [[]]
+    (result,) = matcher.match_hashes("pdq", [flip_bits(pdq, 20)], include_review=True)[0]
+    assert (result.distance, result.review) == (20, True)
+
+
+def test_a_rotated_image_matches_through_its_dihedral_variant(
+    database: Database, matcher: Matcher
+) -> None:
+    stored = random_pdq()
+    add_indicator(database, "a", "pdq", stored)
+    matcher.refresh()
+    # The query's own hash is far away; its third variant ("rotate180") is the stored one.
+    variants = [random_pdq() for _ in range(8)]
+    variants[2] = stored
+    (result,) = matcher.match_hashes("pdq", [variants[0]], [variants])[0]
+    assert (result.variant, result.distance) == ("rotate180", 0)
+
+
+def test_a_refresh_reads_only_the_changes_since_the_last(
+    database: Database, matcher: Matcher
+) -> None:
+    values = [random_pdq() for _ in range(3)]
+    for value in values:
+        add_indicator(database, "a", "pdq", value)
+    assert matcher.refresh() == 3
+    assert matcher.refresh() == 0
+    found = matcher.match_hashes("pdq", values)
+    assert [[r.distance for r in rows] for rows in found] == [[0], [0], [0]]
