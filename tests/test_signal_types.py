@@ -25,6 +25,8 @@ def test_values_are_canonical_lower_case_hex_of_the_fields_length(name: str, len
         signal.validate("ab" * (length // 2 - 1))
     with pytest.raises(InvalidHash, match="hexadecimal"):
         signal.validate("zz" * (length // 2))
+    with pytest.raises(InvalidHash, match="hexadecimal"):
+        signal.validate("ab" * (length // 2 - 1) + " a")
 
 
 def test_pdq_distance_is_hamming_and_exact_distance_is_equality() -> None:

@@ -8,6 +8,9 @@ from typing import ClassVar
 from tutela.errors import InvalidHash
 
 
+_HEX_DIGITS = frozenset("0123456789abcdef")
+
+
 class SignalType(ABC):
     """One kind of signal (hash). Subclasses carry a stable `name` used as a storage key.
 
@@ -30,10 +33,9 @@ class SignalType(ABC):
             raise InvalidHash(
                 f"{cls.name} hash must be {cls.hex_length} hex characters, got {len(value)}"
             )
-        try:
-            bytes.fromhex(value)
-        except ValueError:
-            raise InvalidHash(f"{cls.name} hash must be hexadecimal") from None
+        # bytes.fromhex would skip inner whitespace; a hash has none.
+        if not all(c in _HEX_DIGITS for c in value):
+            raise InvalidHash(f"{cls.name} hash must be hexadecimal")
         return value
 
     @classmethod
