@@ -12,12 +12,16 @@
     │   └── IncompleteReport         incomplete_report 422
     ├── Unauthorized                 unauthorized      401
     │   ├── InvalidSignature         invalid_signature 401
-    │   └── UnknownProvider          unknown_provider  401
+    │   ├── UnknownProvider          unknown_provider  401
+    │   └── TooManyAttempts          too_many_attempts 429
     ├── Forbidden                    forbidden         403
+    │   └── CsrfRejected             csrf_rejected     403
     ├── NotFound                     not_found         404
+    │   └── EvidenceExpired          expired           410
     ├── Unreadable                   unreadable        422
     ├── Conflict                     conflict          409
     ├── ConfigurationError           configuration     500
+    ├── TamperedData                 tampered          500
     └── DeliveryError                delivery_failed   502
         ├── TransientDeliveryError   delivery_retry    503
         └── PermanentDeliveryError   delivery_rejected 502
@@ -112,6 +116,13 @@ class UnknownProvider(Unauthorized):
     code = "unknown_provider"
 
 
+class TooManyAttempts(Unauthorized):
+    """Logins refused for a while after repeated failures, per account or per client address."""
+
+    code = "too_many_attempts"
+    status = 429
+
+
 class Forbidden(TutelaError):
     """Valid credentials that lack the scope the request needs."""
 
@@ -119,9 +130,22 @@ class Forbidden(TutelaError):
     status = 403
 
 
+class CsrfRejected(Forbidden):
+    """A state-changing request without the CSRF token of its session."""
+
+    code = "csrf_rejected"
+
+
 class NotFound(TutelaError):
     code = "not_found"
     status = 404
+
+
+class EvidenceExpired(NotFound):
+    """Preserved evidence whose retention ran out and which was destroyed (Art 22(2))."""
+
+    code = "expired"
+    status = 410
 
 
 class Unreadable(TutelaError):
@@ -138,6 +162,13 @@ class Conflict(TutelaError):
 
 class ConfigurationError(TutelaError):
     code = "configuration"
+    status = 500
+
+
+class TamperedData(TutelaError):
+    """Stored data failed its integrity check: encrypted evidence that does not authenticate."""
+
+    code = "tampered"
     status = 500
 
 

@@ -42,6 +42,16 @@ SETTINGS_DOC: dict[str, str] = {
     "alert is raised (default 12).",
     "TUTELA_JOB_LEASE_S": "Seconds a detection worker holds a claimed job before another worker may "
     "reclaim it, e.g. after a crash (default 120).",
+    "TUTELA_VAULT_KEY": "Base64 of the 32-byte master key that wraps the evidence vault's data "
+    "keys; make one with `tutela vault keygen`.",
+    "TUTELA_VAULT_KEY_FILE": "File holding the vault master key (base64), instead of "
+    "TUTELA_VAULT_KEY; `tutela vault keygen --out FILE` writes one.",
+    "TUTELA_VAULT_RETENTION_DAYS": "Days preserved evidence is kept before it is destroyed, counted "
+    "from the report or removal (default 365; Art 22(2): at most 12 months).",
+    "TUTELA_SESSION_IDLE_MINUTES": "Minutes without a request after which a console session ends "
+    "(default 30).",
+    "TUTELA_SESSION_MAX_HOURS": "Hours after login at which a console session ends however busy "
+    "(default 12).",
 }
 
 
@@ -60,6 +70,11 @@ class Settings:
     centre_url: str | None = None
     secrets_key: str | None = field(default=None, repr=False)
     outbox_max_attempts: int = 12
+    vault_key: str | None = field(default=None, repr=False)
+    vault_key_file: Path | None = None
+    vault_retention_days: int = 365
+    session_idle_minutes: int = 30
+    session_max_hours: int = 12
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -93,6 +108,13 @@ class Settings:
             centre_url=env.get("TUTELA_CENTRE_URL") or None,
             secrets_key=env.get("TUTELA_SECRETS_KEY") or None,
             outbox_max_attempts=_int(env, "TUTELA_OUTBOX_MAX_ATTEMPTS", 12),
+            vault_key=env.get("TUTELA_VAULT_KEY") or None,
+            vault_key_file=Path(env["TUTELA_VAULT_KEY_FILE"])
+            if env.get("TUTELA_VAULT_KEY_FILE")
+            else None,
+            vault_retention_days=_int(env, "TUTELA_VAULT_RETENTION_DAYS", 365),
+            session_idle_minutes=_int(env, "TUTELA_SESSION_IDLE_MINUTES", 30),
+            session_max_hours=_int(env, "TUTELA_SESSION_MAX_HOURS", 12),
         )
 
     @property

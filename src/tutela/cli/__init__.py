@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import sys
 
+from tutela.cli import apikey as _apikey  # noqa: F401  (registers its commands)
+from tutela.cli import audit as _audit  # noqa: F401  (registers its commands)
 from tutela.cli import bank as _bank  # noqa: F401  (registers its commands)
+from tutela.cli import centre as _centre  # noqa: F401  (registers its commands)
 from tutela.cli import db as _db  # noqa: F401  (registers its commands)
 from tutela.cli import hash as _hash  # noqa: F401  (registers its command)
+from tutela.cli import keys as _keys  # noqa: F401  (registers its commands)
 from tutela.cli import match as _match  # noqa: F401  (registers its command)
+from tutela.cli import policy as _policy  # noqa: F401  (registers its commands)
+from tutela.cli import scan as _scan  # noqa: F401  (registers its command)
+from tutela.cli import serve as _serve  # noqa: F401  (registers its commands)
+from tutela.cli import user as _user  # noqa: F401  (registers its commands)
+from tutela.cli import vault as _vault  # noqa: F401  (registers its commands)
 from tutela.cli.app import app
 from tutela.errors import TutelaError
 

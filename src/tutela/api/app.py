@@ -1,0 +1,64 @@
+"""The provider node's composition root: `create_app(settings)` wires database, matcher, hashing
+pool, metrics, routes and the one error handler. Nothing happens at import."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+import tutela
+from tutela.api import hashing, health, items, webhooks
+from tutela.api.deps import Services
+from tutela.api.metrics import NodeMetrics
+from tutela.api.middleware import BodyLimit, RequestMetrics
+from tutela.api.problems import install_problem_handlers
+from tutela.db.database import Database, open_database
+from tutela.detection.hasher import Hasher
+from tutela.indicators.matcher import Matcher
+from tutela.settings import Settings
+
+
+def create_app(
+    settings: Settings,
+    *,
+    database: Database | None = None,
+    matcher: Matcher | None = None,
+    hash_workers: int = 1,
+) -> FastAPI:
+    """A provider node app. Resources passed in are the caller's to close; the rest are its own.
+
+    `hash_workers` isolated processes hash the uploads of `/v1/hash` and `/v1/match`; items are
+    hashed by the detection workers, never in this process.
+    """
+    owns_database = database is None
+    database = database or open_database(settings)
+    matcher = matcher or Matcher(database)
+    metrics = NodeMetrics(database)
+    hasher = Hasher(settings.media, workers=hash_workers)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(matcher.load)
+        with hasher:
+            app.state.services = Services(settings, database, matcher, hasher, metrics)
+            try:
+                yield
+            finally:
+                if owns_database:
+                    database.close()
+
+    app = FastAPI(
+        title="Tutela provider node",
+        version=tutela.__version__,
+        description="Match uploads against known-material hash lists (EU CSA Regulation).",
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    for module in (health, hashing, items, webhooks):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimit, max_bytes=settings.media.max_bytes)
+    app.add_middleware(RequestMetrics, metrics=metrics)
+    return app

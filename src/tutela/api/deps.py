@@ -1,0 +1,60 @@
+"""What routes receive: the node's services and the caller's key, as `Annotated` aliases."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from tutela.api.metrics import NodeMetrics
+from tutela.auth.api_keys import ApiKeyView, authenticate
+from tutela.db.database import Database
+from tutela.detection.hasher import Hasher
+from tutela.indicators.matcher import Matcher
+from tutela.settings import Settings
+
+SCOPE_KEY = "x-tutela-scope"
+
+
+@dataclass
+class Services:
+    """Everything the composition root wires for one app (see tutela.api.app.create_app)."""
+
+    settings: Settings
+    database: Database
+    matcher: Matcher
+    hasher: Hasher
+    metrics: NodeMetrics
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+_bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer tut_…`")
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def require_scope(scope: str) -> Callable[..., ApiKeyView]:
+    def check_key(services: ServicesDep, credentials: BearerDep) -> ApiKeyView:
+        key = credentials.credentials if credentials is not None else None
+        return authenticate(services.database, key, scope)
+
+    return check_key
+
+
+def scope_doc(scope: str) -> dict[str, Any]:
+    """OpenAPI extension naming a route's scope (the auth test reads it from the route table)."""
+    return {SCOPE_KEY: scope}
+
+
+HashKey = Annotated[ApiKeyView, Depends(require_scope("hash"))]
+MatchKey = Annotated[ApiKeyView, Depends(require_scope("match"))]
+ItemsWriteKey = Annotated[ApiKeyView, Depends(require_scope("items:write"))]
+ItemsReadKey = Annotated[ApiKeyView, Depends(require_scope("items:read"))]
+WebhooksKey = Annotated[ApiKeyView, Depends(require_scope("webhooks"))]

@@ -1,0 +1,39 @@
+"""Liveness, readiness and metrics endpoints (unauthenticated, no content, no personal data)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from sqlalchemy import text
+
+from tutela.api.deps import ServicesDep
+from tutela.api.metrics import CONTENT_TYPE
+from tutela.api.problems import problem
+from tutela.db.schema import current_revision, head_revision
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """The process is alive."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", response_model=None)
+def readyz(services: ServicesDep) -> dict[str, object] | Response:
+    """The database answers, its schema is at head and the matcher is loaded."""
+    try:
+        with services.database.reader() as session:
+            session.execute(text("SELECT 1"))
+        revision = current_revision(services.database.engine)
+    except Exception as error:  # any failure to reach the database means not ready
+        return problem(503, "not_ready", f"database unreachable ({type(error).__name__})")
+    if revision != head_revision():
+        return problem(503, "not_ready", f"database at {revision}, code expects {head_revision()}")
+    return {"status": "ready", "revision": revision, "indicators": len(services.matcher)}
+
+
+@router.get("/metrics", response_class=Response)
+def metrics(services: ServicesDep) -> Response:
+    """Prometheus text exposition."""
+    return Response(services.metrics.render(), media_type=CONTENT_TYPE)

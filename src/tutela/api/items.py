@@ -1,0 +1,70 @@
+"""`/v1/items`: platforms submit uploads (or their hashes) and read back the verdict."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from tutela.api.deps import ItemsReadKey, ItemsWriteKey, ServicesDep, scope_doc
+from tutela.api.schemas import ItemAcceptedPublic, ItemCreate, ItemMetadata, ItemPublic
+from tutela.api.uploads import is_multipart, multipart_body, parse_model, read_upload
+from tutela.detection.items import Accepted, accept_signals, accept_upload, get_item
+from tutela.errors import InvalidInput
+
+router = APIRouter(prefix="/v1/items", tags=["items"])
+
+_BODY = {
+    "content": {
+        **multipart_body(
+            {"metadata": {"type": "string", "description": "ItemMetadata as a JSON string"}}
+        ),
+        "application/json": {"schema": {"$ref": "#/components/schemas/ItemCreate"}},
+    }
+}
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=ItemAcceptedPublic,
+    responses={200: {"model": ItemAcceptedPublic, "description": "Already submitted"}},
+    openapi_extra={**scope_doc("items:write"), "requestBody": _BODY},
+)
+async def create_item(
+    request: Request, response: Response, _key: ItemsWriteKey, services: ServicesDep
+) -> ItemAcceptedPublic:
+    """Accept an upload (multipart `file` + `metadata`) or a hash-only submission (JSON).
+
+    The item is stored before the answer; 202 for a new item, 200 when `item_id` was seen before.
+    """
+    database = services.database
+    accepted: Accepted
+    if is_multipart(request):
+        upload = await read_upload(request, services.settings.media.max_bytes)
+        if "metadata" not in upload.fields:
+            raise InvalidInput("the form has no metadata field")
+        metadata = parse_model(ItemMetadata, upload.fields["metadata"], "metadata")
+        accepted = await run_in_threadpool(
+            accept_upload,
+            database,
+            metadata.item_id,
+            metadata.model_dump(mode="json", exclude_none=True),
+            upload.data,
+        )
+    else:
+        create = parse_model(ItemCreate, await request.body(), "body")
+        accepted = await run_in_threadpool(
+            accept_signals,
+            database,
+            create.metadata.item_id,
+            create.metadata.model_dump(mode="json", exclude_none=True),
+            create.signals,
+        )
+    response.status_code = 202 if accepted.created else 200
+    return ItemAcceptedPublic(id=accepted.id, status=accepted.status)
+
+
+@router.get("/{ident}", response_model=ItemPublic, openapi_extra=scope_doc("items:read"))
+def read_item(ident: int, _key: ItemsReadKey, services: ServicesDep) -> ItemPublic:
+    """The item's status, its one verdict once decided, its matches and its case."""
+    return ItemPublic.model_validate(get_item(services.database, ident).as_dict())

@@ -1,0 +1,141 @@
+"""API keys: issued once, stored as a digest, checked in constant time, scoped, revocable."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from tutela.auth.models import ApiKey
+from tutela.db.database import Database
+from tutela.db.types import utc_now
+from tutela.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+
+# One scope per endpoint family of the provider API.
+SCOPES = ("hash", "match", "items:write", "items:read", "webhooks")
+KEY_PREFIX = "tut_"
+KEY_BYTES = 32
+# Characters of the key (after "tut_") stored in clear to find its row without scanning.
+LOOKUP_CHARS = 8
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# `last_used_at` is rewritten at most this often, so busy keys do not turn reads into writes.
+LAST_USED_GRANULARITY = timedelta(minutes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyView:
+    id: int
+    name: str
+    prefix: str
+    scopes: tuple[str, ...]
+    created_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "prefix": KEY_PREFIX + self.prefix,
+            "scopes": list(self.scopes),
+            "created_at": self.created_at.isoformat(),
+            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+            "last_used_at": self.last_used_at.isoformat() if self.last_used_at else None,
+        }
+
+
+def create_api_key(database: Database, name: str, scopes: Sequence[str]) -> tuple[ApiKeyView, str]:
+    """Make a key; return its view and the key itself, which is never shown again."""
+    if not NAME.match(name):
+        raise InvalidInput("key name must be 1-64 letters, digits or _.-")
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if unknown or not scopes:
+        raise InvalidInput(f"scopes must be among {', '.join(SCOPES)}; got {unknown or 'none'}")
+    secret = secrets.token_urlsafe(KEY_BYTES)
+    try:
+        with database.unit_of_work() as session:
+            if session.scalar(select(ApiKey.id).where(ApiKey.name == name)) is not None:
+                raise Conflict(f"an API key named {name!r} already exists")
+            row = ApiKey(
+                name=name,
+                prefix=secret[:LOOKUP_CHARS],
+                digest=_digest(secret),
+                scopes=sorted(set(scopes)),
+                created_at=utc_now(),
+            )
+            session.add(row)
+            session.flush()
+            view = _view(row)
+    except IntegrityError:
+        raise Conflict(f"an API key named {name!r} already exists") from None
+    return view, KEY_PREFIX + secret
+
+
+def list_api_keys(database: Database) -> list[ApiKeyView]:
+    with database.reader() as session:
+        return [_view(row) for row in session.scalars(select(ApiKey).order_by(ApiKey.name))]
+
+
+def revoke_api_key(database: Database, name: str) -> ApiKeyView:
+    with database.unit_of_work() as session:
+        row = session.scalar(select(ApiKey).where(ApiKey.name == name))
+        if row is None:
+            raise NotFound(f"no API key named {name!r}")
+        if row.revoked_at is None:
+            row.revoked_at = utc_now()
+        return _view(row)
+
+
+def authenticate(database: Database, key: str | None, scope: str) -> ApiKeyView:
+    """The active key behind `key`; Unauthorized when there is none, Forbidden without `scope`."""
+    if not key or not key.startswith(KEY_PREFIX) or len(key) < len(KEY_PREFIX) + LOOKUP_CHARS:
+        raise Unauthorized("a valid API key is required (Authorization: Bearer KEY)")
+    secret = key[len(KEY_PREFIX) :]
+    digest = _digest(secret)
+    with database.reader() as session:
+        candidates = session.scalars(
+            select(ApiKey).where(
+                ApiKey.prefix == secret[:LOOKUP_CHARS], ApiKey.revoked_at.is_(None)
+            )
+        ).all()
+    found = None
+    for row in candidates:
+        if hmac.compare_digest(row.digest, digest):
+            found = row
+    if found is None:
+        raise Unauthorized("a valid API key is required (Authorization: Bearer KEY)")
+    if scope not in found.scopes:
+        raise Forbidden(f"this API key lacks the scope {scope!r}")
+    _record_use(database, found)
+    return _view(found)
+
+
+def _record_use(database: Database, row: ApiKey) -> None:
+    now = utc_now()
+    if row.last_used_at is not None and now - row.last_used_at < LAST_USED_GRANULARITY:
+        return
+    with database.unit_of_work() as session:
+        session.execute(update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now))
+    row.last_used_at = now
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _view(row: ApiKey) -> ApiKeyView:
+    return ApiKeyView(
+        id=row.id,
+        name=row.name,
+        prefix=row.prefix,
+        scopes=tuple(row.scopes),
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+        last_used_at=row.last_used_at,
+    )

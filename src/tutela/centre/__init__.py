@@ -1,0 +1,1 @@
+"""The EU Centre node: intake of signed reports, de-duplication into incidents, triage, forwarding."""

@@ -1,0 +1,54 @@
+"""What a provider may learn of its own report: where it stands, and why if unfounded."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from tutela.centre.models import CentreReport, Forwarding
+from tutela.centre.providers import provider_by_key
+from tutela.db.database import Database
+from tutela.errors import InvalidSignature, NotFound
+from tutela.reporting.signing import load_public_key, request_signing_base, verify_signature
+
+# A signed status request is good for this long either side of the centre's clock (replays).
+MAX_SKEW = timedelta(minutes=5)
+
+
+def report_status(
+    database: Database,
+    key_id: str,
+    signature: str,
+    timestamp: str,
+    path: str,
+    report_id: int,
+    now: datetime,
+) -> dict[str, object]:
+    """The status of one of the caller's reports; another provider's report is "not found"."""
+    with database.reader() as session:
+        provider = provider_by_key(session, key_id)
+        try:
+            signed_at = datetime.fromisoformat(timestamp)
+        except ValueError:
+            raise InvalidSignature("the request time stamp is not ISO 8601") from None
+        if signed_at.tzinfo is None or abs(now - signed_at) > MAX_SKEW:
+            raise InvalidSignature("the request time stamp is missing its zone or too far off")
+        base = request_signing_base("GET", path, timestamp)
+        verify_signature(load_public_key(provider.public_key_pem), base, signature)
+        report = session.get(CentreReport, report_id)
+        if report is None or report.provider_id != provider.id:
+            raise NotFound(f"no report {report_id}")
+        forwarded = session.scalars(
+            select(Forwarding.forwarded_at).where(Forwarding.report_id == report.id)
+        ).all()
+        return {
+            "id": report.id,
+            "report_id": report.report_uid,
+            "status": report.status,
+            "received_at": report.received_at.isoformat(),
+            "assessed_at": report.assessed_at.isoformat() if report.assessed_at else None,
+            "unfounded_reasons": report.unfounded_reasons,
+            # Art 48(6): the recipients may ask for silence; the provider learns only "when".
+            "forwarded_at": min(forwarded).isoformat() if forwarded else None,
+        }

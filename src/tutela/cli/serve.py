@@ -1,0 +1,58 @@
+"""`tutela serve` (API and detection workers) and `tutela worker` (a detection worker alone)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from tutela.api.app import create_app
+from tutela.cli.app import app, load_settings
+from tutela.db.database import open_database
+from tutela.detection.supervisor import WorkerSupervisor
+from tutela.detection.worker import run_worker
+
+HashWorkers = Annotated[
+    int, typer.Option("--hash-workers", min=1, help="Isolated hashing processes per worker.")
+]
+
+
+@app.command("serve")
+def serve_command(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int, typer.Option("--workers", min=0, help="Detection worker processes to run.")
+    ] = 1,
+    hash_workers: HashWorkers = 1,
+) -> None:
+    """Run the provider node: the HTTP API, and detection workers that decide every item."""
+    logging.basicConfig(level=logging.WARNING, format="tutela: %(message)s")
+    settings = load_settings()
+    # Migrate once here, before workers and API open the database concurrently.
+    open_database(settings).close()
+    supervisor = WorkerSupervisor(settings, count=workers, hash_workers=hash_workers)
+    supervisor.start()
+    try:
+        uvicorn.run(
+            create_app(settings),
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,  # paths carry ids only, but the API has its own metrics
+        )
+    finally:
+        supervisor.stop()
+
+
+@app.command("worker")
+def worker_command(hash_workers: HashWorkers = 1) -> None:
+    """Run one detection worker (for scaling workers apart from the API)."""
+    stop = threading.Event()
+    try:
+        run_worker(load_settings(), hash_workers=hash_workers, stop=stop)
+    except KeyboardInterrupt:
+        stop.set()

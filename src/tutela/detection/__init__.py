@@ -1,0 +1,1 @@
+"""Domain: uploads in, verdicts out — durable queue, hashing, matching, policy, cases, webhooks."""

@@ -1,0 +1,81 @@
+"""Batch scanning of a backlog of files through the same pipeline functions as uploads.
+
+Each file becomes an item keyed by path, size and modification time, so a re-run skips the files
+already decided and picks up where an interrupted run stopped.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from tutela.db.database import Database
+from tutela.detection.hasher import Hasher
+from tutela.detection.items import DONE, ItemView, accept_local, find_item, get_item
+from tutela.detection.pipeline import Outcome, outcome_of, record_outcome
+from tutela.errors import MediaTooLarge, TutelaError, Unreadable
+from tutela.indicators.matcher import Matcher
+from tutela.media.limits import MediaLimits
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    path: str
+    item: ItemView
+    skipped: bool
+
+    def as_dict(self) -> dict[str, object]:
+        return {"path": self.path, "skipped": self.skipped, **self.item.as_dict()}
+
+
+def scan_key(path: str) -> str:
+    """The item id of a local file: the same file unchanged is the same item."""
+    stat = os.stat(path)
+    return f"scan:{os.path.abspath(path)}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def scan_paths(
+    database: Database,
+    matcher: Matcher,
+    hasher: Hasher,
+    paths: Iterable[str],
+    limits: MediaLimits,
+) -> Iterator[ScanResult]:
+    """Yield each file's result: already decided ones first (skipped), then the rest as decided."""
+    pending: dict[int, str] = {}
+    for path in paths:
+        try:
+            key = scan_key(path)
+        except OSError as error:
+            raise Unreadable(f"cannot read {path}: {error.strerror}") from None
+        found = find_item(database, key)
+        if found is not None and found.status == DONE:
+            yield ScanResult(path, get_item(database, found.id), skipped=True)
+            continue
+        accepted = found or accept_local(database, key, {"item_id": key, "source": "scan"})
+        pending[accepted.id] = path
+    matcher.refresh()
+    for item_id, result in hasher.hash_many(_read(pending, limits)):
+        if isinstance(result, TutelaError) and not isinstance(result, MediaTooLarge):
+            outcome = Outcome(None, [], result.as_dict())
+        else:
+            outcome = outcome_of(matcher, result)
+        record_outcome(database, item_id, outcome)
+        yield ScanResult(pending[item_id], get_item(database, item_id), skipped=False)
+    for item_id in _too_large(pending, limits):
+        too_large = MediaTooLarge(f"the file is over the limit of {limits.max_bytes} bytes")
+        record_outcome(database, item_id, Outcome(None, [], too_large.as_dict()))
+        yield ScanResult(pending[item_id], get_item(database, item_id), skipped=False)
+
+
+def _read(pending: dict[int, str], limits: MediaLimits) -> Iterator[tuple[int, bytes]]:
+    for item_id, path in pending.items():
+        if os.path.getsize(path) > limits.max_bytes:
+            continue
+        with open(path, "rb") as handle:
+            yield item_id, handle.read(limits.max_bytes + 1)
+
+
+def _too_large(pending: dict[int, str], limits: MediaLimits) -> list[int]:
+    return [i for i, path in pending.items() if os.path.getsize(path) > limits.max_bytes]

@@ -1,0 +1,49 @@
+"""Hashing of uploaded bytes in isolated worker processes (never in the API or worker itself)."""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Iterable, Iterator
+from typing import Self
+
+from tutela.errors import TutelaError
+from tutela.media.isolation import IsolatedPool
+from tutela.media.limits import MediaLimits
+from tutela.signals.hashing import MediaSignals, hash_media
+from tutela.signals.pdq import PdqMode
+
+Task = tuple[int, bytes]
+
+
+def hash_task(task: Task, *, limits: MediaLimits) -> MediaSignals:
+    """Runs inside a sub-worker: all signals of one upload, with the eight dihedral PDQs."""
+    return hash_media(task[1], mode=PdqMode.FAST, limits=limits, dihedral=True)
+
+
+class Hasher:
+    """An IsolatedPool of `workers` processes; `hash_many` may be called from several threads."""
+
+    def __init__(self, limits: MediaLimits, *, workers: int) -> None:
+        self._pool: IsolatedPool[Task, MediaSignals] = IsolatedPool(
+            functools.partial(hash_task, limits=limits), workers=workers, limits=limits
+        )
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> Self:
+        self._pool.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.__exit__(*exc)
+
+    def hash_many(self, tasks: Iterable[Task]) -> Iterator[tuple[int, MediaSignals | TutelaError]]:
+        """Yield (key, signals or error) as each finishes; a hostile file costs one sub-worker."""
+        with self._lock:
+            for (key, _), result in self._pool.map_unordered(tasks):
+                yield key, result
+
+    def hash_one(self, data: bytes) -> MediaSignals | TutelaError:
+        for _, result in self.hash_many([(0, data)]):
+            return result
+        raise AssertionError("the pool yields one result per task")

@@ -1,0 +1,194 @@
+"""Tables of the detection domain: items and their payloads, jobs, matches, cases, bank policies,
+the safe list, flood alerts, and webhook endpoints with their outbox of deliveries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tutela.db.base import Base
+from tutela.db.types import BigId, UtcDateTime, utc_now
+
+
+class Item(Base):
+    """One upload (or hash-only submission) from a platform, from acceptance to its one verdict."""
+
+    __tablename__ = "items"
+
+    id: Mapped[int] = mapped_column(BigId, Identity(always=False), primary_key=True)
+    # The platform's own id; a repeated submission returns the existing item.
+    item_id: Mapped[str] = mapped_column(String(256), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    verdict: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    error_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Hashes only (never content): given by a hash-only submission, or computed by a worker.
+    signals: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class ItemPayload(Base):
+    """The uploaded bytes, kept only until a worker has hashed them (content stays in the node)."""
+
+    __tablename__ = "item_payloads"
+
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Job(Base):
+    """A unit of work in the durable queue; deleted when its item has its verdict."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_state_lease", "state", "leased_until"),)
+
+    id: Mapped[int] = mapped_column(BigId, Identity(always=False), primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), unique=True)
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    leased_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    leased_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+
+
+class ItemMatch(Base):
+    """One indicator an item matched, with what policy made of it."""
+
+    __tablename__ = "item_matches"
+    __table_args__ = (Index("ix_item_matches_indicator_at", "indicator_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, Identity(always=False), primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    bank_id: Mapped[int] = mapped_column(Integer)
+    bank: Mapped[str] = mapped_column(String(64))
+    indicator_id: Mapped[int] = mapped_column(BigId)
+    signal_type: Mapped[str] = mapped_column(String(32))
+    distance: Mapped[int] = mapped_column(Integer)
+    variant: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # action | review | ignore | safelisted
+    outcome: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+
+
+class Case(Base):
+    """Opened for every `review` or `action` verdict, for a person to look at (DESIGN rule 3)."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(BigId, Identity(always=False), primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    priority: Mapped[int] = mapped_column(Integer)
+    # The matches that opened it (bank, indicator, signal, distance, variant), frozen at opening.
+    evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+
+
+class BankPolicy(Base):
+    """What matches of one bank lead to; a bank without a row gets the defaults (review only)."""
+
+    __tablename__ = "bank_policies"
+
+    bank_id: Mapped[int] = mapped_column(
+        ForeignKey("banks.id", ondelete="CASCADE"), primary_key=True
+    )
+    # Set only by an administrator, only for a verified bank; None means never `action`.
+    action_pdq_distance: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    action_exact: Mapped[bool] = mapped_column(Boolean, default=False)
+    # PDQ matches farther than this are ignored; None keeps everything the matcher returns.
+    ignore_pdq_above: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    flood_count: Mapped[int] = mapped_column(Integer, default=100)
+    flood_window_s: Mapped[int] = mapped_column(Integer, default=3600)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+
+
+class SafeEntry(Base):
+    """A known false positive: an item whose signal has this value matches nothing."""
+
+    __tablename__ = "safelist"
+    __table_args__ = (UniqueConstraint("signal_type", "value"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    signal_type: Mapped[str] = mapped_column(String(32))
+    value: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+
+
+class FloodAlert(Base):
+    """An indicator that matched too often: it gives `review` only until `review_only_until`."""
+
+    __tablename__ = "flood_alerts"
+    __table_args__ = (
+        Index("ix_flood_alerts_indicator_until", "indicator_id", "review_only_until"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    indicator_id: Mapped[int] = mapped_column(BigId)
+    bank_id: Mapped[int] = mapped_column(Integer)
+    matches: Mapped[int] = mapped_column(Integer)
+    window_s: Mapped[int] = mapped_column(Integer)
+    raised_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    review_only_until: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Webhook(Base):
+    """A platform endpoint that receives every verdict, signed with its secret."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    secret: Mapped[str] = mapped_column(String(128))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+
+
+class WebhookDelivery(Base):
+    """One message in the outbox: written with the verdict, sent until the endpoint takes it."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_state_due", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, Identity(always=False), primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(BigId)
+    body: Mapped[str] = mapped_column(Text)
+    # pending | delivered | failed
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class DeliveryAttempt(Base):
+    """One try at a delivery: the answer's status code or why there was none."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(BigId, Identity(always=False), primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True
+    )
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)

@@ -1,0 +1,117 @@
+"""Webhook endpoints of a platform, and the outbox rows that carry each verdict to them."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tutela.db.database import Database
+from tutela.db.types import utc_now
+from tutela.detection.models import DeliveryAttempt, Webhook, WebhookDelivery
+from tutela.errors import InvalidInput, NotFound
+
+SECRET_BYTES = 32
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookView:
+    id: int
+    url: str
+    active: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptView:
+    delivery_id: int
+    item_id: int
+    state: str
+    status_code: int | None
+    error: str | None
+    at: datetime
+
+
+def register_webhook(
+    database: Database, url: str, secret: str | None = None
+) -> tuple[WebhookView, str]:
+    """Register an endpoint; return it and its signing secret (generated unless given)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InvalidInput("webhook url must be an absolute http(s) URL")
+    if secret is not None and len(secret) < 16:
+        raise InvalidInput("webhook secret must be at least 16 characters")
+    secret = secret or secrets.token_urlsafe(SECRET_BYTES)
+    with database.unit_of_work() as session:
+        row = Webhook(url=url, secret=secret, active=True, created_at=utc_now())
+        session.add(row)
+        session.flush()
+        return _view(row), secret
+
+
+def list_webhooks(database: Database) -> list[WebhookView]:
+    with database.reader() as session:
+        rows = session.scalars(select(Webhook).where(Webhook.active).order_by(Webhook.id))
+        return [_view(row) for row in rows]
+
+
+def delete_webhook(database: Database, webhook_id: int) -> None:
+    """Stop delivering to an endpoint; its delivery history is kept."""
+    with database.unit_of_work() as session:
+        row = session.get(Webhook, webhook_id)
+        if row is None or not row.active:
+            raise NotFound(f"no webhook {webhook_id}")
+        row.active = False
+
+
+def list_attempts(database: Database, webhook_id: int, *, limit: int = 200) -> list[AttemptView]:
+    with database.reader() as session:
+        if session.get(Webhook, webhook_id) is None:
+            raise NotFound(f"no webhook {webhook_id}")
+        rows = session.execute(
+            select(WebhookDelivery, DeliveryAttempt)
+            .join(DeliveryAttempt, DeliveryAttempt.delivery_id == WebhookDelivery.id)
+            .where(WebhookDelivery.webhook_id == webhook_id)
+            .order_by(DeliveryAttempt.id.desc())
+            .limit(limit)
+        ).all()
+        return [
+            AttemptView(d.id, d.item_id, d.state, a.status_code, a.error, a.at) for d, a in rows
+        ]
+
+
+def add_verdict_deliveries(session: Session, item_id: int, message: dict[str, object]) -> int:
+    """Write one outbox row per active endpoint, inside the transaction recording the verdict."""
+    body = json.dumps(message, separators=(",", ":"), sort_keys=True)
+    now = utc_now()
+    hooks = session.scalars(select(Webhook.id).where(Webhook.active)).all()
+    for hook_id in hooks:
+        session.add(
+            WebhookDelivery(
+                webhook_id=hook_id,
+                item_id=item_id,
+                body=body,
+                state="pending",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+    return len(hooks)
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """`X-Tutela-Signature` value: HMAC-SHA256 over `timestamp + "." + body`."""
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def _view(row: Webhook) -> WebhookView:
+    return WebhookView(row.id, row.url, row.active, row.created_at)

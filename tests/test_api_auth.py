@@ -1,0 +1,126 @@
+"""Every /v1 endpoint refuses a missing key, a wrong key and a key without its scope; and every
+error is a problem-details document."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine
+
+from provider_fixtures import make_key, running_node
+from tutela.api import create_app
+from tutela.api.deps import SCOPE_KEY
+from tutela.auth.api_keys import SCOPES, revoke_api_key
+from tutela.db.database import Database, open_database
+from tutela.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[httpx.Client, Database]]:
+    tmp = Path(tmp_path_factory.mktemp("auth"))
+    settings = Settings(data_dir=tmp / "data")
+    database = open_database(settings)
+    with (
+        running_node(settings, tmp, workers=0) as running,
+        httpx.Client(base_url=running.url, timeout=30) as client,
+    ):
+        yield client, database
+    database.close()
+
+
+def v1_routes() -> list[tuple[str, str, str]]:
+    # The route table only: an unmigrated in-memory database is never queried.
+    app = create_app(Settings(), database=Database(create_engine("sqlite://")))
+    found = []
+    for path, operations in app.openapi()["paths"].items():
+        if path.startswith("/v1/"):
+            for method, operation in sorted(operations.items()):
+                found.append((method.upper(), path, operation.get(SCOPE_KEY)))
+    return found
+
+
+ROUTES = v1_routes()
+
+
+def test_route_table_covers_every_family() -> None:
+    assert {scope for _, _, scope in ROUTES} == set(SCOPES)
+
+
+@pytest.mark.parametrize(("method", "path", "scope"), ROUTES)
+def test_endpoint_refuses_missing_wrong_and_unscoped_keys(
+    node: tuple[httpx.Client, Database], method: str, path: str, scope: str
+) -> None:
+    client, database = node
+    url = path.replace("{ident}", "1")
+    missing = client.request(method, url)
+    assert missing.status_code == 401
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert missing.json()["code"] == "unauthorized"
+    wrong = client.request(method, url, headers={"Authorization": "Bearer tut_" + "x" * 43})
+    assert wrong.status_code == 401
+    others = tuple(s for s in SCOPES if s != scope)
+    name = f"without-{method}-{path}".replace("/", "-").replace("{", "").replace("}", "")
+    key = make_key(database, name.replace("--", "-"), others)
+    unscoped = client.request(method, url, headers={"Authorization": f"Bearer {key}"})
+    assert unscoped.status_code == 403
+    assert unscoped.json()["code"] == "forbidden"
+
+
+def test_revoked_key_is_refused(node: tuple[httpx.Client, Database]) -> None:
+    client, database = node
+    key = make_key(database, "soon-revoked", ("items:read",))
+    revoke_api_key(database, "soon-revoked")
+    answer = client.get("/v1/items/1", headers={"Authorization": f"Bearer {key}"})
+    assert answer.status_code == 401
+
+
+def test_unknown_path_and_method_are_problems(node: tuple[httpx.Client, Database]) -> None:
+    client, _ = node
+    assert client.get("/nowhere").json()["code"] == "not_found"
+    answer = client.put("/healthz")
+    assert answer.status_code == 405 and answer.json()["code"] == "method_not_allowed"
+
+
+def test_invalid_body_is_invalid_input(node: tuple[httpx.Client, Database]) -> None:
+    client, database = node
+    key = make_key(database, "writer", ("items:write",))
+    answer = client.post(
+        "/v1/items", json={"metadata": {}}, headers={"Authorization": f"Bearer {key}"}
+    )
+    assert answer.status_code == 422 and answer.json()["code"] == "invalid_input"
+
+
+def test_oversized_upload_is_refused_while_streaming(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    database = open_database(settings)
+    key = make_key(database, "big", ("items:write",))
+    with (
+        running_node(settings, tmp_path, workers=0, TUTELA_MAX_FILE_BYTES="1000") as running,
+        httpx.Client(base_url=running.url, timeout=30) as client,
+    ):
+        answer = client.post(
+            "/v1/items",
+            headers={"Authorization": f"Bearer {key}"},
+            files={"file": ("x", b"\0" * 2000)},
+            data={"metadata": '{"item_id": "big"}'},
+        )
+        assert answer.status_code == 413 and answer.json()["code"] == "too_large"
+        huge = client.post(
+            "/v1/items",
+            headers={"Authorization": f"Bearer {key}"},
+            files={"file": ("x", b"\0" * 400_000)},
+            data={"metadata": '{"item_id": "huge"}'},
+        )
+        assert huge.status_code == 413 and huge.json()["code"] == "too_large"
+    database.close()
+
+
+def test_health_and_metrics_need_no_key(node: tuple[httpx.Client, Database]) -> None:
+    client, _ = node
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").json()["status"] == "ready"
+    metrics = client.get("/metrics").text
+    assert "tutela_http_requests_total" in metrics and "tutela_queue_depth" in metrics
