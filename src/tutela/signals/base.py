@@ -7,7 +7,6 @@ from typing import ClassVar
 
 from tutela.errors import InvalidHash
 
-
 _HEX_DIGITS = frozenset("0123456789abcdef")
 
 
