@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tutela.errors import InvalidInput
-from tutela.matching import PdqIndex, pdq_index
+from tutela.matching import PdqIndex, pdq_tables
 
 N = 30_000
 
@@ -37,11 +37,15 @@ def brute_force(
 
 @pytest.fixture(scope="module")
 def corpus() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(ids, codes, queries): queries near stored codes at 0..60 bits, plus unrelated ones."""
+    """(ids, codes, queries): queries 0..64 bits from stored codes, plus unrelated ones.
+
+    Random codes lie ~128 bits apart, so the planted distances are what every radius tests.
+    """
     rng = np.random.default_rng(7)
     codes = random_codes(rng, N)
     ids = rng.permutation(np.arange(10 * N, dtype=np.int64))[:N] - 5 * N  # negatives too
-    near = [flip(codes[i * 97], bits, rng) for i, bits in enumerate([0, 3, 8, 20, 28, 31, 32] * 3)]
+    distances = [0, 3, 8, 9, 20, 28, 31, 32, 33, 40, 45, 46, 55, 63, 64] * 2
+    near = [flip(codes[i * 97], bits, rng) for i, bits in enumerate(distances)]
     queries = np.vstack([np.array(near), random_codes(rng, 10)])
     return ids, codes, queries
 
@@ -65,7 +69,7 @@ def test_multi_index_path_is_exact_at_every_radius(
     corpus: tuple[np.ndarray, np.ndarray, np.ndarray], monkeypatch: pytest.MonkeyPatch, radius: int
 ) -> None:
     ids, codes, queries = corpus
-    monkeypatch.setattr(pdq_index, "_NS_PER_SCANNED_CODE", 1e12)  # never choose the scan
+    monkeypatch.setattr(pdq_tables, "_NS_PER_SCANNED_CODE", 1e12)  # never choose the scan
     index = PdqIndex.build(ids, codes)
     assert index._main is not None and index._main.plan(radius) is not None
     assert index.query(queries, radius) == brute_force(ids, codes, queries, radius)
@@ -75,7 +79,7 @@ def test_scan_path_is_exact(
     corpus: tuple[np.ndarray, np.ndarray, np.ndarray], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ids, codes, queries = corpus
-    monkeypatch.setattr(pdq_index, "_NS_PER_SCANNED_CODE", 0.0)  # always choose the scan
+    monkeypatch.setattr(pdq_tables, "_NS_PER_SCANNED_CODE", 0.0)  # always choose the scan
     index = PdqIndex.build(ids, codes)
     assert index._main is not None and index._main.plan(31) is None
     assert index.query(queries, 31) == brute_force(ids, codes, queries, 31)
@@ -330,7 +334,7 @@ def test_queries_with_thousands_of_matches_return_them_all(
     monkeypatch: pytest.MonkeyPatch, scan_cost: float
 ) -> None:
     # More matches than the kernels' first output arrays hold: they must resume, not drop any.
-    monkeypatch.setattr(pdq_index, "_NS_PER_SCANNED_CODE", scan_cost)
+    monkeypatch.setattr(pdq_tables, "_NS_PER_SCANNED_CODE", scan_cost)
     rng = np.random.default_rng(18)
     base = random_codes(rng, 1)[0]
     codes = np.array([flip(base, int(rng.integers(0, 12)), rng) for _ in range(6000)])
@@ -377,3 +381,70 @@ def test_main_delta_and_tail_together_answer_like_a_fresh_build() -> None:
     queries = np.array([flip(codes[i], 25, rng) for i in range(0, 315_000, 15_000)])
     for radius in (0, 31, 45):
         assert index.query(queries, radius) == PdqIndex.build(ids, codes).query(queries, radius)
+
+
+def test_empty_index_survives_a_snapshot(tmp_path: Path) -> None:
+    PdqIndex().save(tmp_path / "empty.idx")
+    loaded = PdqIndex.load(tmp_path / "empty.idx")
+    assert len(loaded) == 0
+    assert loaded.query(np.zeros((1, 32), np.uint8), 31) == [[]]
+    loaded.add(np.array([5]), np.zeros((1, 32), np.uint8))
+    assert loaded.query(np.zeros((1, 32), np.uint8), 0) == [[(5, 0)]]
+
+
+def test_folding_new_codes_into_the_main_tables_merges_them_in_place() -> None:
+    rng = np.random.default_rng(21)
+    codes = random_codes(rng, 110_000)
+    ids = np.arange(110_000, dtype=np.int64)
+    index = PdqIndex.build(ids[:100_000], codes[:100_000])
+    assert index._main is not None
+    bits = index._main.bucket_bits
+    index.remove(ids[:10])  # removed before the fold: their old entries stay, unmatched
+    for lo in range(100_000, 110_000, 1000):
+        index.add(ids[lo : lo + 1000], codes[lo : lo + 1000])
+    assert index._main.end >= 109_000 and index._main.bucket_bits == bits  # merged, not rebuilt
+    queries = np.array([flip(codes[i], 20, rng) for i in range(0, 110_000, 5000)])
+    expected = brute_force(ids[10:], codes[10:], queries, 31)
+    assert index.query(queries, 31) == expected
+
+
+def test_merged_tables_are_identical_to_tables_built_from_scratch() -> None:
+    rng = np.random.default_rng(22)
+    codes = random_codes(rng, 109_000)
+    ids = np.arange(109_000, dtype=np.int64)
+    index = PdqIndex.build(ids[:100_000], codes[:100_000])
+    index.add(ids[100_000:], codes[100_000:])  # one batch past the delta's share: a fold
+    fresh = PdqIndex.build(ids, codes)
+    assert index._main is not None and fresh._main is not None and index._delta is None
+    assert np.array_equal(index._main.offsets, fresh._main.offsets)
+    assert np.array_equal(index._main.entries, fresh._main.entries)
+
+
+@pytest.mark.parametrize("radius", [5, 8, 31, 32, 40])
+def test_a_code_that_only_one_table_can_see_is_found(
+    monkeypatch: pytest.MonkeyPatch, radius: int
+) -> None:
+    # The pigeonhole's worst case: exactly radii[t] + 1 differing bits in every substring but one,
+    # radii[t] in that one, so the code sits at exactly `radius` and only table t can find it.
+    monkeypatch.setattr(pdq_tables, "_NS_PER_SCANNED_CODE", 1e12)
+    rng = np.random.default_rng(23)
+    query = random_codes(rng, 1)[0]
+    index = PdqIndex.build(np.arange(1000, dtype=np.int64), random_codes(rng, 1000))
+    assert index._main is not None
+    radii = index._main.plan(radius)
+    assert radii is not None and int((radii + 1).clip(0).sum()) == radius + 1
+    planted: list[np.ndarray] = []
+    for lucky in np.flatnonzero(radii >= 0):
+        for _ in range(10):
+            code = query.copy()
+            for t in np.flatnonzero(radii >= 0):
+                bits = int(radii[t]) + (0 if t == lucky else 1)
+                start = int(pdq_tables.SUB_START[t])
+                for bit in rng.choice(int(pdq_tables.SUB_LEN[t]), bits, replace=False) + start:
+                    code[bit // 8] ^= np.uint8(1 << (bit % 8))
+            planted.append(code)
+    ids = np.arange(10_000, 10_000 + len(planted), dtype=np.int64)
+    index.add(ids, np.array(planted))
+    index.compact()  # the planted codes into the tables, not the scanned tail
+    found = dict(index.query(query[None], radius)[0])
+    assert {int(i): radius for i in ids} == {i: d for i, d in found.items() if i >= 10_000}

@@ -14,6 +14,7 @@ from typing import Any, Final
 import numpy as np
 
 from tutela.errors import InvalidInput
+from tutela.matching.arguments import check_ids
 from tutela.matching.snapshot import read_snapshot, write_snapshot
 
 _KEY_BYTES: Final = 8
@@ -39,6 +40,7 @@ class ExactIndex:
         self._ids = np.zeros(0, np.int64)
         self._alive = np.zeros(0, np.uint8)
         self._recent: dict[bytes, list[int]] = {}
+        self._recent_by_id: dict[int, list[bytes]] = {}  # so remove() need not walk _recent
         self._recent_count = 0
         self._perm: np.ndarray | None = None  # argsort of _ids, built on first remove
 
@@ -53,7 +55,7 @@ class ExactIndex:
         return int(total + self._recent_count * (150 + self.digest_size))
 
     def add(self, ids: Any, digests: Any) -> None:
-        id_array = _check_ids(ids)
+        id_array = check_ids(ids)
         rows = self._check_digests(digests)
         if len(id_array) != len(rows):
             raise InvalidInput(f"got {len(id_array)} ids for {len(rows)} digests")
@@ -62,13 +64,14 @@ class ExactIndex:
             return
         for digest, id_ in zip(_as_bytes(rows), id_array.tolist(), strict=True):
             self._recent.setdefault(digest, []).append(id_)
+            self._recent_by_id.setdefault(id_, []).append(digest)
         self._recent_count += len(rows)
         if self._recent_count >= _FOLD_AT:
             self._fold(np.zeros((0, self.digest_size), np.uint8), np.zeros(0, np.int64))
 
     def remove(self, ids: Any) -> int:
         """Forget every digest of these ids; return how many (digest, id) pairs were live."""
-        targets = np.unique(_check_ids(ids))
+        targets = np.unique(check_ids(ids))
         removed = 0
         if len(targets) and len(self._ids):
             if self._perm is None:
@@ -81,18 +84,14 @@ class ExactIndex:
             rows = rows[self._alive[rows] != 0]
             self._alive[rows] = 0
             removed += len(rows)
-        if self._recent and len(targets):
-            gone = set(targets.tolist())
-            for digest in list(self._recent):
-                kept = [id_ for id_ in self._recent[digest] if id_ not in gone]
-                removed_here = len(self._recent[digest]) - len(kept)
-                if removed_here:
-                    removed += removed_here
-                    self._recent_count -= removed_here
-                    if kept:
-                        self._recent[digest] = kept
-                    else:
-                        del self._recent[digest]
+        for id_ in targets.tolist():
+            for digest in self._recent_by_id.pop(id_, ()):
+                carriers = self._recent[digest]
+                carriers.remove(id_)
+                if not carriers:
+                    del self._recent[digest]
+                removed += 1
+                self._recent_count -= 1
         return removed
 
     def query(self, digests: Any) -> list[list[int]]:
@@ -171,7 +170,7 @@ class ExactIndex:
         order = np.argsort(keys, kind="stable")
         self._keys, self._digests, self._ids = keys[order], digests[order], all_ids[order]
         self._alive = np.ones(len(keys), np.uint8)
-        self._recent, self._recent_count, self._perm = {}, 0, None
+        self._recent, self._recent_by_id, self._recent_count, self._perm = {}, {}, 0, None
 
     def _recent_arrays(self) -> tuple[np.ndarray, np.ndarray]:
         pairs = [(digest, id_) for digest, ids in self._recent.items() for id_ in ids]
@@ -194,12 +193,3 @@ def _as_bytes(rows: np.ndarray) -> list[bytes]:
     raw = rows.tobytes()
     k = rows.shape[1]
     return [raw[i : i + k] for i in range(0, len(raw), k)]
-
-
-def _check_ids(ids: Any) -> np.ndarray:
-    array = np.asarray(ids)
-    if array.ndim != 1 or not (array.dtype.kind in "iu" or array.size == 0):
-        raise InvalidInput("ids must be a one-dimensional array of integers")
-    if array.dtype == np.uint64 and array.size and int(array.max()) > np.iinfo(np.int64).max:
-        raise InvalidInput("ids must fit in int64")
-    return array.astype(np.int64, copy=False)

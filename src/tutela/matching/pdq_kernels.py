@@ -9,7 +9,6 @@ from typing import Any
 
 import numba
 import numpy as np
-from llvmlite import ir  # type: ignore[import-untyped]
 from numba import extending
 from numba.core import cgutils as numba_cgutils
 
@@ -19,6 +18,7 @@ njit: Any = numba.njit
 intrinsic: Any = extending.intrinsic
 cgutils: Any = numba_cgutils
 types: Any = numba.types
+ir: Any = cgutils.ir  # llvmlite's IR builder, as numba itself imports it
 
 # How many probes (pass 2) or candidates (pass 3) ahead to prefetch: enough to cover a ~100 ns
 # miss at a few ns of work each.
@@ -85,16 +85,6 @@ def _distance(words: Any, pos: int, q0: Any, q1: Any, q2: Any, q3: Any) -> Any:
 
 
 @njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
-def distances(codes: Any, query: Any) -> Any:
-    """Hamming distance from one query (4,) to every code row (n, 4)."""
-    out = np.empty(codes.shape[0], np.int64)
-    q0, q1, q2, q3 = query[0], query[1], query[2], query[3]
-    for i in range(codes.shape[0]):
-        out[i] = _distance(codes, i, q0, q1, q2, q3)
-    return out
-
-
-@njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
 def build_tables(
     words: Any, alive: Any, start: int, end: int, sub_start: Any, sub_len: Any, bucket_bits: int
 ) -> Any:
@@ -135,6 +125,69 @@ def build_tables(
 
 
 @njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
+def extend_tables(
+    offsets: Any,
+    entries: Any,
+    words: Any,
+    alive: Any,
+    start: int,
+    mid: int,
+    end: int,
+    sub_start: Any,
+    sub_len: Any,
+    bucket_bits: int,
+) -> Any:
+    """Tables over [start, end) from the tables over [start, mid) and the live codes in [mid, end).
+
+    A linear merge: each bucket's old entries are copied in order, then its new ones, so folding
+    new codes into a 10 M index costs sequential copying instead of a scatter of every entry.
+    Entries of codes removed since the old tables were built are kept (the probes skip them).
+    """
+    m = sub_start.shape[0]
+    n_buckets = 1 << bucket_bits
+    live = 0
+    for pos in range(mid, end):
+        if alive[pos]:
+            live += 1
+    old = entries.shape[1]
+    new_offsets = np.empty((m, n_buckets + 1), np.uint32)
+    new_entries = np.empty((m, old + live), np.uint32)
+    packed = np.empty(live, np.int64)
+    bucket_of = np.empty(live, np.int64)
+    added = np.empty(live, np.uint32)
+    for t in range(m):
+        tag_bits = sub_len[t] - bucket_bits
+        tag_mask = (1 << tag_bits) - 1
+        counts = np.zeros(n_buckets + 1, np.int64)
+        i = 0
+        for pos in range(mid, end):
+            if alive[pos]:
+                key = _substring(words, pos, sub_start[t], sub_len[t])
+                packed[i] = ((pos - start) << tag_bits) | (key & tag_mask)
+                bucket_of[i] = key >> tag_bits
+                counts[bucket_of[i] + 1] += 1
+                i += 1
+        for b in range(n_buckets):
+            counts[b + 1] += counts[b]
+        added_offsets = counts.copy()
+        for i in range(live):
+            b = bucket_of[i]
+            added[counts[b]] = packed[i]
+            counts[b] += 1
+        out = 0
+        for b in range(n_buckets):
+            new_offsets[t, b] = out
+            for e in range(offsets[t, b], offsets[t, b + 1]):
+                new_entries[t, out] = entries[t, e]
+                out += 1
+            for e in range(added_offsets[b], added_offsets[b + 1]):
+                new_entries[t, out] = added[e]
+                out += 1
+        new_offsets[t, n_buckets] = out
+    return new_offsets, new_entries
+
+
+@njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
 def probe_tables(
     queries: Any,
     words: Any,
@@ -162,7 +215,7 @@ def probe_tables(
     decided from its bits alone, so no per-query stamp array is needed.
 
     `masks` lists every bucket_bits-wide XOR mask by popcount; masks_within[k] counts those of
-    popcount <= k. Each query runs in three passes (bucket bounds, tag-filtered entries, full
+    popcount <= k. Each table runs in three passes (bucket bounds, tag-filtered entries, full
     distances) so that the random reads of a pass do not wait on one another.
 
     Queries from first_query on fill the out_* arrays (query row, position, distance). Returns
@@ -173,83 +226,76 @@ def probe_tables(
     capacity = out_q.shape[0]
     found = 0
     qkeys = np.empty(m, np.int64)
-    n_probes = 0
+    # Scratch for one table at a time: small enough to stay in L1/L2, and allocated once.
+    most_probes = 1
     for t in range(m):
         if radii[t] >= 0:
-            n_probes += masks_within[min(radii[t], bucket_bits)]
-    probe_lo = np.empty(n_probes, np.int64)
-    probe_hi = np.empty(n_probes, np.int64)
-    probe_table = np.empty(n_probes, np.int64)
-    probe_spare = np.empty(n_probes, np.int64)
-    candidates = np.empty(1024, np.int64)
-    candidate_table = np.empty(1024, np.int64)
+            most_probes = max(most_probes, masks_within[min(radii[t], bucket_bits)])
+    probe_lo = np.empty(most_probes, np.int64)
+    probe_hi = np.empty(most_probes, np.int64)
+    probe_spare = np.empty(most_probes, np.int64)
+    candidates = np.empty(4096, np.int64)
     for qi in range(first_query, queries.shape[0]):
         found_before = found
         q0, q1, q2, q3 = queries[qi, 0], queries[qi, 1], queries[qi, 2], queries[qi, 3]
         for t in range(m):
             qkeys[t] = _substring(queries, qi, sub_start[t], sub_len[t])
-        # Pass 1: the entry range of every neighbouring bucket.
-        p = 0
-        n_entries: Any = 0
         for t in range(m):
             rt = radii[t]
             if rt < 0:
                 continue
-            q_bucket = qkeys[t] >> (sub_len[t] - bucket_bits)
-            for j in range(masks_within[min(rt, bucket_bits)]):
+            tag_bits = sub_len[t] - bucket_bits
+            tag_mask = (1 << tag_bits) - 1
+            q_tag = qkeys[t] & tag_mask
+            q_bucket = qkeys[t] >> tag_bits
+            # Pass 1: the entry range of every neighbouring bucket.
+            n_probes = masks_within[min(rt, bucket_bits)]
+            n_entries: Any = 0
+            for j in range(n_probes):
                 b = q_bucket ^ masks[j]
                 lo = np.int64(offsets[t, b])
                 hi = np.int64(offsets[t, b + 1])
                 _prefetch(entries, t, lo)
-                probe_lo[p] = lo
-                probe_hi[p] = hi
-                probe_table[p] = t
-                probe_spare[p] = rt - _ctpop(masks[j])
+                probe_lo[j] = lo
+                probe_hi[j] = hi
+                probe_spare[j] = rt - _ctpop(masks[j])
                 n_entries += hi - lo
-                p += 1
-        if candidates.shape[0] < n_entries + 1:
-            candidates = np.empty(n_entries + 1, np.int64)
-            candidate_table = np.empty(n_entries + 1, np.int64)
-        # Pass 2: entries whose tag keeps the whole substring within the table's radius.
-        # Written without a branch on the tag test: mispredictions would stall the other reads.
-        c: Any = 0
-        for p in range(n_probes):
-            if p + _AHEAD < n_probes:
-                _prefetch(entries, probe_table[p + _AHEAD], probe_lo[p + _AHEAD])
-            t = probe_table[p]
-            tag_bits = sub_len[t] - bucket_bits
-            tag_mask = (1 << tag_bits) - 1
-            q_tag = qkeys[t] & tag_mask
-            spare = probe_spare[p]
-            for e in range(probe_lo[p], probe_hi[p]):
-                entry = np.int64(entries[t, e])
-                candidates[c] = start + (entry >> tag_bits)
-                candidate_table[c] = t
-                c += np.int64(_ctpop((entry & tag_mask) ^ q_tag) <= spare)
-        # Pass 3: full 256-bit distances.
-        for i in range(c):
-            if i + _AHEAD < c:
-                _prefetch(words, candidates[i + _AHEAD], 0)
-            pos = candidates[i]
-            d = _distance(words, pos, q0, q1, q2, q3)
-            if d > radius or not alive[pos]:
-                continue
-            t = candidate_table[i]
-            owned_earlier = False
-            for t2 in range(t):
-                r2 = radii[t2]
-                if r2 >= 0:
-                    k2 = _substring(words, pos, sub_start[t2], sub_len[t2])
-                    if _ctpop(k2 ^ qkeys[t2]) <= r2:
-                        owned_earlier = True
-                        break
-            if owned_earlier:
-                continue
-            if found < capacity:
-                out_q[found] = qi
-                out_pos[found] = pos
-                out_dist[found] = d
-            found += 1
+            if candidates.shape[0] < n_entries + 1:
+                candidates = np.empty(2 * n_entries + 1, np.int64)
+            # Pass 2: entries whose tag keeps the whole substring within the table's radius,
+            # without a branch on the test: mispredictions would stall the other reads.
+            c: Any = 0
+            for j in range(n_probes):
+                if j + _AHEAD < n_probes:
+                    _prefetch(entries, t, probe_lo[j + _AHEAD])
+                spare = probe_spare[j]
+                for e in range(probe_lo[j], probe_hi[j]):
+                    entry = np.int64(entries[t, e])
+                    candidates[c] = start + (entry >> tag_bits)
+                    c += np.int64(_ctpop((entry & tag_mask) ^ q_tag) <= spare)
+            # Pass 3: full 256-bit distances.
+            for i in range(c):
+                if i + _AHEAD < c:
+                    _prefetch(words, candidates[i + _AHEAD], 0)
+                pos = candidates[i]
+                d = _distance(words, pos, q0, q1, q2, q3)
+                if d > radius or not alive[pos]:
+                    continue
+                owned_earlier = False
+                for t2 in range(t):
+                    r2 = radii[t2]
+                    if r2 >= 0:
+                        k2 = _substring(words, pos, sub_start[t2], sub_len[t2])
+                        if _ctpop(k2 ^ qkeys[t2]) <= r2:
+                            owned_earlier = True
+                            break
+                if owned_earlier:
+                    continue
+                if found < capacity:
+                    out_q[found] = qi
+                    out_pos[found] = pos
+                    out_dist[found] = d
+                found += 1
         if found > capacity:
             return found_before, qi
     return found, queries.shape[0]

@@ -1,0 +1,232 @@
+"""The substring tables of PdqIndex: layout, per-radius probe plans, and searching one segment.
+
+A segment is a CSR table per substring over a range of code positions; a plan says how far to
+probe each table for a radius (pigeonhole), or that scanning every code is cheaper.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Final
+
+import numpy as np
+
+from tutela.matching import pdq_kernels
+
+# 256 bits cut into 11 substrings (3 of 24 bits, 8 of 23): at radius 31 pigeonhole needs each
+# table probed at radius 2 (one at 1), ~280 neighbour keys per table, ~1 code per key at 10 M.
+SUB_LEN: Final = np.array([24, 24, 24] + [23] * 8, np.int64)
+SUB_START: Final = np.concatenate([[0], np.cumsum(SUB_LEN)[:-1]]).astype(np.int64)
+TABLES: Final = len(SUB_LEN)
+CODE_WORDS: Final = 4  # uint64 words per code
+
+# Entries pack a position with the substring bits the bucket number leaves out into a uint32:
+# more bucket bits leave more room for positions.
+MAX_BUCKET_BITS: Final = 22
+MIN_BUCKET_BITS: Final = 4
+
+# Cost model (ns) for choosing probe or scan per segment, fitted on this project's 2-core test
+# machines. Random reads dominate: a probed bucket costs ~45 ns when the tables live in DRAM but
+# ~12 ns when they fit in cache, so the random-read costs scale with the tables' size.
+_NS_PER_BUCKET: Final = 45.0
+_NS_PER_CACHED_BUCKET: Final = 12.0
+_NS_PER_ENTRY: Final = 1.0
+_NS_PER_CANDIDATE: Final = 30.0
+_NS_PER_CACHED_CANDIDATE: Final = 5.0
+_NS_PER_SCANNED_CODE: Final = 2.0
+_CACHE_BYTES: Final = 32 << 20
+
+# Beyond this per-table radius a neighbourhood has millions of keys and a scan always wins.
+_MAX_PROBE_RADIUS: Final = 8
+
+
+@dataclass
+class Segment:
+    """CSR tables over positions [start, end) of the index's code array."""
+
+    start: int
+    end: int
+    bucket_bits: int
+    offsets: np.ndarray  # (tables, 2**bucket_bits + 1) uint32
+    entries: np.ndarray  # (tables, live codes) uint32: position - start << tag bits | tag
+    plans: dict[int, np.ndarray | None] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, words: np.ndarray, alive: np.ndarray, start: int, end: int) -> Segment:
+        bits = bucket_bits_for(end - start)
+        offsets, entries = pdq_kernels.build_tables(
+            words, alive, start, end, SUB_START, SUB_LEN, bits
+        )
+        return cls(start, end, bits, offsets, entries)
+
+    def extended(self, words: np.ndarray, alive: np.ndarray, end: int) -> Segment:
+        """These tables grown to cover positions up to `end`, merged when the bucket count fits."""
+        bits = bucket_bits_for(end - self.start)
+        if bits != self.bucket_bits:
+            return Segment.build(words, alive, self.start, end)
+        offsets, entries = pdq_kernels.extend_tables(
+            self.offsets,
+            self.entries,
+            words,
+            alive,
+            self.start,
+            self.end,
+            end,
+            SUB_START,
+            SUB_LEN,
+            bits,
+        )
+        return Segment(self.start, end, bits, offsets, entries)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.offsets.nbytes + self.entries.nbytes)
+
+    def plan(self, radius: int) -> np.ndarray | None:
+        """Per-table probe radii for `radius`, or None when a scan is cheaper."""
+        if radius not in self.plans:
+            self.plans[radius] = plan_radii(self.entries.shape[1], self.bucket_bits, radius)
+        return self.plans[radius]
+
+
+@functools.cache
+def masks_by_weight(bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every `bits`-wide mask sorted by popcount, and how many have popcount <= k, for each k."""
+    masks = np.arange(1 << bits, dtype=np.int64)
+    weights = np.unpackbits(masks.astype("<u4").view(np.uint8).reshape(-1, 4), axis=1).sum(1)
+    order = np.argsort(weights, kind="stable")
+    within = np.cumsum(np.bincount(weights, minlength=bits + 1)).astype(np.int64)
+    # Plans never probe a table beyond _MAX_PROBE_RADIUS, so heavier masks need not be kept.
+    keep = int(within[min(bits, _MAX_PROBE_RADIUS)])
+    return masks[order][:keep].copy(), within
+
+
+def bucket_bits_for(n: int) -> int:
+    # About 4 codes per bucket (one cache line of entries per probed key); measured at 10 M,
+    # 2**21 buckets beat 2**20 by ~10% and 2**19 by ~40%, and the offsets stay under 100 MB.
+    wanted = round(math.log2(max(n, 1))) - 2
+    return max(MIN_BUCKET_BITS, min(MAX_BUCKET_BITS, wanted))
+
+
+def plan_radii(n: int, bucket_bits: int, radius: int) -> np.ndarray | None:
+    """Spread radius+1 over the tables as evenly as possible (cheapest, as costs are convex)."""
+    budget = radius + 1
+    radii = np.full(TABLES, -1, np.int64)
+    if budget <= TABLES:
+        radii[:budget] = 0
+    else:
+        base, extra = divmod(budget, TABLES)
+        radii[:] = base - 1
+        radii[:extra] = base  # the 24-bit tables first: fewer codes per neighbour key
+    table_bytes = n * (CODE_WORDS * 8 + TABLES * 4) + (TABLES * 4 << bucket_bits)
+    missed = min(1.0, table_bytes / _CACHE_BYTES)
+    per_bucket = _NS_PER_CACHED_BUCKET + missed * (_NS_PER_BUCKET - _NS_PER_CACHED_BUCKET)
+    per_candidate = _NS_PER_CACHED_CANDIDATE + missed * (
+        _NS_PER_CANDIDATE - _NS_PER_CACHED_CANDIDATE
+    )
+    cost = 0.0
+    for t in range(TABLES):
+        r = int(radii[t])
+        if r < 0:
+            continue
+        keys = sum(math.comb(bucket_bits, k) for k in range(min(r, bucket_bits) + 1))
+        near = sum(math.comb(int(SUB_LEN[t]), k) for k in range(r + 1))
+        cost += keys * (per_bucket + _NS_PER_ENTRY * n / 2**bucket_bits)
+        cost += per_candidate * n * near / 2 ** int(SUB_LEN[t])
+    if int(radii.max()) > _MAX_PROBE_RADIUS:
+        return None
+    return radii if cost < n * _NS_PER_SCANNED_CODE else None
+
+
+def search_segment(
+    queries: np.ndarray, words: np.ndarray, alive: np.ndarray, segment: Segment, radius: int
+) -> tuple[np.ndarray, ...]:
+    """(query row, position, distance) of every live code of the segment within `radius`."""
+    radii = segment.plan(radius)
+    if radii is None:
+        return scan_positions(queries, words, alive, segment.start, segment.end, radius)
+    masks, masks_within = masks_by_weight(segment.bucket_bits)
+
+    def run(first: int, *out: np.ndarray) -> tuple[int, int]:
+        return pdq_kernels.probe_tables(  # type: ignore[no-any-return]
+            queries,
+            words,
+            alive,
+            segment.start,
+            segment.offsets,
+            segment.entries,
+            segment.bucket_bits,
+            masks,
+            masks_within,
+            SUB_START,
+            SUB_LEN,
+            radii,
+            radius,
+            first,
+            *out,
+        )
+
+    return _collect(run, 0, len(queries), len(queries))
+
+
+def scan_positions(
+    queries: np.ndarray, words: np.ndarray, alive: np.ndarray, start: int, end: int, radius: int
+) -> tuple[np.ndarray, ...]:
+    """(query row, position, distance) of every live code in [start, end) within `radius`."""
+
+    def run(first: int, *out: np.ndarray) -> tuple[int, int]:
+        return pdq_kernels.scan_range(  # type: ignore[no-any-return]
+            queries, words, alive, first, end, radius, *out
+        )
+
+    return _collect(run, start, end, len(queries))
+
+
+def _collect(
+    run: Callable[..., tuple[int, int]], first: int, done: int, n_queries: int
+) -> tuple[np.ndarray, ...]:
+    """Drive a kernel that fills (query row, position, distance) arrays and stops when full.
+
+    The kernel returns (matches written, where to resume); each resume gets arrays twice as big.
+    """
+    capacity = max(1024, 4 * n_queries)
+    chunks: list[tuple[np.ndarray, ...]] = []
+    while True:
+        out = tuple(np.empty(capacity, np.int64) for _ in range(3))
+        found, first = run(first, *out)
+        chunks.append(tuple(array[:found] for array in out))
+        if first >= done:
+            break
+        capacity *= 2
+    if len(chunks) == 1:
+        return chunks[0]
+    return tuple(np.concatenate(column) for column in zip(*chunks, strict=True))
+
+
+def check_segment(segment: Segment, start: int, size: int) -> None:
+    """Raise ValueError unless the segment's tables are safe to probe (the kernels do not
+    bounds-check) and lie in order within `size` positions."""
+    bits = segment.bucket_bits
+    if not MIN_BUCKET_BITS <= bits <= MAX_BUCKET_BITS:
+        raise ValueError("bucket bits out of range")
+    if segment.start != start or not start <= segment.end <= size:
+        raise ValueError("segment range out of order")
+    offsets, entries = segment.offsets, segment.entries
+    if offsets.dtype != np.uint32 or entries.dtype != np.uint32:
+        raise ValueError("table arrays have the wrong dtype")
+    if offsets.shape != (TABLES, (1 << bits) + 1) or entries.ndim != 2:
+        raise ValueError("table arrays have the wrong shape")
+    if entries.shape[0] != TABLES or entries.shape[1] > segment.end - segment.start:
+        raise ValueError("table arrays have the wrong shape")
+    # The kernels do not bounds-check, so a damaged table must be caught here, not in a probe.
+    if np.any(offsets[:, 0] != 0) or np.any(offsets[:, -1] != entries.shape[1]):
+        raise ValueError("table offsets do not span the entries")
+    for t in range(TABLES):
+        if np.any(offsets[t, 1:] < offsets[t, :-1]):
+            raise ValueError("table offsets are not sorted")
+        row = entries[t]
+        if len(row) and int(row.max()) >> int(SUB_LEN[t] - bits) >= segment.end - segment.start:
+            raise ValueError("a table entry points outside its segment")
