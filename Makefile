@@ -1,7 +1,6 @@
 # Two commands for a newcomer: `make run` and `make test`. Everything installs into .venv.
 VENV ?= .venv
 BIN := $(VENV)/bin
-PHOTOS ?= ../shared/testdata/pdq
 
 .PHONY: install run test lint
 
@@ -11,13 +10,15 @@ $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	# The browser the console's tests drive (Debian's chromium; the machine runs as root).
+	command -v chromium || apt-get install -y chromium
 	touch $@
 
-# The provider's main job on the embedded default (SQLite in ./tutela-data): match photos
-# against every enabled bank. PHOTOS=DIR picks the folder.
+# The provider node on the embedded default (SQLite in ./tutela-data): the HTTP API on
+# http://127.0.0.1:8000 (docs at /docs) and a detection worker. Ctrl-C stops it.
 run: install
 	$(BIN)/tutela db upgrade
-	$(BIN)/tutela match $(PHOTOS)
+	$(BIN)/tutela serve
 
 lint: install
 	$(BIN)/ruff check src tests bench
