@@ -83,8 +83,8 @@ class Matcher:
         self._loaded = False
         self._seq = 0
         self._rules: dict[int, _BankRule] = {}
-        # Indexed indicator id → (bank id, signal type).
-        self._entries: dict[int, tuple[int, str]] = {}
+        # Which indexed indicator belongs to which bank and signal type, by indicator id.
+        self._entries = _EntryTable()
         # Indicators disabled until a time, to be woken when it passes.
         self._waiting: dict[int, datetime] = {}
         self._pdq = PdqIndex()
@@ -180,7 +180,7 @@ class Matcher:
     ) -> list[MatchResult]:
         results = []
         for ident, distance, variant in row:
-            rule = self._rules.get(self._entries[ident][0])
+            rule = self._rules.get(self._entries.bank_of(ident))
             if rule is None:
                 continue
             review = distance > rule.pdq_threshold
@@ -194,7 +194,7 @@ class Matcher:
     def _exact_results(self, signal_type: str, ids: list[int]) -> list[MatchResult]:
         results = []
         for ident in ids:
-            rule = self._rules.get(self._entries[ident][0])
+            rule = self._rules.get(self._entries.bank_of(ident))
             if rule is not None:
                 results.append(MatchResult(rule.name, ident, signal_type, 0))
         return results
@@ -219,7 +219,7 @@ class Matcher:
         if bank is None or not bank.enabled:
             self._rules.pop(bank_id, None)
             if was_loaded:
-                self._forget([i for i, (b, _) in self._entries.items() if b == bank_id])
+                self._forget(self._entries.ids_of_bank(bank_id))
             return
         self._rules[bank_id] = _rule(bank)
         if not was_loaded:
@@ -255,7 +255,7 @@ class Matcher:
             if row.disabled_until is not None and row.disabled_until > now:
                 self._waiting[row.id] = row.disabled_until
                 continue
-            self._entries[row.id] = (row.bank_id, row.signal_type)
+            self._entries.put(row.id, row.bank_id, row.signal_type)
             if row.signal_type == PDQ:
                 pdq_ids.append(row.id)
                 pdq_values.append(row.value)
@@ -276,9 +276,9 @@ class Matcher:
     def _forget(self, ids: list[int]) -> None:
         by_type: dict[str, list[int]] = defaultdict(list)
         for ident in ids:
-            entry = self._entries.pop(ident, None)
-            if entry is not None:
-                by_type[entry[1]].append(ident)
+            signal_type = self._entries.pop(ident)
+            if signal_type is not None:
+                by_type[signal_type].append(ident)
         for signal_type, gone in by_type.items():
             array = np.array(gone, np.int64)
             if signal_type == PDQ:
@@ -290,10 +290,62 @@ class Matcher:
         self._loaded = False
         self._seq = 0
         self._rules = {}
-        self._entries = {}
+        self._entries = _EntryTable()
         self._waiting = {}
         self._pdq = PdqIndex()
         self._exact = {}
+
+
+class _EntryTable:
+    """Indicator id → (bank id, signal type) in two flat arrays indexed by id.
+
+    Indicator ids are dense and never reused, so arrays cost ~5 bytes per id ever issued, where a
+    dict of tuples costs ~150 bytes per entry: 50 MB rather than 1.5 GB at 10 M indicators.
+    """
+
+    def __init__(self) -> None:
+        self._banks = np.zeros(0, dtype=np.int32)  # 0: not indexed (bank ids start at 1)
+        self._types = np.zeros(0, dtype=np.int8)
+        self._type_names: list[str] = []
+        self._count = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __contains__(self, ident: int) -> bool:
+        return 0 <= ident < len(self._banks) and self._banks[ident] != 0
+
+    def bank_of(self, ident: int) -> int:
+        return int(self._banks[ident]) if ident in self else 0
+
+    def put(self, ident: int, bank_id: int, signal_type: str) -> None:
+        if ident >= len(self._banks):
+            size = max(ident + 1, len(self._banks) * 3 // 2, 1024)
+            self._banks = _grown(self._banks, size)
+            self._types = _grown(self._types, size)
+        if signal_type not in self._type_names:
+            self._type_names.append(signal_type)
+        if self._banks[ident] == 0:
+            self._count += 1
+        self._banks[ident] = bank_id
+        self._types[ident] = self._type_names.index(signal_type)
+
+    def pop(self, ident: int) -> str | None:
+        """Forget an id; return its signal type, or None when it was not indexed."""
+        if ident not in self:
+            return None
+        self._banks[ident] = 0
+        self._count -= 1
+        return self._type_names[int(self._types[ident])]
+
+    def ids_of_bank(self, bank_id: int) -> list[int]:
+        return [int(i) for i in np.flatnonzero(self._banks == bank_id)]
+
+
+def _grown(array: np.ndarray, size: int) -> np.ndarray:
+    out = np.zeros(size, dtype=array.dtype)
+    out[: len(array)] = array
+    return out
 
 
 def _codes(values: list[str]) -> np.ndarray:
