@@ -2,7 +2,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint
+.PHONY: install browser run test lint
 
 install: $(VENV)/.installed
 
@@ -10,9 +10,11 @@ $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
-	# The browser the console's tests drive (Debian's chromium; the machine runs as root).
-	command -v chromium || apt-get install -y chromium
 	touch $@
+
+# The browser the console's tests drive: Debian's chromium (the machine runs as root).
+browser:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
 # The provider node on the embedded default (SQLite in ./tutela-data): the HTTP API on
 # http://127.0.0.1:8000 (docs at /docs) and a detection worker. Ctrl-C stops it.
@@ -25,5 +27,5 @@ lint: install
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-test: lint
+test: lint browser
 	$(BIN)/pytest

@@ -23,8 +23,13 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from tutela.auth.api_keys import SCOPES, create_api_key
 from tutela.db.database import Database
+from tutela.detection.hasher import Hasher
+from tutela.detection.items import ItemView, accept_signals, get_item
+from tutela.detection.pipeline import process_batch
 from tutela.indicators.banks import create_bank
 from tutela.indicators.ledger import add_indicator
+from tutela.indicators.matcher import Matcher
+from tutela.media.limits import MediaLimits
 from tutela.settings import Settings
 from tutela.signals.hashing import pdq_of_bytes
 from tutela.signals.pdq import PdqMode
@@ -81,6 +86,32 @@ def make_bank(database: Database, name: str, images: list[Image.Image]) -> None:
         add_indicator(database, name, "pdq", value)
 
 
+def flip_bits(pdq: str, count: int) -> str:
+    """A PDQ hash `count` bits away from `pdq` (the lowest bits flipped)."""
+    return f"{int(pdq, 16) ^ ((1 << count) - 1):064x}"
+
+
+def decide_signals(
+    database: Database, signals: list[dict[str, str]], *, prefix: str = "item"
+) -> list[ItemView]:
+    """Submit hash-only items and run them through the worker's pipeline (claim, match, policy,
+    record in one batch); their views, in order. Nothing is hashed, so no process is started."""
+    ids = [
+        accept_signals(database, f"{prefix}-{i}", {"item_id": f"{prefix}-{i}"}, item).id
+        for i, item in enumerate(signals)
+    ]
+    run_pipeline(database)
+    return [get_item(database, ident) for ident in ids]
+
+
+def run_pipeline(database: Database, *, limit: int = 100) -> int:
+    """One batch of the worker's pipeline over hash-only items; how many jobs it claimed."""
+    hasher = Hasher(MediaLimits(), workers=1)  # never entered: hash-only items need no hashing
+    return process_batch(
+        database, hasher, Matcher(database), worker="test", limit=limit, lease_s=60
+    )
+
+
 def make_key(database: Database, name: str = "platform", scopes: tuple[str, ...] = SCOPES) -> str:
     return create_api_key(database, name, list(scopes))[1]
 
@@ -120,13 +151,16 @@ def node_env(settings: Settings, **extra: str) -> dict[str, str]:
 
 @contextmanager
 def running_node(
-    settings: Settings, tmp_path: Path, *, workers: int = 2, **env: str
+    settings: Settings, tmp_path: Path, *, workers: int = 2, hash_workers: int = 1, **env: str
 ) -> Iterator[RunningNode]:
     port = free_port()
     log = tmp_path / "node.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [TUTELA, "serve", "--port", str(port), "--workers", str(workers)],
+            [
+                *(TUTELA, "serve", "--port", str(port), "--workers", str(workers)),
+                *("--hash-workers", str(hash_workers)),
+            ],
             env=node_env(settings, **env),
             stdout=sink,
             stderr=subprocess.STDOUT,
@@ -144,7 +178,7 @@ def running_node(
             process.wait()
 
 
-def wait_ready(node: RunningNode, timeout_s: float = 60.0) -> None:
+def wait_ready(node: RunningNode, timeout_s: float = 180.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if node.process.poll() is not None:

@@ -12,7 +12,7 @@ from sqlalchemy import create_engine
 
 from provider_fixtures import make_key, running_node
 from tutela.api import create_app
-from tutela.api.deps import SCOPE_KEY
+from tutela.api.deps import AUTH_KEY, CENTRE_SIGNATURE, SCOPE_KEY
 from tutela.auth.api_keys import SCOPES, revoke_api_key
 from tutela.db.database import Database, open_database
 from tutela.settings import Settings
@@ -31,18 +31,53 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[httpx.Clien
     database.close()
 
 
-def v1_routes() -> list[tuple[str, str, str]]:
+def v1_operations() -> list[tuple[str, str, dict[str, object]]]:
     # The route table only: an unmigrated in-memory database is never queried.
     app = create_app(Settings(), database=Database(create_engine("sqlite://")))
     found = []
     for path, operations in app.openapi()["paths"].items():
         if path.startswith("/v1/"):
             for method, operation in sorted(operations.items()):
-                found.append((method.upper(), path, operation.get(SCOPE_KEY)))
+                found.append((method.upper(), path, operation))
     return found
 
 
-ROUTES = v1_routes()
+OPERATIONS = v1_operations()
+# Routes for platforms, by API key and scope.
+ROUTES = [
+    (method, path, operation.get(SCOPE_KEY))
+    for method, path, operation in OPERATIONS
+    if AUTH_KEY not in operation
+]
+# Routes only the EU Centre may call, by its signature.
+CENTRE_ROUTES = [
+    (method, path)
+    for method, path, operation in OPERATIONS
+    if operation.get(AUTH_KEY) == CENTRE_SIGNATURE
+]
+
+
+def test_every_v1_route_declares_how_it_authenticates() -> None:
+    for method, path, operation in OPERATIONS:
+        declared = operation.get(SCOPE_KEY) or operation.get(AUTH_KEY)
+        assert declared, f"{method} {path} declares neither a scope nor another authentication"
+    assert CENTRE_ROUTES == [("POST", "/v1/centre-messages")]
+
+
+@pytest.mark.parametrize(("method", "path"), CENTRE_ROUTES)
+def test_centre_route_refuses_unsigned_and_wrongly_signed_requests(
+    node: tuple[httpx.Client, Database], method: str, path: str
+) -> None:
+    client, database = node
+    key = make_key(database, f"platform-{path.replace('/', '-')}", tuple(SCOPES))
+    for headers in (
+        {},
+        {"Authorization": f"Bearer {key}"},
+        {"Tutela-Key-Id": "0" * 16, "Tutela-Signature": "AAAA"},
+    ):
+        answer = client.request(method, path, content=b"{}", headers=headers)
+        assert answer.status_code == 401, headers
+        assert answer.headers["content-type"] == "application/problem+json"
 
 
 def test_route_table_covers_every_family() -> None:

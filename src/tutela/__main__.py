@@ -6,10 +6,20 @@ this module light means a decoding worker does not load the whole CLI (database,
 
 from __future__ import annotations
 
+import sys
+
+EXIT_INTERNAL = 70
+
 
 def main() -> None:
-    from tutela.cli import main as run_cli
-
+    try:
+        from tutela.cli import main as run_cli
+    except Exception as error:  # a broken installation: one line, never a traceback
+        sys.stderr.write(
+            f"internal error: tutela could not start ({type(error).__name__}: {error}). "
+            "Reinstall it (make install) and report this if it persists.\n"
+        )
+        sys.exit(EXIT_INTERNAL)
     run_cli()
 
 

@@ -19,6 +19,7 @@
     ├── NotFound                     not_found         404
     │   └── EvidenceExpired          expired           410
     ├── Unreadable                   unreadable        422
+    ├── Unprocessable                unprocessable     422
     ├── Conflict                     conflict          409
     ├── ConfigurationError           configuration     500
     ├── TamperedData                 tampered          500
@@ -152,6 +153,14 @@ class Unreadable(TutelaError):
     """A local file exists but could not be read (permissions, a directory, an I/O error)."""
 
     code = "unreadable"
+    status = 422
+
+
+class Unprocessable(TutelaError):
+    """An item whose processing failed too often (its job was claimed again and again, each time
+    killing or stalling its worker); it is given this error verdict instead of another try."""
+
+    code = "unprocessable"
     status = 422
 
 

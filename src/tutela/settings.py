@@ -52,7 +52,45 @@ SETTINGS_DOC: dict[str, str] = {
     "(default 30).",
     "TUTELA_SESSION_MAX_HOURS": "Hours after login at which a console session ends however busy "
     "(default 12).",
+    "TUTELA_CONSOLE_INSECURE_COOKIES": "Development only: set to 1 to send the console's session "
+    "cookie without the Secure flag, for plain-HTTP testing on one machine (default off).",
+    "TUTELA_REVIEW_SLA_HOURS": "Hours a case may wait for its first decision, per queue priority: "
+    "comma-separated NAME=HOURS for urgent, action, close and far "
+    "(default urgent=1,action=4,close=24,far=72).",
+    "TUTELA_REVIEW_FOUR_EYES": "Set to 1 so that two different reviewers must confirm a case "
+    "before anything (evidence, report, takedown, notice) leaves the node (default off).",
+    "TUTELA_REPORT_LEGAL_BASIS": "The legal basis that reports name (Art 13(1)(k)).",
+    "TUTELA_NOTICE_SILENCE_MONTHS": "Months a user notice about a report is held back before "
+    "release, unless the Centre says otherwise (default 3; Art 12(2)).",
+    "TUTELA_TAKEDOWN_RESEND_HOURS": "Hours after which an unconfirmed takedown request is sent to "
+    "the platform again, doubling each time up to a day (default 1).",
+    "TUTELA_COMPLAINT_WINDOW_MONTHS": "Months after a decision within which a user's complaint is "
+    "accepted (default 6; DSA Art 20(1)).",
+    "TUTELA_CENTRE_SIGNING_KEY_FILE": "On a centre node: the Ed25519 private key (PEM) that signs "
+    "its messages and indicator feed; default DATA_DIR/keys/centre-ed25519.pem, written by "
+    "`tutela centre keys generate`.",
+    "TUTELA_CENTRE_PUBLIC_KEY_FILE": "On a provider node: the EU Centre's public key (PEM); "
+    "messages from the centre and its indicator feed must verify against it.",
+    "TUTELA_LEA_HOLD_MAX_DAYS": "Longest hold on user notification or removal an authority may "
+    "ask for, in days (default 548; Art 48(6)-(7): up to 18 months).",
+    "TUTELA_OUTBOX_INTERVAL_S": "Seconds the outbox sender waits when nothing is due (default 1).",
+    "TUTELA_OUTBOX_CLAIM_S": "Seconds a sender holds the messages it claimed; after a sender "
+    "crash, another takes them over once this runs out (default 300).",
+    "TUTELA_OUTBOX_BACKOFF_S": "Seconds before the first retry of a message another node did not "
+    "take; each further failure doubles it, with jitter, up to 6 hours (default 5).",
+    "TUTELA_FEED_INTERVAL_S": "Seconds between polls of the centre's indicator feed by subscribed "
+    "banks (default 60).",
 }
+
+
+# Review queue priorities and the hours a case may wait in each (overridable, see SETTINGS_DOC).
+DEFAULT_SLA_HOURS: tuple[tuple[str, float], ...] = (
+    ("urgent", 1.0),
+    ("action", 4.0),
+    ("close", 24.0),
+    ("far", 72.0),
+)
+DEFAULT_LEGAL_BASIS = "Regulation on preventing and combating child sexual abuse, Art 12(1)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +113,20 @@ class Settings:
     vault_retention_days: int = 365
     session_idle_minutes: int = 30
     session_max_hours: int = 12
+    console_insecure_cookies: bool = False
+    review_sla_hours: tuple[tuple[str, float], ...] = DEFAULT_SLA_HOURS
+    review_four_eyes: bool = False
+    report_legal_basis: str = DEFAULT_LEGAL_BASIS
+    notice_silence_months: int = 3
+    takedown_resend_hours: float = 1.0
+    complaint_window_months: int = 6
+    centre_signing_key_file: Path | None = None
+    centre_public_key_file: Path | None = None
+    lea_hold_max_days: int = 548
+    outbox_interval_s: float = 1.0
+    feed_interval_s: float = 60.0
+    outbox_claim_s: float = 300.0
+    outbox_backoff_s: float = 5.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -115,6 +167,20 @@ class Settings:
             vault_retention_days=_int(env, "TUTELA_VAULT_RETENTION_DAYS", 365),
             session_idle_minutes=_int(env, "TUTELA_SESSION_IDLE_MINUTES", 30),
             session_max_hours=_int(env, "TUTELA_SESSION_MAX_HOURS", 12),
+            console_insecure_cookies=_flag(env, "TUTELA_CONSOLE_INSECURE_COOKIES"),
+            review_sla_hours=_sla_hours(env.get("TUTELA_REVIEW_SLA_HOURS", "")),
+            review_four_eyes=_flag(env, "TUTELA_REVIEW_FOUR_EYES"),
+            report_legal_basis=env.get("TUTELA_REPORT_LEGAL_BASIS") or DEFAULT_LEGAL_BASIS,
+            notice_silence_months=_int(env, "TUTELA_NOTICE_SILENCE_MONTHS", 3),
+            takedown_resend_hours=_float(env, "TUTELA_TAKEDOWN_RESEND_HOURS", 1.0),
+            complaint_window_months=_int(env, "TUTELA_COMPLAINT_WINDOW_MONTHS", 6),
+            centre_signing_key_file=_path(env, "TUTELA_CENTRE_SIGNING_KEY_FILE"),
+            centre_public_key_file=_path(env, "TUTELA_CENTRE_PUBLIC_KEY_FILE"),
+            lea_hold_max_days=_int(env, "TUTELA_LEA_HOLD_MAX_DAYS", 548),
+            outbox_interval_s=_float(env, "TUTELA_OUTBOX_INTERVAL_S", 1.0),
+            feed_interval_s=_float(env, "TUTELA_FEED_INTERVAL_S", 60.0),
+            outbox_claim_s=_float(env, "TUTELA_OUTBOX_CLAIM_S", 300.0),
+            outbox_backoff_s=_float(env, "TUTELA_OUTBOX_BACKOFF_S", 5.0),
         )
 
     @property
@@ -123,6 +189,11 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'tutela.db').resolve()}"
+
+
+def _path(env: Mapping[str, str], name: str) -> Path | None:
+    raw = env.get(name)
+    return Path(raw) if raw else None
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -143,3 +214,26 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise ConfigurationError(f"{name} must be a number, got {raw!r}") from None
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    return env.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _sla_hours(raw: str) -> tuple[tuple[str, float], ...]:
+    """`urgent=1,action=4` over the defaults; an unknown priority name is a configuration error."""
+    hours = dict(DEFAULT_SLA_HOURS)
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        name, _, value = part.partition("=")
+        name = name.strip()
+        if name not in hours:
+            raise ConfigurationError(
+                f"TUTELA_REVIEW_SLA_HOURS names {name!r}; priorities are {', '.join(hours)}"
+            )
+        try:
+            hours[name] = float(value)
+        except ValueError:
+            raise ConfigurationError(
+                f"TUTELA_REVIEW_SLA_HOURS: {part!r} is not NAME=HOURS"
+            ) from None
+    return tuple(hours.items())

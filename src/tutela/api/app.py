@@ -10,8 +10,9 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 import tutela
-from tutela.api import hashing, health, items, webhooks
+from tutela.api import centre_messages, enforcement, hashing, health, items, webhooks
 from tutela.api.deps import Services
+from tutela.api.intake import Intake
 from tutela.api.metrics import NodeMetrics
 from tutela.api.middleware import BodyLimit, RequestMetrics
 from tutela.api.problems import install_problem_handlers
@@ -19,6 +20,7 @@ from tutela.db.database import Database, open_database
 from tutela.detection.hasher import Hasher
 from tutela.indicators.matcher import Matcher
 from tutela.settings import Settings
+from tutela.ui.console import install_console
 
 
 def create_app(
@@ -43,7 +45,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(matcher.load)
         with hasher:
-            app.state.services = Services(settings, database, matcher, hasher, metrics)
+            intake = Intake(database)
+            app.state.services = Services(settings, database, matcher, hasher, metrics, intake)
             try:
                 yield
             finally:
@@ -57,8 +60,9 @@ def create_app(
         lifespan=lifespan,
     )
     install_problem_handlers(app)
-    for module in (health, hashing, items, webhooks):
+    for module in (health, hashing, items, webhooks, centre_messages, enforcement):
         app.include_router(module.router)
+    install_console(app)  # the review console's pages (tutela.ui)
     app.add_middleware(BodyLimit, max_bytes=settings.media.max_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)
     return app

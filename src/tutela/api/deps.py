@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from tutela.api.intake import Intake
 from tutela.api.metrics import NodeMetrics
 from tutela.auth.api_keys import ApiKeyView, authenticate
 from tutela.db.database import Database
@@ -17,6 +18,9 @@ from tutela.indicators.matcher import Matcher
 from tutela.settings import Settings
 
 SCOPE_KEY = "x-tutela-scope"
+# OpenAPI extension naming a route's other way of authenticating, where it takes no API key.
+AUTH_KEY = "x-tutela-auth"
+CENTRE_SIGNATURE = "centre-signature"
 
 
 @dataclass
@@ -28,6 +32,7 @@ class Services:
     matcher: Matcher
     hasher: Hasher
     metrics: NodeMetrics
+    intake: Intake
 
 
 def get_services(request: Request) -> Services:

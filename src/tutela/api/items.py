@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from tutela.api.deps import ItemsReadKey, ItemsWriteKey, ServicesDep, scope_doc
 from tutela.api.schemas import ItemAcceptedPublic, ItemCreate, ItemMetadata, ItemPublic
 from tutela.api.uploads import is_multipart, multipart_body, parse_model, read_upload
-from tutela.detection.items import Accepted, accept_signals, accept_upload, get_item
+from tutela.detection.items import Submission, get_item, signals_submission, upload_submission
 from tutela.errors import InvalidInput
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
@@ -35,31 +34,26 @@ async def create_item(
 ) -> ItemAcceptedPublic:
     """Accept an upload (multipart `file` + `metadata`) or a hash-only submission (JSON).
 
-    The item is stored before the answer; 202 for a new item, 200 when `item_id` was seen before.
+    The item is stored before the answer (its batch committed, see tutela.api.intake); 202 for a
+    new item, 200 when `item_id` was seen before.
     """
-    database = services.database
-    accepted: Accepted
+    submission: Submission
     if is_multipart(request):
         upload = await read_upload(request, services.settings.media.max_bytes)
         if "metadata" not in upload.fields:
             raise InvalidInput("the form has no metadata field")
         metadata = parse_model(ItemMetadata, upload.fields["metadata"], "metadata")
-        accepted = await run_in_threadpool(
-            accept_upload,
-            database,
-            metadata.item_id,
-            metadata.model_dump(mode="json", exclude_none=True),
-            upload.data,
+        submission = upload_submission(
+            metadata.item_id, metadata.model_dump(mode="json", exclude_none=True), upload.data
         )
     else:
         create = parse_model(ItemCreate, await request.body(), "body")
-        accepted = await run_in_threadpool(
-            accept_signals,
-            database,
+        submission = signals_submission(
             create.metadata.item_id,
             create.metadata.model_dump(mode="json", exclude_none=True),
             create.signals,
         )
+    accepted = await services.intake.accept(submission)
     response.status_code = 202 if accepted.created else 200
     return ItemAcceptedPublic(id=accepted.id, status=accepted.status)
 

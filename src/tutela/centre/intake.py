@@ -1,34 +1,66 @@
 """Intake of signed reports (Art 12(1), Art 46): signature, schema, de-duplication, incidents.
 
-Reports of the same material, from any provider, join one incident: an equal exact hash
-(MD5, SHA-1, SHA-256), or PDQ hashes within `PDQ_LINK_DISTANCE` bits.
+Reports of the same material, from any provider, join one incident (see `tutela.centre.linking`).
+The path is built for sustained floods: the provider's key comes from a per-process cache, and a
+new report costs one insert (which also checks, in the same statement, that its provider may
+report and that its idempotency key is new), one multi-row insert of its hashes and the linking
+look-ups; a repeat costs one more look-up and stores nothing.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import (
+    Connection,
+    Insert,
+    String,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from tutela.centre.linking import EXACT_TYPES, PdqLinker, linked_incidents
 from tutela.centre.models import CentreProvider, CentreReport, CentreReportHash, Incident
-from tutela.centre.providers import provider_by_key
+from tutela.centre.providers import ProviderKeys, provider_by_key
 from tutela.db.database import Database
-from tutela.errors import IncompleteReport, InvalidInput, InvalidSignature
+from tutela.errors import IncompleteReport, InvalidInput, InvalidSignature, UnknownProvider
 from tutela.reporting.canonical import parse_json
 from tutela.reporting.fields import Kind
 from tutela.reporting.report import SCHEMA, missing_fields
-from tutela.reporting.signing import load_public_key, verify_signature
+from tutela.reporting.signing import verify_signature
 
-# Bits within which two PDQ hashes count as the same material (the industry's usual threshold).
-PDQ_LINK_DISTANCE = 31
-EXACT_TYPES = {"md5": 32, "sha1": 40, "sha256": 64}
 HEX = re.compile(r"^[0-9a-f]+$")
 MAX_BODY_BYTES = 64 * 1024 * 1024
+KINDS = frozenset(k.value for k in Kind)
+# Columns of a new report bound from the request; provider_id and country come from the
+# provider's row in the same statement.
+_BOUND = (
+    "idempotency_key",
+    "report_uid",
+    "body",
+    "signature",
+    "key_id",
+    "signed_at",
+    "received_at",
+    "kind",
+    "urgent",
+    "removed",
+    "status",
+    "tags",
+    "incident_id",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +78,18 @@ def receive_report(
     signature: str,
     idempotency_key: str,
     now: datetime,
+    linker: PdqLinker | None = None,
+    keys: ProviderKeys | None = None,
 ) -> AcceptedReport:
-    """The service call the intake endpoint makes: one transaction per received report."""
+    """The service call the intake endpoint makes: one transaction per received report.
+
+    Two deliveries of one report may race (a sender retrying while its first try is still
+    being stored): the database makes the second insert wait for the first and then do
+    nothing, and the second answers with the first's report."""
     with database.unit_of_work() as session:
-        return accept_report(session, key_id, body, signature, idempotency_key, now)
+        return accept_report(
+            session, key_id, body, signature, idempotency_key, now, linker, keys or ProviderKeys()
+        )
 
 
 def accept_report(
@@ -59,48 +99,104 @@ def accept_report(
     signature: str,
     idempotency_key: str,
     now: datetime,
+    linker: PdqLinker | None = None,
+    keys: ProviderKeys | None = None,
 ) -> AcceptedReport:
     """Store a report whose signature verifies against its provider's registered key; a repeat
     with the same idempotency key returns the stored report and stores nothing."""
-    provider = provider_by_key(session, key_id)
-    verify_signature(load_public_key(provider.public_key_pem), body, signature)
+    connection = session.connection()
+    public_key = (keys or ProviderKeys()).public_key(connection, key_id)
+    verify_signature(public_key, body, signature)
     if not idempotency_key or len(idempotency_key) > 128:
         raise InvalidInput("an Idempotency-Key of 1 to 128 characters is required")
-    existing = session.scalar(
-        select(CentreReport).where(
+    report = _checked(body, key_id)
+    hashes = _hashes(report)
+    # Linked before the report is stored, so that it is stored with its incident in one insert.
+    linked = linked_incidents(connection, hashes, linker or PdqLinker())
+    incident_id = min(linked) if linked else _new_incident(connection, now)
+    stored = connection.execute(
+        _report_insert(connection.dialect.name),
+        {
+            "provider_key": key_id,
+            "idempotency_key": idempotency_key,
+            "report_uid": str(report["report_id"]),
+            "body": body.decode("utf-8"),
+            "signature": signature,
+            "key_id": key_id,
+            "signed_at": str(report["signed_at"]),
+            "received_at": now,
+            "kind": str(report["kind"]),
+            "urgent": bool((report.get("urgency") or {}).get("urgent")),
+            "removed": (report.get("removal") or {}).get("removed"),
+            "status": "received",
+            "tags": [],
+            "incident_id": incident_id,
+            "country": _declared_country(report),
+        },
+    ).scalar()
+    if stored is None:
+        if not linked:  # the incident made for this report has no report
+            connection.execute(delete(Incident).where(Incident.id == incident_id))
+        return _already_received(session, key_id, idempotency_key, keys)
+    if hashes:
+        connection.execute(
+            insert(CentreReportHash),
+            [{"report_id": stored, "signal_type": k, "value": v} for k, v in hashes],
+        )
+    if len(linked) > 1:
+        # This report bridges incidents: they were one material all along.
+        connection.execute(
+            update(CentreReport)
+            .where(CentreReport.incident_id.in_(linked - {incident_id}))
+            .values(incident_id=incident_id)
+        )
+    return AcceptedReport(int(stored), "received", incident_id, created=True)
+
+
+def _new_incident(connection: Connection, now: datetime) -> int:
+    created = connection.execute(insert(Incident).values(created_at=now).returning(Incident.id))
+    return int(created.scalar_one())
+
+
+def _already_received(
+    session: Session, key_id: str, idempotency_key: str, keys: ProviderKeys | None
+) -> AcceptedReport:
+    """Nothing was inserted: the key was used before, or the provider may no longer report."""
+    try:
+        provider = provider_by_key(session, key_id)
+    except UnknownProvider:
+        if keys is not None:
+            keys.forget(key_id)
+        raise
+    existing = session.execute(
+        select(CentreReport.id, CentreReport.status, CentreReport.incident_id).where(
             CentreReport.provider_id == provider.id,
             CentreReport.idempotency_key == idempotency_key,
         )
+    ).one()
+    return AcceptedReport(existing.id, existing.status, existing.incident_id, created=False)
+
+
+@functools.cache
+def _report_insert(dialect: str) -> Insert:
+    """INSERT … SELECT from the provider's row (still registered and active, read in the same
+    statement) … ON CONFLICT (provider, idempotency key) DO NOTHING RETURNING id. Built once per
+    dialect with bound parameters, so its compiled form is cached too."""
+    table = CentreReport.__table__
+    assert isinstance(table, Table)
+    country = func.coalesce(
+        bindparam("country", type_=String), func.nullif(CentreProvider.country, "")
     )
-    if existing is not None:
-        return AcceptedReport(existing.id, existing.status, existing.incident_id, created=False)
-    report = _checked(body, key_id)
-    hashes = _hashes(report)
-    stored = CentreReport(
-        provider_id=provider.id,
-        idempotency_key=idempotency_key,
-        report_uid=str(report["report_id"]),
-        body=body.decode("utf-8"),
-        signature=signature,
-        key_id=key_id,
-        signed_at=str(report["signed_at"]),
-        received_at=now,
-        kind=str(report["kind"]),
-        urgent=bool((report.get("urgency") or {}).get("urgent")),
-        removed=(report.get("removal") or {}).get("removed"),
-        country=_country(report, provider),
-        status="received",
-        tags=[],
+    source = select(
+        CentreProvider.id, *(bindparam(c, type_=table.c[c].type) for c in _BOUND), country
+    ).where(CentreProvider.key_id == bindparam("provider_key", type_=String), CentreProvider.active)
+    build = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        build(table)
+        .from_select(["provider_id", *_BOUND, "country"], source)
+        .on_conflict_do_nothing(index_elements=["provider_id", "idempotency_key"])
+        .returning(table.c.id)
     )
-    session.add(stored)
-    session.flush()
-    session.add_all(
-        CentreReportHash(report_id=stored.id, signal_type=kind, value=value)
-        for kind, value in hashes
-    )
-    stored.incident_id = _link_incident(session, stored.id, hashes, now)
-    session.flush()
-    return AcceptedReport(stored.id, stored.status, stored.incident_id, created=True)
 
 
 def _checked(body: bytes, key_id: str) -> Mapping[str, Any]:
@@ -114,7 +210,7 @@ def _checked(body: bytes, key_id: str) -> Mapping[str, Any]:
         raise InvalidSignature("the report names another key, or lacks its signed time stamp")
     if not isinstance(report.get("report_id"), str):
         raise InvalidInput("the report lacks its report_id")
-    if report.get("kind") not in {k.value for k in Kind}:
+    if report.get("kind") not in KINDS:
         raise InvalidInput("kind must be known, new or solicitation (Art 13(1)(e))")
     missing = missing_fields(report)
     if missing:
@@ -136,65 +232,10 @@ def _hashes(report: Mapping[str, Any]) -> list[tuple[str, str]]:
     return list(found)
 
 
-def _link_incident(
-    session: Session, report_id: int, hashes: list[tuple[str, str]], now: datetime
-) -> int:
-    linked: set[int] = set()
-    exact = [(k, v) for k, v in hashes if k in EXACT_TYPES]
-    for kind, value in exact:
-        linked.update(
-            i
-            for i in session.scalars(
-                select(CentreReport.incident_id)
-                .join(CentreReportHash, CentreReportHash.report_id == CentreReport.id)
-                .where(
-                    CentreReportHash.signal_type == kind,
-                    CentreReportHash.value == value,
-                    CentreReport.id != report_id,
-                    CentreReport.incident_id.is_not(None),
-                )
-            ).all()
-            if i is not None
-        )
-    pdqs = [int(v, 16) for k, v in hashes if k == "pdq"]
-    if pdqs:
-        # A scan of the stored PDQ hashes: fine at intake volumes; the matcher's PdqIndex takes
-        # over when the reports database outgrows it.
-        rows = session.execute(
-            select(CentreReport.incident_id, CentreReportHash.value)
-            .join(CentreReportHash, CentreReportHash.report_id == CentreReport.id)
-            .where(
-                CentreReportHash.signal_type == "pdq",
-                CentreReport.id != report_id,
-                CentreReport.incident_id.is_not(None),
-            )
-        ).all()
-        for incident_id, value in rows:
-            code = int(value, 16)
-            near = any((code ^ mine).bit_count() <= PDQ_LINK_DISTANCE for mine in pdqs)
-            if near and incident_id is not None:
-                linked.add(incident_id)
-    if not linked:
-        incident = Incident(created_at=now)
-        session.add(incident)
-        session.flush()
-        return incident.id
-    keep = min(linked)
-    if len(linked) > 1:
-        # This report bridges incidents: they were one material all along.
-        session.execute(
-            update(CentreReport)
-            .where(CentreReport.incident_id.in_(linked - {keep}))
-            .values(incident_id=keep)
-            .execution_options(synchronize_session=False)
-        )
-    return keep
-
-
-def _country(report: Mapping[str, Any], provider: CentreProvider) -> str | None:
+def _declared_country(report: Mapping[str, Any]) -> str | None:
     """The Member State the report points to: the upload's declared country, else the
-    provider's (Art 48(3)); None leaves it to Europol alone."""
+    provider's as reported; None here falls back to the registered provider's country in the
+    insert (Art 48(3)), and None there leaves it to Europol alone."""
     geo = (report.get("location") or {}).get("geo") or {}
     country = geo.get("country") or (report.get("provider") or {}).get("country")
-    country = country or provider.country
     return str(country).upper()[:2] if country else None

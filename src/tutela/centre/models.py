@@ -34,6 +34,54 @@ class CentreProvider(Base):
     key_id: Mapped[str] = mapped_column(String(32), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    # Where the centre posts what the provider must learn (Art 48(2), (6)-(7)); None: nowhere yet.
+    endpoint_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+
+
+class Recipient(Base):
+    """Europol or a Member State's LEA, and the endpoint forwarded reports are posted to."""
+
+    __tablename__ = "centre_recipients"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    country: Mapped[str | None] = mapped_column(String(2), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+
+
+class CentreIndicator(Base):
+    """Art 44(1)-(3): an indicator with its generation record: which report, which analyst,
+    when, and the national authority's confirmation it rests on."""
+
+    __tablename__ = "centre_indicators"
+    __table_args__ = (
+        UniqueConstraint("signal_type", "value"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(BigId, Identity(always=False), primary_key=True)
+    signal_type: Mapped[str] = mapped_column(String(32))
+    value: Mapped[str] = mapped_column(String(128))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("centre_reports.id"))
+    analyst: Mapped[str] = mapped_column(String(128))
+    authority_confirmation: Mapped[str] = mapped_column(String(256))
+    confirmed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    withdrawn_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class FeedEntry(Base):
+    """One entry of the published indicator feed; `seq` only grows, subscribers resume after it."""
+
+    __tablename__ = "centre_indicator_feed"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    seq: Mapped[int] = mapped_column(BigId, Identity(always=False), primary_key=True)
+    indicator_id: Mapped[int] = mapped_column(ForeignKey("centre_indicators.id"))
+    op: Mapped[str] = mapped_column(String(8))  # add | remove
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
 
 
 class Incident(Base):

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 
 from tutela.centre.models import CentreReport, Forwarding
-from tutela.centre.providers import provider_by_key
+from tutela.centre.providers import verify_signed_request
 from tutela.db.database import Database
-from tutela.errors import InvalidSignature, NotFound
-from tutela.reporting.signing import load_public_key, request_signing_base, verify_signature
-
-# A signed status request is good for this long either side of the centre's clock (replays).
-MAX_SKEW = timedelta(minutes=5)
+from tutela.errors import NotFound
 
 
 def report_status(
@@ -27,15 +23,7 @@ def report_status(
 ) -> dict[str, object]:
     """The status of one of the caller's reports; another provider's report is "not found"."""
     with database.reader() as session:
-        provider = provider_by_key(session, key_id)
-        try:
-            signed_at = datetime.fromisoformat(timestamp)
-        except ValueError:
-            raise InvalidSignature("the request time stamp is not ISO 8601") from None
-        if signed_at.tzinfo is None or abs(now - signed_at) > MAX_SKEW:
-            raise InvalidSignature("the request time stamp is missing its zone or too far off")
-        base = request_signing_base("GET", path, timestamp)
-        verify_signature(load_public_key(provider.public_key_pem), base, signature)
+        provider = verify_signed_request(session, key_id, signature, timestamp, "GET", path, now)
         report = session.get(CentreReport, report_id)
         if report is None or report.provider_id != provider.id:
             raise NotFound(f"no report {report_id}")

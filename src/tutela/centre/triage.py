@@ -15,6 +15,7 @@ from tutela.errors import InvalidInput, NotFound
 from tutela.reporting.outbox import enqueue
 
 RECEIVED, UNFOUNDED, FORWARDED = "received", "unfounded", "forwarded"
+INFORMATION_REQUESTED = "information_requested"
 EUROPOL = "europol"
 # Outbox destinations of the centre's messages.
 TO_PROVIDER = "provider"
@@ -34,7 +35,7 @@ def next_for_triage(session: Session, limit: int = 50) -> list[CentreReport]:
     return list(
         session.scalars(
             select(CentreReport)
-            .where(CentreReport.status == RECEIVED)
+            .where(CentreReport.status.in_((RECEIVED, INFORMATION_REQUESTED)))
             .order_by(CentreReport.urgent.desc(), CentreReport.received_at, CentreReport.id)
             .limit(limit)
         )
@@ -59,20 +60,46 @@ def mark_unfounded(session: Session, report_id: int, reasons: str, now: datetime
         raise InvalidInput("an unfounded report needs the reasons the provider will be told")
     report = _awaiting(session, report_id)
     report.status, report.assessed_at, report.unfounded_reasons = UNFOUNDED, now, reasons
+    tell_provider(session, report, UNFOUNDED, {"reasons": reasons}, now)
+    report.provider_notified_at = now  # queued in this transaction: it will reach the provider
+    return Assessment(report.id, UNFOUNDED, ())
+
+
+def request_information(
+    session: Session, report_id: int, fields: list[str], now: datetime
+) -> Assessment:
+    """Art 48(1): ask the provider to complete a report before it is assessed."""
+    if not fields or not all(isinstance(f, str) and f.strip() for f in fields):
+        raise InvalidInput("name the fields the provider should complete")
+    report = _awaiting(session, report_id, allow=(RECEIVED, INFORMATION_REQUESTED))
+    report.status, report.information_requested = INFORMATION_REQUESTED, list(fields)
+    tell_provider(session, report, INFORMATION_REQUESTED, {"fields": list(fields)}, now)
+    return Assessment(report.id, INFORMATION_REQUESTED, ())
+
+
+def tell_provider(
+    session: Session,
+    report: CentreReport,
+    kind: str,
+    detail: dict[str, object],
+    now: datetime,
+    key: str | None = None,
+) -> None:
+    """Queue a message to the report's provider; it names the provider's own idempotency key,
+    by which the provider finds its report."""
     enqueue(
         session,
         TO_PROVIDER,
-        "unfounded",
+        kind,
         {
             "provider_id": report.provider_id,
-            "report_id": report.id,
-            "idempotency_key": report.idempotency_key,
-            "reasons": reasons,
+            "centre_report_id": report.id,
+            "report_key": report.idempotency_key,
+            **detail,
         },
-        f"unfounded-{report.id}",
+        key or f"{kind}-{report.id}",
         now,
     )
-    return Assessment(report.id, UNFOUNDED, ())
 
 
 def forward_report(session: Session, report_id: int, now: datetime) -> Assessment:
@@ -111,13 +138,17 @@ def forward_report(session: Session, report_id: int, now: datetime) -> Assessmen
             )
         )
     report.status, report.assessed_at = FORWARDED, now
+    # Art 48(6): the provider learns that and when, not to whom.
+    tell_provider(session, report, FORWARDED, {"forwarded_at": now.isoformat()}, now)
     return Assessment(report.id, FORWARDED, tuple(recipients))
 
 
-def _awaiting(session: Session, report_id: int) -> CentreReport:
+def _awaiting(
+    session: Session, report_id: int, allow: tuple[str, ...] = (RECEIVED, INFORMATION_REQUESTED)
+) -> CentreReport:
     report = session.get(CentreReport, report_id)
     if report is None:
         raise NotFound(f"no report {report_id}")
-    if report.status != RECEIVED:
+    if report.status not in allow:
         raise InvalidInput(f"report {report_id} was already assessed ({report.status})")
     return report

@@ -1,45 +1,209 @@
-"""`tutela centre serve|provider add|route set`: running an EU Centre node."""
+"""`tutela centre serve|keys|provider|recipient|route|forward|unfounded|indicator|hold`: running
+an EU Centre node."""
 
 from __future__ import annotations
 
 import logging
 import sys
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
 
-from tutela.api.centre import create_centre_app
-from tutela.centre.providers import register_provider
-from tutela.centre.triage import set_routing_rule
+from tutela.api.centre import create_centre_app, open_centre_database
+from tutela.centre.deliveries import centre_transports
+from tutela.centre.holds import request_hold
+from tutela.centre.indicators import confirm_indicator
+from tutela.centre.keys import centre_key_file, load_centre_key
+from tutela.centre.providers import register_provider, set_provider_endpoint
+from tutela.centre.recipients import add_recipient
+from tutela.centre.triage import forward_report, mark_unfounded, set_routing_rule
 from tutela.cli.app import app, load_settings, print_json
 from tutela.cli.db import opened_database
 from tutela.db.types import utc_now
-from tutela.errors import Unreadable
+from tutela.errors import InvalidInput, Unreadable
+from tutela.reporting.sender import start_sender_thread
+from tutela.reporting.signing import generate_key_file
+from tutela.reporting.transports.http import open_client
 
 centre_app = typer.Typer(name="centre", help="The EU Centre node.", no_args_is_help=True)
 provider_app = typer.Typer(name="provider", help="Providers that report.", no_args_is_help=True)
 route_app = typer.Typer(name="route", help="Competent LEA per Member State.", no_args_is_help=True)
+keys_app = typer.Typer(name="keys", help="The centre's signing key.", no_args_is_help=True)
+recipient_app = typer.Typer(
+    name="recipient", help="Europol and LEAs that receive reports.", no_args_is_help=True
+)
+indicator_app = typer.Typer(name="indicator", help="The indicator database.", no_args_is_help=True)
 app.add_typer(centre_app, name="centre")
 centre_app.add_typer(provider_app, name="provider")
 centre_app.add_typer(route_app, name="route")
+centre_app.add_typer(keys_app, name="keys")
+centre_app.add_typer(recipient_app, name="recipient")
+centre_app.add_typer(indicator_app, name="indicator")
+JsonOption = Annotated[bool, typer.Option("--json", help="One JSON object.")]
 
 
 @centre_app.command("serve")
 def serve_command(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8100,
+    sender: Annotated[
+        bool, typer.Option("--sender/--no-sender", help="Also deliver the centre's outbox.")
+    ] = True,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, help="HTTP worker processes; more than one spreads intake over the cores."
+        ),
+    ] = 1,
 ) -> None:
-    """Run the centre node's HTTP API (report intake, status for providers)."""
+    """Run the centre node: intake, status, the indicator feed, and the outbox sender that
+    delivers forwarded reports and messages to providers (in this process, once, however many
+    workers serve HTTP)."""
     logging.basicConfig(level=logging.WARNING, format="tutela: %(message)s")
-    uvicorn.run(
-        create_centre_app(load_settings()),
-        host=host,
-        port=port,
-        log_level="warning",
-        access_log=False,
-    )
+    settings = load_settings()
+    database = open_centre_database(settings)
+    stop_sender = None
+    if sender:
+        transports = centre_transports(database, open_client(), load_centre_key(settings))
+        stop_sender = start_sender_thread(
+            database,
+            transports,
+            interval_s=settings.outbox_interval_s,
+            max_attempts=settings.outbox_max_attempts,
+            claim_s=settings.outbox_claim_s,
+            backoff_base_s=settings.outbox_backoff_s,
+        )
+    served: dict[str, Any] = {"host": host, "port": port, "log_level": "warning"}
+    try:
+        if workers == 1:
+            uvicorn.run(create_centre_app(settings, database), access_log=False, **served)
+        else:
+            # Each worker builds its own app from the environment this process read.
+            uvicorn.run(
+                "tutela.api.centre:centre_app_from_env",
+                factory=True,
+                workers=workers,
+                access_log=False,
+                **served,
+            )
+    finally:
+        if stop_sender is not None:
+            stop_sender()
+        database.close()
+
+
+@keys_app.command("generate")
+def keys_generate_command(
+    public_out: Annotated[
+        Path | None, typer.Option("--public-out", help="Also write the public key PEM here.")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing key.")] = False,
+    json_lines: JsonOption = False,
+) -> None:
+    """Write the centre's Ed25519 key; providers and LEAs verify the centre with its public key."""
+    path = centre_key_file(load_settings())
+    key = generate_key_file(path, overwrite=force)
+    if public_out is not None:
+        public_out.write_text(key.public_key_pem(), encoding="ascii")
+    if json_lines:
+        print_json({"private_key_file": str(path), "key_id": key.key_id})
+    else:
+        sys.stdout.write(f"private key: {path}\nkey id: {key.key_id}\n{key.public_key_pem()}")
+
+
+@recipient_app.command("add")
+def recipient_add_command(
+    name: Annotated[str, typer.Argument(help="europol, or an LEA's name (e.g. lea-de).")],
+    url: Annotated[str, typer.Option("--url", help="The endpoint reports are posted to.")],
+    country: Annotated[
+        str | None, typer.Option("--country", help="Member State whose competent LEA this is.")
+    ] = None,
+) -> None:
+    """Add or change where a recipient receives forwarded reports (Art 48(3))."""
+    with opened_database() as database, database.unit_of_work() as session:
+        add_recipient(session, name, url, utc_now(), country)
+    sys.stdout.write(f"recipient {name} receives reports at {url}\n")
+
+
+@provider_app.command("endpoint")
+def provider_endpoint_command(
+    name: Annotated[str, typer.Argument(help="The provider's registered name.")],
+    url: Annotated[str, typer.Argument(help="Base URL of the provider's node.")],
+) -> None:
+    """Set where the centre sends the provider its messages (status, holds)."""
+    with opened_database() as database, database.unit_of_work() as session:
+        set_provider_endpoint(session, name, url)
+    sys.stdout.write(f"messages for {name} go to {url}\n")
+
+
+@centre_app.command("forward")
+def forward_command(report_id: Annotated[int, typer.Argument()]) -> None:
+    """Forward a report to Europol and the competent LEA (Art 48(3))."""
+    with opened_database() as database, database.unit_of_work() as session:
+        assessment = forward_report(session, report_id, utc_now())
+    sys.stdout.write(f"report {report_id} forwarded to {', '.join(assessment.recipients)}\n")
+
+
+@centre_app.command("unfounded")
+def unfounded_command(
+    report_id: Annotated[int, typer.Argument()],
+    reasons: Annotated[str, typer.Option("--reasons", help="What the provider is told.")],
+) -> None:
+    """Set a manifestly unfounded report aside and tell the provider why (Art 48(2))."""
+    with opened_database() as database, database.unit_of_work() as session:
+        mark_unfounded(session, report_id, reasons, utc_now())
+    sys.stdout.write(f"report {report_id} set aside as unfounded\n")
+
+
+@indicator_app.command("confirm")
+def indicator_confirm_command(
+    report_id: Annotated[int, typer.Argument()],
+    analyst: Annotated[str, typer.Option("--analyst", help="Who confirms.")],
+    authority: Annotated[
+        str, typer.Option("--authority", help="The national authority's confirmation reference.")
+    ],
+    json_lines: JsonOption = False,
+) -> None:
+    """Make indicators of a report's hashes and publish them in the feed (Art 44)."""
+    with opened_database() as database, database.unit_of_work() as session:
+        confirmed = confirm_indicator(
+            session, report_id, analyst, utc_now(), authority_confirmation=authority
+        )
+    if json_lines:
+        print_json({"report_id": report_id, "indicator_ids": list(confirmed.indicator_ids)})
+    else:
+        sys.stdout.write(f"indicators {list(confirmed.indicator_ids)} published\n")
+
+
+@centre_app.command("hold")
+def hold_command(
+    report_id: Annotated[int, typer.Argument()],
+    authority: Annotated[str, typer.Option("--authority", help="The LEA that asks.")],
+    until: Annotated[str, typer.Option("--until", help="ISO 8601 end, with time zone.")],
+    no_notice: Annotated[bool, typer.Option("--no-notice", help="Do not tell the user.")] = False,
+    no_removal: Annotated[bool, typer.Option("--no-removal", help="Do not remove.")] = False,
+) -> None:
+    """Pass an LEA's hold on notification and/or removal to the provider (Art 48(6)-(7))."""
+    try:
+        end = datetime.fromisoformat(until)
+    except ValueError:
+        raise InvalidInput("--until is an ISO 8601 time") from None
+    settings = load_settings()
+    with opened_database() as database, database.unit_of_work() as session:
+        request_hold(
+            session,
+            report_id,
+            authority,
+            no_user_notice=no_notice,
+            no_removal=no_removal,
+            until=end,
+            now=utc_now(),
+            max_days=settings.lea_hold_max_days,
+        )
+    sys.stdout.write(f"hold on report {report_id} queued for the provider\n")
 
 
 @provider_app.command("add")
@@ -49,7 +213,10 @@ def provider_add_command(
         Path, typer.Option("--public-key", help="PEM file from `tutela keys generate`.")
     ],
     country: Annotated[str, typer.Option(help="Member State of establishment (ISO).")] = "",
-    json_lines: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+    url: Annotated[
+        str | None, typer.Option("--url", help="Base URL of the provider's node, for messages.")
+    ] = None,
+    json_lines: JsonOption = False,
 ) -> None:
     """Register a provider and the Ed25519 key its reports are signed with."""
     try:
@@ -57,7 +224,7 @@ def provider_add_command(
     except (OSError, UnicodeDecodeError):
         raise Unreadable(f"cannot read the public key file {public_key}") from None
     with opened_database() as database, database.unit_of_work() as session:
-        provider = register_provider(session, name, pem, utc_now(), country)
+        provider = register_provider(session, name, pem, utc_now(), country, url)
         result = {"id": provider.id, "name": provider.name, "key_id": provider.key_id}
     if json_lines:
         print_json(result)

@@ -11,6 +11,7 @@ import uvicorn
 
 from tutela.api.app import create_app
 from tutela.cli.app import app, load_settings
+from tutela.cli.outbox import start_provider_sender
 from tutela.db.database import open_database
 from tutela.detection.supervisor import WorkerSupervisor
 from tutela.detection.worker import run_worker
@@ -36,6 +37,9 @@ def serve_command(
     open_database(settings).close()
     supervisor = WorkerSupervisor(settings, count=workers, hash_workers=hash_workers)
     supervisor.start()
+    # Reports to the centre and the centre's indicator feed (see `tutela outbox run`).
+    sender_database = open_database(settings, migrate=False)
+    stop_sender = start_provider_sender(settings, sender_database)
     try:
         uvicorn.run(
             create_app(settings),
@@ -45,6 +49,8 @@ def serve_command(
             access_log=False,  # paths carry ids only, but the API has its own metrics
         )
     finally:
+        stop_sender()
+        sender_database.close()
         supervisor.stop()
 
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from tutela.db.database import Database
 from tutela.detection.hasher import Hasher
 from tutela.detection.items import DONE, ItemView, accept_local, find_item, get_item
-from tutela.detection.pipeline import Outcome, outcome_of, record_outcome
+from tutela.detection.pipeline import outcome_of
+from tutela.detection.verdicts import Outcome, record_outcome
 from tutela.errors import MediaTooLarge, TutelaError, Unreadable
 from tutela.indicators.matcher import Matcher
 from tutela.media.limits import MediaLimits

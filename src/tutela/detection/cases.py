@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -22,17 +23,24 @@ def open_case(
     session: Session, item_id: int, verdict: str, judged: Sequence[JudgedMatch], now: datetime
 ) -> Case:
     """Open the item's case inside the caller's transaction (the one recording the verdict)."""
-    relevant = [j for j in judged if j.outcome in (ACTION, REVIEW)]
-    case = Case(
-        item_id=item_id,
-        status=OPEN,
-        priority=_priority(verdict, relevant),
-        evidence=[evidence_of(j) for j in relevant],
-        created_at=now,
-    )
+    case = Case(**case_row(item_id, verdict, judged, now))
     session.add(case)
     session.flush()
     return case
+
+
+def case_row(
+    item_id: int, verdict: str, judged: Sequence[JudgedMatch], now: datetime
+) -> dict[str, Any]:
+    """The columns of the case a `review` or `action` verdict opens, for a bulk insert."""
+    relevant = [j for j in judged if j.outcome in (ACTION, REVIEW)]
+    return {
+        "item_id": item_id,
+        "status": OPEN,
+        "priority": _priority(verdict, relevant),
+        "evidence": [evidence_of(j) for j in relevant],
+        "created_at": now,
+    }
 
 
 def evidence_of(judged: JudgedMatch) -> dict[str, object]:

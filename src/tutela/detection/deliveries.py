@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 from sqlalchemy import select, update
@@ -38,9 +38,20 @@ def backoff_s(attempts: int, base_s: float = 1.0) -> float:
     return float(min(MAX_BACKOFF_S, base_s * 2 ** max(0, attempts - 1)))
 
 
-def deliver_due(database: Database, client: httpx.Client, *, limit: int = 20) -> int:
-    """Send up to `limit` due deliveries; return how many were tried."""
-    due = _claim(database, limit)
+def deliver_due(
+    database: Database,
+    client: httpx.Client,
+    *,
+    limit: int = 20,
+    now: datetime | None = None,
+    max_attempts: int = MAX_ATTEMPTS,
+) -> int:
+    """Send up to `limit` deliveries due at `now` (the clock when None); return how many were tried.
+
+    A failed try is retried after `backoff_s(attempts)`; after `max_attempts` the delivery is
+    marked failed and no longer sent.
+    """
+    due = _claim(database, limit, now or utc_now())
     for delivery in due:
         timestamp = str(int(time.time()))
         body = delivery.body.encode()
@@ -62,16 +73,21 @@ def deliver_due(database: Database, client: httpx.Client, *, limit: int = 20) ->
                 error = f"endpoint answered {status}"
         except httpx.HTTPError as exc:
             error = type(exc).__name__
-        _record(database, delivery, status, error)
+        _record(database, delivery, status, error, now or utc_now(), max_attempts)
     return len(due)
 
 
-def _claim(database: Database, limit: int) -> list[_Due]:
-    now = utc_now()
+def _claim(database: Database, limit: int, now: datetime) -> list[_Due]:
+    due = WebhookDelivery.state == "pending", WebhookDelivery.next_attempt_at <= now
+    # A read first: a worker looking for due deliveries after every batch must not take the
+    # single SQLite write lock when there are none.
+    with database.reader() as session:
+        if session.scalar(select(WebhookDelivery.id).where(*due).limit(1)) is None:
+            return []
     query = (
         select(WebhookDelivery, Webhook)
         .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
-        .where(WebhookDelivery.state == "pending", WebhookDelivery.next_attempt_at <= now)
+        .where(*due)
         .order_by(WebhookDelivery.next_attempt_at)
         .limit(limit)
     )
@@ -90,8 +106,14 @@ def _claim(database: Database, limit: int) -> list[_Due]:
         return [_Due(d.id, w.url, w.secret, d.body, d.attempts) for d, w in rows]
 
 
-def _record(database: Database, delivery: _Due, status: int | None, error: str | None) -> None:
-    now = utc_now()
+def _record(
+    database: Database,
+    delivery: _Due,
+    status: int | None,
+    error: str | None,
+    now: datetime,
+    max_attempts: int,
+) -> None:
     attempts = delivery.attempts + 1
     with database.unit_of_work() as session:
         session.add(
@@ -100,7 +122,7 @@ def _record(database: Database, delivery: _Due, status: int | None, error: str |
         values: dict[str, object] = {"attempts": attempts}
         if error is None:
             values.update(state="delivered", delivered_at=now)
-        elif attempts >= MAX_ATTEMPTS:
+        elif attempts >= max_attempts:
             values.update(state="failed")
         else:
             values.update(next_attempt_at=now + timedelta(seconds=backoff_s(attempts)))

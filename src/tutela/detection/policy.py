@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 
 from tutela.db.database import Database
 from tutela.db.types import utc_now
-from tutela.detection.flood import is_flooding
+from tutela.detection.flood import FloodCounter
 from tutela.detection.models import BankPolicy
-from tutela.detection.safelist import safelisted_types
+from tutela.detection.safelist import safelisted_values
 from tutela.errors import InvalidInput
 from tutela.indicators.banks import bank_by_name
 from tutela.indicators.matcher import MatchResult
@@ -118,9 +118,20 @@ def judge_matches(
 
     `values` holds the item's own signal values by type, checked against the safe list.
     """
-    if not matches:
-        return []
+    return judge_batch(session, [(matches, values)], now)[0]
+
+
+def judge_batch(
+    session: Session,
+    batch: Sequence[tuple[Sequence[MatchResult], Mapping[str, str]]],
+    now: datetime | None = None,
+) -> list[list[JudgedMatch]]:
+    """`judge_matches` for many items at once, in order: bank rules, safe list and flood counts
+    are read once for the whole batch, inside the transaction that records its verdicts."""
     now = now or utc_now()
+    matches = [m for item_matches, _ in batch for m in item_matches]
+    if not matches:
+        return [[] for _ in batch]
     names = sorted({m.bank for m in matches})
     rows = session.execute(
         select(Bank, BankPolicy)
@@ -128,16 +139,24 @@ def judge_matches(
         .where(Bank.name.in_(names))
     ).all()
     rules = {bank.name: (bank, policy) for bank, policy in rows}
-    safe = safelisted_types(session, values)
-    judged = []
-    for match in matches:
-        if match.bank not in rules:
-            continue  # the bank was deleted since the matcher last refreshed
-        bank, policy = rules[match.bank]
-        judged.append(
-            JudgedMatch(match, bank.id, _outcome(session, match, bank, policy, safe, now))
-        )
-    return judged
+    safe = safelisted_values(session, [values for item_matches, values in batch if item_matches])
+    flood = FloodCounter(session, [m.indicator_id for m in matches if m.bank in rules], now)
+    judged_batch: list[list[JudgedMatch]] = []
+    for item_matches, values in batch:
+        item_safe = {name for name, value in values.items() if (name, value) in safe}
+        judged = []
+        for match in item_matches:
+            if match.bank not in rules:
+                continue  # the bank was deleted since the matcher last refreshed
+            bank, policy = rules[match.bank]
+            outcome = _outcome(flood, match, bank, policy, item_safe)
+            judged.append(JudgedMatch(match, bank.id, outcome))
+        # Counted after the item, like rows recorded one item at a time: an item's own matches
+        # of one indicator (several dihedral variants) count once in its own check.
+        for j in judged:
+            flood.count(j.match.indicator_id)
+        judged_batch.append(judged)
+    return judged_batch
 
 
 def verdict_of(judged: Sequence[JudgedMatch]) -> str:
@@ -150,12 +169,11 @@ def verdict_of(judged: Sequence[JudgedMatch]) -> str:
 
 
 def _outcome(
-    session: Session,
+    flood: FloodCounter,
     match: MatchResult,
     bank: Bank,
     policy: BankPolicy | None,
     safe: set[str],
-    now: datetime,
 ) -> str:
     if match.signal_type in safe:
         return SAFELISTED
@@ -163,13 +181,11 @@ def _outcome(
     ignore_above = policy.ignore_pdq_above if policy is not None else None
     if pdq and ignore_above is not None and match.distance > ignore_above:
         return IGNORE
-    flooding = is_flooding(
-        session,
+    flooding = flood.is_flooding(
         indicator_id=match.indicator_id,
         bank_id=bank.id,
         limit=policy.flood_count if policy else DEFAULT_FLOOD_COUNT,
         window_s=policy.flood_window_s if policy else DEFAULT_FLOOD_WINDOW_S,
-        now=now,
     )
     if policy is None or not bank.verified or flooding or match.review:
         return REVIEW

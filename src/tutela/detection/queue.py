@@ -1,17 +1,19 @@
-"""The durable job queue in the database: enqueue, claim with a lease, finish, count.
+"""The durable job queue in the database: enqueue, claim with a lease, renew, finish, count.
 
 A claim is one short writing transaction. PostgreSQL locks the chosen rows with
 `FOR UPDATE SKIP LOCKED`, so concurrent workers take different jobs without waiting; SQLite has a
 single writer (`BEGIN IMMEDIATE`, see tutela.db.engine), so its `UPDATE … RETURNING` is atomic as is.
-A job whose lease has run out (its worker died) is claimable again.
+A job whose lease has run out (its worker died) is claimable again; a live worker renews the leases
+of the jobs it holds (`renew_leases`), so a slow batch is never taken from it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from tutela.db.database import Database
@@ -34,15 +36,17 @@ def enqueue(session: Session, item_id: int) -> None:
     session.add(Job(item_id=item_id, state=QUEUED, attempts=0, created_at=utc_now()))
 
 
-def claim_jobs(database: Database, worker: str, limit: int, lease_s: float) -> list[ClaimedJob]:
+def claim_jobs(
+    database: Database, worker: str, limit: int, lease_s: float, *, now: datetime | None = None
+) -> list[ClaimedJob]:
     """Lease up to `limit` jobs to `worker` for `lease_s` seconds; oldest first."""
-    now = utc_now()
-    claimable = (
-        select(Job.id)
-        .where(or_(Job.state == QUEUED, Job.leased_until < now))
-        .order_by(Job.id)
-        .limit(limit)
-    )
+    now = now or utc_now()
+    # A read first: an idle worker polling an empty queue must not take the single SQLite write
+    # lock that every upload needs.
+    with database.reader() as session:
+        if session.scalar(select(Job.id).where(_claimable(now)).limit(1)) is None:
+            return []
+    claimable = select(Job.id).where(_claimable(now)).order_by(Job.id).limit(limit)
     with database.unit_of_work() as session:
         if database.dialect == "postgresql":
             claimable = claimable.with_for_update(skip_locked=True)
@@ -69,11 +73,39 @@ def claim_jobs(database: Database, worker: str, limit: int, lease_s: float) -> l
     return sorted(claimed, key=lambda c: c.job_id)
 
 
-def finish_job(session: Session, item_id: int) -> None:
-    """Remove the item's job inside the transaction that records its outcome."""
-    session.execute(delete(Job).where(Job.item_id == item_id))
+def renew_leases(
+    database: Database, worker: str, lease_s: float, *, now: datetime | None = None
+) -> int:
+    """Extend the lease of every job `worker` still holds; return how many.
+
+    A job whose lease ran out and that another worker claimed is no longer this worker's and is
+    left alone: that worker's verdict or this one's wins, never both (see tutela.detection.verdicts).
+    """
+    now = now or utc_now()
+    with database.unit_of_work() as session:
+        result = session.execute(
+            update(Job)
+            .where(Job.leased_by == worker, Job.state == LEASED)
+            .values(leased_until=now + timedelta(seconds=lease_s))
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+def finish_jobs(session: Session, item_ids: Collection[int]) -> None:
+    """Remove the items' jobs inside the transaction that records their outcomes."""
+    if item_ids:
+        session.execute(
+            delete(Job)
+            .where(Job.item_id.in_(list(item_ids)))
+            .execution_options(synchronize_session=False)
+        )
 
 
 def queue_depth(database: Database) -> int:
     with database.reader() as session:
         return int(session.scalar(select(func.count()).select_from(Job)) or 0)
+
+
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    return or_(Job.state == QUEUED, Job.leased_until < now)

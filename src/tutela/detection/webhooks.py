@@ -6,11 +6,12 @@ import hashlib
 import hmac
 import json
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from tutela.db.database import Database
@@ -89,22 +90,33 @@ def list_attempts(database: Database, webhook_id: int, *, limit: int = 200) -> l
 
 def add_verdict_deliveries(session: Session, item_id: int, message: dict[str, object]) -> int:
     """Write one outbox row per active endpoint, inside the transaction recording the verdict."""
-    body = json.dumps(message, separators=(",", ":"), sort_keys=True)
-    now = utc_now()
+    return add_verdict_deliveries_many(session, [(item_id, message)])
+
+
+def add_verdict_deliveries_many(
+    session: Session, messages: Sequence[tuple[int, dict[str, object]]]
+) -> int:
+    """`add_verdict_deliveries` for a batch of verdicts: one insert for all their outbox rows."""
     hooks = session.scalars(select(Webhook.id).where(Webhook.active)).all()
-    for hook_id in hooks:
-        session.add(
-            WebhookDelivery(
-                webhook_id=hook_id,
-                item_id=item_id,
-                body=body,
-                state="pending",
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
-        )
-    return len(hooks)
+    if not hooks or not messages:
+        return 0
+    now = utc_now()
+    rows = [
+        {
+            "webhook_id": hook_id,
+            "item_id": item_id,
+            "body": body,
+            "state": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for item_id, message in messages
+        for body in [json.dumps(message, separators=(",", ":"), sort_keys=True)]
+        for hook_id in hooks
+    ]
+    session.execute(insert(WebhookDelivery), rows)
+    return len(rows)
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import or_, select, update
@@ -94,10 +95,12 @@ def enqueue(
     return message
 
 
-def backoff_s(attempts: int, rng: Callable[[], float] = random.random) -> float:
+def backoff_s(
+    attempts: int, rng: Callable[[], float] = random.random, base_s: float = BASE_BACKOFF_S
+) -> float:
     """Exponential backoff with jitter: the wait after the `attempts`-th failure lies between
-    half and all of BASE·2^(attempts-1), capped, so that many senders do not retry in step."""
-    ceiling = min(MAX_BACKOFF_S, BASE_BACKOFF_S * 2 ** max(0, attempts - 1))
+    half and all of base·2^(attempts-1), capped, so that many senders do not retry in step."""
+    ceiling = min(MAX_BACKOFF_S, base_s * 2 ** max(0, attempts - 1))
     return float(ceiling * (0.5 + 0.5 * rng()))
 
 
@@ -111,8 +114,10 @@ def deliver_due(
     claim_s: float = CLAIM_S,
     alert: Alert | None = None,
     rng: Callable[[], float] = random.random,
+    backoff_base_s: float = BASE_BACKOFF_S,
 ) -> DeliveryRun:
     """Send up to `limit` due messages whose destination has a transport here."""
+    retry = partial(_retry, max_attempts=max_attempts, rng=rng, base_s=backoff_base_s)
     run = DeliveryRun()
     token = str(uuid.uuid4())
     for message in _claim(database, list(transports), now, limit, claim_s, token):
@@ -125,12 +130,12 @@ def deliver_due(
             _raise_alert(failed, alert)
             continue
         except TutelaError as error:
-            outcome = _retry(database, message, token, now, error.code, max_attempts, rng)
+            outcome = retry(database, message, token, now, error.code)
         except Exception as error:  # a defect in a transport must not lose the message
             log.exception(
                 "report transport %s failed on message %s", message.destination, message.id
             )
-            outcome = _retry(database, message, token, now, type(error).__name__, max_attempts, rng)
+            outcome = retry(database, message, token, now, type(error).__name__)
         else:
             _mark_sent(database, message, token, now, result)
             run.delivered.append(message.id)
@@ -161,11 +166,44 @@ def record_remote_status(
     )
     if message is None:
         raise NotFound(f"no message to {destination} with reference {remote_ref}")
+    _set_remote_status(message, status, now, detail)
+    return message
+
+
+def record_remote_status_by_key(
+    session: Session,
+    destination: str,
+    idempotency_key: str,
+    status: str,
+    now: datetime,
+    detail: dict[str, Any] | None = None,
+    remote_ref: str | None = None,
+) -> OutboxMessage:
+    """As `record_remote_status`, found by our own key: the receiver may speak of a message
+    before our sender has stored its answer (the sender died between the two)."""
+    if status not in REMOTE_STATUSES:
+        raise InvalidInput(f"unknown remote status {status!r}")
+    message = session.scalar(
+        select(OutboxMessage).where(
+            OutboxMessage.destination == destination,
+            OutboxMessage.idempotency_key == idempotency_key,
+        )
+    )
+    if message is None:
+        raise NotFound(f"no message to {destination} with that key")
+    if message.remote_ref is None and remote_ref is not None:
+        message.remote_ref = remote_ref
+    _set_remote_status(message, status, now, detail)
+    return message
+
+
+def _set_remote_status(
+    message: OutboxMessage, status: str, now: datetime, detail: dict[str, Any] | None
+) -> None:
     if message.status != status:
         message.status = status
         message.remote_detail = detail
         message.status_changed_at = now
-    return message
 
 
 def _claim(
@@ -213,18 +251,29 @@ def _claim(
 def _mark_sent(
     database: Database, message: OutgoingMessage, token: str, now: datetime, result: SendResult
 ) -> None:
-    _update(
-        database,
-        message,
-        token,
-        status=result.status,
-        attempts=message.attempt,
-        delivered_at=now,
-        status_changed_at=now,
-        remote_ref=result.remote_ref,
-        remote_detail=result.detail,
-        last_error=None,
-    )
+    with database.unit_of_work() as session:
+        held = (OutboxMessage.id == message.id, OutboxMessage.claim_token == token)
+        # The receiver may already have said more (forwarded, unfounded) through its own
+        # message while this send was in flight: "delivered" must not overwrite that.
+        session.execute(
+            update(OutboxMessage)
+            .where(*held, OutboxMessage.status == QUEUED)
+            .values(status=result.status, status_changed_at=now, remote_detail=result.detail)
+            .execution_options(synchronize_session=False)
+        )
+        session.execute(
+            update(OutboxMessage)
+            .where(*held)
+            .values(
+                claimed_until=None,
+                claim_token=None,
+                attempts=message.attempt,
+                delivered_at=now,
+                remote_ref=result.remote_ref,
+                last_error=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _retry(
@@ -233,12 +282,14 @@ def _retry(
     token: str,
     now: datetime,
     error: str,
+    *,
     max_attempts: int,
     rng: Callable[[], float],
+    base_s: float,
 ) -> FailedMessage | None:
     if message.attempt >= max_attempts:
         return _fail(database, message, token, now, error)
-    wait = timedelta(seconds=backoff_s(message.attempt, rng))
+    wait = timedelta(seconds=backoff_s(message.attempt, rng, base_s))
     _update(
         database,
         message,

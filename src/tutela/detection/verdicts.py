@@ -1,0 +1,179 @@
+"""Recording verdicts: everything the outcomes of a batch of items change, in one transaction.
+
+Verdicts, match rows, cases, webhook outbox rows, the payloads' deletion and the jobs' completion
+are written together with set-based statements, guarded by each item's status: a worker killed at
+any point leaves either nothing or everything of its batch, and an item never gets two verdicts
+(a reclaimed job whose item is already decided only has its job removed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from tutela.db.database import Database
+from tutela.db.types import utc_now
+from tutela.detection.cases import case_row
+from tutela.detection.items import DONE
+from tutela.detection.models import Case, Item, ItemMatch, ItemPayload
+from tutela.detection.policy import ACTION, ERROR, REVIEW, JudgedMatch, judge_batch, verdict_of
+from tutela.detection.queue import finish_jobs
+from tutela.detection.webhooks import add_verdict_deliveries_many
+from tutela.indicators.matcher import MatchResult
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a worker found for one item, before policy."""
+
+    signals: dict[str, Any] | None
+    matches: Sequence[MatchResult]
+    error: dict[str, str] | None = None
+
+
+def record_outcomes(
+    database: Database, outcomes: Sequence[tuple[int, Outcome]], *, now: datetime | None = None
+) -> list[int]:
+    """Record each item's one verdict, all in one transaction; return the ids decided now."""
+    if not outcomes:
+        return []
+    with database.unit_of_work() as session:
+        return write_outcomes(session, outcomes, now or utc_now())
+
+
+def record_outcome(database: Database, item_id: int, outcome: Outcome) -> bool:
+    """Record one item's verdict; False when it already had one (a reclaimed job)."""
+    return bool(record_outcomes(database, [(item_id, outcome)]))
+
+
+def write_outcomes(
+    session: Session, outcomes: Sequence[tuple[int, Outcome]], now: datetime
+) -> list[int]:
+    """`record_outcomes` inside the caller's transaction."""
+    ids = sorted({item_id for item_id, _ in outcomes})
+    query = select(Item.id, Item.item_id, Item.status, Item.signals).where(Item.id.in_(ids))
+    if session.get_bind().dialect.name == "postgresql":
+        # Row locks in id order: a reclaimed job decided by two workers at once waits here, then
+        # sees the other's verdict and skips it.
+        query = query.order_by(Item.id).with_for_update()
+    items = {row.id: row for row in session.execute(query)}
+    todo: list[tuple[Any, Outcome]] = []
+    for item_id, outcome in outcomes:
+        row = items.pop(item_id, None)  # pop: a repeated id is decided once
+        if row is not None and row.status != DONE:
+            todo.append((row, outcome))
+    finish_jobs(session, ids)
+    if not todo:
+        return []
+    judged_batch = judge_batch(
+        session, [(outcome.matches, signal_values(outcome.signals)) for _, outcome in todo], now
+    )
+    decided: list[_Decided] = []
+    for (row, outcome), judged in zip(todo, judged_batch, strict=True):
+        verdict = verdict_of(judged)
+        if outcome.error is not None and not judged:
+            verdict = ERROR
+        # A hash-only submission keeps the signals the platform sent.
+        signals = outcome.signals or row.signals
+        decided.append(_Decided(row.id, row.item_id, verdict, outcome, judged, signals))
+    match_rows = [_match_row(d.id, j, now) for d in decided for j in d.judged]
+    if match_rows:
+        session.execute(insert(ItemMatch), match_rows)
+    session.execute(
+        update(Item),
+        [
+            {
+                "id": d.id,
+                "status": DONE,
+                "verdict": d.verdict,
+                "signals": d.signals,
+                "error_code": d.outcome.error["code"] if d.outcome.error else None,
+                "error_message": d.outcome.error["message"] if d.outcome.error else None,
+                "decided_at": now,
+            }
+            for d in decided
+        ],
+    )
+    cases = [case_row(d.id, d.verdict, d.judged, now) for d in decided if d.opens_case]
+    case_ids: dict[int, int] = {}
+    if cases:
+        returned = session.execute(insert(Case).returning(Case.item_id, Case.id), cases)
+        case_ids = {int(item_id): int(case_id) for item_id, case_id in returned}
+    decided_ids = [d.id for d in decided]
+    # An item with a case keeps its payload for its review: tutela.review preserves it in the
+    # evidence vault and deletes it when the case is decided.
+    session.execute(
+        delete(ItemPayload)
+        .where(ItemPayload.item_id.in_([d.id for d in decided if not d.opens_case]))
+        .execution_options(synchronize_session=False)
+    )
+    add_verdict_deliveries_many(
+        session, [(d.id, d.message(case_ids.get(d.id), now)) for d in decided]
+    )
+    return decided_ids
+
+
+def signal_values(signals: dict[str, Any] | None) -> dict[str, str]:
+    """type → value of the item's signals, as the safe list stores them."""
+    out: dict[str, str] = {}
+    for name, value in (signals or {}).items():
+        out[name] = value["hash"] if isinstance(value, dict) else str(value)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Decided:
+    id: int
+    item_id: str
+    verdict: str
+    outcome: Outcome
+    judged: list[JudgedMatch]
+    signals: dict[str, Any] | None
+
+    @property
+    def opens_case(self) -> bool:
+        return self.verdict in (ACTION, REVIEW)
+
+    def message(self, case_id: int | None, now: datetime) -> dict[str, object]:
+        """The webhook body: ids, verdict, error and matches; hashes and ids, never content."""
+        return {
+            "event": "item.verdict",
+            "id": self.id,
+            "item_id": self.item_id,
+            "verdict": self.verdict,
+            "error": self.outcome.error,
+            "matches": [_public_match(j) for j in self.judged],
+            "case_id": case_id,
+            "decided_at": now.isoformat(),
+        }
+
+
+def _match_row(item_id: int, judged: JudgedMatch, now: datetime) -> dict[str, object]:
+    return {
+        "item_id": item_id,
+        "bank_id": judged.bank_id,
+        "bank": judged.match.bank,
+        "indicator_id": judged.match.indicator_id,
+        "signal_type": judged.match.signal_type,
+        "distance": judged.match.distance,
+        "variant": judged.match.variant,
+        "outcome": judged.outcome,
+        "created_at": now,
+    }
+
+
+def _public_match(judged: JudgedMatch) -> dict[str, object]:
+    """As `tutela.detection.items.match_dict` renders a stored match row."""
+    return {
+        "bank": judged.match.bank,
+        "indicator_id": judged.match.indicator_id,
+        "signal_type": judged.match.signal_type,
+        "distance": judged.match.distance,
+        "variant": judged.match.variant,
+        "outcome": judged.outcome,
+    }

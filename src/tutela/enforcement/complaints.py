@@ -1,0 +1,224 @@
+"""Users' complaints about decisions (DSA Art 20): forwarded by the platform, open for six
+months after the decision, free, decided by a person who did not take the original decision,
+and the outcome (with any reinstatement) goes back to the platform by webhook."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tutela.audit.log import Subject, record, user_actor
+from tutela.auth.roles import Permission, require_permission
+from tutela.auth.user_models import User
+from tutela.auth.users import view_user
+from tutela.clock import Clock, SystemClock
+from tutela.db.database import Database
+from tutela.detection.models import Case, Item
+from tutela.detection.webhooks import add_verdict_deliveries
+from tutela.enforcement.measure_models import Complaint
+from tutela.enforcement.notices import add_months, withdraw_notices
+from tutela.enforcement.takedown import cancel_takedown
+from tutela.errors import Conflict, Forbidden, InvalidInput, NotFound
+from tutela.review.models import CONFIRMED, REVERSED, UNDECIDED, ReviewDecision
+
+EVENT = "complaint.decided"
+OPEN = "open"
+UPHELD = "upheld"  # the complaint is right: the decision is reversed
+REJECTED = "rejected"
+GROUNDS_MAX = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class ComplaintView:
+    id: int
+    complaint_ref: str
+    case_id: int
+    state: str
+    grounds: str
+    received_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    note: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "complaint_id": self.complaint_ref,
+            "case_id": self.case_id,
+            "state": self.state,
+            "received_at": self.received_at.isoformat(),
+            "decided_at": self.decided_at.isoformat() if self.decided_at else None,
+        }
+
+
+def lodge_complaint(
+    database: Database,
+    complaint_ref: str,
+    item_ref: str,
+    grounds: str,
+    actor: str,
+    settings_months: int,
+    *,
+    clock: Clock | None = None,
+) -> tuple[ComplaintView, bool]:
+    """Accept a complaint about the decision on the platform's item `item_ref`; a repeat of
+    `complaint_ref` returns the first (False: not new)."""
+    if not complaint_ref or len(complaint_ref) > 256:
+        raise InvalidInput("complaint_id must be 1-256 characters")
+    if not grounds.strip() or len(grounds) > GROUNDS_MAX:
+        raise InvalidInput(f"grounds must be 1-{GROUNDS_MAX} characters")
+    now = (clock or SystemClock()).now()
+    with database.unit_of_work() as session:
+        existing = session.scalar(select(Complaint).where(Complaint.complaint_ref == complaint_ref))
+        if existing is not None:
+            return view_of(existing), False
+        case, item = _case_of_item(session, item_ref)
+        decided_at = _final_decision_at(session, case)
+        # DSA Art 20(1): complaints are open for at least six months after the decision.
+        if now > add_months(decided_at, settings_months):
+            raise InvalidInput("the time to complain about this decision has run out")
+        row = Complaint(
+            complaint_ref=complaint_ref,
+            case_id=case.id,
+            item_id=item.id,
+            grounds=grounds.strip(),
+            state=OPEN,
+            received_at=now,
+            note="",
+        )
+        session.add(row)
+        session.flush()
+        record(
+            session,
+            actor,
+            "complaint_lodged",
+            Subject("complaint", str(row.id)),
+            {"case_id": case.id},
+            now=now,
+        )
+        return view_of(row), True
+
+
+def decide_complaint(
+    database: Database,
+    complaint_id: int,
+    reviewer: str,
+    uphold: bool,
+    *,
+    note: str = "",
+    clock: Clock | None = None,
+) -> ComplaintView:
+    """Decide a complaint. Only a senior reviewer who took no decision on the case may (DSA Art
+    20(6): not solely automated, by qualified staff; a second look needs other eyes)."""
+    now = (clock or SystemClock()).now()
+    with database.unit_of_work() as session:
+        user = session.scalar(select(User).where(User.name == reviewer))
+        if user is None or user.disabled_at is not None:
+            raise Forbidden(f"{reviewer!r} is not an active user")
+        require_permission(view_user(session, user).roles, Permission.DECIDE_ESCALATED)
+        row = session.get(Complaint, complaint_id, with_for_update=True)
+        if row is None:
+            raise NotFound(f"no complaint {complaint_id}")
+        if row.state != OPEN:
+            raise Conflict(f"complaint {complaint_id} is already decided ({row.state})")
+        deciders = set(
+            session.scalars(
+                select(ReviewDecision.user_id).where(ReviewDecision.case_id == row.case_id)
+            )
+        )
+        if user.id in deciders:
+            raise Forbidden("a complaint is decided by someone who took no part in the decision")
+        case = session.get(Case, row.case_id, with_for_update=True)
+        assert case is not None
+        item = session.get(Item, row.item_id)
+        reinstate = bool(uphold and case.status == CONFIRMED)
+        if reinstate:
+            case.status = REVERSED
+            cancel_takedown(session, case.id)
+            withdraw_notices(session, case.id)
+        row.state = UPHELD if uphold else REJECTED
+        row.decided_by, row.decided_at, row.note = user.name, now, note.strip()
+        add_verdict_deliveries(
+            session,
+            row.item_id,
+            {
+                "event": EVENT,
+                "complaint_id": row.complaint_ref,
+                "id": row.item_id,
+                "item_id": item.item_id if item is not None else None,
+                "outcome": row.state,
+                # DSA Art 20(4): a decision found wrong is reversed and the content reinstated.
+                "reinstate": reinstate,
+                "decided_at": now.isoformat(),
+            },
+        )
+        record(
+            session,
+            user_actor(user.id),
+            "complaint_decision",
+            Subject("complaint", str(row.id)),
+            {"case_id": row.case_id, "outcome": row.state, "reinstate": reinstate},
+            now=now,
+        )
+        return view_of(row)
+
+
+def list_complaints(database: Database, state: str = OPEN) -> list[ComplaintView]:
+    with database.reader() as session:
+        rows = session.scalars(
+            select(Complaint).where(Complaint.state == state).order_by(Complaint.received_at)
+        )
+        return [view_of(row) for row in rows]
+
+
+def get_complaint(database: Database, complaint_id: int) -> ComplaintView:
+    with database.reader() as session:
+        row = session.get(Complaint, complaint_id)
+        if row is None:
+            raise NotFound(f"no complaint {complaint_id}")
+        return view_of(row)
+
+
+def complaints_of_case(session: Session, case_id: int) -> list[ComplaintView]:
+    rows = session.scalars(
+        select(Complaint).where(Complaint.case_id == case_id).order_by(Complaint.id)
+    )
+    return [view_of(row) for row in rows]
+
+
+def view_of(row: Complaint) -> ComplaintView:
+    return ComplaintView(
+        row.id,
+        row.complaint_ref,
+        row.case_id,
+        row.state,
+        row.grounds,
+        row.received_at,
+        row.decided_by,
+        row.decided_at,
+        row.note,
+    )
+
+
+def _case_of_item(session: Session, item_ref: str) -> tuple[Case, Item]:
+    item = session.scalar(select(Item).where(Item.item_id == item_ref))
+    case = session.scalar(select(Case).where(Case.item_id == item.id)) if item else None
+    if item is None or case is None:
+        raise NotFound(f"no decision was taken on item {item_ref!r}")
+    return case, item
+
+
+def _final_decision_at(session: Session, case: Case) -> datetime:
+    if case.status in UNDECIDED:
+        raise Conflict("this item's case is not decided yet")
+    at = session.scalar(
+        select(ReviewDecision.created_at)
+        .where(ReviewDecision.case_id == case.id)
+        .order_by(ReviewDecision.id.desc())
+    )
+    if at is None:
+        raise Conflict("this item's case has no decision")
+    return at

@@ -1,0 +1,74 @@
+"""Tables of the measures a confirmed case leads to: takedown requests to the platform, notices
+to the user held through the silence period, and users' complaints about decisions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Identity, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tutela.db.base import Base
+from tutela.db.types import BigId, UtcDateTime, utc_now
+
+
+class TakedownRequest(Base):
+    """Asks the platform to remove an item; sent again until the platform confirms removal."""
+
+    __tablename__ = "takedown_requests"
+    __table_args__ = (Index("ix_takedown_requests_state_next", "state", "next_send_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, Identity(always=False), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), unique=True)
+    item_id: Mapped[int] = mapped_column(BigId, index=True)
+    item_ref: Mapped[str] = mapped_column(String(256))
+    # requested | held (an authority asked not to remove yet) | confirmed
+    state: Mapped[str] = mapped_column(String(16))
+    account_action: Mapped[str] = mapped_column(String(32))
+    sends: Mapped[int] = mapped_column(Integer, default=0)
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    next_send_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    confirmation: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON(none_as_null=True), nullable=True
+    )
+
+
+class UserNotice(Base):
+    """What the platform must tell its user, held back while a silence period runs (Art 12(2))."""
+
+    __tablename__ = "user_notices"
+    __table_args__ = (Index("ix_user_notices_state_hold", "state", "hold_until"),)
+
+    id: Mapped[int] = mapped_column(BigId, Identity(always=False), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[int] = mapped_column(BigId)
+    item_ref: Mapped[str] = mapped_column(String(256))
+    kind: Mapped[str] = mapped_column(String(32))
+    body: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # held | released | withdrawn
+    state: Mapped[str] = mapped_column(String(16))
+    hold_until: Mapped[datetime] = mapped_column(UtcDateTime)
+    hold_reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    released_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class Complaint(Base):
+    """A user's complaint about a decision, forwarded by the platform (DSA Art 20)."""
+
+    __tablename__ = "complaints"
+
+    id: Mapped[int] = mapped_column(BigId, Identity(always=False), primary_key=True)
+    # The platform's own id of the complaint: a repeated submission returns the first.
+    complaint_ref: Mapped[str] = mapped_column(String(256), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[int] = mapped_column(BigId)
+    grounds: Mapped[str] = mapped_column(Text)
+    # open | upheld (the decision is reversed) | rejected
+    state: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")

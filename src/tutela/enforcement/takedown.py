@@ -1,0 +1,201 @@
+"""Takedown requests: a confirmed case asks the platform, by signed webhook, to remove the item,
+and asks again (backing off) until the platform confirms the removal.
+
+The request travels through the detection webhook outbox, so it commits with the decision and is
+delivered at least once (DESIGN rule 4); the platform de-duplicates on `takedown_id`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tutela.audit.log import Subject, record
+from tutela.clock import Clock, SystemClock
+from tutela.db.database import Database
+from tutela.detection.webhooks import add_verdict_deliveries
+from tutela.enforcement.measure_models import TakedownRequest
+from tutela.errors import NotFound
+from tutela.reporting.holds import active_holds, may_remove
+
+EVENT = "takedown.requested"
+REQUESTED = "requested"
+HELD = "held"  # an authority asked the provider not to remove yet (Art 48(6)-(7))
+CONFIRMED = "confirmed"
+CANCELLED = "cancelled"  # a complaint reversed the decision before removal
+MAX_RESEND = timedelta(hours=24)
+# Account measures a confirmed case recommends to the platform (Annex III "measures taken").
+SUSPEND_ACCOUNT = "suspend_account"
+
+
+@dataclass(frozen=True, slots=True)
+class TakedownView:
+    id: int
+    case_id: int
+    item_id: int
+    item_ref: str
+    state: str
+    sends: int
+    requested_at: datetime
+    confirmed_at: datetime | None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "case_id": self.case_id,
+            "item_id": self.item_id,
+            "item_ref": self.item_ref,
+            "state": self.state,
+            "sends": self.sends,
+            "requested_at": self.requested_at.isoformat(),
+            "confirmed_at": self.confirmed_at.isoformat() if self.confirmed_at else None,
+        }
+
+
+def request_takedown(
+    session: Session,
+    *,
+    case_id: int,
+    item_id: int,
+    item_ref: str,
+    now: datetime,
+    resend_after: timedelta,
+    account_action: str = SUSPEND_ACCOUNT,
+) -> TakedownRequest:
+    """Queue the request inside the decision's transaction; held while an authority's hold on
+    removal runs, sent when it ends."""
+    row = TakedownRequest(
+        case_id=case_id,
+        item_id=item_id,
+        item_ref=item_ref,
+        state=REQUESTED,
+        account_action=account_action,
+        sends=0,
+        requested_at=now,
+    )
+    session.add(row)
+    session.flush()
+    _send_or_hold(session, row, now, resend_after)
+    return row
+
+
+def confirm_takedown(
+    database: Database,
+    item_id: int,
+    actor: str,
+    *,
+    removed_at: datetime | None = None,
+    action: str = "removed",
+    clock: Clock | None = None,
+) -> TakedownView:
+    """The platform says it removed (or disabled) the item; repeats change nothing."""
+    now = (clock or SystemClock()).now()
+    with database.unit_of_work() as session:
+        row = session.scalar(
+            select(TakedownRequest)
+            .where(TakedownRequest.item_id == item_id)
+            .order_by(TakedownRequest.id.desc())
+            .with_for_update()
+        )
+        if row is None:
+            raise NotFound(f"no takedown was requested for item {item_id}")
+        if row.state != CONFIRMED:
+            row.state = CONFIRMED
+            row.confirmed_at = now
+            row.next_send_at = None
+            row.confirmation = {
+                "action": action,
+                "removed_at": (removed_at or now).isoformat(),
+            }
+            record(
+                session,
+                actor,
+                "takedown_confirmed",
+                Subject("case", str(row.case_id)),
+                {"takedown_id": row.id, "action": action, "sends": row.sends},
+                now=now,
+            )
+        return view_of(row)
+
+
+def resend_due(database: Database, resend_after: timedelta, *, clock: Clock | None = None) -> int:
+    """Send again every unconfirmed request whose wait ran out; return how many were sent."""
+    now = (clock or SystemClock()).now()
+    with database.unit_of_work() as session:
+        due = session.scalars(
+            select(TakedownRequest)
+            .where(
+                TakedownRequest.state.in_((REQUESTED, HELD)),
+                TakedownRequest.next_send_at <= now,
+            )
+            .order_by(TakedownRequest.next_send_at)
+            .with_for_update()
+        ).all()
+        return sum(_send_or_hold(session, row, now, resend_after) for row in due)
+
+
+def takedown_of_case(session: Session, case_id: int) -> TakedownView | None:
+    row = session.scalar(select(TakedownRequest).where(TakedownRequest.case_id == case_id))
+    return None if row is None else view_of(row)
+
+
+def cancel_takedown(session: Session, case_id: int) -> bool:
+    """Stop asking for removal (a complaint reversed the decision); False if already removed."""
+    row = session.scalar(select(TakedownRequest).where(TakedownRequest.case_id == case_id))
+    if row is None or row.state == CONFIRMED:
+        return False
+    row.state = CANCELLED
+    row.next_send_at = None
+    return True
+
+
+def view_of(row: TakedownRequest) -> TakedownView:
+    return TakedownView(
+        row.id,
+        row.case_id,
+        row.item_id,
+        row.item_ref,
+        row.state,
+        row.sends,
+        row.requested_at,
+        row.confirmed_at,
+    )
+
+
+def _send_or_hold(
+    session: Session, row: TakedownRequest, now: datetime, resend_after: timedelta
+) -> int:
+    if not may_remove(session, row.item_ref, now):
+        ends = [h.until for h in active_holds(session, row.item_ref, now) if h.no_removal]
+        row.state = HELD
+        row.next_send_at = max(ends)
+        return 0
+    row.state = REQUESTED
+    row.sends += 1
+    # 1×, 2×, 4× … the configured wait, at most a day: the platform is not flooded.
+    wait = min(MAX_RESEND, resend_after * 2 ** (row.sends - 1))
+    row.next_send_at = now + wait
+    add_verdict_deliveries(session, row.item_id, _message(row, now))
+    return 1
+
+
+def _message(row: TakedownRequest, now: datetime) -> dict[str, Any]:
+    return {
+        "event": EVENT,
+        "takedown_id": row.id,
+        "id": row.item_id,
+        "item_id": row.item_ref,
+        "case_id": row.case_id,
+        "send": row.sends,
+        "requested_at": row.requested_at.isoformat(),
+        "sent_at": now.isoformat(),
+        # A recommendation only: the platform decides on the account under its own terms.
+        "account_action": {"recommendation": row.account_action},
+        # Art 12(2): the user is told later, through a released notice, never by this request.
+        "notify_user": False,
+        "confirm": f"/v1/items/{row.item_id}/takedown-confirmation",
+    }

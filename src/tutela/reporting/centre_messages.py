@@ -1,0 +1,86 @@
+"""What a provider does with a verified message from the centre: record what became of its
+report (forwarded, unfounded with reasons, information requested; Art 48(2)-(3)) on the outbox
+message, and store the holds authorities asked for (Art 48(6)-(7))."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tutela.errors import InvalidInput, NotFound
+from tutela.reporting.canonical import parse_json
+from tutela.reporting.holds import record_hold
+from tutela.reporting.messages import Message
+from tutela.reporting.outbox import REMOTE_STATUSES, record_remote_status_by_key
+from tutela.reporting.outbox_models import OutboxMessage
+
+CENTRE = "centre"
+HOLD = "hold"
+
+
+def apply_centre_message(
+    session: Session, message: Message, now: datetime, *, max_hold_days: int
+) -> dict[str, Any]:
+    """Apply one message inside the caller's transaction; applying it twice changes nothing."""
+    payload = message.payload
+    report_key = payload.get("report_key")
+    if not isinstance(report_key, str) or not report_key:
+        raise InvalidInput("a centre message names the report_key of our report")
+    if message.kind in REMOTE_STATUSES:
+        detail = {k: v for k, v in payload.items() if k not in {"report_key", "provider_id"}}
+        centre_id = payload.get("centre_report_id")
+        row = record_remote_status_by_key(
+            session,
+            CENTRE,
+            report_key,
+            message.kind,
+            now,
+            detail,
+            remote_ref=None if centre_id is None else str(centre_id),
+        )
+        return {"applied": message.kind, "message_id": row.id}
+    if message.kind == HOLD:
+        until = _time(payload.get("until"))
+        hold = record_hold(
+            session,
+            message.idempotency_key,
+            report_key,
+            _item_ref(session, report_key),
+            str(payload.get("authority") or ""),
+            no_user_notice=bool(payload.get("no_user_notice")),
+            no_removal=bool(payload.get("no_removal")),
+            until=until,
+            now=now,
+            max_days=max_hold_days,
+        )
+        return {"applied": HOLD, "hold_id": hold.id, "until": hold.until.isoformat()}
+    raise InvalidInput(f"unknown centre message kind {message.kind!r}")
+
+
+def _item_ref(session: Session, report_key: str) -> str:
+    """The platform's item id, read from the report we signed (the centre never names it)."""
+    row = session.scalar(
+        select(OutboxMessage).where(
+            OutboxMessage.destination == CENTRE, OutboxMessage.idempotency_key == report_key
+        )
+    )
+    if row is None:
+        raise NotFound("no report of ours carries that key")
+    report = parse_json(str(row.payload.get("body", "")).encode("utf-8"))
+    item = (report.get("metadata") or {}).get("item_id") if isinstance(report, dict) else None
+    if not isinstance(item, str):
+        raise InvalidInput("our stored report names no item")
+    return item
+
+
+def _time(value: object) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise InvalidInput("a hold's until is an ISO 8601 time") from None
+    if parsed.tzinfo is None:
+        raise InvalidInput("a hold's until needs a time zone")
+    return parsed

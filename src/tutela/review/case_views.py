@@ -1,0 +1,175 @@
+"""What a case page shows: the match evidence (bank, tags, distance, variant), the platform's
+metadata, the decisions so far and the measures under way; and the content behind it, for the
+thumbnail and the reveal, read from the held payload or, once decided, from the vault."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from tutela.audit.log import Action, Subject, record
+from tutela.auth.roles import Permission, permissions_of
+from tutela.auth.users import UserView
+from tutela.db.database import Database
+from tutela.detection.models import Case, Item, ItemPayload
+from tutela.enforcement.complaints import ComplaintView, complaints_of_case
+from tutela.enforcement.notices import NoticeView, notices_of_case
+from tutela.enforcement.takedown import TakedownView, takedown_of_case
+from tutela.enforcement.vault import Vault
+from tutela.errors import NotFound
+from tutela.indicators.models import Bank
+from tutela.review.decisions import Decision, decisions_of_case
+from tutela.review.models import ESCALATED, UNDECIDED
+from tutela.review.queues import QueueEntry, entry_of
+from tutela.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceView:
+    bank: str
+    tags: tuple[str, ...]
+    verified: bool
+    signal_type: str
+    distance: int
+    variant: str | None
+    outcome: str
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionLine:
+    reviewer: str
+    decision: str
+    note: str
+    status_after: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CaseView:
+    entry: QueueEntry
+    item_id: int
+    evidence: tuple[EvidenceView, ...]
+    metadata: dict[str, Any]
+    decisions: tuple[DecisionLine, ...]
+    has_content: bool
+    vault_record_id: int | None
+    takedown: TakedownView | None
+    notices: tuple[NoticeView, ...]
+    complaints: tuple[ComplaintView, ...]
+    choices: tuple[Decision, ...]  # what the viewer may decide now
+
+
+def case_view(
+    database: Database,
+    case_id: int,
+    viewer: UserView,
+    actor: str,
+    settings: Settings,
+    now: datetime,
+) -> CaseView:
+    """The case page's data; opening it is audited as a `view` (DESIGN rule 3)."""
+    with database.unit_of_work() as session:
+        case = session.get(Case, case_id)
+        item = session.get(Item, case.item_id) if case is not None else None
+        if case is None or item is None:
+            raise NotFound(f"no case {case_id}")
+        banks = {b.name: b for b in session.scalars(select(Bank))}
+        decisions = decisions_of_case(session, case_id)
+        held = session.scalar(select(ItemPayload.item_id).where(ItemPayload.item_id == item.id))
+        record_id = _vault_record(decisions)
+        record(session, actor, Action.VIEW, Subject("case", str(case_id)), {}, now=now)
+        verified = {name for name, bank in banks.items() if bank.verified}
+        return CaseView(
+            entry=entry_of(
+                case, item.item_id, item.meta, verified, dict(settings.review_sla_hours), now
+            ),
+            item_id=item.id,
+            evidence=tuple(_evidence(e, banks) for e in case.evidence or []),
+            metadata=dict(item.meta or {}),
+            decisions=tuple(
+                DecisionLine(d.reviewer, d.decision, d.note, d.status_after, d.created_at)
+                for d in decisions
+            ),
+            has_content=held is not None or record_id is not None,
+            vault_record_id=record_id,
+            takedown=takedown_of_case(session, case_id),
+            notices=tuple(notices_of_case(session, case_id)),
+            complaints=tuple(complaints_of_case(session, case_id)),
+            choices=_choices(case.status, viewer, {d.user_id for d in decisions}),
+        )
+
+
+def case_content(
+    database: Database, case_id: int, actor: str, settings: Settings, purpose: str
+) -> bytes | None:
+    """The case's content bytes: the held payload while undecided, else the vault's copy (that
+    opening is audited by the vault). None when the node never held or no longer holds it."""
+    with database.reader() as session:
+        item_id = session.scalar(select(Case.item_id).where(Case.id == case_id))
+        if item_id is None:
+            raise NotFound(f"no case {case_id}")
+        data = session.scalar(select(ItemPayload.data).where(ItemPayload.item_id == item_id))
+        record_id = _vault_record(decisions_of_case(session, case_id))
+    if data is not None:
+        return data
+    if record_id is None:
+        return None
+    return Vault.from_settings(settings).open(database, record_id, actor, purpose).content
+
+
+def _vault_record(decisions: list[Any]) -> int | None:
+    for d in decisions:
+        vault = (d.effects or {}).get("vault") or {}
+        if "record_id" in vault:
+            return int(vault["record_id"])
+    return None
+
+
+def _evidence(e: dict[str, Any], banks: dict[str, Bank]) -> EvidenceView:
+    bank = banks.get(str(e.get("bank")))
+    return EvidenceView(
+        bank=str(e.get("bank")),
+        tags=tuple(bank.tags or ()) if bank is not None else (),
+        verified=bool(bank.verified) if bank is not None else False,
+        signal_type=str(e.get("signal_type")),
+        distance=int(e.get("distance", 0)),
+        variant=e.get("variant"),
+        outcome=str(e.get("outcome", "")),
+    )
+
+
+def _choices(status: str, viewer: UserView, deciders: set[int]) -> tuple[Decision, ...]:
+    granted = permissions_of(viewer.roles)
+    if status not in UNDECIDED:
+        return ()
+    if status == ESCALATED:
+        if Permission.DECIDE_ESCALATED not in granted:
+            return ()
+        return (Decision.CONFIRM_KNOWN, Decision.CONFIRM_NEW, Decision.NOT_ABUSE)
+    if Permission.REVIEW not in granted:
+        return ()
+    return tuple(Decision)
+
+
+def held_content(database: Database, case_id: int) -> bytes | None:
+    """The payload an undecided case still holds (for its blurred preview), else None."""
+    with database.reader() as session:
+        item_id = session.scalar(select(Case.item_id).where(Case.id == case_id))
+        if item_id is None:
+            return None
+        return session.scalar(select(ItemPayload.data).where(ItemPayload.item_id == item_id))
+
+
+def reveal_content(
+    database: Database, case_id: int, actor: str, settings: Settings
+) -> bytes | None:
+    """The content for an explicit reveal: the `reveal` is audited and committed before any
+    byte is returned (DESIGN rule 3)."""
+    with database.unit_of_work() as session:
+        if session.get(Case, case_id) is None:
+            raise NotFound(f"no case {case_id}")
+        record(session, actor, Action.REVEAL, Subject("case", str(case_id)), {})
+    return case_content(database, case_id, actor, settings, "review reveal")

@@ -1,0 +1,144 @@
+"""What a confirmation sets in motion, all inside the decision's one transaction: preserve the
+content in the evidence vault and delete the plaintext (Art 22), file the report (Art 12), ask the
+platform to take the item down with an account-action recommendation, and hold a user notice
+through the silence period (Art 12(2)). Either all of it commits with the decision, or none."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from tutela.detection.models import Case, Item, ItemPayload
+from tutela.enforcement.notices import hold_notice
+from tutela.enforcement.takedown import SUSPEND_ACCOUNT, request_takedown
+from tutela.enforcement.vault import PreservationReason, Vault
+from tutela.errors import TutelaError
+from tutela.media.formats import sniff_format
+from tutela.reporting.fields import ContentFile, Kind, ProviderIdentity
+from tutela.reporting.filing import file_report
+from tutela.reporting.signing import SigningKey
+from tutela.review.report_input import report_input
+from tutela.settings import Settings
+
+NOTICE_KIND = "decision"
+
+
+@dataclass(frozen=True, slots=True)
+class Instruments:
+    """What a confirmation needs from outside the database, loaded before the transaction."""
+
+    settings: Settings
+    vault: Vault | None
+    signing_key: SigningKey | None
+
+
+def carry_out(
+    session: Session,
+    case: Case,
+    item: Item,
+    kind: Kind,
+    *,
+    reviewer: str,
+    actor: str,
+    now: datetime,
+    tools: Instruments,
+) -> dict[str, Any]:
+    """Run every measure of a confirmation; return what was done (for the decision row and the
+    audit entry: ids and reasons, never content)."""
+    effects: dict[str, Any] = {}
+    payload = session.scalar(select(ItemPayload.data).where(ItemPayload.item_id == item.id))
+    content = _content_file(payload)
+    if payload is None:
+        effects["vault"] = {"skipped": "hash-only submission: the node never held the content"}
+    else:
+        assert tools.vault is not None, "decide() loads the vault when a payload is held"
+        stored = tools.vault.preserve(
+            session,
+            item.item_id,
+            payload,
+            {"item": item.meta, "signals": item.signals, "case_id": case.id, "kind": kind.value},
+            PreservationReason.REPORT,
+            now,
+            actor=actor,
+        )
+        # Art 22: from here on the content exists only encrypted in the vault.
+        session.execute(delete(ItemPayload).where(ItemPayload.item_id == item.id))
+        effects["vault"] = {"record_id": stored.id, "expires_at": stored.expires_at.isoformat()}
+    effects["report"] = _report(session, case, item, kind, reviewer, now, tools, content)
+    takedown = request_takedown(
+        session,
+        case_id=case.id,
+        item_id=item.id,
+        item_ref=item.item_id,
+        now=now,
+        resend_after=timedelta(hours=tools.settings.takedown_resend_hours),
+    )
+    effects["takedown"] = {"id": takedown.id, "state": takedown.state}
+    effects["account_action"] = SUSPEND_ACCOUNT
+    notice = hold_notice(
+        session,
+        case_id=case.id,
+        item_id=item.id,
+        item_ref=item.item_id,
+        kind=NOTICE_KIND,
+        body={
+            "item_id": item.item_id,
+            "decision": "removed",
+            "ground": kind.value,
+            # DSA Art 17(3)(f): the redress the user has; complaints come back through the
+            # platform to POST /v1/complaints.
+            "redress": "internal_complaint",
+        },
+        now=now,
+        silence_months=tools.settings.notice_silence_months,
+    )
+    effects["notice"] = {"id": notice.id, "hold_until": notice.hold_until.isoformat()}
+    return effects
+
+
+def _report(
+    session: Session,
+    case: Case,
+    item: Item,
+    kind: Kind,
+    reviewer: str,
+    now: datetime,
+    tools: Instruments,
+    content: ContentFile | None,
+) -> dict[str, Any]:
+    settings = tools.settings
+    if not settings.centre_url:
+        return {"skipped": "TUTELA_CENTRE_URL is not set: no EU Centre to report to"}
+    assert tools.signing_key is not None, "decide() loads the key when a centre is configured"
+    filed = file_report(
+        session,
+        report_input(
+            case_id=case.id,
+            item=item,
+            evidence=case.evidence,
+            kind=kind,
+            decided_by=reviewer,
+            decided_at=now,
+            legal_basis=settings.report_legal_basis,
+            content=content,
+            account_measures=(SUSPEND_ACCOUNT,),
+        ),
+        ProviderIdentity.from_settings(settings),
+        tools.signing_key,
+        now,
+    )
+    return {"report_id": filed.report_id, "destination": "centre"}
+
+
+def _content_file(payload: bytes | None) -> ContentFile | None:
+    if not payload:
+        return None
+    try:
+        media_type = "image/" + sniff_format(payload[:32]).value
+    except TutelaError:
+        media_type = "application/octet-stream"
+    return ContentFile(media_type, payload)

@@ -1,0 +1,84 @@
+"""Turns a decided case into what a report is built from (Art 13(1), Annex III)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from tutela.detection.models import Item
+from tutela.reporting.fields import (
+    ContentFile,
+    ItemFacts,
+    Kind,
+    MatchFacts,
+    ReportInput,
+)
+from tutela.review.signal_values import signal_values
+
+
+def report_input(
+    *,
+    case_id: int,
+    item: Item,
+    evidence: Sequence[Mapping[str, Any]],
+    kind: Kind,
+    decided_by: str,
+    decided_at: datetime,
+    legal_basis: str,
+    content: ContentFile | None,
+    account_measures: tuple[str, ...],
+) -> ReportInput:
+    meta = item.meta or {}
+    values = signal_values(item.signals)
+    return ReportInput(
+        case_id=case_id,
+        item=_facts(item.item_id, meta),
+        matches=tuple(
+            MatchFacts(
+                bank=str(e["bank"]),
+                indicator_id=int(e["indicator_id"]),
+                signal_type=str(e["signal_type"]),
+                value=values.get(str(e["signal_type"]), ""),
+                distance=int(e["distance"]),
+            )
+            for e in evidence
+        ),
+        kind=kind,
+        decided_by=decided_by,
+        decided_at=decided_at,
+        legal_basis=legal_basis,
+        signals=values,
+        # The takedown is requested in the same transaction; the platform confirms it later.
+        removed=False,
+        urgent=bool(meta.get("extra", {}).get("urgent", False)),
+        account_measures=account_measures,
+        content=(content,) if content is not None else (),
+    )
+
+
+def _facts(item_ref: str, meta: Mapping[str, Any]) -> ItemFacts:
+    extra = meta.get("extra") or {}
+    return ItemFacts(
+        item_id=item_ref,
+        account_id=meta.get("account_id"),
+        username=meta.get("username"),
+        email=meta.get("email"),
+        phone=extra.get("phone"),
+        upload_ip=meta.get("upload_ip"),
+        upload_port=meta.get("upload_port"),
+        uploaded_at=_time(meta.get("uploaded_at")),
+        url=meta.get("url"),
+        service=meta.get("service"),
+        content_created_at=_time(meta.get("content_created_at")),
+        content_modified_at=_time(meta.get("content_modified_at")),
+    )
+
+
+def _time(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None

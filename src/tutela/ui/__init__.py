@@ -1,0 +1,1 @@
+"""Edge layer: the review console, server-rendered pages (Jinja2, plain CSS, one small script)."""

@@ -1,0 +1,138 @@
+"""Who is behind a console request, and whether they may be here: one dependency per route,
+`require_roles(...)`, that declares the roles it admits, checks the session cookie and, for every
+state-changing request, the CSRF token."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, Response
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
+
+from tutela.api.deps import Services, ServicesDep
+from tutela.audit.log import user_actor
+from tutela.auth.csrf import issue_csrf_token, verify_csrf_token
+from tutela.auth.roles import Role
+from tutela.auth.sessions import SessionPolicy, authenticate_session
+from tutela.auth.users import UserView
+from tutela.errors import Forbidden, Unauthorized
+
+SESSION_COOKIE = "tutela_session"
+LOGIN_CSRF_COOKIE = "tutela_login_csrf"
+CSRF_FIELD = "csrf"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD"})
+ROLES_ATTRIBUTE = "tutela_roles"
+# Pages load nothing from elsewhere and run only our script; revealed pictures are blob: URLs.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' blob:; script-src 'self'; "
+    "style-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+}
+
+REVIEWERS = (Role.REVIEWER, Role.SENIOR_REVIEWER)
+SENIORS = (Role.SENIOR_REVIEWER,)
+AUDIT_READERS = (Role.AUDITOR, Role.ADMINISTRATOR, Role.COMPLIANCE_OFFICER)
+EVERYONE = tuple(Role)
+
+
+class LoginRequired(Unauthorized):
+    """No live console session: pages send the browser to the login page."""
+
+    code = "login_required"
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """The signed-in person of a request."""
+
+    user: UserView
+    session_token: str
+    services: Services
+
+    @property
+    def actor(self) -> str:
+        return user_actor(self.user.id)
+
+    @property
+    def csrf_token(self) -> str:
+        return issue_csrf_token(self.session_token)
+
+
+def require_roles(*roles: Role) -> Callable[..., Awaitable[Viewer]]:
+    """The dependency of a console route: a signed-in person holding one of `roles`."""
+    admitted = frozenset(roles)
+
+    async def check(request: Request, services: ServicesDep) -> Viewer:
+        token = request.cookies.get(SESSION_COOKIE)
+        policy = SessionPolicy.from_settings(services.settings)
+        try:
+            signed_in = await run_in_threadpool(
+                authenticate_session, services.database, token, policy=policy
+            )
+        except Unauthorized as error:
+            raise LoginRequired(error.message) from None
+        if not admitted & signed_in.user.roles:
+            raise Forbidden("your roles do not admit you to this page")
+        assert token is not None
+        if request.method not in SAFE_METHODS:
+            submitted = request.headers.get(CSRF_HEADER)
+            if submitted is None:
+                form = await request.form()
+                value = form.get(CSRF_FIELD)
+                submitted = value if isinstance(value, str) else None
+            verify_csrf_token(token, submitted)
+        return Viewer(signed_in.user, token, services)
+
+    setattr(check, ROLES_ATTRIBUTE, admitted)
+    return check
+
+
+ReviewerDep = Annotated[Viewer, Depends(require_roles(*REVIEWERS))]
+SeniorDep = Annotated[Viewer, Depends(require_roles(*SENIORS))]
+AuditDep = Annotated[Viewer, Depends(require_roles(*AUDIT_READERS))]
+AnyoneDep = Annotated[Viewer, Depends(require_roles(*EVERYONE))]
+
+_environment: Environment | None = None
+
+
+def templates() -> Environment:
+    global _environment
+    if _environment is None:
+        _environment = Environment(
+            loader=PackageLoader("tutela.ui", "templates"),
+            autoescape=select_autoescape(["html"]),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+    return _environment
+
+
+def page(name: str, viewer: Viewer | None, status: int = 200, **context: Any) -> HTMLResponse:
+    """Render a template with the security headers every console page carries."""
+    html = templates().get_template(name).render(viewer=viewer, **context)
+    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+
+def secure(response: Response) -> Response:
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def set_session_cookie(response: Response, token: str, services: Services) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=not services.settings.console_insecure_cookies,
+        path="/ui",
+    )

@@ -1,0 +1,45 @@
+"""Mounts the review console on the provider app: its routes, its static files, and an error
+rendering that sends people without a session to the login page and shows others a page."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+
+from tutela.api.problems import problem
+from tutela.errors import NotFound, TutelaError
+from tutela.ui import auth_pages, oversight_pages, review_pages
+from tutela.ui.access import LoginRequired, page, secure
+
+STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
+static_router = APIRouter(prefix="/ui", include_in_schema=False)
+
+
+@static_router.get("/static/{name}")
+def static_file(name: str) -> Response:
+    if name not in STATIC:
+        raise NotFound("no such file")
+    body = resources.files("tutela.ui").joinpath("static", name).read_bytes()
+    return secure(Response(body, media_type=STATIC[name]))
+
+
+@static_router.get("")
+def console_root() -> Response:
+    return secure(RedirectResponse("/ui/home", status_code=303))
+
+
+def install_console(app: FastAPI) -> None:
+    for router in (static_router, auth_pages.router, review_pages.router, oversight_pages.router):
+        app.include_router(router)
+    app.add_exception_handler(TutelaError, _error)
+
+
+async def _error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, TutelaError)
+    if not request.url.path.startswith("/ui"):
+        return problem(error.status, error.code, error.message)
+    if isinstance(error, LoginRequired) and request.method == "GET":
+        return secure(RedirectResponse("/ui/login", status_code=303))
+    return page("error.html", None, status=error.status, error=error)

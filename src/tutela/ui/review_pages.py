@@ -1,0 +1,126 @@
+"""The reviewer's pages: the queue, a case, its blurred preview, the audited reveal, the decision
+form, and the wellness settings."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Form
+from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from tutela.review.case_views import case_view, held_content, reveal_content
+from tutela.review.decisions import Decision, decide
+from tutela.review.preferences import Preferences, get_preferences, set_preferences
+from tutela.review.queues import list_queue
+from tutela.ui.access import ReviewerDep, page, secure
+from tutela.ui.thumbnails import preview_png, revealed_png
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+DECISION_LABELS = {
+    Decision.CONFIRM_KNOWN: ("c", "Confirm known material"),
+    Decision.CONFIRM_NEW: ("n", "Confirm new material"),
+    Decision.NOT_ABUSE: ("x", "Not abuse"),
+    Decision.ESCALATE: ("e", "Escalate to a senior reviewer"),
+}
+
+
+@router.get("/queue")
+def queue(viewer: ReviewerDep, done: int | None = None) -> Response:
+    now = datetime.now(UTC)
+    entries = list_queue(viewer.services.database, viewer.user, viewer.services.settings, now)
+    return page("queue.html", viewer, entries=entries, now=now, done=done)
+
+
+@router.get("/cases/{case_id}")
+async def case_page(case_id: int, viewer: ReviewerDep) -> Response:
+    services = viewer.services
+    view = await run_in_threadpool(
+        case_view,
+        services.database,
+        case_id,
+        viewer.user,
+        viewer.actor,
+        services.settings,
+        datetime.now(UTC),
+    )
+    prefs = get_preferences(services.database, viewer.user.id)
+    return page("case.html", viewer, case=view, prefs=prefs, labels=DECISION_LABELS)
+
+
+@router.get("/cases/{case_id}/preview.png")
+async def preview(case_id: int, viewer: ReviewerDep) -> Response:
+    """Blurred and greyscale as the viewer set; only while the payload is held (undecided), so a
+    preview never opens the vault. The vault copy is shown only through a reveal."""
+    services = viewer.services
+    data = await run_in_threadpool(held_content, services.database, case_id)
+    if data is None:
+        return secure(Response(status_code=204))
+    prefs = get_preferences(services.database, viewer.user.id)
+    png = await run_in_threadpool(
+        preview_png,
+        data,
+        services.settings.media,
+        blur_px=prefs.blur_px,
+        greyscale=prefs.greyscale,
+    )
+    return secure(Response(png, media_type="image/png"))
+
+
+@router.post("/cases/{case_id}/reveal")
+async def reveal(case_id: int, viewer: ReviewerDep) -> Response:
+    """The picture unblurred, in the body of a POST (never a URL), audited before it is sent."""
+    services = viewer.services
+    data = await run_in_threadpool(
+        reveal_content, services.database, case_id, viewer.actor, services.settings
+    )
+    if data is None:
+        return secure(Response(status_code=204))
+    png = await run_in_threadpool(revealed_png, data, services.settings.media)
+    return secure(Response(png, media_type="image/png"))
+
+
+@router.post("/cases/{case_id}/decision")
+async def decision(
+    case_id: int,
+    viewer: ReviewerDep,
+    decision: Annotated[Decision, Form()],
+    note: Annotated[str, Form()] = "",
+) -> Response:
+    services = viewer.services
+    await run_in_threadpool(
+        lambda: decide(
+            services.database,
+            case_id,
+            viewer.user.name,
+            decision,
+            settings=services.settings,
+            note=note,
+        )
+    )
+    entries = list_queue(services.database, viewer.user, services.settings, datetime.now(UTC))
+    target = f"/ui/cases/{entries[0].case_id}" if entries else f"/ui/queue?done={case_id}"
+    return secure(RedirectResponse(target, status_code=303))
+
+
+@router.get("/preferences")
+def preferences_form(viewer: ReviewerDep) -> Response:
+    prefs = get_preferences(viewer.services.database, viewer.user.id)
+    return page("preferences.html", viewer, prefs=prefs, saved=False)
+
+
+@router.post("/preferences")
+def save_preferences(
+    viewer: ReviewerDep,
+    blur_px: Annotated[int, Form()] = 12,
+    greyscale: Annotated[bool, Form()] = False,
+    autoplay: Annotated[bool, Form()] = False,
+) -> Response:
+    prefs = set_preferences(
+        viewer.services.database,
+        viewer.user.id,
+        Preferences(blur_px, greyscale, autoplay),
+        datetime.now(UTC),
+    )
+    return page("preferences.html", viewer, prefs=prefs, saved=True)

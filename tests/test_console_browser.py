@@ -1,0 +1,131 @@
+"""The review console in a real browser (Debian's chromium driven by Playwright) against a real
+`tutela serve`: sign in, work the queue by keyboard alone, reveal, decide, and find the decision
+in the auditor's view. Screenshots go to test-output/console/ for people to look at."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from provider_fixtures import TUTELA, make_bank, make_key, node_env, running_node, wait_decided
+from review_fixtures import METADATA, PASSWORD, jpeg_bytes, photo
+from tutela.db.database import open_database
+from tutela.enforcement.keys import generate_master_key
+from tutela.settings import Settings
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = Path(__file__).resolve().parents[1] / "test-output" / "console"
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium")
+
+
+@pytest.fixture
+def console(tmp_path: Path) -> Iterator[str]:
+    """A node with a bank of two photos, a reviewer and an auditor, and both photos uploaded."""
+    settings = Settings(data_dir=tmp_path / "data")
+    database = open_database(settings)
+    make_bank(database, "known-list", [photo("astronaut"), photo("coffee")])
+    key = make_key(database)
+    database.close()
+    env = {
+        "TUTELA_VAULT_KEY": generate_master_key().encode(),
+        "TUTELA_CONSOLE_INSECURE_COOKIES": "1",
+    }
+    for name, role in (("rita", "reviewer"), ("aldo", "auditor")):
+        subprocess.run(
+            [TUTELA, "user", "create", name, "--role", role],
+            input=PASSWORD + "\n",
+            text=True,
+            env=node_env(settings, **env),
+            check=True,
+            capture_output=True,
+        )
+    with running_node(settings, tmp_path, workers=1, **env) as node:
+        with httpx.Client(base_url=node.url, headers={"Authorization": f"Bearer {key}"}) as client:
+            ids = []
+            for name in ("astronaut", "coffee"):
+                meta = json.dumps({"item_id": f"upload-{name}", **METADATA})
+                answer = client.post(
+                    "/v1/items",
+                    files={"file": ("upload.jpg", jpeg_bytes(photo(name)))},
+                    data={"metadata": meta},
+                )
+                ids.append(answer.json()["id"])
+            decided = wait_decided(client, ids, timeout_s=90)
+            assert all(view["case_id"] for view in decided.values())
+        yield node.url
+
+
+def test_a_reviewer_works_the_queue_by_keyboard_and_the_auditor_sees_it(console: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 860})
+            page.goto(console + "/ui/login")
+            page.screenshot(path=str(SHOTS / "01-login.png"))
+            page.keyboard.type("rita")
+            page.keyboard.press("Tab")
+            page.keyboard.type(PASSWORD)
+            page.keyboard.press("Enter")
+            page.wait_for_url("**/ui/queue")
+            assert page.locator("table.queue tbody tr").count() == 2
+            page.screenshot(path=str(SHOTS / "02-queue.png"))
+
+            page.keyboard.press("j")
+            page.keyboard.press("k")
+            page.keyboard.press("?")
+            page.screenshot(path=str(SHOTS / "03-help.png"))
+            page.keyboard.press("Escape")
+            page.keyboard.press("Enter")
+            page.wait_for_url("**/ui/cases/*")
+            page.wait_for_function("document.getElementById('preview').naturalWidth > 0")
+            page.screenshot(path=str(SHOTS / "04-case-blurred.png"))
+
+            page.keyboard.press("r")
+            page.wait_for_selector("#revealed:not([hidden])")
+            page.screenshot(path=str(SHOTS / "05-case-revealed.png"))
+            page.keyboard.press("r")
+            page.wait_for_selector("#revealed", state="hidden")
+
+            page.keyboard.press("c")
+            page.wait_for_selector("#confirmbar:not([hidden])")
+            page.screenshot(path=str(SHOTS / "06-confirm-chosen.png"))
+            first_case = page.url
+            page.keyboard.press("Enter")
+            page.wait_for_url(lambda url: url != first_case and "/ui/cases/" in url)
+
+            page.keyboard.press("x")
+            page.keyboard.press("Enter")
+            page.wait_for_url("**/ui/queue?done=*")
+            assert "queue is empty" in page.content()
+            page.screenshot(path=str(SHOTS / "07-queue-empty.png"))
+
+            auditor = browser.new_context().new_page()
+            auditor.set_viewport_size({"width": 1280, "height": 860})
+            auditor.goto(console + "/ui/login")
+            auditor.keyboard.type("aldo")
+            auditor.keyboard.press("Tab")
+            auditor.keyboard.type(PASSWORD)
+            auditor.keyboard.press("Enter")
+            auditor.wait_for_url("**/ui/home")
+            auditor.goto(console + "/ui/audit")
+            assert auditor.locator("text=chain intact").count() == 1
+            assert auditor.locator("tr.a-reveal").count() == 1
+            assert auditor.locator("tr.a-decision").count() == 2
+            auditor.screenshot(path=str(SHOTS / "08-audit.png"), full_page=True)
+        finally:
+            browser.close()

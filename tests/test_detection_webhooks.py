@@ -1,0 +1,149 @@
+"""Webhook delivery to a real local endpoint: signed bodies, retries with exponential backoff
+after failures, every attempt listed by the API, and an endpoint that never answers given up."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from provider_fixtures import decide_signals, make_key
+from tutela.api.app import create_app
+from tutela.db.database import Database
+from tutela.db.types import utc_now
+from tutela.detection.deliveries import deliver_due
+from tutela.detection.models import WebhookDelivery
+from tutela.detection.webhooks import register_webhook
+from tutela.settings import Settings
+
+SECRET = "a-webhook-secret-of-some-length"
+MD5 = "5d41402abc4b2a76b9719d911017c592"
+
+
+@dataclass
+class Endpoint:
+    """What the local endpoint answers, in turn (the last answer repeats), and what it saw."""
+
+    url: str = ""
+    answers: list[int] = field(default_factory=lambda: [204])
+    signed: list[bool] = field(default_factory=list)
+
+
+@pytest.fixture
+def endpoint() -> Iterator[Endpoint]:
+    state = Endpoint()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            stamp = self.headers["X-Tutela-Timestamp"].encode()
+            mac = hmac.new(SECRET.encode(), stamp + b"." + body, hashlib.sha256).hexdigest()
+            state.signed.append(self.headers["X-Tutela-Signature"] == "sha256=" + mac)
+            status = state.answers.pop(0) if len(state.answers) > 1 else state.answers[0]
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_port}/hook"
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+def one_verdict_to_deliver(database: Database, endpoint: Endpoint) -> int:
+    hook, _ = register_webhook(database, endpoint.url, SECRET)
+    decide_signals(database, [{"md5": MD5}])
+    return hook.id
+
+
+def delivery(database: Database) -> WebhookDelivery:
+    with database.reader() as session:
+        return session.scalars(select(WebhookDelivery)).one()
+
+
+def deliver_at(database: Database, now: datetime, **options: int) -> int:
+    with httpx.Client() as client:
+        return deliver_due(database, client, now=now, **options)
+
+
+async def api_get(settings: Settings, database: Database, path: str) -> httpx.Response:
+    """GET through the app in process, its lifespan run as a server would."""
+    app = create_app(settings, database=database)
+    headers = {"Authorization": f"Bearer {make_key(database)}"}
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://node", headers=headers
+        ) as client,
+    ):
+        return await client.get(path)
+
+
+def test_delivery_is_signed_with_the_endpoint_secret(
+    database: Database, endpoint: Endpoint
+) -> None:
+    one_verdict_to_deliver(database, endpoint)
+    assert deliver_at(database, utc_now()) == 1
+    assert endpoint.signed == [True]
+    assert delivery(database).state == "delivered"
+
+
+def test_failed_delivery_is_retried_with_exponential_backoff(
+    database: Database, endpoint: Endpoint
+) -> None:
+    endpoint.answers = [500, 500, 500, 204]
+    one_verdict_to_deliver(database, endpoint)
+    now = utc_now()
+    for wait_s in (1, 2, 4):  # after each failure: 1 s, then 2 s, then 4 s
+        assert deliver_at(database, now) == 1
+        assert deliver_at(database, now + timedelta(seconds=wait_s - 0.1)) == 0
+        now += timedelta(seconds=wait_s)
+    assert deliver_at(database, now) == 1
+    assert delivery(database).state == "delivered"
+    assert delivery(database).attempts == 4
+
+
+def test_permanently_failing_endpoint_is_given_up_after_max_attempts(
+    database: Database, endpoint: Endpoint
+) -> None:
+    endpoint.answers = [500]
+    one_verdict_to_deliver(database, endpoint)
+    now = utc_now()
+    tries = 0
+    while deliver_at(database, now, max_attempts=5):
+        tries += 1
+        now += timedelta(hours=2)  # past any backoff
+    assert tries == 5
+    assert delivery(database).state == "failed"
+    assert deliver_at(database, now + timedelta(days=1), max_attempts=5) == 0
+
+
+def test_delivery_attempts_are_listed_by_the_api(
+    settings: Settings, database: Database, endpoint: Endpoint
+) -> None:
+    endpoint.answers = [500, 204]
+    hook_id = one_verdict_to_deliver(database, endpoint)
+    now = utc_now()
+    deliver_at(database, now)
+    deliver_at(database, now + timedelta(seconds=1))
+    answer = asyncio.run(api_get(settings, database, f"/v1/webhooks/{hook_id}/deliveries"))
+    assert answer.status_code == 200
+    attempts = answer.json()
+    assert [a["status_code"] for a in attempts] == [204, 500]  # newest first
+    assert attempts[1]["error"] == "endpoint answered 500"
+    assert attempts[0]["error"] is None
