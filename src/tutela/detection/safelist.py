@@ -49,22 +49,30 @@ REMOVED = "safelist_remove"
 def add_safe_entry(
     database: Database, signal_type: str, value: str, reason: str, *, actor: str = SYSTEM
 ) -> SafeEntryView:
-    canonical = get_signal_type(signal_type).validate(value)
     with database.unit_of_work() as session:
-        exists = session.scalar(
-            select(SafeEntry.id).where(
-                SafeEntry.signal_type == signal_type, SafeEntry.value == canonical
-            )
+        view = insert_safe_entry(session, signal_type, value, reason, actor=actor)
+    if view is None:
+        raise Conflict(f"this {signal_type} value is already on the safe list")
+    return view
+
+
+def insert_safe_entry(
+    session: Session, signal_type: str, value: str, reason: str, *, actor: str = SYSTEM
+) -> SafeEntryView | None:
+    """Add a value inside the caller's transaction; None when it is already on the list."""
+    canonical = get_signal_type(signal_type).validate(value)
+    exists = session.scalar(
+        select(SafeEntry.id).where(
+            SafeEntry.signal_type == signal_type, SafeEntry.value == canonical
         )
-        if exists is not None:
-            raise Conflict(f"this {signal_type} value is already on the safe list")
-        row = SafeEntry(
-            signal_type=signal_type, value=canonical, reason=reason, created_at=utc_now()
-        )
-        session.add(row)
-        session.flush()
-        record(session, actor, ADDED, _subject(row), _details(row))
-        return _view(row)
+    )
+    if exists is not None:
+        return None
+    row = SafeEntry(signal_type=signal_type, value=canonical, reason=reason, created_at=utc_now())
+    session.add(row)
+    session.flush()
+    record(session, actor, ADDED, _subject(row), _details(row))
+    return _view(row)
 
 
 def list_safe_entries(database: Database) -> list[SafeEntryView]:

@@ -11,7 +11,6 @@ audited, and a confirmation sets its measures in motion in the same transaction.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -27,7 +26,7 @@ from tutela.auth.users import UserView, view_user
 from tutela.clock import Clock, SystemClock
 from tutela.db.database import Database
 from tutela.detection.models import Case, Item, ItemMatch, ItemPayload
-from tutela.detection.safelist import add_safe_entry
+from tutela.detection.safelist import insert_safe_entry
 from tutela.enforcement.vault import Vault
 from tutela.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tutela.reporting.fields import Kind
@@ -138,11 +137,17 @@ def decide(
         view = DecisionView(
             row.id, case.id, user.name, decision, status, status not in UNDECIDED, effects, now
         )
-        matched = _matched_values(session, item) if status == DISMISSED else {}
-    # The safe-list service commits on its own, so this runs just after the decision commits; a
-    # value already there is fine. (A crash in between leaves the values off the list: the
-    # decision's audit entry names them under `safelisted`.)
-    _add_to_safe_list(database, case_id, matched)
+        if status == DISMISSED:
+            # In the decision's own transaction: a dismissal and its safe-list entries stand or
+            # fall together. A value already listed is fine.
+            for signal_type, value in _matched_values(session, item).items():
+                insert_safe_entry(
+                    session,
+                    signal_type,
+                    value,
+                    f"not abuse: case {case.id}",
+                    actor=user_actor(user.id),
+                )
     return view
 
 
@@ -246,9 +251,3 @@ def _matched_values(session: Session, item: Item) -> dict[str, str]:
     """The item's own values of the signal types that matched: what the safe list suppresses."""
     types = set(session.scalars(select(ItemMatch.signal_type).where(ItemMatch.item_id == item.id)))
     return {t: v for t, v in signal_values(item.signals).items() if t in types}
-
-
-def _add_to_safe_list(database: Database, case_id: int, values: dict[str, str]) -> None:
-    for signal_type, value in values.items():
-        with contextlib.suppress(Conflict):
-            add_safe_entry(database, signal_type, value, f"not abuse: case {case_id}")
