@@ -77,6 +77,7 @@ def test_a_reviewer_works_the_queue_by_keyboard_and_the_auditor_sees_it(console:
             page = browser.new_page(viewport={"width": 1280, "height": 860})
             page.goto(console + "/ui/login")
             page.screenshot(path=str(SHOTS / "01-login.png"))
+            page.wait_for_selector("input[name=name]:focus")  # autofocus has landed
             page.keyboard.type("rita")
             page.keyboard.press("Tab")
             page.keyboard.type(PASSWORD)
@@ -117,6 +118,7 @@ def test_a_reviewer_works_the_queue_by_keyboard_and_the_auditor_sees_it(console:
             auditor = browser.new_context().new_page()
             auditor.set_viewport_size({"width": 1280, "height": 860})
             auditor.goto(console + "/ui/login")
+            auditor.wait_for_selector("input[name=name]:focus")  # autofocus has landed
             auditor.keyboard.type("aldo")
             auditor.keyboard.press("Tab")
             auditor.keyboard.type(PASSWORD)

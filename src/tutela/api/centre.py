@@ -34,6 +34,7 @@ from tutela.db.types import utc_now
 from tutela.errors import InvalidInput, Unauthorized
 from tutela.reporting.signing import SigningKey
 from tutela.settings import Settings
+from tutela.ui.centre_pages import install_centre_console
 
 # Intakes one process runs at once. More would only queue on PostgreSQL's commits and the GIL;
 # fewer leaves the database idle while a thread parses or verifies. The pool holds one
@@ -177,6 +178,8 @@ def create_centre_app(
         )
         return Response(page.body, media_type="application/json", headers=page.headers)
 
+    # The analysts' triage console (/ui): sign-in, the queue, reports and their assessment.
+    install_centre_console(app, settings, db)
     return app
 
 

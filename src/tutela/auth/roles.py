@@ -14,6 +14,9 @@ class Role(StrEnum):
     SENIOR_REVIEWER = "senior_reviewer"
     AUDITOR = "auditor"
     COMPLIANCE_OFFICER = "compliance_officer"
+    # The EU Centre's people (its own node and database): triage of received reports.
+    ANALYST = "analyst"
+    SENIOR_ANALYST = "senior_analyst"
 
 
 class Permission(StrEnum):
@@ -26,6 +29,8 @@ class Permission(StrEnum):
     READ_AUDIT = "read_audit"
     MANAGE_USERS = "manage_users"
     MANAGE_SETTINGS = "manage_settings"
+    TRIAGE = "triage"  # centre: assess reports, set aside as unfounded, forward (Art 48)
+    CONFIRM_INDICATOR = "confirm_indicator"  # centre: make indicators of a report (Art 44(3))
 
 
 # Administrators run the node but do not look at content: separation of duties.
@@ -46,6 +51,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.READ_AUDIT,
         }
     ),
+    Role.ANALYST: frozenset({Permission.TRIAGE}),
+    Role.SENIOR_ANALYST: frozenset({Permission.TRIAGE, Permission.CONFIRM_INDICATOR}),
 }
 
 

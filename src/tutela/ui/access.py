@@ -6,20 +6,21 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
-from tutela.api.deps import Services, ServicesDep
 from tutela.audit.log import user_actor
 from tutela.auth.csrf import issue_csrf_token, verify_csrf_token
 from tutela.auth.roles import Role
 from tutela.auth.sessions import SessionPolicy, authenticate_session
 from tutela.auth.users import UserView
+from tutela.db.database import Database
 from tutela.errors import Forbidden, Unauthorized
+from tutela.settings import Settings
 
 SESSION_COOKIE = "tutela_session"
 LOGIN_CSRF_COOKIE = "tutela_login_csrf"
@@ -41,7 +42,25 @@ SECURITY_HEADERS = {
 REVIEWERS = (Role.REVIEWER, Role.SENIOR_REVIEWER)
 SENIORS = (Role.SENIOR_REVIEWER,)
 AUDIT_READERS = (Role.AUDITOR, Role.ADMINISTRATOR, Role.COMPLIANCE_OFFICER)
+ANALYSTS = (Role.ANALYST, Role.SENIOR_ANALYST)
+SENIOR_ANALYSTS = (Role.SENIOR_ANALYST,)
 EVERYONE = tuple(Role)
+
+
+class ConsoleServices(Protocol):
+    """What console pages need of an app's services: the provider's `Services`, or the centre's
+    console services (see tutela.ui.centre_pages)."""
+
+    settings: Settings
+    database: Database
+
+
+def get_console_services(request: Request) -> ConsoleServices:
+    services: ConsoleServices = request.app.state.services
+    return services
+
+
+ConsoleServicesDep = Annotated[ConsoleServices, Depends(get_console_services)]
 
 
 class LoginRequired(Unauthorized):
@@ -56,7 +75,7 @@ class Viewer:
 
     user: UserView
     session_token: str
-    services: Services
+    services: ConsoleServices
 
     @property
     def actor(self) -> str:
@@ -71,7 +90,7 @@ def require_roles(*roles: Role) -> Callable[..., Awaitable[Viewer]]:
     """The dependency of a console route: a signed-in person holding one of `roles`."""
     admitted = frozenset(roles)
 
-    async def check(request: Request, services: ServicesDep) -> Viewer:
+    async def check(request: Request, services: ConsoleServicesDep) -> Viewer:
         token = request.cookies.get(SESSION_COOKIE)
         policy = SessionPolicy.from_settings(services.settings)
         try:
@@ -100,6 +119,8 @@ ReviewerDep = Annotated[Viewer, Depends(require_roles(*REVIEWERS))]
 SeniorDep = Annotated[Viewer, Depends(require_roles(*SENIORS))]
 AuditDep = Annotated[Viewer, Depends(require_roles(*AUDIT_READERS))]
 AnyoneDep = Annotated[Viewer, Depends(require_roles(*EVERYONE))]
+AnalystDep = Annotated[Viewer, Depends(require_roles(*ANALYSTS))]
+SeniorAnalystDep = Annotated[Viewer, Depends(require_roles(*SENIOR_ANALYSTS))]
 
 _environment: Environment | None = None
 
@@ -127,7 +148,7 @@ def secure(response: Response) -> Response:
     return response
 
 
-def set_session_cookie(response: Response, token: str, services: Services) -> None:
+def set_session_cookie(response: Response, token: str, services: ConsoleServices) -> None:
     response.set_cookie(
         SESSION_COOKIE,
         token,

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from tutela.api.deps import ServicesDep
 from tutela.auth.roles import Permission, permissions_of
 from tutela.auth.sessions import SessionPolicy, log_in, log_out
 from tutela.errors import CsrfRejected, Unauthorized
@@ -19,6 +18,7 @@ from tutela.ui.access import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
     AnyoneDep,
+    ConsoleServicesDep,
     page,
     secure,
     set_session_cookie,
@@ -28,7 +28,7 @@ router = APIRouter(prefix="/ui", include_in_schema=False)
 
 
 @router.get("/login")
-def login_form(services: ServicesDep) -> Response:
+def login_form(services: ConsoleServicesDep) -> Response:
     token = secrets.token_urlsafe(32)
     response = page("login.html", None, login_csrf=token, error=None)
     response.set_cookie(
@@ -45,7 +45,7 @@ def login_form(services: ServicesDep) -> Response:
 @router.post("/login")
 async def login(
     request: Request,
-    services: ServicesDep,
+    services: ConsoleServicesDep,
     name: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
     csrf: Annotated[str, Form()] = "",
@@ -66,7 +66,11 @@ async def login(
     except Unauthorized as error:
         return page("login.html", None, status=error.status, login_csrf=csrf, error=error.message)
     granted = permissions_of(signed.user.roles)
-    target = "/ui/queue" if Permission.REVIEW in granted else "/ui/home"
+    target = "/ui/home"
+    if Permission.REVIEW in granted:
+        target = "/ui/queue"
+    elif Permission.TRIAGE in granted:
+        target = "/ui/triage"
     response = secure(RedirectResponse(target, status_code=303))
     set_session_cookie(response, signed.token, services)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/ui")

@@ -31,7 +31,13 @@ def console_root() -> Response:
 
 
 def install_console(app: FastAPI) -> None:
-    for router in (static_router, auth_pages.router, review_pages.router, oversight_pages.router):
+    install_pages(app, review_pages.router, oversight_pages.router)
+
+
+def install_pages(app: FastAPI, *routers: APIRouter) -> None:
+    """The console's shared parts (static files, sign-in and out, home, error pages) and
+    `routers`' pages; the centre's console is installed the same way."""
+    for router in (static_router, auth_pages.router, *routers):
         app.include_router(router)
     app.add_exception_handler(TutelaError, _error)
 

@@ -5,6 +5,7 @@
   const csrf = document.querySelector('meta[name="csrf-token"]');
   const help = document.getElementById("help");
   const page = document.body.dataset.page;
+  const queueUrl = document.body.dataset.queue || "/ui/queue";
 
   function typing(event) {
     const tag = event.target.tagName;
@@ -60,8 +61,13 @@
     if (!form) return;
     choices.forEach((b) => b.classList.toggle("chosen", b === button));
     field.value = button.dataset.decision;
+    // A choice may post elsewhere (data-action) and need a field filled in first (data-focus).
+    if (!form.dataset.action) form.dataset.action = form.action;
+    form.action = button.dataset.action || form.dataset.action;
     document.getElementById("chosen").textContent = button.textContent.replace(/^\s*\S+\s*/, "");
     bar.hidden = false;
+    const needed = button.dataset.focus && document.getElementById(button.dataset.focus);
+    if (needed) needed.focus();
   }
   function cancel() {
     if (!form) return;
@@ -88,7 +94,7 @@
       return;
     }
     if (page !== "case") return;
-    if (event.key === "q" || event.key === "u") { window.location = "/ui/queue"; return; }
+    if (event.key === "q" || event.key === "u") { window.location = queueUrl; return; }
     if (event.key === "r") { event.preventDefault(); toggleReveal(); return; }
     if (event.key === "Enter" && form && field.value) { event.preventDefault(); form.submit(); return; }
     const button = choices.find((b) => b.dataset.key === event.key);
