@@ -18,6 +18,7 @@ from tutela.cli.app import app, load_settings, print_json
 from tutela.cli.db import opened_database
 from tutela.db.database import Database
 from tutela.db.types import utc_now
+from tutela.enforcement.schedule import enforcement_tasks
 from tutela.indicators.feed_subscription import HttpFeedClient, follow_feed, subscribed_banks
 from tutela.reporting.outbox import deliver_due
 from tutela.reporting.sender import PeriodicTask, run_sender, start_sender_thread
@@ -56,7 +57,8 @@ def feed_tasks(settings: Settings, database: Database) -> list[PeriodicTask]:
 
 
 def start_provider_sender(settings: Settings, database: Database) -> Callable[[], None]:
-    """Start the provider's sender in a daemon thread; return the function that stops it."""
+    """Start the provider's sender in a daemon thread, with the feed followers and the timed
+    steps of enforcement; return the function that stops it."""
     return start_sender_thread(
         database,
         provider_transports(settings, database),
@@ -64,7 +66,7 @@ def start_provider_sender(settings: Settings, database: Database) -> Callable[[]
         max_attempts=settings.outbox_max_attempts,
         claim_s=settings.outbox_claim_s,
         backoff_base_s=settings.outbox_backoff_s,
-        tasks=feed_tasks(settings, database),
+        tasks=[*feed_tasks(settings, database), *enforcement_tasks(settings, database)],
     )
 
 
