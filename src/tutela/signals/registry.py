@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from functools import cache
-from importlib.metadata import entry_points
 
-from tutela.errors import ConfigurationError, InvalidInput
+from tutela.errors import InvalidInput
+from tutela.plugins import load_plugins
 from tutela.signals.base import SignalType
 
 ENTRY_POINT_GROUP = "tutela.signal_types"
@@ -14,19 +14,7 @@ ENTRY_POINT_GROUP = "tutela.signal_types"
 @cache
 def signal_types() -> dict[str, type[SignalType]]:
     """All registered signal types by their stable name; checked for clashes once per process."""
-    found: dict[str, type[SignalType]] = {}
-    for point in entry_points(group=ENTRY_POINT_GROUP):
-        cls = point.load()
-        if not (isinstance(cls, type) and issubclass(cls, SignalType)):
-            raise ConfigurationError(f"entry point {point.value} is not a SignalType")
-        if cls.name != point.name:
-            raise ConfigurationError(
-                f"entry point {point.name!r} names a signal type called {cls.name!r}"
-            )
-        if point.name in found and found[point.name] is not cls:
-            raise ConfigurationError(f"two plug-ins register the signal type {point.name!r}")
-        found[point.name] = cls
-    return found
+    return load_plugins(ENTRY_POINT_GROUP, SignalType, "signal type")
 
 
 def get_signal_type(name: str) -> type[SignalType]:

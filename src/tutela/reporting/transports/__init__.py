@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from importlib.metadata import entry_points
 
 from tutela.errors import ConfigurationError
+from tutela.plugins import load_plugins
 from tutela.reporting.transports.base import (
     OutgoingMessage,
     ReportTransport,
@@ -28,19 +28,7 @@ __all__ = [
 
 def transport_classes() -> dict[str, type[ReportTransport]]:
     """Every registered transport by its `name`; two plug-ins claiming one name stop start-up."""
-    found: dict[str, type[ReportTransport]] = {}
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
-        cls = entry.load()
-        if not (isinstance(cls, type) and issubclass(cls, ReportTransport)):
-            raise ConfigurationError(f"entry point {entry.name!r} is not a ReportTransport")
-        if cls.name != entry.name:
-            raise ConfigurationError(
-                f"transport {cls.__name__} is named {cls.name!r} but registered as {entry.name!r}"
-            )
-        if cls.name in found and found[cls.name] is not cls:
-            raise ConfigurationError(f"two report transports are named {cls.name!r}")
-        found[cls.name] = cls
-    return found
+    return load_plugins(ENTRY_POINT_GROUP, ReportTransport, "report transport")
 
 
 def create_transports(
