@@ -13,8 +13,9 @@ from sqlalchemy import create_engine
 from provider_fixtures import make_key, running_node
 from tutela.api import create_app
 from tutela.api.deps import AUTH_KEY, CENTRE_SIGNATURE, SCOPE_KEY
-from tutela.auth.api_keys import SCOPES, revoke_api_key
+from tutela.auth.api_keys import SCOPES, ApiKeyCache, revoke_api_key
 from tutela.db.database import Database, open_database
+from tutela.errors import Forbidden, Unauthorized
 from tutela.settings import Settings
 
 
@@ -126,6 +127,15 @@ def test_invalid_body_is_invalid_input(node: tuple[httpx.Client, Database]) -> N
         "/v1/items", json={"metadata": {}}, headers={"Authorization": f"Bearer {key}"}
     )
     assert answer.status_code == 422 and answer.json()["code"] == "invalid_input"
+    broken = client.post(
+        "/v1/items",
+        content=b'--b\r\nContent-Disposition: form-data; name="file"\r\n\r\ncut short',
+        headers={
+            "Authorization": f"Bearer {key}",
+            "Content-Type": "multipart/form-data; boundary=b",
+        },
+    )
+    assert broken.status_code == 422 and "closing boundary" in broken.json()["detail"]
 
 
 def test_oversized_upload_is_refused_while_streaming(tmp_path: Path) -> None:
@@ -159,3 +169,23 @@ def test_health_and_metrics_need_no_key(node: tuple[httpx.Client, Database]) -> 
     assert client.get("/readyz").json()["status"] == "ready"
     metrics = client.get("/metrics").text
     assert "tutela_http_requests_total" in metrics and "tutela_queue_depth" in metrics
+
+
+def test_checked_key_is_trusted_for_a_second_then_asked_again(tmp_path: Path) -> None:
+    """The API's key cache: no database read while a key is fresh; revocation bites after ttl."""
+    database = open_database(Settings(data_dir=tmp_path / "data"))
+    key = make_key(database, "cached", ("items:read",))
+    now = [100.0]
+    cache = ApiKeyCache(database, ttl_s=1.0, clock=lambda: now[0])
+    assert cache.cached(key, "items:read") is None  # never checked yet
+    assert cache.authenticate(key, "items:read").name == "cached"
+    revoke_api_key(database, "cached")
+    assert cache.cached(key, "items:read") is not None  # trusted within the second
+    with pytest.raises(Forbidden):
+        cache.cached(key, "items:write")  # scopes still apply to a cached key
+    now[0] += 1.0
+    assert cache.cached(key, "items:read") is None
+    with pytest.raises(Unauthorized):
+        cache.authenticate(key, "items:read")
+    assert cache.cached("tut_wrong", "items:read") is None
+    database.close()

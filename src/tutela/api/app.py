@@ -16,6 +16,7 @@ from tutela.api.intake import Intake
 from tutela.api.metrics import NodeMetrics
 from tutela.api.middleware import BodyLimit, RequestMetrics
 from tutela.api.problems import install_problem_handlers
+from tutela.auth.api_keys import ApiKeyCache
 from tutela.db.database import Database, open_database
 from tutela.detection.hasher import Hasher
 from tutela.indicators.matcher import Matcher
@@ -46,7 +47,10 @@ def create_app(
         await run_in_threadpool(matcher.load)
         with hasher:
             intake = Intake(database)
-            app.state.services = Services(settings, database, matcher, hasher, metrics, intake)
+            keys = ApiKeyCache(database)
+            app.state.services = Services(
+                settings, database, matcher, hasher, metrics, intake, keys
+            )
             try:
                 yield
             finally:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from tutela.api.intake import Intake
 from tutela.api.metrics import NodeMetrics
-from tutela.auth.api_keys import ApiKeyView, authenticate
+from tutela.auth.api_keys import ApiKeyCache, ApiKeyView
 from tutela.db.database import Database
 from tutela.detection.hasher import Hasher
 from tutela.indicators.matcher import Matcher
@@ -33,9 +34,12 @@ class Services:
     hasher: Hasher
     metrics: NodeMetrics
     intake: Intake
+    keys: ApiKeyCache
 
 
-def get_services(request: Request) -> Services:
+# Dependencies are `async def` on purpose: FastAPI runs a plain `def` dependency on a worker
+# thread, one thread hand-off per dependency per request.
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -45,10 +49,13 @@ _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: 
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def require_scope(scope: str) -> Callable[..., ApiKeyView]:
-    def check_key(services: ServicesDep, credentials: BearerDep) -> ApiKeyView:
+def require_scope(scope: str) -> Callable[..., Awaitable[ApiKeyView]]:
+    async def check_key(services: ServicesDep, credentials: BearerDep) -> ApiKeyView:
         key = credentials.credentials if credentials is not None else None
-        return authenticate(services.database, key, scope)
+        view = services.keys.cached(key, scope)
+        if view is None:
+            view = await run_in_threadpool(services.keys.authenticate, key, scope)
+        return view
 
     return check_key
 

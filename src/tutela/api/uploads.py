@@ -9,13 +9,14 @@ from typing import Any, TypeVar
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
-from starlette.datastructures import UploadFile
 
+from tutela.api.multipart import boundary_of, parse_form
 from tutela.errors import InvalidInput, MediaTooLarge
 
 M = TypeVar("M", bound=BaseModel)
 MULTIPART = "multipart/form-data"
-READ_CHUNK = 1024 * 1024
+# The file and a few text fields (the metadata); more is not a client of ours.
+MAX_PARTS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,24 +32,22 @@ def is_multipart(request: Request) -> bool:
 
 async def read_upload(request: Request, max_bytes: int) -> Upload:
     """The multipart `file` (at most `max_bytes`) and the form's text fields."""
-    if not is_multipart(request):
-        raise InvalidInput("send the file as multipart/form-data in a field named 'file'")
-    form = await request.form(max_files=1, max_fields=8)
-    try:
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise InvalidInput("the form has no file field named 'file'")
-        chunks: list[bytes] = []
-        size = 0
-        while chunk := await upload.read(READ_CHUNK):
-            size += len(chunk)
-            if size > max_bytes:
-                raise MediaTooLarge(f"the file is over the limit of {max_bytes} bytes")
-            chunks.append(chunk)
-        fields = {k: v for k, v in form.items() if isinstance(v, str)}
-        return Upload(upload.filename or "upload", b"".join(chunks), fields)
-    finally:
-        await form.close()
+    boundary = boundary_of(request.headers.get("content-type", ""))
+    parts = parse_form(await request.body(), boundary, max_parts=MAX_PARTS)
+    files = [part for part in parts if part.name == "file"]
+    if len(files) != 1:
+        raise InvalidInput("the form must have exactly one file field named 'file'")
+    upload = files[0]
+    if len(upload.data) > max_bytes:
+        raise MediaTooLarge(f"the file is over the limit of {max_bytes} bytes")
+    fields: dict[str, str] = {}
+    for part in parts:
+        if part is not upload:
+            try:
+                fields[part.name] = part.data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise InvalidInput(f"the form field {part.name!r} is not UTF-8 text") from None
+    return Upload(upload.filename or "upload", upload.data, fields)
 
 
 def parse_model(model: type[M], raw: str | bytes, where: str) -> M:

@@ -6,7 +6,10 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Sequence
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -27,6 +30,10 @@ LOOKUP_CHARS = 8
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # `last_used_at` is rewritten at most this often, so busy keys do not turn reads into writes.
 LAST_USED_GRANULARITY = timedelta(minutes=1)
+# How long a checked key is trusted without asking the database again: a revoked key stops
+# working within this time. Busy clients then cost no database read per request.
+KEY_CACHE_S = 1.0
+KEY_CACHE_ENTRIES = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +99,9 @@ def revoke_api_key(database: Database, name: str) -> ApiKeyView:
         return _view(row)
 
 
-def authenticate(database: Database, key: str | None, scope: str) -> ApiKeyView:
-    """The active key behind `key`; Unauthorized when there is none, Forbidden without `scope`."""
+def authenticate(database: Database, key: str | None, scope: str | None) -> ApiKeyView:
+    """The active key behind `key`; Unauthorized when there is none, Forbidden without `scope`
+    (None: any scope)."""
     if not key or not key.startswith(KEY_PREFIX) or len(key) < len(KEY_PREFIX) + LOOKUP_CHARS:
         raise Unauthorized("a valid API key is required (Authorization: Bearer KEY)")
     secret = key[len(KEY_PREFIX) :]
@@ -110,10 +118,58 @@ def authenticate(database: Database, key: str | None, scope: str) -> ApiKeyView:
             found = row
     if found is None:
         raise Unauthorized("a valid API key is required (Authorization: Bearer KEY)")
-    if scope not in found.scopes:
-        raise Forbidden(f"this API key lacks the scope {scope!r}")
     _record_use(database, found)
-    return _view(found)
+    view = _view(found)
+    return view if scope is None else _in_scope(view, scope)
+
+
+class ApiKeyCache:
+    """Keys checked in the last `ttl_s` seconds, by digest (the key itself is not kept).
+
+    `cached` answers from memory or returns None; `authenticate` asks the database and remembers
+    the answer. Only valid keys are remembered: a wrong key always costs a database read. Safe to
+    call from several threads.
+    """
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        ttl_s: float = KEY_CACHE_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._database = database
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._entries: OrderedDict[str, tuple[float, ApiKeyView]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def cached(self, key: str | None, scope: str) -> ApiKeyView | None:
+        """The key's view if it was found valid within `ttl_s`; Forbidden if it lacks `scope`."""
+        if not key or not key.startswith(KEY_PREFIX):
+            return None
+        digest = _digest(key[len(KEY_PREFIX) :])
+        with self._lock:
+            entry = self._entries.get(digest)
+        if entry is None or self._clock() - entry[0] >= self._ttl_s:
+            return None
+        return _in_scope(entry[1], scope)
+
+    def authenticate(self, key: str | None, scope: str) -> ApiKeyView:
+        """As `authenticate`, remembering a valid key (with all its scopes) for `ttl_s`."""
+        view = authenticate(self._database, key, None)
+        assert key is not None  # authenticate refuses a missing key
+        with self._lock:
+            self._entries[_digest(key[len(KEY_PREFIX) :])] = (self._clock(), view)
+            while len(self._entries) > KEY_CACHE_ENTRIES:
+                self._entries.popitem(last=False)
+        return _in_scope(view, scope)
+
+
+def _in_scope(view: ApiKeyView, scope: str) -> ApiKeyView:
+    if scope not in view.scopes:
+        raise Forbidden(f"this API key lacks the scope {scope!r}")
+    return view
 
 
 def _record_use(database: Database, row: ApiKey) -> None:
