@@ -3,14 +3,16 @@ the next refresh, without a rebuild, and each bank's threshold decides."""
 
 from __future__ import annotations
 
+import logging
 import secrets
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import text
 
 from tutela.db import Database
 from tutela.db.types import utc_now
-from tutela.indicators import banks
+from tutela.indicators import banks, matcher_rows
 from tutela.indicators.changes import changes_since, latest_seq
 from tutela.indicators.ledger import (
     add_indicator,
@@ -183,3 +185,46 @@ def test_a_refresh_reads_only_the_changes_since_the_last(
     assert matcher.refresh() == 0
     found = matcher.match_hashes("pdq", values)
     assert [[r.distance for r in rows] for rows in found] == [[0], [0], [0]]
+
+
+def test_a_full_load_in_small_chunks_of_mixed_types_finds_every_indicator(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    banks.create_bank(database, "a")
+    banks.create_bank(database, "b")
+    pdqs = [random_pdq() for _ in range(7)]
+    md5s = [f"{i:032x}" for i in range(1, 6)]
+    for i, value in enumerate(pdqs):
+        add_indicator(database, "ab"[i % 2], "pdq", value)
+    for value in md5s:
+        add_indicator(database, "b", "md5", value)
+    banks.set_bank_enabled(database, "a", False)
+    monkeypatch.setattr(matcher_rows, "FETCH_ROWS", 3)
+    matcher = Matcher(database, use_snapshot=False)
+    matcher.load()
+    assert [banks_matching(matcher, "pdq", value) for value in pdqs] == [
+        [] if i % 2 == 0 else ["b"] for i in range(7)
+    ]
+    assert [banks_matching(matcher, "md5", value) for value in md5s] == [["b"]] * 5
+    assert len(matcher) == 3 + 5
+
+
+def test_rows_changed_behind_tutelas_back_are_skipped_not_fatal(
+    database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    banks.create_bank(database, "a")
+    good, bad = random_pdq(), add_indicator(database, "a", "pdq", random_pdq())
+    add_indicator(database, "a", "pdq", good)
+    other = add_indicator(database, "a", "md5", MD5)
+    with database.unit_of_work() as session:
+        session.execute(
+            text("UPDATE indicators SET value = 'not hex' WHERE id = :i"), {"i": bad.id}
+        )
+        session.execute(
+            text("UPDATE indicators SET signal_type = 'nonesuch' WHERE id = :i"), {"i": other.id}
+        )
+    matcher = Matcher(database, use_snapshot=False)
+    with caplog.at_level(logging.WARNING, logger="tutela.matcher"):
+        matcher.load()
+    assert (banks_matching(matcher, "pdq", good), len(matcher)) == (["a"], 1)
+    assert "malformed pdq" in caplog.text and "'nonesuch'" in caplog.text

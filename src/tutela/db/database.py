@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,9 +17,14 @@ from tutela.settings import Settings
 
 @dataclass
 class Database:
-    """An engine and its sessions. `unit_of_work()` is the only place a transaction commits."""
+    """An engine and its sessions. `unit_of_work()` is the only place a transaction commits.
+
+    `data_dir` is the node's data directory when it has one: files derived from the database
+    (the matcher's snapshot) are kept there.
+    """
 
     engine: Engine
+    data_dir: Path | None = None
     _sessions: sessionmaker[Session] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -50,7 +56,7 @@ class Database:
 
 def open_database(settings: Settings, *, migrate: bool = True) -> Database:
     """Open the configured database and bring its schema up to date (the normal start-up path)."""
-    database = Database(create_engine_from(settings))
+    database = Database(create_engine_from(settings), data_dir=settings.data_dir)
     if migrate:
         database.upgrade()
     return database

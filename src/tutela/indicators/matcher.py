@@ -1,40 +1,65 @@
 """The Matcher: enabled indicators held in memory indices, kept current by the change sequence.
 
-`load()` reads everything once; `refresh()` applies only what changed since (adds, removals,
-disables, bank switches) without rebuilding; `match_hashes()` answers with each bank's threshold.
+`load()` starts from the snapshot in the data directory when there is a usable one and replays the
+changes made since; otherwise it reads every indicator (columns straight from the driver into numpy
+arrays). `refresh()` applies only what changed since (adds, removals, disables, bank switches)
+without rebuilding; `match_hashes()` answers with each bank's threshold; `save_snapshot()` writes
+the snapshot (`tutela bank snapshot`).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeAlias
+from pathlib import Path
 
 import numpy as np
-from sqlalchemy import Select, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tutela.db.database import Database
 from tutela.db.types import utc_now
-from tutela.errors import InvalidInput
-from tutela.indicators.changes import Change, changes_since, latest_seq
-from tutela.indicators.models import Bank, Indicator
+from tutela.errors import ConfigurationError, InvalidInput, TutelaError
+from tutela.indicators.changes import Change, ChangeOp, changes_since, latest_seq
+from tutela.indicators.matcher_entries import BankRule, EntryTable
+from tutela.indicators.matcher_rows import (
+    FETCH_ROWS,
+    GatheredRows,
+    RowQuery,
+    cyclic_gc_paused,
+    driver_rows,
+    enabled_now,
+    enabled_rules,
+    matchable,
+    rule_of,
+)
+from tutela.indicators.matcher_snapshot import (
+    MatcherState,
+    SnapshotInfo,
+    database_identity,
+    read_matcher_snapshot,
+    snapshot_directory,
+    write_matcher_snapshot,
+)
+from tutela.indicators.models import Bank
 from tutela.matching import ExactIndex, PdqIndex
 from tutela.signals.pdq import DIHEDRAL_NAMES, PdqSignal
 from tutela.signals.registry import get_signal_type
+
+__all__ = ["MatchResult", "Matcher", "SnapshotInfo", "count_matchable"]
+
+log = logging.getLogger("tutela.matcher")
 
 PDQ = PdqSignal.name
 PDQ_BYTES = PdqSignal.hex_length // 2
 # Past this many pending changes a fresh load is cheaper than re-reading each changed row.
 RELOAD_AFTER_CHANGES = 200_000
 CHANGE_PAGE = 50_000
-# Rows of (id, bank_id, signal_type, value, disabled_until).
-RowQuery: TypeAlias = "Select[int, int, str, str, datetime | None]"
 ID_BATCH = 900  # under SQLite's historical 999-parameter limit
-FETCH_ROWS = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,29 +87,34 @@ class MatchResult:
         return out
 
 
-@dataclass(frozen=True, slots=True)
-class _BankRule:
-    name: str
-    pdq_threshold: int
-    review_distance: int | None
-
-    @property
-    def radius(self) -> int:
-        return max(self.pdq_threshold, self.review_distance or 0)
-
-
 class Matcher:
-    """In-memory indices over the enabled indicators of enabled banks. Thread-safe."""
+    """In-memory indices over the enabled indicators of enabled banks. Thread-safe.
 
-    def __init__(self, database: Database, *, clock: Callable[[], datetime] = utc_now) -> None:
+    The snapshot lives in `snapshot_dir`, by default `matcher-snapshot` in the database's data
+    directory; `use_snapshot=False` makes `load()` always read the database.
+    """
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        snapshot_dir: Path | None = None,
+        use_snapshot: bool = True,
+    ) -> None:
         self._database = database
         self._clock = clock
+        if snapshot_dir is None and database.data_dir is not None:
+            snapshot_dir = snapshot_directory(database.data_dir)
+        self._snapshot_dir = snapshot_dir
+        self._use_snapshot = use_snapshot
         self._lock = threading.RLock()
         self._loaded = False
+        self._loaded_from: str | None = None
         self._seq = 0
-        self._rules: dict[int, _BankRule] = {}
+        self._rules: dict[int, BankRule] = {}
         # Which indexed indicator belongs to which bank and signal type, by indicator id.
-        self._entries = _EntryTable()
+        self._entries = EntryTable()
         # Indicators disabled until a time, to be woken when it passes.
         self._waiting: dict[int, datetime] = {}
         self._pdq = PdqIndex()
@@ -95,19 +125,25 @@ class Matcher:
         """The last change sequence number applied."""
         return self._seq
 
+    @property
+    def loaded_from(self) -> str | None:
+        """Where the last load started: "snapshot" or "database" (None before any)."""
+        return self._loaded_from
+
+    @property
+    def snapshot_dir(self) -> Path | None:
+        return self._snapshot_dir
+
     def __len__(self) -> int:
         return len(self._entries)
 
-    def load(self) -> None:
-        """Read every matchable indicator afresh."""
-        with self._lock, self._database.reader() as session:
-            self._reset()
-            self._loaded = True
-            # The sequence number is read first: whatever commits after it is replayed by
-            # refresh(), and replaying a change twice does no harm (rows are re-read).
-            self._seq = latest_seq(session)
-            self._rules = _enabled_rules(session)
-            self._index_rows(session, _matchable(), build=True)
+    def load(self, *, progress: Callable[[int], None] | None = None) -> None:
+        """Bring in every matchable indicator: from the snapshot and the changes made since it
+        when there is a usable one, else from the database (`progress(n)` after each n rows)."""
+        with self._lock:
+            if self._use_snapshot and self._load_snapshot():
+                return
+            self._load_database(progress)
 
     def refresh(self) -> int:
         """Apply the changes since the last load or refresh; return how many were read."""
@@ -115,17 +151,27 @@ class Matcher:
             self.load()
             return 0
         with self._lock, self._database.reader() as session:
-            seen = 0
-            while changes := changes_since(session, self._seq, limit=CHANGE_PAGE):
-                seen += len(changes)
-                if seen > RELOAD_AFTER_CHANGES:
-                    break
-                self._apply(session, changes)
-                self._seq = changes[-1].seq
-            self._wake_expired(session)
-        if seen > RELOAD_AFTER_CHANGES:
+            seen, caught_up = self._follow(session)
+        if not caught_up:
             self.load()
         return seen
+
+    def save_snapshot(self) -> SnapshotInfo:
+        """Write what the Matcher holds now (loading first if it has not) as the snapshot.
+
+        Matching waits while it writes (seconds at millions of indicators).
+        """
+        if self._snapshot_dir is None:
+            raise ConfigurationError("no data directory to keep the matcher snapshot in")
+        with self._lock:
+            if not self._loaded:
+                self.load()
+            with self._database.reader() as session:
+                identity = database_identity(session, self._seq)
+            state = MatcherState(
+                self._seq, self._rules, self._entries, self._waiting, self._pdq, self._exact
+            )
+            return write_matcher_snapshot(self._snapshot_dir, state, identity)
 
     def match_hashes(
         self,
@@ -199,21 +245,132 @@ class Matcher:
                 results.append(MatchResult(rule.name, ident, signal_type, 0))
         return results
 
+    # -- loading ------------------------------------------------------------------------------
+
+    def _load_database(self, progress: Callable[[int], None] | None) -> None:
+        started = time.perf_counter()
+        with self._database.reader() as session:
+            self._reset()
+            self._loaded = True
+            # The sequence number is read first: whatever commits after it is replayed by
+            # refresh(), and replaying a change twice does no harm (rows are re-read).
+            self._seq = latest_seq(session)
+            self._rules = enabled_rules(session)
+            rows = GatheredRows(self._rules)
+            with cyclic_gc_paused():
+                for chunk in driver_rows(session, enabled_now()):
+                    rows.add(chunk)
+                    if progress is not None:
+                        progress(len(chunk))
+            self._gather(session, matchable(disabled=True), rows)
+            self._take(rows, build=True)
+        self._loaded_from = "database"
+        log.info(
+            "matcher: %d indicators read from the database in %.1f s",
+            len(self._entries),
+            time.perf_counter() - started,
+        )
+
+    def _load_snapshot(self) -> bool:
+        """Start from the snapshot and replay the changes since; False when it cannot be used."""
+        directory = self._snapshot_dir
+        if directory is None:
+            return False
+        started = time.perf_counter()
+        try:
+            with self._database.reader() as session:
+                state = read_matcher_snapshot(directory, session)
+                if state is None:
+                    log.info("matcher: no snapshot in %s; reading every indicator", directory)
+                    return False
+                self._install(state)
+                replayed, caught_up = self._follow(session)
+                if not caught_up:
+                    log.warning(
+                        "matcher: the snapshot in %s is over %d changes behind; reading every "
+                        "indicator (`tutela bank snapshot` writes a fresh one)",
+                        directory,
+                        RELOAD_AFTER_CHANGES,
+                    )
+                    return False
+                self._reread_banks(session)
+        except (TutelaError, ValueError, IndexError) as error:
+            message = error.message if isinstance(error, TutelaError) else str(error)
+            log.warning(
+                "matcher: snapshot in %s not used (%s); reading every indicator", directory, message
+            )
+            return False
+        except BaseException:
+            self._reset()  # never left half-installed
+            raise
+        self._loaded_from = "snapshot"
+        log.info(
+            "matcher: %d indicators from the snapshot at change %d, %d changes replayed, in %.1f s",
+            len(self._entries),
+            state.seq,
+            replayed,
+            time.perf_counter() - started,
+        )
+        return True
+
+    def _install(self, state: MatcherState) -> None:
+        self._reset()
+        self._loaded = True
+        self._seq = state.seq
+        self._rules = dict(state.rules)
+        self._entries = state.entries
+        self._waiting = dict(state.waiting)
+        self._pdq = state.pdq
+        self._exact = dict(state.exact)
+
+    def _reread_banks(self, session: Session) -> None:
+        """Take every bank's rule from the database, not the snapshot: a bank switched or
+        changed in a way the change sequence does not carry is brought in line all the same."""
+        fresh = enabled_rules(session)
+        gone = set(self._rules) - set(fresh)
+        new = set(fresh) - set(self._rules)
+        self._rules = fresh
+        for bank_id in sorted(gone):
+            self._forget(self._entries.ids_of_bank(bank_id))
+        for bank_id in sorted(new):
+            self._index_rows(session, matchable(bank_id=bank_id))
+
     # -- following changes --------------------------------------------------------------------
+
+    def _follow(self, session: Session) -> tuple[int, bool]:
+        """Apply the changes after `seq`: (how many were read, whether all were applied; not
+        when there were so many that a fresh load is cheaper)."""
+        seen = 0
+        while changes := changes_since(session, self._seq, limit=CHANGE_PAGE):
+            seen += len(changes)
+            if seen > RELOAD_AFTER_CHANGES:
+                return seen, False
+            self._apply(session, changes)
+            self._seq = changes[-1].seq
+        self._wake_expired(session)
+        return seen, True
 
     def _apply(self, session: Session, changes: Sequence[Change]) -> None:
         bank_ids: set[int] = set()
+        deleted_banks: set[int] = set()
         indicator_ids: set[int] = set()
         for change in changes:
             if change.op.startswith("bank_"):
                 bank_ids.add(change.bank_id)
+                if change.op is ChangeOp.BANK_DELETE:
+                    deleted_banks.add(change.bank_id)
             elif change.indicator_id is not None:
                 indicator_ids.add(change.indicator_id)
         for bank_id in sorted(bank_ids):
-            self._apply_bank(session, bank_id)
+            self._apply_bank(session, bank_id, deleted=bank_id in deleted_banks)
         self._reread(session, indicator_ids)
 
-    def _apply_bank(self, session: Session, bank_id: int) -> None:
+    def _apply_bank(self, session: Session, bank_id: int, *, deleted: bool) -> None:
+        if deleted and bank_id in self._rules:
+            # Its indicators went with it, without change rows of their own; and SQLite may
+            # already have given its id to a new bank.
+            self._rules.pop(bank_id)
+            self._forget(self._entries.ids_of_bank(bank_id))
         bank = session.get(Bank, bank_id)
         was_loaded = bank_id in self._rules
         if bank is None or not bank.enabled:
@@ -221,9 +378,9 @@ class Matcher:
             if was_loaded:
                 self._forget(self._entries.ids_of_bank(bank_id))
             return
-        self._rules[bank_id] = _rule(bank)
+        self._rules[bank_id] = rule_of(bank)
         if not was_loaded:
-            self._index_rows(session, _matchable(bank_id=bank_id), build=False)
+            self._index_rows(session, matchable(bank_id=bank_id))
 
     def _reread(self, session: Session, indicator_ids: Iterable[int]) -> None:
         """Bring these indicators in line with their rows: gone or disabled out, enabled in."""
@@ -233,7 +390,7 @@ class Matcher:
             self._forget([i for i in batch if i in self._entries])
             for i in batch:
                 self._waiting.pop(i, None)
-            self._index_rows(session, _matchable(ids=batch), build=False)
+            self._index_rows(session, matchable(ids=batch))
 
     def _wake_expired(self, session: Session) -> None:
         """Indicators whose `disabled_until` has passed come back without a change row."""
@@ -244,41 +401,44 @@ class Matcher:
 
     # -- index bookkeeping ----------------------------------------------------------------------
 
-    def _index_rows(self, session: Session, query: RowQuery, *, build: bool) -> None:
+    def _index_rows(self, session: Session, query: RowQuery) -> None:
+        rows = GatheredRows(self._rules)
+        self._gather(session, query, rows)
+        self._take(rows, build=False)
+
+    def _gather(self, session: Session, query: RowQuery, into: GatheredRows) -> None:
+        """Rows that may carry `disabled_until`: those disabled now wait, the rest go `into`."""
         now = self._clock()
-        pdq_ids: list[int] = []
-        pdq_values: list[str] = []
-        exact: dict[str, tuple[list[int], list[str]]] = defaultdict(lambda: ([], []))
-        for row in _stream(session, query):
-            if row.bank_id not in self._rules:
+        for part in session.execute(query.execution_options(yield_per=FETCH_ROWS)).partitions():
+            ready = []
+            for row in part:
+                if row.bank_id not in self._rules:
+                    continue
+                if row.disabled_until is not None and row.disabled_until > now:
+                    self._waiting[row.id] = row.disabled_until
+                    continue
+                ready.append((row.id, row.bank_id, row.signal_type, row.value))
+            into.add(ready)
+
+    def _take(self, rows: GatheredRows, *, build: bool) -> None:
+        """Index what was gathered: `build` makes the PDQ index anew, else it is added to."""
+        for signal_type, (ids, bank_ids, digests) in rows.arrays().items():
+            self._entries.put_many(ids, bank_ids, signal_type)
+            if signal_type == PDQ:
+                if build:
+                    self._pdq = PdqIndex.build(ids, digests)
+                else:
+                    self._pdq.add(ids, digests)
                 continue
-            if row.disabled_until is not None and row.disabled_until > now:
-                self._waiting[row.id] = row.disabled_until
-                continue
-            self._entries.put(row.id, row.bank_id, row.signal_type)
-            if row.signal_type == PDQ:
-                pdq_ids.append(row.id)
-                pdq_values.append(row.value)
-            else:
-                ids, values = exact[row.signal_type]
-                ids.append(row.id)
-                values.append(row.value)
-        if build:
-            self._pdq = PdqIndex.build(np.array(pdq_ids, np.int64), _codes(pdq_values))
-        elif pdq_ids:
-            self._pdq.add(np.array(pdq_ids, np.int64), _codes(pdq_values))
-        for signal_type, (ids, values) in exact.items():
-            size = get_signal_type(signal_type).hex_length // 2
-            index = self._exact.setdefault(signal_type, ExactIndex(size))
-            digests = np.frombuffer(bytes.fromhex("".join(values)), np.uint8).reshape(-1, size)
-            index.add(np.array(ids, np.int64), digests)
+            index = self._exact.setdefault(signal_type, ExactIndex(digests.shape[1]))
+            index.add(ids, digests)
 
     def _forget(self, ids: list[int]) -> None:
-        by_type: dict[str, list[int]] = defaultdict(list)
+        by_type: dict[str, list[int]] = {}
         for ident in ids:
             signal_type = self._entries.pop(ident)
             if signal_type is not None:
-                by_type[signal_type].append(ident)
+                by_type.setdefault(signal_type, []).append(ident)
         for signal_type, gone in by_type.items():
             array = np.array(gone, np.int64)
             if signal_type == PDQ:
@@ -290,93 +450,18 @@ class Matcher:
         self._loaded = False
         self._seq = 0
         self._rules = {}
-        self._entries = _EntryTable()
+        self._entries = EntryTable()
         self._waiting = {}
         self._pdq = PdqIndex()
         self._exact = {}
 
 
-class _EntryTable:
-    """Indicator id → (bank id, signal type) in two flat arrays indexed by id.
-
-    Indicator ids are dense and never reused, so arrays cost ~5 bytes per id ever issued, where a
-    dict of tuples costs ~150 bytes per entry: 50 MB rather than 1.5 GB at 10 M indicators.
-    """
-
-    def __init__(self) -> None:
-        self._banks = np.zeros(0, dtype=np.int32)  # 0: not indexed (bank ids start at 1)
-        self._types = np.zeros(0, dtype=np.int8)
-        self._type_names: list[str] = []
-        self._count = 0
-
-    def __len__(self) -> int:
-        return self._count
-
-    def __contains__(self, ident: int) -> bool:
-        return 0 <= ident < len(self._banks) and self._banks[ident] != 0
-
-    def bank_of(self, ident: int) -> int:
-        return int(self._banks[ident]) if ident in self else 0
-
-    def put(self, ident: int, bank_id: int, signal_type: str) -> None:
-        if ident >= len(self._banks):
-            size = max(ident + 1, len(self._banks) * 3 // 2, 1024)
-            self._banks = _grown(self._banks, size)
-            self._types = _grown(self._types, size)
-        if signal_type not in self._type_names:
-            self._type_names.append(signal_type)
-        if self._banks[ident] == 0:
-            self._count += 1
-        self._banks[ident] = bank_id
-        self._types[ident] = self._type_names.index(signal_type)
-
-    def pop(self, ident: int) -> str | None:
-        """Forget an id; return its signal type, or None when it was not indexed."""
-        if ident not in self:
-            return None
-        self._banks[ident] = 0
-        self._count -= 1
-        return self._type_names[int(self._types[ident])]
-
-    def ids_of_bank(self, bank_id: int) -> list[int]:
-        return [int(i) for i in np.flatnonzero(self._banks == bank_id)]
-
-
-def _grown(array: np.ndarray, size: int) -> np.ndarray:
-    out = np.zeros(size, dtype=array.dtype)
-    out[: len(array)] = array
-    return out
+def count_matchable(database: Database) -> int:
+    """About how many indicators a full load reads (to size a progress bar)."""
+    with database.reader() as session:
+        query = select(func.count()).select_from(enabled_now().subquery())
+        return int(session.scalar(query) or 0)
 
 
 def _codes(values: list[str]) -> np.ndarray:
     return np.frombuffer(bytes.fromhex("".join(values)), np.uint8).reshape(-1, PDQ_BYTES)
-
-
-def _rule(bank: Bank) -> _BankRule:
-    return _BankRule(bank.name, bank.pdq_threshold, bank.review_distance)
-
-
-def _enabled_rules(session: Session) -> dict[int, _BankRule]:
-    banks = session.scalars(select(Bank).where(Bank.enabled.is_(True)))
-    return {bank.id: _rule(bank) for bank in banks}
-
-
-def _matchable(*, bank_id: int | None = None, ids: list[int] | None = None) -> RowQuery:
-    """Indicators of enabled banks (disabled_until is checked in Python against one clock)."""
-    query = select(
-        Indicator.id,
-        Indicator.bank_id,
-        Indicator.signal_type,
-        Indicator.value,
-        Indicator.disabled_until,
-    ).join(Bank, Bank.id == Indicator.bank_id)
-    query = query.where(Bank.enabled.is_(True))
-    if bank_id is not None:
-        query = query.where(Indicator.bank_id == bank_id)
-    if ids is not None:
-        query = query.where(Indicator.id.in_(ids))
-    return query
-
-
-def _stream(session: Session, query: RowQuery) -> Iterator[Any]:
-    yield from session.execute(query.execution_options(yield_per=FETCH_ROWS))

@@ -29,7 +29,9 @@ _ALIGN = 64
 # Only plain numeric dtypes may come back from disk; anything else is a corrupt or hostile file.
 _DTYPES: dict[str, np.dtype[Any]] = {
     "|u1": np.dtype(np.uint8),
+    "|i1": np.dtype(np.int8),
     "<u4": np.dtype("<u4"),
+    "<i4": np.dtype("<i4"),
     "<i8": np.dtype("<i8"),
 }
 _MAX_HEADER = 1 << 20
