@@ -10,11 +10,12 @@ import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from password_hashing import CHEAP
 from report_samples import NOW, PDQ_A, PROVIDER, sample_input
@@ -24,6 +25,7 @@ from tutela.api.centre import create_centre_app
 from tutela.audit.log import Action, list_entries
 from tutela.auth import passwords
 from tutela.auth.csrf import issue_csrf_token
+from tutela.auth.roles import Permission, Role, permissions_of
 from tutela.auth.sessions import log_in
 from tutela.auth.users import create_user
 from tutela.centre.intake import receive_report
@@ -35,15 +37,20 @@ from tutela.reporting.fields import ProviderIdentity
 from tutela.reporting.report import build_report
 from tutela.reporting.signing import generate_key_file, sign_report
 from tutela.settings import Settings
+from tutela.ui import audit_pages
 from tutela.ui.access import LOGIN_CSRF_COOKIE, SESSION_COOKIE
 
 PUBLIC = {("GET", "/ui"), ("GET", "/ui/login"), ("POST", "/ui/login"), ("GET", "/ui/static/{name}")}
+# One person per role at least, so that every route is probed with every role.
 PEOPLE = {
     "ana": "analyst",
     "bert": "analyst",
     "sena": "senior_analyst",
     "rita": "reviewer",
+    "sven": "senior_reviewer",
     "aldo": "auditor",
+    "adam": "administrator",
+    "cora": "compliance_officer",
 }
 OTHER = ProviderIdentity("Other Video Ltd", "Other Rep", "abuse@other.example", "IE")
 BASE = "https://centre.test"
@@ -109,8 +116,22 @@ def test_every_console_route_declares_who_it_admits(
     centre: tuple[FastAPI, Database, list[int]],
 ) -> None:
     routes = ui_routes(centre[0])
-    assert {p for _, p, _ in routes} >= {"/ui/triage", "/ui/triage/reports/{report_id}"}
+    paths = {p for _, p, _ in routes}
+    assert paths >= {"/ui/triage", "/ui/triage/reports/{report_id}", "/ui/audit"}
     assert not [(m, p) for m, p, roles in routes if roles is None and (m, p) not in PUBLIC]
+
+
+def test_the_role_by_route_walk_probes_every_role() -> None:
+    assert set(PEOPLE.values()) == {r.value for r in Role}
+
+
+def test_the_audit_log_admits_only_the_roles_that_may_read_the_audit_trail(
+    centre: tuple[FastAPI, Database, list[int]],
+) -> None:
+    declared = {roles for m, p, roles in ui_routes(centre[0]) if (m, p) == ("GET", "/ui/audit")}
+    readers = {r.value for r in Role if Permission.READ_AUDIT in permissions_of([r])}
+    assert declared == {frozenset(readers)}
+    assert not readers & {"analyst", "senior_analyst"}
 
 
 @pytest.mark.parametrize("who", ["anonymous", *PEOPLE])
@@ -230,14 +251,113 @@ def test_analysts_set_aside_and_forward_and_it_is_audited(
     }
 
 
+def test_an_auditor_reads_the_centre_audit_trail_filtered_a_page_at_a_time(
+    centre: tuple[FastAPI, Database, list[int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, database, ids = centre
+    monkeypatch.setattr(audit_pages, "PAGE_SIZE", 3)
+
+    async def work() -> None:
+        async with client_of(app) as ana:
+            csrf = await sign_in(ana, "ana")
+            await ana.get(f"/ui/triage/reports/{ids[0]}")
+            await ana.post(
+                f"/ui/triage/reports/{ids[0]}/decision",
+                data={"csrf": csrf, "decision": "unfounded", "reasons": "Placeholder reasons."},
+            )
+            assert (await ana.get("/ui/audit")).status_code == 403
+        async with client_of(app) as aldo:
+            await sign_in(aldo, "aldo")
+            head = await aldo.get("/ui/audit")
+            assert head.status_code == 200
+            assert "chain intact" in head.text
+            assert len(audit_rows(head.text)) == 3
+            assert 'rel="prev"' not in head.text
+            older = await aldo.get(link(head.text, "next"))
+            assert audit_rows(older.text)[0] < audit_rows(head.text)[-1]
+            newer = await aldo.get(link(older.text, "prev"))
+            assert audit_rows(newer.text) == audit_rows(head.text)
+            # By name or stored actor, action and subject: ana's one decision on the report.
+            only = await aldo.get(
+                "/ui/audit",
+                params={"actor": "ana", "action": "decision", "subject_id": str(ids[0])},
+            )
+            assert len(audit_rows(only.text)) == 1
+            assert "centre_report" in only.text and "Placeholder reasons." in only.text
+            assert 'rel="next"' not in only.text
+            # Reading the trail is recorded in it, under the reader's name.
+            views = await aldo.get("/ui/audit", params={"subject_type": "audit_log"})
+            assert len(audit_rows(views.text)) == 3
+            assert views.text.count('">aldo</td>') == 3
+        with database.unit_of_work() as session:
+            session.execute(text("UPDATE audit_log SET actor = 'user:99' WHERE seq = 2"))
+        async with client_of(app) as adam:
+            await sign_in(adam, "adam")
+            broken = await adam.get("/ui/audit")
+            assert "chain broken at 2" in broken.text
+
+    asyncio.run(work())
+
+
+def audit_rows(html: str) -> list[int]:
+    """The seq numbers of the audit page's rows, as shown (newest first)."""
+    return [int(n) for n in re.findall(r'<tr class="a-[a-z_.]+">\s*<td>(\d+)</td>', html)]
+
+
+def link(html: str, rel: str) -> str:
+    found = re.search(rf'<a href="([^"]+)" rel="{rel}">', html)
+    assert found, f"no {rel} link"
+    return found.group(1).replace("&amp;", "&")
+
+
+def shortcut_keys(html: str) -> set[str]:
+    """The keys the page's `?` overlay lists."""
+    overlay = html[html.index('id="help"') :]
+    return set(re.findall(r"<kbd>([^<]+)</kbd>", overlay[: overlay.index("</dl>")]))
+
+
+def test_the_help_overlay_lists_the_keys_of_the_centre_console(
+    centre: tuple[FastAPI, Database, list[int]],
+) -> None:
+    app, _, ids = centre
+
+    async def work() -> None:
+        async with client_of(app) as sena:
+            await sign_in(sena, "sena")
+            report = await sena.get(f"/ui/triage/reports/{ids[0]}")
+            queue = await sena.get("/ui/triage")
+        buttons = set(re.findall(r'data-key="([^"]+)"', report.text))
+        assert buttons == {"x", "f", "i"}  # every assessment a senior analyst may choose
+        for html in (report.text, queue.text):
+            listed = shortcut_keys(html)
+            assert buttons | {"j", "k", "Enter", "Esc", "q"} <= listed
+            assert not listed & {"r", "c", "n", "e"}  # reveal, confirm, escalate: the provider's
+            assert "reveal" not in html
+        async with client_of(app) as aldo:
+            await sign_in(aldo, "aldo")
+            assert shortcut_keys((await aldo.get("/ui/audit")).text) == listed
+
+    asyncio.run(work())
+
+
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[1] / "test-output" / "centre"
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+browser_only = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium")
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium")
-def test_an_analyst_triages_by_keyboard_in_a_browser(
-    centre: tuple[FastAPI, Database, list[int]], settings: Settings, tmp_path: Path
-) -> None:
+@pytest.fixture
+def browser_page(
+    centre: tuple[FastAPI, Database, list[int]], settings: Settings
+) -> Iterator[tuple[Any, str]]:
+    """The centre served over HTTP on a free local port, and a page of Debian's chromium."""
     playwright_api = pytest.importorskip("playwright.sync_api")
     import dataclasses
     import socket
@@ -245,7 +365,7 @@ def test_an_analyst_triages_by_keyboard_in_a_browser(
 
     import uvicorn
 
-    _, database, ids = centre
+    _, database, _ = centre
     app = create_centre_app(dataclasses.replace(settings, console_insecure_cookies=True), database)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -258,37 +378,52 @@ def test_an_analyst_triages_by_keyboard_in_a_browser(
         while not server.started:
             thread.join(0.05)
         with playwright_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
             try:
-                page = browser.new_page(viewport={"width": 1280, "height": 900})
-                page.goto(f"http://127.0.0.1:{port}/ui/login")
-                page.wait_for_selector("input[name=name]:focus")  # autofocus has landed
-                page.keyboard.type("ana")
-                page.keyboard.press("Tab")
-                page.keyboard.type(PASSWORD)
-                page.keyboard.press("Enter")
-                page.wait_for_url("**/ui/triage")
-                page.screenshot(path=str(SHOTS / "01-queue.png"))
-                page.keyboard.press("j")
-                page.keyboard.press("k")
-                page.keyboard.press("Enter")
-                page.wait_for_url(f"**/ui/triage/reports/{ids[0]}")
-                page.keyboard.press("x")  # chooses unfounded and focuses the reasons field
-                page.keyboard.type("Placeholder reasons typed in the browser.")
-                page.screenshot(path=str(SHOTS / "02-report.png"), full_page=True)
-                page.keyboard.press("Enter")
-                page.wait_for_url(f"**/ui/triage/reports/{ids[1]}")
-                page.keyboard.press("f")
-                page.keyboard.press("Enter")
-                page.wait_for_url(f"**/ui/triage/reports/{ids[2]}")
-                page.keyboard.press("q")
-                page.wait_for_url("**/ui/triage")
-                page.screenshot(path=str(SHOTS / "03-after.png"))
+                yield (
+                    browser.new_page(viewport={"width": 1280, "height": 900}),
+                    f"http://127.0.0.1:{port}",
+                )
             finally:
                 browser.close()
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def sign_in_by_keyboard(page: Any, base: str, name: str) -> None:
+    page.goto(f"{base}/ui/login")
+    page.wait_for_selector("input[name=name]:focus")  # autofocus has landed
+    page.keyboard.type(name)
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+
+
+@browser_only
+def test_an_analyst_triages_by_keyboard_in_a_browser(
+    centre: tuple[FastAPI, Database, list[int]], browser_page: tuple[Any, str]
+) -> None:
+    _, database, ids = centre
+    page, base = browser_page
+    sign_in_by_keyboard(page, base, "ana")
+    page.wait_for_url("**/ui/triage")
+    page.screenshot(path=str(SHOTS / "01-queue.png"))
+    page.keyboard.press("j")
+    page.keyboard.press("k")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/ui/triage/reports/{ids[0]}")
+    page.keyboard.press("x")  # chooses unfounded and focuses the reasons field
+    page.keyboard.type("Placeholder reasons typed in the browser.")
+    page.screenshot(path=str(SHOTS / "02-report.png"), full_page=True)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/ui/triage/reports/{ids[1]}")
+    page.keyboard.press("f")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/ui/triage/reports/{ids[2]}")
+    page.keyboard.press("q")
+    page.wait_for_url("**/ui/triage")
+    page.screenshot(path=str(SHOTS / "03-after.png"))
     with database.reader() as session:
         statuses = [session.get(CentreReport, i) for i in ids]
         assert [s.status if s else None for s in statuses] == [
@@ -296,3 +431,24 @@ def test_an_analyst_triages_by_keyboard_in_a_browser(
             "forwarded",
             "received",
         ]
+
+
+@browser_only
+def test_question_mark_on_the_triage_queue_shows_the_centre_shortcuts(
+    browser_page: tuple[Any, str],
+) -> None:
+    page, base = browser_page
+    sign_in_by_keyboard(page, base, "ana")
+    page.wait_for_url("**/ui/triage")
+    help_overlay = page.locator("#help")
+    assert help_overlay.is_hidden()
+    page.keyboard.press("?")
+    help_overlay.wait_for(state="visible")
+    page.screenshot(path=str(SHOTS / "04-help.png"))
+    shown = help_overlay.inner_text()
+    for centre_key in ("triage queue", "manifestly unfounded", "forward to Europol", "indicator"):
+        assert centre_key in shown
+    for provider_key in ("reveal", "confirm known material", "escalate", "not abuse", "case"):
+        assert provider_key not in shown.lower()
+    page.keyboard.press("Escape")
+    help_overlay.wait_for(state="hidden")

@@ -17,7 +17,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    Connection,
     Insert,
     String,
     Table,
@@ -31,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from tutela.centre.linking import EXACT_TYPES, PdqLinker, linked_incidents
+from tutela.centre.linking import EXACT_TYPES, PdqLinker, incident_for
 from tutela.centre.models import CentreProvider, CentreReport, CentreReportHash, Incident
 from tutela.centre.providers import ProviderKeys, provider_by_key
 from tutela.db.database import Database
@@ -112,8 +111,8 @@ def accept_report(
     report = _checked(body, key_id)
     hashes = _hashes(report)
     # Linked before the report is stored, so that it is stored with its incident in one insert.
-    linked = linked_incidents(connection, hashes, linker or PdqLinker())
-    incident_id = min(linked) if linked else _new_incident(connection, now)
+    choice = incident_for(connection, hashes, linker or PdqLinker(), now)
+    incident_id, linked = choice.incident_id, choice.linked
     stored = connection.execute(
         _report_insert(connection.dialect.name),
         {
@@ -151,11 +150,6 @@ def accept_report(
             .values(incident_id=incident_id)
         )
     return AcceptedReport(int(stored), "received", incident_id, created=True)
-
-
-def _new_incident(connection: Connection, now: datetime) -> int:
-    created = connection.execute(insert(Incident).values(created_at=now).returning(Incident.id))
-    return int(created.scalar_one())
 
 
 def _already_received(

@@ -5,18 +5,26 @@ through an in-memory `PdqIndex` that follows the stored hash rows by id (no full
 Each centre process (uvicorn worker) holds its own `PdqLinker`; the database is the only thing
 they share. Exact hashes are looked up in the database, and each linker reads, before every
 query, the hash rows committed since it last looked, whichever process stored them. So every
-worker links against every committed report, and no cross-process signal is needed."""
+worker links against every committed report, and no cross-process signal is needed.
+
+Committed rows are not enough when two reports of one material arrive at once: each intake would
+find nothing and open its own incident. `incident_for` closes that race: a report that finds no
+incident takes the material's locks (`lock_material`) and looks again before it opens one, so the
+second of two racing intakes waits for the first to commit and then joins its incident."""
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, and_, insert, or_, select, text
 
-from tutela.centre.models import CentreReport, CentreReportHash
+from tutela.centre.models import CentreReport, CentreReportHash, Incident
 from tutela.matching import PdqIndex
 
 # Bits within which two PDQ hashes count as the same material (the industry's usual threshold).
@@ -30,6 +38,27 @@ GAP_SETTLE_S = 60.0
 # At start-up, ids this far below the highest one are watched as possible gaps (intakes of other
 # processes in flight); older gaps are history (deleted reports, rollbacks).
 STARTUP_GAP_WINDOW = 1000
+
+# Linking locks are PostgreSQL advisory locks of the two-key form (space, key): the space keeps
+# them apart from every other advisory lock of the node.
+LOCK_SPACE = 0x7475_6C6B
+# A PDQ hash locks one key per byte (position, value): two hashes within PDQ_LINK_DISTANCE (< 32)
+# bits differ in at most 31 of their 32 bytes, so they always share a key. Keys of exact hashes
+# lie above these.
+PDQ_BYTES = 32
+PDQ_KEYS = PDQ_BYTES * 256
+# Every intake that locks material holds this key shared; a report whose hashes would need more
+# than MAX_MATERIAL_KEYS keys holds it alone instead, so that one report cannot fill the server's
+# lock table (max_locks_per_transaction).
+WHOLE_KEY = -1
+MAX_MATERIAL_KEYS = 256
+_LOCK_WHOLE_SHARED = text("SELECT pg_advisory_xact_lock_shared(:space, :key)")
+_LOCK_WHOLE = text("SELECT pg_advisory_xact_lock(:space, :key)")
+# unnest yields the keys in the (sorted) order given: every intake locks in one order, so two
+# cannot deadlock.
+_LOCK_KEYS = text(
+    "SELECT count(pg_advisory_xact_lock(:space, k)) FROM unnest(CAST(:keys AS integer[])) AS k"
+)
 
 
 class PdqLinker:
@@ -124,3 +153,66 @@ def linked_incidents(
         .where(CentreReport.incident_id.is_not(None), or_(*matches))
     ).scalars()
     return {int(i) for i in found if i is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentChoice:
+    """The incident a new report joins, and every incident its hashes linked it to: more than
+    one when the report bridges incidents that are one material; none when it opened one."""
+
+    incident_id: int
+    linked: frozenset[int]
+
+
+def incident_for(
+    connection: Connection,
+    hashes: Iterable[tuple[str, str]],
+    linker: PdqLinker,
+    now: datetime,
+) -> IncidentChoice:
+    """Find the incident of the material, or open one, race-free: call it in the writing
+    transaction that then stores the report and its hashes.
+
+    PostgreSQL (read committed): a report that finds no incident locks its material until its
+    transaction ends, then looks again; an intake of the same material that raced it waits on the
+    lock and, once the first has committed, finds the first's report. SQLite: the writing
+    transaction (`BEGIN IMMEDIATE`) holds the database's one write lock from its start, so the
+    first look already saw every committed report and nothing can commit in between."""
+    hashes = list(hashes)
+    linked = linked_incidents(connection, hashes, linker)
+    if not linked and lock_material(connection, hashes):
+        linked = linked_incidents(connection, hashes, linker)
+    if linked:
+        return IncidentChoice(min(linked), frozenset(linked))
+    created = connection.execute(insert(Incident).values(created_at=now).returning(Incident.id))
+    return IncidentChoice(int(created.scalar_one()), frozenset())
+
+
+def lock_material(connection: Connection, hashes: Iterable[tuple[str, str]]) -> bool:
+    """Take, until the transaction ends, the PostgreSQL advisory locks that any report of the
+    same or near material also takes; True when locks were taken (PostgreSQL, linkable hashes).
+    On SQLite nothing is needed: the writing transaction already excludes every other writer."""
+    if connection.dialect.name != "postgresql":
+        return False
+    keys = sorted(material_keys(hashes))
+    if not keys:
+        return False
+    if len(keys) > MAX_MATERIAL_KEYS:
+        connection.execute(_LOCK_WHOLE, {"space": LOCK_SPACE, "key": WHOLE_KEY})
+        return True
+    connection.execute(_LOCK_WHOLE_SHARED, {"space": LOCK_SPACE, "key": WHOLE_KEY})
+    connection.execute(_LOCK_KEYS, {"space": LOCK_SPACE, "keys": keys})
+    return True
+
+
+def material_keys(hashes: Iterable[tuple[str, str]]) -> set[int]:
+    """Lock keys of a report's linkable hashes: one per byte of each PDQ hash, one per exact hash
+    (its type and value, hashed into the int4 range above the PDQ keys)."""
+    keys: set[int] = set()
+    for kind, value in hashes:
+        if kind == "pdq":
+            keys.update(i * 256 + b for i, b in enumerate(bytes.fromhex(value)))
+        elif kind in EXACT_TYPES:
+            digest = hashlib.blake2b(f"{kind}:{value}".encode(), digest_size=4).digest()
+            keys.add(PDQ_KEYS + int.from_bytes(digest) % (2**31 - PDQ_KEYS))
+    return keys

@@ -45,6 +45,9 @@ AUDIT_READERS = (Role.AUDITOR, Role.ADMINISTRATOR, Role.COMPLIANCE_OFFICER)
 ANALYSTS = (Role.ANALYST, Role.SENIOR_ANALYST)
 SENIOR_ANALYSTS = (Role.SENIOR_ANALYST,)
 EVERYONE = tuple(Role)
+# The partial template that lists a console's keyboard shortcuts in its `?` overlay; the app's
+# `state.shortcuts` names it (see tutela.ui.console.install_pages).
+REVIEW_SHORTCUTS = "review_shortcuts.html"
 
 
 class ConsoleServices(Protocol):
@@ -76,6 +79,7 @@ class Viewer:
     user: UserView
     session_token: str
     services: ConsoleServices
+    shortcuts: str = REVIEW_SHORTCUTS
 
     @property
     def actor(self) -> str:
@@ -109,7 +113,7 @@ def require_roles(*roles: Role) -> Callable[..., Awaitable[Viewer]]:
                 value = form.get(CSRF_FIELD)
                 submitted = value if isinstance(value, str) else None
             verify_csrf_token(token, submitted)
-        return Viewer(signed_in.user, token, services)
+        return Viewer(signed_in.user, token, services, request.app.state.shortcuts)
 
     setattr(check, ROLES_ATTRIBUTE, admitted)
     return check

@@ -1,8 +1,9 @@
 """The EU Centre's triage console for analysts, mounted on the centre app with the provider
-console's shared parts (sign-in, CSRF, `require_roles`, templates, style, keyboard script): the
-triage queue, a report's Art 13 fields (never content bytes), and the assessments of Art 48
-(manifestly unfounded, forward) and Art 44(3) (confirm as indicator). Every view and every
-assessment is recorded in the audit log, in the transaction of the act itself."""
+console's shared parts (sign-in, CSRF, `require_roles`, templates, style, keyboard script, the
+audit log page for its auditors): the triage queue, a report's Art 13 fields (never content
+bytes), and the assessments of Art 48 (manifestly unfounded, forward) and Art 44(3) (confirm as
+indicator). Every view and every assessment is recorded in the audit log, in the transaction of
+the act itself."""
 
 from __future__ import annotations
 
@@ -27,12 +28,14 @@ from tutela.ui.console import install_pages
 router = APIRouter(prefix="/ui", include_in_schema=False)
 QUEUE = "/ui/triage"
 UNFOUNDED, FORWARD = "unfounded", "forward"
-# Decision → (key, label); the key chooses, Enter submits (console.js).
+# Decision → (key, label); the key chooses, Enter submits (console.js). The `?` overlay lists
+# these keys (SHORTCUTS).
 DECISIONS = {
     UNFOUNDED: ("x", "Manifestly unfounded (reasons go to the provider)"),
     FORWARD: ("f", "Forward to Europol and the competent LEA"),
 }
 CONFIRM_KEY = ("i", "Confirm as indicator (authority's confirmation required)")
+SHORTCUTS = "centre_shortcuts.html"
 
 
 @dataclass
@@ -45,7 +48,7 @@ class CentreConsoleServices:
 
 def install_centre_console(app: FastAPI, settings: Settings, database: Database) -> None:
     app.state.services = CentreConsoleServices(settings, database)
-    install_pages(app, router)
+    install_pages(app, router, shortcuts=SHORTCUTS)
 
 
 def _subject(report_id: int) -> Subject:

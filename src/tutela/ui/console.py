@@ -10,8 +10,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from tutela.api.problems import problem
 from tutela.errors import NotFound, TutelaError
-from tutela.ui import auth_pages, oversight_pages, review_pages
-from tutela.ui.access import LoginRequired, page, secure
+from tutela.ui import audit_pages, auth_pages, oversight_pages, review_pages
+from tutela.ui.access import REVIEW_SHORTCUTS, LoginRequired, page, secure
 
 STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
 static_router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -34,10 +34,12 @@ def install_console(app: FastAPI) -> None:
     install_pages(app, review_pages.router, oversight_pages.router)
 
 
-def install_pages(app: FastAPI, *routers: APIRouter) -> None:
-    """The console's shared parts (static files, sign-in and out, home, error pages) and
-    `routers`' pages; the centre's console is installed the same way."""
-    for router in (static_router, auth_pages.router, *routers):
+def install_pages(app: FastAPI, *routers: APIRouter, shortcuts: str = REVIEW_SHORTCUTS) -> None:
+    """The console's shared parts (static files, sign-in and out, home, the audit log, error
+    pages) and `routers`' pages; the centre's console is installed the same way, with its own
+    `shortcuts` (the partial template its `?` overlay lists)."""
+    app.state.shortcuts = shortcuts
+    for router in (static_router, auth_pages.router, audit_pages.router, *routers):
         app.include_router(router)
     app.add_exception_handler(TutelaError, _error)
 

@@ -1,5 +1,5 @@
-"""Pages for oversight: the audit log with its chain status (auditors), and the complaint queue
-(senior reviewers, DSA Art 20)."""
+"""Pages for oversight: the complaint queue (senior reviewers, DSA Art 20). The audit log page is
+shared with the centre's console (tutela.ui.audit_pages)."""
 
 from __future__ import annotations
 
@@ -9,24 +9,10 @@ from fastapi import APIRouter, Form
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from tutela.audit.log import list_entries
-from tutela.audit.verify import verify_chain
 from tutela.enforcement.complaints import decide_complaint, list_complaints
-from tutela.ui.access import AuditDep, SeniorDep, page, secure
+from tutela.ui.access import SeniorDep, page, secure
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
-AUDIT_PAGE = 200
-
-
-@router.get("/audit")
-def audit(viewer: AuditDep, action: str | None = None, after: int = 0) -> Response:
-    with viewer.services.database.reader() as session:
-        chain = verify_chain(session)
-        start = after or max(0, chain.head_seq - AUDIT_PAGE)
-        entries = list_entries(session, after_seq=start, limit=AUDIT_PAGE, action=action or None)
-    return page(
-        "audit.html", viewer, chain=chain, entries=list(reversed(entries)), action=action or ""
-    )
 
 
 @router.get("/complaints")
