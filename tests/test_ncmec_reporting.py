@@ -4,11 +4,13 @@ CyberTipline Reporting API does (submit, upload, fileinfo, finish; Basic auth; X
 from __future__ import annotations
 
 import base64
+import json
 import os
 import socket
 import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from datetime import datetime
 from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,8 +21,11 @@ import pytest
 from sqlalchemy import select
 
 from report_samples import CARD, NOW, PROVIDER, sample_input
+from tutela.audit.log import Subject, list_entries
+from tutela.cli import main
 from tutela.db import Database
-from tutela.errors import ConfigurationError
+from tutela.db.types import utc_now
+from tutela.errors import ConfigurationError, Conflict
 from tutela.reporting.fields import ReportInput
 from tutela.reporting.outbox import (
     ACKNOWLEDGED,
@@ -37,10 +42,14 @@ from tutela.reporting.transports.ncmec import (
     NcmecTransport,
     load_credentials,
     ncmec_payload,
-    settle_uncertain_submit,
     store_credentials,
 )
 from tutela.reporting.transports.ncmec_models import NcmecCredential, NcmecReport
+from tutela.reporting.transports.ncmec_settlement import (
+    SETTLE_ACTION,
+    settle_uncertain_submit,
+    uncertain_submits,
+)
 from tutela.settings import Settings
 
 USER, PASSWORD = "esp-test", "not-a-real-password"
@@ -48,7 +57,8 @@ SECRETS_KEY = base64.b64encode(os.urandom(32)).decode()
 
 
 class FakeCyberTipline:
-    """Counts what it was asked; `drop_after` names steps it carries out and then hangs up on."""
+    """Counts what it was asked; `drop_after` names steps it carries out and then hangs up on,
+    `drop_before` steps it hangs up on without carrying them out."""
 
     def __init__(self) -> None:
         self.submits = 0
@@ -56,6 +66,7 @@ class FakeCyberTipline:
         self.files: dict[str, str] = {}
         self.described: list[str] = []
         self.drop_after: set[str] = set()
+        self.drop_before: set[str] = set()
         self.bodies: list[bytes] = []
         server = self
 
@@ -71,11 +82,14 @@ class FakeCyberTipline:
                     return
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 step = self.path.rsplit("/", 1)[-1]
+                if step in server.drop_before:
+                    server.drop_before.discard(step)
+                    self.hang_up()
+                    return
                 fields = getattr(server, "_" + step)(body, self.headers.get("Content-Type", ""))
                 if step in server.drop_after:
                     server.drop_after.discard(step)
-                    self.close_connection = True
-                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.hang_up()
                     return
                 inner = "".join(f"<{k}>{v}</{k}>" for k, v in fields.items())
                 answer = f'<?xml version="1.0" encoding="UTF-8"?><reportResponse>{inner}</reportResponse>'
@@ -85,6 +99,10 @@ class FakeCyberTipline:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+
+            def hang_up(self) -> None:
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/ispws"
@@ -210,9 +228,8 @@ def test_lost_answer_to_submit_never_leads_to_a_second_report(
 
     # A person reads the report id off NCMEC's side; the delivery resumes after /submit.
     with database.unit_of_work() as session:
-        key = message(database, message_id).idempotency_key
-        settle_uncertain_submit(session, key, "1001", NOW)
-        requeue(session, message_id, NOW)
+        (uncertain,) = uncertain_submits(session)
+        settle_uncertain_submit(session, uncertain.id, "1001", by="A. Operator", now=NOW)
     assert deliver_due(database, {"ncmec": transport}, NOW).delivered == [message_id]
     assert cybertipline.submits == 1
     assert cybertipline.reports == {"1001": {"finished": True}}
@@ -256,3 +273,209 @@ def test_credentials_are_sealed_at_rest(database: Database) -> None:
         other_key = base64.b64encode(os.urandom(32)).decode()
         with pytest.raises(ConfigurationError):
             load_credentials(session, other_key)
+
+
+# -- settling a lost /submit: `tutela outbox ncmec uncertain|settle` ------------------------------
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exited:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return int(exited.value.code or 0), out, err
+
+
+def lose_submit(
+    database: Database, fake: FakeCyberTipline, *, created: bool, case_id: int = 7
+) -> tuple[int, NcmecTransport]:
+    """Queue a report and deliver it while the answer to /submit is lost; whether NCMEC created
+    the report is `created`. The outbox message fails and the report waits for a person."""
+    message_id = queue_report(database, sample_input(case_id=case_id))
+    transport = transport_for(database, fake)
+    if created:
+        fake.drop_after = {"submit"}
+    else:
+        fake.drop_before = {"submit"}
+    run = deliver_due(database, {"ncmec": transport}, utc_now())
+    assert [failed.id for failed in run.failed] == [message_id]
+    return message_id, transport
+
+
+def ncmec_row(database: Database) -> NcmecReport:
+    """The newest local NCMEC report."""
+    with database.reader() as session:
+        return session.scalars(select(NcmecReport).order_by(NcmecReport.id.desc()).limit(1)).one()
+
+
+def test_uncertain_lists_a_lost_submit_with_its_time_transport_and_account(
+    database: Database,
+    cybertipline: FakeCyberTipline,
+    cli_env: Settings,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    before = utc_now()
+    message_id, _ = lose_submit(database, cybertipline, created=True)
+    code, out, _ = run_cli(capsys, "outbox", "ncmec", "uncertain", "--json")
+    (listed,) = [json.loads(line) for line in out.splitlines()]
+    assert code == 0
+    assert listed["id"] == ncmec_row(database).id
+    assert listed["message_id"] == message_id
+    assert listed["transport"] == "ncmec"
+    assert listed["report"] == message(database, message_id).idempotency_key
+    assert listed["reported_account"] == "account-42"
+    assert before <= datetime.fromisoformat(listed["submitted_at"]) <= utc_now()
+    code, out, _ = run_cli(capsys, "outbox", "ncmec", "uncertain")
+    assert out.split()[:3] == [str(listed["id"]), listed["submitted_at"], "ncmec"]
+
+
+def test_uncertain_says_so_when_every_submit_was_answered(
+    database: Database,
+    cybertipline: FakeCyberTipline,
+    cli_env: Settings,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    queue_report(database)
+    deliver_due(database, {"ncmec": transport_for(database, cybertipline)}, NOW)
+    code, out, _ = run_cli(capsys, "outbox", "ncmec", "uncertain")
+    assert (code, out) == (0, "no NCMEC report awaits a settlement\n")
+
+
+def test_settling_as_existing_records_the_id_and_resumes_without_a_second_submit(
+    database: Database,
+    cybertipline: FakeCyberTipline,
+    cli_env: Settings,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    message_id, transport = lose_submit(database, cybertipline, created=True)
+    local = ncmec_row(database).id
+    code, out, _ = run_cli(
+        capsys, "outbox", "ncmec", "settle", str(local), "--exists", "1001", "--by", "A. Operator"
+    )
+    assert code == 0
+    assert "CyberTipline report 1001" in out
+    assert deliver_due(database, {"ncmec": transport}, utc_now()).delivered == [message_id]
+    assert cybertipline.submits == 1
+    assert cybertipline.reports == {"1001": {"finished": True}}
+    assert cybertipline.described == ["file-1"]
+    assert (ncmec_row(database).state, message(database, message_id).remote_ref) == (
+        "finished",
+        "1001",
+    )
+
+
+def test_settling_as_absent_submits_the_report_afresh(
+    database: Database,
+    cybertipline: FakeCyberTipline,
+    cli_env: Settings,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    message_id, transport = lose_submit(database, cybertipline, created=False)
+    assert cybertipline.submits == 0
+    local = ncmec_row(database).id
+    code, out, _ = run_cli(
+        capsys, "outbox", "ncmec", "settle", str(local), "--absent", "--by", "A. Operator"
+    )
+    assert code == 0
+    assert "submit it afresh" in out
+    assert deliver_due(database, {"ncmec": transport}, utc_now()).delivered == [message_id]
+    assert cybertipline.submits == 1
+    assert cybertipline.reports == {"1001": {"finished": True}}
+
+
+def test_each_settlement_is_audited_naming_the_operator(
+    database: Database,
+    cybertipline: FakeCyberTipline,
+    cli_env: Settings,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    message_id, _ = lose_submit(database, cybertipline, created=True)
+    local = ncmec_row(database).id
+    run_cli(capsys, "outbox", "ncmec", "settle", str(local), "--exists", "1001", "--by", "A. Op")
+    with database.reader() as session:
+        (entry,) = list_entries(session, action=SETTLE_ACTION)
+    assert entry.actor == "operator:A. Op"
+    assert entry.subject == Subject("ncmec_report", str(local))
+    assert entry.details["outcome"] == "exists"
+    assert entry.details["ncmec_report_id"] == "1001"
+    assert entry.details["message_id"] == message_id
+    assert str(entry.details["via"]).startswith("cli")
+
+
+def test_settle_refuses_a_report_that_is_not_awaiting_a_settlement(
+    database: Database,
+    cybertipline: FakeCyberTipline,
+    cli_env: Settings,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    queue_report(database)
+    deliver_due(database, {"ncmec": transport_for(database, cybertipline)}, NOW)
+    local = ncmec_row(database).id
+    code, _, err = run_cli(
+        capsys, "outbox", "ncmec", "settle", str(local), "--absent", "--by", "A. Operator"
+    )
+    assert code == 1
+    assert err.startswith(f"error: NCMEC report {local} is finished, not awaiting a settlement")
+    assert err.rstrip().endswith("[conflict]")
+    assert ncmec_row(database).state == "finished"
+    with database.reader() as session:
+        assert list_entries(session, action=SETTLE_ACTION) == []
+
+
+def test_settle_refuses_a_report_whose_submit_may_still_be_under_way(
+    database: Database, cybertipline: FakeCyberTipline
+) -> None:
+    # A sender died during /submit: the report is `submitting` but its message is still queued.
+    message_id, _ = lose_submit(database, cybertipline, created=True)
+    with database.unit_of_work() as session:
+        requeue(session, message_id, utc_now())
+    with database.unit_of_work() as session, pytest.raises(Conflict, match="being submitted"):
+        settle_uncertain_submit(session, ncmec_row(database).id, None, by="A", now=utc_now())
+
+
+def test_settle_refuses_an_id_another_report_already_holds(
+    database: Database, cybertipline: FakeCyberTipline
+) -> None:
+    queue_report(database, sample_input(case_id=1))
+    deliver_due(database, {"ncmec": transport_for(database, cybertipline)}, utc_now())
+    lose_submit(database, cybertipline, created=True, case_id=2)  # NCMEC made it 1002
+    local = ncmec_row(database).id
+    with database.unit_of_work() as session, pytest.raises(Conflict, match="already recorded"):
+        settle_uncertain_submit(session, local, "1001", by="A", now=utc_now())
+    with database.unit_of_work() as session:
+        settle_uncertain_submit(session, local, "1002", by="A", now=utc_now())
+    assert ncmec_row(database).report_id == "1002"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [["--absent", "--exists", "1001"], [], ["--exists", "10O1"]],
+    ids=["both", "neither", "not-a-number"],
+)
+def test_settle_needs_one_clear_answer(
+    database: Database,
+    cybertipline: FakeCyberTipline,
+    cli_env: Settings,
+    capsys: pytest.CaptureFixture[str],
+    answer: list[str],
+) -> None:
+    lose_submit(database, cybertipline, created=True)
+    local = str(ncmec_row(database).id)
+    code, _, err = run_cli(capsys, "outbox", "ncmec", "settle", local, *answer, "--by", "A")
+    assert (code, err.rstrip()[-len("[invalid_input]") :]) == (1, "[invalid_input]")
+    assert ncmec_row(database).state == "submitting"
+
+
+def test_settle_needs_the_operators_name(
+    database: Database,
+    cybertipline: FakeCyberTipline,
+    cli_env: Settings,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    lose_submit(database, cybertipline, created=True)
+    local = str(ncmec_row(database).id)
+    code, _, err = run_cli(capsys, "outbox", "ncmec", "settle", local, "--absent")
+    assert code == 2
+    assert "--by" in err
+    code, _, err = run_cli(capsys, "outbox", "ncmec", "settle", local, "--absent", "--by", " ")
+    assert (code, err.rstrip()[-len("[invalid_input]") :]) == (1, "[invalid_input]")
+    assert ncmec_row(database).state == "submitting"

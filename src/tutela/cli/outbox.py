@@ -1,6 +1,7 @@
 """`tutela outbox run|deliver`: the provider's sender of reports to the centre (and followers of
 the centre's indicator feed). `tutela serve` starts the same loop in a thread through
-`start_provider_sender`; `outbox run` runs it alone, e.g. beside an API-only node."""
+`start_provider_sender`; `outbox run` runs it alone, e.g. beside an API-only node.
+`tutela outbox ncmec uncertain|settle`: CyberTipline reports whose answer to /submit was lost."""
 
 from __future__ import annotations
 
@@ -15,20 +16,33 @@ from typing import Annotated
 import typer
 
 from tutela.cli.app import app, load_settings, print_json
+from tutela.cli.audit import operator_actor
 from tutela.cli.db import opened_database
 from tutela.db.database import Database
 from tutela.db.types import utc_now
 from tutela.enforcement.schedule import enforcement_tasks
+from tutela.errors import InvalidInput
 from tutela.indicators.feed_subscription import HttpFeedClient, follow_feed, subscribed_banks
 from tutela.reporting.outbox import deliver_due
 from tutela.reporting.sender import PeriodicTask, run_sender, start_sender_thread
 from tutela.reporting.signing import default_key_file, load_key_file
 from tutela.reporting.transports import ReportTransport, TransportContext, create_transports
 from tutela.reporting.transports.http import open_client
+from tutela.reporting.transports.ncmec_settlement import (
+    settle_uncertain_submit,
+    uncertain_submits,
+)
 from tutela.settings import Settings
 
 outbox_app = typer.Typer(name="outbox", help="Messages to other nodes.", no_args_is_help=True)
 app.add_typer(outbox_app, name="outbox")
+ncmec_app = typer.Typer(
+    name="ncmec",
+    help="CyberTipline reports whose answer to /submit was lost, for a person to settle.",
+    no_args_is_help=True,
+)
+outbox_app.add_typer(ncmec_app, name="ncmec")
+JsonOption = Annotated[bool, typer.Option("--json", help="One JSON object per line.")]
 log = logging.getLogger("tutela.outbox")
 
 
@@ -114,4 +128,72 @@ def deliver_command(
         sys.stdout.write(
             f"delivered {result['delivered']}, retrying {result['retrying']}, "
             f"failed {result['failed']}\n"
+        )
+
+
+@ncmec_app.command("uncertain")
+def ncmec_uncertain_command(json_lines: JsonOption = False) -> None:
+    """List reports whose /submit may have created a report at NCMEC: look each up on NCMEC's
+    side by the time of the submit and the reported account, then `settle` it."""
+    with opened_database() as database, database.reader() as session:
+        submits = uncertain_submits(session)
+    for submit in submits:
+        if json_lines:
+            print_json(submit.as_dict())
+        else:
+            sys.stdout.write(
+                f"{submit.id:>8}  {submit.submitted_at.isoformat():<32} {submit.transport:<8} "
+                f"message {submit.message_id:<8} report {submit.report}  "
+                f"account {submit.reported_account or '-'}\n"
+            )
+    if not submits and not json_lines:
+        sys.stdout.write("no NCMEC report awaits a settlement\n")
+
+
+@ncmec_app.command("settle")
+def ncmec_settle_command(
+    report: Annotated[
+        int, typer.Argument(help="The report's id, as `tutela outbox ncmec uncertain` lists it.")
+    ],
+    by: Annotated[str, typer.Option("--by", help="Your name, for the audit log.")],
+    exists: Annotated[
+        str | None,
+        typer.Option(
+            "--exists",
+            metavar="REPORT_ID",
+            help="NCMEC holds the report under this CyberTipline report id: record it and "
+            "send the files and /finish.",
+        ),
+    ] = None,
+    absent: Annotated[
+        bool,
+        typer.Option("--absent", help="NCMEC holds no such report: submit it afresh."),
+    ] = False,
+    json_lines: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+) -> None:
+    """Settle one report whose answer to /submit was lost (exactly one of --exists, --absent);
+    its outbox message is queued again and the settlement is audited."""
+    if (exists is None) == (not absent):
+        raise InvalidInput("say what NCMEC shows: either --exists REPORT_ID or --absent")
+    with opened_database() as database, database.unit_of_work() as session:
+        settled = settle_uncertain_submit(
+            session, report, exists, by=by, now=utc_now(), via=operator_actor()
+        )
+    if json_lines:
+        print_json(
+            {
+                **settled.submit.as_dict(),
+                "outcome": "exists" if settled.ncmec_report_id else "absent",
+                "ncmec_report_id": settled.ncmec_report_id,
+            }
+        )
+    elif settled.ncmec_report_id:
+        sys.stdout.write(
+            f"NCMEC report {report} recorded as CyberTipline report {settled.ncmec_report_id}; "
+            f"message {settled.submit.message_id} is queued to upload its files and finish\n"
+        )
+    else:
+        sys.stdout.write(
+            f"NCMEC report {report} recorded as absent at NCMEC; message "
+            f"{settled.submit.message_id} is queued to submit it afresh\n"
         )

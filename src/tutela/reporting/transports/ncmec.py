@@ -3,15 +3,15 @@
 `POST /submit` → report id, `POST /upload` per file → file id, `POST /fileinfo` per file,
 `POST /finish`. Each answer is stored before the next step, so a resumed delivery picks up where
 the last one stopped. A report id once stored is never submitted for again; a /submit whose
-answer was lost leaves the report `submitting`, and only a person (who can see NCMEC's side)
-settles it with `settle_uncertain_submit`, because the API offers no way to ask.
+answer was lost leaves the report `submitting` and its outbox message failed, and only a person
+(who can see NCMEC's side) settles it, because the API offers no way to ask: see
+tutela.reporting.transports.ncmec_settlement and `tutela outbox ncmec uncertain|settle`.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime
 from typing import Any, ClassVar
 
 import httpx
@@ -23,8 +23,6 @@ from tutela.db.types import utc_now
 from tutela.errors import (
     ConfigurationError,
     DeliveryError,
-    InvalidInput,
-    NotFound,
     PermanentDeliveryError,
     TransientDeliveryError,
 )
@@ -82,22 +80,6 @@ def load_credentials(session: Session, encoded_key: str | None) -> tuple[str, st
         raise ConfigurationError("no NCMEC reporting credentials are stored")
     data = json.loads(unseal(secrets_key(encoded_key), row.nonce, row.sealed, CREDENTIAL_CONTEXT))
     return str(data["username"]), str(data["password"]), str(data.get("url") or DEFAULT_URL)
-
-
-def settle_uncertain_submit(
-    session: Session, message_key: str, report_id: str | None, now: datetime
-) -> NcmecReport:
-    """A person's answer for a /submit whose outcome was lost: the report id NCMEC shows, or
-    None when NCMEC holds no such report (then the next delivery submits it)."""
-    row = session.scalar(select(NcmecReport).where(NcmecReport.message_key == message_key))
-    if row is None:
-        raise NotFound("no NCMEC report for that message")
-    if row.state != SUBMITTING:
-        raise InvalidInput(f"the NCMEC report is {row.state}, not awaiting a settlement")
-    row.report_id = report_id
-    row.state = SUBMITTED if report_id else NEW
-    row.updated_at = now
-    return row
 
 
 class NcmecTransport(ReportTransport):
@@ -170,7 +152,7 @@ class NcmecTransport(ReportTransport):
             if row.state == SUBMITTING:
                 raise PermanentDeliveryError(
                     "NCMEC may hold this report already (the answer to /submit was lost); "
-                    "settle it by hand before it is sent again"
+                    "settle it with `tutela outbox ncmec settle` before it is sent again"
                 )
             prior = self._prior_reports(session, row)
             row.state, row.updated_at = SUBMITTING, utc_now()
@@ -181,7 +163,8 @@ class NcmecTransport(ReportTransport):
         except _AnswerLost:
             # NCMEC may have created the report: stays `submitting`, for a person to settle.
             raise PermanentDeliveryError(
-                "the answer to NCMEC /submit was lost; settle the report by hand"
+                "the answer to NCMEC /submit was lost; settle the report with "
+                "`tutela outbox ncmec settle`"
             ) from None
         except DeliveryError:
             # Never sent, or NCMEC answered with a refusal: nothing was created there.
