@@ -1,16 +1,19 @@
 """The detection pipeline: claimed jobs → hashes (isolated) → matches → policy → one verdict.
 
-`decide` turns a claimed batch into outcomes (hashing only what has a payload); recording them is
-tutela.detection.verdicts, one transaction per batch. The worker overlaps the two (see
-tutela.detection.worker); `process_batch` runs them one after the other.
+`decide_stream` claims batch after batch and turns each into outcomes (hashing only what has a
+payload), handing every finished batch to a recorder (tutela.detection.verdicts: one transaction
+per batch). The hashing pool is fed from the next batch while the last files of the one before
+are still being hashed, so it never waits for a claim or a commit. `process_batch` is one batch,
+start to end.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tutela.db.database import Database
 from tutela.detection.hasher import Hasher
@@ -25,51 +28,126 @@ from tutela.signals.pdq import MIN_MATCHABLE_QUALITY, PdqSignal
 # A job that has been claimed this often without an outcome kills its workers; give up on it.
 MAX_JOB_ATTEMPTS = 5
 PDQ = PdqSignal.name
+# Upload bytes read from the database at once by one worker (see _payloads).
+PAYLOAD_READ_BYTES = 16 * 1024 * 1024
 
-__all__ = ["MAX_JOB_ATTEMPTS", "Outcome", "decide", "find_matches", "outcome_of", "process_batch"]
+Outcomes = list[tuple[int, Outcome]]
+
+__all__ = [
+    "MAX_JOB_ATTEMPTS",
+    "Outcome",
+    "decide_stream",
+    "find_matches",
+    "outcome_of",
+    "process_batch",
+]
 
 
 def process_batch(
     database: Database, hasher: Hasher, matcher: Matcher, *, worker: str, limit: int, lease_s: float
 ) -> int:
     """Claim up to `limit` jobs, decide them and record the verdicts; return how many were claimed."""
-    claimed = claim_jobs(database, worker, limit, lease_s)
-    if claimed:
-        record_outcomes(database, decide(database, hasher, matcher, claimed))
-    return len(claimed)
+    batches = [claim_jobs(database, worker, limit, lease_s)]
+    return decide_stream(
+        database,
+        hasher,
+        matcher,
+        claim=lambda: batches.pop() if batches else [],
+        record=lambda outcomes: record_outcomes(database, outcomes),
+    )
 
 
-def decide(
-    database: Database, hasher: Hasher, matcher: Matcher, claimed: Sequence[ClaimedJob]
-) -> list[tuple[int, Outcome]]:
-    """Each claimed item's outcome: hashed from its payload, or matched from the signals a
-    hash-only submission gave; an item claimed too often gets `unprocessable` instead."""
-    matcher.refresh()
+@dataclass(eq=False)
+class _Batch:
+    """One claim's outcomes; complete once all its files went to the pool (`sealed`) and no
+    result of them is still awaited."""
+
+    outcomes: Outcomes
+    to_hash: dict[int, int] = field(default_factory=dict)  # item id → payload bytes
+    sealed: bool = False
+
+    @property
+    def complete(self) -> bool:
+        return self.sealed and not self.to_hash
+
+
+def decide_stream(
+    database: Database,
+    hasher: Hasher,
+    matcher: Matcher,
+    *,
+    claim: Callable[[], Sequence[ClaimedJob]],
+    record: Callable[[Outcomes], object],
+    heartbeat: Callable[[], object] | None = None,
+) -> int:
+    """Decide claimed batches until `claim` returns none; `record` gets each batch's outcomes once
+    all of them are known. Return how many jobs were claimed. `heartbeat` is called with each
+    hashing result, as progress (the worker's lease keeper stops renewing without it).
+
+    An item is hashed from its payload, or matched from the signals a hash-only submission gave;
+    one claimed too often gets `unprocessable` instead.
+    """
+    owner: dict[int, _Batch] = {}
+    claimed_count = 0
+
+    def files() -> Iterator[tuple[int, bytes]]:
+        nonlocal claimed_count
+        while claimed := claim():
+            claimed_count += len(claimed)
+            matcher.refresh()
+            batch = _prepare(database, matcher, claimed)
+            # An item still being hashed for an earlier claim (its lease ran out and this worker
+            # took it again) is decided there; its job is finished with that batch.
+            for item_id in batch.to_hash.keys() & owner.keys():
+                del batch.to_hash[item_id]
+            for item_id, data in _payloads(database, sorted(batch.to_hash.items())):
+                owner[item_id] = batch
+                yield item_id, data
+            for item_id in batch.to_hash.keys() - owner.keys():  # its payload went meanwhile
+                del batch.to_hash[item_id]
+                batch.outcomes.append((item_id, Outcome(None, [])))
+            batch.sealed = True
+            if batch.complete:
+                record(batch.outcomes)
+
+    for item_id, result in hasher.hash_many(files()):
+        if heartbeat is not None:
+            heartbeat()
+        batch = owner.pop(item_id)
+        del batch.to_hash[item_id]
+        batch.outcomes.append((item_id, outcome_of(matcher, result)))
+        if batch.complete:
+            record(batch.outcomes)
+    return claimed_count
+
+
+def _prepare(database: Database, matcher: Matcher, claimed: Sequence[ClaimedJob]) -> _Batch:
+    """The outcomes known without hashing, and the items left to hash."""
     ids = [job.item_id for job in claimed]
     given_up = {job.item_id for job in claimed if job.attempts > MAX_JOB_ATTEMPTS}
     with database.reader() as session:
         stored: dict[int, dict[str, Any] | None] = dict(
             session.execute(select(Item.id, Item.signals).where(Item.id.in_(ids))).all()
         )
-        with_payload = set(
-            session.scalars(select(ItemPayload.item_id).where(ItemPayload.item_id.in_(ids)))
+        sizes: dict[int, int] = dict(
+            session.execute(
+                select(ItemPayload.item_id, func.length(ItemPayload.data)).where(
+                    ItemPayload.item_id.in_(ids)
+                )
+            ).all()
         )
-    outcomes: list[tuple[int, Outcome]] = []
+    batch = _Batch(outcomes=[])
     for item_id in ids:
         if item_id in given_up:
             error = Unprocessable(f"processing failed {MAX_JOB_ATTEMPTS} times")
-            outcomes.append((item_id, Outcome(None, [], error.as_dict())))
-        elif item_id not in with_payload and (given := stored.get(item_id)):
-            outcomes.append((item_id, Outcome(given, find_matches(matcher, given))))
-        elif item_id not in with_payload:
-            outcomes.append((item_id, Outcome(None, [])))  # already decided, or gone: skipped
-    to_hash = [i for i in ids if i in with_payload and i not in given_up]
-    if to_hash:
-        # Results first, matching after: the pool sends the next file only when asked for the
-        # next result, so matching in between would leave the hashing process idle.
-        hashed = list(hasher.hash_many(_payloads(database, to_hash)))
-        outcomes += [(item_id, outcome_of(matcher, result)) for item_id, result in hashed]
-    return outcomes
+            batch.outcomes.append((item_id, Outcome(None, [], error.as_dict())))
+        elif item_id in sizes:
+            batch.to_hash[item_id] = sizes[item_id]
+        elif given := stored.get(item_id):
+            batch.outcomes.append((item_id, Outcome(given, find_matches(matcher, given))))
+        else:
+            batch.outcomes.append((item_id, Outcome(None, [])))  # already decided, or gone
+    return batch
 
 
 def outcome_of(matcher: Matcher, signals: MediaSignals | TutelaError) -> Outcome:
@@ -102,11 +180,27 @@ def find_matches(
     return found
 
 
-def _payloads(database: Database, ids: list[int]) -> Iterator[tuple[int, bytes]]:
-    """Read payloads one at a time as the pool asks for them, so a batch never holds all its
-    uploads in memory; one read session serves the whole batch."""
+def _payloads(database: Database, sizes: list[tuple[int, int]]) -> Iterator[tuple[int, bytes]]:
+    """The payloads of (item id, size) pairs, read as the pool asks for them, a group at a time:
+    a worker never holds more than PAYLOAD_READ_BYTES of uploads (or one upload, when it alone
+    is bigger), and small uploads cost one query per group, not one each."""
+    groups: list[list[int]] = [[]]
+    held = 0
+    for item_id, size in sizes:
+        if groups[-1] and held + size > PAYLOAD_READ_BYTES:
+            groups.append([])
+            held = 0
+        groups[-1].append(item_id)
+        held += size
     with database.reader() as session:
-        for item_id in ids:
-            data = session.scalar(select(ItemPayload.data).where(ItemPayload.item_id == item_id))
-            if data is not None:
-                yield item_id, data
+        for group in groups:
+            found = dict(
+                session.execute(
+                    select(ItemPayload.item_id, ItemPayload.data).where(
+                        ItemPayload.item_id.in_(group)
+                    )
+                ).all()
+            )
+            for item_id in group:
+                if (data := found.pop(item_id, None)) is not None:
+                    yield item_id, data

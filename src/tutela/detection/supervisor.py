@@ -64,14 +64,16 @@ class WorkerSupervisor:
         self._count = count
         self._hash_workers = hash_workers
         self._context = mp.get_context("spawn")
-        self._processes: list[BaseProcess] = []
+        # Each worker with its ready event, kept alive as long as the process: a spawned child
+        # unpickles the event after it starts, and fails if the parent has dropped it.
+        self._processes: list[tuple[BaseProcess, Event]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="worker-supervisor", daemon=True)
 
     def start(self) -> None:
         """Start the workers; return once each has started or died, or after START_TIMEOUT_S."""
         started = [self._spawn() for _ in range(self._count)]
-        self._processes = [process for process, _ in started]
+        self._processes = started
         deadline = time.monotonic() + START_TIMEOUT_S
         for process, ready in started:
             while not ready.wait(CHECK_EVERY_S) and process.is_alive():
@@ -83,9 +85,9 @@ class WorkerSupervisor:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join()
-        for process in self._processes:
+        for process, _ in self._processes:
             process.terminate()
-        for process in self._processes:
+        for process, _ in self._processes:
             process.join(10)
             if process.is_alive():
                 process.kill()
@@ -104,7 +106,7 @@ class WorkerSupervisor:
 
     def _watch(self) -> None:
         while not self._stop.wait(CHECK_EVERY_S):
-            for index, process in enumerate(self._processes):
+            for index, (process, _) in enumerate(self._processes):
                 if not process.is_alive() and not self._stop.is_set():
                     log.warning(
                         "detection worker pid=%s exited (%s); replacing it",
@@ -112,4 +114,4 @@ class WorkerSupervisor:
                         process.exitcode,
                     )
                     process.join()
-                    self._processes[index] = self._spawn()[0]
+                    self._processes[index] = self._spawn()

@@ -1,16 +1,23 @@
 """A detection worker process: claims jobs, decides them, sends the webhook outbox, repeats.
 
-Hashing and recording overlap: while batch k's verdicts are written (one transaction, on the
-recorder thread), batch k+1 is already being hashed. A lease keeper thread renews the leases of
+Hashing, recording and webhooks overlap: while batch k's verdicts are written (one transaction,
+on the recorder thread), the files of batch k+1 are already being hashed (see
+tutela.detection.pipeline.decide_stream), and a sender thread posts verdicts to the platform. A lease keeper thread renews the leases of
 every job the worker holds, so a slow batch is not reclaimed by another worker while this one lives;
 if the process dies the renewals stop and its jobs come back to the queue when their leases run out.
+Renewals also stop when the worker's loop shows no progress for `stall_limit_s` (it hangs while the
+process lives); the process then ends (`end_hung_worker`, exit status 75) for its supervisor, or
+the service manager of `tutela worker`, to start a fresh one.
 """
 
 from __future__ import annotations
 
+import logging
+import multiprocessing as mp
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
@@ -21,18 +28,22 @@ import httpx
 from tutela.db.database import Database, open_database
 from tutela.detection.deliveries import deliver_due
 from tutela.detection.hasher import Hasher
-from tutela.detection.pipeline import decide
-from tutela.detection.queue import claim_jobs, renew_leases
+from tutela.detection.pipeline import decide_stream
+from tutela.detection.queue import ClaimedJob, claim_jobs, renew_leases
 from tutela.detection.verdicts import Outcome, record_outcomes
 from tutela.indicators.matcher import Matcher
 from tutela.settings import Settings
 
 IDLE_POLL_S = 0.05
+SENDER_RETRY_S = 5.0
 # Jobs per claim for each hashing sub-worker: enough to keep them busy and to spread a
 # transaction's cost over many verdicts, few enough that a crash leaves little to reclaim.
 JOBS_PER_HASHER = 16
 # Leases are renewed this many times per lease period, so that one late renewal does not lose them.
 RENEWALS_PER_LEASE = 3
+# Exit status of a worker ended because it hung (EX_TEMPFAIL: starting a fresh one should help).
+EXIT_HUNG = 75
+log = logging.getLogger("tutela.worker")
 
 
 def worker_name() -> str:
@@ -40,14 +51,96 @@ def worker_name() -> str:
 
 
 class LeaseKeeper:
-    """A thread renewing the leases of every job `worker` holds, every `lease_s / 3` seconds."""
+    """A thread renewing the leases of every job `worker` holds, every `lease_s / 3` seconds, for
+    as long as the worker shows progress by calling `heartbeat`.
 
-    def __init__(self, database: Database, worker: str, lease_s: float) -> None:
+    A worker whose main loop hangs (stuck in a call while the process lives) would otherwise keep
+    its jobs for ever. Once no heartbeat has come for `stall_s`, renewals stop, so its jobs go to
+    another worker when their leases run out, and `on_stall` is called once (run_worker ends the
+    process there, for the supervisor to replace). Should heartbeats come back, renewals resume
+    for whatever jobs the worker still holds.
+    """
+
+    def __init__(
+        self,
+        database: Database,
+        worker: str,
+        lease_s: float,
+        *,
+        stall_s: float,
+        on_stall: Callable[[], None] | None = None,
+    ) -> None:
         self._database = database
         self._worker = worker
         self._lease_s = lease_s
+        self._stall_s = stall_s
+        self._on_stall = on_stall
+        self._last_beat = time.monotonic()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
+
+    def __enter__(self) -> Self:
+        self._last_beat = time.monotonic()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def heartbeat(self) -> None:
+        """The worker made progress (a loop iteration, a hashing result); from any thread."""
+        self._last_beat = time.monotonic()
+
+    def _run(self) -> None:
+        stalled = False
+        while not self._stop.wait(self._lease_s / RENEWALS_PER_LEASE):
+            silent_s = time.monotonic() - self._last_beat
+            if silent_s < self._stall_s:
+                if stalled:
+                    log.warning("detection worker %s makes progress again", self._worker)
+                    stalled = False
+                renew_leases(self._database, self._worker, self._lease_s)
+            elif not stalled:
+                stalled = True
+                log.warning(
+                    "detection worker %s made no progress for %.0f s (limit %.0f s): its job "
+                    "leases are no longer renewed, so other workers take its jobs once they run out",
+                    self._worker,
+                    silent_s,
+                    self._stall_s,
+                )
+                if self._on_stall is not None:
+                    self._on_stall()
+
+
+def stall_limit_s(lease_s: float, decode_timeout_s: float) -> float:
+    """How long a worker may show no progress before it counts as hung: a hashing result comes
+    at least once per decode timeout (a hung decode is killed then, and its process replaced),
+    so twice that, and never less than one lease."""
+    return max(lease_s, 2 * decode_timeout_s)
+
+
+def end_hung_worker() -> None:
+    """End this worker process at once (its main loop is stuck, so it cannot be asked to stop),
+    killing its child processes (the hashing processes, which may be stuck in a decode) first: a
+    supervisor, or the service manager of `tutela worker`, starts a fresh one. Its jobs come back
+    to the queue when their leases run out."""
+    log.error("ending hung detection worker pid=%s (exit status %s)", os.getpid(), EXIT_HUNG)
+    for child in mp.active_children():
+        child.kill()
+    os._exit(EXIT_HUNG)
+
+
+class WebhookSender:
+    """A thread sending the webhook outbox (tutela.detection.deliveries), so that a slow receiver
+    never holds up hashing. Polls every IDLE_POLL_S while there is nothing to send."""
+
+    def __init__(self, database: Database, client: httpx.Client) -> None:
+        self._database = database
+        self._client = client
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="webhook-sender", daemon=True)
 
     def __enter__(self) -> Self:
         self._thread.start()
@@ -58,8 +151,15 @@ class LeaseKeeper:
         self._thread.join()
 
     def _run(self) -> None:
-        while not self._stop.wait(self._lease_s / RENEWALS_PER_LEASE):
-            renew_leases(self._database, self._worker, self._lease_s)
+        while not self._stop.is_set():
+            try:
+                sent = deliver_due(self._database, self._client)
+            except Exception:  # the database went away for a moment: try again later
+                log.exception("sending webhooks failed; retrying in %s s", SENDER_RETRY_S)
+                self._stop.wait(SENDER_RETRY_S)
+                continue
+            if not sent:
+                self._stop.wait(IDLE_POLL_S)
 
 
 class Recorder:
@@ -105,10 +205,13 @@ def run_worker(
     database: Database | None = None,
     client: httpx.Client | None = None,
     on_ready: Callable[[], None] | None = None,
+    on_stall: Callable[[], None] | None = None,
 ) -> None:
     """Work until `stop` is set (forever when None). Used by `tutela worker` and `tutela serve`.
 
     `on_ready` is called once the hashing processes have started and jobs are being taken.
+    `on_stall` is called when the loop has made no progress for `stall_limit_s` (see LeaseKeeper);
+    by default the process ends (`end_hung_worker`).
     """
     stop = stop or threading.Event()
     owned = database is None
@@ -121,19 +224,36 @@ def run_worker(
     try:
         with (
             Hasher(settings.media, workers=hash_workers) as hasher,
-            LeaseKeeper(database, name, lease_s),
+            LeaseKeeper(
+                database,
+                name,
+                lease_s,
+                stall_s=stall_limit_s(lease_s, settings.media.decode_timeout_s),
+                on_stall=on_stall or end_hung_worker,
+            ) as keeper,
+            WebhookSender(database, client),
             Recorder(database) as recorder,
         ):
             if on_ready is not None:
                 on_ready()
+
+            def claim() -> list[ClaimedJob]:
+                keeper.heartbeat()
+                if stop.is_set():
+                    return []
+                return claim_jobs(database, name, hash_workers * JOBS_PER_HASHER, lease_s)
+
             while not stop.is_set():
-                claimed = claim_jobs(database, name, hash_workers * JOBS_PER_HASHER, lease_s)
-                if claimed:
-                    recorder.submit(decide(database, hasher, matcher, claimed))
-                else:
-                    recorder.wait()
-                sent = deliver_due(database, client)
-                if not claimed and not sent:
+                claimed = decide_stream(
+                    database,
+                    hasher,
+                    matcher,
+                    claim=claim,
+                    record=recorder.submit,
+                    heartbeat=keeper.heartbeat,
+                )
+                recorder.wait()
+                if not claimed:
                     stop.wait(IDLE_POLL_S)
     finally:
         client.close()

@@ -150,9 +150,8 @@ class IsolatedPool(Generic[T, R]):
         worker.busy = True
 
     def map_unordered(self, tasks: Iterable[T]) -> Iterator[tuple[T, R | TutelaError]]:
-        """Yield (task, result or TutelaError) as tasks finish, in completion order."""
-        if not self._workers:
-            raise RuntimeError("IsolatedPool must be used as a context manager")
+        """Yield (task, result or TutelaError) as tasks finish, in completion order. `tasks` is
+        drawn lazily, only as workers become free; with no task, no worker is needed."""
         pending: deque[T] = deque()
         source = iter(tasks)
         exhausted = False
@@ -162,6 +161,8 @@ class IsolatedPool(Generic[T, R]):
                     pending.append(next(source))
                 except StopIteration:
                     exhausted = True
+            if pending and not self._workers:
+                raise RuntimeError("IsolatedPool must be used as a context manager")
             for worker in list(self._workers):
                 if not worker.busy and pending:
                     self._dispatch(worker, pending.popleft())
