@@ -141,3 +141,17 @@ def test_a_fresh_worker_gets_its_full_time_after_a_replacement() -> None:
     # task needing most of the timeout still succeeds right after a timeout.
     results = run(["sleep:30", "sleep:0.3", "exit", "sleep:0.3"])
     assert [result for _, result in results][1::2] == ["done sleep:0.3"] * 2
+
+
+def test_tasks_sent_ahead_survive_a_crash_and_a_caller_that_stops_early() -> None:
+    """A worker holds its next task while it works; when it dies, that task goes to another
+    worker unharmed. A caller that stops iterating leaves no stray answer for the next call."""
+    with IsolatedPool(misbehave, workers=2, limits=LIMITS) as pool:
+        tasks = ["exit", *[f"small-{n}" for n in range(6)]]
+        results = dict(pool.map_unordered(tasks))
+        assert _code(results["exit"]) == CorruptMedia.code
+        assert all(results[f"small-{n}"] == f"done small-{n}" for n in range(6))
+        stream = pool.map_unordered(["sleep:0.3", "sleep:0.3", "a", "b"])
+        next(stream)
+        stream.close()  # answers still on their way belong to tasks nobody waits for
+        assert dict(pool.map_unordered(["next-call"])) == {"next-call": "done next-call"}

@@ -2,13 +2,16 @@
 
 `decide_stream` claims batch after batch and turns each into outcomes (hashing only what has a
 payload), handing every finished batch to a recorder (tutela.detection.verdicts: one transaction
-per batch). The hashing pool is fed from the next batch while the last files of the one before
-are still being hashed, so it never waits for a claim or a commit. `process_batch` is one batch,
+per batch). The next batch is claimed on a thread while the one before is hashed, and the pool is
+fed from it before the last files of that one come back, so hashing never waits for a claim or a
+commit. `process_batch` is one batch,
 start to end.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +33,8 @@ MAX_JOB_ATTEMPTS = 5
 PDQ = PdqSignal.name
 # Upload bytes read from the database at once by one worker (see _payloads).
 PAYLOAD_READ_BYTES = 16 * 1024 * 1024
+# How often the claiming thread, waiting for its last batch to be taken, checks it should stop.
+SLOT_POLL_S = 0.1
 
 Outcomes = list[tuple[int, Outcome]]
 
@@ -90,12 +95,17 @@ def decide_stream(
     owner: dict[int, _Batch] = {}
     claimed_count = 0
 
-    def files() -> Iterator[tuple[int, bytes]]:
+    def claim_and_prepare() -> tuple[int, _Batch] | None:
+        claimed = claim()
+        if not claimed:
+            return None
+        matcher.refresh()
+        return len(claimed), _prepare(database, matcher, claimed)
+
+    def files(ahead: _ClaimAhead) -> Iterator[tuple[int, bytes]]:
         nonlocal claimed_count
-        while claimed := claim():
-            claimed_count += len(claimed)
-            matcher.refresh()
-            batch = _prepare(database, matcher, claimed)
+        for count, batch in ahead:
+            claimed_count += count
             # An item still being hashed for an earlier claim (its lease ran out and this worker
             # took it again) is decided there; its job is finished with that batch.
             for item_id in batch.to_hash.keys() & owner.keys():
@@ -110,15 +120,60 @@ def decide_stream(
             if batch.complete:
                 record(batch.outcomes)
 
-    for item_id, result in hasher.hash_many(files()):
-        if heartbeat is not None:
-            heartbeat()
-        batch = owner.pop(item_id)
-        del batch.to_hash[item_id]
-        batch.outcomes.append((item_id, outcome_of(matcher, result)))
-        if batch.complete:
-            record(batch.outcomes)
+    with _ClaimAhead(claim_and_prepare) as ahead:
+        for item_id, result in hasher.hash_many(files(ahead)):
+            if heartbeat is not None:
+                heartbeat()
+            batch = owner.pop(item_id)
+            del batch.to_hash[item_id]
+            batch.outcomes.append((item_id, outcome_of(matcher, result)))
+            if batch.complete:
+                record(batch.outcomes)
     return claimed_count
+
+
+class _ClaimAhead:
+    """Claims and prepares the next batch on a thread while the current one is being hashed: a
+    claim waits for the database's write lock (SQLite has one, which uploads and verdicts take
+    too), and the hashing processes must not wait with it. Iterating gives the batches in claim
+    order until a claim comes back empty; an error of the thread is raised there."""
+
+    def __init__(self, claim: Callable[[], tuple[int, _Batch] | None]) -> None:
+        self._claim = claim
+        self._ready: queue.SimpleQueue[tuple[int, _Batch] | BaseException | None] = (
+            queue.SimpleQueue()
+        )
+        # One batch at most is claimed and not yet taken: a worker holds few jobs it is not at.
+        self._slot = threading.Semaphore(1)
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="claim-ahead", daemon=True)
+
+    def __enter__(self) -> _ClaimAhead:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._closed.set()
+        self._thread.join()
+
+    def __iter__(self) -> Iterator[tuple[int, _Batch]]:
+        while (item := self._ready.get()) is not None:
+            self._slot.release()
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def _run(self) -> None:
+        try:
+            while not self._closed.is_set():
+                if not self._slot.acquire(timeout=SLOT_POLL_S):
+                    continue
+                batch = self._claim()
+                self._ready.put(batch)
+                if batch is None:
+                    return
+        except BaseException as error:  # raised again in the iterating thread
+            self._ready.put(error)
 
 
 def _prepare(database: Database, matcher: Matcher, claimed: Sequence[ClaimedJob]) -> _Batch:

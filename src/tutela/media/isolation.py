@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
+from multiprocessing.reduction import ForkingPickler
 from typing import Generic, TypeVar
 
 from tutela.errors import (
@@ -34,6 +35,11 @@ R = TypeVar("R")
 # machine a short timeout would fail good files after every replacement.
 _READY = "ready"
 _BOOT_TIMEOUT_S = 60.0
+# A worker is sent its next task while it still works on one, so that it never waits for the
+# parent between tasks; only a task this small goes ahead, since a bigger one would hold the send
+# until the worker reads it.
+PREFETCH_BYTES = 256 * 1024
+_TASKS_PER_WORKER = 2
 
 
 def _worker_main(func: Callable[[T], R], conn: Connection, memory_bytes: int) -> None:
@@ -65,16 +71,19 @@ def _worker_main(func: Callable[[T], R], conn: Connection, memory_bytes: int) ->
 class _Worker:
     process: BaseProcess
     conn: Connection
-    task: object = None
+    # Tasks sent and not answered, oldest first, each with its pickled form; the first is being
+    # worked on since `started`.
+    tasks: deque[tuple[object, memoryview]] = field(default_factory=deque)
     started: float = 0.0
-    busy: bool = field(default=False)
+    dead: bool = False  # killed with tasks in flight; replaced before its next task
 
 
 class IsolatedPool(Generic[T, R]):
     """A pool of worker processes applying `func` (a picklable top-level function) to tasks.
 
     `func` may raise TutelaError; that error is the task's result. A worker that runs past
-    `limits.decode_timeout_s` is killed (DecodeTimeout); one that dies is replaced (CorruptMedia).
+    `limits.decode_timeout_s` on a task is killed (DecodeTimeout); one that dies is replaced
+    (CorruptMedia). The task a worker was sent ahead goes to another one, unharmed.
     """
 
     def __init__(self, func: Callable[[T], R], *, workers: int, limits: MediaLimits) -> None:
@@ -129,64 +138,110 @@ class IsolatedPool(Generic[T, R]):
             "a decoding worker failed to start; check TUTELA_WORKER_MEMORY_BYTES and the install"
         )
 
-    def _replace(self, worker: _Worker) -> _Worker:
+    def _kill(self, worker: _Worker) -> None:
         worker.process.kill()
         worker.process.join()
         worker.conn.close()
+
+    def _replace(self, worker: _Worker) -> _Worker:
+        self._kill(worker)
         fresh = self._spawn()
         self._workers[self._workers.index(worker)] = fresh
         self._await_ready(fresh)
         return fresh
 
-    def _dispatch(self, worker: _Worker, task: T) -> None:
+    def _send(self, worker: _Worker, item: tuple[object, memoryview]) -> _Worker | None:
+        """Send a task; the worker that took it (a replacement, maybe), or None when it could
+        not go (it stays the caller's)."""
+        if worker.dead:
+            worker = self._replace(worker)
         try:
-            worker.conn.send(task)
+            worker.conn.send_bytes(item[1])
         except (OSError, ValueError):
+            if worker.tasks:
+                return None  # it died at work: reading its answer will tell, and replace it
             # It died while idle (killed from outside): the task goes to its replacement.
             worker = self._replace(worker)
-            worker.conn.send(task)
-        worker.task = task
-        worker.started = time.monotonic()
-        worker.busy = True
+            worker.conn.send_bytes(item[1])
+        if not worker.tasks:
+            worker.started = time.monotonic()
+        worker.tasks.append(item)
+        return worker
+
+    def _dispatch(self, pending: deque[tuple[object, memoryview]]) -> None:
+        """Idle workers first, a task each; then small tasks go ahead to the busy ones."""
+        for depth in range(1, _TASKS_PER_WORKER + 1):
+            for index in range(len(self._workers)):
+                while pending:
+                    worker = self._workers[index]  # re-read: a send may replace it
+                    if len(worker.tasks) >= depth:
+                        break
+                    if worker.tasks and len(pending[0][1]) > PREFETCH_BYTES:
+                        break
+                    if self._send(worker, pending[0]) is None:
+                        break
+                    pending.popleft()
 
     def map_unordered(self, tasks: Iterable[T]) -> Iterator[tuple[T, R | TutelaError]]:
         """Yield (task, result or TutelaError) as tasks finish, in completion order. `tasks` is
         drawn lazily, only as workers become free; with no task, no worker is needed."""
-        pending: deque[T] = deque()
+        pending: deque[tuple[object, memoryview]] = deque()
         source = iter(tasks)
         exhausted = False
-        while True:
-            while not exhausted and len(pending) < self._size:
-                try:
-                    pending.append(next(source))
-                except StopIteration:
-                    exhausted = True
-            if pending and not self._workers:
-                raise RuntimeError("IsolatedPool must be used as a context manager")
-            for worker in list(self._workers):
-                if not worker.busy and pending:
-                    self._dispatch(worker, pending.popleft())
-            busy = [w for w in self._workers if w.busy]
-            if not busy:
-                if exhausted and not pending:
-                    return
-                continue
-            timeout = self._limits.decode_timeout_s
-            now = time.monotonic()
-            next_deadline = min(w.started + timeout for w in busy)
-            ready = wait([w.conn for w in busy], timeout=max(0.0, next_deadline - now))
-            for worker in busy:
-                task: T = worker.task  # type: ignore[assignment]
-                if worker.conn in ready:
+        try:
+            while True:
+                while not exhausted and len(pending) < self._size:
                     try:
-                        result: R | TutelaError = worker.conn.recv()
-                    except (EOFError, OSError):
-                        result = CorruptMedia("the decoder crashed on this file")
-                        self._replace(worker)
-                        yield task, result
-                        continue
-                    worker.busy = False
-                    yield task, result
-                elif time.monotonic() - worker.started >= timeout:
-                    self._replace(worker)
-                    yield task, DecodeTimeout(f"decoding took longer than {timeout:g} s")
+                        task = next(source)
+                    except StopIteration:
+                        exhausted = True
+                    else:
+                        pending.append((task, ForkingPickler.dumps(task)))
+                if pending and not self._workers:
+                    raise RuntimeError("IsolatedPool must be used as a context manager")
+                self._dispatch(pending)
+                busy = [w for w in self._workers if w.tasks]
+                if not busy:
+                    if exhausted and not pending:
+                        return
+                    continue
+                yield from self._collect(busy, pending)
+        finally:
+            # Left early (the caller stopped, or failed): answers still on their way would be
+            # taken for those of the next call's tasks. Those workers go; fresh ones replace them.
+            for worker in self._workers:
+                if worker.tasks:
+                    self._kill(worker)
+                    worker.tasks.clear()
+                    worker.dead = True
+
+    def _collect(
+        self, busy: list[_Worker], pending: deque[tuple[object, memoryview]]
+    ) -> Iterator[tuple[T, R | TutelaError]]:
+        """Wait for the first answer or deadline; yield what came. A worker that crashed or ran
+        out of time is replaced, and the tasks it was sent ahead go back to `pending`."""
+        timeout = self._limits.decode_timeout_s
+        next_deadline = min(w.started + timeout for w in busy)
+        ready = wait([w.conn for w in busy], timeout=max(0.0, next_deadline - time.monotonic()))
+        for worker in busy:
+            if worker.conn in ready:
+                try:
+                    result: R | TutelaError = worker.conn.recv()
+                except (EOFError, OSError):
+                    result = CorruptMedia("the decoder crashed on this file")
+                    yield self._fail(worker, pending), result
+                    continue
+                task: T = worker.tasks.popleft()[0]  # type: ignore[assignment]
+                worker.started = time.monotonic()  # the task sent ahead starts now
+                yield task, result
+            elif time.monotonic() - worker.started >= timeout:
+                error = DecodeTimeout(f"decoding took longer than {timeout:g} s")
+                yield self._fail(worker, pending), error
+
+    def _fail(self, worker: _Worker, pending: deque[tuple[object, memoryview]]) -> T:
+        """The task `worker` was on when it failed; it is replaced, its other tasks re-queued."""
+        task: T = worker.tasks.popleft()[0]  # type: ignore[assignment]
+        pending.extendleft(reversed(worker.tasks))
+        worker.tasks.clear()
+        self._replace(worker)
+        return task
