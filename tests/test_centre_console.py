@@ -17,6 +17,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, text
 
+from browser_fixtures import CHROMIUM, LAUNCH_ARGS, needs_chromium, screenshots
 from password_hashing import CHEAP
 from report_samples import NOW, PDQ_A, PROVIDER, sample_input
 from review_fixtures import PASSWORD
@@ -340,17 +341,8 @@ def test_the_help_overlay_lists_the_keys_of_the_centre_console(
     asyncio.run(work())
 
 
-CHROMIUM = Path("/usr/bin/chromium")
-SHOTS = Path(__file__).resolve().parents[1] / "test-output" / "centre"
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-browser_only = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium")
+browser_only = needs_chromium
+SHOTS = screenshots("centre")
 
 
 @pytest.fixture
@@ -373,7 +365,6 @@ def browser_page(
     server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    SHOTS.mkdir(parents=True, exist_ok=True)
     try:
         while not server.started:
             thread.join(0.05)

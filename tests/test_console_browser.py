@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from browser_fixtures import CHROMIUM, LAUNCH_ARGS, needs_chromium, screenshots
 from provider_fixtures import TUTELA, make_bank, make_key, node_env, running_node, wait_decided
 from review_fixtures import METADATA, PASSWORD, jpeg_bytes, photo
 from tutela.db.database import open_database
@@ -19,17 +20,7 @@ from tutela.enforcement.keys import generate_master_key
 from tutela.settings import Settings
 
 playwright_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = Path("/usr/bin/chromium")
-SHOTS = Path(__file__).resolve().parents[1] / "test-output" / "console"
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium")
+pytestmark = needs_chromium
 
 
 @pytest.fixture
@@ -70,13 +61,13 @@ def console(tmp_path: Path) -> Iterator[str]:
 
 
 def test_a_reviewer_works_the_queue_by_keyboard_and_the_auditor_sees_it(console: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
+    shots = screenshots("console")
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 860})
             page.goto(console + "/ui/login")
-            page.screenshot(path=str(SHOTS / "01-login.png"))
+            page.screenshot(path=str(shots / "01-login.png"))
             page.wait_for_selector("input[name=name]:focus")  # autofocus has landed
             page.keyboard.type("rita")
             page.keyboard.press("Tab")
@@ -84,27 +75,27 @@ def test_a_reviewer_works_the_queue_by_keyboard_and_the_auditor_sees_it(console:
             page.keyboard.press("Enter")
             page.wait_for_url("**/ui/queue")
             assert page.locator("table.queue tbody tr").count() == 2
-            page.screenshot(path=str(SHOTS / "02-queue.png"))
+            page.screenshot(path=str(shots / "02-queue.png"))
 
             page.keyboard.press("j")
             page.keyboard.press("k")
             page.keyboard.press("?")
-            page.screenshot(path=str(SHOTS / "03-help.png"))
+            page.screenshot(path=str(shots / "03-help.png"))
             page.keyboard.press("Escape")
             page.keyboard.press("Enter")
             page.wait_for_url("**/ui/cases/*")
             page.wait_for_function("document.getElementById('preview').naturalWidth > 0")
-            page.screenshot(path=str(SHOTS / "04-case-blurred.png"))
+            page.screenshot(path=str(shots / "04-case-blurred.png"))
 
             page.keyboard.press("r")
             page.wait_for_selector("#revealed:not([hidden])")
-            page.screenshot(path=str(SHOTS / "05-case-revealed.png"))
+            page.screenshot(path=str(shots / "05-case-revealed.png"))
             page.keyboard.press("r")
             page.wait_for_selector("#revealed", state="hidden")
 
             page.keyboard.press("c")
             page.wait_for_selector("#confirmbar:not([hidden])")
-            page.screenshot(path=str(SHOTS / "06-confirm-chosen.png"))
+            page.screenshot(path=str(shots / "06-confirm-chosen.png"))
             first_case = page.url
             page.keyboard.press("Enter")
             page.wait_for_url(lambda url: url != first_case and "/ui/cases/" in url)
@@ -113,7 +104,7 @@ def test_a_reviewer_works_the_queue_by_keyboard_and_the_auditor_sees_it(console:
             page.keyboard.press("Enter")
             page.wait_for_url("**/ui/queue?done=*")
             assert "queue is empty" in page.content()
-            page.screenshot(path=str(SHOTS / "07-queue-empty.png"))
+            page.screenshot(path=str(shots / "07-queue-empty.png"))
 
             auditor = browser.new_context().new_page()
             auditor.set_viewport_size({"width": 1280, "height": 860})
@@ -128,6 +119,6 @@ def test_a_reviewer_works_the_queue_by_keyboard_and_the_auditor_sees_it(console:
             assert auditor.locator("text=chain intact").count() == 1
             assert auditor.locator("tr.a-reveal").count() == 1
             assert auditor.locator("tr.a-decision").count() == 2
-            auditor.screenshot(path=str(SHOTS / "08-audit.png"), full_page=True)
+            auditor.screenshot(path=str(shots / "08-audit.png"), full_page=True)
         finally:
             browser.close()

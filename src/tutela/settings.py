@@ -41,7 +41,9 @@ SETTINGS_DOC: dict[str, str] = {
     "TUTELA_OUTBOX_MAX_ATTEMPTS": "Tries before a message to another node is marked failed and an "
     "alert is raised (default 12).",
     "TUTELA_JOB_LEASE_S": "Seconds a detection worker holds a claimed job before another worker may "
-    "reclaim it, e.g. after a crash (default 120).",
+    "reclaim it, e.g. after a crash (default 120). A worker whose loop shows no progress for the "
+    "longer of this and twice TUTELA_DECODE_TIMEOUT_S stops renewing its leases and exits "
+    "(status 75) to be replaced.",
     "TUTELA_VAULT_KEY": "Base64 of the 32-byte master key that wraps the evidence vault's data "
     "keys; make one with `tutela vault keygen`.",
     "TUTELA_VAULT_KEY_FILE": "File holding the vault master key (base64), instead of "
