@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from typing import Annotated
 
@@ -17,8 +18,19 @@ from tutela.detection.supervisor import WorkerSupervisor
 from tutela.detection.worker import run_worker
 
 HashWorkers = Annotated[
-    int, typer.Option("--hash-workers", min=1, help="Isolated hashing processes per worker.")
+    int | None,
+    typer.Option(
+        "--hash-workers",
+        min=1,
+        help="Isolated hashing processes per worker [default: one per CPU this process may use].",
+        show_default=False,
+    ),
 ]
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity, e.g. a container's cpuset), at least one."""
+    return max(1, len(os.sched_getaffinity(0)))
 
 
 @app.command("serve")
@@ -28,14 +40,16 @@ def serve_command(
     workers: Annotated[
         int, typer.Option("--workers", min=0, help="Detection worker processes to run.")
     ] = 1,
-    hash_workers: HashWorkers = 1,
+    hash_workers: HashWorkers = None,
 ) -> None:
     """Run the provider node: the HTTP API, and detection workers that decide every item."""
     logging.basicConfig(level=logging.WARNING, format="tutela: %(message)s")
     settings = load_settings()
     # Migrate once here, before workers and API open the database concurrently.
     open_database(settings).close()
-    supervisor = WorkerSupervisor(settings, count=workers, hash_workers=hash_workers)
+    supervisor = WorkerSupervisor(
+        settings, count=workers, hash_workers=hash_workers or usable_cpus()
+    )
     supervisor.start()
     # Reports to the centre and the centre's indicator feed (see `tutela outbox run`).
     sender_database = open_database(settings, migrate=False)
@@ -55,10 +69,10 @@ def serve_command(
 
 
 @app.command("worker")
-def worker_command(hash_workers: HashWorkers = 1) -> None:
+def worker_command(hash_workers: HashWorkers = None) -> None:
     """Run one detection worker (for scaling workers apart from the API)."""
     stop = threading.Event()
     try:
-        run_worker(load_settings(), hash_workers=hash_workers, stop=stop)
+        run_worker(load_settings(), hash_workers=hash_workers or usable_cpus(), stop=stop)
     except KeyboardInterrupt:
         stop.set()
