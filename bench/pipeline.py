@@ -11,9 +11,10 @@ reads the answers: the client stands for platforms on other machines, so it shou
 as possible of the cores it shares with the node here.
 
 Each figure is the best of BENCH_ROUNDS rounds, raw and end-to-end alternating: on a shared
-machine a slow spell only ever lowers a round. Two sizes are measured: 1600×1200 (a phone photo as platforms receive it), then 640×480, where
-hashing is so cheap that the per-upload cost of HTTP is all that shows; the last line is that,
-the harder case.
+machine a slow spell only ever lowers a round. Two sizes are measured by default: 1600×1200 (a
+phone photo as platforms receive it), then 640×480, where hashing is so cheap that the per-upload
+cost of HTTP is all that shows; the last line is that, the harder case. BENCH_SIZES=WxH,WxH...
+measures others (e.g. 4000x3000, a 12 MP photo); the last one gives the last line.
 """
 
 from __future__ import annotations
