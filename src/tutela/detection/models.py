@@ -44,14 +44,19 @@ class Item(Base):
 
 
 class ItemPayload(Base):
-    """The uploaded bytes, kept only until a worker has hashed them (content stays in the node)."""
+    """The uploaded bytes, kept only until a worker has hashed them (content stays in the node);
+    an item whose verdict opened a case keeps them, sealed, until its review (held_payloads)."""
 
     __tablename__ = "item_payloads"
 
     item_id: Mapped[int] = mapped_column(
         ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
     )
+    # Plaintext while `key_id` is None (awaiting hashing), else AES-GCM ciphertext.
     data: Mapped[bytes] = mapped_column(LargeBinary)
+    # The vault master key that wraps `wrapped_key`, the payload's own data key.
+    key_id: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 class Job(Base):

@@ -1,7 +1,8 @@
 """Recording verdicts: everything the outcomes of a batch of items change, in one transaction.
 
-Verdicts, match rows, cases, webhook outbox rows, the payloads' deletion and the jobs' completion
-are written together with set-based statements, guarded by each item's status: a worker killed at
+Verdicts, match rows, cases, webhook outbox rows, the payloads' deletion (or, for an item whose
+verdict opens a case, their sealing under the vault master key) and the jobs' completion are
+written together with set-based statements, guarded by each item's status: a worker killed at
 any point leaves either nothing or everything of its batch, and an item never gets two verdicts
 (a reclaimed job whose item is already decided only has its job removed).
 """
@@ -19,11 +20,13 @@ from sqlalchemy.orm import Session
 from tutela.db.database import Database
 from tutela.db.types import utc_now
 from tutela.detection.cases import case_row
+from tutela.detection.held_payloads import seal_held_payloads
 from tutela.detection.items import DONE
 from tutela.detection.models import Case, Item, ItemMatch, ItemPayload
 from tutela.detection.policy import ACTION, ERROR, REVIEW, JudgedMatch, judge_batch, verdict_of
 from tutela.detection.queue import finish_jobs
 from tutela.detection.webhooks import add_verdict_deliveries_many
+from tutela.enforcement.keys import MasterKey
 from tutela.indicators.matcher import MatchResult
 
 
@@ -37,22 +40,33 @@ class Outcome:
 
 
 def record_outcomes(
-    database: Database, outcomes: Sequence[tuple[int, Outcome]], *, now: datetime | None = None
+    database: Database,
+    outcomes: Sequence[tuple[int, Outcome]],
+    *,
+    now: datetime | None = None,
+    master_key: MasterKey | None = None,
 ) -> list[int]:
-    """Record each item's one verdict, all in one transaction; return the ids decided now."""
+    """Record each item's one verdict, all in one transaction; return the ids decided now.
+    With `master_key` (the vault's), the payloads held for review are sealed under it."""
     if not outcomes:
         return []
     with database.unit_of_work() as session:
-        return write_outcomes(session, outcomes, now or utc_now())
+        return write_outcomes(session, outcomes, now or utc_now(), master_key=master_key)
 
 
-def record_outcome(database: Database, item_id: int, outcome: Outcome) -> bool:
+def record_outcome(
+    database: Database, item_id: int, outcome: Outcome, *, master_key: MasterKey | None = None
+) -> bool:
     """Record one item's verdict; False when it already had one (a reclaimed job)."""
-    return bool(record_outcomes(database, [(item_id, outcome)]))
+    return bool(record_outcomes(database, [(item_id, outcome)], master_key=master_key))
 
 
 def write_outcomes(
-    session: Session, outcomes: Sequence[tuple[int, Outcome]], now: datetime
+    session: Session,
+    outcomes: Sequence[tuple[int, Outcome]],
+    now: datetime,
+    *,
+    master_key: MasterKey | None = None,
 ) -> list[int]:
     """`record_outcomes` inside the caller's transaction."""
     ids = sorted({item_id for item_id, _ in outcomes})
@@ -106,7 +120,10 @@ def write_outcomes(
         case_ids = {int(item_id): int(case_id) for item_id, case_id in returned}
     decided_ids = [d.id for d in decided]
     # An item with a case keeps its payload for its review: tutela.review preserves it in the
-    # evidence vault and deletes it when the case is decided.
+    # evidence vault and deletes it when the case is decided. Until then it is sealed under the
+    # vault master key (DESIGN rule 2); without one it waits in plaintext (the worker warns).
+    if master_key is not None:
+        seal_held_payloads(session, [d.id for d in decided if d.opens_case], master_key)
     session.execute(
         delete(ItemPayload)
         .where(ItemPayload.item_id.in_([d.id for d in decided if not d.opens_case]))

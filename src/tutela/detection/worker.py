@@ -31,6 +31,7 @@ from tutela.detection.hasher import Hasher
 from tutela.detection.pipeline import decide_stream
 from tutela.detection.queue import ClaimedJob, claim_jobs, renew_leases
 from tutela.detection.verdicts import Outcome, record_outcomes
+from tutela.enforcement.keys import MasterKey, configured_master_key
 from tutela.indicators.matcher import Matcher
 from tutela.settings import Settings
 
@@ -165,10 +166,12 @@ class WebhookSender:
 class Recorder:
     """Records one batch of outcomes at a time on its own thread; `submit` waits for the batch
     before, so at most one batch is being recorded while the next is hashed. A failure to record
-    is raised in the submitting thread (at the next `submit` or at exit), which ends the worker."""
+    is raised in the submitting thread (at the next `submit` or at exit), which ends the worker.
+    Payloads held for review are sealed under `master_key` (None: they stay plaintext)."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, master_key: MasterKey | None = None) -> None:
         self._database = database
+        self._master_key = master_key
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="recorder")
         self._pending: Future[list[int]] | None = None
 
@@ -189,7 +192,9 @@ class Recorder:
 
     def submit(self, outcomes: Sequence[tuple[int, Outcome]]) -> None:
         self.wait()
-        self._pending = self._executor.submit(record_outcomes, self._database, outcomes)
+        self._pending = self._executor.submit(
+            record_outcomes, self._database, outcomes, master_key=self._master_key
+        )
 
     def wait(self) -> None:
         pending, self._pending = self._pending, None
@@ -213,6 +218,12 @@ def run_worker(
     `on_stall` is called when the loop has made no progress for `stall_limit_s` (see LeaseKeeper);
     by default the process ends (`end_hung_worker`).
     """
+    master_key = configured_master_key(settings)
+    if master_key is None:
+        log.warning(
+            "no vault master key: content of matched uploads waits for review unencrypted; "
+            "set TUTELA_VAULT_KEY (tutela vault keygen)"
+        )
     stop = stop or threading.Event()
     owned = database is None
     database = database or open_database(settings)
@@ -232,7 +243,7 @@ def run_worker(
                 on_stall=on_stall or end_hung_worker,
             ) as keeper,
             WebhookSender(database, client),
-            Recorder(database) as recorder,
+            Recorder(database, master_key) as recorder,
         ):
             if on_ready is not None:
                 on_ready()

@@ -95,6 +95,13 @@ def load_master_key(settings: Settings) -> MasterKey:
     raise ConfigurationError(f"the evidence vault has no master key; {HOW_TO_MAKE_ONE}")
 
 
+def configured_master_key(settings: Settings) -> MasterKey | None:
+    """The master key when one is configured, else None (callers that can work without one)."""
+    if settings.vault_key or settings.vault_key_file:
+        return load_master_key(settings)
+    return None
+
+
 def wrap_data_key(master: MasterKey, data_key: bytes) -> bytes:
     """AES key wrap (RFC 3394): the data key sealed under the master key."""
     return aes_key_wrap(master.material, data_key)

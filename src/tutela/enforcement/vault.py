@@ -4,21 +4,20 @@ only for the legal period, then crypto-shredded; every opening is in the audit l
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from tutela.audit.log import SYSTEM, Action, Subject, record
 from tutela.clock import Clock, SystemClock
 from tutela.db.database import Database
+from tutela.detection.held_payloads import rewrap_held_payloads
+from tutela.enforcement.envelope import new_data_key, seal, unseal
 from tutela.enforcement.keys import MasterKey, load_master_key, unwrap_data_key, wrap_data_key
 from tutela.enforcement.vault_models import VaultBlob, VaultExtension, VaultRecord
 from tutela.errors import (
@@ -32,8 +31,6 @@ from tutela.settings import Settings
 
 # Art 22(2): at most 12 months from the report or the removal, unless an authority asks for more.
 DEFAULT_RETENTION = timedelta(days=365)
-DATA_KEY_BYTES = 32
-NONCE_BYTES = 12
 # Records destroyed per transaction, so that a long backlog does not make one huge transaction.
 PURGE_BATCH = 500
 SUBJECT = "vault_record"
@@ -131,7 +128,7 @@ class Vault:
             sealed_metadata = json.dumps(dict(metadata), sort_keys=True).encode()
         except (TypeError, ValueError):
             raise InvalidInput("vault metadata must be JSON values") from None
-        data_key = AESGCM.generate_key(bit_length=8 * DATA_KEY_BYTES)
+        data_key = new_data_key()
         row = VaultRecord(
             item_ref=item_ref,
             reason=reason,
@@ -148,8 +145,8 @@ class Vault:
         session.add(
             VaultBlob(
                 record_id=row.id,
-                content=_seal(data_key, content, _aad(row.id, "content")),
-                sealed_metadata=_seal(data_key, sealed_metadata, _aad(row.id, "metadata")),
+                content=seal(data_key, content, _aad(row.id, "content")),
+                sealed_metadata=seal(data_key, sealed_metadata, _aad(row.id, "metadata")),
             )
         )
         record(
@@ -286,8 +283,9 @@ def purge_expired(session: Session, now: datetime, *, actor: str, limit: int) ->
 def rotate_master_key(
     database: Database, old: MasterKey, new: MasterKey, *, actor: str, now: datetime
 ) -> int:
-    """Re-wrap every data key from `old` to `new` in one transaction; ciphertext is untouched.
-    Returns how many records were re-wrapped. Afterwards only `new` opens the vault."""
+    """Re-wrap every data key from `old` to `new` in one transaction, the vault's records' and
+    those of content held for review; ciphertext is untouched. Returns how many vault records
+    were re-wrapped. Afterwards only `new` opens the vault and the held content."""
     if old.key_id == new.key_id:
         raise InvalidInput("the new master key is the same as the old one")
     with database.unit_of_work() as session:
@@ -311,12 +309,18 @@ def rotate_master_key(
             assert row.wrapped_key is not None
             row.wrapped_key = wrap_data_key(new, unwrap_data_key(old, row.wrapped_key))
             row.key_id = new.key_id
+        held = rewrap_held_payloads(session, old, new)
         record(
             session,
             actor,
             Action.VAULT_ROTATE,
             None,
-            {"from_key": old.key_id, "to_key": new.key_id, "records": len(rows)},
+            {
+                "from_key": old.key_id,
+                "to_key": new.key_id,
+                "records": len(rows),
+                "held_payloads": held,
+            },
             now=now,
         )
         return len(rows)
@@ -366,19 +370,8 @@ def _aad(record_id: int, part: str) -> bytes:
     return f"tutela-vault/v1/record/{record_id}/{part}".encode()
 
 
-def _seal(data_key: bytes, plaintext: bytes, aad: bytes) -> bytes:
-    nonce = secrets.token_bytes(NONCE_BYTES)
-    return nonce + AESGCM(data_key).encrypt(nonce, plaintext, aad)
-
-
 def _open(data_key: bytes, sealed: bytes, aad: bytes, record_id: int) -> bytes:
-    try:
-        return AESGCM(data_key).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], aad)
-    except InvalidTag:
-        raise TamperedData(
-            f"evidence record {record_id} failed its integrity check: its ciphertext was altered "
-            "or belongs to another record"
-        ) from None
+    return unseal(data_key, sealed, aad, f"evidence record {record_id}")
 
 
 def _view(row: VaultRecord) -> RecordView:

@@ -14,8 +14,10 @@ from tutela.audit.log import Action, Subject, record
 from tutela.auth.roles import Permission, permissions_of
 from tutela.auth.users import UserView
 from tutela.db.database import Database
-from tutela.detection.models import Case, Item, ItemPayload
+from tutela.detection import held_payloads
+from tutela.detection.models import Case, Item
 from tutela.enforcement.complaints import ComplaintView, complaints_of_case
+from tutela.enforcement.keys import configured_master_key
 from tutela.enforcement.notices import NoticeView, notices_of_case
 from tutela.enforcement.takedown import TakedownView, takedown_of_case
 from tutela.enforcement.vault import Vault
@@ -78,7 +80,7 @@ def case_view(
             raise NotFound(f"no case {case_id}")
         banks = {b.name: b for b in session.scalars(select(Bank))}
         decisions = decisions_of_case(session, case_id)
-        held = session.scalar(select(ItemPayload.item_id).where(ItemPayload.item_id == item.id))
+        held = held_payloads.is_held(session, item.id)
         record_id = _vault_record(decisions)
         record(session, actor, Action.VIEW, Subject("case", str(case_id)), {}, now=now)
         verified = {name for name, bank in banks.items() if bank.verified}
@@ -93,7 +95,7 @@ def case_view(
                 DecisionLine(d.reviewer, d.decision, d.note, d.status_after, d.created_at)
                 for d in decisions
             ),
-            has_content=held is not None or record_id is not None,
+            has_content=held or record_id is not None,
             vault_record_id=record_id,
             takedown=takedown_of_case(session, case_id),
             notices=tuple(notices_of_case(session, case_id)),
@@ -107,11 +109,12 @@ def case_content(
 ) -> bytes | None:
     """The case's content bytes: the held payload while undecided, else the vault's copy (that
     opening is audited by the vault). None when the node never held or no longer holds it."""
+    master_key = configured_master_key(settings)
     with database.reader() as session:
         item_id = session.scalar(select(Case.item_id).where(Case.id == case_id))
         if item_id is None:
             raise NotFound(f"no case {case_id}")
-        data = session.scalar(select(ItemPayload.data).where(ItemPayload.item_id == item_id))
+        data = held_payloads.held_content(session, item_id, master_key)
         record_id = _vault_record(decisions_of_case(session, case_id))
     if data is not None:
         return data
@@ -154,13 +157,14 @@ def _choices(status: str, viewer: UserView, deciders: set[int]) -> tuple[Decisio
     return tuple(Decision)
 
 
-def held_content(database: Database, case_id: int) -> bytes | None:
+def held_content(database: Database, case_id: int, settings: Settings) -> bytes | None:
     """The payload an undecided case still holds (for its blurred preview), else None."""
+    master_key = configured_master_key(settings)
     with database.reader() as session:
         item_id = session.scalar(select(Case.item_id).where(Case.id == case_id))
         if item_id is None:
             return None
-        return session.scalar(select(ItemPayload.data).where(ItemPayload.item_id == item_id))
+        return held_payloads.held_content(session, item_id, master_key)
 
 
 def reveal_content(

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from tutela.detection.held_payloads import held_content
 from tutela.detection.models import Case, Item, ItemPayload
 from tutela.enforcement.notices import hold_notice
 from tutela.enforcement.takedown import SUSPEND_ACCOUNT, request_takedown
@@ -50,7 +51,7 @@ def carry_out(
     """Run every measure of a confirmation; return what was done (for the decision row and the
     audit entry: ids and reasons, never content)."""
     effects: dict[str, Any] = {}
-    payload = session.scalar(select(ItemPayload.data).where(ItemPayload.item_id == item.id))
+    payload = held_content(session, item.id, tools.vault.master_key if tools.vault else None)
     content = _content_file(payload)
     if payload is None:
         effects["vault"] = {"skipped": "hash-only submission: the node never held the content"}

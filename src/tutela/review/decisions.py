@@ -25,6 +25,7 @@ from tutela.auth.user_models import User
 from tutela.auth.users import UserView, view_user
 from tutela.clock import Clock, SystemClock
 from tutela.db.database import Database
+from tutela.detection.held_payloads import is_held
 from tutela.detection.models import Case, Item, ItemMatch, ItemPayload
 from tutela.detection.safelist import insert_safe_entry
 from tutela.enforcement.vault import Vault
@@ -169,10 +170,7 @@ def _instruments(
         return Instruments(settings, None, None)
     with database.reader() as session:
         item_id = session.scalar(select(Case.item_id).where(Case.id == case_id))
-        held = item_id is not None and (
-            session.scalar(select(ItemPayload.item_id).where(ItemPayload.item_id == item_id))
-            is not None
-        )
+        held = item_id is not None and is_held(session, item_id)
     vault = Vault.from_settings(settings, clock) if held else None
     key = load_key_file(default_key_file(settings)) if settings.centre_url else None
     return Instruments(settings, vault, key)

@@ -54,7 +54,7 @@ async def preview(case_id: int, viewer: ReviewerDep) -> Response:
     """Blurred and greyscale as the viewer set; only while the payload is held (undecided), so a
     preview never opens the vault. The vault copy is shown only through a reveal."""
     services = viewer.services
-    data = await run_in_threadpool(held_content, services.database, case_id)
+    data = await run_in_threadpool(held_content, services.database, case_id, services.settings)
     if data is None:
         return secure(Response(status_code=204))
     prefs = get_preferences(services.database, viewer.user.id)
