@@ -67,3 +67,26 @@ def test_a_unit_of_work_that_fails_leaves_nothing_behind(database: Database) -> 
         raise RuntimeError("crash after the write")
     with database.reader() as session:
         assert session.scalars(select(Bank)).all() == []
+
+
+def test_emptying_the_wal_leaves_no_deleted_upload_in_any_file(tmp_path: Path) -> None:
+    """Deleted uploads are zeroed in the database file (secure_delete) and gone from the
+    write-ahead log once `truncate_wal` has run (tutela serve does so every minute)."""
+    from tutela.db.database import open_database
+    from tutela.detection.items import accept_upload
+    from tutela.detection.models import ItemPayload
+    from tutela.enforcement.schedule import enforcement_tasks
+
+    settings = Settings(data_dir=tmp_path)
+    database = open_database(settings)
+    marker = b"distinctive-upload-bytes" * 400
+    accept_upload(database, "gone", {"item_id": "gone"}, marker)
+    with database.unit_of_work() as session:
+        session.execute(ItemPayload.__table__.delete())
+    assert any(marker[:64] in path.read_bytes() for path in tmp_path.glob("*-wal"))
+    (task,) = [t for t in enforcement_tasks(settings, database) if t.name == "wal-truncate"]
+    assert task.run() is True
+    for path in tmp_path.iterdir():
+        if path.is_file():
+            assert marker[:64] not in path.read_bytes(), path.name
+    database.close()

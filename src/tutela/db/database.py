@@ -50,6 +50,22 @@ class Database:
     def upgrade(self) -> str:
         return upgrade(self.engine)
 
+    def truncate_wal(self) -> bool:
+        """SQLite: copy the write-ahead log into the database and cut it to nothing, so that
+        pages overwritten since (deleted uploads, zeroed by secure_delete in the database file)
+        do not linger in the log. True when done; False on PostgreSQL, or when readers still
+        need the log (the next run does it)."""
+        if self.dialect != "sqlite":
+            return False
+        with self.engine.connect() as connection:
+            # The driver's connection, outside any transaction (a checkpoint cannot run in one).
+            cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                busy, _, _ = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            finally:
+                cursor.close()
+        return bool(busy == 0)
+
     def close(self) -> None:
         self.engine.dispose()
 

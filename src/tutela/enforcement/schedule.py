@@ -1,7 +1,9 @@
 """The timed steps of enforcement, run periodically by `tutela serve` next to the outbox sender:
 release notices whose silence ran out (Art 12(2)), ask the platform again about unconfirmed
 takedowns, and crypto-shred evidence past its retention (Art 22(2)). Each is also a command
-(`tutela notices release-due`, `tutela takedowns resend-due`, `tutela vault purge`)."""
+(`tutela notices release-due`, `tutela takedowns resend-due`, `tutela vault purge`). On SQLite,
+the write-ahead log is also emptied each time, so that deleted uploads do not linger in it
+(DESIGN ground rule 2; the database file itself zeroes them, `secure_delete`)."""
 
 from __future__ import annotations
 
@@ -28,6 +30,8 @@ def enforcement_tasks(
         PeriodicTask("notice-release", every_s, lambda: release_due(database, actor=SYSTEM)),
         PeriodicTask("takedown-resend", every_s, lambda: resend_due(database, resend_after)),
     ]
+    if database.dialect == "sqlite":
+        tasks.append(PeriodicTask("wal-truncate", every_s, database.truncate_wal))
     try:
         vault = Vault.from_settings(settings)
     except ConfigurationError:
