@@ -57,6 +57,9 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         # Durable at each commit in WAL mode, without an fsync per page.
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # Deleted rows are zeroed, not left in free pages: uploads must not linger in the file
+        # (DESIGN ground rule 2). Debian builds SQLite with it on; other builds may not.
+        cursor.execute("PRAGMA secure_delete=ON")
     finally:
         cursor.close()
 

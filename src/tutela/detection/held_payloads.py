@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from tutela.detection.models import ItemPayload
@@ -27,12 +27,7 @@ def seal_held_payloads(session: Session, item_ids: Sequence[int], master_key: Ma
     ).all()
     if not rows:
         return 0
-    sqlite = session.get_bind().dialect.name == "sqlite"
-    # Zero the space the plaintext leaves, so it does not linger in the file; then back to the
-    # connection's setting, so that other work on this pooled connection is not slowed.
-    was_secure = bool(session.scalar(text("PRAGMA secure_delete"))) if sqlite else True
-    if not was_secure:
-        session.execute(text("PRAGMA secure_delete = ON"))
+    # On SQLite the space the plaintext leaves is zeroed (secure_delete, see tutela.db.engine).
     sealed = []
     for item_id, data in rows:
         data_key = new_data_key()
@@ -45,8 +40,6 @@ def seal_held_payloads(session: Session, item_ids: Sequence[int], master_key: Ma
             }
         )
     session.execute(update(ItemPayload), sealed)
-    if not was_secure:
-        session.execute(text("PRAGMA secure_delete = OFF"))
     return len(sealed)
 
 
