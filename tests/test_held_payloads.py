@@ -11,8 +11,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import inspect, text, update
+from sqlalchemy import update
 
+from database_dump import every_cell
 from password_hashing import CHEAP
 from provider_fixtures import make_bank
 from review_fixtures import METADATA, add_people, jpeg_bytes, photo, with_vault
@@ -102,20 +103,6 @@ def distinctive(data: bytes) -> bytes:
     """A run of the upload's bytes from its middle (entropy-coded: found nowhere by chance)."""
     middle = len(data) // 2
     return data[middle : middle + 32]
-
-
-def every_cell(database: Database) -> list[bytes]:
-    """Every binary or text value of every table, as bytes (a dump by SELECT)."""
-    cells: list[bytes] = []
-    with database.reader() as session:
-        for table in inspect(session.get_bind()).get_table_names():
-            for row in session.execute(text(f'SELECT * FROM "{table}"')):
-                for value in row:
-                    if isinstance(value, bytes | memoryview):
-                        cells.append(bytes(value))
-                    elif isinstance(value, str):
-                        cells.append(value.encode())
-    return cells
 
 
 def read_held(database: Database, item_id: int, key: MasterKey | None) -> bytes | None:

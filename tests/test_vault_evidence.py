@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect, select, text, update
+from sqlalchemy import select, update
 
+from database_dump import every_cell
 from tutela.audit.log import Action, list_entries
 from tutela.audit.verify import verify_chain
 from tutela.clock import FixedClock
@@ -48,20 +49,6 @@ def preserve(
             retention_from,
         )
     return view.id
-
-
-def every_cell(database: Database) -> list[bytes]:
-    """Every value of every column of every table, as bytes (a dump by SELECT)."""
-    cells: list[bytes] = []
-    with database.reader() as session:
-        for table in inspect(session.get_bind()).get_table_names():
-            for row in session.execute(text(f'SELECT * FROM "{table}"')):
-                for value in row:
-                    if isinstance(value, bytes | memoryview):
-                        cells.append(bytes(value))
-                    else:
-                        cells.append(str(value).encode())
-    return cells
 
 
 def test_content_and_metadata_are_nowhere_in_clear(

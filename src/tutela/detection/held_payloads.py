@@ -11,7 +11,12 @@ from sqlalchemy.orm import Session
 
 from tutela.detection.models import ItemPayload
 from tutela.enforcement.envelope import new_data_key, seal, unseal
-from tutela.enforcement.keys import MasterKey, unwrap_data_key, wrap_data_key
+from tutela.enforcement.keys import (
+    MasterKey,
+    refuse_other_keys,
+    unwrap_data_key,
+    wrap_data_key,
+)
 from tutela.errors import ConfigurationError, TamperedData
 
 
@@ -81,19 +86,9 @@ def held_content(session: Session, item_id: int, master_key: MasterKey | None) -
 def rewrap_held_payloads(session: Session, old: MasterKey, new: MasterKey) -> int:
     """Re-wrap the data keys of held payloads from `old` to `new` inside the caller's
     transaction (a master-key rotation); the ciphertext is untouched. Returns how many."""
-    others = session.scalar(
-        select(ItemPayload.key_id)
-        .where(
-            ItemPayload.key_id.is_not(None),
-            ItemPayload.key_id.not_in([old.key_id, new.key_id]),
-        )
-        .limit(1)
+    refuse_other_keys(
+        session, ItemPayload.key_id, old, new, "some content held for review is sealed"
     )
-    if others is not None:
-        raise ConfigurationError(
-            f"some content held for review is sealed under master key {others}, which is neither "
-            f"the old ({old.key_id}) nor the new ({new.key_id}); nothing was changed"
-        )
     rows = session.execute(
         select(ItemPayload.item_id, ItemPayload.wrapped_key)
         .where(ItemPayload.key_id == old.key_id)

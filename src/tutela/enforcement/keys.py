@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
+from sqlalchemy import select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from tutela.errors import ConfigurationError, Conflict, TamperedData, Unreadable
 from tutela.settings import Settings
@@ -105,6 +107,25 @@ def configured_master_key(settings: Settings) -> MasterKey | None:
 def wrap_data_key(master: MasterKey, data_key: bytes) -> bytes:
     """AES key wrap (RFC 3394): the data key sealed under the master key."""
     return aes_key_wrap(master.material, data_key)
+
+
+def refuse_other_keys(
+    session: Session,
+    key_id: InstrumentedAttribute[str | None],
+    old: MasterKey,
+    new: MasterKey,
+    what: str,
+) -> None:
+    """Before a rotation: ConfigurationError when a row's `key_id` names a master key that is
+    neither `old` nor `new` (it could not be re-wrapped, and would be lost to the rotation)."""
+    other = session.scalar(
+        select(key_id).where(key_id.is_not(None), key_id.not_in([old.key_id, new.key_id])).limit(1)
+    )
+    if other is not None:
+        raise ConfigurationError(
+            f"{what} under master key {other}, which is neither the old ({old.key_id}) nor the "
+            f"new ({new.key_id}); nothing was changed"
+        )
 
 
 def unwrap_data_key(master: MasterKey, wrapped: bytes) -> bytes:

@@ -18,7 +18,13 @@ from tutela.clock import Clock, SystemClock
 from tutela.db.database import Database
 from tutela.detection.held_payloads import rewrap_held_payloads
 from tutela.enforcement.envelope import new_data_key, seal, unseal
-from tutela.enforcement.keys import MasterKey, load_master_key, unwrap_data_key, wrap_data_key
+from tutela.enforcement.keys import (
+    MasterKey,
+    load_master_key,
+    refuse_other_keys,
+    unwrap_data_key,
+    wrap_data_key,
+)
 from tutela.enforcement.vault_models import VaultBlob, VaultExtension, VaultRecord
 from tutela.errors import (
     ConfigurationError,
@@ -289,19 +295,7 @@ def rotate_master_key(
     if old.key_id == new.key_id:
         raise InvalidInput("the new master key is the same as the old one")
     with database.unit_of_work() as session:
-        others = session.scalar(
-            select(VaultRecord.key_id)
-            .where(
-                VaultRecord.key_id.is_not(None),
-                VaultRecord.key_id.not_in([old.key_id, new.key_id]),
-            )
-            .limit(1)
-        )
-        if others is not None:
-            raise ConfigurationError(
-                f"some records are wrapped by master key {others}, which is neither the old "
-                f"({old.key_id}) nor the new ({new.key_id}); nothing was changed"
-            )
+        refuse_other_keys(session, VaultRecord.key_id, old, new, "some records are wrapped")
         rows = session.scalars(
             select(VaultRecord).where(VaultRecord.key_id == old.key_id).with_for_update()
         ).all()
