@@ -41,7 +41,7 @@ from tutela.settings import Settings
 
 SIZES = [(1600, 1200), (640, 480)]
 # Uploads in flight at once, each on its own keep-alive connection.
-CONNECTIONS = 8
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
 CONTENT_LENGTH = re.compile(rb"(?i)\r\ncontent-length: *(\d+)")
 
 

@@ -80,13 +80,17 @@ def uploads() -> list[tuple[str, bytes, bool]]:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("depth", ["16", "0"], ids=["hashed-at-intake", "queued"])
 def test_every_upload_gets_one_verdict_even_when_a_worker_is_killed(
-    settings: Settings, database: Database, tmp_path: Path, receiver: str
+    settings: Settings, database: Database, tmp_path: Path, receiver: str, depth: str
 ) -> None:
+    """Hashed at intake (the default), a killed worker loses no webhook; with every upload
+    queued (TUTELA_INLINE_HASHING_DEPTH=0), it loses no job either."""
     make_bank(database, "known", [drawn_image(i) for i in range(EDITED)])
     key = make_key(database)
     files = uploads()
-    with running_node(settings, tmp_path, workers=2, TUTELA_JOB_LEASE_S="3") as node:
+    env = {"TUTELA_JOB_LEASE_S": "3", "TUTELA_INLINE_HASHING_DEPTH": depth}
+    with running_node(settings, tmp_path, workers=2, **env) as node:
         headers = {"Authorization": f"Bearer {key}"}
         with httpx.Client(base_url=node.url, headers=headers, timeout=60) as client:
             hook = client.post("/v1/webhooks", json={"url": receiver, "secret": SECRET})

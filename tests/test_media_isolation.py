@@ -6,15 +6,20 @@ Each scenario runs once (one pool, one worker, tasks in order) and the tests rea
 
 from __future__ import annotations
 
+import contextlib
 import os
+import queue
 import signal
+import socket
+import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 
 from tutela.errors import CorruptMedia, MediaError, TutelaError
 from tutela.media import MediaLimits
-from tutela.media.isolation import IsolatedPool
+from tutela.media.isolation import IDLE, Idle, IsolatedPool
 
 GIB = 1024**3
 TIMEOUT_S = 3.0  # generous: CI machines are shared and a 256 MB allocation can take a while
@@ -155,3 +160,44 @@ def test_tasks_sent_ahead_survive_a_crash_and_a_caller_that_stops_early() -> Non
         next(stream)
         stream.close()  # answers still on their way belong to tasks nobody waits for
         assert dict(pool.map_unordered(["next-call"])) == {"next-call": "done next-call"}
+
+
+def test_a_source_fed_over_time_gets_each_task_done_without_spinning() -> None:
+    """A source that has no task for now yields IDLE: the pool waits for `wake` (or a result)
+    instead of asking again at once, and takes each task as it comes."""
+    inbox: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+    wake_read, wake_write = socket.socketpair()
+    wake_read.setblocking(False)
+    idles = 0
+
+    def source() -> Iterator[str | Idle]:
+        nonlocal idles
+        while True:
+            with contextlib.suppress(BlockingIOError):
+                while wake_read.recv(64):
+                    pass
+            try:
+                task = inbox.get_nowait()
+            except queue.Empty:
+                idles += 1
+                yield IDLE
+                continue
+            if task is None:
+                return
+            yield task
+
+    def feed() -> None:
+        for task in ["first", "sleep:0.2", "third", None]:
+            time.sleep(0.15)
+            inbox.put(task)
+            wake_write.send(b"\0")
+
+    feeder = threading.Thread(target=feed)
+    with IsolatedPool(misbehave, workers=2, limits=LIMITS) as pool:
+        feeder.start()
+        results = dict(pool.map_unordered(source(), wake=wake_read))
+    feeder.join()
+    wake_read.close()
+    wake_write.close()
+    assert results == {t: f"done {t}" for t in ["first", "sleep:0.2", "third"]}
+    assert idles < 20  # one per wait for a task or a result, not a busy loop over 0.6 s

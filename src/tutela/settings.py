@@ -44,6 +44,9 @@ SETTINGS_DOC: dict[str, str] = {
     "reclaim it, e.g. after a crash (default 120). A worker whose loop shows no progress for the "
     "longer of this and twice TUTELA_DECODE_TIMEOUT_S stops renewing its leases and exits "
     "(status 75) to be replaced.",
+    "TUTELA_INLINE_HASHING_DEPTH": "Uploads that may wait for the API's own hashing processes, "
+    "per process, to be hashed and decided before they are answered; more at once (a burst) are "
+    "queued for the detection workers (default 16; 0 queues every upload).",
     "TUTELA_VAULT_KEY": "Base64 of the 32-byte master key that wraps the evidence vault's data "
     "keys; make one with `tutela vault keygen`.",
     "TUTELA_VAULT_KEY_FILE": "File holding the vault master key (base64), instead of "
@@ -101,6 +104,7 @@ class Settings:
     database_url: str | None = None
     media: MediaLimits = field(default_factory=MediaLimits)
     job_lease_s: float = 120.0
+    inline_hashing_depth: int = 16
     provider_name: str = ""
     provider_legal_representative: str = ""
     provider_contact: str = ""
@@ -147,6 +151,7 @@ class Settings:
             database_url=env.get("TUTELA_DATABASE_URL") or None,
             media=media,
             job_lease_s=_float(env, "TUTELA_JOB_LEASE_S", 120.0),
+            inline_hashing_depth=_int(env, "TUTELA_INLINE_HASHING_DEPTH", 16),
             provider_name=env.get("TUTELA_PROVIDER_NAME", ""),
             provider_legal_representative=env.get("TUTELA_PROVIDER_LEGAL_REPRESENTATIVE", ""),
             provider_contact=env.get("TUTELA_PROVIDER_CONTACT", ""),

@@ -19,6 +19,8 @@ from tutela.api.problems import install_problem_handlers
 from tutela.auth.api_keys import ApiKeyCache
 from tutela.db.database import Database, open_database
 from tutela.detection.hasher import Hasher
+from tutela.detection.hashing_service import HashingService
+from tutela.enforcement.keys import configured_master_key
 from tutela.indicators.matcher import Matcher
 from tutela.settings import Settings
 from tutela.ui.console import install_console
@@ -33,23 +35,29 @@ def create_app(
 ) -> FastAPI:
     """A provider node app. Resources passed in are the caller's to close; the rest are its own.
 
-    `hash_workers` isolated processes hash the uploads of `/v1/hash` and `/v1/match`; items are
-    hashed by the detection workers, never in this process.
+    `hash_workers` isolated processes hash the uploads of `/v1/hash`, `/v1/match` and, while
+    they keep up, `/v1/items` (see tutela.api.intake); never this process itself.
     """
     owns_database = database is None
     database = database or open_database(settings)
     matcher = matcher or Matcher(database)
     metrics = NodeMetrics(database)
-    hasher = Hasher(settings.media, workers=hash_workers)
+    master_key = configured_master_key(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(matcher.load)
-        with hasher:
-            intake = Intake(database)
+        with HashingService(Hasher(settings.media, workers=hash_workers)) as hashing_service:
+            intake = Intake(
+                database,
+                matcher,
+                hashing_service,
+                inline_limit=settings.inline_hashing_depth * hash_workers,
+                master_key=master_key,
+            )
             keys = ApiKeyCache(database)
             app.state.services = Services(
-                settings, database, matcher, hasher, metrics, intake, keys
+                settings, database, matcher, hashing_service, metrics, intake, keys
             )
             try:
                 yield

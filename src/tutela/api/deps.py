@@ -14,7 +14,7 @@ from tutela.api.intake import Intake
 from tutela.api.metrics import NodeMetrics
 from tutela.auth.api_keys import ApiKeyCache, ApiKeyView
 from tutela.db.database import Database
-from tutela.detection.hasher import Hasher
+from tutela.detection.hashing_service import HashingService
 from tutela.indicators.matcher import Matcher
 from tutela.settings import Settings
 
@@ -31,7 +31,7 @@ class Services:
     settings: Settings
     database: Database
     matcher: Matcher
-    hasher: Hasher
+    hashing: HashingService
     metrics: NodeMetrics
     intake: Intake
     keys: ApiKeyCache

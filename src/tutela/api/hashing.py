@@ -24,7 +24,7 @@ router = APIRouter(prefix="/v1", tags=["hashing"])
 async def hash_upload(request: Request, _key: HashKey, services: ServicesDep) -> dict[str, Any]:
     """Signals of one file, as one line of `tutela hash --json`."""
     upload = await read_upload(request, services.settings.media.max_bytes)
-    result = await run_in_threadpool(services.hasher.hash_one, upload.data)
+    result = await services.hashing.hash(upload.data)
     return _hash_line(upload.filename, result)
 
 
@@ -45,7 +45,7 @@ async def match_upload(request: Request, _key: MatchKey, services: ServicesDep) 
     """Matches of a file, or of one hash, as one line of `tutela match --json`."""
     if is_multipart(request):
         upload = await read_upload(request, services.settings.media.max_bytes)
-        result = await run_in_threadpool(services.hasher.hash_one, upload.data)
+        result = await services.hashing.hash(upload.data)
         if isinstance(result, TutelaError):
             raise result
         await run_in_threadpool(services.matcher.refresh)

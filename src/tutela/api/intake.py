@@ -1,63 +1,121 @@
-"""Group commit for `POST /v1/items`: submissions that arrive while a batch is being written wait
-for the next one, and each batch is one transaction (tutela.detection.items.accept_many).
+"""How `POST /v1/items` stores what it accepts: uploads hashed here while the hashing pool keeps
+up, in group commits.
 
-Durability is unchanged: a request is answered only after the commit of the batch holding it. Under
-load, many uploads share one transaction and SQLite's single write lock is taken far less often;
-alone, an upload is written at once, with no added wait.
+**Hashed at intake.** While fewer than `inline_limit` uploads wait for this process's hashing pool,
+an upload is hashed before it is answered, matched, and its verdict written with the item itself:
+no job, no worker, and an upload that matched nothing is never written to the database (its bytes
+never touch the disk). Beyond that limit (a burst, or a broken pool) uploads are queued for the
+detection workers as before, so a burst costs the time to store it, not to hash it.
+
+**Group commit.** Submissions that arrive while a batch is being written wait for the next one, and
+each batch is one transaction (tutela.detection.items.accept_many). A request is answered only
+after the commit of the batch holding it. Under load, many uploads share one transaction and
+SQLite's single write lock is taken far less often; alone, an upload is written at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections import deque
 
 from starlette.concurrency import run_in_threadpool
 
 from tutela.db.database import Database
+from tutela.detection.hashing_service import HashingService, Result
 from tutela.detection.items import Accepted, Submission, accept_many
+from tutela.detection.pipeline import outcome_of
+from tutela.enforcement.keys import MasterKey
+from tutela.errors import TutelaError
+from tutela.indicators.matcher import Matcher
 
 # Bounds on one transaction: rows, and payload bytes held in it (at least one upload always goes).
 MAX_BATCH_ITEMS = 64
 MAX_BATCH_BYTES = 32 * 1024 * 1024
+# How long a batch waits for the uploads still being hashed when some are (each transaction costs
+# about half a millisecond of this process's time, however few rows it writes).
+GATHER_S = 0.002
+
+_Entry = tuple[Submission, Result | None, asyncio.Future[Accepted]]
 
 
 class Intake:
-    """One per app; `accept` may be awaited from any number of requests of its event loop."""
+    """One per app; `accept` may be awaited from any number of requests of its event loop.
 
-    def __init__(self, database: Database) -> None:
+    `hashing` and `matcher` hash and match uploads at intake while fewer than `inline_limit` wait
+    for the pool (0: every upload is queued for the workers); `master_key` (the vault's) seals
+    the bytes of uploads that matched, held for review.
+    """
+
+    def __init__(
+        self,
+        database: Database,
+        matcher: Matcher,
+        hashing: HashingService,
+        *,
+        inline_limit: int,
+        master_key: MasterKey | None = None,
+    ) -> None:
         self._database = database
-        self._waiting: deque[tuple[Submission, asyncio.Future[Accepted]]] = deque()
+        self._matcher = matcher
+        self._hashing = hashing
+        self._inline_limit = inline_limit
+        self._master_key = master_key
+        self._waiting: deque[_Entry] = deque()
         self._writer: asyncio.Task[None] | None = None
 
     async def accept(self, submission: Submission) -> Accepted:
-        """Store the submission; return once it is committed."""
+        """Store the submission (decided, if it was hashed here); return once it is committed."""
+        hashed: Result | None = None
+        if submission.data is not None and self._hashes_inline():
+            try:
+                hashed = await self._hashing.hash(submission.data)
+            except TutelaError:  # the pool broke meanwhile: the workers will hash it
+                hashed = None
         answer: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
-        self._waiting.append((submission, answer))
+        self._waiting.append((submission, hashed, answer))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_all())
         # A client that hangs up cancels its wait, not the batch: its item is stored regardless,
         # and a retry with the same item_id finds it.
         return await answer
 
+    def _hashes_inline(self) -> bool:
+        return self._hashing.working and self._hashing.waiting < self._inline_limit
+
     async def _write_all(self) -> None:
         while self._waiting:
+            if self._hashing.waiting and len(self._waiting) < MAX_BATCH_ITEMS:
+                # More uploads are being hashed and will be here within a hash's time: wait for
+                # a few, so that they share a transaction.
+                await asyncio.sleep(GATHER_S)
             batch = self._take_batch()
             try:
-                results = await run_in_threadpool(
-                    accept_many, self._database, [submission for submission, _ in batch]
-                )
+                results = await run_in_threadpool(self._store, [(s, h) for s, h, _ in batch])
             except Exception as error:  # every request of the batch answers with the failure
-                for _, answer in batch:
+                for _, _, answer in batch:
                     if not answer.done():
                         answer.set_exception(error)
                 continue
-            for (_, answer), result in zip(batch, results, strict=True):
+            for (_, _, answer), result in zip(batch, results, strict=True):
                 if not answer.done():
                     answer.set_result(result)
 
-    def _take_batch(self) -> list[tuple[Submission, asyncio.Future[Accepted]]]:
+    def _store(self, batch: list[tuple[Submission, Result | None]]) -> list[Accepted]:
+        """Match what was hashed here (against indicators as of now), then store the batch."""
+        if any(hashed is not None for _, hashed in batch):
+            self._matcher.refresh()
+        submissions = [
+            submission
+            if hashed is None
+            else dataclasses.replace(submission, outcome=outcome_of(self._matcher, hashed))
+            for submission, hashed in batch
+        ]
+        return accept_many(self._database, submissions, master_key=self._master_key)
+
+    def _take_batch(self) -> list[_Entry]:
         batch = [self._waiting.popleft()]
-        size = batch[0][0].size
+        size = batch[0][0].size  # an upload hashed here may match, and then it is written too
         while self._waiting and len(batch) < MAX_BATCH_ITEMS:
             size += self._waiting[0][0].size
             if size > MAX_BATCH_BYTES:

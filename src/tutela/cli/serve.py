@@ -22,7 +22,8 @@ HashWorkers = Annotated[
     typer.Option(
         "--hash-workers",
         min=1,
-        help="Isolated hashing processes per worker [default: one per CPU this process may use].",
+        help="Isolated hashing processes of the API and of each detection worker "
+        "[default: one per CPU this process may use].",
         show_default=False,
     ),
 ]
@@ -47,16 +48,15 @@ def serve_command(
     settings = load_settings()
     # Migrate once here, before workers and API open the database concurrently.
     open_database(settings).close()
-    supervisor = WorkerSupervisor(
-        settings, count=workers, hash_workers=hash_workers or usable_cpus()
-    )
+    processes = hash_workers or usable_cpus()
+    supervisor = WorkerSupervisor(settings, count=workers, hash_workers=processes)
     supervisor.start()
     # Reports to the centre and the centre's indicator feed (see `tutela outbox run`).
     sender_database = open_database(settings, migrate=False)
     stop_sender = start_provider_sender(settings, sender_database)
     try:
         uvicorn.run(
-            create_app(settings),
+            create_app(settings, hash_workers=processes),
             host=host,
             port=port,
             log_level="warning",

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from tutela.db.database import Database
 from tutela.detection.hasher import Hasher
-from tutela.detection.items import DONE, ItemView, accept_local, find_item, get_item
+from tutela.detection.items import ItemView, accept_local, find_item, get_item
+from tutela.detection.models import DONE
 from tutela.detection.pipeline import outcome_of
 from tutela.detection.verdicts import Outcome, record_outcome
 from tutela.errors import MediaTooLarge, TutelaError, Unreadable

@@ -1,7 +1,10 @@
 """Accepting items (uploads and hash-only submissions) and reading them back.
 
 `accept_many` stores a batch of submissions in one transaction (the API's group commit); each is
-durable when it returns, and idempotent on the platform's `item_id`.
+durable when it returns, and idempotent on the platform's `item_id`. A submission is queued for a
+detection worker, or comes already matched (`Submission.outcome`: the API hashed it) and gets its
+verdict in that same transaction; then its bytes are stored only if they matched, to be held for
+review, and an upload that matched nothing never touches the database.
 """
 
 from __future__ import annotations
@@ -9,22 +12,41 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tutela.db.database import Database
 from tutela.db.types import utc_now
-from tutela.detection.models import Case, Item, ItemMatch, ItemPayload, Job
-from tutela.detection.queue import enqueue
+from tutela.detection.models import (
+    DONE,
+    PROCESSING,
+    QUEUED,
+    Case,
+    Item,
+    ItemMatch,
+    ItemPayload,
+    Job,
+)
+from tutela.detection.policy import verdict_of
+from tutela.detection.verdicts import (
+    Outcome,
+    decided_columns,
+    undecided_columns,
+    verdict_message,
+    write_outcomes,
+)
+from tutela.detection.webhooks import add_verdict_deliveries_many
+from tutela.enforcement.keys import MasterKey
 from tutela.errors import InvalidInput, NotFound
 from tutela.signals.registry import get_signal_type
 
-QUEUED = "queued"
-PROCESSING = "processing"
-DONE = "done"
+# Core tables: new rows are inserted without the ORM's per-row bookkeeping (the upload path).
+ITEMS = cast(Table, Item.__table__)
+PAYLOADS = cast(Table, ItemPayload.__table__)
+JOBS = cast(Table, Job.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,12 +59,21 @@ class Accepted:
 
 @dataclass(frozen=True, slots=True)
 class Submission:
-    """One item to accept: an upload (`data`) or the signals a platform computed itself."""
+    """One item to accept: an upload (`data`) or the signals a platform computed itself; with
+    `outcome`, what hashing and matching found for it already (nothing is left to a worker)."""
 
     item_id: str
     metadata: Mapping[str, Any]
     data: bytes | None = None
     signals: dict[str, object] | None = None
+    outcome: Outcome | None = None
+
+    @property
+    def stored_data(self) -> bytes | None:
+        """The bytes to store: all of a queued upload, those of a matched one only."""
+        if self.outcome is not None and not self.outcome.matches:
+            return None
+        return self.data
 
     @property
     def size(self) -> int:
@@ -108,18 +139,21 @@ def signals_submission(
     return Submission(item_id, metadata, signals=canonical)
 
 
-def accept_many(database: Database, submissions: Sequence[Submission]) -> list[Accepted]:
-    """Store every new submission, its payload and its job in one transaction; answer for each
-    in order. A repeated `item_id` (stored before, or earlier in the batch) stores nothing."""
+def accept_many(
+    database: Database, submissions: Sequence[Submission], *, master_key: MasterKey | None = None
+) -> list[Accepted]:
+    """Store every new submission, its payload and its job (or its verdict) in one transaction;
+    answer for each in order. A repeated `item_id` (stored before, or earlier in the batch)
+    stores nothing. Payloads held for review are sealed under `master_key` (the vault's)."""
     if not submissions:
         return []
     try:
         with database.unit_of_work() as session:
-            return _insert_new(session, submissions)
+            return _insert_new(session, submissions, master_key)
     except IntegrityError:
         # Another node inserted one of these item ids between the check and the insert
         # (PostgreSQL); one at a time, each submission settles its own race.
-        return [_accept(database, s) for s in submissions]
+        return [_accept(database, s, master_key) for s in submissions]
 
 
 def get_item(database: Database, ident: int) -> ItemView:
@@ -168,7 +202,9 @@ def match_dict(match: ItemMatch) -> dict[str, object]:
     }
 
 
-def _insert_new(session: Session, submissions: Sequence[Submission]) -> list[Accepted]:
+def _insert_new(
+    session: Session, submissions: Sequence[Submission], master_key: MasterKey | None
+) -> list[Accepted]:
     wanted = sorted({s.item_id for s in submissions})
     known: dict[str, tuple[int, str]] = {
         row.item_id: (row.id, row.status)
@@ -181,58 +217,85 @@ def _insert_new(session: Session, submissions: Sequence[Submission]) -> list[Acc
         if submission.item_id not in known:
             first.setdefault(submission.item_id, submission)
     if first:
-        now = utc_now()
-        created = session.execute(
-            insert(Item).returning(Item.item_id, Item.id),
-            [
-                {
-                    "item_id": s.item_id,
-                    "status": QUEUED,
-                    "signals": s.signals,
-                    "meta": dict(s.metadata),
-                    "created_at": now,
-                }
-                for s in first.values()
-            ],
-        )
-        ids = {str(item_id): int(ident) for item_id, ident in created}
-        payloads = [
-            {"item_id": ids[s.item_id], "data": s.data}
-            for s in first.values()
-            if s.data is not None
-        ]
-        if payloads:
-            session.execute(insert(ItemPayload), payloads)
-        session.execute(
-            insert(Job),
-            [{"item_id": ids[i], "state": QUEUED, "attempts": 0, "created_at": now} for i in first],
-        )
-        known.update({item_id: (ident, QUEUED) for item_id, ident in ids.items()})
+        _insert(session, list(first.values()), known, master_key)
     return [
         Accepted(known[s.item_id][0], s.item_id, known[s.item_id][1], first.get(s.item_id) is s)
         for s in submissions
     ]
 
 
-def _accept(database: Database, submission: Submission) -> Accepted:
-    existing = find_item(database, submission.item_id)
-    if existing is not None:
-        return existing
+def _insert(
+    session: Session,
+    new: list[Submission],
+    known: dict[str, tuple[int, str]],
+    master_key: MasterKey | None,
+) -> None:
+    """Insert the new submissions, adding each to `known`. An upload that matched nothing is
+    inserted decided; one that matched is decided by policy (tutela.detection.verdicts); one
+    without an outcome is queued, with a job, for a worker."""
+    now = utc_now()
+    rows = [_item_row(s, now) for s in new]
+    created = session.execute(insert(ITEMS).returning(Item.item_id, Item.id), rows)
+    ids = {str(item_id): int(ident) for item_id, ident in created}
+    payloads = [
+        {"item_id": ids[s.item_id], "data": data}
+        for s in new
+        if (data := s.stored_data) is not None
+    ]
+    if payloads:
+        session.execute(insert(PAYLOADS), payloads)
+    jobs = [
+        {"item_id": ids[s.item_id], "state": QUEUED, "attempts": 0, "created_at": now}
+        for s in new
+        if s.outcome is None
+    ]
+    if jobs:
+        session.execute(insert(JOBS), jobs)
+    matched = [
+        (ids[s.item_id], s.outcome) for s in new if s.outcome is not None and s.outcome.matches
+    ]
+    if matched:
+        write_outcomes(session, matched, now, master_key=master_key)
+    unmatched = [
+        (
+            ids[s.item_id],
+            verdict_message(
+                ids[s.item_id],
+                s.item_id,
+                verdict_of([], s.outcome.error),
+                s.outcome.error,
+                [],
+                None,
+                now,
+            ),
+        )
+        for s in new
+        if s.outcome is not None and not s.outcome.matches
+    ]
+    if unmatched:
+        add_verdict_deliveries_many(session, unmatched)
+    for s in new:
+        known[s.item_id] = (ids[s.item_id], QUEUED if s.outcome is None else DONE)
+
+
+def _item_row(submission: Submission, now: datetime) -> dict[str, object]:
+    """A new item's row: queued, or (an upload that matched nothing) decided already."""
+    row: dict[str, object] = {
+        "item_id": submission.item_id,
+        "metadata": dict(submission.metadata),
+        "created_at": now,
+    }
+    outcome = submission.outcome
+    if outcome is None or outcome.matches:
+        return {**row, **undecided_columns(submission.signals)}
+    verdict = verdict_of([], outcome.error)
+    return {**row, **decided_columns(verdict, outcome.signals, outcome.error, now)}
+
+
+def _accept(database: Database, submission: Submission, master_key: MasterKey | None) -> Accepted:
     try:
         with database.unit_of_work() as session:
-            item = Item(
-                item_id=submission.item_id,
-                status=QUEUED,
-                signals=submission.signals,
-                meta=dict(submission.metadata),
-                created_at=utc_now(),
-            )
-            session.add(item)
-            session.flush()
-            if submission.data is not None:
-                session.add(ItemPayload(item_id=item.id, data=submission.data))
-            enqueue(session, item.id)
-            return Accepted(item.id, submission.item_id, QUEUED, created=True)
+            return _insert_new(session, [submission], master_key)[0]
     except IntegrityError:
         # Two submissions of one item raced; the other one won.
         found = find_item(database, submission.item_id)

@@ -23,6 +23,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from tutela.db.base import Base
 from tutela.db.types import BigId, UtcDateTime, utc_now
 
+# An item's status: waiting for a worker, being decided (a batch scan's), or decided.
+QUEUED = "queued"
+PROCESSING = "processing"
+DONE = "done"
+
 
 class Item(Base):
     """One upload (or hash-only submission) from a platform, from acceptance to its one verdict."""

@@ -159,7 +159,11 @@ def judge_batch(
     return judged_batch
 
 
-def verdict_of(judged: Sequence[JudgedMatch]) -> str:
+def verdict_of(judged: Sequence[JudgedMatch], error: dict[str, str] | None = None) -> str:
+    """The item's verdict from its judged matches; `error` (its media error) makes an item with
+    none `error` (exact hashes of a file that would not decode may still match)."""
+    if error is not None and not judged:
+        return ERROR
     outcomes = {j.outcome for j in judged}
     if ACTION in outcomes:
         return ACTION

@@ -21,9 +21,8 @@ from tutela.db.database import Database
 from tutela.db.types import utc_now
 from tutela.detection.cases import case_row
 from tutela.detection.held_payloads import seal_held_payloads
-from tutela.detection.items import DONE
-from tutela.detection.models import Case, Item, ItemMatch, ItemPayload
-from tutela.detection.policy import ACTION, ERROR, REVIEW, JudgedMatch, judge_batch, verdict_of
+from tutela.detection.models import DONE, QUEUED, Case, Item, ItemMatch, ItemPayload
+from tutela.detection.policy import ACTION, REVIEW, JudgedMatch, judge_batch, verdict_of
 from tutela.detection.queue import finish_jobs
 from tutela.detection.webhooks import add_verdict_deliveries_many
 from tutela.enforcement.keys import MasterKey
@@ -89,11 +88,9 @@ def write_outcomes(
     )
     decided: list[_Decided] = []
     for (row, outcome), judged in zip(todo, judged_batch, strict=True):
-        verdict = verdict_of(judged)
-        if outcome.error is not None and not judged:
-            verdict = ERROR
         # A hash-only submission keeps the signals the platform sent.
         signals = outcome.signals or row.signals
+        verdict = verdict_of(judged, outcome.error)
         decided.append(_Decided(row.id, row.item_id, verdict, outcome, judged, signals))
     match_rows = [_match_row(d.id, j, now) for d in decided for j in d.judged]
     if match_rows:
@@ -101,15 +98,7 @@ def write_outcomes(
     session.execute(
         update(Item),
         [
-            {
-                "id": d.id,
-                "status": DONE,
-                "verdict": d.verdict,
-                "signals": d.signals,
-                "error_code": d.outcome.error["code"] if d.outcome.error else None,
-                "error_message": d.outcome.error["message"] if d.outcome.error else None,
-                "decided_at": now,
-            }
+            {"id": d.id, **decided_columns(d.verdict, d.signals, d.outcome.error, now)}
             for d in decided
         ],
     )
@@ -135,6 +124,54 @@ def write_outcomes(
     return decided_ids
 
 
+def undecided_columns(signals: dict[str, object] | None) -> dict[str, object]:
+    """A new item's columns while it waits for a worker (`signals`: a hash-only submission's)."""
+    return {
+        "status": QUEUED,
+        "verdict": None,
+        "signals": signals,
+        "error_code": None,
+        "error_message": None,
+        "decided_at": None,
+    }
+
+
+def decided_columns(
+    verdict: str, signals: dict[str, Any] | None, error: dict[str, str] | None, now: datetime
+) -> dict[str, object]:
+    """An item's columns once decided."""
+    return {
+        "status": DONE,
+        "verdict": verdict,
+        "signals": signals,
+        "error_code": error["code"] if error else None,
+        "error_message": error["message"] if error else None,
+        "decided_at": now,
+    }
+
+
+def verdict_message(
+    ident: int,
+    item_id: str,
+    verdict: str,
+    error: dict[str, str] | None,
+    judged: Sequence[JudgedMatch],
+    case_id: int | None,
+    now: datetime,
+) -> dict[str, object]:
+    """The webhook body: ids, verdict, error and matches; hashes and ids, never content."""
+    return {
+        "event": "item.verdict",
+        "id": ident,
+        "item_id": item_id,
+        "verdict": verdict,
+        "error": error,
+        "matches": [_public_match(j) for j in judged],
+        "case_id": case_id,
+        "decided_at": now.isoformat(),
+    }
+
+
 def signal_values(signals: dict[str, Any] | None) -> dict[str, str]:
     """type → value of the item's signals, as the safe list stores them."""
     out: dict[str, str] = {}
@@ -157,17 +194,9 @@ class _Decided:
         return self.verdict in (ACTION, REVIEW)
 
     def message(self, case_id: int | None, now: datetime) -> dict[str, object]:
-        """The webhook body: ids, verdict, error and matches; hashes and ids, never content."""
-        return {
-            "event": "item.verdict",
-            "id": self.id,
-            "item_id": self.item_id,
-            "verdict": self.verdict,
-            "error": self.outcome.error,
-            "matches": [_public_match(j) for j in self.judged],
-            "case_id": case_id,
-            "decided_at": now.isoformat(),
-        }
+        return verdict_message(
+            self.id, self.item_id, self.verdict, self.outcome.error, self.judged, case_id, now
+        )
 
 
 def _match_row(item_id: int, judged: JudgedMatch, now: datetime) -> dict[str, object]:

@@ -18,7 +18,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import Self
@@ -35,7 +35,11 @@ from tutela.enforcement.keys import MasterKey, configured_master_key
 from tutela.indicators.matcher import Matcher
 from tutela.settings import Settings
 
+# An idle worker looks for jobs (and its sender for webhooks) after IDLE_POLL_S, then less and
+# less often, up to IDLE_POLL_MAX_S: most uploads are decided by the API as they come in
+# (tutela.api.intake), and a worker polling 20 times a second would cost a few percent of a CPU.
 IDLE_POLL_S = 0.05
+IDLE_POLL_MAX_S = 0.4
 SENDER_RETRY_S = 5.0
 # Jobs per claim for each hashing sub-worker: enough to keep them busy and to spread a
 # transaction's cost over many verdicts, few enough that a crash leaves little to reclaim.
@@ -115,6 +119,14 @@ class LeaseKeeper:
                     self._on_stall()
 
 
+def idle_waits() -> Iterator[float]:
+    """Waits between polls that find nothing: IDLE_POLL_S, doubling up to IDLE_POLL_MAX_S."""
+    wait = IDLE_POLL_S
+    while True:
+        yield wait
+        wait = min(2 * wait, IDLE_POLL_MAX_S)
+
+
 def stall_limit_s(lease_s: float, decode_timeout_s: float) -> float:
     """How long a worker may show no progress before it counts as hung: a hashing result comes
     at least once per decode timeout (a hung decode is killed then, and its process replaced),
@@ -135,7 +147,8 @@ def end_hung_worker() -> None:
 
 class WebhookSender:
     """A thread sending the webhook outbox (tutela.detection.deliveries), so that a slow receiver
-    never holds up hashing. Polls every IDLE_POLL_S while there is nothing to send."""
+    never holds up hashing. Polls every IDLE_POLL_S to IDLE_POLL_MAX_S while there is nothing to
+    send (see idle_waits)."""
 
     def __init__(self, database: Database, client: httpx.Client) -> None:
         self._database = database
@@ -152,6 +165,7 @@ class WebhookSender:
         self._thread.join()
 
     def _run(self) -> None:
+        waits = idle_waits()
         while not self._stop.is_set():
             try:
                 sent = deliver_due(self._database, self._client)
@@ -159,8 +173,10 @@ class WebhookSender:
                 log.exception("sending webhooks failed; retrying in %s s", SENDER_RETRY_S)
                 self._stop.wait(SENDER_RETRY_S)
                 continue
-            if not sent:
-                self._stop.wait(IDLE_POLL_S)
+            if sent:
+                waits = idle_waits()
+            else:
+                self._stop.wait(next(waits))
 
 
 class Recorder:
@@ -254,6 +270,7 @@ def run_worker(
                     return []
                 return claim_jobs(database, name, hash_workers * JOBS_PER_HASHER, lease_s)
 
+            waits = idle_waits()
             while not stop.is_set():
                 claimed = decide_stream(
                     database,
@@ -264,8 +281,10 @@ def run_worker(
                     heartbeat=keeper.heartbeat,
                 )
                 recorder.wait()
-                if not claimed:
-                    stop.wait(IDLE_POLL_S)
+                if claimed:
+                    waits = idle_waits()
+                else:
+                    stop.wait(next(waits))
     finally:
         client.close()
         if owned:

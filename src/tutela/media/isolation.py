@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing as mp
 import resource
+import socket
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from multiprocessing.reduction import ForkingPickler
-from typing import Generic, TypeVar
+from typing import Final, Generic, TypeVar
 
 from tutela.errors import (
     ConfigurationError,
@@ -35,11 +36,21 @@ R = TypeVar("R")
 # machine a short timeout would fail good files after every replacement.
 _READY = "ready"
 _BOOT_TIMEOUT_S = 60.0
-# A worker is sent its next task while it still works on one, so that it never waits for the
-# parent between tasks; only a task this small goes ahead, since a bigger one would hold the send
-# until the worker reads it.
-PREFETCH_BYTES = 256 * 1024
-_TASKS_PER_WORKER = 2
+# A worker is sent its next tasks while it still works on one, so that it never waits for the
+# parent between tasks, however late the parent (a busy API process) comes back to it: up to
+# AHEAD_TASKS of them, together at most AHEAD_BYTES pickled, which the socket holds without making
+# the send wait for the worker to read; a bigger task goes only to a worker that is free.
+AHEAD_BYTES = 192 * 1024
+AHEAD_TASKS = 8
+
+
+class Idle:
+    """The type of IDLE."""
+
+
+# What a task source that is fed over time yields when it has no task for now (see map_unordered).
+IDLE: Final = Idle()
+Waitable = Connection | socket.socket
 
 
 def _worker_main(func: Callable[[T], R], conn: Connection, memory_bytes: int) -> None:
@@ -169,34 +180,56 @@ class IsolatedPool(Generic[T, R]):
         return worker
 
     def _dispatch(self, pending: deque[tuple[object, memoryview]]) -> None:
-        """Idle workers first, a task each; then small tasks go ahead to the busy ones."""
-        for depth in range(1, _TASKS_PER_WORKER + 1):
+        """Idle workers first, a task each; then small tasks go ahead to the busy ones, one
+        round at a time, so that they share what is pending."""
+        for depth in range(1, AHEAD_TASKS + 2):
             for index in range(len(self._workers)):
-                while pending:
-                    worker = self._workers[index]  # re-read: a send may replace it
-                    if len(worker.tasks) >= depth:
-                        break
-                    if worker.tasks and len(pending[0][1]) > PREFETCH_BYTES:
-                        break
-                    if self._send(worker, pending[0]) is None:
-                        break
+                if not pending:
+                    return
+                worker = self._workers[index]
+                if len(worker.tasks) >= depth:
+                    continue
+                if worker.tasks:
+                    ahead = sum(len(task[1]) for task in list(worker.tasks)[1:])
+                    if ahead + len(pending[0][1]) > AHEAD_BYTES:
+                        continue
+                if self._send(worker, pending[0]) is not None:
                     pending.popleft()
 
-    def map_unordered(self, tasks: Iterable[T]) -> Iterator[tuple[T, R | TutelaError]]:
+    def _wants_more(self, pending: deque[tuple[object, memoryview]]) -> bool:
+        """Draw tasks while some worker may take one now or ahead: at least one per worker, and
+        more while what is drawn is small."""
+        if len(pending) < self._size:
+            return True
+        drawn = sum(len(task[1]) for task in pending)
+        return len(pending) < self._size * (AHEAD_TASKS + 1) and drawn < self._size * AHEAD_BYTES
+
+    def map_unordered(
+        self, tasks: Iterable[T | Idle], *, wake: Waitable | None = None
+    ) -> Iterator[tuple[T, R | TutelaError]]:
         """Yield (task, result or TutelaError) as tasks finish, in completion order. `tasks` is
-        drawn lazily, only as workers become free; with no task, no worker is needed."""
+        drawn lazily, only as workers become free; with no task, no worker is needed.
+
+        A source fed over time (requests arriving) yields IDLE when it has nothing for now, and
+        makes `wake` readable when it has again: the pool then collects results meanwhile, or
+        sleeps until `wake` when it has none to wait for, and draws again.
+        """
         pending: deque[tuple[object, memoryview]] = deque()
         source = iter(tasks)
         exhausted = False
         try:
             while True:
-                while not exhausted and len(pending) < self._size:
+                idle = False
+                while not (exhausted or idle) and self._wants_more(pending):
                     try:
                         task = next(source)
                     except StopIteration:
                         exhausted = True
                     else:
-                        pending.append((task, ForkingPickler.dumps(task)))
+                        if isinstance(task, Idle):
+                            idle = True
+                        else:
+                            pending.append((task, ForkingPickler.dumps(task)))
                 if pending and not self._workers:
                     raise RuntimeError("IsolatedPool must be used as a context manager")
                 self._dispatch(pending)
@@ -204,8 +237,14 @@ class IsolatedPool(Generic[T, R]):
                 if not busy:
                     if exhausted and not pending:
                         return
+                    if idle:
+                        if wake is None:
+                            raise RuntimeError("a task source that yields IDLE needs `wake`")
+                        wait([wake])
                     continue
-                yield from self._collect(busy, pending)
+                # A new task matters only to a source that had none (else `wake` stays readable
+                # and would end every wait at once).
+                yield from self._collect(busy, pending, wake if idle else None)
         finally:
             # Left early (the caller stopped, or failed): answers still on their way would be
             # taken for those of the next call's tasks. Those workers go; fresh ones replace them.
@@ -216,13 +255,19 @@ class IsolatedPool(Generic[T, R]):
                     worker.dead = True
 
     def _collect(
-        self, busy: list[_Worker], pending: deque[tuple[object, memoryview]]
+        self,
+        busy: list[_Worker],
+        pending: deque[tuple[object, memoryview]],
+        wake: Waitable | None = None,
     ) -> Iterator[tuple[T, R | TutelaError]]:
-        """Wait for the first answer or deadline; yield what came. A worker that crashed or ran
-        out of time is replaced, and the tasks it was sent ahead go back to `pending`."""
+        """Wait for the first answer, deadline or `wake`; yield what came. A worker that crashed
+        or ran out of time is replaced, and the tasks it was sent ahead go back to `pending`."""
         timeout = self._limits.decode_timeout_s
         next_deadline = min(w.started + timeout for w in busy)
-        ready = wait([w.conn for w in busy], timeout=max(0.0, next_deadline - time.monotonic()))
+        waited: list[Waitable] = [w.conn for w in busy]
+        if wake is not None:
+            waited.append(wake)
+        ready = wait(waited, timeout=max(0.0, next_deadline - time.monotonic()))
         for worker in busy:
             if worker.conn in ready:
                 try:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
 from tutela.errors import InvalidHash
 
-_HEX_DIGITS = frozenset("0123456789abcdef")
+# Hex digits only: bytes.fromhex would skip inner whitespace, and a hash has none.
+_HEX = re.compile(r"[0-9a-f]*")
 
 
 class SignalType(ABC):
@@ -32,8 +34,7 @@ class SignalType(ABC):
             raise InvalidHash(
                 f"{cls.name} hash must be {cls.hex_length} hex characters, got {len(value)}"
             )
-        # bytes.fromhex would skip inner whitespace; a hash has none.
-        if not all(c in _HEX_DIGITS for c in value):
+        if _HEX.fullmatch(value) is None:
             raise InvalidHash(f"{cls.name} hash must be hexadecimal")
         return value
 
