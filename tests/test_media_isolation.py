@@ -6,20 +6,17 @@ Each scenario runs once (one pool, one worker, tasks in order) and the tests rea
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import os
-import queue
 import signal
-import socket
-import threading
 import time
-from collections.abc import Iterator
 
 import pytest
+import uvloop
 
-from tutela.errors import CorruptMedia, MediaError, TutelaError
+from tutela.errors import ConfigurationError, CorruptMedia, MediaError, TutelaError
 from tutela.media import MediaLimits
-from tutela.media.isolation import IDLE, Idle, IsolatedPool
+from tutela.media.isolation import IsolatedPool, LoopPool
 
 GIB = 1024**3
 TIMEOUT_S = 3.0  # generous: CI machines are shared and a 256 MB allocation can take a while
@@ -31,6 +28,8 @@ def misbehave(task: str) -> str:
     kind, _, argument = task.partition(":")
     if kind == "sleep":
         time.sleep(float(argument))
+    elif kind == "padded":  # a big task (its argument is padding) that takes a moment
+        time.sleep(0.02)
     elif kind == "exit":
         os._exit(3)
     elif kind == "sigkill":
@@ -162,42 +161,64 @@ def test_tasks_sent_ahead_survive_a_crash_and_a_caller_that_stops_early() -> Non
         assert dict(pool.map_unordered(["next-call"])) == {"next-call": "done next-call"}
 
 
-def test_a_source_fed_over_time_gets_each_task_done_without_spinning() -> None:
-    """A source that has no task for now yields IDLE: the pool waits for `wake` (or a result)
-    instead of asking again at once, and takes each task as it comes."""
-    inbox: queue.SimpleQueue[str | None] = queue.SimpleQueue()
-    wake_read, wake_write = socket.socketpair()
-    wake_read.setblocking(False)
-    idles = 0
+async def run_on_loop(tasks: list[str], *, workers: int = 2) -> list[object]:
+    """Every task at once through a LoopPool, as concurrent requests would."""
+    async with LoopPool(misbehave, workers=workers, limits=LIMITS) as pool:
+        results = await asyncio.gather(*(pool.run(task) for task in tasks))
+        assert pool.waiting == 0 and pool.working
+        return list(results)
 
-    def source() -> Iterator[str | Idle]:
-        nonlocal idles
-        while True:
-            with contextlib.suppress(BlockingIOError):
-                while wake_read.recv(64):
-                    pass
+
+def test_the_loop_driven_pool_answers_each_request_and_survives_what_the_threaded_one_does() -> (
+    None
+):
+    tasks = ["sleep:30", "exit", "sigkill", f"allocate:{2 * GIB}", "media_error", "bug"]
+    tasks += [f"quick-{i}" for i in range(12)]
+    results = dict(zip(tasks, asyncio.run(run_on_loop(tasks)), strict=True))
+    assert [_code(results[t]) for t in tasks[:6]] == [
+        "timeout",
+        "corrupt",
+        "corrupt",
+        "too_large",
+        "corrupt",
+        "corrupt",
+    ]
+    assert all(results[f"quick-{i}"] == f"done quick-{i}" for i in range(12))
+
+
+def test_a_loop_driven_pool_that_cannot_replace_a_worker_fails_every_request_clearly() -> None:
+    async def scenario() -> tuple[object, object, bool, object]:
+        async with LoopPool(misbehave, workers=1, limits=LIMITS) as pool:
+            spawn = pool._spawn
+
+            def spawn_dying() -> object:  # from now on, a fresh worker dies before it is ready
+                worker = spawn()
+                worker.process.kill()
+                return worker
+
+            pool._spawn = spawn_dying  # type: ignore[method-assign,assignment]
+            crashed, waiting = await asyncio.gather(
+                pool.run("exit"), pool.run("sleep:0.1"), return_exceptions=True
+            )
+            for _ in range(200):
+                if not pool.working:
+                    break
+                await asyncio.sleep(0.05)
             try:
-                task = inbox.get_nowait()
-            except queue.Empty:
-                idles += 1
-                yield IDLE
-                continue
-            if task is None:
-                return
-            yield task
+                later: object = await pool.run("later")
+            except ConfigurationError as error:
+                later = error
+            return crashed, waiting, pool.working, later
 
-    def feed() -> None:
-        for task in ["first", "sleep:0.2", "third", None]:
-            time.sleep(0.15)
-            inbox.put(task)
-            wake_write.send(b"\0")
+    crashed, waiting, working, later = asyncio.run(scenario())
+    assert _code(crashed) == "corrupt"  # its own task: the worker died on it
+    assert isinstance(waiting, ConfigurationError) and not working  # sent ahead, then stranded
+    assert isinstance(later, ConfigurationError) and "failed to start" in later.message
 
-    feeder = threading.Thread(target=feed)
-    with IsolatedPool(misbehave, workers=2, limits=LIMITS) as pool:
-        feeder.start()
-        results = dict(pool.map_unordered(source(), wake=wake_read))
-    feeder.join()
-    wake_read.close()
-    wake_write.close()
-    assert results == {t: f"done {t}" for t in ["first", "sleep:0.2", "third"]}
-    assert idles < 20  # one per wait for a task or a result, not a busy loop over 0.6 s
+
+def test_the_loop_driven_pool_keeps_big_tasks_whole_under_uvloop() -> None:
+    """uvloop (what uvicorn runs) makes a socket it watches non-blocking: the pool must still send
+    each task whole, however far ahead of the worker, or the worker reads a garbled stream."""
+    tasks = [f"padded:{n:04d}{'x' * 150_000}" for n in range(16)]
+    results = uvloop.run(run_on_loop(tasks))
+    assert results == [f"done {task}" for task in tasks]

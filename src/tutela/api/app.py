@@ -18,7 +18,6 @@ from tutela.api.middleware import BodyLimit, RequestMetrics
 from tutela.api.problems import install_problem_handlers
 from tutela.auth.api_keys import ApiKeyCache
 from tutela.db.database import Database, open_database
-from tutela.detection.hasher import Hasher
 from tutela.detection.hashing_service import HashingService
 from tutela.enforcement.keys import configured_master_key
 from tutela.indicators.matcher import Matcher
@@ -47,7 +46,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(matcher.load)
-        with HashingService(Hasher(settings.media, workers=hash_workers)) as hashing_service:
+        async with HashingService(settings.media, workers=hash_workers) as hashing_service:
             intake = Intake(
                 database,
                 matcher,

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from typing import Self
 
 from tutela.errors import TutelaError
-from tutela.media.isolation import Idle, IsolatedPool, Waitable
+from tutela.media.isolation import IsolatedPool
 from tutela.media.limits import MediaLimits
 from tutela.signals.hashing import MediaSignals, hash_media
 from tutela.signals.pdq import PdqMode
@@ -37,13 +37,10 @@ class Hasher:
     def __exit__(self, *exc: object) -> None:
         self._pool.__exit__(*exc)
 
-    def hash_many(
-        self, tasks: Iterable[Task | Idle], *, wake: Waitable | None = None
-    ) -> Iterator[tuple[int, MediaSignals | TutelaError]]:
-        """Yield (key, signals or error) as each finishes; a hostile file costs one sub-worker.
-        `tasks` may yield IDLE, with `wake` (see IsolatedPool.map_unordered)."""
+    def hash_many(self, tasks: Iterable[Task]) -> Iterator[tuple[int, MediaSignals | TutelaError]]:
+        """Yield (key, signals or error) as each finishes; a hostile file costs one sub-worker."""
         with self._lock:
-            for (key, _), result in self._pool.map_unordered(tasks, wake=wake):
+            for (key, _), result in self._pool.map_unordered(tasks):
                 yield key, result
 
     def hash_one(self, data: bytes) -> MediaSignals | TutelaError:

@@ -6,10 +6,11 @@ task gets a typed error, while the node goes on.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import multiprocessing as mp
+import os
 import resource
-import socket
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from multiprocessing.reduction import ForkingPickler
-from typing import Final, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from tutela.errors import (
     ConfigurationError,
@@ -38,19 +39,11 @@ _READY = "ready"
 _BOOT_TIMEOUT_S = 60.0
 # A worker is sent its next tasks while it still works on one, so that it never waits for the
 # parent between tasks, however late the parent (a busy API process) comes back to it: up to
-# AHEAD_TASKS of them, together at most AHEAD_BYTES pickled, which the socket holds without making
-# the send wait for the worker to read; a bigger task goes only to a worker that is free.
-AHEAD_BYTES = 192 * 1024
+# AHEAD_TASKS of them, together at most AHEAD_BYTES pickled, which the socket (about 208 KiB)
+# holds without making the send wait for the worker to read; a bigger task goes only to a worker
+# that is free.
+AHEAD_BYTES = 160 * 1024
 AHEAD_TASKS = 8
-
-
-class Idle:
-    """The type of IDLE."""
-
-
-# What a task source that is fed over time yields when it has no task for now (see map_unordered).
-IDLE: Final = Idle()
-Waitable = Connection | socket.socket
 
 
 def _worker_main(func: Callable[[T], R], conn: Connection, memory_bytes: int) -> None:
@@ -87,6 +80,7 @@ class _Worker:
     tasks: deque[tuple[object, memoryview]] = field(default_factory=deque)
     started: float = 0.0
     dead: bool = False  # killed with tasks in flight; replaced before its next task
+    ready: bool = True  # it said so (a LoopPool's worker is sent nothing before)
 
 
 class IsolatedPool(Generic[T, R]):
@@ -187,7 +181,7 @@ class IsolatedPool(Generic[T, R]):
                 if not pending:
                     return
                 worker = self._workers[index]
-                if len(worker.tasks) >= depth:
+                if len(worker.tasks) >= depth or not worker.ready:
                     continue
                 if worker.tasks:
                     ahead = sum(len(task[1]) for task in list(worker.tasks)[1:])
@@ -204,32 +198,21 @@ class IsolatedPool(Generic[T, R]):
         drawn = sum(len(task[1]) for task in pending)
         return len(pending) < self._size * (AHEAD_TASKS + 1) and drawn < self._size * AHEAD_BYTES
 
-    def map_unordered(
-        self, tasks: Iterable[T | Idle], *, wake: Waitable | None = None
-    ) -> Iterator[tuple[T, R | TutelaError]]:
+    def map_unordered(self, tasks: Iterable[T]) -> Iterator[tuple[T, R | TutelaError]]:
         """Yield (task, result or TutelaError) as tasks finish, in completion order. `tasks` is
-        drawn lazily, only as workers become free; with no task, no worker is needed.
-
-        A source fed over time (requests arriving) yields IDLE when it has nothing for now, and
-        makes `wake` readable when it has again: the pool then collects results meanwhile, or
-        sleeps until `wake` when it has none to wait for, and draws again.
-        """
+        drawn lazily, only as workers become free; with no task, no worker is needed."""
         pending: deque[tuple[object, memoryview]] = deque()
         source = iter(tasks)
         exhausted = False
         try:
             while True:
-                idle = False
-                while not (exhausted or idle) and self._wants_more(pending):
+                while not exhausted and self._wants_more(pending):
                     try:
                         task = next(source)
                     except StopIteration:
                         exhausted = True
                     else:
-                        if isinstance(task, Idle):
-                            idle = True
-                        else:
-                            pending.append((task, ForkingPickler.dumps(task)))
+                        pending.append((task, ForkingPickler.dumps(task)))
                 if pending and not self._workers:
                     raise RuntimeError("IsolatedPool must be used as a context manager")
                 self._dispatch(pending)
@@ -237,14 +220,8 @@ class IsolatedPool(Generic[T, R]):
                 if not busy:
                     if exhausted and not pending:
                         return
-                    if idle:
-                        if wake is None:
-                            raise RuntimeError("a task source that yields IDLE needs `wake`")
-                        wait([wake])
                     continue
-                # A new task matters only to a source that had none (else `wake` stays readable
-                # and would end every wait at once).
-                yield from self._collect(busy, pending, wake if idle else None)
+                yield from self._collect(busy, pending)
         finally:
             # Left early (the caller stopped, or failed): answers still on their way would be
             # taken for those of the next call's tasks. Those workers go; fresh ones replace them.
@@ -255,19 +232,13 @@ class IsolatedPool(Generic[T, R]):
                     worker.dead = True
 
     def _collect(
-        self,
-        busy: list[_Worker],
-        pending: deque[tuple[object, memoryview]],
-        wake: Waitable | None = None,
+        self, busy: list[_Worker], pending: deque[tuple[object, memoryview]]
     ) -> Iterator[tuple[T, R | TutelaError]]:
-        """Wait for the first answer, deadline or `wake`; yield what came. A worker that crashed
-        or ran out of time is replaced, and the tasks it was sent ahead go back to `pending`."""
+        """Wait for the first answer or deadline; yield what came. A worker that crashed or ran
+        out of time is replaced, and the tasks it was sent ahead go back to `pending`."""
         timeout = self._limits.decode_timeout_s
         next_deadline = min(w.started + timeout for w in busy)
-        waited: list[Waitable] = [w.conn for w in busy]
-        if wake is not None:
-            waited.append(wake)
-        ready = wait(waited, timeout=max(0.0, next_deadline - time.monotonic()))
+        ready = wait([w.conn for w in busy], timeout=max(0.0, next_deadline - time.monotonic()))
         for worker in busy:
             if worker.conn in ready:
                 try:
@@ -290,3 +261,172 @@ class IsolatedPool(Generic[T, R]):
         worker.tasks.clear()
         self._replace(worker)
         return task
+
+
+# How often a LoopPool looks for a task past its time (a timeout is that much late at most).
+DEADLINE_CHECK_S = 0.25
+
+
+class LoopPool(IsolatedPool[T, R]):
+    """The pool driven by the running asyncio event loop instead of a thread of its caller:
+    `await pool.run(task)` from any number of requests at once.
+
+    The loop sends tasks and reads each answer as it comes, so no thread is woken per file; tasks
+    run past their time are found every DEADLINE_CHECK_S; a worker that dies or runs out of time
+    is replaced without the loop waiting for the new one to boot. Sending a task too big to go
+    ahead holds the loop while the (free) worker reads it. Should a replacement fail to start,
+    the pool is broken: every task waiting, and every later one, gets the ConfigurationError.
+    """
+
+    def __init__(self, func: Callable[[T], R], *, workers: int, limits: MediaLimits) -> None:
+        super().__init__(func, workers=workers, limits=limits)
+        self._pending: deque[tuple[object, memoryview]] = deque()
+        self._broken: TutelaError | None = None
+        # Workers starting, each with whether it came up (False: the pool broke meanwhile).
+        self._booting: dict[_Worker, asyncio.Future[bool]] = {}
+        self._watch: asyncio.TimerHandle | None = None
+
+    async def __aenter__(self) -> LoopPool[T, R]:
+        self._workers = [self._start() for _ in range(self._size)]
+        if not all(await asyncio.gather(*self._booting.values())):
+            self.__exit__()
+            raise self._broken or ConfigurationError(_NO_START)
+        self._watch = asyncio.get_running_loop().call_later(DEADLINE_CHECK_S, self._check)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+        self._break(ConfigurationError("the node is shutting down"))
+        loop = asyncio.get_running_loop()
+        for worker in self._workers:
+            loop.remove_reader(worker.conn.fileno())
+        await loop.run_in_executor(None, self.__exit__)
+
+    @property
+    def working(self) -> bool:
+        """False once broken (a worker could not be started again)."""
+        return self._broken is None
+
+    @property
+    def waiting(self) -> int:
+        """Tasks given and not answered (being worked on, sent ahead, or not sent yet)."""
+        return len(self._pending) + sum(len(worker.tasks) for worker in self._workers)
+
+    async def run(self, task: T) -> R | TutelaError:
+        """The task's result, or the TutelaError it gave (a hostile file costs one worker)."""
+        if self._broken is not None:
+            raise self._broken
+        answer: asyncio.Future[R | TutelaError] = asyncio.get_running_loop().create_future()
+        self._pending.append(((answer, task), ForkingPickler.dumps(task)))
+        self._dispatch(self._pending)
+        return await answer
+
+    def _start(self) -> _Worker:
+        """A fresh worker, read by the loop; it gets tasks once it says it is ready."""
+        try:
+            worker = self._spawn()
+        except Exception as error:  # no process to be had (limits, memory): the pool is broken
+            broken = ConfigurationError(f"{_NO_START} ({type(error).__name__})")
+            self._break(broken)
+            raise broken from error
+        worker.ready = False
+        worker.started = time.monotonic()
+        self._booting[worker] = asyncio.get_running_loop().create_future()
+        asyncio.get_running_loop().add_reader(worker.conn.fileno(), self._on_readable, worker)
+        # uvloop makes a watched socket non-blocking; the connection's framing needs whole
+        # writes (a send cut short would leave the worker a garbled stream).
+        os.set_blocking(worker.conn.fileno(), True)
+        return worker
+
+    def _send(self, worker: _Worker, item: tuple[object, memoryview]) -> _Worker | None:
+        """As IsolatedPool's, but never waits for a fresh worker: a worker found dead when sent a
+        task is replaced (or, busy, left to its reader) and the task stays pending."""
+        try:
+            worker.conn.send_bytes(item[1])
+        except (OSError, ValueError):
+            if not worker.tasks:
+                self._replace(worker)
+            return None
+        if not worker.tasks:
+            worker.started = time.monotonic()
+        worker.tasks.append(item)
+        return worker
+
+    def _replace(self, worker: _Worker) -> _Worker:
+        asyncio.get_running_loop().remove_reader(worker.conn.fileno())
+        self._kill(worker)
+        self._booting.pop(worker, None)
+        fresh = self._start()
+        self._workers[self._workers.index(worker)] = fresh
+        return fresh
+
+    def _on_readable(self, worker: _Worker) -> None:
+        try:
+            message = worker.conn.recv()
+        except (EOFError, OSError):
+            if not worker.ready:
+                self._break(ConfigurationError(_NO_START))
+                return
+            self._lose(worker, CorruptMedia("the decoder crashed on this file"))
+            return
+        if not worker.ready:
+            worker.ready = message == _READY
+            worker.started = time.monotonic()  # a task sent while it booted starts now
+            if not worker.ready:
+                self._break(ConfigurationError(_NO_START))
+                return
+            _settle(self._booting.pop(worker), True)
+        else:
+            entry = worker.tasks.popleft()[0]
+            worker.started = time.monotonic()  # the task sent ahead starts now
+            _settle(entry[0], message)  # type: ignore[index]
+        self._dispatch(self._pending)
+
+    def _lose(self, worker: _Worker, error: TutelaError) -> None:
+        """The task `worker` was on gets `error`; it is replaced, the tasks it held go again."""
+        entry = worker.tasks.popleft()[0]
+        self._pending.extendleft(reversed(worker.tasks))
+        worker.tasks.clear()
+        self._replace(worker)
+        _settle(entry[0], error)  # type: ignore[index]
+        self._dispatch(self._pending)
+
+    def _check(self) -> None:
+        now = time.monotonic()
+        timeout = self._limits.decode_timeout_s
+        for worker in list(self._workers):
+            if not worker.ready and now - worker.started > _BOOT_TIMEOUT_S:
+                self._break(ConfigurationError(_NO_START))
+            elif worker.ready and worker.tasks and now - worker.started >= timeout:
+                self._lose(worker, DecodeTimeout(f"decoding took longer than {timeout:g} s"))
+        if self._broken is None:
+            self._watch = asyncio.get_running_loop().call_later(DEADLINE_CHECK_S, self._check)
+
+    def _break(self, error: TutelaError) -> None:
+        """Fail every task not answered, and every later one, with `error`."""
+        if self._broken is None:
+            self._broken = error
+        entries = [entry for entry, _ in self._pending]
+        entries += [entry for worker in self._workers for entry, _ in worker.tasks]
+        self._pending.clear()
+        for worker in self._workers:
+            worker.tasks.clear()
+        for entry in entries:
+            _fail(entry[0], error)  # type: ignore[index]
+        for booting in self._booting.values():
+            _settle(booting, False)
+        self._booting.clear()
+
+
+_NO_START = "a decoding worker failed to start; check TUTELA_WORKER_MEMORY_BYTES and the install"
+
+
+def _settle(future: asyncio.Future[Any], value: object) -> None:
+    if not future.done():  # a request that went away cancelled its wait
+        future.set_result(value)
+
+
+def _fail(future: asyncio.Future[Any], error: BaseException) -> None:
+    if not future.done():
+        future.set_exception(error)
