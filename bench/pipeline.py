@@ -6,9 +6,16 @@ the same files in the same run with the same number of hashing processes.
 
 The node is `tutela serve --workers 1 --hash-workers BENCH_WORKERS`; the raw figure is a Hasher
 with BENCH_WORKERS isolated processes fed straight from memory. Uploads are multipart POSTs over
-8 keep-alive connections from an asyncio load generator that sends requests built beforehand and
-reads the answers: the client stands for platforms on other machines, so it should take as little
-as possible of the cores it shares with the node here.
+BENCH_CONNECTIONS (default 32) keep-alive connections from an asyncio load generator that sends
+requests built beforehand and reads the answers: the client stands for platforms on other
+machines, so it should take as little as possible of the cores it shares with the node here.
+
+Why 32 in flight: the node answers an upload once it is decided (hashed at intake, see
+tutela.api.intake), so an answer takes a hash's time and more; at a given rate, more uploads are
+then in flight at once (Little's law). A platform sending hundreds of uploads a second has that
+many users uploading at once; 8 connections (this bench's figure while the node answered before
+hashing) would leave the hashing processes waiting for requests. 32 is the node's own default
+for uploads hashed at intake with two hashing processes (TUTELA_INLINE_HASHING_DEPTH=16 each).
 
 Each figure is the best of BENCH_ROUNDS rounds, raw and end-to-end alternating: on a shared
 machine a slow spell only ever lowers a round. Two sizes are measured by default: 1600×1200 (a
@@ -41,7 +48,7 @@ from tutela.settings import Settings
 
 SIZES = [(1600, 1200), (640, 480)]
 # Uploads in flight at once, each on its own keep-alive connection.
-CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 CONTENT_LENGTH = re.compile(rb"(?i)\r\ncontent-length: *(\d+)")
 
 

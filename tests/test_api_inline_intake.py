@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from database_dump import every_cell
-from provider_fixtures import drawn_image, jpeg, make_bank, make_key
+from provider_fixtures import drawn_image, jpeg, make_bank, make_key, png
 from review_fixtures import jpeg_bytes, photo, with_vault
 from tutela.api.app import create_app
 from tutela.api.intake import Intake
@@ -27,6 +27,8 @@ from tutela.enforcement.keys import configured_master_key
 from tutela.errors import ConfigurationError
 from tutela.indicators.matcher import Matcher
 from tutela.settings import Settings
+from tutela.signals.hashing import pdq_of_bytes
+from tutela.signals.pdq import PdqMode
 
 
 async def post_items(
@@ -150,3 +152,34 @@ def test_uploads_go_to_the_queue_when_the_pool_is_busy_or_broken(
     assert accepted.status == "queued" and accepted.created
     assert hashing.hashed == (1 if hashing.working and hashing.waiting < 4 else 0)
     assert count(database, Job) == 1 and count(database, ItemPayload) == 1
+
+
+def test_hash_only_submissions_are_matched_and_decided_at_intake(
+    settings: Settings, database: Database
+) -> None:
+    banked = drawn_image(5)
+    make_bank(database, "known", [banked])
+    known_pdq = pdq_of_bytes(png(banked), mode=PdqMode.EXACT).hash
+
+    async def submit() -> list[httpx.Response]:
+        app = create_app(settings, database=database, hash_workers=1)
+        headers = {"Authorization": f"Bearer {make_key(database)}"}
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://node", headers=headers
+            ) as client,
+        ):
+            bodies = [
+                {"metadata": {"item_id": "known"}, "signals": {"pdq": known_pdq}},
+                {"metadata": {"item_id": "unknown"}, "signals": {"md5": "0" * 32}},
+            ]
+            return [await client.post("/v1/items", json=body) for body in bodies]
+
+    known, unknown = asyncio.run(submit())
+    assert known.json()["status"] == unknown.json()["status"] == "done"
+    view = get_item(database, known.json()["id"])
+    assert view.verdict == "review" and view.case_id is not None
+    assert view.matches[0]["distance"] == 0
+    assert get_item(database, unknown.json()["id"]).verdict == "no_match"
+    assert count(database, Job) == 0 and count(database, ItemPayload) == 0

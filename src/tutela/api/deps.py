@@ -40,6 +40,12 @@ class Services:
 # Dependencies are `async def` on purpose: FastAPI runs a plain `def` dependency on a worker
 # thread, one thread hand-off per dependency per request.
 async def get_services(request: Request) -> Services:
+    return services_of(request)
+
+
+def services_of(request: Request) -> Services:
+    """The app's services, for code that has the request (the upload route and the key check take
+    them from it: each dependency FastAPI resolves costs time on every request)."""
     services: Services = request.app.state.services
     return services
 
@@ -50,8 +56,9 @@ BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
 def require_scope(scope: str) -> Callable[..., Awaitable[ApiKeyView]]:
-    async def check_key(services: ServicesDep, credentials: BearerDep) -> ApiKeyView:
+    async def check_key(request: Request, credentials: BearerDep) -> ApiKeyView:
         key = credentials.credentials if credentials is not None else None
+        services = services_of(request)
         view = services.keys.cached(key, scope)
         if view is None:
             view = await run_in_threadpool(services.keys.authenticate, key, scope)

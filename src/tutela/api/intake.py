@@ -1,11 +1,13 @@
 """How `POST /v1/items` stores what it accepts: uploads hashed here while the hashing pool keeps
 up, in group commits.
 
-**Hashed at intake.** While fewer than `inline_limit` uploads wait for this process's hashing pool,
-an upload is hashed before it is answered, matched, and its verdict written with the item itself:
-no job, no worker, and an upload that matched nothing is never written to the database (its bytes
-never touch the disk). Beyond that limit (a burst, or a broken pool) uploads are queued for the
-detection workers as before, so a burst costs the time to store it, not to hash it.
+**Decided at intake.** While fewer than `inline_limit` uploads wait for this process's hashing
+pool, an upload is hashed before it is answered, matched, and its verdict written with the item
+itself: no job, no worker, and an upload that matched nothing is never written to the database (its
+bytes never touch the disk). Beyond that limit (a burst, or a broken pool) uploads are queued for
+the detection workers as before, so a burst costs the time to store it, not to hash it. A hash-only
+submission needs no hashing: it is matched and decided at intake always (unless `inline_limit` is
+0, which queues everything).
 
 **Group commit.** Submissions that arrive while a batch is being written wait for the next one, and
 each batch is one transaction (tutela.detection.items.accept_many). A request is answered only
@@ -24,7 +26,8 @@ from starlette.concurrency import run_in_threadpool
 from tutela.db.database import Database
 from tutela.detection.hashing_service import HashingService, Result
 from tutela.detection.items import Accepted, Submission, accept_many
-from tutela.detection.pipeline import outcome_of
+from tutela.detection.pipeline import find_matches, outcome_of
+from tutela.detection.verdicts import Outcome
 from tutela.enforcement.keys import MasterKey
 from tutela.errors import TutelaError
 from tutela.indicators.matcher import Matcher
@@ -102,16 +105,27 @@ class Intake:
                     answer.set_result(result)
 
     def _store(self, batch: list[tuple[Submission, Result | None]]) -> list[Accepted]:
-        """Match what was hashed here (against indicators as of now), then store the batch."""
-        if any(hashed is not None for _, hashed in batch):
+        """Match what was hashed here, and the signals of hash-only submissions (against
+        indicators as of now), then store the batch."""
+        if any(self._decides(submission, result) for submission, result in batch):
             self._matcher.refresh()
         submissions = [
-            submission
-            if hashed is None
-            else dataclasses.replace(submission, outcome=outcome_of(self._matcher, hashed))
-            for submission, hashed in batch
+            dataclasses.replace(submission, outcome=self._outcome(submission, result))
+            if self._decides(submission, result)
+            else submission
+            for submission, result in batch
         ]
         return accept_many(self._database, submissions, master_key=self._master_key)
+
+    def _decides(self, submission: Submission, result: Result | None) -> bool:
+        """Whether the submission is decided here: hashed here, or hash-only."""
+        return result is not None or (submission.signals is not None and self._inline_limit > 0)
+
+    def _outcome(self, submission: Submission, result: Result | None) -> Outcome:
+        if result is not None:
+            return outcome_of(self._matcher, result)
+        given = submission.signals or {}
+        return Outcome(given, find_matches(self._matcher, given))
 
     def _take_batch(self) -> list[_Entry]:
         batch = [self._waiting.popleft()]

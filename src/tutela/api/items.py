@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from tutela.api.deps import ItemsReadKey, ItemsWriteKey, ServicesDep, scope_doc
+from tutela.api.deps import ItemsReadKey, ItemsWriteKey, ServicesDep, scope_doc, services_of
 from tutela.api.schemas import ItemAcceptedPublic, ItemCreate, ItemMetadata, ItemPublic
 from tutela.api.uploads import is_multipart, multipart_body, parse_model, read_upload
 from tutela.detection.items import Submission, get_item, signals_submission, upload_submission
@@ -30,13 +30,14 @@ _BODY = {
     openapi_extra={**scope_doc("items:write"), "requestBody": _BODY},
 )
 async def create_item(
-    request: Request, response: Response, _key: ItemsWriteKey, services: ServicesDep
+    request: Request, response: Response, _key: ItemsWriteKey
 ) -> ItemAcceptedPublic:
     """Accept an upload (multipart `file` + `metadata`) or a hash-only submission (JSON).
 
     The item is stored before the answer (its batch committed, see tutela.api.intake); 202 for a
     new item, 200 when `item_id` was seen before.
     """
+    services = services_of(request)
     submission: Submission
     if is_multipart(request):
         upload = await read_upload(request, services.settings.media.max_bytes)

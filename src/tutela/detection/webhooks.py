@@ -9,9 +9,10 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 from urllib.parse import urlsplit
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from tutela.db.database import Database
@@ -88,6 +89,11 @@ def list_attempts(database: Database, webhook_id: int, *, limit: int = 200) -> l
         ]
 
 
+# Built once (every batch of verdicts runs them; building one costs about as much as running it).
+_ACTIVE_HOOKS = select(Webhook.id).where(Webhook.active)
+_INSERT_DELIVERIES = insert(cast(Table, WebhookDelivery.__table__))
+
+
 def add_verdict_deliveries(session: Session, item_id: int, message: dict[str, object]) -> int:
     """Write one outbox row per active endpoint, inside the transaction recording the verdict."""
     return add_verdict_deliveries_many(session, [(item_id, message)])
@@ -97,7 +103,7 @@ def add_verdict_deliveries_many(
     session: Session, messages: Sequence[tuple[int, dict[str, object]]]
 ) -> int:
     """`add_verdict_deliveries` for a batch of verdicts: one insert for all their outbox rows."""
-    hooks = session.scalars(select(Webhook.id).where(Webhook.active)).all()
+    hooks = session.scalars(_ACTIVE_HOOKS).all()
     if not hooks or not messages:
         return 0
     now = utc_now()
@@ -115,7 +121,7 @@ def add_verdict_deliveries_many(
         for body in [json.dumps(message, separators=(",", ":"), sort_keys=True)]
         for hook_id in hooks
     ]
-    session.execute(insert(WebhookDelivery), rows)
+    session.execute(_INSERT_DELIVERIES, rows)
     return len(rows)
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import bindparam, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from tutela.db.types import utc_now
@@ -80,20 +80,25 @@ def record_indicator_changes(
     )
 
 
+# Built once: building a statement costs more than running it on an idle table, and every
+# refresh of a Matcher (one per batch of uploads) runs this one.
+_CHANGES_SINCE = (
+    select(
+        IndicatorChange.seq,
+        IndicatorChange.bank_id,
+        IndicatorChange.indicator_id,
+        IndicatorChange.op,
+        IndicatorChange.at,
+    )
+    .where(IndicatorChange.seq > bindparam("seq"))
+    .order_by(IndicatorChange.seq)
+    .limit(bindparam("limit"))
+)
+
+
 def changes_since(session: Session, seq: int, *, limit: int = 100_000) -> list[Change]:
     """Changes with a sequence number above `seq`, oldest first."""
-    rows = session.execute(
-        select(
-            IndicatorChange.seq,
-            IndicatorChange.bank_id,
-            IndicatorChange.indicator_id,
-            IndicatorChange.op,
-            IndicatorChange.at,
-        )
-        .where(IndicatorChange.seq > seq)
-        .order_by(IndicatorChange.seq)
-        .limit(limit)
-    ).all()
+    rows = session.execute(_CHANGES_SINCE, {"seq": seq, "limit": limit}).all()
     return [Change(r.seq, r.bank_id, r.indicator_id, ChangeOp(r.op), r.at) for r in rows]
 
 
