@@ -24,6 +24,7 @@ from collections import deque
 from starlette.concurrency import run_in_threadpool
 
 from tutela.db.database import Database
+from tutela.db.types import utc_now
 from tutela.detection.hashing_service import HashingService, Result
 from tutela.detection.items import Accepted, Submission, accept_many
 from tutela.detection.pipeline import find_matches, outcome_of
@@ -69,6 +70,7 @@ class Intake:
 
     async def accept(self, submission: Submission) -> Accepted:
         """Store the submission (decided, if it was hashed here); return once it is committed."""
+        submission = dataclasses.replace(submission, received_at=utc_now())
         hashed: Result | None = None
         if submission.data is not None and self._hashes_inline():
             try:

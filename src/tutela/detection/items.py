@@ -72,6 +72,9 @@ class Submission:
     data: bytes | None = None
     signals: dict[str, object] | None = None
     outcome: Outcome | None = None
+    # When the node received it (its `created_at`, from which verdict latency counts); None: when
+    # it is stored.
+    received_at: datetime | None = None
 
     @property
     def stored_data(self) -> bytes | None:
@@ -285,7 +288,7 @@ def _item_row(submission: Submission, now: datetime) -> dict[str, object]:
     row: dict[str, object] = {
         "item_id": submission.item_id,
         "metadata": dict(submission.metadata),
-        "created_at": now,
+        "created_at": submission.received_at or now,
     }
     outcome = submission.outcome
     if outcome is None or outcome.matches:

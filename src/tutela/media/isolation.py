@@ -37,6 +37,7 @@ R = TypeVar("R")
 # machine a short timeout would fail good files after every replacement.
 _READY = "ready"
 _BOOT_TIMEOUT_S = 60.0
+_NO_START = "a decoding worker failed to start; check TUTELA_WORKER_MEMORY_BYTES and the install"
 # A worker is sent its next tasks while it still works on one, so that it never waits for the
 # parent between tasks, however late the parent (a busy API process) comes back to it: up to
 # AHEAD_TASKS of them, together at most AHEAD_BYTES pickled, which the socket (about 208 KiB)
@@ -139,9 +140,7 @@ class IsolatedPool(Generic[T, R]):
         except (EOFError, OSError):
             pass
         # Not a property of any file: the environment cannot run workers (imports, limits).
-        raise ConfigurationError(
-            "a decoding worker failed to start; check TUTELA_WORKER_MEMORY_BYTES and the install"
-        )
+        raise ConfigurationError(_NO_START)
 
     def _kill(self, worker: _Worker) -> None:
         worker.process.kill()
@@ -298,10 +297,7 @@ class LoopPool(IsolatedPool[T, R]):
         if self._watch is not None:
             self._watch.cancel()
         self._break(ConfigurationError("the node is shutting down"))
-        loop = asyncio.get_running_loop()
-        for worker in self._workers:
-            loop.remove_reader(worker.conn.fileno())
-        await loop.run_in_executor(None, self.__exit__)
+        await asyncio.get_running_loop().run_in_executor(None, self.__exit__)
 
     @property
     def working(self) -> bool:
@@ -388,8 +384,8 @@ class LoopPool(IsolatedPool[T, R]):
         entry = worker.tasks.popleft()[0]
         self._pending.extendleft(reversed(worker.tasks))
         worker.tasks.clear()
-        self._replace(worker)
         _settle(entry[0], error)  # type: ignore[index]
+        self._replace(worker)
         self._dispatch(self._pending)
 
     def _check(self) -> None:
@@ -404,9 +400,13 @@ class LoopPool(IsolatedPool[T, R]):
             self._watch = asyncio.get_running_loop().call_later(DEADLINE_CHECK_S, self._check)
 
     def _break(self, error: TutelaError) -> None:
-        """Fail every task not answered, and every later one, with `error`."""
+        """Fail every task not answered, and every later one, with `error`; stop reading the
+        workers (a dead one would be readable for ever)."""
         if self._broken is None:
             self._broken = error
+        loop = asyncio.get_running_loop()
+        for worker in self._workers:
+            loop.remove_reader(worker.conn.fileno())
         entries = [entry for entry, _ in self._pending]
         entries += [entry for worker in self._workers for entry, _ in worker.tasks]
         self._pending.clear()
@@ -417,9 +417,6 @@ class LoopPool(IsolatedPool[T, R]):
         for booting in self._booting.values():
             _settle(booting, False)
         self._booting.clear()
-
-
-_NO_START = "a decoding worker failed to start; check TUTELA_WORKER_MEMORY_BYTES and the install"
 
 
 def _settle(future: asyncio.Future[Any], value: object) -> None:
