@@ -171,10 +171,10 @@ def test_without_a_vault_key_the_payload_stays_plaintext_and_the_worker_warns(
     keyless = dataclasses.replace(settings, vault_key=None)
     item_id, data = upload(database, "astronaut")
 
-    with caplog.at_level(logging.WARNING, logger="tutela.worker"):
+    with caplog.at_level(logging.WARNING, logger="tutela.detection"):
         (case_id,) = work(database, keyless, [item_id])
 
-    warnings = [r.getMessage() for r in caplog.records if r.name == "tutela.worker"]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "tutela.detection"]
     assert len(warnings) == 1
     assert "unencrypted" in warnings[0] and "TUTELA_VAULT_KEY" in warnings[0]
     row = payload_row(database, item_id)

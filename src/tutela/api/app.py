@@ -19,7 +19,7 @@ from tutela.api.problems import install_problem_handlers
 from tutela.auth.api_keys import ApiKeyCache
 from tutela.db.database import Database, open_database
 from tutela.detection.hashing_service import HashingService
-from tutela.enforcement.keys import configured_master_key
+from tutela.detection.held_payloads import sealing_key
 from tutela.indicators.matcher import Matcher
 from tutela.settings import Settings
 from tutela.ui.console import install_console
@@ -41,7 +41,7 @@ def create_app(
     database = database or open_database(settings)
     matcher = matcher or Matcher(database)
     metrics = NodeMetrics(database)
-    master_key = configured_master_key(settings)
+    master_key = sealing_key(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

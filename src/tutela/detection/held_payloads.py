@@ -4,6 +4,7 @@ by the transaction that records the verdict; `held_content` is the one way to re
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from sqlalchemy import select, update
@@ -13,11 +14,27 @@ from tutela.detection.models import ItemPayload
 from tutela.enforcement.envelope import new_data_key, seal, unseal
 from tutela.enforcement.keys import (
     MasterKey,
+    configured_master_key,
     refuse_other_keys,
     unwrap_data_key,
     wrap_data_key,
 )
 from tutela.errors import ConfigurationError, TamperedData
+from tutela.settings import Settings
+
+log = logging.getLogger("tutela.detection")
+
+
+def sealing_key(settings: Settings) -> MasterKey | None:
+    """The vault master key that seals content held for review, or None, with a warning in the
+    log: without one, a matched upload waits for its review unencrypted."""
+    master_key = configured_master_key(settings)
+    if master_key is None:
+        log.warning(
+            "no vault master key: content of matched uploads waits for review unencrypted; "
+            "set TUTELA_VAULT_KEY (tutela vault keygen)"
+        )
+    return master_key
 
 
 def seal_held_payloads(session: Session, item_ids: Sequence[int], master_key: MasterKey) -> int:

@@ -28,10 +28,11 @@ import httpx
 from tutela.db.database import Database, open_database
 from tutela.detection.deliveries import deliver_due
 from tutela.detection.hasher import Hasher
+from tutela.detection.held_payloads import sealing_key
 from tutela.detection.pipeline import decide_stream
 from tutela.detection.queue import ClaimedJob, claim_jobs, renew_leases
 from tutela.detection.verdicts import Outcome, record_outcomes
-from tutela.enforcement.keys import MasterKey, configured_master_key
+from tutela.enforcement.keys import MasterKey
 from tutela.indicators.matcher import Matcher
 from tutela.settings import Settings
 
@@ -234,12 +235,7 @@ def run_worker(
     `on_stall` is called when the loop has made no progress for `stall_limit_s` (see LeaseKeeper);
     by default the process ends (`end_hung_worker`).
     """
-    master_key = configured_master_key(settings)
-    if master_key is None:
-        log.warning(
-            "no vault master key: content of matched uploads waits for review unencrypted; "
-            "set TUTELA_VAULT_KEY (tutela vault keygen)"
-        )
+    master_key = sealing_key(settings)
     stop = stop or threading.Event()
     owned = database is None
     database = database or open_database(settings)
