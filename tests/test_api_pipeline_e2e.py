@@ -1,7 +1,7 @@
 """End to end over real HTTP: a running node decides every upload exactly once, finds the edited
 copies of banked images, and a worker killed mid-stream changes nothing in the outcome.
 
-TUTELA_E2E_IMAGES (default 200) and TUTELA_E2E_EDITED (default 10) size the run.
+TUTELA_E2E_IMAGES (default 1000) and TUTELA_E2E_EDITED (default 50) size the run.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ from tutela.db.database import Database
 from tutela.detection.models import Case, Item, Job, WebhookDelivery
 from tutela.settings import Settings
 
-IMAGES = int(os.environ.get("TUTELA_E2E_IMAGES", "200"))
-EDITED = int(os.environ.get("TUTELA_E2E_EDITED", "10"))
+IMAGES = int(os.environ.get("TUTELA_E2E_IMAGES", "1000"))
+EDITED = int(os.environ.get("TUTELA_E2E_EDITED", "50"))
 SECRET = "a-webhook-secret-of-some-length"
 
 
