@@ -13,14 +13,15 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import httpx
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from tutela.api.app import create_app
 from tutela.auth.api_keys import SCOPES, create_api_key
 from tutela.db.database import Database
 from tutela.detection.hasher import Hasher
@@ -114,6 +115,23 @@ def run_pipeline(database: Database, *, limit: int = 100) -> int:
 
 def make_key(database: Database, name: str = "platform", scopes: tuple[str, ...] = SCOPES) -> str:
     return create_api_key(database, name, list(scopes))[1]
+
+
+@asynccontextmanager
+async def in_process_client(
+    settings: Settings, database: Database, key: str = ""
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the provider app in this process, its lifespan run as a server would (hashing
+    pool started), with an API key (a new one unless `key` is given)."""
+    app = create_app(settings, database=database, hash_workers=1)
+    headers = {"Authorization": f"Bearer {key or make_key(database)}"}
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://node", headers=headers
+        ) as client,
+    ):
+        yield client
 
 
 def free_port() -> int:

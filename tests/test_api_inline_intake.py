@@ -14,9 +14,8 @@ import pytest
 from sqlalchemy import func, select
 
 from database_dump import every_cell
-from provider_fixtures import drawn_image, jpeg, make_bank, make_key, png
+from provider_fixtures import drawn_image, in_process_client, jpeg, make_bank, make_key, png
 from review_fixtures import jpeg_bytes, photo, with_vault
-from tutela.api.app import create_app
 from tutela.api.intake import Intake
 from tutela.db.database import Database
 from tutela.detection.hashing_service import Result
@@ -35,14 +34,7 @@ async def post_items(
     settings: Settings, database: Database, uploads: Sequence[tuple[str, bytes]], key: str = ""
 ) -> list[httpx.Response]:
     """POST each upload to `/v1/items` at once, through the app in process (lifespan run)."""
-    app = create_app(settings, database=database, hash_workers=1)
-    headers = {"Authorization": f"Bearer {key or make_key(database)}"}
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://node", headers=headers
-        ) as client,
-    ):
+    async with in_process_client(settings, database, key) as client:
         return list(
             await asyncio.gather(
                 *(
@@ -164,14 +156,7 @@ def test_hash_only_submissions_are_matched_and_decided_at_intake(
     known_pdq = pdq_of_bytes(png(banked), mode=PdqMode.EXACT).hash
 
     async def submit() -> list[httpx.Response]:
-        app = create_app(settings, database=database, hash_workers=1)
-        headers = {"Authorization": f"Bearer {make_key(database)}"}
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://node", headers=headers
-            ) as client,
-        ):
+        async with in_process_client(settings, database) as client:
             bodies = [
                 {"metadata": {"item_id": "known"}, "signals": {"pdq": known_pdq}},
                 {"metadata": {"item_id": "unknown"}, "signals": {"md5": "0" * 32}},

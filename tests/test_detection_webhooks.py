@@ -16,8 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from provider_fixtures import decide_signals, make_key
-from tutela.api.app import create_app
+from provider_fixtures import decide_signals, in_process_client
 from tutela.db.database import Database
 from tutela.db.types import utc_now
 from tutela.detection.deliveries import deliver_due
@@ -83,14 +82,7 @@ def deliver_at(database: Database, now: datetime, **options: int) -> int:
 
 async def api_get(settings: Settings, database: Database, path: str) -> httpx.Response:
     """GET through the app in process, its lifespan run as a server would."""
-    app = create_app(settings, database=database)
-    headers = {"Authorization": f"Bearer {make_key(database)}"}
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://node", headers=headers
-        ) as client,
-    ):
+    async with in_process_client(settings, database) as client:
         return await client.get(path)
 
 
