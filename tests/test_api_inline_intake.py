@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from database_dump import every_cell
 from provider_fixtures import drawn_image, in_process_client, jpeg, make_bank, make_key, png
 from review_fixtures import jpeg_bytes, photo, with_vault
+from tutela.api import intake as intake_module
 from tutela.api.intake import Intake
 from tutela.db.database import Database
 from tutela.detection.hashing_service import Result
@@ -170,3 +171,15 @@ def test_hash_only_submissions_are_matched_and_decided_at_intake(
     assert view.matches[0]["distance"] == 0
     assert get_item(database, unknown.json()["id"]).verdict == "no_match"
     assert count(database, Job) == 0 and count(database, ItemPayload) == 0
+
+
+def test_an_upload_too_big_to_hand_over_cheaply_is_queued(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(intake_module, "INLINE_MAX_BYTES", 1000)
+    hashing = FakeHashing()
+    intake = Intake(database, Matcher(database), hashing, inline_limit=4)  # type: ignore[arg-type]
+    big = upload_submission("big", {"item_id": "big"}, jpeg(drawn_image(3)))
+    assert big.size > 1000
+    assert asyncio.run(intake.accept(big)).status == "queued"
+    assert hashing.hashed == 0

@@ -36,6 +36,9 @@ from tutela.indicators.matcher import Matcher
 # Bounds on one transaction: rows, and payload bytes held in it (at least one upload always goes).
 MAX_BATCH_ITEMS = 64
 MAX_BATCH_BYTES = 32 * 1024 * 1024
+# A bigger upload is queued for the workers: handing it to a hashing process holds this process's
+# event loop while the bytes are copied over (milliseconds per 10 MB).
+INLINE_MAX_BYTES = 16 * 1024 * 1024
 # How long a batch waits for the uploads still being hashed when some are (each transaction costs
 # about half a millisecond of this process's time, however few rows it writes).
 GATHER_S = 0.002
@@ -72,7 +75,7 @@ class Intake:
         """Store the submission (decided, if it was hashed here); return once it is committed."""
         submission = dataclasses.replace(submission, received_at=utc_now())
         hashed: Result | None = None
-        if submission.data is not None and self._hashes_inline():
+        if submission.data is not None and self._hashes_inline(len(submission.data)):
             try:
                 hashed = await self._hashing.hash(submission.data)
             except TutelaError:  # the pool broke meanwhile: the workers will hash it
@@ -85,8 +88,12 @@ class Intake:
         # and a retry with the same item_id finds it.
         return await answer
 
-    def _hashes_inline(self) -> bool:
-        return self._hashing.working and self._hashing.waiting < self._inline_limit
+    def _hashes_inline(self, size: int) -> bool:
+        return (
+            size <= INLINE_MAX_BYTES
+            and self._hashing.working
+            and self._hashing.waiting < self._inline_limit
+        )
 
     async def _write_all(self) -> None:
         while self._waiting:
