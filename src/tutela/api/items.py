@@ -34,8 +34,8 @@ async def create_item(
 ) -> ItemAcceptedPublic:
     """Accept an upload (multipart `file` + `metadata`) or a hash-only submission (JSON).
 
-    The item is stored before the answer (its batch committed, see tutela.api.intake); 202 for a
-    new item, 200 when `item_id` was seen before.
+    The item is stored, and decided if it was hashed here, before the answer (its batch
+    committed, see tutela.api.intake); 202 for a new item, 200 when `item_id` was seen before.
     """
     services = services_of(request)
     submission: Submission
