@@ -4,8 +4,9 @@ up, in group commits.
 **Decided at intake.** While fewer than `inline_limit` uploads wait for this process's hashing
 pool, an upload is hashed before it is answered, matched, and its verdict written with the item
 itself: no job, no worker, and an upload that matched nothing is never written to the database (its
-bytes never touch the disk). Beyond that limit (a burst, or a broken pool) uploads are queued for
-the detection workers as before, so a burst costs the time to store it, not to hash it. A hash-only
+bytes never touch the disk). Beyond that limit (a burst, or a broken pool), and past
+INLINE_MAX_BYTES, uploads are queued for the detection workers as before, so a burst costs the
+time to store it, not to hash it. A hash-only
 submission needs no hashing: it is matched and decided at intake always (unless `inline_limit` is
 0, which queues everything).
 
