@@ -42,8 +42,3 @@ class Hasher:
         with self._lock:
             for (key, _), result in self._pool.map_unordered(tasks):
                 yield key, result
-
-    def hash_one(self, data: bytes) -> MediaSignals | TutelaError:
-        for _, result in self.hash_many([(0, data)]):
-            return result
-        raise AssertionError("the pool yields one result per task")
