@@ -19,7 +19,7 @@ from review_fixtures import jpeg_bytes, photo, with_vault
 from tutela.api import intake as intake_module
 from tutela.api.intake import Intake
 from tutela.db.database import Database
-from tutela.detection.hashing_service import Result
+from tutela.detection.hashing_service import HashingService, Result
 from tutela.detection.held_payloads import held_content
 from tutela.detection.items import get_item, upload_submission
 from tutela.detection.models import ItemPayload, Job
@@ -183,3 +183,23 @@ def test_an_upload_too_big_to_hand_over_cheaply_is_queued(
     assert big.size > 1000
     assert asyncio.run(intake.accept(big)).status == "queued"
     assert hashing.hashed == 0
+
+
+def test_a_node_whose_hashing_pool_broke_is_not_ready_but_still_accepts_uploads(
+    settings: Settings, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def scenario() -> tuple[httpx.Response, httpx.Response, httpx.Response]:
+        async with in_process_client(settings, database) as client:
+            ready = await client.get("/readyz")
+            monkeypatch.setattr(HashingService, "working", property(lambda _: False))
+            upload = await client.post(
+                "/v1/items",
+                files={"file": ("upload.jpg", jpeg(drawn_image(4)))},
+                data={"metadata": json.dumps({"item_id": "during"})},
+            )
+            return ready, await client.get("/readyz"), upload
+
+    ready, broken, upload = asyncio.run(scenario())
+    assert ready.status_code == 200
+    assert broken.status_code == 503 and broken.json()["code"] == "not_ready"
+    assert upload.status_code == 202 and upload.json()["status"] == "queued"

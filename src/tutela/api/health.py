@@ -21,7 +21,9 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz", response_model=None)
 def readyz(services: ServicesDep) -> dict[str, object] | Response:
-    """The database answers, its schema is at head and the matcher is loaded."""
+    """The database answers, its schema is at head, the matcher is loaded and the hashing pool
+    works (a broken one, which could not start a hashing process again, takes the node out of
+    rotation: uploads would still be accepted, queued, but `/v1/hash` and `/v1/match` fail)."""
     try:
         with services.database.reader() as session:
             session.execute(text("SELECT 1"))
@@ -30,6 +32,8 @@ def readyz(services: ServicesDep) -> dict[str, object] | Response:
         return problem(503, "not_ready", f"database unreachable ({type(error).__name__})")
     if revision != head_revision():
         return problem(503, "not_ready", f"database at {revision}, code expects {head_revision()}")
+    if not services.hashing.working:
+        return problem(503, "not_ready", "the hashing processes could not be started again")
     return {"status": "ready", "revision": revision, "indicators": len(services.matcher)}
 
 
