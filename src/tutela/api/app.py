@@ -21,6 +21,7 @@ from tutela.db.database import Database, open_database
 from tutela.detection.hashing_service import HashingService
 from tutela.detection.held_payloads import sealing_key
 from tutela.indicators.matcher import Matcher
+from tutela.process import startup_heap_frozen
 from tutela.settings import Settings
 from tutela.ui.console import install_console
 
@@ -59,7 +60,8 @@ def create_app(
                 settings, database, matcher, hashing_service, metrics, intake, keys
             )
             try:
-                yield
+                with startup_heap_frozen():
+                    yield
             finally:
                 if owns_database:
                     database.close()

@@ -32,6 +32,7 @@ from tutela.db.database import Database
 from tutela.db.engine import create_engine_from
 from tutela.db.types import utc_now
 from tutela.errors import InvalidInput, Unauthorized
+from tutela.process import startup_heap_frozen
 from tutela.reporting.signing import SigningKey
 from tutela.settings import Settings
 from tutela.ui.centre_pages import install_centre_console
@@ -85,7 +86,8 @@ def create_centre_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(linker.warm)
         try:
-            yield
+            with startup_heap_frozen():
+                yield
         finally:
             if owns_database:
                 db.close()
