@@ -167,6 +167,10 @@ class IsolatedPool(Generic[T, R]):
             # It died while idle (killed from outside): the task goes to its replacement.
             worker = self._replace(worker)
             worker.conn.send_bytes(item[1])
+        return self._took(worker, item)
+
+    def _took(self, worker: _Worker, item: tuple[object, memoryview]) -> _Worker:
+        """`worker` was sent `item`: its clock starts now when it was free."""
         if not worker.tasks:
             worker.started = time.monotonic()
         worker.tasks.append(item)
@@ -344,10 +348,7 @@ class LoopPool(IsolatedPool[T, R]):
             if not worker.tasks:
                 self._replace(worker)
             return None
-        if not worker.tasks:
-            worker.started = time.monotonic()
-        worker.tasks.append(item)
-        return worker
+        return self._took(worker, item)
 
     def _replace(self, worker: _Worker) -> _Worker:
         asyncio.get_running_loop().remove_reader(worker.conn.fileno())
