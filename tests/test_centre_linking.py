@@ -178,6 +178,66 @@ def test_two_intake_workers_receiving_one_material_at_once_open_one_incident(
     assert len(set(incident_of.values())) == ROUNDS
 
 
+def test_a_report_joining_an_incident_that_another_merges_away_ends_up_merged_too(
+    tmp_path: Path, database: Database
+) -> None:
+    # Per round: A and B, far apart, have incidents of their own. Then at once, one provider
+    # reports C, between them (it bridges the two incidents: one material all along), and the
+    # other B2, a near copy of B only. B2 must not stay behind in B's incident once C has merged
+    # it into A's.
+    first_key = registered_key(tmp_path, database)
+    other_key = generate_key_file(tmp_path / "other.pem")
+    with database.unit_of_work() as session:
+        register_provider(session, OTHER.name, other_key.public_key_pem(), NOW, OTHER.country)
+    rng = random.Random(11)
+    rounds = []
+    for n in range(ROUNDS):
+        a = rng.getrandbits(256)
+        apart = rng.sample(range(256), 60)
+        b = a ^ sum(1 << bit for bit in apart[:50])  # 50 bits from A
+        c = a ^ sum(1 << bit for bit in apart[:25])  # 25 from A, 25 from B
+        b2 = b ^ sum(1 << bit for bit in apart[50:])  # 10 from B, 35 from C
+        rounds.append(
+            [
+                signed_with(first_key, PROVIDER, 1000 + 4 * n + i, [("pdq", f"{value:064x}")])
+                for i, value in enumerate((a, b, c))
+            ]
+            + [signed_with(other_key, OTHER, 1000 + 4 * n + 3, [("pdq", f"{b2:064x}")])]
+        )
+    start = threading.Barrier(2)
+    stored: dict[tuple[int, int], int] = {}
+
+    def send(report: SignedReport, n: int, i: int, linker: PdqLinker) -> None:
+        accepted = receive_report(
+            database, report.key_id, report.body, report.signature, f"m-{n}-{i}", NOW, linker
+        )
+        stored[n, i] = accepted.id
+
+    def racer(i: int) -> None:
+        linker = PdqLinker()  # each as a separate intake process
+        try:
+            for n, reports in enumerate(rounds):
+                start.wait(timeout=30)
+                send(reports[i], n, i, linker)
+        except BaseException:
+            start.abort()
+            raise
+
+    for n, reports in enumerate(rounds):
+        for i in (0, 1):
+            send(reports[i], n, i, PdqLinker())
+    with ThreadPoolExecutor(2) as pool:
+        for done in [pool.submit(racer, i) for i in (2, 3)]:
+            done.result()
+    with database.reader() as session:
+        incident_of = {
+            r.id: r.incident_id
+            for r in session.execute(select(CentreReport.id, CentreReport.incident_id))
+        }
+    split = [n for n in range(ROUNDS) if len({incident_of[stored[n, i]] for i in range(4)}) > 1]
+    assert not split, f"rounds {split} of {ROUNDS} left a report in an incident merged away"
+
+
 def test_pdq_hashes_within_the_linking_radius_always_share_a_lock_key() -> None:
     rng = random.Random(5)
     for _ in range(500):

@@ -10,7 +10,13 @@ worker links against every committed report, and no cross-process signal is need
 Committed rows are not enough when two reports of one material arrive at once: each intake would
 find nothing and open its own incident. `incident_for` closes that race: a report that finds no
 incident takes the material's locks (`lock_material`) and looks again before it opens one, so the
-second of two racing intakes waits for the first to commit and then joins its incident."""
+second of two racing intakes waits for the first to commit and then joins its incident.
+
+A report may also bridge incidents (its material is near reports of both): it joins the oldest
+and moves the others' reports into it. A report joining one of those others at the same moment
+would be left behind in an incident merged away, so on PostgreSQL a report locks the incidents it
+joins (shared; exclusively when it merges them) and looks again: a merge waits for the joins in
+flight, and a join that waited for a merge finds the merged incident."""
 
 from __future__ import annotations
 
@@ -22,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import Connection, and_, insert, or_, select, text
+from sqlalchemy import Connection, and_, bindparam, insert, or_, select, text
 
 from tutela.centre.models import CentreReport, CentreReportHash, Incident
 from tutela.matching import PdqIndex
@@ -59,6 +65,15 @@ _LOCK_WHOLE = text("SELECT pg_advisory_xact_lock(:space, :key)")
 _LOCK_KEYS = text(
     "SELECT count(pg_advisory_xact_lock(:space, k)) FROM unnest(CAST(:keys AS integer[])) AS k"
 )
+
+# Incidents locked in id order (the sort sits below the row locking in the plan).
+_INCIDENTS = (
+    select(Incident.id)
+    .where(Incident.id.in_(bindparam("ids", expanding=True)))
+    .order_by(Incident.id)
+)
+_LOCK_INCIDENTS_SHARE = _INCIDENTS.with_for_update(read=True)
+_LOCK_INCIDENTS_UPDATE = _INCIDENTS.with_for_update()
 
 
 class PdqLinker:
@@ -182,10 +197,33 @@ def incident_for(
     linked = linked_incidents(connection, hashes, linker)
     if not linked and lock_material(connection, hashes):
         linked = linked_incidents(connection, hashes, linker)
+    if linked and connection.dialect.name == "postgresql":
+        linked = _hold_incidents(connection, hashes, linker, linked)
     if linked:
         return IncidentChoice(min(linked), frozenset(linked))
     created = connection.execute(insert(Incident).values(created_at=now).returning(Incident.id))
     return IncidentChoice(int(created.scalar_one()), frozenset())
+
+
+def _hold_incidents(
+    connection: Connection, hashes: list[tuple[str, str]], linker: PdqLinker, linked: set[int]
+) -> set[int]:
+    """Lock the incidents the report will join (FOR SHARE) or merge (FOR UPDATE) until the
+    transaction ends, and return them once a look after the lock finds the same ones.
+
+    A look that finds others (a merge committed meanwhile) undoes its locks, by a savepoint,
+    before taking the new ones: a transaction only ever waits while holding one set of incident
+    locks taken in id order, so two intakes cannot deadlock on them."""
+    while True:
+        connection.exec_driver_sql("SAVEPOINT tutela_incidents")
+        mode = _LOCK_INCIDENTS_UPDATE if len(linked) > 1 else _LOCK_INCIDENTS_SHARE
+        connection.execute(mode, {"ids": sorted(linked)})
+        again = linked_incidents(connection, hashes, linker)
+        if again == linked or not again:
+            connection.exec_driver_sql("RELEASE SAVEPOINT tutela_incidents")
+            return linked
+        connection.exec_driver_sql("ROLLBACK TO SAVEPOINT tutela_incidents")
+        linked = again
 
 
 def lock_material(connection: Connection, hashes: Iterable[tuple[str, str]]) -> bool:
