@@ -4,6 +4,8 @@ CyberTipline Reporting API does (submit, upload, fileinfo, finish; Basic auth; X
 from __future__ import annotations
 
 import base64
+import dataclasses
+import io
 import json
 import os
 import socket
@@ -21,8 +23,10 @@ import pytest
 from sqlalchemy import select
 
 from report_samples import CARD, NOW, PROVIDER, sample_input
+from review_fixtures import detect, jpeg_bytes, photo, review_db, with_vault
 from tutela.audit.log import Subject, list_entries
 from tutela.cli import main
+from tutela.cli.outbox import NCMEC_ACTOR, NCMEC_PURPOSE, provider_transports
 from tutela.db import Database
 from tutela.db.types import utc_now
 from tutela.errors import ConfigurationError, Conflict
@@ -50,8 +54,10 @@ from tutela.reporting.transports.ncmec_settlement import (
     settle_uncertain_submit,
     uncertain_submits,
 )
+from tutela.review.decisions import Decision, decide
 from tutela.settings import Settings
 
+__all__ = ["review_db"]
 USER, PASSWORD = "esp-test", "not-a-real-password"
 SECRETS_KEY = base64.b64encode(os.urandom(32)).decode()
 
@@ -68,6 +74,8 @@ class FakeCyberTipline:
         self.drop_after: set[str] = set()
         self.drop_before: set[str] = set()
         self.bodies: list[bytes] = []
+        self.uploads: list[bytes] = []
+        self.expected_upload: bytes | None = CARD  # None: whatever comes is kept in `uploads`
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -121,7 +129,9 @@ class FakeCyberTipline:
         )
         parts = {p.get_param("name", header="content-disposition"): p for p in message.iter_parts()}
         report_id = str(parts["id"].get_content()).strip()
-        assert parts["file"].get_content() == CARD
+        content = parts["file"].get_content()
+        assert self.expected_upload is None or content == self.expected_upload
+        self.uploads.append(content)
         file_id = f"file-{len(self.files) + 1}"
         self.files[file_id] = report_id
         return _ok(reportId=report_id, fileId=file_id)
@@ -479,3 +489,113 @@ def test_settle_needs_the_operators_name(
     code, _, err = run_cli(capsys, "outbox", "ncmec", "settle", local, "--absent", "--by", " ")
     assert (code, err.rstrip()[-len("[invalid_input]") :]) == (1, "[invalid_input]")
     assert ncmec_row(database).state == "submitting"
+
+
+# -- a confirmed case reported to NCMEC by the node (TUTELA_REPORT_NCMEC) ---------------------------
+
+
+def ncmec_node(review_db: tuple[Database, Settings], fake: FakeCyberTipline) -> Settings:
+    """The review node set to report to NCMEC only, its credentials stored."""
+    database, settings = review_db
+    settings = dataclasses.replace(
+        settings,
+        report_ncmec=True,
+        secrets_key=SECRETS_KEY,
+        provider_name="Example Hosting BV",
+        provider_legal_representative="Example Legal Rep GmbH",
+        provider_contact="trust@example.org",
+        provider_country="NL",
+    )
+    with database.unit_of_work() as session:
+        store_credentials(session, SECRETS_KEY, USER, PASSWORD, fake.url)
+    return settings
+
+
+def test_a_confirmed_case_reaches_the_cybertipline_with_the_content_from_the_vault(
+    review_db: tuple[Database, Settings], cybertipline: FakeCyberTipline
+) -> None:
+    database, _ = review_db
+    settings = ncmec_node(review_db, cybertipline)
+    (case_id,) = detect(database, settings, ("astronaut",))
+    view = decide(database, case_id, "rita", Decision.CONFIRM_KNOWN, settings=settings)
+    assert view.effects["report"]["destinations"] == ["ncmec"]
+    cybertipline.expected_upload = None
+
+    run = deliver_due(database, provider_transports(settings, database), utc_now())
+
+    assert len(run.delivered) == 1 and not run.failed and not run.retrying
+    assert cybertipline.submits == 1
+    assert cybertipline.uploads == [jpeg_bytes(photo("astronaut"))]  # the upload, unsealed
+    assert cybertipline.described == ["file-1"]
+    assert cybertipline.reports == {"1001": {"finished": True}}
+    with database.reader() as session:
+        opened = list_entries(session, action="vault_open")
+    assert [entry.actor for entry in opened] == [NCMEC_ACTOR]
+    assert opened[0].details["purpose"] == NCMEC_PURPOSE
+
+
+def test_reporting_to_ncmec_needs_the_vault_key_on_the_sending_node(
+    review_db: tuple[Database, Settings], cybertipline: FakeCyberTipline
+) -> None:
+    database, _ = review_db
+    settings = dataclasses.replace(ncmec_node(review_db, cybertipline), vault_key=None)
+    with pytest.raises(ConfigurationError, match="TUTELA_VAULT_KEY"):
+        provider_transports(settings, database)
+
+
+def test_reporting_to_ncmec_without_stored_credentials_says_how_to_store_them(
+    database: Database,
+) -> None:
+    settings = with_vault(Settings(secrets_key=SECRETS_KEY, report_ncmec=True))
+    with pytest.raises(ConfigurationError, match="tutela outbox ncmec credentials"):
+        provider_transports(settings, database)
+
+
+def test_the_cli_stores_the_credentials_sealed_and_audits_it_without_the_password(
+    database: Database,
+    cli_env: Settings,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TUTELA_SECRETS_KEY", SECRETS_KEY)
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+    code, out, _ = run_cli(
+        capsys,
+        "outbox",
+        "ncmec",
+        "credentials",
+        "--username",
+        USER,
+        "--url",
+        "https://ncmec.invalid/ispws",
+        "--password-stdin",
+    )
+    assert code == 0 and PASSWORD not in out
+    with database.reader() as session:
+        assert load_credentials(session, SECRETS_KEY) == (
+            USER,
+            PASSWORD,
+            "https://ncmec.invalid/ispws",
+        )
+        (entry,) = list_entries(session, action="setting_change")
+    assert entry.subject == Subject("ncmec_credentials", "cybertipline")
+    assert PASSWORD not in json.dumps(entry.details)
+
+
+def test_the_cli_refuses_a_url_that_is_not_http(
+    cli_env: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TUTELA_SECRETS_KEY", SECRETS_KEY)
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+    code, _, err = run_cli(
+        capsys,
+        "outbox",
+        "ncmec",
+        "credentials",
+        "--username",
+        USER,
+        "--url",
+        "ftp://x",
+        "--password-stdin",
+    )
+    assert code != 0 and "--url must be an http(s) URL" in err

@@ -38,6 +38,9 @@ SETTINGS_DOC: dict[str, str] = {
     "(e.g. https://centre.example).",
     "TUTELA_SECRETS_KEY": "Base64 of a 32-byte AES-GCM key that encrypts stored exchange "
     "credentials (e.g. NCMEC reporting) at rest.",
+    "TUTELA_REPORT_NCMEC": "Set to 1 to also file every confirmed report with NCMEC's "
+    "CyberTipline (providers under 18 U.S.C. 2258A), with the credentials stored by `tutela outbox "
+    "ncmec credentials`; the content is uploaded from the evidence vault (default off).",
     "TUTELA_OUTBOX_MAX_ATTEMPTS": "Tries before a message to another node is marked failed and an "
     "alert is raised (default 12).",
     "TUTELA_JOB_LEASE_S": "Seconds a detection worker holds a claimed job before another worker may "
@@ -113,6 +116,7 @@ class Settings:
     signing_key_file: Path | None = None
     centre_url: str | None = None
     secrets_key: str | None = field(default=None, repr=False)
+    report_ncmec: bool = False
     outbox_max_attempts: int = 12
     vault_key: str | None = field(default=None, repr=False)
     vault_key_file: Path | None = None
@@ -166,6 +170,7 @@ class Settings:
             else None,
             centre_url=env.get("TUTELA_CENTRE_URL") or None,
             secrets_key=env.get("TUTELA_SECRETS_KEY") or None,
+            report_ncmec=_flag(env, "TUTELA_REPORT_NCMEC"),
             outbox_max_attempts=_int(env, "TUTELA_OUTBOX_MAX_ATTEMPTS", 12),
             vault_key=env.get("TUTELA_VAULT_KEY") or None,
             vault_key_file=Path(env["TUTELA_VAULT_KEY_FILE"])

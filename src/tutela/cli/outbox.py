@@ -1,6 +1,7 @@
 """`tutela outbox run|deliver`: the provider's sender of reports to the centre (and followers of
 the centre's indicator feed). `tutela serve` starts the same loop in a thread through
 `start_provider_sender`; `outbox run` runs it alone, e.g. beside an API-only node.
+`tutela outbox ncmec credentials`: the CyberTipline account the `ncmec` transport reports through;
 `tutela outbox ncmec uncertain|settle`: CyberTipline reports whose answer to /submit was lost."""
 
 from __future__ import annotations
@@ -15,42 +16,74 @@ from typing import Annotated
 
 import typer
 
+from tutela.audit.log import Action, Subject, record
 from tutela.cli.app import app, load_settings, print_json
 from tutela.cli.audit import operator_actor
 from tutela.cli.db import opened_database
 from tutela.db.database import Database
 from tutela.db.types import utc_now
+from tutela.enforcement.keys import configured_master_key
 from tutela.enforcement.schedule import enforcement_tasks
-from tutela.errors import InvalidInput
+from tutela.enforcement.vault import PreservationReason, Vault
+from tutela.errors import ConfigurationError, InvalidInput
 from tutela.indicators.feed_subscription import HttpFeedClient, follow_feed, subscribed_banks
+from tutela.reporting.filing import NCMEC
 from tutela.reporting.outbox import deliver_due
 from tutela.reporting.sender import PeriodicTask, run_sender, start_sender_thread
 from tutela.reporting.signing import default_key_file, load_key_file
 from tutela.reporting.transports import ReportTransport, TransportContext, create_transports
+from tutela.reporting.transports.base import ContentSource
 from tutela.reporting.transports.http import open_client
+from tutela.reporting.transports.ncmec import DEFAULT_URL, store_credentials
 from tutela.reporting.transports.ncmec_settlement import (
     settle_uncertain_submit,
     uncertain_submits,
 )
+from tutela.review.confirmation import report_destinations
 from tutela.settings import Settings
 
 outbox_app = typer.Typer(name="outbox", help="Messages to other nodes.", no_args_is_help=True)
 app.add_typer(outbox_app, name="outbox")
 ncmec_app = typer.Typer(
     name="ncmec",
-    help="CyberTipline reports whose answer to /submit was lost, for a person to settle.",
+    help="Reporting to NCMEC's CyberTipline: its credentials, and reports whose answer to "
+    "/submit was lost, for a person to settle.",
     no_args_is_help=True,
 )
 outbox_app.add_typer(ncmec_app, name="ncmec")
 JsonOption = Annotated[bool, typer.Option("--json", help="One JSON object per line.")]
 log = logging.getLogger("tutela.outbox")
+# Who opens the vault to upload reported content to NCMEC, and why (both go to the audit log).
+NCMEC_ACTOR = "system:ncmec-transport"
+NCMEC_PURPOSE = "upload to the NCMEC CyberTipline report of this item (18 U.S.C. 2258A)"
 
 
 def provider_transports(settings: Settings, database: Database) -> dict[str, ReportTransport]:
-    """The transports this provider delivers through: the centre once TUTELA_CENTRE_URL is set."""
-    names = ["centre"] if settings.centre_url else []
-    context = TransportContext(settings, database, open_client())
+    """The transports this provider delivers through: the centre once TUTELA_CENTRE_URL is set,
+    NCMEC's CyberTipline with TUTELA_REPORT_NCMEC (see report_destinations)."""
+    names = report_destinations(settings)
+    content = reported_content(settings, database) if NCMEC in names else None
+    context = TransportContext(settings, database, open_client(), content_source=content)
     return create_transports(names, context)
+
+
+def reported_content(settings: Settings, database: Database) -> ContentSource:
+    """The content of a reported item, for a transport that uploads it (NCMEC): opened from
+    the evidence vault, where the confirmation preserved it, each opening in the audit log."""
+    if configured_master_key(settings) is None:
+        raise ConfigurationError(
+            "TUTELA_REPORT_NCMEC uploads reported content from the evidence vault: set "
+            "TUTELA_VAULT_KEY or TUTELA_VAULT_KEY_FILE as on the node that decides"
+        )
+    vault = Vault.from_settings(settings)
+
+    def content(item_ref: str) -> bytes | None:
+        evidence = vault.open_latest(
+            database, item_ref, PreservationReason.REPORT, NCMEC_ACTOR, NCMEC_PURPOSE
+        )
+        return evidence.content if evidence is not None else None
+
+    return content
 
 
 def feed_tasks(settings: Settings, database: Database) -> list[PeriodicTask]:
@@ -129,6 +162,49 @@ def deliver_command(
             f"delivered {result['delivered']}, retrying {result['retrying']}, "
             f"failed {result['failed']}\n"
         )
+
+
+@ncmec_app.command("credentials")
+def ncmec_credentials_command(
+    username: Annotated[
+        str, typer.Option("--username", help="Your CyberTipline Reporting API user name.")
+    ],
+    url: Annotated[
+        str,
+        typer.Option(
+            "--url",
+            help="Base URL of the Reporting API; the default is NCMEC's test service, NCMEC gives "
+            "the production one with the account.",
+        ),
+    ] = DEFAULT_URL,
+    password_stdin: Annotated[
+        bool,
+        typer.Option("--password-stdin", help="Read the password from standard input."),
+    ] = False,
+) -> None:
+    """Store the account the `ncmec` transport reports through (TUTELA_REPORT_NCMEC), sealed
+    under TUTELA_SECRETS_KEY; asks for the password unless --password-stdin. Audited, without
+    the password."""
+    if not url.startswith(("https://", "http://")):
+        raise InvalidInput("--url must be an http(s) URL, e.g. " + DEFAULT_URL)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("CyberTipline password", hide_input=True)
+    if not password or not username.strip():
+        raise InvalidInput("both a user name and a password are needed")
+    settings = load_settings()
+    with opened_database() as database, database.unit_of_work() as session:
+        store_credentials(session, settings.secrets_key, username.strip(), password, url)
+        record(
+            session,
+            operator_actor(),
+            Action.SETTING_CHANGE,
+            Subject("ncmec_credentials", "cybertipline"),
+            {"username": username.strip(), "url": url},
+            now=utc_now(),
+        )
+    sys.stdout.write(f"NCMEC reporting credentials stored for {username.strip()} at {url}\n")
 
 
 @ncmec_app.command("uncertain")

@@ -196,6 +196,35 @@ class Vault:
             view = _view(row)
         return Evidence(view, content, json.loads(metadata))
 
+    def open_latest(
+        self,
+        database: Database,
+        item_ref: str,
+        reason: PreservationReason,
+        actor: str,
+        purpose: str,
+    ) -> Evidence | None:
+        """The newest record of `item_ref` preserved for `reason`, opened as `open` does; None
+        when there is none still in its period."""
+        with database.reader() as session:
+            record_id = session.scalar(
+                select(VaultRecord.id)
+                .where(
+                    VaultRecord.item_ref == item_ref,
+                    VaultRecord.reason == reason.value,
+                    VaultRecord.purged_at.is_(None),
+                    VaultRecord.expires_at > self.clock.now(),
+                )
+                .order_by(VaultRecord.id.desc())
+                .limit(1)
+            )
+        if record_id is None:
+            return None
+        try:
+            return self.open(database, record_id, actor, purpose)
+        except EvidenceExpired:  # its period ended in between
+            return None
+
     def extend(
         self, database: Database, record_id: int, until: datetime, legal_reason: str, actor: str
     ) -> RecordView:

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from tutela.errors import ConfigurationError
 from tutela.reporting.fields import ProviderIdentity, ReportInput
 from tutela.reporting.outbox import enqueue
 from tutela.reporting.report import build_report, require_complete
@@ -16,6 +17,7 @@ from tutela.reporting.transports.centre import payload_of
 from tutela.reporting.transports.ncmec import ncmec_payload
 
 REPORT = "report"
+NCMEC = "ncmec"
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +30,7 @@ def file_report(
     session: Session,
     source: ReportInput,
     provider: ProviderIdentity,
-    key: SigningKey,
+    key: SigningKey | None,
     now: datetime,
     *,
     destinations: Sequence[str] = ("centre",),
@@ -36,16 +38,25 @@ def file_report(
 ) -> FiledReport:
     """Queue the report for each destination inside the caller's transaction, so that the
     decision and its report commit together or not at all. Raises IncompleteReport, naming every
-    missing field, before anything is queued."""
+    missing field, before anything is queued.
+
+    The report is signed with `key` for every destination but `ncmec`, whose API takes the
+    report's fields as XML over an authenticated session instead; `key` may be None for that
+    one alone."""
     report = build_report(source, provider, now)
     require_complete(report)
     report_id = str(report["report_id"])
-    signed = sign_report(report, key, now)
+    signed = None
+    if any(destination != NCMEC for destination in destinations):
+        if key is None:
+            raise ConfigurationError("reports to the EU Centre are signed: no signing key given")
+        signed = sign_report(report, key, now)
     message_ids: dict[str, int] = {}
     for destination in destinations:
-        if destination == "ncmec":
+        if destination == NCMEC:
             payload = ncmec_payload(report, [source.item.item_id], ncmec_classification)
         else:
+            assert signed is not None  # signed above for every destination but NCMEC
             payload = payload_of(signed)
         message = enqueue(session, destination, REPORT, payload, report_id, now)
         message_ids[destination] = message.id

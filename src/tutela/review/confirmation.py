@@ -20,7 +20,7 @@ from tutela.enforcement.vault import PreservationReason, Vault
 from tutela.errors import TutelaError
 from tutela.media.formats import sniff_format
 from tutela.reporting.fields import ContentFile, Kind, ProviderIdentity
-from tutela.reporting.filing import file_report
+from tutela.reporting.filing import NCMEC, file_report
 from tutela.reporting.signing import SigningKey
 from tutela.review.report_input import report_input
 from tutela.settings import Settings
@@ -112,9 +112,9 @@ def _report(
     content: ContentFile | None,
 ) -> dict[str, Any]:
     settings = tools.settings
-    if not settings.centre_url:
+    destinations = report_destinations(settings)
+    if not destinations:
         return {"skipped": "TUTELA_CENTRE_URL is not set: no EU Centre to report to"}
-    assert tools.signing_key is not None, "decide() loads the key when a centre is configured"
     filed = file_report(
         session,
         report_input(
@@ -131,8 +131,15 @@ def _report(
         ProviderIdentity.from_settings(settings),
         tools.signing_key,
         now,
+        destinations=destinations,
     )
-    return {"report_id": filed.report_id, "destination": "centre"}
+    return {"report_id": filed.report_id, "destinations": destinations}
+
+
+def report_destinations(settings: Settings) -> list[str]:
+    """Where a confirmed report goes: the EU Centre once TUTELA_CENTRE_URL is set, and NCMEC's
+    CyberTipline too with TUTELA_REPORT_NCMEC."""
+    return (["centre"] if settings.centre_url else []) + ([NCMEC] if settings.report_ncmec else [])
 
 
 def _content_file(payload: bytes | None) -> ContentFile | None:

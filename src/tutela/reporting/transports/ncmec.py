@@ -77,7 +77,10 @@ def store_credentials(
 def load_credentials(session: Session, encoded_key: str | None) -> tuple[str, str, str]:
     row = session.scalar(select(NcmecCredential).where(NcmecCredential.name == CREDENTIAL_NAME))
     if row is None:
-        raise ConfigurationError("no NCMEC reporting credentials are stored")
+        raise ConfigurationError(
+            "no NCMEC reporting credentials are stored; store them with "
+            "`tutela outbox ncmec credentials --username NAME`"
+        )
     data = json.loads(unseal(secrets_key(encoded_key), row.nonce, row.sealed, CREDENTIAL_CONTEXT))
     return str(data["username"]), str(data["password"]), str(data.get("url") or DEFAULT_URL)
 
