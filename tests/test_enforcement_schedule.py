@@ -7,6 +7,7 @@ import base64
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from tutela.cli.outbox import provider_tasks
 from tutela.clock import FixedClock
 from tutela.db import Database
 from tutela.enforcement.keys import generate_master_key
@@ -42,3 +43,12 @@ def test_the_purge_task_destroys_evidence_past_its_retention(
     with database.reader() as session:
         assert get_record(session, expired).purged_at is not None
         assert get_record(session, kept).purged_at is None
+
+
+def test_the_provider_sender_runs_the_same_timed_steps_in_serve_and_in_outbox_run(
+    settings: Settings, database: Database
+) -> None:
+    # `tutela serve` and `tutela outbox run` both take their periodic tasks from here (outbox run
+    # once ran the feed followers alone, leaving notices held and takedowns unasked).
+    names = [task.name for task in provider_tasks(settings, database)]
+    assert {"notice-release", "takedown-resend", "matcher-snapshot"} <= set(names)

@@ -8,6 +8,7 @@ import json
 import logging
 import secrets
 import shutil
+import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ from tutela.db import Database, open_database
 from tutela.db.types import utc_now
 from tutela.indicators import banks
 from tutela.indicators import matcher as matcher_module
+from tutela.indicators.changes import latest_seq
 from tutela.indicators.ledger import (
     add_indicator,
     disable_indicator,
@@ -27,7 +29,8 @@ from tutela.indicators.ledger import (
     remove_indicator,
 )
 from tutela.indicators.matcher import Matcher
-from tutela.indicators.matcher_snapshot import DIRECTORY_NAME, MANIFEST
+from tutela.indicators.matcher_snapshot import DIRECTORY_NAME, MANIFEST, snapshot_seq
+from tutela.indicators.snapshot_keeper import SnapshotKeeper
 from tutela.settings import Settings
 
 MD5S = [f"{i:032x}" for i in range(1, 6)]
@@ -361,3 +364,55 @@ def test_disabled_until_survives_the_snapshot_as_the_same_time(database: Databas
     assert (matcher.loaded_from, matcher.match_hashes("md5", [MD5S[0]])) == ("snapshot", [[]])
     matcher = loaded(database, clock=lambda: until)
     assert len(matcher.match_hashes("md5", [MD5S[0]])[0]) == 1
+
+
+# -- kept fresh by the running node (tutela.indicators.snapshot_keeper) ---------------------------
+
+
+def test_the_keeper_writes_a_fresh_snapshot_in_a_child_once_it_falls_behind(
+    database: Database, cli_env: Settings
+) -> None:
+    command = [sys.executable, "-m", "tutela", "bank", "snapshot"]
+    keeper = SnapshotKeeper(database, command, behind=20)
+    fill(database, [random_pdq() for _ in range(8)])  # 18 changes (banks and indicators)
+    assert keeper.changes_behind() < 20
+    assert not keeper() and keeper.wait() is None  # not behind enough: nothing started
+    for _ in range(10):
+        add_indicator(database, "loose", "pdq", random_pdq())
+
+    assert keeper()
+    assert keeper.wait(120) == 0
+    assert snapshot_seq(snapshot_dir(database)) == latest(database)
+    assert keeper.changes_behind() == 0
+    assert not keeper()  # caught up: nothing more to do
+    assert loaded(database).loaded_from == "snapshot"
+
+
+def test_the_keeper_starts_no_second_run_while_one_is_writing(
+    database: Database, cli_env: Settings, tmp_path: Path
+) -> None:
+    gate = tmp_path / "gate"
+    # Stands in for `tutela bank snapshot`: holds until the gate file appears.
+    command = [
+        sys.executable,
+        "-c",
+        f"import os,time\nwhile not os.path.exists({str(gate)!r}): time.sleep(0.05)",
+    ]
+    keeper = SnapshotKeeper(database, command, behind=1)
+    add_indicator_bank(database)
+    assert keeper()
+    assert not keeper()  # the first is still going
+    gate.write_text("go")
+    assert keeper.wait(60) == 0
+    assert keeper()  # finished, and still behind (the stand-in wrote nothing): again
+    assert keeper.wait(60) == 0
+
+
+def add_indicator_bank(database: Database) -> None:
+    banks.create_bank(database, "keeper")
+    add_indicator(database, "keeper", "pdq", random_pdq())
+
+
+def latest(database: Database) -> int:
+    with database.reader() as session:
+        return latest_seq(session)

@@ -27,6 +27,8 @@ from tutela.enforcement.schedule import enforcement_tasks
 from tutela.enforcement.vault import PreservationReason, Vault
 from tutela.errors import ConfigurationError, InvalidInput
 from tutela.indicators.feed_subscription import HttpFeedClient, follow_feed, subscribed_banks
+from tutela.indicators.snapshot_keeper import EVERY_S as SNAPSHOT_EVERY_S
+from tutela.indicators.snapshot_keeper import SnapshotKeeper
 from tutela.reporting.filing import NCMEC
 from tutela.reporting.outbox import deliver_due
 from tutela.reporting.sender import PeriodicTask, run_sender, start_sender_thread
@@ -103,9 +105,20 @@ def feed_tasks(settings: Settings, database: Database) -> list[PeriodicTask]:
     return [PeriodicTask("indicator-feed", settings.feed_interval_s, follow_all)]
 
 
+def provider_tasks(settings: Settings, database: Database) -> list[PeriodicTask]:
+    """What the provider's sender runs beside delivery: the feed followers, the timed steps of
+    enforcement, and the keeper of the matcher snapshot."""
+    keeper = SnapshotKeeper(database, [sys.executable, "-m", "tutela", "bank", "snapshot"])
+    return [
+        *feed_tasks(settings, database),
+        *enforcement_tasks(settings, database),
+        PeriodicTask("matcher-snapshot", SNAPSHOT_EVERY_S, keeper),
+    ]
+
+
 def start_provider_sender(settings: Settings, database: Database) -> Callable[[], None]:
-    """Start the provider's sender in a daemon thread, with the feed followers and the timed
-    steps of enforcement; return the function that stops it."""
+    """Start the provider's sender in a daemon thread (see provider_tasks); return the function
+    that stops it."""
     return start_sender_thread(
         database,
         provider_transports(settings, database),
@@ -113,13 +126,15 @@ def start_provider_sender(settings: Settings, database: Database) -> Callable[[]
         max_attempts=settings.outbox_max_attempts,
         claim_s=settings.outbox_claim_s,
         backoff_base_s=settings.outbox_backoff_s,
-        tasks=[*feed_tasks(settings, database), *enforcement_tasks(settings, database)],
+        tasks=provider_tasks(settings, database),
     )
 
 
 @outbox_app.command("run")
 def run_command() -> None:
-    """Deliver queued messages and follow subscribed feeds until stopped (SIGTERM, Ctrl-C)."""
+    """Deliver queued messages, follow subscribed feeds, run the timed steps of enforcement and
+    keep the matcher snapshot fresh until stopped (SIGTERM, Ctrl-C): what `tutela serve` runs
+    beside its API."""
     logging.basicConfig(level=logging.WARNING, format="tutela: %(message)s")
     settings = load_settings()
     stop = threading.Event()
@@ -134,7 +149,7 @@ def run_command() -> None:
                 max_attempts=settings.outbox_max_attempts,
                 claim_s=settings.outbox_claim_s,
                 backoff_base_s=settings.outbox_backoff_s,
-                tasks=feed_tasks(settings, database),
+                tasks=provider_tasks(settings, database),
             )
         except KeyboardInterrupt:
             stop.set()

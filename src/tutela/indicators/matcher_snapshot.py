@@ -147,6 +147,18 @@ def write_matcher_snapshot(
     return SnapshotInfo(directory, state.seq, len(state.entries), size)
 
 
+def snapshot_seq(directory: Path) -> int | None:
+    """The change a snapshot was made as of, from its manifest alone (cheap: nothing else is
+    read or checked); None when there is none, or none readable."""
+    if not (directory / MANIFEST).is_file():
+        return None
+    try:
+        with _locked(directory, exclusive=False):
+            return int(_read_manifest(directory / MANIFEST)["seq"])
+    except (OSError, Unreadable):
+        return None
+
+
 def read_matcher_snapshot(directory: Path, session: Session) -> MatcherState | None:
     """The state a snapshot holds; None when there is none; Unreadable when it cannot be used
     (damaged, another format, another database)."""
