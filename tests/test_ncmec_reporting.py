@@ -551,25 +551,26 @@ def test_reporting_to_ncmec_without_stored_credentials_says_how_to_store_them(
         provider_transports(settings, database)
 
 
+def store_with_cli(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, url: str
+) -> tuple[int, str, str]:
+    """`tutela outbox ncmec credentials`, the password given on standard input."""
+    monkeypatch.setenv("TUTELA_SECRETS_KEY", SECRETS_KEY)
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+    return run_cli(
+        capsys,
+        *("outbox", "ncmec", "credentials", "--username", USER, "--url", url),
+        "--password-stdin",
+    )
+
+
 def test_the_cli_stores_the_credentials_sealed_and_audits_it_without_the_password(
     database: Database,
     cli_env: Settings,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("TUTELA_SECRETS_KEY", SECRETS_KEY)
-    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
-    code, out, _ = run_cli(
-        capsys,
-        "outbox",
-        "ncmec",
-        "credentials",
-        "--username",
-        USER,
-        "--url",
-        "https://ncmec.invalid/ispws",
-        "--password-stdin",
-    )
+    code, out, _ = store_with_cli(capsys, monkeypatch, "https://ncmec.invalid/ispws")
     assert code == 0 and PASSWORD not in out
     with database.reader() as session:
         assert load_credentials(session, SECRETS_KEY) == (
@@ -585,17 +586,5 @@ def test_the_cli_stores_the_credentials_sealed_and_audits_it_without_the_passwor
 def test_the_cli_refuses_a_url_that_is_not_http(
     cli_env: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("TUTELA_SECRETS_KEY", SECRETS_KEY)
-    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
-    code, _, err = run_cli(
-        capsys,
-        "outbox",
-        "ncmec",
-        "credentials",
-        "--username",
-        USER,
-        "--url",
-        "ftp://x",
-        "--password-stdin",
-    )
+    code, _, err = store_with_cli(capsys, monkeypatch, "ftp://x")
     assert code != 0 and "--url must be an http(s) URL" in err
