@@ -7,10 +7,12 @@ import asyncio
 import hashlib
 import hmac
 import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -19,7 +21,7 @@ from sqlalchemy import select
 from provider_fixtures import decide_signals, in_process_client
 from tutela.db.database import Database
 from tutela.db.types import utc_now
-from tutela.detection.deliveries import deliver_due
+from tutela.detection.deliveries import CONCURRENCY, deliver_due
 from tutela.detection.models import WebhookDelivery
 from tutela.detection.webhooks import register_webhook
 from tutela.settings import Settings
@@ -139,3 +141,41 @@ def test_delivery_attempts_are_listed_by_the_api(
     assert [a["status_code"] for a in attempts] == [204, 500]  # newest first
     assert attempts[1]["error"] == "endpoint answered 500"
     assert attempts[0]["error"] is None
+
+
+def test_deliveries_to_a_slow_receiver_are_posted_many_at_a_time(database: Database) -> None:
+    # A receiver across a network answers in tens of milliseconds: one POST at a time held a
+    # node to a few dozen verdicts a second, whatever its upload rate.
+    lock = threading.Lock()
+    in_flight = [0, 0]  # now, most at once
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            with lock:
+                in_flight[0] += 1
+                in_flight[1] = max(in_flight)
+            time.sleep(0.05)
+            with lock:
+                in_flight[0] -= 1
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        register_webhook(database, f"http://127.0.0.1:{server.server_port}/hook", SECRET)
+        decide_signals(database, [{"md5": f"{i:032x}"} for i in range(1, 33)])
+        with httpx.Client() as client, ThreadPoolExecutor(CONCURRENCY) as pool:
+            assert deliver_due(database, client, pool=pool) == 32
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert in_flight[1] >= 4, f"at most {in_flight[1]} POSTs were in flight at once"
+    with database.reader() as session:
+        states = session.scalars(select(WebhookDelivery.state)).all()
+    assert states == ["delivered"] * 32

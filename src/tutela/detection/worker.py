@@ -26,7 +26,7 @@ from typing import Self
 import httpx
 
 from tutela.db.database import Database, open_database
-from tutela.detection.deliveries import deliver_due
+from tutela.detection.deliveries import CONCURRENCY, deliver_due
 from tutela.detection.hasher import Hasher
 from tutela.detection.held_payloads import sealing_key
 from tutela.detection.pipeline import decide_stream
@@ -148,14 +148,15 @@ def end_hung_worker() -> None:
 
 class WebhookSender:
     """A thread sending the webhook outbox (tutela.detection.deliveries), so that a slow receiver
-    never holds up hashing. Polls every IDLE_POLL_S to IDLE_POLL_MAX_S while there is nothing to
-    send (see idle_waits)."""
+    never holds up hashing; its POSTs go out CONCURRENCY at a time. Polls every IDLE_POLL_S to
+    IDLE_POLL_MAX_S while there is nothing to send (see idle_waits)."""
 
     def __init__(self, database: Database, client: httpx.Client) -> None:
         self._database = database
         self._client = client
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="webhook-sender", daemon=True)
+        self._pool = ThreadPoolExecutor(CONCURRENCY, thread_name_prefix="webhook-post")
 
     def __enter__(self) -> Self:
         self._thread.start()
@@ -164,12 +165,13 @@ class WebhookSender:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+        self._pool.shutdown()
 
     def _run(self) -> None:
         waits = idle_waits()
         while not self._stop.is_set():
             try:
-                sent = deliver_due(self._database, self._client)
+                sent = deliver_due(self._database, self._client, pool=self._pool)
             except Exception:  # the database went away for a moment: try again later
                 log.exception("sending webhooks failed; retrying in %s s", SENDER_RETRY_S)
                 self._stop.wait(SENDER_RETRY_S)
