@@ -4,6 +4,9 @@ the same files in the same run with the same number of hashing processes.
     python bench/pipeline.py [N]      (default 2000 drawn JPEGs; BENCH_WORKERS, default 2;
                                        BENCH_ROUNDS, default 3)
 
+The node keeps its data in SQLite; with BENCH_DATABASE_URL (a PostgreSQL server, e.g.
+postgresql+psycopg://postgres@localhost/postgres) each round gets a fresh database there instead.
+
 2000 files, not fewer: at 640×480 raw hashing takes about a second for them; in a shorter run the
 ramp-up and the last uploads draining weigh on the end-to-end figure (600 files measured a few
 percent lower).
@@ -44,6 +47,8 @@ import re
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -51,6 +56,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from conftest import fresh_postgres_database
 from provider_fixtures import drawn_image, jpeg, make_key, running_node
 from tutela.db.database import open_database
 from tutela.detection.hasher import Hasher
@@ -152,8 +158,8 @@ class Round:
     others_ms: float  # CPU per upload of its hashing processes and the detection worker's
 
 
-def pipeline_rate(data: list[bytes], workers: int, tmp: Path) -> Round:
-    settings = Settings(data_dir=tmp / "data")
+def pipeline_rate(data: list[bytes], workers: int, tmp: Path, database_url: str | None) -> Round:
+    settings = Settings(data_dir=tmp / "data", database_url=database_url)
     database = open_database(settings)
     key = make_key(database)
     with running_node(settings, tmp, workers=1, hash_workers=workers) as node:
@@ -186,6 +192,18 @@ def pipeline_rate(data: list[bytes], workers: int, tmp: Path) -> Round:
     )
 
 
+@contextmanager
+def database_for_round() -> Iterator[str | None]:
+    """SQLite in the round's data directory (None), or a fresh database on the PostgreSQL server
+    of BENCH_DATABASE_URL, dropped after the round."""
+    server = os.environ.get("BENCH_DATABASE_URL")
+    if not server:
+        yield None
+        return
+    with fresh_postgres_database(server) as url:
+        yield url
+
+
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
     workers = int(os.environ.get("BENCH_WORKERS", "2"))
@@ -201,8 +219,8 @@ def main() -> None:
         raws, pipelines = [], []
         for _ in range(rounds):  # alternated, so that a slow spell of the machine hits both
             raws.append(raw_rate(data, workers))
-            with tempfile.TemporaryDirectory() as tmp:
-                pipelines.append(pipeline_rate(data, workers, Path(tmp)))
+            with tempfile.TemporaryDirectory() as tmp, database_for_round() as url:
+                pipelines.append(pipeline_rate(data, workers, Path(tmp), url))
         raw = max(raws)
         best = max(pipelines, key=lambda r: r.end_to_end)
         label = "pipeline" if (width, height) == sizes[-1] else f"pipeline-{width}x{height}"

@@ -3,7 +3,9 @@ error is a problem-details document."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -13,6 +15,7 @@ from sqlalchemy import create_engine
 from provider_fixtures import make_key, running_node
 from tutela.api import create_app
 from tutela.api.deps import AUTH_KEY, CENTRE_SIGNATURE, SCOPE_KEY
+from tutela.auth import api_keys
 from tutela.auth.api_keys import SCOPES, ApiKeyCache, revoke_api_key
 from tutela.db.database import Database, open_database
 from tutela.errors import Forbidden, Unauthorized
@@ -188,4 +191,30 @@ def test_checked_key_is_trusted_for_a_second_then_asked_again(tmp_path: Path) ->
     with pytest.raises(Unauthorized):
         cache.authenticate(key, "items:read")
     assert cache.cached("tut_wrong", "items:read") is None
+    database.close()
+
+
+def test_requests_missing_the_cache_at_once_share_one_database_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A busy client's entry runs out for all its requests in flight at once; each asking the
+    # database took a pooled connection apiece (and opened new ones past the pool's size).
+    database = open_database(Settings(data_dir=tmp_path / "data"))
+    key = make_key(database, "busy", ("items:write",))
+    cache = ApiKeyCache(database)
+    reads = []
+    asked = api_keys.authenticate
+
+    def slow_read(*args: object) -> object:
+        reads.append(1)
+        time.sleep(0.2)  # a database under load: the others arrive meanwhile
+        return asked(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(api_keys, "authenticate", slow_read)
+    with ThreadPoolExecutor(32) as pool:
+        views = list(pool.map(lambda _: cache.authenticate(key, "items:write"), range(32)))
+    assert {view.name for view in views} == {"busy"}
+    assert len(reads) == 1
+    with pytest.raises(Unauthorized):
+        cache.authenticate("tut_" + "x" * 40, "items:write")  # a wrong key is still refused
     database.close()
