@@ -208,6 +208,28 @@ def test_the_loop_driven_pool_answers_each_request_and_survives_what_the_threade
     assert all(results[f"quick-{i}"] == f"done quick-{i}" for i in range(12))
 
 
+def test_a_worker_killed_while_idle_is_replaced_and_the_loop_stays_quiet() -> None:
+    # Killed from outside (an operator, the OOM killer, a signal to the whole process group)
+    # while it had no task: it once left the loop reading its closed socket in a busy loop.
+    async def scenario() -> tuple[int, object, bool]:
+        async with LoopPool(misbehave, workers=1, limits=LIMITS) as pool:
+            (idle,) = pool._workers
+            idle.process.kill()
+            idle.process.join()
+            ticks = 0
+            started = time.process_time()
+            for _ in range(20):  # 1 s of the loop's own time, as the API would spend it
+                await asyncio.sleep(0.05)
+                ticks += 1
+            busy_s = time.process_time() - started
+            answer = await pool.run("after")
+            return ticks, answer, busy_s < 0.5 and pool._workers[0] is not idle
+
+    ticks, answer, quiet_and_replaced = asyncio.run(scenario())
+    assert ticks == 20 and answer == "done after"
+    assert quiet_and_replaced
+
+
 def test_a_loop_driven_pool_that_cannot_replace_a_worker_fails_every_request_clearly() -> None:
     async def scenario() -> tuple[object, object, bool, object]:
         async with LoopPool(misbehave, workers=1, limits=LIMITS) as pool:

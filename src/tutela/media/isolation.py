@@ -387,8 +387,11 @@ class LoopPool(IsolatedPool[T, R]):
         except (EOFError, OSError):
             if not worker.ready:
                 self._break(ConfigurationError(_NO_START))
-                return
-            self._lose(worker, CorruptMedia("the decoder crashed on this file"))
+            elif worker.tasks:
+                self._lose(worker, CorruptMedia("the decoder crashed on this file"))
+            else:  # it died idle (killed from outside): no task lost, a fresh one takes its place
+                self._replace(worker)
+                self._dispatch(self._pending)
             return
         if not worker.ready:
             worker.ready = message == _READY
