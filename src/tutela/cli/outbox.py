@@ -22,7 +22,6 @@ from tutela.cli.audit import operator_actor
 from tutela.cli.db import opened_database
 from tutela.db.database import Database
 from tutela.db.types import utc_now
-from tutela.enforcement.keys import configured_master_key
 from tutela.enforcement.schedule import enforcement_tasks
 from tutela.enforcement.vault import PreservationReason, Vault
 from tutela.errors import ConfigurationError, InvalidInput
@@ -72,12 +71,13 @@ def provider_transports(settings: Settings, database: Database) -> dict[str, Rep
 def reported_content(settings: Settings, database: Database) -> ContentSource:
     """The content of a reported item, for a transport that uploads it (NCMEC): opened from
     the evidence vault, where the confirmation preserved it, each opening in the audit log."""
-    if configured_master_key(settings) is None:
+    try:
+        vault = Vault.from_settings(settings)
+    except ConfigurationError as error:
         raise ConfigurationError(
-            "TUTELA_REPORT_NCMEC uploads reported content from the evidence vault: set "
-            "TUTELA_VAULT_KEY or TUTELA_VAULT_KEY_FILE as on the node that decides"
-        )
-    vault = Vault.from_settings(settings)
+            "TUTELA_REPORT_NCMEC uploads reported content from the evidence vault, with the key "
+            f"of the node that decides: {error.message}"
+        ) from None
 
     def content(item_ref: str) -> bytes | None:
         evidence = vault.open_latest(
@@ -206,20 +206,21 @@ def ncmec_credentials_command(
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = typer.prompt("CyberTipline password", hide_input=True)
-    if not password or not username.strip():
+    name = username.strip()
+    if not password or not name:
         raise InvalidInput("both a user name and a password are needed")
     settings = load_settings()
     with opened_database() as database, database.unit_of_work() as session:
-        store_credentials(session, settings.secrets_key, username.strip(), password, url)
+        store_credentials(session, settings.secrets_key, name, password, url)
         record(
             session,
             operator_actor(),
             Action.SETTING_CHANGE,
             Subject("ncmec_credentials", "cybertipline"),
-            {"username": username.strip(), "url": url},
+            {"username": name, "url": url},
             now=utc_now(),
         )
-    sys.stdout.write(f"NCMEC reporting credentials stored for {username.strip()} at {url}\n")
+    sys.stdout.write(f"NCMEC reporting credentials stored for {name} at {url}\n")
 
 
 @ncmec_app.command("uncertain")

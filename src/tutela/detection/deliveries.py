@@ -161,4 +161,4 @@ def _record(
         )
     with database.unit_of_work() as session:
         session.execute(insert(DeliveryAttempt), attempts)
-        session.execute(update(WebhookDelivery), updates)  # by primary key, one statement
+        session.execute(update(WebhookDelivery), updates)  # by primary key, one executemany
