@@ -2,7 +2,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install browser run test lint
+.PHONY: install browser run test test-all check lint
 
 install: $(VENV)/.installed
 
@@ -22,10 +22,20 @@ run: install
 	$(BIN)/tutela db upgrade
 	$(BIN)/tutela serve
 
-lint: install
+# ruff (lint and format) and mypy --strict. `make lint` is the same thing.
+check: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-test: lint browser
-	$(BIN)/pytest
+lint: check
+
+# The fast tier, in parallel: everything but the slow end-to-end, browser and fuzzing tests, on
+# SQLite (and PostgreSQL too when TUTELA_TEST_DATABASE_URL is set). A few minutes on 2 cores.
+test: check
+	$(BIN)/pytest -n auto -m "not slow and not browser and not fuzz" --durations=10
+
+# Every test: the fast tier plus the slow end-to-end, browser (Debian's chromium) and fuzzing tests.
+# CI runs this with TUTELA_TEST_DATABASE_URL set, so the PostgreSQL variants run too.
+test-all: check browser
+	$(BIN)/pytest -n auto --durations=25

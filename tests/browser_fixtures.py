@@ -19,7 +19,8 @@ LAUNCH_ARGS = [
     "--no-first-run",
     "--disable-sync",
 ]
-needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium")
+# Browser tests belong to the full tier (`make test-all`); conftest skips them without chromium.
+needs_chromium = pytest.mark.browser
 
 
 def screenshots(name: str) -> Path:

@@ -21,6 +21,19 @@ from tutela.settings import Settings
 POSTGRES_ENV = "TUTELA_TEST_DATABASE_URL"
 
 
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests need Debian's chromium (`make browser` installs it); without it they skip."""
+    if CHROMIUM.exists():
+        return
+    skip = pytest.mark.skip(reason=f"needs {CHROMIUM} (make browser)")
+    for item in items:
+        if "browser" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
     """Settings pointing at an empty database of the parametrised kind."""

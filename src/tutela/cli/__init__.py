@@ -1,27 +1,17 @@
-"""Edge layer: the `tutela` command line. Commands translate arguments into engine/domain calls."""
+"""Edge layer: the `tutela` command line. Commands translate arguments into engine/domain calls.
+
+Each command's module registers it on the Typer app (`tutela.cli.app`); `main` imports only the
+modules of the command being run (see `tutela.cli.commands`), so that every command starts at once.
+"""
 
 from __future__ import annotations
 
 import sys
 
-from tutela.cli import apikey as _apikey  # noqa: F401  (registers its commands)
-from tutela.cli import audit as _audit  # noqa: F401  (registers its commands)
-from tutela.cli import bank as _bank  # noqa: F401  (registers its commands)
-from tutela.cli import centre as _centre  # noqa: F401  (registers its commands)
-from tutela.cli import db as _db  # noqa: F401  (registers its commands)
-from tutela.cli import enforcement as _enforcement  # noqa: F401  (registers its commands)
-from tutela.cli import feed as _feed  # noqa: F401  (registers its commands)
-from tutela.cli import hash as _hash  # noqa: F401  (registers its command)
-from tutela.cli import keys as _keys  # noqa: F401  (registers its commands)
-from tutela.cli import match as _match  # noqa: F401  (registers its command)
-from tutela.cli import outbox as _outbox  # noqa: F401  (registers its commands)
-from tutela.cli import policy as _policy  # noqa: F401  (registers its commands)
-from tutela.cli import scan as _scan  # noqa: F401  (registers its command)
-from tutela.cli import serve as _serve  # noqa: F401  (registers its commands)
-from tutela.cli import user as _user  # noqa: F401  (registers its commands)
-from tutela.cli import vault as _vault  # noqa: F401  (registers its commands)
-from tutela.cli.app import app
+from tutela.cli.app import app, load_commands
 from tutela.errors import TutelaError
+
+__all__ = ["app", "load_commands", "main"]
 
 EXIT_FAILED = 1
 EXIT_INTERNAL = 70

@@ -1,0 +1,52 @@
+"""The table of top-level commands: which modules register each, and its one-line help.
+
+`tutela` imports only the modules of the command it runs, so that `tutela --help` and
+`tutela hash` do not first load the web apps, the database layer and the index kernels.
+`tests/test_cli_startup.py` checks this table against the commands the modules really register.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class CommandEntry:
+    modules: tuple[str, ...]  # under tutela.cli, in import order
+    help: str
+
+
+COMMANDS: dict[str, CommandEntry] = {
+    "apikey": CommandEntry(("apikey",), "API keys of the provider node."),
+    "audit": CommandEntry(("audit",), "The hash-chained audit log."),
+    "bank": CommandEntry(("bank", "feed"), "Banks: named lists of hashes to match against."),
+    "centre": CommandEntry(("centre",), "The EU Centre node."),
+    "db": CommandEntry(("db",), "The database: schema migrations."),
+    "hash": CommandEntry(
+        ("hash",), "Hash images: PDQ (perceptual) and MD5, SHA-1, SHA-256 of the bytes."
+    ),
+    "keys": CommandEntry(("keys",), "The key pair that signs reports."),
+    "match": CommandEntry(
+        ("match",),
+        "Match files (PDQ with all eight rotations/flips, and MD5/SHA-1/SHA-256) or hashes.",
+    ),
+    "notices": CommandEntry(("enforcement",), "User notices held through silence periods."),
+    "outbox": CommandEntry(("outbox",), "Messages to other nodes."),
+    "policy": CommandEntry(("policy",), "What matches of each bank lead to."),
+    "safelist": CommandEntry(("policy",), "Known false positives, whose matches are suppressed."),
+    "scan": CommandEntry(
+        ("scan",),
+        "Match a backlog against every bank; files already decided are skipped on a re-run.",
+    ),
+    "serve": CommandEntry(
+        ("serve",),
+        "Run the provider node: the HTTP API, and detection workers that decide every item.",
+    ),
+    "status": CommandEntry(("status",), "Queues, deliveries and open alerts (exit 3 while any)."),
+    "takedowns": CommandEntry(("enforcement",), "Takedown requests to the platform."),
+    "user": CommandEntry(("user",), "Console users and their roles."),
+    "vault": CommandEntry(("vault",), "The encrypted evidence vault (Art 22)."),
+    "worker": CommandEntry(
+        ("serve",), "Run one detection worker (for scaling workers apart from the API)."
+    ),
+}
