@@ -85,13 +85,6 @@ def png16(pixels16: np.ndarray) -> bytes:
     return png_raw(width, height, 16, colour_type, rows.tobytes())
 
 
-def flatten_on_white(rgba: np.ndarray) -> np.ndarray:
-    """What `decode_image` promises for transparent pixels, computed independently."""
-    alpha = rgba[..., 3:4].astype(np.float64) / 255.0
-    out = rgba[..., :3].astype(np.float64) * alpha + 255.0 * (1.0 - alpha)
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
-
-
 def alpha_mask(height: int, width: int) -> np.ndarray:
     """A soft disc: opaque in the middle, fading to clear at the corners."""
     ys, xs = np.mgrid[0:height, 0:width]

@@ -1,7 +1,9 @@
 """Untrusted bytes → pixels, refusing anything too big, broken or unknown before it costs memory.
 
-Pixels come out as stored: EXIF orientation is not applied (the reference PDQ tools hash the stored
-orientation; dihedral matching covers rotations), alpha is flattened onto white.
+Pixels come out as stored, as Meta's reference PDQ tools read them: EXIF orientation is not applied
+(dihedral matching covers rotations) and alpha is ignored: a transparent pixel keeps the colour
+stored under it, a palette pixel its palette colour. Hashes then equal the reference's bit for bit,
+so lists made with Meta's tools, pdqhash or python-threatexchange match (issue 16).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from tutela.media.limits import MediaLimits
 # own: a 50 kB file repeating one tiny scan 2000 times costs seconds per megapixel. Encoders write
 # about 10 scans (a few dozen when optimising); far more is an attack on decoding time.
 MAX_JPEG_SCANS = 1000
-_ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
+# Modes whose colour needs no more than dropping alpha (or expanding a palette) to be read.
+_GREY_WITH_ALPHA = frozenset({"LA", "La"})
 _WIDE_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
 
 
@@ -132,11 +135,14 @@ def _reducible(image: Image.Image) -> Image.Image:
 
     reduce() raises "image has wrong mode" for palette, bilevel and 16-bit images (so every large
     GIF, PNG-8 or 16-bit PNG came out `corrupt` in fast mode) and would average palette indices,
-    not colours, for PA.
+    not colours, for PA. Alpha is dropped first: reduce() premultiplies by it, which would darken
+    the colours the reference hashes under transparent pixels.
     """
     mode = image.mode
-    if mode in ("P", "PA"):
-        return image.convert("RGBA" if mode == "PA" or "transparency" in image.info else "RGB")
+    if mode in ("P", "PA", "RGBA", "RGBa"):
+        return image.convert("RGB")
+    if mode in _GREY_WITH_ALPHA:
+        return image.convert("L")
     if mode == "1":
         return image.convert("L")
     if mode.startswith("I;16"):
@@ -145,6 +151,9 @@ def _reducible(image: Image.Image) -> Image.Image:
 
 
 def _to_rgb_or_grey(image: Image.Image, grey: bool) -> np.ndarray:
+    """RGB (or grey when asked and enough) of the stored colour values; alpha is dropped, never
+    composited, as the reference tools do (threatexchange hands pdqhash the RGBA array, whose
+    fourth channel it ignores, and converts LA to RGB)."""
     mode = image.mode
     if mode == "L" and grey:
         return np.asarray(image)
@@ -152,12 +161,8 @@ def _to_rgb_or_grey(image: Image.Image, grey: bool) -> np.ndarray:
         return np.asarray(image)
     if mode in _WIDE_MODES:
         return _narrow(np.asarray(image), grey, bits=16 if mode.startswith("I;16") else None)
-    if mode == "P" and "transparency" in image.info:
-        image = image.convert("RGBA")
-        mode = "RGBA"
-    if mode in _ALPHA_MODES:
-        rgba = image if image.mode == "RGBA" else image.convert("RGBA")
-        return _flatten_on_white(np.asarray(rgba))
+    if mode in _GREY_WITH_ALPHA and grey:
+        return np.asarray(image.convert("L"))
     return np.asarray(image.convert("RGB"))
 
 
@@ -177,21 +182,6 @@ def _narrow(wide: np.ndarray, grey: bool, bits: int | None = None) -> np.ndarray
         values = values / 257.0
     out = np.clip(np.rint(values), 0, 255).astype(np.uint8)
     return out if grey else np.repeat(out[:, :, None], 3, axis=2)
-
-
-def _flatten_on_white(rgba: np.ndarray) -> np.ndarray:
-    # A band of rows at a time: done at once, the uint16 temporaries of a 50 MP image take over
-    # a gigabyte, enough to push a legitimate file past the worker's memory cap.
-    height, width = rgba.shape[:2]
-    out = np.empty((height, width, 3), dtype=np.uint8)
-    step = max(1, (1 << 20) // max(1, width))
-    for top in range(0, height, step):
-        band = rgba[top : top + step]
-        alpha = band[:, :, 3:4].astype(np.uint16)
-        rgb = band[:, :, :3].astype(np.uint16)
-        # out = rgb·a + 255·(1−a), rounded, in integers
-        out[top : top + step] = (rgb * alpha + 255 * (255 - alpha) + 127) // 255
-    return out
 
 
 def _describe(exc: BaseException) -> str:
