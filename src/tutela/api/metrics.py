@@ -11,6 +11,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
+from tutela.api.alert_metrics import AlertCollector
 from tutela.db.database import Database
 from tutela.detection.models import Item, Job
 
@@ -30,6 +31,7 @@ class NodeMetrics:
             registry=self.registry,
         )
         self.registry.register(_PipelineCollector(database))
+        self.registry.register(AlertCollector(database))  # tutela.api.alert_metrics
 
     def count_request(self, method: str, route: str, status: int) -> None:
         self._requests.labels(method, route, str(status)).inc()

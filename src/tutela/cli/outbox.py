@@ -1,5 +1,6 @@
 """`tutela outbox run|deliver`: the provider's sender of reports to the centre (and followers of
-the centre's indicator feed). `tutela serve` starts the same loop in a thread through
+the centre's indicator feed). `tutela outbox list|retry`: what was sent, what failed, and a failed
+message sent again. `tutela serve` starts the same loop in a thread through
 `start_provider_sender`; `outbox run` runs it alone, e.g. beside an API-only node.
 `tutela outbox ncmec credentials`: the CyberTipline account the `ncmec` transport reports through;
 `tutela outbox ncmec uncertain|settle`: CyberTipline reports whose answer to /submit was lost."""
@@ -28,6 +29,8 @@ from tutela.errors import ConfigurationError, InvalidInput
 from tutela.indicators.feed_subscription import HttpFeedClient, follow_feed, subscribed_banks
 from tutela.indicators.snapshot_keeper import EVERY_S as SNAPSHOT_EVERY_S
 from tutela.indicators.snapshot_keeper import SnapshotKeeper
+from tutela.operations.outbox_listing import list_messages, retry_message
+from tutela.operations.sender_tasks import alert_task, alert_transports
 from tutela.reporting.filing import NCMEC
 from tutela.reporting.outbox import deliver_due
 from tutela.reporting.sender import PeriodicTask, run_sender, start_sender_thread
@@ -65,7 +68,8 @@ def provider_transports(settings: Settings, database: Database) -> dict[str, Rep
     names = report_destinations(settings)
     content = reported_content(settings, database) if NCMEC in names else None
     context = TransportContext(settings, database, open_client(), content_source=content)
-    return create_transports(names, context)
+    transports = create_transports(names, context)
+    return {**transports, **alert_transports(settings, context.client)}
 
 
 def reported_content(settings: Settings, database: Database) -> ContentSource:
@@ -113,6 +117,7 @@ def provider_tasks(settings: Settings, database: Database) -> list[PeriodicTask]
         *feed_tasks(settings, database),
         *enforcement_tasks(settings, database),
         PeriodicTask("matcher-snapshot", SNAPSHOT_EVERY_S, keeper),
+        alert_task(settings, database),
     ]
 
 
@@ -177,6 +182,48 @@ def deliver_command(
             f"delivered {result['delivered']}, retrying {result['retrying']}, "
             f"failed {result['failed']}\n"
         )
+
+
+@outbox_app.command("list")
+def list_command(
+    failed: Annotated[
+        bool, typer.Option("--failed", help="Only messages failed for good.")
+    ] = False,
+    transport: Annotated[
+        str | None,
+        typer.Option("--transport", help="Only this transport (centre, ncmec, operator-alerts…)."),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 100,
+    json_lines: JsonOption = False,
+) -> None:
+    """List messages to other nodes, newest first, without their contents."""
+    with opened_database() as database, database.reader() as session:
+        messages = list_messages(session, failed_only=failed, transport=transport, limit=limit)
+    for message in messages:
+        if json_lines:
+            print_json(message.as_dict())
+        else:
+            sys.stdout.write(
+                f"{message.id:>8}  {message.transport:<16} {message.kind:<24} "
+                f"{message.status:<22} tries {message.attempts:<3} "
+                f"{message.last_error or '-'}\n"
+            )
+    if not messages and not json_lines:
+        sys.stdout.write("no such message\n")
+
+
+@outbox_app.command("retry")
+def retry_command(
+    message_id: Annotated[int, typer.Argument(help="A failed message's id (`outbox list`).")],
+    json_lines: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+) -> None:
+    """Queue a failed message again, with a fresh count of attempts (audited)."""
+    with opened_database() as database:
+        message = retry_message(database, message_id, operator_actor(), utc_now())
+    if json_lines:
+        print_json(message.as_dict())
+    else:
+        sys.stdout.write(f"message {message.id} to {message.transport} is queued again\n")
 
 
 @ncmec_app.command("credentials")

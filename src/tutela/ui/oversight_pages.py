@@ -1,18 +1,25 @@
-"""Pages for oversight: the complaint queue (senior reviewers, DSA Art 20). The audit log page is
-shared with the centre's console (tutela.ui.audit_pages)."""
+"""Pages for oversight: the complaint queue (senior reviewers, DSA Art 20) and the operator's
+alerts (administrators: floods, failed messages, breached SLAs, overdue deadlines, each to
+acknowledge). The audit log page is shared with the centre's console (tutela.ui.audit_pages)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form
+from fastapi import APIRouter, Depends, Form, Path
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from tutela.auth.roles import Role
+from tutela.db.types import utc_now
 from tutela.enforcement.complaints import decide_complaint, list_complaints
-from tutela.ui.access import SeniorDep, page, secure
+from tutela.operations.alerts import acknowledge_alert, list_alerts, raise_alerts
+from tutela.reporting.report_updates import follow_ups_from
+from tutela.ui.access import SeniorDep, Viewer, page, require_roles, secure
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
+AdministratorDep = Annotated[Viewer, Depends(require_roles(Role.ADMINISTRATOR))]
+ALERT_ID_MAX = 2**31 - 1
 
 
 @router.get("/complaints")
@@ -35,6 +42,28 @@ async def complaint_decision(
             viewer.user.name,
             outcome == "uphold",
             note=note,
+            follow_ups=follow_ups_from(viewer.services.settings),
         )
     )
     return secure(RedirectResponse("/ui/complaints", status_code=303))
+
+
+@router.get("/alerts")
+def alerts(viewer: AdministratorDep) -> Response:
+    """Open alerts first, then the latest acknowledged or resolved; brought up to date first."""
+    database = viewer.services.database
+    raise_alerts(database, viewer.services.settings, utc_now())
+    with database.reader() as session:
+        shown = list_alerts(session)
+    shown.sort(key=lambda alert: not alert.open)
+    return page("alerts.html", viewer, alerts=shown)
+
+
+@router.post("/alerts/{alert_id}/acknowledge")
+async def alert_acknowledge(
+    alert_id: Annotated[int, Path(ge=1, le=ALERT_ID_MAX)], viewer: AdministratorDep
+) -> Response:
+    await run_in_threadpool(
+        acknowledge_alert, viewer.services.database, alert_id, viewer.user, utc_now()
+    )
+    return secure(RedirectResponse("/ui/alerts", status_code=303))

@@ -1,0 +1,76 @@
+"""The operator's alert webhook: the outbox destination `operator-alerts`, POSTed to
+TUTELA_ALERT_WEBHOOK_URL and signed with TUTELA_ALERT_WEBHOOK_SECRET exactly as platform webhooks
+are (docs/webhooks.md). Not a report-transport plug-in: the node's own channel, added to the
+sender's transports by the composition root when the URL is set."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+import httpx
+
+from tutela.detection.webhooks import sign
+from tutela.errors import ConfigurationError
+from tutela.operations.alerts import ALERT_DESTINATION
+from tutela.reporting.transports.base import OutgoingMessage, ReportTransport, SendResult
+from tutela.reporting.transports.http import send_request
+from tutela.settings import Settings
+
+SECRET_MIN = 16
+
+
+class OperatorWebhook(ReportTransport):
+    """Built by `from_settings`, not from an entry point."""
+
+    name = ALERT_DESTINATION
+
+    def __init__(
+        self,
+        url: str,
+        secret: str,
+        client: httpx.Client,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.url, self.secret, self.client, self.clock = url, secret, client, clock
+
+    @classmethod
+    def create(cls, context: object) -> OperatorWebhook:
+        raise NotImplementedError("built by OperatorWebhook.from_settings")
+
+    @classmethod
+    def from_settings(cls, settings: Settings, client: httpx.Client) -> OperatorWebhook | None:
+        """The webhook when TUTELA_ALERT_WEBHOOK_URL is set; None otherwise."""
+        url = settings.alert_webhook_url
+        if not url:
+            return None
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigurationError("TUTELA_ALERT_WEBHOOK_URL must be an absolute http(s) URL")
+        secret = settings.alert_webhook_secret or ""
+        if len(secret) < SECRET_MIN:
+            raise ConfigurationError(
+                f"TUTELA_ALERT_WEBHOOK_SECRET must be set, {SECRET_MIN} characters or more, "
+                "with TUTELA_ALERT_WEBHOOK_URL"
+            )
+        return cls(url, secret, client)
+
+    def send(self, message: OutgoingMessage) -> SendResult:
+        body = json.dumps(message.payload, separators=(",", ":"), sort_keys=True).encode()
+        timestamp = str(int(self.clock()))
+        request = self.client.build_request(
+            "POST",
+            self.url,
+            content=body,
+            headers={
+                "Content-Type": "application/json",
+                "X-Tutela-Timestamp": timestamp,
+                "X-Tutela-Signature": sign(self.secret, timestamp, body),
+                # The same on every try of one alert: the receiver de-duplicates on it.
+                "Idempotency-Key": message.idempotency_key,
+            },
+        )
+        send_request(self.client, request)
+        return SendResult(status="delivered")
