@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -88,6 +89,14 @@ SETTINGS_DOC: dict[str, str] = {
     "take; each further failure doubles it, with jitter, up to 6 hours (default 5).",
     "TUTELA_FEED_INTERVAL_S": "Seconds between polls of the centre's indicator feed by subscribed "
     "banks (default 60).",
+    "TUTELA_ALERT_WEBHOOK_URL": "URL the operator's alerts (floods, failed messages, SLA breaches, "
+    "overdue deadlines) are POSTed to, signed like platform webhooks (docs/webhooks.md); unset "
+    "sends none (they still show in the console, `tutela status` and /metrics).",
+    "TUTELA_ALERT_WEBHOOK_SECRET": "Secret (16 characters or more) that signs the alert webhook; "
+    "required with TUTELA_ALERT_WEBHOOK_URL.",
+    "TUTELA_TRUSTED_PROXIES": "Comma-separated addresses or networks (CIDR) of reverse proxies whose "
+    "X-Forwarded-For header names the client, e.g. 127.0.0.1,10.0.0.0/8; unset trusts no header "
+    "and the client is the connecting address (login limits count per client address).",
 }
 
 
@@ -137,6 +146,9 @@ class Settings:
     feed_interval_s: float = 60.0
     outbox_claim_s: float = 300.0
     outbox_backoff_s: float = 5.0
+    alert_webhook_url: str | None = None
+    alert_webhook_secret: str | None = field(default=None, repr=False)
+    trusted_proxies: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -193,6 +205,9 @@ class Settings:
             feed_interval_s=_float(env, "TUTELA_FEED_INTERVAL_S", 60.0),
             outbox_claim_s=_float(env, "TUTELA_OUTBOX_CLAIM_S", 300.0),
             outbox_backoff_s=_float(env, "TUTELA_OUTBOX_BACKOFF_S", 5.0),
+            alert_webhook_url=env.get("TUTELA_ALERT_WEBHOOK_URL") or None,
+            alert_webhook_secret=env.get("TUTELA_ALERT_WEBHOOK_SECRET") or None,
+            trusted_proxies=_networks(env.get("TUTELA_TRUSTED_PROXIES", "")),
         )
 
     @property
@@ -249,3 +264,15 @@ def _sla_hours(raw: str) -> tuple[tuple[str, float], ...]:
                 f"TUTELA_REVIEW_SLA_HOURS: {part!r} is not NAME=HOURS"
             ) from None
     return tuple(hours.items())
+
+def _networks(raw: str) -> tuple[str, ...]:
+    """`TUTELA_TRUSTED_PROXIES` as normalised CIDR networks; a malformed one stops start-up."""
+    networks = []
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        try:
+            networks.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError:
+            raise ConfigurationError(
+                f"TUTELA_TRUSTED_PROXIES: {part!r} is not an address or network"
+            ) from None
+    return tuple(networks)
