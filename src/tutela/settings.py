@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tutela.errors import ConfigurationError
+from tutela.logs import LOG_FORMATS, LOG_LEVELS
 from tutela.media.limits import MediaLimits
 
 # Every setting, its environment variable and what it means. `tutela settings` prints this table
@@ -18,6 +19,10 @@ SETTINGS_DOC: dict[str, str] = {
     "(default ./tutela-data).",
     "TUTELA_DATABASE_URL": "SQLAlchemy URL of a PostgreSQL database "
     "(postgresql+psycopg://user@host/db); unset means SQLite in the data directory.",
+    "TUTELA_LOG_LEVEL": "Lowest level of the node's log lines on stderr: debug, info, warning or "
+    "error (default warning). Log lines carry ids, counts and codes, never content.",
+    "TUTELA_LOG_FORMAT": "text (default) or json: one JSON object per line (time, level, logger, "
+    "message) for log collectors.",
     "TUTELA_MAX_FILE_BYTES": "Largest media file accepted, in bytes (default 104857600).",
     "TUTELA_MAX_PIXELS": "Largest image accepted, width × height from the header "
     "(default 50000000).",
@@ -73,6 +78,9 @@ SETTINGS_DOC: dict[str, str] = {
     "release, unless the Centre says otherwise (default 3; Art 12(2)).",
     "TUTELA_TAKEDOWN_RESEND_HOURS": "Hours after which an unconfirmed takedown request is sent to "
     "the platform again, doubling each time up to a day (default 1).",
+    "TUTELA_TAKEDOWN_HOLD_WAIT_MINUTES": "Minutes a takedown of a case reported to the EU Centre "
+    "waits before it is sent, so that an authority's hold on removal (Art 48(6)-(7)) can still "
+    "arrive through the Centre; 0 sends at once (default 60).",
     "TUTELA_COMPLAINT_WINDOW_MONTHS": "Months after a decision within which a user's complaint is "
     "accepted (default 6; DSA Art 20(1)).",
     "TUTELA_CENTRE_SIGNING_KEY_FILE": "On a centre node: the Ed25519 private key (PEM) that signs "
@@ -89,6 +97,25 @@ SETTINGS_DOC: dict[str, str] = {
     "take; each further failure doubles it, with jitter, up to 6 hours (default 5).",
     "TUTELA_FEED_INTERVAL_S": "Seconds between polls of the centre's indicator feed by subscribed "
     "banks (default 60).",
+    "TUTELA_HTTP_HEADER_TIMEOUT_S": "Seconds a client has to send a request's line and headers, "
+    "from its connection or its first byte (default 10); a slower one is answered 408 and "
+    "disconnected.",
+    "TUTELA_HTTP_BODY_TIMEOUT_S": "Seconds a client has to send a request's body, from the end of "
+    "its headers (default 120); a slower one (a client trickling bytes) is answered 408 and "
+    "disconnected.",
+    "TUTELA_BEHIND_TLS": "Set to 1 when the node is reached only over HTTPS through a proxy: every "
+    "response then carries Strict-Transport-Security, as one to a request made over HTTPS "
+    "always does (default off).",
+    "TUTELA_SIGNED_MESSAGE_MAX_AGE_S": "Oldest signing time a node accepts on a signed report or "
+    "message, in seconds before its own clock (default 604800, a week: a provider signs a report "
+    "once, when it files it, and its outbox may retry for hours); older ones are refused "
+    "(`stale_signature`), unless they repeat one already taken, which is answered as before.",
+    "TUTELA_SIGNED_MESSAGE_MAX_SKEW_S": "How far ahead of a node's clock a signing time may lie, in "
+    "seconds, and how far either way the time stamp of a signed request (status poll, feed page) "
+    "may be (default 300).",
+    "TUTELA_CENTRE_MAX_REPORT_BYTES": "On a centre node: the largest signed report body it reads, "
+    "content attached (base64) included (default 67108864); larger ones are refused (413) while "
+    "they stream in, and nothing is read before the Tutela-Key-Id names a registered provider.",
     "TUTELA_ALERT_WEBHOOK_URL": "URL the operator's alerts (floods, failed messages, SLA breaches, "
     "overdue deadlines) are POSTed to, signed like platform webhooks (docs/webhooks.md); unset "
     "sends none (they still show in the console, `tutela status` and /metrics).",
@@ -114,6 +141,8 @@ DEFAULT_LEGAL_BASIS = "Regulation on preventing and combating child sexual abuse
 class Settings:
     data_dir: Path = Path("tutela-data")
     database_url: str | None = None
+    log_level: str = "warning"
+    log_format: str = "text"
     media: MediaLimits = field(default_factory=MediaLimits)
     job_lease_s: float = 120.0
     inline_hashing_depth: int = 16
@@ -138,6 +167,7 @@ class Settings:
     report_legal_basis: str = DEFAULT_LEGAL_BASIS
     notice_silence_months: int = 3
     takedown_resend_hours: float = 1.0
+    takedown_hold_wait_minutes: float = 60.0
     complaint_window_months: int = 6
     centre_signing_key_file: Path | None = None
     centre_public_key_file: Path | None = None
@@ -146,6 +176,12 @@ class Settings:
     feed_interval_s: float = 60.0
     outbox_claim_s: float = 300.0
     outbox_backoff_s: float = 5.0
+    http_header_timeout_s: float = 10.0
+    http_body_timeout_s: float = 120.0
+    behind_tls: bool = False
+    signed_message_max_age_s: float = 604800.0
+    signed_message_max_skew_s: float = 300.0
+    centre_max_report_bytes: int = 64 * 1024 * 1024
     alert_webhook_url: str | None = None
     alert_webhook_secret: str | None = field(default=None, repr=False)
     trusted_proxies: tuple[str, ...] = ()
@@ -165,6 +201,8 @@ class Settings:
         return cls(
             data_dir=Path(env.get("TUTELA_DATA_DIR") or "tutela-data"),
             database_url=env.get("TUTELA_DATABASE_URL") or None,
+            log_level=_choice(env, "TUTELA_LOG_LEVEL", LOG_LEVELS, "warning"),
+            log_format=_choice(env, "TUTELA_LOG_FORMAT", LOG_FORMATS, "text"),
             media=media,
             job_lease_s=_float(env, "TUTELA_JOB_LEASE_S", 120.0),
             inline_hashing_depth=_int(env, "TUTELA_INLINE_HASHING_DEPTH", 16),
@@ -197,6 +235,7 @@ class Settings:
             report_legal_basis=env.get("TUTELA_REPORT_LEGAL_BASIS") or DEFAULT_LEGAL_BASIS,
             notice_silence_months=_int(env, "TUTELA_NOTICE_SILENCE_MONTHS", 3),
             takedown_resend_hours=_float(env, "TUTELA_TAKEDOWN_RESEND_HOURS", 1.0),
+            takedown_hold_wait_minutes=_float(env, "TUTELA_TAKEDOWN_HOLD_WAIT_MINUTES", 60.0),
             complaint_window_months=_int(env, "TUTELA_COMPLAINT_WINDOW_MONTHS", 6),
             centre_signing_key_file=_path(env, "TUTELA_CENTRE_SIGNING_KEY_FILE"),
             centre_public_key_file=_path(env, "TUTELA_CENTRE_PUBLIC_KEY_FILE"),
@@ -205,6 +244,12 @@ class Settings:
             feed_interval_s=_float(env, "TUTELA_FEED_INTERVAL_S", 60.0),
             outbox_claim_s=_float(env, "TUTELA_OUTBOX_CLAIM_S", 300.0),
             outbox_backoff_s=_float(env, "TUTELA_OUTBOX_BACKOFF_S", 5.0),
+            http_header_timeout_s=_float(env, "TUTELA_HTTP_HEADER_TIMEOUT_S", 10.0),
+            http_body_timeout_s=_float(env, "TUTELA_HTTP_BODY_TIMEOUT_S", 120.0),
+            behind_tls=_flag(env, "TUTELA_BEHIND_TLS"),
+            signed_message_max_age_s=_float(env, "TUTELA_SIGNED_MESSAGE_MAX_AGE_S", 604800.0),
+            signed_message_max_skew_s=_float(env, "TUTELA_SIGNED_MESSAGE_MAX_SKEW_S", 300.0),
+            centre_max_report_bytes=_int(env, "TUTELA_CENTRE_MAX_REPORT_BYTES", 64 * 1024 * 1024),
             alert_webhook_url=env.get("TUTELA_ALERT_WEBHOOK_URL") or None,
             alert_webhook_secret=env.get("TUTELA_ALERT_WEBHOOK_SECRET") or None,
             trusted_proxies=_networks(env.get("TUTELA_TRUSTED_PROXIES", "")),
@@ -243,6 +288,16 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         raise ConfigurationError(f"{name} must be a number, got {raw!r}") from None
 
 
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    """One of `choices`, case-insensitively; `default` when unset."""
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in choices:
+        raise ConfigurationError(f"{name} must be one of {', '.join(choices)}; got {raw!r}")
+    return raw
+
+
 def _flag(env: Mapping[str, str], name: str) -> bool:
     return env.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
@@ -264,6 +319,7 @@ def _sla_hours(raw: str) -> tuple[tuple[str, float], ...]:
                 f"TUTELA_REVIEW_SLA_HOURS: {part!r} is not NAME=HOURS"
             ) from None
     return tuple(hours.items())
+
 
 def _networks(raw: str) -> tuple[str, ...]:
     """`TUTELA_TRUSTED_PROXIES` as normalised CIDR networks; a malformed one stops start-up."""

@@ -3,7 +3,6 @@ an EU Centre node."""
 
 from __future__ import annotations
 
-import logging
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -13,6 +12,7 @@ import typer
 import uvicorn
 
 from tutela.api.centre import create_centre_app, open_centre_database
+from tutela.api.http_server import server_options
 from tutela.centre.deliveries import centre_transports
 from tutela.centre.holds import request_hold
 from tutela.centre.indicators import confirm_indicator
@@ -24,6 +24,8 @@ from tutela.cli.app import app, load_settings, print_json
 from tutela.cli.db import opened_database
 from tutela.db.types import utc_now
 from tutela.errors import InvalidInput, Unreadable
+from tutela.logs import configure_logging
+from tutela.operations.sender_tasks import alert_task, alert_transports
 from tutela.reporting.sender import start_sender_thread
 from tutela.reporting.signing import generate_key_file
 from tutela.reporting.transports.http import open_client
@@ -62,21 +64,30 @@ def serve_command(
     """Run the centre node: intake, status, the indicator feed, and the outbox sender that
     delivers forwarded reports and messages to providers (in this process, once, however many
     workers serve HTTP)."""
-    logging.basicConfig(level=logging.WARNING, format="tutela: %(message)s")
     settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
     database = open_centre_database(settings)
     stop_sender = None
     if sender:
-        transports = centre_transports(database, open_client(), load_centre_key(settings))
+        client = open_client()
+        transports = centre_transports(database, client, load_centre_key(settings))
         stop_sender = start_sender_thread(
             database,
-            transports,
+            {**transports, **alert_transports(settings, client)},
             interval_s=settings.outbox_interval_s,
             max_attempts=settings.outbox_max_attempts,
             claim_s=settings.outbox_claim_s,
             backoff_base_s=settings.outbox_backoff_s,
+            tasks=[alert_task(settings, database)],
         )
-    served: dict[str, Any] = {"host": host, "port": port, "log_level": "warning"}
+    # X-Forwarded-For is read by the app, from TUTELA_TRUSTED_PROXIES only (tutela.auth).
+    served: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "warning",
+        "proxy_headers": False,
+        **server_options(settings),  # slow clients cut off (tutela.api.http_server)
+    }
     try:
         if workers == 1:
             uvicorn.run(create_centre_app(settings, database), access_log=False, **served)

@@ -29,6 +29,7 @@ from tutela.errors import ConfigurationError, InvalidInput
 from tutela.indicators.feed_subscription import HttpFeedClient, follow_feed, subscribed_banks
 from tutela.indicators.snapshot_keeper import EVERY_S as SNAPSHOT_EVERY_S
 from tutela.indicators.snapshot_keeper import SnapshotKeeper
+from tutela.logs import configure_logging
 from tutela.operations.outbox_listing import list_messages, retry_message
 from tutela.operations.sender_tasks import alert_task, alert_transports
 from tutela.reporting.filing import NCMEC
@@ -140,8 +141,8 @@ def run_command() -> None:
     """Deliver queued messages, follow subscribed feeds, run the timed steps of enforcement and
     keep the matcher snapshot fresh until stopped (SIGTERM, Ctrl-C): what `tutela serve` runs
     beside its API."""
-    logging.basicConfig(level=logging.WARNING, format="tutela: %(message)s")
     settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with opened_database() as database:

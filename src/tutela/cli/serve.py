@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 from typing import Annotated
@@ -11,11 +10,13 @@ import typer
 import uvicorn
 
 from tutela.api.app import create_app
+from tutela.api.http_server import server_options
 from tutela.cli.app import app, load_settings
 from tutela.cli.outbox import start_provider_sender
 from tutela.db.database import open_database
 from tutela.detection.supervisor import WorkerSupervisor
 from tutela.detection.worker import run_worker
+from tutela.logs import configure_logging
 
 HashWorkers = Annotated[
     int | None,
@@ -44,8 +45,8 @@ def serve_command(
     hash_workers: HashWorkers = None,
 ) -> None:
     """Run the provider node: the HTTP API, and detection workers that decide every item."""
-    logging.basicConfig(level=logging.WARNING, format="tutela: %(message)s")
     settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
     # Migrate once here, before workers and API open the database concurrently.
     open_database(settings).close()
     processes = hash_workers or usable_cpus()
@@ -61,6 +62,7 @@ def serve_command(
             port=port,
             log_level="warning",
             access_log=False,  # paths carry ids only, but the API has its own metrics
+            **server_options(settings),  # slow clients cut off (tutela.api.http_server)
         )
     finally:
         stop_sender()
