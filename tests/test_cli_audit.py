@@ -7,7 +7,9 @@ import json
 import pytest
 from sqlalchemy import text
 
-from tutela.audit.log import Action, Subject, record
+from password_hashing import cheap_argon2  # noqa: F401  (fixture)
+from tutela.audit.log import Action, Subject, record, user_actor
+from tutela.auth.users import create_user
 from tutela.cli import main
 from tutela.db import open_database
 from tutela.settings import Settings
@@ -78,3 +80,21 @@ def test_list_prints_entries_in_chain_order(
     code, out, _ = run(capsys, "audit", "list", "--json", "--after", "1")
     assert code == 0
     assert [json.loads(line)["seq"] for line in out.splitlines()] == [2, 3]
+
+
+@pytest.mark.usefixtures("cheap_argon2")
+def test_list_names_the_account_of_a_user_actor_beside_its_id(
+    cli_env: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = open_database(cli_env)
+    try:
+        ana = create_user(database, "ana", "correct horse battery", ["auditor"], actor="cli:root")
+        with database.unit_of_work() as session:
+            record(session, user_actor(ana.id), Action.VIEW, Subject("audit_log", "-"), {})
+    finally:
+        database.close()
+    _, out, _ = run(capsys, "audit", "list", "--action", "view")
+    assert f"ana (user:{ana.id})" in out
+    _, out, _ = run(capsys, "audit", "list", "--action", "view", "--json")
+    entry = json.loads(out)
+    assert (entry["actor"], entry["actor_name"]) == (f"user:{ana.id}", "ana")

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from tutela.audit.actor_names import actor_names, shown_actor
 from tutela.audit.log import list_entries
 from tutela.audit.verify import verify_chain
 from tutela.cli.app import app, print_json
@@ -61,15 +62,16 @@ def list_command(
     action: Annotated[str | None, typer.Option("--action", help="Only this action.")] = None,
     json_lines: JsonOption = False,
 ) -> None:
-    """Print entries in chain order."""
+    """Print entries in chain order; people by account name, with their id (`ana (user:3)`)."""
     with opened_database() as database, database.reader() as session:
         entries = list_entries(session, after_seq=after, limit=limit, action=action)
+        names = actor_names(session, {entry.actor for entry in entries})
     for entry in entries:
         if json_lines:
-            print_json(entry.as_dict())
+            print_json({**entry.as_dict(), "actor_name": names.get(entry.actor)})
         else:
             subject = f"{entry.subject.type}:{entry.subject.id}" if entry.subject else "-"
             sys.stdout.write(
-                f"{entry.seq:>8}  {entry.at.isoformat()}  {entry.actor:<24} {entry.action:<16} "
-                f"{subject}\n"
+                f"{entry.seq:>8}  {entry.at.isoformat()}  {shown_actor(entry.actor, names):<24} "
+                f"{entry.action:<16} {subject}\n"
             )
