@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import stat
 from pathlib import Path
 
 import pytest
@@ -91,3 +93,35 @@ def test_emptying_the_wal_leaves_no_deleted_upload_in_any_file(tmp_path: Path) -
         if path.is_file():
             assert marker[:64] not in path.read_bytes(), path.name
     database.close()
+
+
+def test_the_data_directory_is_created_0700_and_the_database_files_0600(tmp_path: Path) -> None:
+    from tutela.db.database import open_database
+
+    settings = Settings(data_dir=tmp_path / "data")
+    database = open_database(settings)
+    with database.unit_of_work() as session:
+        session.add(Bank(name="b", description="", source="", tags=[]))
+    assert stat.S_IMODE((tmp_path / "data").stat().st_mode) == 0o700
+    files = [p for p in (tmp_path / "data").iterdir() if p.name.startswith("tutela.db")]
+    assert {p.name for p in files} >= {"tutela.db", "tutela.db-wal", "tutela.db-shm"}
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in files} == {p.name: 0o600 for p in files}
+    database.close()
+
+
+def test_an_existing_data_directory_open_to_others_is_tightened_at_start_and_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = tmp_path / "data"
+    (data / "keys").mkdir(parents=True)
+    data.chmod(0o755)
+    (data / "tutela.db").touch(mode=0o644)
+    (data / "tutela.db").chmod(0o644)
+    (data / "keys" / "provider-ed25519.pem").write_text("key")
+    (data / "keys" / "provider-ed25519.pem").chmod(0o644)
+    with caplog.at_level(logging.WARNING, logger="tutela.db"):
+        create_engine_from(Settings(data_dir=data)).dispose()
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    assert stat.S_IMODE((data / "tutela.db").stat().st_mode) == 0o600
+    assert stat.S_IMODE((data / "keys" / "provider-ed25519.pem").stat().st_mode) == 0o600
+    assert "tutela.db was open to other accounts (mode 644); now 600" in caplog.text

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -15,6 +19,10 @@ from tutela.settings import Settings
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Execution option marking a connection whose transaction will write.
 WRITER_OPTION = "tutela_writer"
+# The data directory and the files in it hold user data and secrets (DESIGN rule 2).
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+log = logging.getLogger("tutela.db")
 
 
 def normalise_url(url: str) -> str:
@@ -33,7 +41,9 @@ def create_engine_from(settings: Settings, **kwargs: Any) -> Engine:
     except ArgumentError:
         raise ConfigurationError("TUTELA_DATABASE_URL is not a valid database URL") from None
     if parsed.get_backend_name() == "sqlite":
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_data_dir(settings.data_dir)
+        if parsed.database and parsed.database != ":memory:":
+            private_database_file(Path(parsed.database))
         engine = create_engine(parsed, **kwargs)
         event.listen(engine, "connect", _configure_sqlite)
         # pysqlite's own transaction handling skips BEGIN before reads; emit it ourselves so that a
@@ -44,7 +54,41 @@ def create_engine_from(settings: Settings, **kwargs: Any) -> Engine:
         raise ConfigurationError(
             f"unsupported database {parsed.get_backend_name()!r}; use SQLite or PostgreSQL"
         )
+    if settings.data_dir.is_dir():  # keys and the matcher's snapshot live there on PostgreSQL too
+        private_data_dir(settings.data_dir)
     return create_engine(parsed, pool_pre_ping=True, **kwargs)
+
+
+def private_data_dir(data_dir: Path) -> None:
+    """The data directory holds user data, webhook secrets and keys: only its owner may enter it.
+    Created 0700; an existing one open to others is tightened, and the log says so."""
+    data_dir.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+    _tighten(data_dir, PRIVATE_DIR)
+    keys = data_dir / "keys"
+    if keys.is_dir():
+        _tighten(keys, PRIVATE_DIR)
+        for key in keys.iterdir():
+            if key.is_file():
+                _tighten(key, PRIVATE_FILE)
+
+
+def private_database_file(path: Path) -> None:
+    """The SQLite file, created 0600 before SQLite opens it (SQLite gives its -wal and -shm files
+    the database file's mode); existing ones open to others are tightened."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE))
+    for companion in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if companion.exists():
+            _tighten(companion, PRIVATE_FILE)
+
+
+def _tighten(path: Path, mode: int) -> None:
+    current = stat.S_IMODE(path.stat().st_mode)
+    if current & ~mode:
+        os.chmod(path, current & mode)
+        log.warning(
+            "%s was open to other accounts (mode %o); now %o", path, current, current & mode
+        )
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
