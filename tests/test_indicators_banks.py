@@ -56,7 +56,7 @@ def test_switching_a_bank_off_and_on_records_changes(database: Database) -> None
     banks.set_bank_enabled(database, "a", True)
     with database.reader() as session:
         ops = [change.op for change in changes_since(session, 0)]
-    assert ops == [ChangeOp.BANK_DISABLE, ChangeOp.BANK_ENABLE]
+    assert ops == [ChangeOp.BANK_CREATE, ChangeOp.BANK_DISABLE, ChangeOp.BANK_ENABLE]
 
 
 def test_deleting_a_bank_deletes_its_indicators(database: Database) -> None:

@@ -57,7 +57,7 @@ def test_the_change_sequence_only_grows(database: Database) -> None:
     with database.reader() as session:
         seqs = [change.seq for change in changes_since(session, 0)]
         assert latest_seq(session) == seqs[-1]
-    assert len(seqs) == 5
+    assert len(seqs) == 6  # the bank's creation, then five changes
     assert seqs == sorted(set(seqs))
     # A new change after deleting the newest indicator still gets a larger number.
     second = add_indicator(database, "a", "md5", MD5)
@@ -133,6 +133,40 @@ def test_a_deleted_bank_stops_matching(database: Database, matcher: Matcher) -> 
     banks.delete_bank(database, "a")
     matcher.refresh()
     assert banks_matching(matcher, "md5", MD5) == []
+
+
+def test_a_bank_created_after_the_matcher_loaded_matches_at_the_next_refresh(
+    database: Database, matcher: Matcher
+) -> None:
+    pdq = random_pdq()
+    banks.create_bank(database, "late", pdq_threshold=12)
+    add_indicator(database, "late", "pdq", pdq)
+    add_indicator(database, "late", "md5", MD5)
+    matcher.refresh()
+    assert banks_matching(matcher, "md5", MD5) == ["late"]
+    assert banks_matching(matcher, "pdq", flip_bits(pdq, 12)) == ["late"]
+    assert banks_matching(matcher, "pdq", flip_bits(pdq, 13)) == []  # its own threshold
+
+
+def test_a_bank_created_and_filled_between_two_refreshes_holds_each_indicator_once(
+    database: Database, matcher: Matcher
+) -> None:
+    banks.create_bank(database, "late")
+    for value in (random_pdq(), random_pdq()):
+        add_indicator(database, "late", "pdq", value)
+    matcher.refresh()
+    assert len(matcher) == 2
+
+
+def test_a_bank_created_after_the_matcher_loaded_stops_matching_once_deleted(
+    database: Database, matcher: Matcher
+) -> None:
+    banks.create_bank(database, "late")
+    add_indicator(database, "late", "md5", MD5)
+    matcher.refresh()
+    banks.delete_bank(database, "late")
+    matcher.refresh()
+    assert (banks_matching(matcher, "md5", MD5), len(matcher)) == ([], 0)
 
 
 def test_each_bank_applies_its_own_pdq_threshold(database: Database) -> None:

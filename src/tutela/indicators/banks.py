@@ -1,4 +1,5 @@
-"""Banks: named lists of indicators with their own thresholds; one transaction per service call."""
+"""Banks: named lists of indicators with their own thresholds; one transaction per service call,
+which also records the change for matchers (tutela.indicators.changes) and the audit entry."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from tutela.audit.log import SYSTEM
 from tutela.db.database import Database
 from tutela.db.types import utc_now
 from tutela.errors import Conflict, InvalidInput, NotFound
+from tutela.indicators.bank_audit import BankAction, record_bank_change
 from tutela.indicators.changes import ChangeOp, record_change
 from tutela.indicators.models import Bank, Indicator
 from tutela.signals.pdq import PdqSignal
@@ -66,7 +69,9 @@ def create_bank(
     pdq_threshold: int = PdqSignal.default_threshold,
     review_distance: int | None = None,
     tags: Sequence[str] = (),
+    actor: str = SYSTEM,
 ) -> BankView:
+    """Create an empty, enabled bank; `actor` is who the audit log names."""
     _check_name(name)
     _check_thresholds(pdq_threshold, review_distance)
     for tag in tags:
@@ -93,6 +98,20 @@ def create_bank(
             session.flush()
         except IntegrityError:  # lost a race with another creator
             raise Conflict(f"a bank named {name!r} already exists") from None
+        record_change(session, bank.id, ChangeOp.BANK_CREATE)
+        record_bank_change(
+            session,
+            actor,
+            BankAction.CREATE,
+            name,
+            {
+                "source": source,
+                "verified": verified,
+                "pdq_threshold": pdq_threshold,
+                "review_distance": review_distance,
+                "tags": list(bank.tags),
+            },
+        )
         return _view(bank, 0)
 
 
@@ -110,7 +129,9 @@ def get_bank(database: Database, name: str) -> BankView:
         return _view(bank, _count(session, bank.id))
 
 
-def set_bank_enabled(database: Database, name: str, enabled: bool) -> BankView:
+def set_bank_enabled(
+    database: Database, name: str, enabled: bool, *, actor: str = SYSTEM
+) -> BankView:
     """Switch matching against a bank on or off; matchers follow on their next refresh."""
     with database.unit_of_work() as session:
         bank = bank_by_name(session, name)
@@ -119,15 +140,32 @@ def set_bank_enabled(database: Database, name: str, enabled: bool) -> BankView:
             bank.updated_at = utc_now()
             op = ChangeOp.BANK_ENABLE if enabled else ChangeOp.BANK_DISABLE
             record_change(session, bank.id, op)
+            action = BankAction.ENABLE if enabled else BankAction.DISABLE
+            record_bank_change(session, actor, action, name)
         return _view(bank, _count(session, bank.id))
 
 
 def set_bank_thresholds(
-    database: Database, name: str, *, pdq_threshold: int, review_distance: int | None
+    database: Database,
+    name: str,
+    *,
+    pdq_threshold: int,
+    review_distance: int | None,
+    actor: str = SYSTEM,
 ) -> BankView:
     _check_thresholds(pdq_threshold, review_distance)
     with database.unit_of_work() as session:
         bank = bank_by_name(session, name)
+        record_bank_change(
+            session,
+            actor,
+            BankAction.THRESHOLDS,
+            name,
+            {
+                "pdq_threshold": [bank.pdq_threshold, pdq_threshold],
+                "review_distance": [bank.review_distance, review_distance],
+            },
+        )
         bank.pdq_threshold = pdq_threshold
         bank.review_distance = review_distance
         bank.updated_at = utc_now()
@@ -135,12 +173,13 @@ def set_bank_thresholds(
         return _view(bank, _count(session, bank.id))
 
 
-def delete_bank(database: Database, name: str) -> int:
+def delete_bank(database: Database, name: str, *, actor: str = SYSTEM) -> int:
     """Delete a bank and all its indicators; return how many indicators went with it."""
     with database.unit_of_work() as session:
         bank = bank_by_name(session, name)
         count = _count(session, bank.id)
         record_change(session, bank.id, ChangeOp.BANK_DELETE)
+        record_bank_change(session, actor, BankAction.DELETE, name, {"indicators": count})
         # Indicators and checkpoints go by ON DELETE CASCADE, in the database, in one statement.
         session.delete(bank)
         return count

@@ -21,11 +21,16 @@ _CHANGE_LOCK_KEY = 0x7475_7465_6C61_0001
 
 
 class ChangeOp(StrEnum):
+    """What a change row says happened; every `bank_*` op makes matchers re-read the bank row."""
+
     ADD = "add"
     UPDATE = "update"
     DISABLE = "disable"
     ENABLE = "enable"
     DELETE = "delete"
+    # A new bank: without it, a matcher that started before the bank existed would skip the
+    # `add` rows of its indicators as rows of a bank it does not know.
+    BANK_CREATE = "bank_create"
     BANK_UPDATE = "bank_update"
     BANK_ENABLE = "bank_enable"
     BANK_DISABLE = "bank_disable"

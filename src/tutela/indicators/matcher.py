@@ -361,11 +361,24 @@ class Matcher:
                     deleted_banks.add(change.bank_id)
             elif change.indicator_id is not None:
                 indicator_ids.add(change.indicator_id)
-        for bank_id in sorted(bank_ids):
-            self._apply_bank(session, bank_id, deleted=bank_id in deleted_banks)
+        indexed_whole = {
+            bank_id
+            for bank_id in sorted(bank_ids)
+            if self._apply_bank(session, bank_id, deleted=bank_id in deleted_banks)
+        }
+        if indexed_whole:
+            # A bank created (or enabled) and filled since the last refresh: its rows were all
+            # just read, so its indicators' own changes need not be read again.
+            indicator_ids = {
+                change.indicator_id
+                for change in changes
+                if change.indicator_id is not None and change.bank_id not in indexed_whole
+            }
         self._reread(session, indicator_ids)
 
-    def _apply_bank(self, session: Session, bank_id: int, *, deleted: bool) -> None:
+    def _apply_bank(self, session: Session, bank_id: int, *, deleted: bool) -> bool:
+        """Bring a bank in line with its row (created, switched, re-tuned or deleted); True when
+        all its indicators were indexed afresh."""
         if deleted and bank_id in self._rules:
             # Its indicators went with it, without change rows of their own; and SQLite may
             # already have given its id to a new bank.
@@ -377,10 +390,12 @@ class Matcher:
             self._rules.pop(bank_id, None)
             if was_loaded:
                 self._forget(self._entries.ids_of_bank(bank_id))
-            return
+            return False
         self._rules[bank_id] = rule_of(bank)
-        if not was_loaded:
-            self._index_rows(session, matchable(bank_id=bank_id))
+        if was_loaded:
+            return False
+        self._index_rows(session, matchable(bank_id=bank_id))
+        return True
 
     def _reread(self, session: Session, indicator_ids: Iterable[int]) -> None:
         """Bring these indicators in line with their rows: gone or disabled out, enabled in."""
