@@ -16,6 +16,7 @@ from tutela.centre.models import CentreReport, Forwarding
 from tutela.centre.providers import register_provider
 from tutela.centre.triage import forward_report, mark_unfounded, next_for_triage, set_routing_rule
 from tutela.db import Database
+from tutela.db.types import utc_now
 from tutela.errors import IncompleteReport, InvalidSignature, UnknownProvider
 from tutela.reporting.fields import MatchFacts, ProviderIdentity
 from tutela.reporting.filing import file_report
@@ -135,11 +136,12 @@ def test_provider_outbox_delivers_a_filed_report_to_the_centre_app(
 ) -> None:
     key = provider_key(tmp_path, database, PROVIDER)
     app = create_centre_app(Settings(data_dir=tmp_path), database)
+    now = utc_now()  # the centre checks the signing time against its own clock
     with database.unit_of_work() as session:
-        filed = file_report(session, sample_input(), PROVIDER, key, NOW)
+        filed = file_report(session, sample_input(), PROVIDER, key, now)
     with TestClient(app) as client:
         transport = CentreTransport("http://testserver", client)
-        run = deliver_due(database, {"centre": transport}, NOW)
+        run = deliver_due(database, {"centre": transport}, now)
         assert run.delivered == [filed.message_ids["centre"]]
         with database.reader() as session:
             message = session.get_one(OutboxMessage, filed.message_ids["centre"])

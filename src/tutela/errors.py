@@ -9,9 +9,12 @@
     │   └── DecodeTimeout            timeout           422
     ├── InvalidInput                 invalid_input     422
     │   ├── InvalidHash              invalid_hash      422
-    │   └── IncompleteReport         incomplete_report 422
+    │   ├── IncompleteReport         incomplete_report 422
+    │   ├── MalformedReport          malformed_report  422
+    │   └── RequestTooLarge          too_large         413
     ├── Unauthorized                 unauthorized      401
     │   ├── InvalidSignature         invalid_signature 401
+    │   │   └── StaleSignature       stale_signature   401
     │   ├── UnknownProvider          unknown_provider  401
     │   └── TooManyAttempts          too_many_attempts 429
     ├── Forbidden                    forbidden         403
@@ -98,6 +101,20 @@ class IncompleteReport(InvalidInput):
         self.missing = missing
 
 
+class MalformedReport(InvalidInput):
+    """A validly signed report or message the receiver cannot take as it is: a field too long or
+    of the wrong type, JSON nested too deeply. Refused before anything is written."""
+
+    code = "malformed_report"
+
+
+class RequestTooLarge(InvalidInput):
+    """A request body past the receiver's limit, refused while it streams in."""
+
+    code = "too_large"
+    status = 413
+
+
 class Unauthorized(TutelaError):
     """No credentials, or credentials that match no active key."""
 
@@ -109,6 +126,13 @@ class InvalidSignature(Unauthorized):
     """A signed message whose signature does not verify against the sender's registered key."""
 
     code = "invalid_signature"
+
+
+class StaleSignature(InvalidSignature):
+    """A signed message whose signing time lies outside the receiver's window (replays of old
+    messages, clocks far off): TUTELA_SIGNED_MESSAGE_MAX_AGE_S and _MAX_SKEW_S."""
+
+    code = "stale_signature"
 
 
 class UnknownProvider(Unauthorized):

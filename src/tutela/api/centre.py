@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 import tutela
 from tutela.api.problems import install_problem_handlers
 from tutela.centre.feed import signed_feed_page
-from tutela.centre.intake import MAX_BODY_BYTES, receive_report
+from tutela.centre.intake import receive_report
 from tutela.centre.keys import load_centre_key
 from tutela.centre.linking import PdqLinker
 from tutela.centre.providers import ProviderKeys
@@ -31,9 +31,9 @@ from tutela.centre.status import report_status
 from tutela.db.database import Database
 from tutela.db.engine import create_engine_from
 from tutela.db.types import utc_now
-from tutela.errors import InvalidInput, Unauthorized
+from tutela.errors import InvalidInput, RequestTooLarge, Unauthorized
 from tutela.process import startup_heap_frozen
-from tutela.reporting.signing import SigningKey
+from tutela.reporting.signing import SigningKey, SigningWindow
 from tutela.settings import Settings
 from tutela.ui.centre_pages import install_centre_console
 
@@ -43,6 +43,8 @@ from tutela.ui.centre_pages import install_centre_console
 # opens and closes a connection of its own.
 INTAKE_THREADS = 8
 POOL_SIZE = INTAKE_THREADS + 4
+# Marks the answer to a repeated report (the IETF Idempotency-Key draft's practice).
+REPLAYED_HEADER = "Idempotent-Replayed"
 
 
 def open_centre_database(settings: Settings, *, migrate: bool = True) -> Database:
@@ -74,6 +76,7 @@ def create_centre_app(
     db = database or open_centre_database(settings)
     linker = PdqLinker()
     keys = ProviderKeys()
+    window = SigningWindow.of(settings)
     intake_threads = CapacityLimiter(INTAKE_THREADS)
     centre_keys: list[SigningKey] = [key] if key is not None else []
 
@@ -112,19 +115,35 @@ def create_centre_app(
         signature: Annotated[str | None, Header(alias="Tutela-Signature")] = None,
         idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
     ) -> JSONResponse:
-        """Receive one signed report; a repeat with the same Idempotency-Key answers 200."""
+        """Receive one signed report (201). A repeat — the same Idempotency-Key, or the same
+        signed report under another key — stores nothing and is answered as the first time
+        (201, the same body), marked `Idempotent-Replayed: true`."""
         if not key_id or not signature:
             raise Unauthorized("a report must carry Tutela-Key-Id and Tutela-Signature")
         if not idempotency_key:
             raise InvalidInput("a report must carry an Idempotency-Key")
-        body = await _body(request)
+        if not keys.cached(key_id):
+            # Nothing is read for a key no registered provider holds.
+            known = partial(keys.load, db, key_id)
+            await anyio.to_thread.run_sync(known, limiter=intake_threads)
+        body = await _body(request, settings.centre_max_report_bytes)
         receive = partial(
-            receive_report, db, key_id, body, signature, idempotency_key, utc_now(), linker, keys
+            receive_report,
+            db,
+            key_id,
+            body,
+            signature,
+            idempotency_key,
+            utc_now(),
+            linker,
+            keys,
+            window,
         )
         accepted = await anyio.to_thread.run_sync(receive, limiter=intake_threads)
         return JSONResponse(
             {"id": accepted.id, "status": accepted.status, "incident_id": accepted.incident_id},
-            status_code=201 if accepted.created else 200,
+            status_code=201,
+            headers=None if accepted.created else {REPLAYED_HEADER: "true"},
         )
 
     @app.get("/v1/reports/{report_id}/status")
@@ -150,6 +169,7 @@ def create_centre_app(
             request.url.path,
             report_id,
             utc_now(),
+            window.max_skew,
         )
 
     @app.get("/v1/indicators")
@@ -177,6 +197,7 @@ def create_centre_app(
             since,
             limit,
             utc_now(),
+            window.max_skew,
         )
         return Response(page.body, media_type="application/json", headers=page.headers)
 
@@ -185,11 +206,16 @@ def create_centre_app(
     return app
 
 
-async def _body(request: Request) -> bytes:
+async def _body(request: Request, limit: int) -> bytes:
+    """The body, refused (413) as soon as it passes `limit`: a declared length over it is
+    refused before a byte is read, and a body that streams past it is not read further."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise RequestTooLarge(f"the report is over the centre's limit of {limit} bytes")
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise InvalidInput("the report is larger than the centre accepts")
+        if size > limit:
+            raise RequestTooLarge(f"the report is over the centre's limit of {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)

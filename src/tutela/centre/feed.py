@@ -4,10 +4,10 @@ with the centre's key out, so a subscriber trusts the page however it travelled.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from tutela.centre.indicators import feed_page
-from tutela.centre.providers import verify_signed_request
+from tutela.centre.providers import MAX_SKEW, verify_signed_request
 from tutela.db.database import Database
 from tutela.reporting.canonical import canonical_json
 from tutela.reporting.messages import KEY_ID_HEADER, SIGNATURE_HEADER
@@ -30,10 +30,11 @@ def signed_feed_page(
     since: int,
     limit: int,
     now: datetime,
+    max_skew: timedelta = MAX_SKEW,
 ) -> SignedPage:
     key_id, signature, timestamp, target = request
     with database.reader() as session:
-        verify_signed_request(session, key_id, signature, timestamp, "GET", target, now)
+        verify_signed_request(session, key_id, signature, timestamp, "GET", target, now, max_skew)
         page = feed_page(session, since, limit)
     body = canonical_json({**page, "signed_at": now.isoformat(), "key_id": key.key_id})
     return SignedPage(body, {KEY_ID_HEADER: key.key_id, SIGNATURE_HEADER: key.sign(body)})

@@ -15,7 +15,8 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from tutela.centre.models import CentreIndicator, CentreReport, CentreReportHash, FeedEntry
-from tutela.errors import InvalidInput, NotFound
+from tutela.centre.triage import UNFOUNDED
+from tutela.errors import Conflict, InvalidInput, NotFound
 
 ADD, REMOVE = "add", "remove"
 FEED_SCHEMA = "tutela.indicators/1"
@@ -49,6 +50,13 @@ def confirm_indicator(
     report = session.get(CentreReport, report_id)
     if report is None:
         raise NotFound(f"no report {report_id}")
+    if report.status == UNFOUNDED:
+        # The centre itself found the report manifestly unfounded (Art 48(2)): nothing in it
+        # can become an indicator that every provider will match against.
+        raise Conflict(
+            f"report {report_id} was set aside as manifestly unfounded; "
+            "no indicator can be made of it"
+        )
     hashes = session.execute(
         select(CentreReportHash.signal_type, CentreReportHash.value).where(
             CentreReportHash.report_id == report_id,

@@ -3,8 +3,12 @@
 Reports of the same material, from any provider, join one incident (see `tutela.centre.linking`).
 The path is built for sustained floods: the provider's key comes from a per-process cache, and a
 new report costs one insert (which also checks, in the same statement, that its provider may
-report and that its idempotency key is new), one multi-row insert of its hashes and the linking
-look-ups; a repeat costs one more look-up and stores nothing.
+report and that its idempotency key and signature are new), one multi-row insert of its hashes
+and the linking look-ups; a repeat costs one more look-up and stores nothing.
+
+Replays (DESIGN contracts): a signed report is stored once per provider, recognised by its
+signature's digest whatever Idempotency-Key comes with it, and answered as it was the first time;
+a signing time outside the window (`TUTELA_SIGNED_MESSAGE_MAX_AGE_S`, `…_MAX_SKEW_S`) is refused.
 """
 
 from __future__ import annotations
@@ -24,24 +28,32 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    or_,
     select,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from tutela.centre import report_shape as shape
 from tutela.centre.linking import EXACT_TYPES, PdqLinker, incident_for
 from tutela.centre.models import CentreProvider, CentreReport, CentreReportHash, Incident
-from tutela.centre.providers import ProviderKeys, provider_by_key
+from tutela.centre.providers import ProviderKeys
 from tutela.db.database import Database
-from tutela.errors import IncompleteReport, InvalidInput, InvalidSignature, UnknownProvider
+from tutela.errors import (
+    IncompleteReport,
+    InvalidInput,
+    InvalidSignature,
+    MalformedReport,
+    StaleSignature,
+    UnknownProvider,
+)
 from tutela.reporting.canonical import parse_json
 from tutela.reporting.fields import Kind
 from tutela.reporting.report import SCHEMA, missing_fields
-from tutela.reporting.signing import verify_signature
+from tutela.reporting.signing import SigningWindow, signature_digest, verify_signature
 
 HEX = re.compile(r"^[0-9a-f]+$")
-MAX_BODY_BYTES = 64 * 1024 * 1024
 KINDS = frozenset(k.value for k in Kind)
 # Columns of a new report bound from the request; provider_id and country come from the
 # provider's row in the same statement.
@@ -50,6 +62,7 @@ _BOUND = (
     "report_uid",
     "body",
     "signature",
+    "signature_digest",
     "key_id",
     "signed_at",
     "received_at",
@@ -59,6 +72,7 @@ _BOUND = (
     "status",
     "tags",
     "incident_id",
+    "intake_incident_id",
 )
 
 
@@ -79,6 +93,7 @@ def receive_report(
     now: datetime,
     linker: PdqLinker | None = None,
     keys: ProviderKeys | None = None,
+    window: SigningWindow | None = None,
 ) -> AcceptedReport:
     """The service call the intake endpoint makes: one transaction per received report.
 
@@ -87,7 +102,15 @@ def receive_report(
     nothing, and the second answers with the first's report."""
     with database.unit_of_work() as session:
         return accept_report(
-            session, key_id, body, signature, idempotency_key, now, linker, keys or ProviderKeys()
+            session,
+            key_id,
+            body,
+            signature,
+            idempotency_key,
+            now,
+            linker,
+            keys or ProviderKeys(),
+            window,
         )
 
 
@@ -100,15 +123,26 @@ def accept_report(
     now: datetime,
     linker: PdqLinker | None = None,
     keys: ProviderKeys | None = None,
+    window: SigningWindow | None = None,
 ) -> AcceptedReport:
-    """Store a report whose signature verifies against its provider's registered key; a repeat
-    with the same idempotency key returns the stored report and stores nothing."""
+    """Store a report whose signature verifies against its provider's registered key and whose
+    signing time lies within the window. A repeat — the same Idempotency-Key, or the same signed
+    report under any key (a replay) — stores nothing and is answered as the original was."""
     connection = session.connection()
     public_key = (keys or ProviderKeys()).public_key(connection, key_id)
     verify_signature(public_key, body, signature)
     if not idempotency_key or len(idempotency_key) > 128:
         raise InvalidInput("an Idempotency-Key of 1 to 128 characters is required")
     report = _checked(body, key_id)
+    digest = signature_digest(signature)
+    try:
+        (window or SigningWindow()).check(report["signed_at"], now)
+    except StaleSignature:
+        # Refused, unless it repeats a report taken while it was fresh (a lost answer).
+        previous = _previous(session, key_id, idempotency_key, digest)
+        if previous is None:
+            raise
+        return previous
     hashes = _hashes(report)
     # Linked before the report is stored, so that it is stored with its incident in one insert.
     choice = incident_for(connection, hashes, linker or PdqLinker(), now)
@@ -118,25 +152,32 @@ def accept_report(
         {
             "provider_key": key_id,
             "idempotency_key": idempotency_key,
-            "report_uid": str(report["report_id"]),
+            "report_uid": shape.report_uid(report),
             "body": body.decode("utf-8"),
             "signature": signature,
+            "signature_digest": digest,
             "key_id": key_id,
-            "signed_at": str(report["signed_at"]),
+            "signed_at": report["signed_at"],
             "received_at": now,
             "kind": str(report["kind"]),
-            "urgent": bool((report.get("urgency") or {}).get("urgent")),
-            "removed": (report.get("removal") or {}).get("removed"),
+            "urgent": shape.urgent(report),
+            "removed": shape.removed(report),
             "status": "received",
             "tags": [],
             "incident_id": incident_id,
-            "country": _declared_country(report),
+            "intake_incident_id": incident_id,
+            "country": shape.declared_country(report),
         },
     ).scalar()
     if stored is None:
         if not linked:  # the incident made for this report has no report
             connection.execute(delete(Incident).where(Incident.id == incident_id))
-        return _already_received(session, key_id, idempotency_key, keys)
+        previous = _previous(session, key_id, idempotency_key, digest)
+        if previous is None:  # nothing matched: the provider may no longer report
+            if keys is not None:
+                keys.forget(key_id)
+            raise UnknownProvider("no registered provider holds that signing key")
+        return previous
     if hashes:
         connection.execute(
             insert(CentreReportHash),
@@ -152,29 +193,40 @@ def accept_report(
     return AcceptedReport(int(stored), "received", incident_id, created=True)
 
 
-def _already_received(
-    session: Session, key_id: str, idempotency_key: str, keys: ProviderKeys | None
-) -> AcceptedReport:
-    """Nothing was inserted: the key was used before, or the provider may no longer report."""
-    try:
-        provider = provider_by_key(session, key_id)
-    except UnknownProvider:
-        if keys is not None:
-            keys.forget(key_id)
-        raise
-    existing = session.execute(
-        select(CentreReport.id, CentreReport.status, CentreReport.incident_id).where(
-            CentreReport.provider_id == provider.id,
-            CentreReport.idempotency_key == idempotency_key,
+def _previous(
+    session: Session, key_id: str, idempotency_key: str, digest: str
+) -> AcceptedReport | None:
+    """The report this one repeats — the same signed report first, else the same key — answered
+    as it was when received (status `received`, the incident intake named)."""
+    rows = session.execute(
+        select(
+            CentreReport.id,
+            CentreReport.signature_digest,
+            CentreReport.incident_id,
+            CentreReport.intake_incident_id,
         )
-    ).one()
-    return AcceptedReport(existing.id, existing.status, existing.incident_id, created=False)
+        .join(CentreProvider, CentreProvider.id == CentreReport.provider_id)
+        .where(
+            CentreProvider.key_id == key_id,
+            CentreProvider.active,
+            or_(
+                CentreReport.signature_digest == digest,
+                CentreReport.idempotency_key == idempotency_key,
+            ),
+        )
+        .order_by(CentreReport.id)
+    ).all()
+    if not rows:
+        return None
+    row = next((r for r in rows if r.signature_digest == digest), rows[0])
+    incident = row.intake_incident_id if row.intake_incident_id is not None else row.incident_id
+    return AcceptedReport(row.id, "received", incident, created=False)
 
 
 @functools.cache
 def _report_insert(dialect: str) -> Insert:
     """INSERT … SELECT from the provider's row (still registered and active, read in the same
-    statement) … ON CONFLICT (provider, idempotency key) DO NOTHING RETURNING id. Built once per
+    statement) … ON CONFLICT DO NOTHING RETURNING id. Built once per
     dialect with bound parameters, so its compiled form is cached too."""
     table = CentreReport.__table__
     assert isinstance(table, Table)
@@ -188,24 +240,28 @@ def _report_insert(dialect: str) -> Insert:
     return (
         build(table)
         .from_select(["provider_id", *_BOUND, "country"], source)
-        .on_conflict_do_nothing(index_elements=["provider_id", "idempotency_key"])
+        # No conflict target: a repeated idempotency key and a replayed signature both do nothing.
+        .on_conflict_do_nothing()
         .returning(table.c.id)
     )
 
 
 def _checked(body: bytes, key_id: str) -> Mapping[str, Any]:
-    if len(body) > MAX_BODY_BYTES:
-        raise InvalidInput("the report is larger than the centre accepts")
+    """The report's structure, checked before anything is stored (`report_shape`)."""
     report = parse_json(body)
     if not isinstance(report, dict) or report.get("schema") != SCHEMA:
         raise InvalidInput(f"the body is not a {SCHEMA} report")
+    shape.check_depth(report)
     if report.get("key_id") != key_id or not isinstance(report.get("signed_at"), str):
         # Art 13(1)(b): the signed time stamp and key id are part of what was signed.
         raise InvalidSignature("the report names another key, or lacks its signed time stamp")
-    if not isinstance(report.get("report_id"), str):
-        raise InvalidInput("the report lacks its report_id")
+    shape.report_uid(report)
     if report.get("kind") not in KINDS:
         raise InvalidInput("kind must be known, new or solicitation (Art 13(1)(e))")
+    shape.urgent(report), shape.removed(report), shape.declared_country(report)
+    files = shape.part(report, "content").get("files")
+    if files is not None and not isinstance(files, list):
+        raise MalformedReport("content.files is a list")
     missing = missing_fields(report)
     if missing:
         names = tuple(str(m) for m in missing)
@@ -215,21 +271,9 @@ def _checked(body: bytes, key_id: str) -> Mapping[str, Any]:
 
 def _hashes(report: Mapping[str, Any]) -> list[tuple[str, str]]:
     found: dict[tuple[str, str], None] = {}
-    for entry in (report.get("content") or {}).get("hashes") or []:
-        if not isinstance(entry, Mapping):
-            raise InvalidInput("content.hashes holds objects of signal_type and value")
-        kind, value = str(entry.get("signal_type")), str(entry.get("value")).lower()
+    for kind, value in shape.hash_entries(report):
         length = 64 if kind == "pdq" else EXACT_TYPES.get(kind)
         if length is not None and (len(value) != length or not HEX.match(value)):
             raise InvalidInput(f"a {kind} hash is {length} hexadecimal digits")
         found[(kind, value)] = None
     return list(found)
-
-
-def _declared_country(report: Mapping[str, Any]) -> str | None:
-    """The Member State the report points to: the upload's declared country, else the
-    provider's as reported; None here falls back to the registered provider's country in the
-    insert (Art 48(3)), and None there leaves it to Europol alone."""
-    geo = (report.get("location") or {}).get("geo") or {}
-    country = geo.get("country") or (report.get("provider") or {}).get("country")
-    return str(country).upper()[:2] if country else None

@@ -100,6 +100,10 @@ class CentreReport(Base):
     __table_args__ = (
         UniqueConstraint("provider_id", "idempotency_key"),
         Index("ix_centre_reports_status_urgent", "status", "urgent"),
+        # Replays: one signed report is stored once, whatever Idempotency-Key it comes with.
+        Index(
+            "ux_centre_reports_provider_signature", "provider_id", "signature_digest", unique=True
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, Identity(always=False), primary_key=True)
@@ -109,6 +113,9 @@ class CentreReport(Base):
     # The exact signed bytes (canonical JSON) and the detached signature: evidence as received.
     body: Mapped[str] = mapped_column(Text)
     signature: Mapped[str] = mapped_column(String(128))
+    # SHA-256 of the signature's bytes (tutela.reporting.signing.signature_digest); None only on
+    # reports received before replays were recognised.
+    signature_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
     key_id: Mapped[str] = mapped_column(String(32))
     signed_at: Mapped[str] = mapped_column(String(40))
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
@@ -129,6 +136,9 @@ class CentreReport(Base):
         ForeignKey("centre_incidents.id"), nullable=True, index=True
     )
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The incident intake answered with; a later merge moves `incident_id`, but a replay is
+    # answered as the original was.
+    intake_incident_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
 
 
 class CentreReportHash(Base):

@@ -9,7 +9,15 @@ from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from tutela.centre.models import CentreProvider
-from tutela.errors import Conflict, InvalidInput, InvalidSignature, NotFound, UnknownProvider
+from tutela.db.database import Database
+from tutela.errors import (
+    Conflict,
+    InvalidInput,
+    InvalidSignature,
+    NotFound,
+    StaleSignature,
+    UnknownProvider,
+)
 from tutela.reporting.signing import (
     key_id_of,
     load_public_key,
@@ -85,6 +93,14 @@ class ProviderKeys:
                 self._keys[key_id] = key
         return key
 
+    def cached(self, key_id: str) -> bool:
+        return key_id in self._keys
+
+    def load(self, database: Database, key_id: str) -> Ed25519PublicKey:
+        """The key, read once into the cache; `UnknownProvider` if no active provider holds it."""
+        with database.reader() as session:
+            return self.public_key(session.connection(), key_id)
+
     def forget(self, key_id: str) -> None:
         """Drop a key whose provider is gone, so that the next try asks the database again."""
         self._keys.pop(key_id, None)
@@ -108,15 +124,20 @@ def verify_signed_request(
     method: str,
     target: str,
     now: datetime,
+    max_skew: timedelta = MAX_SKEW,
 ) -> CentreProvider:
-    """The registered provider that signed `METHOD target timestamp` within the allowed skew."""
+    """The registered provider that signed `METHOD target timestamp` within the allowed skew
+    (TUTELA_SIGNED_MESSAGE_MAX_SKEW_S). Such requests only read, so a replay inside the skew
+    is answered afresh and nothing is stored to recognise it."""
     provider = provider_by_key(session, key_id)
     try:
         signed_at = datetime.fromisoformat(timestamp)
     except ValueError:
         raise InvalidSignature("the request time stamp is not ISO 8601") from None
-    if signed_at.tzinfo is None or abs(now - signed_at) > MAX_SKEW:
-        raise InvalidSignature("the request time stamp is missing its zone or too far off")
+    if signed_at.tzinfo is None:
+        raise InvalidSignature("the request time stamp is missing its zone")
+    if abs(now - signed_at) > max_skew:
+        raise StaleSignature("the request time stamp is too far from the centre's clock")
     base = request_signing_base(method, target, timestamp)
     verify_signature(load_public_key(provider.public_key_pem), base, signature)
     return provider

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
 from tutela.centre.models import CentreReport, Forwarding
-from tutela.centre.providers import verify_signed_request
+from tutela.centre.providers import MAX_SKEW, verify_signed_request
 from tutela.db.database import Database
 from tutela.errors import NotFound
 
@@ -20,10 +20,13 @@ def report_status(
     path: str,
     report_id: int,
     now: datetime,
+    max_skew: timedelta = MAX_SKEW,
 ) -> dict[str, object]:
     """The status of one of the caller's reports; another provider's report is "not found"."""
     with database.reader() as session:
-        provider = verify_signed_request(session, key_id, signature, timestamp, "GET", path, now)
+        provider = verify_signed_request(
+            session, key_id, signature, timestamp, "GET", path, now, max_skew
+        )
         report = session.get(CentreReport, report_id)
         if report is None or report.provider_id != provider.id:
             raise NotFound(f"no report {report_id}")

@@ -90,7 +90,11 @@ class ReportView:
 
 def triage_queue(session: Session, limit: int = 200) -> list[QueueRow]:
     """Reports awaiting assessment, urgent first, then oldest (as `next_for_triage`)."""
-    reports = next_for_triage(session, limit)
+    return queue_rows(session, next_for_triage(session, limit))
+
+
+def queue_rows(session: Session, reports: list[CentreReport]) -> list[QueueRow]:
+    """Reports as rows of a list: provider's name and the size of each one's incident."""
     providers = _provider_names(session, {r.provider_id for r in reports})
     sizes = _incident_sizes(session, {r.incident_id for r in reports if r.incident_id})
     return [

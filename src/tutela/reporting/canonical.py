@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tutela.errors import InvalidInput
+from tutela.errors import InvalidInput, MalformedReport
 
 # JCS orders keys by their UTF-16 code units; for keys in the Basic Multilingual Plane this is the
 # same as code-point order, and report keys are ASCII.
@@ -35,6 +35,9 @@ def parse_json(data: bytes) -> Any:
         )
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise InvalidInput("the body is not UTF-8 JSON") from None
+    except RecursionError:
+        # JSON nested thousands deep: the parser gives up at the interpreter's recursion limit.
+        raise MalformedReport("the JSON is nested too deeply") from None
 
 
 def _check(value: Any) -> None:

@@ -11,7 +11,7 @@ import binascii
 import hashlib
 import os
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,13 @@ from cryptography.exceptions import InvalidSignature as _BadSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from tutela.errors import ConfigurationError, Conflict, InvalidInput, InvalidSignature
+from tutela.errors import (
+    ConfigurationError,
+    Conflict,
+    InvalidInput,
+    InvalidSignature,
+    StaleSignature,
+)
 from tutela.reporting.canonical import canonical_json
 from tutela.settings import Settings
 
@@ -128,6 +134,50 @@ def verify_signature(public_key: Ed25519PublicKey, body: bytes, signature: str) 
         public_key.verify(raw, body)
     except (binascii.Error, ValueError, _BadSignature):
         raise InvalidSignature("the signature does not verify against the provider's key") from None
+
+
+@dataclass(frozen=True, slots=True)
+class SigningWindow:
+    """How old, and how far ahead of the receiver's clock, a signing time may be. Receivers
+    refuse messages outside it, so that a signature stored to recognise replays need be kept
+    only for as long as the window (DESIGN contracts: receivers refuse stale messages)."""
+
+    max_age: timedelta = timedelta(days=7)
+    max_skew: timedelta = timedelta(minutes=5)
+
+    @classmethod
+    def of(cls, settings: Settings) -> SigningWindow:
+        return cls(
+            timedelta(seconds=settings.signed_message_max_age_s),
+            timedelta(seconds=settings.signed_message_max_skew_s),
+        )
+
+    def check(self, signed_at: object, now: datetime) -> datetime:
+        """The signing time, parsed; `StaleSignature` unless it lies within the window."""
+        if not isinstance(signed_at, str) or len(signed_at) > 40:
+            raise InvalidSignature("the signed time stamp is missing or not ISO 8601")
+        try:
+            at = datetime.fromisoformat(signed_at)
+        except ValueError:
+            raise InvalidSignature("the signed time stamp is not ISO 8601") from None
+        if at.tzinfo is None:
+            raise InvalidSignature("the signed time stamp has no time zone")
+        if at < now - self.max_age:
+            raise StaleSignature("the message was signed too long ago to be taken now")
+        if at > now + self.max_skew:
+            raise StaleSignature("the message is signed at a time still to come")
+        return at
+
+
+def signature_digest(signature: str) -> str:
+    """SHA-256 of the signature's bytes: what a receiver stores to recognise a replay. Ed25519
+    is deterministic and OpenSSL refuses non-canonical signatures, so one signed body has one
+    signature, whatever base64 spelling or idempotency key travels with it."""
+    try:
+        raw = base64.b64decode(signature, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidSignature("the signature is not base64") from None
+    return hashlib.sha256(raw).hexdigest()
 
 
 def request_signing_base(method: str, path: str, timestamp: str) -> bytes:

@@ -3,7 +3,8 @@ console's shared parts (sign-in, CSRF, `require_roles`, templates, style, keyboa
 audit log page for its auditors): the triage queue, a report's Art 13 fields (never content
 bytes), and the assessments of Art 48 (manifestly unfounded, forward) and Art 44(3) (confirm as
 indicator). Every view and every assessment is recorded in the audit log, in the transaction of
-the act itself."""
+the act itself; assessments are the services of `tutela.centre.decisions`, as on the command
+line."""
 
 from __future__ import annotations
 
@@ -15,11 +16,14 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from tutela.audit.log import Action, Subject, record
-from tutela.centre.indicators import confirm_indicator
-from tutela.centre.triage import forward_report, mark_unfounded
+from tutela.centre.decisions import (
+    confirm_indicators,
+    forward,
+    report_subject,
+    set_aside_as_unfounded,
+)
 from tutela.centre.triage_views import ReportView, report_view, triage_queue
 from tutela.db.database import Database
-from tutela.db.types import utc_now
 from tutela.errors import InvalidInput
 from tutela.settings import Settings
 from tutela.ui.access import AnalystDep, SeniorAnalystDep, Viewer, page, secure
@@ -51,10 +55,6 @@ def install_centre_console(app: FastAPI, settings: Settings, database: Database)
     install_pages(app, router, shortcuts=SHORTCUTS)
 
 
-def _subject(report_id: int) -> Subject:
-    return Subject("centre_report", str(report_id))
-
-
 @router.get("/triage")
 def queue(viewer: AnalystDep, done: int | None = None) -> Response:
     with viewer.services.database.unit_of_work() as session:
@@ -68,7 +68,7 @@ async def report_page(report_id: int, viewer: AnalystDep) -> Response:
     def view() -> ReportView:
         with viewer.services.database.unit_of_work() as session:
             shown = report_view(session, report_id)
-            record(session, viewer.actor, Action.VIEW, _subject(report_id), {})
+            record(session, viewer.actor, Action.VIEW, report_subject(report_id), {})
             return shown
 
     shown = await run_in_threadpool(view)
@@ -95,18 +95,11 @@ async def decision(
     if decision not in DECISIONS:
         raise InvalidInput("choose unfounded or forward")
 
-    def act() -> None:
-        now = utc_now()
-        with viewer.services.database.unit_of_work() as session:
-            if decision == UNFOUNDED:
-                mark_unfounded(session, report_id, reasons, now)
-                details: dict[str, object] = {"decision": UNFOUNDED, "reasons": reasons}
-            else:
-                assessment = forward_report(session, report_id, now)
-                details = {"decision": FORWARD, "recipients": list(assessment.recipients)}
-            record(session, viewer.actor, Action.DECISION, _subject(report_id), details, now=now)
-
-    await run_in_threadpool(act)
+    database, name = viewer.services.database, viewer.user.name
+    if decision == UNFOUNDED:
+        await run_in_threadpool(set_aside_as_unfounded, database, name, report_id, reasons)
+    else:
+        await run_in_threadpool(forward, database, name, report_id)
     return _next(viewer, report_id)
 
 
@@ -119,24 +112,13 @@ async def indicator(
     """Art 44(3): make indicators of the report's hashes, on a national authority's
     confirmation, by the named senior analyst."""
 
-    def act() -> None:
-        now = utc_now()
-        with viewer.services.database.unit_of_work() as session:
-            confirmed = confirm_indicator(
-                session,
-                report_id,
-                viewer.user.name,
-                now,
-                authority_confirmation=authority_confirmation,
-            )
-            details = {
-                "decision": "confirm_indicator",
-                "authority_confirmation": authority_confirmation,
-                "indicator_ids": list(confirmed.indicator_ids),
-            }
-            record(session, viewer.actor, Action.DECISION, _subject(report_id), details, now=now)
-
-    await run_in_threadpool(act)
+    await run_in_threadpool(
+        confirm_indicators,
+        viewer.services.database,
+        viewer.user.name,
+        report_id,
+        authority_confirmation,
+    )
     return secure(RedirectResponse(f"/ui/triage/reports/{report_id}", status_code=303))
 
 
