@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select
 
+from tutela.audit.log import list_entries
 from tutela.db import Database
 from tutela.indicators.banks import create_bank
 from tutela.indicators.fetchers import (
@@ -149,3 +150,11 @@ def test_the_next_fetch_starts_from_the_checkpointed_timestamp(
     assert report.resumed
     assert stopncii.requests[0]["startTimestamp"] == [str(PAGE_1["nextSetTimestamp"])]
     assert stored(database) == {("pdq", PDQ), ("md5", VIDEO_MD5)}
+
+
+def test_each_fetched_page_is_audited_as_the_fetcher(database: Database, client: object) -> None:
+    create_bank(database, "stopncii")
+    fetch_stopncii(database, "stopncii", client, actor="cli:carol")
+    with database.reader() as session:
+        fetches = list_entries(session, action="bank_fetch")
+    assert [(e.actor, e.details["added"]) for e in fetches] == [("cli:carol", 1), ("cli:carol", 1)]

@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
+from feed_fixtures import SignedFeed
 from provider_fixtures import (
     TUTELA,
     drawn_image,
@@ -25,9 +25,8 @@ from provider_fixtures import (
 )
 from report_samples import NOW
 from tutela.db.database import Database
-from tutela.indicators.feed_subscription import FEED_SCHEMA, FeedPage, follow_feed
-from tutela.reporting.canonical import canonical_json
-from tutela.reporting.signing import SigningKey, generate_key_file
+from tutela.indicators.feed_subscription import follow_feed
+from tutela.reporting.signing import generate_key_file
 from tutela.settings import Settings
 from tutela.signals.hashing import pdq_of_bytes
 from tutela.signals.pdq import PdqMode
@@ -120,35 +119,6 @@ def test_a_bank_deleted_while_the_node_runs_stops_matching_at_once(
     assert verdict_of_upload(node, "known-1", jpeg(KNOWN)) == "no_match"
 
 
-class SignedFeed:
-    """The centre's feed as a provider fetches it: one page adding one hash, signed by the
-    centre's key (the network is the only thing stood in for)."""
-
-    def __init__(self, centre: SigningKey, pdq: str) -> None:
-        self.centre = centre
-        self.pdq = pdq
-
-    def fetch(self, url: str, since: int, limit: int, now: datetime) -> FeedPage:
-        body = canonical_json(
-            {
-                "schema": FEED_SCHEMA,
-                "since": since,
-                "items": [
-                    {
-                        "seq": since + 1,
-                        "op": "add",
-                        "signal_type": "pdq",
-                        "value": self.pdq,
-                        "generation": {"indicator_id": 1},
-                    }
-                ],
-                "next": since + 1,
-                "more": False,
-            }
-        )
-        return FeedPage(body, self.centre.key_id, self.centre.sign(body))
-
-
 @pytest.mark.slow
 def test_a_bank_subscribed_to_the_centres_feed_while_the_node_runs_matches_what_it_brings(
     node: httpx.Client, settings: Settings, database: Database, tmp_path: Path
@@ -162,7 +132,7 @@ def test_a_bank_subscribed_to_the_centres_feed_while_the_node_runs_matches_what_
         *("bank", "subscribe", "eu-centre", "--centre", "http://centre.invalid"),
         *("--public-key", str(public_key)),
     )
-    report = follow_feed(database, "eu-centre", SignedFeed(centre, known_pdq()), NOW)
+    report = follow_feed(database, "eu-centre", SignedFeed(centre, [("pdq", known_pdq())]), NOW)
     assert report.added == 1
 
     assert match_hash(node, known_pdq()) == ["eu-centre"]

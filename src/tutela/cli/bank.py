@@ -13,6 +13,7 @@ from typing import Annotated, TextIO
 import typer
 
 from tutela.cli.app import app, print_json, stderr_is_terminal
+from tutela.cli.audit import operator_actor
 from tutela.cli.db import opened_database
 from tutela.cli.progress import progress_bar
 from tutela.db import Database
@@ -88,6 +89,7 @@ def create_command(
             pdq_threshold=pdq_threshold,
             review_distance=review_distance,
             tags=tag or [],
+            actor=operator_actor(),
         )
     _print_banks([bank], json_lines)
 
@@ -116,14 +118,42 @@ def show_command(name: NameArgument, json_lines: JsonOption = False) -> None:
 def enable_command(name: NameArgument, json_lines: JsonOption = False) -> None:
     """Match against this bank again."""
     with opened_database() as database:
-        _print_banks([banks.set_bank_enabled(database, name, True)], json_lines)
+        _print_banks(
+            [banks.set_bank_enabled(database, name, True, actor=operator_actor())], json_lines
+        )
 
 
 @bank_app.command("disable")
 def disable_command(name: NameArgument, json_lines: JsonOption = False) -> None:
     """Stop matching against this bank (its hashes are kept)."""
     with opened_database() as database:
-        _print_banks([banks.set_bank_enabled(database, name, False)], json_lines)
+        _print_banks(
+            [banks.set_bank_enabled(database, name, False, actor=operator_actor())], json_lines
+        )
+
+
+@bank_app.command("thresholds")
+def thresholds_command(
+    name: NameArgument,
+    pdq_threshold: Annotated[
+        int, typer.Option(help="Largest PDQ distance that counts as a match.")
+    ],
+    review_distance: Annotated[
+        int | None,
+        typer.Option(help="PDQ matches up to this distance go to review only (default: none)."),
+    ] = None,
+    json_lines: JsonOption = False,
+) -> None:
+    """Change a bank's PDQ threshold and review band; running matchers follow at once."""
+    with opened_database() as database:
+        bank = banks.set_bank_thresholds(
+            database,
+            name,
+            pdq_threshold=pdq_threshold,
+            review_distance=review_distance,
+            actor=operator_actor(),
+        )
+    _print_banks([bank], json_lines)
 
 
 @bank_app.command("delete")
@@ -138,7 +168,7 @@ def delete_command(
             raise InvalidInput(f"deleting bank {name!r} removes all its hashes; pass --yes")
         typer.confirm(f"Delete bank {name!r} and all its hashes?", abort=True)
     with opened_database() as database:
-        removed = banks.delete_bank(database, name)
+        removed = banks.delete_bank(database, name, actor=operator_actor())
     if json_lines:
         print_json({"bank": name, "deleted": True, "indicators": removed})
     else:
@@ -174,6 +204,7 @@ def import_command(
                 list_format=list_format,
                 signal_type=signal_type,
                 progress=advance,
+                actor=operator_actor(),
             )
         written = _snapshot_after(database, report.added, snapshot)
     if json_lines:
@@ -238,10 +269,14 @@ def fetch_command(
             report: FetchReport
             if exchange is Exchange.NCMEC:
                 client = ncmec_client(ncmec_credentials(credentials))
-                report = fetch_ncmec(database, name, client, progress=advance)
+                report = fetch_ncmec(
+                    database, name, client, progress=advance, actor=operator_actor()
+                )
             else:
                 client = stopncii_client(stopncii_credentials(credentials))
-                report = fetch_stopncii(database, name, client, progress=advance)
+                report = fetch_stopncii(
+                    database, name, client, progress=advance, actor=operator_actor()
+                )
         written = _snapshot_after(database, report.added, snapshot)
     if json_lines:
         print_json(report.as_dict() | {"snapshot": written and written.as_dict()})

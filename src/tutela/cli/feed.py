@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from tutela.cli.app import load_settings, print_json
+from tutela.cli.audit import operator_actor
 from tutela.cli.bank import bank_app
 from tutela.cli.db import opened_database
 from tutela.db.types import utc_now
@@ -33,7 +34,7 @@ def subscribe_command(
     except (OSError, UnicodeDecodeError):
         raise Unreadable(f"cannot read the public key file {public_key}") from None
     with opened_database() as database:
-        subscribe_bank(database, name, centre, pem)
+        subscribe_bank(database, name, centre, pem, actor=operator_actor())
     sys.stdout.write(f"bank {name} follows {centre}\n")
 
 
@@ -45,7 +46,9 @@ def follow_command(
     """Bring a subscribed bank up to date with the centre's feed now."""
     key = load_key_file(default_key_file(load_settings()))
     with opened_database() as database, open_client() as client:
-        report = follow_feed(database, name, HttpFeedClient(client, key), utc_now())
+        report = follow_feed(
+            database, name, HttpFeedClient(client, key), utc_now(), actor=operator_actor()
+        )
     if json_lines:
         print_json(report.as_dict())
     else:

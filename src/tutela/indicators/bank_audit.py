@@ -34,3 +34,19 @@ def record_bank_change(
 ) -> None:
     """One audit entry, in the caller's transaction: it commits (or not) with the change."""
     record(session, actor, action.value, Subject(SUBJECT_TYPE, bank_name), details)
+
+
+def record_fetched_page(
+    session: Session,
+    actor: str,
+    bank_name: str,
+    exchange: str,
+    *,
+    entries: int,
+    added: int,
+    removed: int,
+) -> None:
+    """A page fetched from an exchange, in the page's own transaction (each page commits alone,
+    so that an interrupted fetch resumes; its entry commits with it)."""
+    details = {"exchange": exchange, "entries": entries, "added": added, "removed": removed}
+    record_bank_change(session, actor, BankAction.FETCH, bank_name, details)

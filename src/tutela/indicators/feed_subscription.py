@@ -16,8 +16,10 @@ from urllib.parse import urlencode
 import httpx
 from sqlalchemy import select
 
+from tutela.audit.log import SYSTEM
 from tutela.db.database import Database
 from tutela.errors import InvalidInput, InvalidSignature, NotFound
+from tutela.indicators.bank_audit import BankAction, record_bank_change, record_fetched_page
 from tutela.indicators.banks import bank_by_name, create_bank
 from tutela.indicators.fetchers.checkpoints import (
     FetchFailed,
@@ -83,23 +85,32 @@ class HttpFeedClient:
         )
 
 
-def subscribe_bank(database: Database, name: str, centre_url: str, public_key_pem: str) -> None:
+def subscribe_bank(
+    database: Database,
+    name: str,
+    centre_url: str,
+    public_key_pem: str,
+    *,
+    actor: str = SYSTEM,
+) -> None:
     """Create (or re-point) a verified bank fed by the centre; indicators only from the Centre
     or another confirmed source (Art 44, REGULATION: detection safeguards)."""
-    load_public_key(public_key_pem)  # refuse a key that is not Ed25519 now, not at first fetch
+    public_key = load_public_key(public_key_pem)  # refuse a non-Ed25519 key now, not at a fetch
     if not centre_url.startswith(("https://", "http://")):
         raise InvalidInput("the centre's URL is http(s)")
     try:
         with database.reader() as session:
             bank_by_name(session, name)
     except NotFound:
-        create_bank(database, name, source="eu-centre", verified=True)
+        create_bank(database, name, source="eu-centre", verified=True, actor=actor)
     with database.unit_of_work() as session:
         bank = bank_by_name(session, name)
         state = load_checkpoint(session, bank.id, EXCHANGE)
         state.update({"url": centre_url, "public_key_pem": public_key_pem})
         state.setdefault("since", 0)
         save_checkpoint(session, bank.id, EXCHANGE, state)
+        details = {"centre": centre_url, "key_id": key_id_of(public_key)}
+        record_bank_change(session, actor, BankAction.SUBSCRIBE, name, details)
 
 
 def subscribed_banks(database: Database) -> list[str]:
@@ -114,9 +125,10 @@ def subscribed_banks(database: Database) -> list[str]:
 
 
 def follow_feed(
-    database: Database, bank_name: str, client: FeedClient, now: datetime
+    database: Database, bank_name: str, client: FeedClient, now: datetime, *, actor: str = SYSTEM
 ) -> FetchReport:
-    """Apply every feed page after the bank's checkpoint; return what changed."""
+    """Apply every feed page after the bank's checkpoint (each page that brings entries is
+    audited as `actor`'s fetch); return what changed."""
     with database.reader() as session:
         bank = bank_by_name(session, bank_name)
         state = load_checkpoint(session, bank.id, EXCHANGE)
@@ -132,7 +144,7 @@ def follow_feed(
             raise InvalidSignature("the feed page is signed with a key this bank does not trust")
         verify_signature(public_key, page.body, page.signature)
         data = _checked(parse_json(page.body), since)
-        added, removed = _apply(database, bank.id, data, state)
+        added, removed = _apply(database, bank_name, bank.id, data, state, actor)
         report.pages += 1
         report.entries += len(data["items"])
         report.added += added
@@ -155,7 +167,12 @@ def _checked(data: Any, since: int) -> dict[str, Any]:
 
 
 def _apply(
-    database: Database, bank_id: int, data: dict[str, Any], state: dict[str, Any]
+    database: Database,
+    bank_name: str,
+    bank_id: int,
+    data: dict[str, Any],
+    state: dict[str, Any],
+    actor: str,
 ) -> tuple[int, int]:
     added = removed = 0
     with database.unit_of_work() as session:
@@ -177,4 +194,14 @@ def _apply(
                 raise InvalidInput("a feed entry's op is add or remove")
         state["since"] = int(data["next"])
         save_checkpoint(session, bank_id, EXCHANGE, dict(state))
+        if data["items"]:  # an empty poll (most of them) is no change worth an entry
+            record_fetched_page(
+                session,
+                actor,
+                bank_name,
+                EXCHANGE,
+                entries=len(data["items"]),
+                added=added,
+                removed=removed,
+            )
     return added, removed

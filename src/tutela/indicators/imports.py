@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from tutela.audit.log import SYSTEM
 from tutela.db.database import Database
 from tutela.errors import NotFound, Unreadable
+from tutela.indicators.bank_audit import BankAction, record_bank_change
 from tutela.indicators.banks import bank_by_name
 from tutela.indicators.ledger import insert_indicators
 from tutela.indicators.list_formats import BadLine, ListFormat, ListReader, format_for_path
@@ -42,8 +44,9 @@ def import_indicators(
     signal_type: str | None = None,
     source: str | None = None,
     progress: Callable[[int], None] | None = None,
+    actor: str = SYSTEM,
 ) -> ImportReport:
-    """Add every good line of a list to a bank in one transaction.
+    """Add every good line of a list to a bank in one transaction, audited as `actor`'s.
 
     Lines already in the bank are skipped (so a re-import adds nothing); bad lines are reported
     with their number and reason. A list-wide error (a hash whose type cannot be told, a CSV with
@@ -54,6 +57,19 @@ def import_indicators(
         bank = bank_by_name(session, bank_name)
         added = insert_indicators(
             session, bank.id, reader.records(lines), source=source, progress=progress
+        )
+        record_bank_change(
+            session,
+            actor,
+            BankAction.IMPORT,
+            bank_name,
+            {
+                "source": source,
+                "format": list_format.value,
+                "added": added,
+                "already_present": reader.good_count - added,
+                "bad": reader.bad_count,
+            },
         )
     return ImportReport(
         bank=bank_name,
@@ -72,6 +88,7 @@ def import_file(
     list_format: ListFormat | None = None,
     signal_type: str | None = None,
     progress: Callable[[int], None] | None = None,
+    actor: str = SYSTEM,
 ) -> ImportReport:
     """Import a list file; its name is the indicators' provenance and, by default, its format."""
     chosen = list_format or format_for_path(path.name)
@@ -84,6 +101,7 @@ def import_file(
             signal_type=signal_type,
             source=f"file:{path.name}",
             progress=progress,
+            actor=actor,
         )
 
 

@@ -14,8 +14,10 @@ from typing import Any
 import requests
 from threatexchange.exchanges.clients.ncmec.hash_api import NCMECEnvironment, NCMECHashAPI
 
+from tutela.audit.log import SYSTEM
 from tutela.db.database import Database
 from tutela.errors import ConfigurationError, InvalidHash
+from tutela.indicators.bank_audit import record_fetched_page
 from tutela.indicators.banks import bank_by_name
 from tutela.indicators.fetchers.checkpoints import (
     FetchFailed,
@@ -56,6 +58,7 @@ def fetch_ncmec(
     *,
     now: Callable[[], float] = time.time,
     progress: Callable[[int], None] | None = None,
+    actor: str = SYSTEM,
 ) -> FetchReport:
     """Fetch every entry changed since the bank's last complete fetch.
 
@@ -87,8 +90,18 @@ def fetch_ncmec(
         if response is None:
             break
         with database.unit_of_work() as session:
+            added, removed = report.added, report.removed
             for entry in response.updates:
                 _apply_entry(session, bank.id, entry, report)
+            record_fetched_page(
+                session,
+                actor,
+                bank_name,
+                EXCHANGE,
+                entries=len(response.updates),
+                added=report.added - added,
+                removed=report.removed - removed,
+            )
             if response.next:
                 checkpoint = {
                     "max_ts": start,

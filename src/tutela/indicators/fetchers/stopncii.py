@@ -12,8 +12,10 @@ from threatexchange.exchanges.clients.stopncii.api import (
     StopNCIISignalType,
 )
 
+from tutela.audit.log import SYSTEM
 from tutela.db.database import Database
 from tutela.errors import InvalidHash
+from tutela.indicators.bank_audit import record_fetched_page
 from tutela.indicators.banks import bank_by_name
 from tutela.indicators.fetchers.checkpoints import (
     FetchFailed,
@@ -46,6 +48,7 @@ def fetch_stopncii(
     client: Any,
     *,
     progress: Callable[[int], None] | None = None,
+    actor: str = SYSTEM,
 ) -> FetchReport:
     """Fetch every record changed since the bank's checkpoint.
 
@@ -67,8 +70,18 @@ def fetch_stopncii(
         except requests.RequestException as error:
             raise FetchFailed(f"StopNCII fetch stopped: {_describe(error)}") from None
         with database.unit_of_work() as session:
+            added, removed = report.added, report.removed
             for record in response.hashRecords:
                 _apply_record(session, bank.id, record, report)
+            record_fetched_page(
+                session,
+                actor,
+                bank_name,
+                EXCHANGE,
+                entries=len(response.hashRecords),
+                added=report.added - added,
+                removed=report.removed - removed,
+            )
             save_checkpoint(
                 session, bank.id, EXCHANGE, {"start_timestamp": response.nextSetTimestamp}
             )
