@@ -23,6 +23,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from tutela.api.app import create_app
 from tutela.auth.api_keys import SCOPES, create_api_key
+from tutela.auth.platforms import DEFAULT_PLATFORM
 from tutela.db.database import Database
 from tutela.detection.hasher import Hasher
 from tutela.detection.items import ItemView, accept_signals, get_item
@@ -113,8 +114,16 @@ def run_pipeline(database: Database, *, limit: int = 100) -> int:
     )
 
 
-def make_key(database: Database, name: str = "platform", scopes: tuple[str, ...] = SCOPES) -> str:
-    return create_api_key(database, name, list(scopes))[1]
+def make_key(
+    database: Database,
+    name: str = "platform",
+    scopes: tuple[str, ...] = SCOPES,
+    *,
+    platform: str = DEFAULT_PLATFORM,
+) -> str:
+    """A key of `platform`: by default the one the domain's own helpers (accept_signals,
+    register_webhook…) write to, so tests may mix them with API calls."""
+    return create_api_key(database, name, list(scopes), platform=platform)[1]
 
 
 @asynccontextmanager

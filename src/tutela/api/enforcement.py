@@ -1,5 +1,6 @@
 """`/v1/complaints` and `/v1/items/{id}/takedown-confirmation`: what the platform tells the node
-after a decision — a user's complaint (DSA Art 20), and that an item was taken down."""
+after a decision — a user's complaint (DSA Art 20), and that an item was taken down. A key
+reaches only its own platform's items and complaints."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from tutela.api.deps import ItemsReadKey, ItemsWriteKey, ServicesDep, scope_doc
+from tutela.api.schemas import FreeText, Identifier
 from tutela.audit.log import api_key_actor
+from tutela.detection.items import check_item_of
 from tutela.enforcement.complaints import get_complaint, lodge_complaint
 from tutela.enforcement.takedown import confirm_takedown
 
@@ -18,9 +21,13 @@ router = APIRouter(tags=["enforcement"])
 class ComplaintCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    complaint_id: str = Field(min_length=1, max_length=256, description="The platform's own id.")
-    item_id: str = Field(min_length=1, max_length=256, description="The item the decision was on.")
-    grounds: str = Field(min_length=1, max_length=5000, description="The user's reasons.")
+    complaint_id: Identifier = Field(
+        min_length=1, max_length=256, description="The platform's own id."
+    )
+    item_id: Identifier = Field(
+        min_length=1, max_length=256, description="The item the decision was on."
+    )
+    grounds: FreeText = Field(min_length=1, max_length=5000, description="The user's reasons.")
 
 
 class ComplaintPublic(BaseModel):
@@ -64,6 +71,7 @@ async def create_complaint(
         body.grounds,
         api_key_actor(key.name),
         services.settings.complaint_window_months,
+        platform=key.platform,
     )
     response.status_code = 202 if created else 200
     return ComplaintPublic(
@@ -76,8 +84,9 @@ async def create_complaint(
     response_model=ComplaintPublic,
     openapi_extra=scope_doc("items:read"),
 )
-def read_complaint(ident: int, _key: ItemsReadKey, services: ServicesDep) -> ComplaintPublic:
-    view = get_complaint(services.database, ident)
+def read_complaint(ident: int, key: ItemsReadKey, services: ServicesDep) -> ComplaintPublic:
+    """A complaint of the key's platform and its state."""
+    view = get_complaint(services.database, ident, platform=key.platform)
     return ComplaintPublic(
         id=view.id, complaint_id=view.complaint_ref, case_id=view.case_id, state=view.state
     )
@@ -92,6 +101,8 @@ def confirm_item_takedown(
     ident: int, body: TakedownConfirmationCreate, key: ItemsWriteKey, services: ServicesDep
 ) -> TakedownPublic:
     """The platform removed or disabled the item: the node stops asking (idempotent)."""
+    # Items never change platform, so checking before the service's own transaction is safe.
+    check_item_of(services.database, ident, key.platform)
     view = confirm_takedown(
         services.database,
         ident,

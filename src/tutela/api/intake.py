@@ -7,13 +7,14 @@ itself: no job, no worker, and an upload that matched nothing is never written t
 bytes never touch the disk). Beyond that limit (a burst, or a broken pool), and past
 INLINE_MAX_BYTES, uploads are queued for the detection workers as before, so a burst costs the
 time to store it, not to hash it. A hash-only
-submission needs no hashing: it is matched and decided at intake always (unless `inline_limit` is
-0, which queues everything).
+submission needs no hashing: it is matched and decided at intake always, whatever `inline_limit`.
 
 **Group commit.** Submissions that arrive while a batch is being written wait for the next one, and
 each batch is one transaction (tutela.detection.items.accept_many). A request is answered only
 after the commit of the batch holding it. Under load, many uploads share one transaction and
-SQLite's single write lock is taken far less often; alone, an upload is written at once.
+SQLite's single write lock is taken far less often; alone, an upload is written at once. When a
+batch's transaction fails, its submissions are written again one transaction each: only the one
+that cannot be written answers with the failure, never its neighbours.
 """
 
 from __future__ import annotations
@@ -105,14 +106,22 @@ class Intake:
             batch = self._take_batch()
             try:
                 results = await run_in_threadpool(self._store, [(s, h) for s, h, _ in batch])
-            except Exception as error:  # every request of the batch answers with the failure
-                for _, _, answer in batch:
-                    if not answer.done():
-                        answer.set_exception(error)
+            except Exception as error:
+                if len(batch) == 1:
+                    _answer(batch[0][2], error)
+                    continue
+                # One submission the database refused rolled back the whole batch: write each
+                # alone, so that only it fails.
+                for submission, hashed, answer in batch:
+                    try:
+                        (result,) = await run_in_threadpool(self._store, [(submission, hashed)])
+                    except Exception as alone:
+                        _answer(answer, alone)
+                    else:
+                        _answer(answer, result)
                 continue
             for (_, _, answer), result in zip(batch, results, strict=True):
-                if not answer.done():
-                    answer.set_result(result)
+                _answer(answer, result)
 
     def _store(self, batch: list[tuple[Submission, Result | None]]) -> list[Accepted]:
         """Match what was hashed here, and the signals of hash-only submissions (against
@@ -128,8 +137,8 @@ class Intake:
         return accept_many(self._database, submissions, master_key=self._master_key)
 
     def _decides(self, submission: Submission, result: Result | None) -> bool:
-        """Whether the submission is decided here: hashed here, or hash-only."""
-        return result is not None or (submission.signals is not None and self._inline_limit > 0)
+        """Whether the submission is decided here: hashed here, or hash-only (nothing to hash)."""
+        return result is not None or submission.signals is not None
 
     def _outcome(self, submission: Submission, result: Result | None) -> Outcome:
         if result is not None:
@@ -146,3 +155,13 @@ class Intake:
                 break
             batch.append(self._waiting.popleft())
         return batch
+
+
+def _answer(answer: asyncio.Future[Accepted], outcome: Accepted | BaseException) -> None:
+    """Settle a request's wait, unless its client hung up (the item is stored regardless)."""
+    if answer.done():
+        return
+    if isinstance(outcome, BaseException):
+        answer.set_exception(outcome)
+    else:
+        answer.set_result(outcome)

@@ -27,7 +27,8 @@ class Upload:
 
 
 def is_multipart(request: Request) -> bool:
-    return request.headers.get("content-type", "").startswith(MULTIPART)
+    # Media types are case-insensitive (RFC 9110 8.3.1): `Multipart/Form-Data` is one too.
+    return request.headers.get("content-type", "").lstrip().lower().startswith(MULTIPART)
 
 
 async def read_upload(request: Request, max_bytes: int) -> Upload:
@@ -61,9 +62,18 @@ def parse_model(model: type[M], raw: str | bytes, where: str) -> M:
         raise RequestValidationError(errors) from None
 
 
-def multipart_body(fields: dict[str, Any]) -> dict[str, Any]:
-    """OpenAPI requestBody for a multipart upload with the given extra fields."""
+def multipart_body(
+    fields: dict[str, Any],
+    *,
+    required: tuple[str, ...] = (),
+    json_fields: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """OpenAPI requestBody for a multipart upload with the given extra fields (`json_fields`:
+    those sent as JSON text, declared with their object schema and an encoding)."""
     properties = {"file": {"type": "string", "format": "binary"}, **fields}
-    return {
-        MULTIPART: {"schema": {"type": "object", "properties": properties, "required": ["file"]}}
+    media: dict[str, Any] = {
+        "schema": {"type": "object", "properties": properties, "required": ["file", *required]}
     }
+    if json_fields:
+        media["encoding"] = {name: {"contentType": "application/json"} for name in json_fields}
+    return {MULTIPART: media}

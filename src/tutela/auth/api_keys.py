@@ -1,4 +1,5 @@
-"""API keys: issued once, stored as a digest, checked in constant time, scoped, revocable."""
+"""API keys: issued once, stored as a digest, checked in constant time, scoped, revocable, each
+belonging to one platform (tutela.auth.platforms); creation and revocation are audited."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from tutela.audit.log import SYSTEM, Subject, record
 from tutela.auth.models import ApiKey
+from tutela.auth.platforms import check_platform
 from tutela.db.database import Database
 from tutela.db.types import utc_now
 from tutela.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
@@ -42,6 +45,8 @@ ASKING_STRIPES = 64
 class ApiKeyView:
     id: int
     name: str
+    # Whose objects the key sees and changes.
+    platform: str
     prefix: str
     scopes: tuple[str, ...]
     created_at: datetime
@@ -51,6 +56,7 @@ class ApiKeyView:
     def as_dict(self) -> dict[str, object]:
         return {
             "name": self.name,
+            "platform": self.platform,
             "prefix": KEY_PREFIX + self.prefix,
             "scopes": list(self.scopes),
             "created_at": self.created_at.isoformat(),
@@ -59,10 +65,19 @@ class ApiKeyView:
         }
 
 
-def create_api_key(database: Database, name: str, scopes: Sequence[str]) -> tuple[ApiKeyView, str]:
-    """Make a key; return its view and the key itself, which is never shown again."""
+def create_api_key(
+    database: Database,
+    name: str,
+    scopes: Sequence[str],
+    *,
+    platform: str | None = None,
+    actor: str = SYSTEM,
+) -> tuple[ApiKeyView, str]:
+    """Make a key of `platform` (default: a platform named as the key); return its view and the
+    key itself, which is never shown again. `actor` is who the audit log names."""
     if not NAME.match(name):
         raise InvalidInput("key name must be 1-64 letters, digits or _.-")
+    platform = check_platform(name if platform is None else platform)
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown or not scopes:
         raise InvalidInput(f"scopes must be among {', '.join(SCOPES)}; got {unknown or 'none'}")
@@ -73,6 +88,7 @@ def create_api_key(database: Database, name: str, scopes: Sequence[str]) -> tupl
                 raise Conflict(f"an API key named {name!r} already exists")
             row = ApiKey(
                 name=name,
+                platform=platform,
                 prefix=secret[:LOOKUP_CHARS],
                 digest=_digest(secret),
                 scopes=sorted(set(scopes)),
@@ -81,6 +97,13 @@ def create_api_key(database: Database, name: str, scopes: Sequence[str]) -> tupl
             session.add(row)
             session.flush()
             view = _view(row)
+            record(
+                session,
+                actor,
+                "api_key_create",
+                Subject("api_key", name),
+                {"platform": platform, "scopes": list(view.scopes), "prefix": view.prefix},
+            )
     except IntegrityError:
         raise Conflict(f"an API key named {name!r} already exists") from None
     return view, KEY_PREFIX + secret
@@ -91,13 +114,21 @@ def list_api_keys(database: Database) -> list[ApiKeyView]:
         return [_view(row) for row in session.scalars(select(ApiKey).order_by(ApiKey.name))]
 
 
-def revoke_api_key(database: Database, name: str) -> ApiKeyView:
+def revoke_api_key(database: Database, name: str, *, actor: str = SYSTEM) -> ApiKeyView:
+    """Revoke the key (audited; revoking a revoked key changes and records nothing)."""
     with database.unit_of_work() as session:
         row = session.scalar(select(ApiKey).where(ApiKey.name == name))
         if row is None:
             raise NotFound(f"no API key named {name!r}")
         if row.revoked_at is None:
             row.revoked_at = utc_now()
+            record(
+                session,
+                actor,
+                "api_key_revoke",
+                Subject("api_key", name),
+                {"platform": row.platform},
+            )
         return _view(row)
 
 
@@ -205,6 +236,7 @@ def _view(row: ApiKey) -> ApiKeyView:
     return ApiKeyView(
         id=row.id,
         name=row.name,
+        platform=row.platform,
         prefix=row.prefix,
         scopes=tuple(row.scopes),
         created_at=row.created_at,

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from tutela.auth.platforms import DEFAULT_PLATFORM, PLATFORM_MAX
 from tutela.db.base import Base
 from tutela.db.types import UtcDateTime, utc_now
 
@@ -18,6 +19,8 @@ class ApiKey(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
+    # The platform whose objects the key sees and changes (several keys may share one).
+    platform: Mapped[str] = mapped_column(String(PLATFORM_MAX), server_default=DEFAULT_PLATFORM)
     prefix: Mapped[str] = mapped_column(String(16), index=True)
     # SHA-256 suffices: keys carry 256 random bits, so no slow password hash is needed.
     digest: Mapped[str] = mapped_column(String(64))

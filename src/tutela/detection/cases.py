@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from tutela.auth.platforms import DEFAULT_PLATFORM
 from tutela.detection.models import Case
 from tutela.detection.policy import ACTION, REVIEW, JudgedMatch
 
@@ -20,21 +21,34 @@ CLOSE_PDQ_DISTANCE = 10
 
 
 def open_case(
-    session: Session, item_id: int, verdict: str, judged: Sequence[JudgedMatch], now: datetime
+    session: Session,
+    item_id: int,
+    verdict: str,
+    judged: Sequence[JudgedMatch],
+    now: datetime,
+    *,
+    platform: str = DEFAULT_PLATFORM,
 ) -> Case:
     """Open the item's case inside the caller's transaction (the one recording the verdict)."""
-    case = Case(**case_row(item_id, verdict, judged, now))
+    case = Case(**case_row(item_id, verdict, judged, now, platform=platform))
     session.add(case)
     session.flush()
     return case
 
 
 def case_row(
-    item_id: int, verdict: str, judged: Sequence[JudgedMatch], now: datetime
+    item_id: int,
+    verdict: str,
+    judged: Sequence[JudgedMatch],
+    now: datetime,
+    *,
+    platform: str = DEFAULT_PLATFORM,
 ) -> dict[str, Any]:
-    """The columns of the case a `review` or `action` verdict opens, for a bulk insert."""
+    """The columns of the case a `review` or `action` verdict opens (for its item's
+    `platform`), for a bulk insert."""
     relevant = [j for j in judged if j.outcome in (ACTION, REVIEW)]
     return {
+        "platform": platform,
         "item_id": item_id,
         "status": OPEN,
         "priority": _priority(verdict, relevant),

@@ -1,7 +1,10 @@
 """Accepting items (uploads and hash-only submissions) and reading them back.
 
 `accept_many` stores a batch of submissions in one transaction (the API's group commit); each is
-durable when it returns, and idempotent on the platform's `item_id`. A submission is queued for a
+durable when it returns. An item is identified by its platform, the platform's `item_id` and the
+SHA-256 of its content (the upload's bytes; a hash-only submission's canonical signals): the same
+three again are a replay and answer with the item stored first; the same `item_id` with other
+content is another item, hashed and decided on its own. A submission is queued for a
 detection worker, or comes already matched (`Submission.outcome`: the API hashed it) and gets its
 verdict in that same transaction; then its bytes are stored only if they matched, to be held for
 review, and an upload that matched nothing never touches the database.
@@ -9,8 +12,10 @@ review, and an upload that matched nothing never touches the database.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast
 
@@ -18,8 +23,10 @@ from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from tutela.auth.platforms import DEFAULT_PLATFORM
 from tutela.db.database import Database
 from tutela.db.types import utc_now
+from tutela.detection.item_metadata import ITEM_ID_MAX, check_identifier, check_metadata
 from tutela.detection.models import (
     DONE,
     PROCESSING,
@@ -46,10 +53,17 @@ from tutela.signals.registry import get_signal_type
 # The upload path's statements, on Core tables (no ORM bookkeeping per row) and built once:
 # building one costs about as much as running it, once per batch of uploads.
 ITEMS = cast(Table, Item.__table__)
-_KNOWN = select(ITEMS.c.item_id, ITEMS.c.id, ITEMS.c.status).where(
-    ITEMS.c.item_id.in_(bindparam("item_ids", expanding=True))
+_KNOWN = select(
+    ITEMS.c.platform, ITEMS.c.item_id, ITEMS.c.content_digest, ITEMS.c.id, ITEMS.c.status
+).where(
+    ITEMS.c.platform.in_(bindparam("platforms", expanding=True)),
+    ITEMS.c.item_id.in_(bindparam("item_ids", expanding=True)),
 )
-_INSERT_ITEMS = insert(ITEMS).returning(ITEMS.c.item_id, ITEMS.c.id)
+_INSERT_ITEMS = insert(ITEMS).returning(
+    ITEMS.c.platform, ITEMS.c.item_id, ITEMS.c.content_digest, ITEMS.c.id
+)
+# An item's identity: (platform, item_id, content digest).
+ItemKey = tuple[str, str, str]
 _INSERT_PAYLOADS = insert(cast(Table, ItemPayload.__table__))
 _INSERT_JOBS = insert(cast(Table, Job.__table__))
 
@@ -75,6 +89,15 @@ class Submission:
     # When the node received it (its `created_at`, from which verdict latency counts); None: when
     # it is stored.
     received_at: datetime | None = None
+    # The platform of the API key that sent it.
+    platform: str = DEFAULT_PLATFORM
+    # SHA-256 (hex) of the content; "" until `with_digest` computed it (on the thread that stores
+    # it, not the API's event loop: hashing 16 MiB takes about 10 ms).
+    content_digest: str = ""
+
+    @property
+    def identity(self) -> ItemKey:
+        return (self.platform, self.item_id, self.content_digest)
 
     @property
     def stored_data(self) -> bytes | None:
@@ -113,61 +136,99 @@ class ItemView:
 
 
 def accept_upload(
-    database: Database, item_id: str, metadata: Mapping[str, Any], data: bytes
+    database: Database,
+    item_id: str,
+    metadata: Mapping[str, Any],
+    data: bytes,
+    *,
+    platform: str = DEFAULT_PLATFORM,
 ) -> Accepted:
-    """Store the upload and its job durably before the platform gets an answer; idempotent on
-    `item_id` (a repeat returns the existing item and stores nothing)."""
-    return accept_many(database, [upload_submission(item_id, metadata, data)])[0]
+    """Store the upload and its job durably before the platform gets an answer; a replay (same
+    platform, `item_id` and bytes) returns the existing item and stores nothing."""
+    return accept_many(database, [upload_submission(item_id, metadata, data, platform=platform)])[0]
 
 
 def accept_signals(
-    database: Database, item_id: str, metadata: Mapping[str, Any], signals: Mapping[str, str]
+    database: Database,
+    item_id: str,
+    metadata: Mapping[str, Any],
+    signals: Mapping[str, str],
+    *,
+    platform: str = DEFAULT_PLATFORM,
 ) -> Accepted:
     """A hash-only submission: the platform hashed the content itself; nothing else is stored."""
-    return accept_many(database, [signals_submission(item_id, metadata, signals)])[0]
+    submission = signals_submission(item_id, metadata, signals, platform=platform)
+    return accept_many(database, [submission])[0]
 
 
-def upload_submission(item_id: str, metadata: Mapping[str, Any], data: bytes) -> Submission:
+def upload_submission(
+    item_id: str, metadata: Mapping[str, Any], data: bytes, *, platform: str = DEFAULT_PLATFORM
+) -> Submission:
     # An empty upload is accepted too: its verdict is `error` with the code `empty`.
-    _check_item_id(item_id)
-    return Submission(item_id, metadata, data=data)
+    check_identifier(item_id, "item_id", ITEM_ID_MAX)
+    check_metadata(metadata)
+    return Submission(item_id, metadata, data=data, platform=platform)
 
 
 def signals_submission(
-    item_id: str, metadata: Mapping[str, Any], signals: Mapping[str, str]
+    item_id: str,
+    metadata: Mapping[str, Any],
+    signals: Mapping[str, str],
+    *,
+    platform: str = DEFAULT_PLATFORM,
 ) -> Submission:
     """Validated and in canonical form; InvalidInput (or InvalidHash) when a signal is not."""
-    _check_item_id(item_id)
+    check_identifier(item_id, "item_id", ITEM_ID_MAX)
+    check_metadata(metadata)
     if not signals:
         raise InvalidInput("give at least one signal")
     canonical: dict[str, object] = {}
     for name, value in signals.items():
         checked = get_signal_type(name).validate(value)
         canonical[name] = {"hash": checked} if name == "pdq" else checked
-    return Submission(item_id, metadata, signals=canonical)
+    return Submission(
+        item_id, metadata, signals=canonical, platform=platform, content_digest=_digest(canonical)
+    )
+
+
+def with_digest(submission: Submission) -> Submission:
+    """The submission with its content digest: the upload's SHA-256 (from hashing, when it was
+    hashed here), or of its canonical signals."""
+    if submission.content_digest:
+        return submission
+    if submission.data is None:
+        return replace(submission, content_digest=_digest(submission.signals or {}))
+    hashed = submission.outcome.signals if submission.outcome is not None else None
+    known = hashed.get("sha256") if hashed else None
+    digest = known if isinstance(known, str) else hashlib.sha256(submission.data).hexdigest()
+    return replace(submission, content_digest=digest)
 
 
 def accept_many(
     database: Database, submissions: Sequence[Submission], *, master_key: MasterKey | None = None
 ) -> list[Accepted]:
     """Store every new submission, its payload and its job (or its verdict) in one transaction;
-    answer for each in order. A repeated `item_id` (stored before, or earlier in the batch)
-    stores nothing. Payloads held for review are sealed under `master_key` (the vault's)."""
+    answer for each in order. A replayed item (its platform, `item_id` and content stored
+    before, or earlier in the batch) stores nothing. Payloads held for review are sealed under
+    `master_key` (the vault's)."""
     if not submissions:
         return []
+    submissions = [with_digest(s) for s in submissions]
     try:
         with database.unit_of_work() as session:
             return _insert_new(session, submissions, master_key)
     except IntegrityError:
-        # Another node inserted one of these item ids between the check and the insert
+        # Another node inserted one of these items between the check and the insert
         # (PostgreSQL); one at a time, each submission settles its own race.
         return [_accept(database, s, master_key) for s in submissions]
 
 
-def get_item(database: Database, ident: int) -> ItemView:
+def get_item(database: Database, ident: int, *, platform: str | None = None) -> ItemView:
+    """The item, with its matches and case. With `platform` (an API key's), another platform's
+    item is NotFound exactly as a missing one; None is the node's own view (console, CLI)."""
     with database.reader() as session:
         item = session.get(Item, ident)
-        if item is None:
+        if item is None or (platform is not None and item.platform != platform):
             raise NotFound(f"no item {ident}")
         matches = session.scalars(
             select(ItemMatch).where(ItemMatch.item_id == ident).order_by(ItemMatch.id)
@@ -191,10 +252,34 @@ def get_item(database: Database, ident: int) -> ItemView:
         )
 
 
-def find_item(database: Database, item_id: str) -> Accepted | None:
+def check_item_of(database: Database, ident: int, platform: str) -> None:
+    """NotFound unless item `ident` exists and is `platform`'s (as a missing one would be)."""
+    with database.reader() as session:
+        if session.scalar(select(Item.platform).where(Item.id == ident)) != platform:
+            raise NotFound(f"no item {ident}")
+
+
+def find_item(
+    database: Database, item_id: str, *, platform: str = DEFAULT_PLATFORM
+) -> Accepted | None:
+    """The platform's newest item with this `item_id`, whatever its content."""
     with database.reader() as session:
         row = session.execute(
-            select(Item.id, Item.status).where(Item.item_id == item_id)
+            select(Item.id, Item.status)
+            .where(Item.platform == platform, Item.item_id == item_id)
+            .order_by(Item.id.desc())
+            .limit(1)
+        ).one_or_none()
+        return None if row is None else Accepted(row[0], item_id, row[1], created=False)
+
+
+def _find_identity(database: Database, identity: ItemKey) -> Accepted | None:
+    platform, item_id, digest = identity
+    with database.reader() as session:
+        row = session.execute(
+            select(Item.id, Item.status).where(
+                Item.platform == platform, Item.item_id == item_id, Item.content_digest == digest
+            )
         ).one_or_none()
         return None if row is None else Accepted(row[0], item_id, row[1], created=False)
 
@@ -213,18 +298,22 @@ def match_dict(match: ItemMatch) -> dict[str, object]:
 def _insert_new(
     session: Session, submissions: Sequence[Submission], master_key: MasterKey | None
 ) -> list[Accepted]:
-    wanted = sorted({s.item_id for s in submissions})
-    known: dict[str, tuple[int, str]] = {
-        row.item_id: (row.id, row.status) for row in session.execute(_KNOWN, {"item_ids": wanted})
+    wanted = {
+        "platforms": sorted({s.platform for s in submissions}),
+        "item_ids": sorted({s.item_id for s in submissions}),
     }
-    first: dict[str, Submission] = {}
+    known: dict[ItemKey, tuple[int, str]] = {
+        (row.platform, row.item_id, row.content_digest): (row.id, row.status)
+        for row in session.execute(_KNOWN, wanted)
+    }
+    first: dict[ItemKey, Submission] = {}
     for submission in submissions:
-        if submission.item_id not in known:
-            first.setdefault(submission.item_id, submission)
+        if submission.identity not in known:
+            first.setdefault(submission.identity, submission)
     if first:
         _insert(session, list(first.values()), known, master_key)
     return [
-        Accepted(known[s.item_id][0], s.item_id, known[s.item_id][1], first.get(s.item_id) is s)
+        Accepted(known[s.identity][0], s.item_id, known[s.identity][1], first.get(s.identity) is s)
         for s in submissions
     ]
 
@@ -232,7 +321,7 @@ def _insert_new(
 def _insert(
     session: Session,
     new: list[Submission],
-    known: dict[str, tuple[int, str]],
+    known: dict[ItemKey, tuple[int, str]],
     master_key: MasterKey | None,
 ) -> None:
     """Insert the new submissions, adding each to `known`. An upload that matched nothing is
@@ -241,31 +330,34 @@ def _insert(
     now = utc_now()
     rows = [_item_row(s, now) for s in new]
     created = session.execute(_INSERT_ITEMS, rows)
-    ids = {str(item_id): int(ident) for item_id, ident in created}
+    ids = {
+        (str(platform), str(item_id), str(digest)): int(ident)
+        for platform, item_id, digest, ident in created
+    }
     payloads = [
-        {"item_id": ids[s.item_id], "data": data}
+        {"item_id": ids[s.identity], "data": data}
         for s in new
         if (data := s.stored_data) is not None
     ]
     if payloads:
         session.execute(_INSERT_PAYLOADS, payloads)
     jobs = [
-        {"item_id": ids[s.item_id], "state": QUEUED, "attempts": 0, "created_at": now}
+        {"item_id": ids[s.identity], "state": QUEUED, "attempts": 0, "created_at": now}
         for s in new
         if s.outcome is None
     ]
     if jobs:
         session.execute(_INSERT_JOBS, jobs)
     matched = [
-        (ids[s.item_id], s.outcome) for s in new if s.outcome is not None and s.outcome.matches
+        (ids[s.identity], s.outcome) for s in new if s.outcome is not None and s.outcome.matches
     ]
     if matched:
         write_outcomes(session, matched, now, master_key=master_key)
     unmatched = [
         (
-            ids[s.item_id],
+            ids[s.identity],
             verdict_message(
-                ids[s.item_id],
+                ids[s.identity],
                 s.item_id,
                 verdict_of([], s.outcome.error),
                 s.outcome.error,
@@ -278,15 +370,18 @@ def _insert(
         if s.outcome is not None and not s.outcome.matches
     ]
     if unmatched:
-        add_verdict_deliveries_many(session, unmatched)
+        platforms = {ids[s.identity]: s.platform for s in new}
+        add_verdict_deliveries_many(session, unmatched, platforms=platforms)
     for s in new:
-        known[s.item_id] = (ids[s.item_id], QUEUED if s.outcome is None else DONE)
+        known[s.identity] = (ids[s.identity], QUEUED if s.outcome is None else DONE)
 
 
 def _item_row(submission: Submission, now: datetime) -> dict[str, object]:
     """A new item's row: queued, or (an upload that matched nothing) decided already."""
     row: dict[str, object] = {
+        "platform": submission.platform,
         "item_id": submission.item_id,
+        "content_digest": submission.content_digest,
         "metadata": dict(submission.metadata),
         "created_at": submission.received_at or now,
     }
@@ -303,15 +398,16 @@ def _accept(database: Database, submission: Submission, master_key: MasterKey | 
             return _insert_new(session, [submission], master_key)[0]
     except IntegrityError:
         # Two submissions of one item raced; the other one won.
-        found = find_item(database, submission.item_id)
+        found = _find_identity(database, submission.identity)
         if found is None:
             raise
         return found
 
 
-def _check_item_id(item_id: str) -> None:
-    if not item_id or len(item_id) > 256:
-        raise InvalidInput("item_id must be 1-256 characters")
+def _digest(signals: Mapping[str, object]) -> str:
+    """SHA-256 of canonical signals as canonical JSON: the same hashes give the same digest."""
+    canonical = json.dumps(signals, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def accept_local(database: Database, item_id: str, metadata: Mapping[str, Any]) -> Accepted:

@@ -20,6 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from tutela.auth.platforms import DEFAULT_PLATFORM, PLATFORM_MAX
 from tutela.db.base import Base
 from tutela.db.types import BigId, UtcDateTime, utc_now
 
@@ -33,10 +34,17 @@ class Item(Base):
     """One upload (or hash-only submission) from a platform, from acceptance to its one verdict."""
 
     __tablename__ = "items"
+    # An item is its platform's id for it and the SHA-256 of its content: the same three again
+    # are a replay (the existing item answers); the same id with other content is a new item.
+    __table_args__ = (UniqueConstraint("platform", "item_id", "content_digest"),)
 
     id: Mapped[int] = mapped_column(BigId, Identity(always=False), primary_key=True)
-    # The platform's own id; a repeated submission returns the existing item.
-    item_id: Mapped[str] = mapped_column(String(256), unique=True)
+    platform: Mapped[str] = mapped_column(String(PLATFORM_MAX), server_default=DEFAULT_PLATFORM)
+    # The platform's own id.
+    item_id: Mapped[str] = mapped_column(String(256))
+    # SHA-256 (hex) of the upload's bytes, or of a hash-only submission's canonical signals;
+    # "" for items stored before migration 0008 (their content was never recorded).
+    content_digest: Mapped[str] = mapped_column(String(64), server_default="")
     status: Mapped[str] = mapped_column(String(16), default="queued")
     verdict: Mapped[str | None] = mapped_column(String(16), nullable=True)
     error_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
@@ -104,6 +112,7 @@ class Case(Base):
     __tablename__ = "cases"
 
     id: Mapped[int] = mapped_column(BigId, Identity(always=False), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(PLATFORM_MAX), server_default=DEFAULT_PLATFORM)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), unique=True)
     status: Mapped[str] = mapped_column(String(16), default="open")
     priority: Mapped[int] = mapped_column(Integer)
@@ -161,11 +170,14 @@ class FloodAlert(Base):
 
 
 class Webhook(Base):
-    """A platform endpoint that receives every verdict, signed with its secret."""
+    """A platform endpoint that receives the verdicts (and later messages) on the platform's
+    items, signed with its secret."""
 
     __tablename__ = "webhooks"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Receives the messages about its platform's items only.
+    platform: Mapped[str] = mapped_column(String(PLATFORM_MAX), server_default=DEFAULT_PLATFORM)
     url: Mapped[str] = mapped_column(String(2048))
     secret: Mapped[str] = mapped_column(String(128))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -179,6 +191,7 @@ class WebhookDelivery(Base):
     __table_args__ = (Index("ix_webhook_deliveries_state_due", "state", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(BigId, Identity(always=False), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(PLATFORM_MAX), server_default=DEFAULT_PLATFORM)
     webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
     item_id: Mapped[int] = mapped_column(BigId)
     body: Mapped[str] = mapped_column(Text)

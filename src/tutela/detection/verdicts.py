@@ -69,7 +69,9 @@ def write_outcomes(
 ) -> list[int]:
     """`record_outcomes` inside the caller's transaction."""
     ids = sorted({item_id for item_id, _ in outcomes})
-    query = select(Item.id, Item.item_id, Item.status, Item.signals).where(Item.id.in_(ids))
+    query = select(Item.id, Item.platform, Item.item_id, Item.status, Item.signals).where(
+        Item.id.in_(ids)
+    )
     if session.get_bind().dialect.name == "postgresql":
         # Row locks in id order: a reclaimed job decided by two workers at once waits here, then
         # sees the other's verdict and skips it.
@@ -91,7 +93,9 @@ def write_outcomes(
         # A hash-only submission keeps the signals the platform sent.
         signals = outcome.signals or row.signals
         verdict = verdict_of(judged, outcome.error)
-        decided.append(_Decided(row.id, row.item_id, verdict, outcome, judged, signals))
+        decided.append(
+            _Decided(row.id, row.platform, row.item_id, verdict, outcome, judged, signals)
+        )
     match_rows = [_match_row(d.id, j, now) for d in decided for j in d.judged]
     if match_rows:
         session.execute(insert(ItemMatch), match_rows)
@@ -102,7 +106,11 @@ def write_outcomes(
             for d in decided
         ],
     )
-    cases = [case_row(d.id, d.verdict, d.judged, now) for d in decided if d.opens_case]
+    cases = [
+        case_row(d.id, d.verdict, d.judged, now, platform=d.platform)
+        for d in decided
+        if d.opens_case
+    ]
     case_ids: dict[int, int] = {}
     if cases:
         returned = session.execute(insert(Case).returning(Case.item_id, Case.id), cases)
@@ -119,7 +127,9 @@ def write_outcomes(
         .execution_options(synchronize_session=False)
     )
     add_verdict_deliveries_many(
-        session, [(d.id, d.message(case_ids.get(d.id), now)) for d in decided]
+        session,
+        [(d.id, d.message(case_ids.get(d.id), now)) for d in decided],
+        platforms={d.id: d.platform for d in decided},
     )
     return decided_ids
 
@@ -183,6 +193,7 @@ def signal_values(signals: dict[str, Any] | None) -> dict[str, str]:
 @dataclass(frozen=True, slots=True)
 class _Decided:
     id: int
+    platform: str
     item_id: str
     verdict: str
     outcome: Outcome

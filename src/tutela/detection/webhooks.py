@@ -1,4 +1,9 @@
-"""Webhook endpoints of a platform, and the outbox rows that carry each verdict to them."""
+"""Webhook endpoints of a platform, and the outbox rows that carry each verdict to them.
+
+Every endpoint belongs to a platform and receives the messages about that platform's items only
+(verdicts, takedown requests, notices, complaint outcomes): the outbox rows are written for the
+item's platform's endpoints, whoever writes them.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
@@ -15,9 +20,10 @@ from urllib.parse import urlsplit
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
+from tutela.auth.platforms import DEFAULT_PLATFORM
 from tutela.db.database import Database
 from tutela.db.types import utc_now
-from tutela.detection.models import DeliveryAttempt, Webhook, WebhookDelivery
+from tutela.detection.models import DeliveryAttempt, Item, Webhook, WebhookDelivery
 from tutela.errors import InvalidInput, NotFound
 
 SECRET_BYTES = 32
@@ -42,9 +48,10 @@ class AttemptView:
 
 
 def register_webhook(
-    database: Database, url: str, secret: str | None = None
+    database: Database, url: str, secret: str | None = None, *, platform: str = DEFAULT_PLATFORM
 ) -> tuple[WebhookView, str]:
-    """Register an endpoint; return it and its signing secret (generated unless given)."""
+    """Register an endpoint of `platform`; return it and its signing secret (generated unless
+    given)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise InvalidInput("webhook url must be an absolute http(s) URL")
@@ -52,30 +59,40 @@ def register_webhook(
         raise InvalidInput("webhook secret must be at least 16 characters")
     secret = secret or secrets.token_urlsafe(SECRET_BYTES)
     with database.unit_of_work() as session:
-        row = Webhook(url=url, secret=secret, active=True, created_at=utc_now())
+        row = Webhook(platform=platform, url=url, secret=secret, active=True, created_at=utc_now())
         session.add(row)
         session.flush()
         return _view(row), secret
 
 
-def list_webhooks(database: Database) -> list[WebhookView]:
+def list_webhooks(database: Database, *, platform: str = DEFAULT_PLATFORM) -> list[WebhookView]:
+    """The platform's active endpoints."""
     with database.reader() as session:
-        rows = session.scalars(select(Webhook).where(Webhook.active).order_by(Webhook.id))
+        rows = session.scalars(
+            select(Webhook).where(Webhook.active, Webhook.platform == platform).order_by(Webhook.id)
+        )
         return [_view(row) for row in rows]
 
 
-def delete_webhook(database: Database, webhook_id: int) -> None:
-    """Stop delivering to an endpoint; its delivery history is kept."""
+def delete_webhook(
+    database: Database, webhook_id: int, *, platform: str = DEFAULT_PLATFORM
+) -> None:
+    """Stop delivering to an endpoint of `platform`; its delivery history is kept. Another
+    platform's endpoint is NotFound, as a missing one."""
     with database.unit_of_work() as session:
         row = session.get(Webhook, webhook_id)
-        if row is None or not row.active:
+        if row is None or not row.active or row.platform != platform:
             raise NotFound(f"no webhook {webhook_id}")
         row.active = False
 
 
-def list_attempts(database: Database, webhook_id: int, *, limit: int = 200) -> list[AttemptView]:
+def list_attempts(
+    database: Database, webhook_id: int, *, platform: str = DEFAULT_PLATFORM, limit: int = 200
+) -> list[AttemptView]:
+    """Tries to deliver to an endpoint of `platform`, newest first."""
     with database.reader() as session:
-        if session.get(Webhook, webhook_id) is None:
+        row = session.get(Webhook, webhook_id)
+        if row is None or row.platform != platform:
             raise NotFound(f"no webhook {webhook_id}")
         rows = session.execute(
             select(WebhookDelivery, DeliveryAttempt)
@@ -90,25 +107,39 @@ def list_attempts(database: Database, webhook_id: int, *, limit: int = 200) -> l
 
 
 # Built once (every batch of verdicts runs them; building one costs about as much as running it).
-_ACTIVE_HOOKS = select(Webhook.id).where(Webhook.active)
+_ACTIVE_HOOKS = select(Webhook.id, Webhook.platform).where(Webhook.active)
 _INSERT_DELIVERIES = insert(cast(Table, WebhookDelivery.__table__))
 
 
 def add_verdict_deliveries(session: Session, item_id: int, message: dict[str, object]) -> int:
-    """Write one outbox row per active endpoint, inside the transaction recording the verdict."""
+    """Write one outbox row per active endpoint of the item's platform, inside the transaction
+    recording the verdict (or takedown, notice, complaint outcome)."""
     return add_verdict_deliveries_many(session, [(item_id, message)])
 
 
 def add_verdict_deliveries_many(
-    session: Session, messages: Sequence[tuple[int, dict[str, object]]]
+    session: Session,
+    messages: Sequence[tuple[int, dict[str, object]]],
+    *,
+    platforms: Mapping[int, str] | None = None,
 ) -> int:
-    """`add_verdict_deliveries` for a batch of verdicts: one insert for all their outbox rows."""
-    hooks = session.scalars(_ACTIVE_HOOKS).all()
-    if not hooks or not messages:
+    """`add_verdict_deliveries` for a batch of messages: one insert for all their outbox rows.
+    `platforms` (item id → platform) saves reading the items' platforms when the caller knows."""
+    if not messages:
         return 0
+    hooks: dict[str, list[int]] = {}
+    for hook_id, platform in session.execute(_ACTIVE_HOOKS):
+        hooks.setdefault(platform, []).append(hook_id)
+    if not hooks:
+        return 0
+    if platforms is None:
+        ids = sorted({item_id for item_id, _ in messages})
+        query = select(Item.id, Item.platform).where(Item.id.in_(ids))
+        platforms = {int(ident): str(platform) for ident, platform in session.execute(query)}
     now = utc_now()
     rows = [
         {
+            "platform": owner,
             "webhook_id": hook_id,
             "item_id": item_id,
             "body": body,
@@ -118,10 +149,12 @@ def add_verdict_deliveries_many(
             "created_at": now,
         }
         for item_id, message in messages
+        if (owner := platforms.get(item_id)) is not None and owner in hooks
         for body in [json.dumps(message, separators=(",", ":"), sort_keys=True)]
-        for hook_id in hooks
+        for hook_id in hooks[owner]
     ]
-    session.execute(_INSERT_DELIVERIES, rows)
+    if rows:
+        session.execute(_INSERT_DELIVERIES, rows)
     return len(rows)
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tutela.audit.log import Subject, record, user_actor
+from tutela.auth.platforms import DEFAULT_PLATFORM
 from tutela.auth.roles import Permission, require_permission
 from tutela.auth.user_models import User
 from tutela.auth.users import view_user
@@ -63,24 +64,31 @@ def lodge_complaint(
     settings_months: int,
     *,
     clock: Clock | None = None,
+    platform: str = DEFAULT_PLATFORM,
 ) -> tuple[ComplaintView, bool]:
-    """Accept a complaint about the decision on the platform's item `item_ref`; a repeat of
-    `complaint_ref` returns the first (False: not new)."""
+    """Accept a complaint about the decision on `platform`'s item `item_ref` (its newest item of
+    that id with a case); a repeat of `complaint_ref` by the same platform returns the first
+    (False: not new). Another platform's items and complaints are not seen."""
     if not complaint_ref or len(complaint_ref) > 256:
         raise InvalidInput("complaint_id must be 1-256 characters")
     if not grounds.strip() or len(grounds) > GROUNDS_MAX:
         raise InvalidInput(f"grounds must be 1-{GROUNDS_MAX} characters")
     now = (clock or SystemClock()).now()
     with database.unit_of_work() as session:
-        existing = session.scalar(select(Complaint).where(Complaint.complaint_ref == complaint_ref))
+        existing = session.scalar(
+            select(Complaint).where(
+                Complaint.platform == platform, Complaint.complaint_ref == complaint_ref
+            )
+        )
         if existing is not None:
             return view_of(existing), False
-        case, item = _case_of_item(session, item_ref)
+        case, item = _case_of_item(session, item_ref, platform)
         decided_at = _final_decision_at(session, case)
         # DSA Art 20(1): complaints are open for at least six months after the decision.
         if now > add_months(decided_at, settings_months):
             raise InvalidInput("the time to complain about this decision has run out")
         row = Complaint(
+            platform=platform,
             complaint_ref=complaint_ref,
             case_id=case.id,
             item_id=item.id,
@@ -174,10 +182,14 @@ def list_complaints(database: Database, state: str = OPEN) -> list[ComplaintView
         return [view_of(row) for row in rows]
 
 
-def get_complaint(database: Database, complaint_id: int) -> ComplaintView:
+def get_complaint(
+    database: Database, complaint_id: int, *, platform: str | None = None
+) -> ComplaintView:
+    """The complaint; with `platform` (an API key's), another platform's is NotFound as a
+    missing one; None is the node's own view (console)."""
     with database.reader() as session:
         row = session.get(Complaint, complaint_id)
-        if row is None:
+        if row is None or (platform is not None and row.platform != platform):
             raise NotFound(f"no complaint {complaint_id}")
         return view_of(row)
 
@@ -203,12 +215,19 @@ def view_of(row: Complaint) -> ComplaintView:
     )
 
 
-def _case_of_item(session: Session, item_ref: str) -> tuple[Case, Item]:
-    item = session.scalar(select(Item).where(Item.item_id == item_ref))
-    case = session.scalar(select(Case).where(Case.item_id == item.id)) if item else None
-    if item is None or case is None:
+def _case_of_item(session: Session, item_ref: str, platform: str) -> tuple[Case, Item]:
+    # An item_id may name several items (other content under the same id): the newest with a
+    # case is the one a decision was taken on.
+    found = session.execute(
+        select(Case, Item)
+        .join(Item, Item.id == Case.item_id)
+        .where(Item.platform == platform, Item.item_id == item_ref)
+        .order_by(Item.id.desc())
+        .limit(1)
+    ).one_or_none()
+    if found is None:
         raise NotFound(f"no decision was taken on item {item_ref!r}")
-    return case, item
+    return found[0], found[1]
 
 
 def _final_decision_at(session: Session, case: Case) -> datetime:

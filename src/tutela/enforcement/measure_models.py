@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Identity, Index, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Identity, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from tutela.auth.platforms import DEFAULT_PLATFORM, PLATFORM_MAX
 from tutela.db.base import Base
 from tutela.db.types import BigId, UtcDateTime, utc_now
 
@@ -59,10 +60,13 @@ class Complaint(Base):
     """A user's complaint about a decision, forwarded by the platform (DSA Art 20)."""
 
     __tablename__ = "complaints"
+    __table_args__ = (UniqueConstraint("platform", "complaint_ref"),)
 
     id: Mapped[int] = mapped_column(BigId, Identity(always=False), primary_key=True)
+    # The platform that forwarded it (the item's): only its API keys see the complaint.
+    platform: Mapped[str] = mapped_column(String(PLATFORM_MAX), server_default=DEFAULT_PLATFORM)
     # The platform's own id of the complaint: a repeated submission returns the first.
-    complaint_ref: Mapped[str] = mapped_column(String(256), unique=True)
+    complaint_ref: Mapped[str] = mapped_column(String(256))
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     item_id: Mapped[int] = mapped_column(BigId)
     grounds: Mapped[str] = mapped_column(Text)
