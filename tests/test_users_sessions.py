@@ -12,6 +12,7 @@ from password_hashing import cheap_argon2  # noqa: F401  (fixture)
 from tutela.audit.log import Action, list_entries
 from tutela.audit.verify import verify_chain
 from tutela.auth.csrf import issue_csrf_token, verify_csrf_token
+from tutela.auth.login_throttles import LoginLimits
 from tutela.auth.sessions import SessionPolicy, authenticate_session, log_in, log_out
 from tutela.auth.user_models import UserSession
 from tutela.auth.users import create_user, disable_user
@@ -87,12 +88,29 @@ def test_login_and_logout_are_audited(database_with_ana: Database, clock: FixedC
     assert actions[-2:] == [Action.LOGIN, Action.LOGOUT]
 
 
-def test_five_failures_lock_the_account_even_with_the_right_password(
+def test_five_failures_lock_the_account_from_that_address_even_with_the_right_password(
     database_with_ana: Database, clock: FixedClock
 ) -> None:
     fail(database_with_ana, clock, 5)
     with pytest.raises(TooManyAttempts):
-        log_in(database_with_ana, "ana", PASSWORD, "203.0.113.9", clock=clock)
+        log_in(database_with_ana, "ana", PASSWORD, ADDRESS, clock=clock)
+
+
+def test_a_stranger_failing_on_an_account_does_not_lock_its_owner_out(
+    database_with_ana: Database, clock: FixedClock
+) -> None:
+    fail(database_with_ana, clock, 12, address="203.0.113.66")
+    log_in(database_with_ana, "ana", PASSWORD, ADDRESS, clock=clock)
+
+
+def test_a_very_long_typed_name_is_counted_like_any_other(
+    database_with_ana: Database, clock: FixedClock
+) -> None:
+    for _ in range(5):
+        with pytest.raises(Unauthorized):
+            log_in(database_with_ana, "n" * 5000, "x", ADDRESS, clock=clock)
+    with pytest.raises(TooManyAttempts):
+        log_in(database_with_ana, "n" * 5000, "x", ADDRESS, clock=clock)
 
 
 def test_four_failures_do_not_lock(database_with_ana: Database, clock: FixedClock) -> None:
@@ -123,7 +141,7 @@ def test_failures_spread_beyond_the_window_do_not_lock(
 def test_an_address_that_fails_on_many_accounts_is_locked(
     database_with_ana: Database, clock: FixedClock
 ) -> None:
-    for n in range(5):
+    for n in range(LoginLimits().address_max_failures):
         with pytest.raises(Unauthorized):
             log_in(database_with_ana, f"guess{n}", "not the password", ADDRESS, clock=clock)
     with pytest.raises(TooManyAttempts):

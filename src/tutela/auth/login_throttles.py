@@ -1,8 +1,13 @@
-"""Failed logins counted per account and per client address, in the database so that a lock
-survives restarts and holds across every process of the node."""
+"""Failed logins counted per (account, client address) and per client address, in the database so
+that a lock survives restarts and holds across every process of the node.
+
+Never per account alone: anyone could then lock any account by failing five times on it. A
+stranger guessing one account's password locks only that account from their own address; one
+address guessing across many accounts is locked as a whole after more failures."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,19 +22,38 @@ from tutela.auth.user_models import LoginThrottle
 
 @dataclass(frozen=True, slots=True)
 class LoginLimits:
-    """`max_failures` within `window` locks the account (or address) for `lockout`."""
+    """`max_failures` within `window` lock an account from one address for `lockout`;
+    `address_max_failures` within `window`, on any accounts, lock the address itself."""
 
     max_failures: int = 5
+    address_max_failures: int = 20
     window: timedelta = timedelta(minutes=15)
     lockout: timedelta = timedelta(minutes=15)
 
 
-def account_key(name: str) -> str:
-    return f"account:{name.casefold()}"
+@dataclass(frozen=True, slots=True)
+class ThrottleKey:
+    key: str
+    max_failures: int
+
+
+def pair_key(name: str, address: str | None) -> str:
+    """The row of one account tried from one address; hashed, since a typed name is any length
+    (and may be a password typed in the wrong field)."""
+    pair = f"{name.casefold()}\n{address or '-'}"
+    return "pair:" + hashlib.sha256(pair.encode()).hexdigest()
 
 
 def address_key(address: str) -> str:
     return f"address:{address}"
+
+
+def throttle_keys(name: str, address: str | None, limits: LoginLimits) -> list[ThrottleKey]:
+    """The counters one login attempt touches."""
+    keys = [ThrottleKey(pair_key(name, address), limits.max_failures)]
+    if address:
+        keys.append(ThrottleKey(address_key(address), limits.address_max_failures))
+    return keys
 
 
 def locked_until(session: Session, keys: Iterable[str], now: datetime) -> datetime | None:
@@ -43,17 +67,17 @@ def locked_until(session: Session, keys: Iterable[str], now: datetime) -> dateti
 
 
 def record_failure(
-    session: Session, keys: Iterable[str], now: datetime, limits: LoginLimits
+    session: Session, keys: Iterable[ThrottleKey], now: datetime, limits: LoginLimits
 ) -> None:
-    for key in keys:
+    for throttle in keys:
         # Row lock so that failures from concurrent processes all count (SQLite: writer lock).
-        _ensure_row(session, key, now)
-        row = session.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
+        _ensure_row(session, throttle.key, now)
+        row = session.get(LoginThrottle, throttle.key, with_for_update=True, populate_existing=True)
         assert row is not None
         if now - row.window_started_at > limits.window:
             row.failures, row.window_started_at = 0, now
         row.failures += 1
-        if row.failures >= limits.max_failures:
+        if row.failures >= throttle.max_failures:
             row.locked_until = now + limits.lockout
             row.failures, row.window_started_at = 0, now
     _forget_stale(session, now, limits)

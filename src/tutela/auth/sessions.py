@@ -15,11 +15,12 @@ from tutela.audit.log import Action, Subject, record, user_actor
 from tutela.auth.csrf import issue_csrf_token
 from tutela.auth.login_throttles import (
     LoginLimits,
-    account_key,
-    address_key,
+    ThrottleKey,
     clear_failures,
     locked_until,
+    pair_key,
     record_failure,
+    throttle_keys,
 )
 from tutela.auth.passwords import hash_password, needs_rehash, verify_password
 from tutela.auth.user_models import User, UserSession
@@ -90,7 +91,7 @@ def log_in(
     """
     now = (clock or SystemClock()).now()
     policy, limits = policy or SessionPolicy(), limits or LoginLimits()
-    keys = [account_key(name)] + ([address_key(address)] if address else [])
+    keys = throttle_keys(name, address, limits)
     with database.unit_of_work() as session:
         outcome = _attempt(session, name, password, address, keys, now, policy, limits)
     if isinstance(outcome, _Refused):
@@ -152,7 +153,7 @@ def _attempt(
     name: str,
     password: str,
     address: str | None,
-    keys: list[str],
+    keys: list[ThrottleKey],
     now: datetime,
     policy: SessionPolicy,
     limits: LoginLimits,
@@ -162,7 +163,7 @@ def _attempt(
     # audit log names only accounts that exist.
     actor = user_actor(user.id) if user is not None else ANONYMOUS
     subject = Subject("user", str(user.id)) if user is not None else None
-    until = locked_until(session, keys, now)
+    until = locked_until(session, [k.key for k in keys], now)
     if until is not None:
         record(session, actor, Action.LOGIN_FAILED, subject, _details("locked", address), now=now)
         return _Refused(
@@ -176,7 +177,7 @@ def _attempt(
         return _Refused(Unauthorized(WRONG_CREDENTIALS))
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    clear_failures(session, account_key(name))
+    clear_failures(session, pair_key(name, address))
     token = secrets.token_urlsafe(TOKEN_BYTES)
     row = UserSession(
         token_hash=_digest(token),

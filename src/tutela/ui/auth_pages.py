@@ -11,6 +11,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from tutela.auth.client_addresses import client_address
 from tutela.auth.roles import Permission, permissions_of
 from tutela.auth.sessions import SessionPolicy, log_in, log_out
 from tutela.errors import CsrfRejected, Unauthorized
@@ -53,7 +54,11 @@ async def login(
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not expected or not hmac.compare_digest(expected, csrf):
         raise CsrfRejected("the login form expired; load it again")
-    address = request.client.host if request.client else None
+    address = client_address(
+        request.client.host if request.client else None,
+        request.headers.get("x-forwarded-for"),
+        services.settings.trusted_proxies,
+    )
     try:
         signed = await run_in_threadpool(
             log_in,
