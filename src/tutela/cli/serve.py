@@ -62,6 +62,7 @@ def serve_command(
             port=port,
             log_level="warning",
             access_log=False,  # paths carry ids only, but the API has its own metrics
+            proxy_headers=False,  # X-Forwarded-For: from TUTELA_TRUSTED_PROXIES only (tutela.auth)
             **server_options(settings),  # slow clients cut off (tutela.api.http_server)
         )
     finally:
