@@ -22,6 +22,19 @@ def test_report_keeps_upload_port_and_time_zone() -> None:
     assert location["uploaded_at"] == "2025-02-28T21:30:00+01:00"
 
 
+def test_a_report_without_the_upload_port_is_complete_and_says_it_is_not_available() -> None:
+    base = sample_input().item
+    without_port = ItemFacts(**{**{f: getattr(base, f) for f in base.__slots__}, "upload_port": None})
+    report = build_report(sample_input(item=without_port), PROVIDER, NOW)
+    assert missing_fields(report) == []  # Art 13(1)(f): location data "where available"
+    assert "upload_port" not in report["location"]
+    assert report["location"]["unavailable"] == ["upload_port"]
+
+
+def test_a_report_with_every_location_field_lists_none_unavailable() -> None:
+    assert "unavailable" not in build_report(sample_input(), PROVIDER, NOW)["location"]
+
+
 def test_incomplete_report_lists_every_missing_field_by_article() -> None:
     bare = sample_input(item=ItemFacts(item_id="upload-1"), removed=None, legal_basis="")
     provider = ProviderIdentity("Example Hosting BV", "", "", "NL")
@@ -30,7 +43,6 @@ def test_incomplete_report_lists_every_missing_field_by_article() -> None:
         "provider.legal_representative (Art 13(1)(a))",
         "provider.point_of_contact (Art 13(1)(a))",
         "location.upload_ip (Art 13(1)(f))",
-        "location.upload_port (Art 13(1)(f))",
         "location.uploaded_at (Art 13(1)(f))",
         "location.time_zone (Art 13(1)(f))",
         "users (Art 13(1)(g))",

@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 import tutela
+from tutela.api.centre_updates import install_report_updates
 from tutela.api.problems import install_problem_handlers
 from tutela.centre.feed import signed_feed_page
 from tutela.centre.intake import receive_report
@@ -202,6 +203,8 @@ def create_centre_app(
         return Response(page.body, media_type="application/json", headers=page.headers)
 
     # The analysts' triage console (/ui): sign-in, the queue, reports and their assessment.
+    # Providers' signed follow-ups to their reports: removal, case numbers, retractions.
+    install_report_updates(app, db, keys, window)
     install_centre_console(app, settings, db)
     return app
 

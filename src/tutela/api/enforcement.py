@@ -14,6 +14,7 @@ from tutela.audit.log import api_key_actor
 from tutela.detection.items import check_item_of
 from tutela.enforcement.complaints import get_complaint, lodge_complaint
 from tutela.enforcement.takedown import confirm_takedown
+from tutela.reporting.report_updates import follow_ups_from
 
 router = APIRouter(tags=["enforcement"])
 
@@ -100,7 +101,9 @@ def read_complaint(ident: int, key: ItemsReadKey, services: ServicesDep) -> Comp
 def confirm_item_takedown(
     ident: int, body: TakedownConfirmationCreate, key: ItemsWriteKey, services: ServicesDep
 ) -> TakedownPublic:
-    """The platform removed or disabled the item: the node stops asking (idempotent)."""
+    """The platform removed or disabled the item: the node stops asking (idempotent). 409 while
+    an authority's hold on removal runs (Art 48(6)-(7), announced by a `takedown.held` webhook),
+    unless `removed_at` is before the hold reached the node."""
     # Items never change platform, so checking before the service's own transaction is safe.
     check_item_of(services.database, ident, key.platform)
     view = confirm_takedown(
@@ -109,5 +112,6 @@ def confirm_item_takedown(
         api_key_actor(key.name),
         removed_at=body.removed_at,
         action=body.action,
+        follow_ups=follow_ups_from(services.settings),
     )
     return TakedownPublic(id=view.id, case_id=view.case_id, state=view.state, sends=view.sends)

@@ -23,6 +23,7 @@ from tutela.enforcement.measure_models import Complaint
 from tutela.enforcement.notices import add_months, withdraw_notices
 from tutela.enforcement.takedown import cancel_takedown
 from tutela.errors import Conflict, Forbidden, InvalidInput, NotFound
+from tutela.reporting.report_updates import FollowUps, queue_retraction
 from tutela.review.models import CONFIRMED, REVERSED, UNDECIDED, ReviewDecision
 
 EVENT = "complaint.decided"
@@ -118,9 +119,13 @@ def decide_complaint(
     *,
     note: str = "",
     clock: Clock | None = None,
+    follow_ups: FollowUps | None = None,
 ) -> ComplaintView:
     """Decide a complaint. Only a senior reviewer who took no decision on the case may (DSA Art
-    20(6): not solely automated, by qualified staff; a second look needs other eyes)."""
+    20(6): not solely automated, by qualified staff; a second look needs other eyes).
+
+    A reversal withdraws the case's report where it went (`follow_ups`: a node that reports to
+    the EU Centre): a signed retraction to the Centre, NCMEC's `/retract` where it was filed."""
     now = (clock or SystemClock()).now()
     with database.unit_of_work() as session:
         user = session.scalar(select(User).where(User.name == reviewer))
@@ -147,6 +152,11 @@ def decide_complaint(
             case.status = REVERSED
             cancel_takedown(session, case.id)
             withdraw_notices(session, case.id)
+        retraction: dict[str, int] = {}
+        if reinstate and follow_ups is not None:
+            retraction = queue_retraction(
+                session, follow_ups.key, follow_ups.report_key(case.id), "complaint_upheld", now
+            )
         row.state = UPHELD if uphold else REJECTED
         row.decided_by, row.decided_at, row.note = user.name, now, note.strip()
         add_verdict_deliveries(
@@ -168,7 +178,12 @@ def decide_complaint(
             user_actor(user.id),
             "complaint_decision",
             Subject("complaint", str(row.id)),
-            {"case_id": row.case_id, "outcome": row.state, "reinstate": reinstate},
+            {
+                "case_id": row.case_id,
+                "outcome": row.state,
+                "reinstate": reinstate,
+                **({"retraction": retraction} if retraction else {}),
+            },
             now=now,
         )
         return view_of(row)

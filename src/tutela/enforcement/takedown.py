@@ -3,6 +3,18 @@ and asks again (backing off) until the platform confirms the removal.
 
 The request travels through the detection webhook outbox, so it commits with the decision and is
 delivered at least once (DESIGN rule 4); the platform de-duplicates on `takedown_id`.
+
+Holds (Art 48(6)-(7)): a law-enforcement authority that receives the forwarded report may ask,
+through the Centre, that the provider neither remove the item nor tell the user, for up to 18
+months, so that an investigation is not tipped off. Three rules follow:
+- a takedown of a reported case waits `TUTELA_TAKEDOWN_HOLD_WAIT_MINUTES` before it is sent, so
+  that a hold asked for while the Centre forwards the report arrives before the removal does;
+- a hold that arrives after the request left is passed on at once (`takedown.held` webhook: keep
+  the content and the account as they are, tell the user nothing), and the request is sent again
+  when the hold ends;
+- a removal the platform confirms while a hold runs is refused (409, naming the hold's end),
+  unless the platform says it removed the item before the hold reached this node: that removal
+  happened, and the report must say so (Art 13(1)(i)), so it is recorded.
 """
 
 from __future__ import annotations
@@ -19,10 +31,14 @@ from tutela.clock import Clock, SystemClock
 from tutela.db.database import Database
 from tutela.detection.webhooks import add_verdict_deliveries
 from tutela.enforcement.measure_models import TakedownRequest
-from tutela.errors import NotFound
+from tutela.errors import Conflict, NotFound
 from tutela.reporting.holds import active_holds, may_remove
+from tutela.reporting.holds_models import Hold
+from tutela.reporting.report_updates import FollowUps, queue_removal_update
 
 EVENT = "takedown.requested"
+HELD_EVENT = "takedown.held"
+WAITING = "waiting"  # the hold wait runs: not sent yet, so that a hold can still arrive
 REQUESTED = "requested"
 HELD = "held"  # an authority asked the provider not to remove yet (Art 48(6)-(7))
 CONFIRMED = "confirmed"
@@ -65,9 +81,10 @@ def request_takedown(
     now: datetime,
     resend_after: timedelta,
     account_action: str = SUSPEND_ACCOUNT,
+    wait: timedelta = timedelta(0),
 ) -> TakedownRequest:
-    """Queue the request inside the decision's transaction; held while an authority's hold on
-    removal runs, sent when it ends."""
+    """Queue the request inside the decision's transaction; sent after `wait` (the hold wait
+    of a reported case), held while an authority's hold on removal runs, sent when it ends."""
     row = TakedownRequest(
         case_id=case_id,
         item_id=item_id,
@@ -79,7 +96,10 @@ def request_takedown(
     )
     session.add(row)
     session.flush()
-    _send_or_hold(session, row, now, resend_after)
+    if wait > timedelta(0):
+        row.state, row.next_send_at = WAITING, now + wait
+    else:
+        _send_or_hold(session, row, now, resend_after)
     return row
 
 
@@ -91,8 +111,13 @@ def confirm_takedown(
     removed_at: datetime | None = None,
     action: str = "removed",
     clock: Clock | None = None,
+    follow_ups: FollowUps | None = None,
 ) -> TakedownView:
-    """The platform says it removed (or disabled) the item; repeats change nothing."""
+    """The platform says it removed (or disabled) the item; repeats change nothing. Conflict
+    while an authority's hold on removal runs (see the module's docstring).
+
+    With `follow_ups` (a node that reports to the EU Centre), a case already reported there
+    gets a signed report update saying it was removed (Art 13(1)(i))."""
     now = (clock or SystemClock()).now()
     with database.unit_of_work() as session:
         row = session.scalar(
@@ -104,19 +129,25 @@ def confirm_takedown(
         if row is None:
             raise NotFound(f"no takedown was requested for item {item_id}")
         if row.state != CONFIRMED:
+            when = removed_at or now
+            _refuse_during_hold(session, row.item_ref, when, now)
             row.state = CONFIRMED
             row.confirmed_at = now
             row.next_send_at = None
-            row.confirmation = {
-                "action": action,
-                "removed_at": (removed_at or now).isoformat(),
-            }
+            row.confirmation = {"action": action, "removed_at": when.isoformat()}
+            detail: dict[str, Any] = {"takedown_id": row.id, "action": action, "sends": row.sends}
+            if follow_ups is not None:
+                update = queue_removal_update(
+                    session, follow_ups.key, follow_ups.report_key(row.case_id), when, action, now
+                )
+                if update is not None:
+                    detail["report_update"] = update.id
             record(
                 session,
                 actor,
                 "takedown_confirmed",
                 Subject("case", str(row.case_id)),
-                {"takedown_id": row.id, "action": action, "sends": row.sends},
+                detail,
                 now=now,
             )
         return view_of(row)
@@ -129,13 +160,41 @@ def resend_due(database: Database, resend_after: timedelta, *, clock: Clock | No
         due = session.scalars(
             select(TakedownRequest)
             .where(
-                TakedownRequest.state.in_((REQUESTED, HELD)),
+                TakedownRequest.state.in_((WAITING, REQUESTED, HELD)),
                 TakedownRequest.next_send_at <= now,
             )
             .order_by(TakedownRequest.next_send_at)
             .with_for_update()
         ).all()
         return sum(_send_or_hold(session, row, now, resend_after) for row in due)
+
+
+def pass_on_hold(session: Session, item_ref: str, now: datetime) -> list[int]:
+    """A hold on removal reached this node (inside the transaction that records it): stop the
+    takedowns of `item_ref`, and tell the platform of each one already sent to keep the content
+    and the account as they are. Returns the ids of the takedowns the platform is told of."""
+    ends = [h.until for h in active_holds(session, item_ref, now) if h.no_removal]
+    if not ends:
+        return []
+    until = max(ends)
+    told = []
+    rows = session.scalars(
+        select(TakedownRequest)
+        .where(
+            TakedownRequest.item_ref == item_ref,
+            TakedownRequest.state.in_((WAITING, REQUESTED, HELD)),
+        )
+        .with_for_update()
+    )
+    for row in rows:
+        # Sent and not yet held, or held before for less long: the platform must hear of it.
+        extended = row.next_send_at is None or row.next_send_at < until
+        tell = row.sends > 0 and (row.state == REQUESTED or (row.state == HELD and extended))
+        row.state, row.next_send_at = HELD, until
+        if tell:
+            add_verdict_deliveries(session, row.item_id, _held_message(row, until, now))
+            told.append(row.id)
+    return told
 
 
 def takedown_of_case(session: Session, case_id: int) -> TakedownView | None:
@@ -171,6 +230,9 @@ def _send_or_hold(
 ) -> int:
     if not may_remove(session, row.item_ref, now):
         ends = [h.until for h in active_holds(session, row.item_ref, now) if h.no_removal]
+        if row.state == REQUESTED and row.sends > 0:
+            # A hold recorded without being passed on: the platform still has the request.
+            add_verdict_deliveries(session, row.item_id, _held_message(row, max(ends), now))
         row.state = HELD
         row.next_send_at = max(ends)
         return 0
@@ -181,6 +243,38 @@ def _send_or_hold(
     row.next_send_at = now + wait
     add_verdict_deliveries(session, row.item_id, _message(row, now))
     return 1
+
+
+def _refuse_during_hold(
+    session: Session, item_ref: str, removed_at: datetime, now: datetime
+) -> None:
+    holds = session.scalars(
+        select(Hold).where(Hold.item_ref == item_ref, Hold.until > now, Hold.no_removal)
+    ).all()
+    # A removal before the hold reached this node happened in good faith and is recorded.
+    binding = [h for h in holds if removed_at >= h.received_at]
+    if binding:
+        until = max(h.until for h in binding)
+        raise Conflict(
+            f"an authority's hold on removal runs until {until.isoformat()} (Art 48(6)-(7)): "
+            "keep the content as it is; a removal is confirmed after the hold ends"
+        )
+
+
+def _held_message(row: TakedownRequest, until: datetime, now: datetime) -> dict[str, Any]:
+    return {
+        "event": HELD_EVENT,
+        "takedown_id": row.id,
+        "id": row.item_id,
+        "item_id": row.item_ref,
+        "case_id": row.case_id,
+        "held_until": until.isoformat(),
+        "sent_at": now.isoformat(),
+        # Art 48(6)-(7): removing the item or acting on the account would warn the uploader.
+        "keep_content": True,
+        "keep_account": True,
+        "notify_user": False,
+    }
 
 
 def _message(row: TakedownRequest, now: datetime) -> dict[str, Any]:

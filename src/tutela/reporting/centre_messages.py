@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tutela.enforcement.takedown import pass_on_hold
 from tutela.errors import InvalidInput, NotFound
 from tutela.reporting.canonical import parse_json
 from tutela.reporting.holds import record_hold
@@ -56,7 +57,14 @@ def apply_centre_message(
             now=now,
             max_days=max_hold_days,
         )
-        return {"applied": HOLD, "hold_id": hold.id, "until": hold.until.isoformat()}
+        # Art 48(6)-(7): a takedown already on its way is stopped and the platform told.
+        held = pass_on_hold(session, hold.item_ref, now)
+        return {
+            "applied": HOLD,
+            "hold_id": hold.id,
+            "until": hold.until.isoformat(),
+            "takedowns_held": held,
+        }
     raise InvalidInput(f"unknown centre message kind {message.kind!r}")
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,6 +19,8 @@ from tutela.errors import IncompleteReport
 from tutela.reporting.fields import ProviderIdentity, ReportInput
 
 SCHEMA = "tutela.report/1"
+# Location data Art 13(1)(f) names; those the provider does not hold are listed as unavailable.
+LOCATION_FIELDS = ("upload_ip", "upload_port", "uploaded_at", "time_zone")
 # Namespace of report ids: the same provider and case always give the same id, so a rebuilt
 # report is recognised as the same one by every receiver.
 REPORT_NAMESPACE = uuid.UUID("6f1d3a52-1c1e-4d3c-9a57-0b7f3e1e2a10")
@@ -34,7 +36,9 @@ class MissingField:
 
 
 # (path in the report, the article that asks for it). A path names a value that must be present
-# and not empty; "users[].unique_id" means every listed user needs one.
+# and not empty; "users[].unique_id" means every listed user needs one. The upload's port is not
+# here: Art 13(1)(f) asks for location data "where available", and a platform that never saw the
+# port cannot report it; `location.unavailable` names what the report lacks for that reason.
 REQUIRED: tuple[tuple[str, str], ...] = (
     ("provider.name", "Art 13(1)(a)"),
     ("provider.legal_representative", "Art 13(1)(a)"),
@@ -44,7 +48,6 @@ REQUIRED: tuple[tuple[str, str], ...] = (
     ("metadata.item_id", "Art 13(1)(d)"),
     ("kind", "Art 13(1)(e)"),
     ("location.upload_ip", "Art 13(1)(f)"),
-    ("location.upload_port", "Art 13(1)(f)"),
     ("location.uploaded_at", "Art 13(1)(f)"),
     ("location.time_zone", "Art 13(1)(f)"),
     ("users", "Art 13(1)(g)"),
@@ -73,6 +76,18 @@ def build_report(source: ReportInput, provider: ProviderIdentity, now: datetime)
             "last_login_at": _time(item.last_login_at),
         }
     )
+    location = _drop_none(
+        {
+            "upload_ip": item.upload_ip,
+            "upload_port": item.upload_port,
+            "uploaded_at": _time(item.uploaded_at),
+            "time_zone": _zone(item.uploaded_at),
+            "geo": dict(item.geo) or None,
+        }
+    )
+    unavailable = [name for name in LOCATION_FIELDS if name not in location]
+    if unavailable:
+        location["unavailable"] = unavailable
     return {
         "schema": SCHEMA,
         "report_id": report_id_for(provider, source.case_id),
@@ -104,20 +119,11 @@ def build_report(source: ReportInput, provider: ProviderIdentity, now: datetime)
             }
         ),
         "kind": source.kind.value,  # Art 13(1)(e)
-        "location": _drop_none(  # Art 13(1)(f)
-            {
-                "upload_ip": item.upload_ip,
-                "upload_port": item.upload_port,
-                "uploaded_at": _time(item.uploaded_at),
-                "time_zone": _zone(item.uploaded_at),
-                "geo": dict(item.geo) or None,
-            }
-        ),
+        "location": location,  # Art 13(1)(f), "where available"
         "users": [user] if user else [],  # Art 13(1)(g)
-        "reported_elsewhere": [  # Art 13(1)(h)
-            {"organisation": org, "case_number": number}
-            for org, number in source.reported_elsewhere
-        ],
+        # Art 13(1)(h): a case number not known yet (NCMEC's comes with its answer) is left out
+        # here and follows in a report update (tutela.reporting.report_updates).
+        "reported_elsewhere": elsewhere_entries(source.reported_elsewhere),
         "removal": _drop_none(  # Art 13(1)(i)
             {"removed": source.removed, "at": _time(source.removed_at)}
         ),
@@ -144,6 +150,14 @@ def build_report(source: ReportInput, provider: ProviderIdentity, now: datetime)
             "case_id": source.case_id,
         },
     }
+
+
+def elsewhere_entries(reported: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
+    """Art 13(1)(h) entries: the organisation, and its case number when known."""
+    return [
+        {"organisation": org, "case_number": number} if number else {"organisation": org}
+        for org, number in reported
+    ]
 
 
 def missing_fields(report: Mapping[str, Any]) -> list[MissingField]:

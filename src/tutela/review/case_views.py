@@ -26,6 +26,7 @@ from tutela.indicators.models import Bank
 from tutela.review.decisions import Decision, decisions_of_case
 from tutela.review.models import ESCALATED, UNDECIDED
 from tutela.review.queues import QueueEntry, entry_of
+from tutela.review.report_choices import awareness_of
 from tutela.settings import Settings
 
 
@@ -62,6 +63,8 @@ class CaseView:
     notices: tuple[NoticeView, ...]
     complaints: tuple[ComplaintView, ...]
     choices: tuple[Decision, ...]  # what the viewer may decide now
+    # Annex III, as the item came (the reviewer may say otherwise when confirming).
+    awareness: str = "own_initiative"
 
 
 def case_view(
@@ -101,6 +104,14 @@ def case_view(
             notices=tuple(notices_of_case(session, case_id)),
             complaints=tuple(complaints_of_case(session, case_id)),
             choices=_choices(case.status, viewer, {d.user_id for d in decisions}),
+            awareness=awareness_of(
+                item.meta,
+                [
+                    list(banks[str(e.get("bank"))].tags or [])
+                    for e in case.evidence or []
+                    if str(e.get("bank")) in banks
+                ],
+            ).value,
         )
 
 

@@ -9,19 +9,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from tutela.detection.held_payloads import held_content
 from tutela.detection.models import Case, Item, ItemPayload
+from tutela.enforcement.measure_models import TakedownRequest
 from tutela.enforcement.notices import hold_notice
-from tutela.enforcement.takedown import SUSPEND_ACCOUNT, request_takedown
+from tutela.enforcement.takedown import request_takedown
 from tutela.enforcement.vault import PreservationReason, Vault
 from tutela.errors import TutelaError
+from tutela.indicators.models import Bank
 from tutela.media.formats import sniff_format
 from tutela.reporting.fields import ContentFile, Kind, ProviderIdentity
 from tutela.reporting.filing import NCMEC, file_report
+from tutela.reporting.report_updates import NCMEC_ORGANISATION
 from tutela.reporting.signing import SigningKey
+from tutela.review.report_choices import ReportChoices, awareness_of
 from tutela.review.report_input import report_input
 from tutela.settings import Settings
 
@@ -47,10 +51,11 @@ def carry_out(
     actor: str,
     now: datetime,
     tools: Instruments,
+    choices: ReportChoices,
 ) -> dict[str, Any]:
     """Run every measure of a confirmation; return what was done (for the decision row and the
     audit entry: ids and reasons, never content)."""
-    effects: dict[str, Any] = {}
+    effects: dict[str, Any] = {"choices": choices.as_dict()}
     payload = held_content(session, item.id, tools.vault.master_key if tools.vault else None)
     content = _content_file(payload)
     if payload is None:
@@ -69,7 +74,10 @@ def carry_out(
         # Art 22: from here on the content exists only encrypted in the vault.
         session.execute(delete(ItemPayload).where(ItemPayload.item_id == item.id))
         effects["vault"] = {"record_id": stored.id, "expires_at": stored.expires_at.isoformat()}
-    effects["report"] = _report(session, case, item, kind, reviewer, now, tools, content)
+    effects["report"] = _report(session, case, item, kind, reviewer, now, tools, content, choices)
+    # Art 48(6)-(7): a reported case's takedown waits, so that an authority's hold can arrive.
+    reported = "report_id" in effects["report"]
+    wait = timedelta(minutes=tools.settings.takedown_hold_wait_minutes) if reported else None
     takedown = request_takedown(
         session,
         case_id=case.id,
@@ -77,9 +85,13 @@ def carry_out(
         item_ref=item.item_id,
         now=now,
         resend_after=timedelta(hours=tools.settings.takedown_resend_hours),
+        account_action=choices.account_action.value,
+        wait=wait or timedelta(0),
     )
     effects["takedown"] = {"id": takedown.id, "state": takedown.state}
-    effects["account_action"] = SUSPEND_ACCOUNT
+    if takedown.next_send_at is not None and takedown.state != "requested":
+        effects["takedown"]["send_at"] = takedown.next_send_at.isoformat()
+    effects["account_action"] = choices.account_action.value
     notice = hold_notice(
         session,
         case_id=case.id,
@@ -110,11 +122,15 @@ def _report(
     now: datetime,
     tools: Instruments,
     content: ContentFile | None,
+    choices: ReportChoices,
 ) -> dict[str, Any]:
     settings = tools.settings
     destinations = report_destinations(settings)
     if not destinations:
         return {"skipped": "TUTELA_CENTRE_URL is not set: no EU Centre to report to"}
+    # Art 13(1)(h): NCMEC's report id comes with its answer, and follows in a report update.
+    elsewhere = ((NCMEC_ORGANISATION, ""),) if NCMEC in destinations else ()
+    awareness = choices.awareness or awareness_of(item.meta, _bank_tags(session, case))
     filed = file_report(
         session,
         report_input(
@@ -126,14 +142,42 @@ def _report(
             decided_at=now,
             legal_basis=settings.report_legal_basis,
             content=content,
-            account_measures=(SUSPEND_ACCOUNT,),
+            choices=choices,
+            awareness=awareness,
+            reported_elsewhere=elsewhere + choices.reported_elsewhere,
+            removed_at=_removed_at(session, item.id),
         ),
         ProviderIdentity.from_settings(settings),
         tools.signing_key,
         now,
         destinations=destinations,
     )
-    return {"report_id": filed.report_id, "destinations": destinations}
+    return {
+        "report_id": filed.report_id,
+        "destinations": destinations,
+        "awareness": awareness.value,
+    }
+
+
+def _bank_tags(session: Session, case: Case) -> list[list[str]]:
+    names = {str(e.get("bank")) for e in case.evidence}
+    return [
+        list(tags or []) for tags in session.scalars(select(Bank.tags).where(Bank.name.in_(names)))
+    ]
+
+
+def _removed_at(session: Session, item_id: int) -> datetime | None:
+    """When the platform confirmed removing the item before this report, if it did (an item
+    can be taken down under an earlier case, or by the platform on its own)."""
+    confirmation = session.scalar(
+        select(TakedownRequest.confirmation)
+        .where(TakedownRequest.item_id == item_id, TakedownRequest.state == "confirmed")
+        .order_by(TakedownRequest.id.desc())
+        .limit(1)
+    )
+    if not confirmation or "removed_at" not in confirmation:
+        return None
+    return datetime.fromisoformat(str(confirmation["removed_at"]))
 
 
 def report_destinations(settings: Settings) -> list[str]:

@@ -41,6 +41,7 @@ from tutela.review.models import (
     UNDECIDED,
     ReviewDecision,
 )
+from tutela.review.report_choices import ReportChoices
 from tutela.review.signal_values import signal_values
 from tutela.settings import Settings
 
@@ -92,8 +93,13 @@ def decide(
     settings: Settings,
     note: str = "",
     clock: Clock | None = None,
+    choices: ReportChoices | None = None,
 ) -> DecisionView:
     """Record `reviewer`'s (a user name) decision on a case, and carry out what it leads to.
+
+    `choices` are the reviewer's answers for the report and the platform (urgency, awareness,
+    account action, other reports: Art 13(1)(h),(j), Annex III); only a confirmation uses them,
+    and the defaults say: not urgent, awareness as the item came, suspend the account.
 
     Forbidden without the role; Conflict when the case is already decided, or when the same
     person tries to be both pairs of eyes; ConfigurationError when a confirmation needs the vault
@@ -114,7 +120,9 @@ def decide(
         if item is None:
             raise NotFound(f"case {case_id} has lost its item")
         _check_may_decide(session, case, user, decision)
-        status, effects = _apply(session, case, item, user, decision, now, tools)
+        status, effects = _apply(
+            session, case, item, user, decision, now, tools, choices or ReportChoices()
+        )
         row = ReviewDecision(
             case_id=case.id,
             user_id=user.id,
@@ -204,6 +212,7 @@ def _apply(
     decision: Decision,
     now: datetime,
     tools: Instruments,
+    choices: ReportChoices,
 ) -> tuple[str, dict[str, Any]]:
     if decision == Decision.ESCALATE:
         case.status = ESCALATED
@@ -231,6 +240,7 @@ def _apply(
         actor=user_actor(user.id),
         now=now,
         tools=tools,
+        choices=choices,
     )
     return CONFIRMED, effects
 

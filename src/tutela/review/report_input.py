@@ -8,12 +8,14 @@ from typing import Any
 
 from tutela.detection.models import Item
 from tutela.reporting.fields import (
+    Awareness,
     ContentFile,
     ItemFacts,
     Kind,
     MatchFacts,
     ReportInput,
 )
+from tutela.review.report_choices import ReportChoices
 from tutela.review.signal_values import signal_values
 
 
@@ -27,8 +29,13 @@ def report_input(
     decided_at: datetime,
     legal_basis: str,
     content: ContentFile | None,
-    account_measures: tuple[str, ...],
+    choices: ReportChoices,
+    awareness: Awareness,
+    reported_elsewhere: tuple[tuple[str, str], ...],
+    removed_at: datetime | None,
 ) -> ReportInput:
+    """Every field from what happened (`removed_at`: when the platform confirmed removal, None
+    while it has not) and what the reviewer chose (`choices`, `awareness` already resolved)."""
     meta = item.meta or {}
     values = signal_values(item.signals)
     return ReportInput(
@@ -49,10 +56,15 @@ def report_input(
         decided_at=decided_at,
         legal_basis=legal_basis,
         signals=values,
-        # The takedown is requested in the same transaction; the platform confirms it later.
-        removed=False,
-        urgent=bool(meta.get("extra", {}).get("urgent", False)),
-        account_measures=account_measures,
+        # Art 13(1)(i): removed only once the platform confirmed it; a confirmation that comes
+        # after the report follows as a signed update (tutela.reporting.report_updates).
+        removed=removed_at is not None,
+        removed_at=removed_at,
+        urgent=choices.urgent,  # Art 13(1)(j): the reviewer's choice
+        urgent_reason=choices.urgent_reason.strip(),
+        awareness=awareness,
+        reported_elsewhere=reported_elsewhere,
+        account_measures=(choices.account_action.value,),
         content=(content,) if content is not None else (),
     )
 

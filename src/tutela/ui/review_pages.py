@@ -4,16 +4,23 @@ form, and the wellness settings."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from tutela.reporting.fields import Awareness
 from tutela.review.case_views import case_view, held_content, reveal_content
 from tutela.review.decisions import Decision, decide
 from tutela.review.preferences import Preferences, get_preferences, set_preferences
 from tutela.review.queues import list_queue
+from tutela.review.report_choices import (
+    AccountAction,
+    ReportChoices,
+    parse_elsewhere,
+    suggested_urgency,
+)
 from tutela.ui.access import ReviewerDep, page, secure
 from tutela.ui.thumbnails import preview_png, revealed_png
 
@@ -46,7 +53,15 @@ async def case_page(case_id: int, viewer: ReviewerDep) -> Response:
         datetime.now(UTC),
     )
     prefs = get_preferences(services.database, viewer.user.id)
-    return page("case.html", viewer, case=view, prefs=prefs, labels=DECISION_LABELS)
+    urgent, reason = suggested_urgency(view.metadata)
+    report = {
+        "urgent": urgent,
+        "urgent_reason": reason,
+        "awareness": view.awareness,
+        "awareness_options": [a.value for a in Awareness],
+        "account_actions": [a.value for a in AccountAction],
+    }
+    return page("case.html", viewer, case=view, prefs=prefs, labels=DECISION_LABELS, report=report)
 
 
 @router.get("/cases/{case_id}/preview.png")
@@ -87,8 +102,22 @@ async def decision(
     viewer: ReviewerDep,
     decision: Annotated[Decision, Form()],
     note: Annotated[str, Form()] = "",
+    urgent: Annotated[bool, Form()] = False,
+    urgent_reason: Annotated[str, Form(max_length=1000)] = "",
+    awareness: Annotated[Awareness | Literal[""], Form()] = "",
+    account_action: Annotated[AccountAction, Form()] = AccountAction.SUSPEND_ACCOUNT,
+    reported_elsewhere: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
+    """The decision, with the reviewer's choices for the report and the platform (used only
+    when it confirms)."""
     services = viewer.services
+    choices = ReportChoices(
+        urgent=urgent,
+        urgent_reason=urgent_reason,
+        awareness=awareness or None,
+        account_action=account_action,
+        reported_elsewhere=parse_elsewhere(reported_elsewhere),
+    )
     await run_in_threadpool(
         lambda: decide(
             services.database,
@@ -97,6 +126,7 @@ async def decision(
             decision,
             settings=services.settings,
             note=note,
+            choices=choices,
         )
     )
     entries = list_queue(services.database, viewer.user, services.settings, datetime.now(UTC))

@@ -1,4 +1,5 @@
-"""The `centre` transport: POST the signed report to the EU Centre node's `/v1/reports`."""
+"""The `centre` transport: POST the signed report to the EU Centre node's `/v1/reports`, and a
+signed follow-up (update or retraction, tutela.reporting.report_updates) to `/v1/report-updates`."""
 
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ from tutela.reporting.transports.base import (
 from tutela.reporting.transports.http import send_request
 
 REPORTS_PATH = "/v1/reports"
+UPDATES_PATH = "/v1/report-updates"
+# Outbox kinds that are follow-ups to a report (tutela.reporting.report_updates.KINDS).
+FOLLOW_UPS = frozenset({"report_update", "report_retraction"})
 # Headers of a signed report; the body is the exact canonical bytes that were signed.
 KEY_ID_HEADER = "Tutela-Key-Id"
 SIGNATURE_HEADER = "Tutela-Signature"
@@ -60,8 +64,9 @@ class CentreTransport(ReportTransport):
             }
         except KeyError:
             raise PermanentDeliveryError("the queued message is not a signed report") from None
+        path = UPDATES_PATH if message.kind in FOLLOW_UPS else REPORTS_PATH
         request = self.client.build_request(
-            "POST", self.base_url + REPORTS_PATH, content=body, headers=headers
+            "POST", self.base_url + path, content=body, headers=headers
         )
         response = send_request(self.client, request)
         answer = response.json()

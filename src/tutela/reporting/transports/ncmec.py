@@ -6,6 +6,10 @@ the last one stopped. A report id once stored is never submitted for again; a /s
 answer was lost leaves the report `submitting` and its outbox message failed, and only a person
 (who can see NCMEC's side) settles it, because the API offers no way to ask: see
 tutela.reporting.transports.ncmec_settlement and `tutela outbox ncmec uncertain|settle`.
+
+Once NCMEC's report id is known, the EU Centre is told it in a signed report update (Art
+13(1)(h)); a `retract` message (a complaint reversed the decision) asks NCMEC's `POST /retract`
+to withdraw the report, and waits while the report has no NCMEC id yet.
 """
 
 from __future__ import annotations
@@ -25,6 +29,12 @@ from tutela.errors import (
     DeliveryError,
     PermanentDeliveryError,
     TransientDeliveryError,
+)
+from tutela.reporting.report_updates import (
+    RETRACT,
+    KeySource,
+    lazy_key,
+    queue_ncmec_case_number,
 )
 from tutela.reporting.sealing import seal, secrets_key, unseal
 from tutela.reporting.transports.base import (
@@ -95,6 +105,7 @@ class NcmecTransport(ReportTransport):
         base_url: str,
         auth: tuple[str, str],
         content_source: ContentSource | None,
+        centre_key: KeySource | None = None,
     ) -> None:
         self.database = database
         self.client = client
@@ -102,6 +113,8 @@ class NcmecTransport(ReportTransport):
         token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode("ascii")
         self.authorization = f"Basic {token}"
         self.content_source = content_source
+        # Signs the report update that tells the EU Centre NCMEC's report id; None: no centre.
+        self.centre_key = centre_key
 
     @classmethod
     def create(cls, context: TransportContext) -> NcmecTransport:
@@ -113,16 +126,37 @@ class NcmecTransport(ReportTransport):
             str(context.options.get("ncmec_url") or url),
             (username, password),
             context.content_source,
+            lazy_key(context.settings) if context.settings.centre_url else None,
         )
 
     def send(self, message: OutgoingMessage) -> SendResult:
         payload = message.payload
+        if message.kind == RETRACT:
+            return self._retract(str(payload.get("report_key") or ""))
         row_id = self._open(message)
         report_id = self._submit(row_id, payload)
         self._upload_files(row_id, report_id)
         self._describe_files(row_id, report_id, payload)
         self._finish(row_id, report_id)
+        self._tell_centre(message.idempotency_key, report_id)
         return SendResult(status="acknowledged", remote_ref=report_id)
+
+    def _retract(self, report_key: str) -> SendResult:
+        with self.database.reader() as session:
+            report_id = session.scalar(
+                select(NcmecReport.report_id).where(NcmecReport.message_key == report_key)
+            )
+        if not report_id:
+            # Not submitted yet (or its submission is being settled): retract once it has an id.
+            raise TransientDeliveryError("the NCMEC report to retract has no NCMEC id yet")
+        parse_response(self._post("/retract", data={"id": report_id}).content)
+        return SendResult(status="acknowledged", remote_ref=report_id)
+
+    def _tell_centre(self, report_key: str, report_id: str) -> None:
+        if self.centre_key is None:
+            return
+        with self.database.unit_of_work() as session:
+            queue_ncmec_case_number(session, self.centre_key, report_key, report_id, utc_now())
 
     # -- steps; each stores its answer before the next one starts ------------------------------
 
