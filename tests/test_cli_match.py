@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,8 @@ from tutela.settings import Settings
 from tutela.signals.hashing import hash_file
 
 MD5 = "0123456789abcdef0123456789abcdef"
+HEX64 = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -56,11 +60,58 @@ def test_a_hash_in_a_bank_matches_and_one_not_in_it_does_not(
     ]
 
 
-def test_a_64_character_hash_needs_a_signal_type(
-    cli_env: Settings, capsys: pytest.CaptureFixture[str]
+def test_a_64_character_hash_is_matched_as_pdq_and_as_sha256_each_match_naming_its_type(
+    cli_env: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    code, _, err = run(capsys, "match", "--hash", "a" * 64)
-    assert code == 1 and "--signal-type" in err
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{HEX64}\n")
+    for name, kind in (("pdqs", "pdq"), ("files", "sha256")):
+        run(capsys, "bank", "create", name)
+        run(capsys, "bank", "import", name, str(listing), "--signal-type", kind)
+    code, out, _ = run(capsys, "match", "--hash", HEX64.upper(), "--json")
+    assert code == 0
+    (line,) = lines(out)
+    found = {(m["bank"], m["signal_type"], m["distance"]) for m in line["matches"]}  # type: ignore[union-attr]
+    assert (line["query"], found) == (HEX64, {("pdqs", "pdq", 0), ("files", "sha256", 0)})
+
+
+def test_signal_type_narrows_a_64_character_hash_to_one_type(
+    cli_env: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{HEX64}\n")
+    run(capsys, "bank", "create", "files")
+    run(capsys, "bank", "import", "files", str(listing), "--signal-type", "sha256")
+    _, out, _ = run(capsys, "match", "--hash", HEX64, "--signal-type", "pdq", "--json")
+    assert lines(out) == [{"query": HEX64, "matches": []}]
+
+
+def readme_bank_example() -> list[list[str]]:
+    """The `tutela …` lines of the README's shell block that shows `tutela match --hash`."""
+    blocks = re.findall(r"```sh\n(.*?)```", README.read_text(), re.S)
+    (block,) = [b for b in blocks if "tutela match --hash" in b]
+    commands = [line.strip() for line in block.splitlines()]
+    return [shlex.split(line)[1:] for line in commands if line.startswith("tutela ")]
+
+
+def test_the_readme_bank_example_runs_as_written(
+    cli_env: Settings,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    commands = readme_bank_example()
+    (value,) = [args[2] for args in commands if args[:2] == ["match", "--hash"]]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "list.txt").write_text(f"{value}\n")
+    (tmp_path / "photos").mkdir()
+    drawn_image(tmp_path / "photos" / "a.png")
+    outputs = []
+    for args in commands:
+        code, out, err = run(capsys, *args)
+        assert code == 0, (args, err)
+        outputs.append(out)
+    assert "eu-centre" in outputs[-1] and " pdq " in outputs[-1]
 
 
 def test_a_hash_file_is_matched_line_by_line(

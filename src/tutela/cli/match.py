@@ -7,7 +7,7 @@ import os
 import sys
 from collections import defaultdict
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -26,7 +26,8 @@ from tutela.signals.pdq import PdqMode
 @app.command("match")
 def match_command(
     paths: Annotated[
-        list[Path] | None, typer.Argument(help="Image files to hash and match.")
+        list[Path] | None,
+        typer.Argument(help="Image files, or directories (searched recursively), to match."),
     ] = None,
     hashes: Annotated[
         list[str] | None, typer.Option("--hash", help="A hash to match (repeatable).")
@@ -35,7 +36,11 @@ def match_command(
         Path | None, typer.Option("--hash-file", help="A text list of hashes to match.")
     ] = None,
     signal_type: Annotated[
-        str | None, typer.Option(help="Signal type of the hashes given (pdq, md5, sha1, sha256).")
+        str | None,
+        typer.Option(
+            help="Signal type of the hashes given (pdq, md5, sha1, sha256); without it a "
+            "64-hex hash is matched as PDQ and as SHA-256."
+        ),
     ] = None,
     review: Annotated[
         bool, typer.Option("--review", help="Also list PDQ matches in banks' review bands.")
@@ -47,7 +52,9 @@ def match_command(
 ) -> None:
     """Match files (PDQ with all eight rotations/flips, and MD5/SHA-1/SHA-256) or hashes.
 
-    Exit code 0 when every query ran, 1 when some could not (their lines carry the error).
+    A hash is matched as every signal type its length can be (64 hex: PDQ and SHA-256) unless
+    --signal-type says which; each match names its signal type. Exit code 0 when every query
+    ran, 1 when some could not (their lines carry the error).
     """
     if not (paths or hashes or hash_file):
         raise typer.BadParameter("give files, --hash or --hash-file")
@@ -75,37 +82,44 @@ def _match_hashes(
     review: bool,
     json_lines: bool,
 ) -> int:
-    reader = ListReader(ListFormat.TEXT, signal_type)
-    queries = [(r["signal_type"], r["value"]) for r in reader.records(hashes)]
+    reader = ListReader(ListFormat.TEXT, signal_type, every_type=True)
+    queries = [_candidates(record) for record in reader.records(hashes)]
     if reader.bad:
         raise InvalidInput(f"--hash {reader.bad[0].line}: {reader.bad[0].reason}")
     failed = 0
     if hash_file is not None:
-        file_reader = ListReader(ListFormat.TEXT, signal_type)
+        file_reader = ListReader(ListFormat.TEXT, signal_type, every_type=True)
         with open_list(hash_file) as handle:
-            queries += [(r["signal_type"], r["value"]) for r in file_reader.records(handle)]
+            queries += [_candidates(record) for record in file_reader.records(handle)]
         for bad in file_reader.bad:
             _emit_error(f"{hash_file}:{bad.line}", InvalidInput(bad.reason), json_lines)
         failed += file_reader.bad_count
     by_type: dict[str, list[str]] = defaultdict(list)
-    for kind, value in queries:
-        by_type[kind].append(value)
+    for candidates in queries:
+        for kind, value in candidates:
+            by_type[kind].append(value)
     found: dict[tuple[str, str], list[MatchResult]] = {}
     for kind, values in by_type.items():
         for value, results in zip(
             values, matcher.match_hashes(kind, values, include_review=review), strict=True
         ):
             found[(kind, value)] = results
-    for kind, value in queries:
-        _emit(value, found[(kind, value)], json_lines)
+    for candidates in queries:
+        results = [match for pair in candidates for match in found[pair]]
+        _emit(candidates[0][1], results, json_lines)
     return failed
+
+
+def _candidates(record: dict[str, Any]) -> list[tuple[str, str]]:
+    """(signal type, value) for each type a query is matched as."""
+    return list(record.get("candidates") or [(record["signal_type"], record["value"])])
 
 
 def _match_files(
     matcher: Matcher, paths: list[Path], jobs: int | None, review: bool, json_lines: bool
 ) -> int:
     settings = load_settings()
-    files = [str(path) for path in paths]
+    files = _files(paths)
     task = functools.partial(hash_file, mode=PdqMode.FAST, limits=settings.media, dihedral=True)
     workers = min(jobs or os.cpu_count() or 1, max(1, len(files)))
     failed = 0
@@ -121,6 +135,19 @@ def _match_files(
             else:
                 _emit(path, _match_signals(matcher, result, review), json_lines)
     return failed
+
+
+def _files(paths: list[Path]) -> list[str]:
+    """The files named, and those under the directories named, in a stable order."""
+    files = []
+    for path in paths:
+        if not path.is_dir():
+            files.append(str(path))
+            continue
+        for root, dirs, names in os.walk(path):
+            dirs.sort()
+            files += [os.path.join(root, name) for name in sorted(names)]
+    return files
 
 
 def _match_signals(matcher: Matcher, signals: MediaSignals, review: bool) -> list[MatchResult]:

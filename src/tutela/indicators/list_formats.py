@@ -36,7 +36,8 @@ SIGNAL_ALIASES = {
 }
 # Hex length → the one signal type it can be; 64 is PDQ or SHA-256, so never guessed.
 SIGNAL_BY_LENGTH = {32: "md5", 40: "sha1"}
-AMBIGUOUS_LENGTHS = {64: "pdq or sha256"}
+AMBIGUOUS_TYPES = {64: ("pdq", "sha256")}
+AMBIGUOUS_LENGTHS = {length: " or ".join(names) for length, names in AMBIGUOUS_TYPES.items()}
 VALUE_COLUMNS = ("value", "hash", "signal_str", "signal_value", "signal")
 KNOWN_COLUMNS = {"signal_type", "external_id", "tags", "metadata", *VALUE_COLUMNS}
 HEX = re.compile(r"^[0-9a-fA-F]+$")
@@ -58,10 +59,16 @@ class BadLine:
 
 @dataclass
 class ListReader:
-    """Turns the lines of one list into records; `bad`/`bad_count` fill in as it goes."""
+    """Turns the lines of one list into records; `bad`/`bad_count` fill in as it goes.
+
+    `every_type`: a hash whose length fits several signal types (64 hex: PDQ or SHA-256) is not
+    refused but read as each, listed in the record's `candidates` as (signal type, value). For
+    matching, where asking both costs nothing; an import must know what it stores.
+    """
 
     format: ListFormat
     signal_type: str | None = None
+    every_type: bool = False
     bad: list[BadLine] = field(default_factory=list)
     bad_count: int = 0
     good_count: int = 0
@@ -182,9 +189,11 @@ class ListReader:
                 if signal_type
                 else self._inferred_type(number, value)
             )
-        except InvalidInput as error:
-            if isinstance(error, _Ambiguous):
+        except _Ambiguous:
+            if not self.every_type:
                 raise
+            return self._each_type(value, external_id, metadata)
+        except InvalidInput as error:
             return error.message
         try:
             canonical = self._validator(name)(value)
@@ -195,6 +204,27 @@ class ListReader:
             "value": canonical,
             "external_id": external_id,
             "metadata": metadata or None,
+        }
+
+    def _each_type(
+        self, value: str, external_id: str | None, metadata: dict[str, Any] | None
+    ) -> Record | str:
+        candidates = []
+        reason = ""
+        for name in AMBIGUOUS_TYPES[len(value)]:
+            try:
+                candidates.append((name, self._validator(name)(value)))
+            except InvalidHash as error:
+                reason = error.message
+        if not candidates:
+            return reason
+        name, canonical = candidates[0]
+        return {
+            "signal_type": name,
+            "value": canonical,
+            "external_id": external_id,
+            "metadata": metadata or None,
+            "candidates": candidates,
         }
 
     def _inferred_type(self, number: int, value: str) -> str:
