@@ -11,11 +11,14 @@
     │   ├── InvalidHash              invalid_hash      422
     │   ├── IncompleteReport         incomplete_report 422
     │   ├── MalformedReport          malformed_report  422
+    │   ├── IncompleteOrder          incomplete_order  422
+    │   ├── UnknownItem              unknown_item      422
     │   └── RequestTooLarge          too_large         413
     ├── Unauthorized                 unauthorized      401
     │   ├── InvalidSignature         invalid_signature 401
     │   │   └── StaleSignature       stale_signature   401
     │   ├── UnknownProvider          unknown_provider  401
+    │   ├── UnknownAuthority         unknown_authority 401
     │   └── TooManyAttempts          too_many_attempts 429
     ├── Forbidden                    forbidden         403
     │   └── CsrfRejected             csrf_rejected     403
@@ -108,6 +111,22 @@ class MalformedReport(InvalidInput):
     code = "malformed_report"
 
 
+class IncompleteOrder(InvalidInput):
+    """An order lacks fields its template requires (Annex IV); `missing` lists them."""
+
+    code = "incomplete_order"
+
+    def __init__(self, message: str, missing: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.missing = missing
+
+
+class UnknownItem(InvalidInput):
+    """An order names an item the provider does not hold."""
+
+    code = "unknown_item"
+
+
 class RequestTooLarge(InvalidInput):
     """A request body past the receiver's limit, refused while it streams in."""
 
@@ -139,6 +158,12 @@ class UnknownProvider(Unauthorized):
     """A signed message from a key no registered provider holds."""
 
     code = "unknown_provider"
+
+
+class UnknownAuthority(Unauthorized):
+    """A signed order from a key no registered authority holds."""
+
+    code = "unknown_authority"
 
 
 class TooManyAttempts(Unauthorized):

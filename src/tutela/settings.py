@@ -124,6 +124,18 @@ SETTINGS_DOC: dict[str, str] = {
     "TUTELA_TRUSTED_PROXIES": "Comma-separated addresses or networks (CIDR) of reverse proxies whose "
     "X-Forwarded-For header names the client, e.g. 127.0.0.1,10.0.0.0/8; unset trusts no header "
     "and the client is the connecting address (login limits count per client address).",
+    "TUTELA_REMOVAL_DEADLINE_HOURS": "Hours a provider has to remove or disable the items of a "
+    "removal order, from its receipt (default 24; Art 14(1)); past it the order is overdue.",
+    "TUTELA_AUTHORITY_NAME": "On an authority node: the issuing authority's name, as its orders "
+    "carry it (Annex IV).",
+    "TUTELA_AUTHORITY_CONTACT": "On an authority node: the contact point its orders name "
+    "(Annex IV), e.g. an e-mail address.",
+    "TUTELA_AUTHORITY_COUNTRY": "On an authority node: ISO 3166 code of its Member State.",
+    "TUTELA_AUTHORITY_URL": "On an authority node: its base URL as providers reach it; orders "
+    "carry it, and providers send their signed execution reports to URL/v1/order-reports.",
+    "TUTELA_AUTHORITY_SIGNING_KEY_FILE": "On an authority node: the Ed25519 private key (PEM) "
+    "that signs its orders; default DATA_DIR/keys/authority-ed25519.pem, written by "
+    "`tutela authority keys generate`.",
 }
 
 
@@ -185,6 +197,12 @@ class Settings:
     alert_webhook_url: str | None = None
     alert_webhook_secret: str | None = field(default=None, repr=False)
     trusted_proxies: tuple[str, ...] = ()
+    removal_deadline_hours: float = 24.0
+    authority_name: str = ""
+    authority_contact: str = ""
+    authority_country: str = ""
+    authority_url: str | None = None
+    authority_signing_key_file: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -253,6 +271,12 @@ class Settings:
             alert_webhook_url=env.get("TUTELA_ALERT_WEBHOOK_URL") or None,
             alert_webhook_secret=env.get("TUTELA_ALERT_WEBHOOK_SECRET") or None,
             trusted_proxies=_networks(env.get("TUTELA_TRUSTED_PROXIES", "")),
+            removal_deadline_hours=_float(env, "TUTELA_REMOVAL_DEADLINE_HOURS", 24.0),
+            authority_name=env.get("TUTELA_AUTHORITY_NAME", ""),
+            authority_contact=env.get("TUTELA_AUTHORITY_CONTACT", ""),
+            authority_country=env.get("TUTELA_AUTHORITY_COUNTRY", "").upper(),
+            authority_url=env.get("TUTELA_AUTHORITY_URL") or None,
+            authority_signing_key_file=_path(env, "TUTELA_AUTHORITY_SIGNING_KEY_FILE"),
         )
 
     @property

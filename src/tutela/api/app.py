@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 import tutela
-from tutela.api import centre_messages, enforcement, hashing, health, items, webhooks
+from tutela.api import centre_messages, enforcement, hashing, health, items, orders, webhooks
 from tutela.api.deps import Services
 from tutela.api.intake import Intake
 from tutela.api.metrics import NodeMetrics
@@ -73,7 +73,7 @@ def create_app(
         lifespan=lifespan,
     )
     install_problem_handlers(app)
-    for module in (health, hashing, items, webhooks, centre_messages, enforcement):
+    for module in (health, hashing, items, webhooks, centre_messages, enforcement, orders):
         app.include_router(module.router)
     install_console(app)  # the review console's pages (tutela.ui)
     app.add_middleware(BodyLimit, max_bytes=settings.media.max_bytes)

@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 import tutela
 from tutela.api.centre_updates import install_report_updates
+from tutela.api.orders import install_order_copies
 from tutela.api.problems import install_problem_handlers
 from tutela.centre.feed import signed_feed_page
 from tutela.centre.intake import receive_report
@@ -205,6 +206,8 @@ def create_centre_app(
     # The analysts' triage console (/ui): sign-in, the queue, reports and their assessment.
     # Providers' signed follow-ups to their reports: removal, case numbers, retractions.
     install_report_updates(app, db, keys, window)
+    # Copies of the authorities' orders (tutela.centre.order_copies).
+    install_order_copies(app, db, window)
     install_centre_console(app, settings, db)
     return app
 

@@ -17,6 +17,9 @@ class Role(StrEnum):
     # The EU Centre's people (its own node and database): triage of received reports.
     ANALYST = "analyst"
     SENIOR_ANALYST = "senior_analyst"
+    # A Coordinating Authority's people (the authority node): orders and their supervision.
+    CASE_OFFICER = "case_officer"
+    SUPERVISOR = "supervisor"
 
 
 class Permission(StrEnum):
@@ -31,6 +34,8 @@ class Permission(StrEnum):
     MANAGE_SETTINGS = "manage_settings"
     TRIAGE = "triage"  # centre: assess reports, set aside as unfounded, forward (Art 48)
     CONFIRM_INDICATOR = "confirm_indicator"  # centre: make indicators of a report (Art 44(3))
+    ISSUE_ORDER = "issue_order"  # authority: issue removal orders (Art 14)
+    SUPERVISE_ORDERS = "supervise_orders"  # authority: read orders and their execution
 
 
 # Administrators run the node but do not look at content: separation of duties.
@@ -53,6 +58,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     ),
     Role.ANALYST: frozenset({Permission.TRIAGE}),
     Role.SENIOR_ANALYST: frozenset({Permission.TRIAGE, Permission.CONFIRM_INDICATOR}),
+    Role.CASE_OFFICER: frozenset({Permission.ISSUE_ORDER, Permission.SUPERVISE_ORDERS}),
+    Role.SUPERVISOR: frozenset({Permission.SUPERVISE_ORDERS}),
 }
 
 

@@ -19,6 +19,10 @@ class CommandEntry:
 COMMANDS: dict[str, CommandEntry] = {
     "apikey": CommandEntry(("apikey",), "API keys of the provider node."),
     "audit": CommandEntry(("audit",), "The hash-chained audit log."),
+    "authority": CommandEntry(("authority",), "The authority node: removal orders."),
+    "authority-key": CommandEntry(
+        ("authority",), "Authorities whose signed orders this node accepts."
+    ),
     "bank": CommandEntry(("bank", "feed"), "Banks: named lists of hashes to match against."),
     "centre": CommandEntry(("centre",), "The EU Centre node."),
     "db": CommandEntry(("db",), "The database: schema migrations."),

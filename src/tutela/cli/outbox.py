@@ -32,6 +32,9 @@ from tutela.indicators.snapshot_keeper import SnapshotKeeper
 from tutela.logs import configure_logging
 from tutela.operations.outbox_listing import list_messages, retry_message
 from tutela.operations.sender_tasks import alert_task, alert_transports
+from tutela.orders.deadlines import EVERY_S as ORDERS_EVERY_S
+from tutela.orders.deadlines import mark_overdue
+from tutela.orders.transport import order_transports
 from tutela.reporting.filing import NCMEC
 from tutela.reporting.outbox import deliver_due
 from tutela.reporting.sender import PeriodicTask, run_sender, start_sender_thread
@@ -70,7 +73,9 @@ def provider_transports(settings: Settings, database: Database) -> dict[str, Rep
     content = reported_content(settings, database) if NCMEC in names else None
     context = TransportContext(settings, database, open_client(), content_source=content)
     transports = create_transports(names, context)
-    return {**transports, **alert_transports(settings, context.client)}
+    # Execution reports of removal orders go back to the authorities (tutela.orders).
+    orders = order_transports(context.client)
+    return {**transports, **orders, **alert_transports(settings, context.client)}
 
 
 def reported_content(settings: Settings, database: Database) -> ContentSource:
@@ -119,6 +124,7 @@ def provider_tasks(settings: Settings, database: Database) -> list[PeriodicTask]
         *enforcement_tasks(settings, database),
         PeriodicTask("matcher-snapshot", SNAPSHOT_EVERY_S, keeper),
         alert_task(settings, database),
+        PeriodicTask("orders-overdue", ORDERS_EVERY_S, partial(mark_overdue, database)),
     ]
 
 

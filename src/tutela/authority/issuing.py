@@ -1,0 +1,158 @@
+"""Issuing a removal order (Art 14, Annex IV): a case officer's act, in one transaction — the
+signed document stored, its delivery to the provider and its copy to the EU Centre queued in the
+outbox, and the act audited. The order's id (a UUID inside the signed bytes) is the idempotency
+key its deliveries carry."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from tutela.audit.log import Subject, record
+from tutela.auth.roles import Permission
+from tutela.authority.models import IssuedOrder
+from tutela.authority.providers import provider_named
+from tutela.centre.actors import acting_account
+from tutela.clock import Clock, SystemClock
+from tutela.db.database import Database
+from tutela.errors import ConfigurationError, InvalidInput
+from tutela.orders.documents import REMOVAL_KIND, RemovalOrder, check_non_disclosure, ordered_items
+from tutela.orders.states import IssuedState, OrderKind
+from tutela.orders.transport import ORDERS, ORDERS_PATH, signed_payload
+from tutela.reporting.messages import sign_message
+from tutela.reporting.outbox import enqueue
+from tutela.reporting.signing import SigningKey
+from tutela.settings import Settings
+
+DEFAULT_LEGAL_BASIS = "Regulation on preventing and combating child sexual abuse, Art 14"
+DEFAULT_REDRESS = (
+    "The provider and the uploader may challenge this order before the courts of the issuing "
+    "Member State (Art 15(1))."
+)
+TEXT_MAX = 5000
+# The centre's copy travels under its own key: one outbox row per destination and key.
+COPY_PREFIX = "copy:"
+
+
+@dataclass(frozen=True, slots=True)
+class Issuer:
+    """Who issues, as the orders say it (Annex IV), and where copies go."""
+
+    name: str
+    contact: str
+    country: str
+    url: str
+    centre_url: str | None
+
+    @classmethod
+    def of(cls, settings: Settings) -> Issuer:
+        missing = [
+            variable
+            for variable, value in (
+                ("TUTELA_AUTHORITY_NAME", settings.authority_name),
+                ("TUTELA_AUTHORITY_CONTACT", settings.authority_contact),
+                ("TUTELA_AUTHORITY_URL", settings.authority_url),
+            )
+            if not value
+        ]
+        if missing:
+            raise ConfigurationError(f"an order names its issuer: set {', '.join(missing)}")
+        return cls(
+            settings.authority_name,
+            settings.authority_contact,
+            settings.authority_country,
+            str(settings.authority_url).rstrip("/"),
+            settings.centre_url.rstrip("/") if settings.centre_url else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedView:
+    id: int
+    order_id: str
+    provider: str
+    state: str
+    items: int
+
+
+def issue_removal_order(
+    database: Database,
+    by: str,
+    provider: str,
+    item_refs: list[tuple[str, str]],
+    reasons: str,
+    issuer: Issuer,
+    key: SigningKey,
+    *,
+    legal_basis: str = DEFAULT_LEGAL_BASIS,
+    redress: str = DEFAULT_REDRESS,
+    non_disclosure_weeks: int = 0,
+    clock: Clock | None = None,
+) -> IssuedView:
+    """Sign and queue one removal order; `by` is a case officer's account."""
+    reasons, legal_basis, redress = reasons.strip(), legal_basis.strip(), redress.strip()
+    for label, text in (("reasons", reasons), ("legal basis", legal_basis), ("redress", redress)):
+        if not text or len(text) > TEXT_MAX:
+            raise InvalidInput(f"the {label} is 1 to {TEXT_MAX} characters (Annex IV)")
+    items = ordered_items(item_refs)
+    weeks = check_non_disclosure(non_disclosure_weeks)
+    now = (clock or SystemClock()).now()
+    with database.unit_of_work() as session:
+        account = acting_account(session, by, Permission.ISSUE_ORDER)
+        target = provider_named(session, provider)
+        order = RemovalOrder(
+            order_id=str(uuid.uuid4()),
+            issued_at=now,
+            authority_name=issuer.name,
+            authority_contact=issuer.contact,
+            authority_country=issuer.country,
+            authority_url=issuer.url,
+            provider_name=target.name,
+            provider_legal_representative=target.legal_representative,
+            items=items,
+            reasons=reasons,
+            legal_basis=legal_basis,
+            redress=redress,
+            non_disclosure_weeks=weeks,
+        )
+        signed = sign_message(key, REMOVAL_KIND, order.order_id, order.document(), now)
+        row = IssuedOrder(
+            order_ref=order.order_id,
+            kind=OrderKind.REMOVAL,
+            provider_id=target.id,
+            state=IssuedState.SENT,
+            issued_by=account.actor,
+            issued_at=now,
+            body=signed.body.decode("utf-8"),
+            signature=signed.signature,
+        )
+        session.add(row)
+        session.flush()
+        enqueue(
+            session,
+            ORDERS,
+            REMOVAL_KIND,
+            signed_payload(target.order_url, signed),
+            order.order_id,
+            now,
+        )
+        details: dict[str, Any] = {
+            "order_id": order.order_id,
+            "provider": target.name,
+            "items": len(items),
+            "copied_to_centre": issuer.centre_url is not None,
+        }
+        if issuer.centre_url is not None:
+            enqueue(
+                session,
+                ORDERS,
+                REMOVAL_KIND,
+                signed_payload(issuer.centre_url + ORDERS_PATH, signed),
+                COPY_PREFIX + order.order_id,
+                now,
+            )
+        record(
+            session, account.actor, "order_issue", Subject("order", str(row.id)), details, now=now
+        )
+        return IssuedView(row.id, order.order_id, target.name, row.state, len(items))

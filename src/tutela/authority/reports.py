@@ -1,0 +1,155 @@
+"""What comes back to the authority: the provider's signed execution report (Annex VI), verified
+against the provider's registered key and recorded on the order, once; and what the authority's
+people read of its orders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tutela.audit.log import Subject, record
+from tutela.authority.models import IssuedOrder, OrderedProvider
+from tutela.db.database import Database
+from tutela.errors import Conflict, InvalidInput, NotFound, UnknownProvider
+from tutela.orders.documents import REPORT_KIND, read_execution_report
+from tutela.orders.states import IssuedState, ItemState
+from tutela.orders.transport import ORDERS
+from tutela.reporting.canonical import parse_json
+from tutela.reporting.messages import open_message
+from tutela.reporting.outbox_models import OutboxMessage
+from tutela.reporting.signing import SigningWindow, load_public_key
+
+
+def receive_execution_report(
+    database: Database,
+    key_id: str,
+    body: bytes,
+    signature: str,
+    now: datetime,
+    window: SigningWindow,
+) -> tuple[dict[str, Any], bool]:
+    """Verify and record one execution report; the answer, and whether it was new. A repeat of
+    the report already recorded is answered as the first time, however late it comes."""
+    with database.unit_of_work() as session:
+        provider = session.scalar(select(OrderedProvider).where(OrderedProvider.key_id == key_id))
+        if provider is None:
+            raise UnknownProvider("no registered provider holds that key")
+        message = open_message(load_public_key(provider.public_key_pem), key_id, body, signature)
+        if message.kind != REPORT_KIND:
+            raise InvalidInput(f"expected an {REPORT_KIND}, not {message.kind!r}")
+        order_id, outcomes = read_execution_report(message.payload)
+        order = session.scalar(
+            select(IssuedOrder).where(
+                IssuedOrder.order_ref == order_id, IssuedOrder.provider_id == provider.id
+            )
+        )
+        if order is None:
+            raise NotFound("no order of this authority to that provider has that id")
+        if order.report_signature is not None:
+            if order.report_signature == signature:
+                return _answer(order), False
+            raise Conflict("the order's execution report is already recorded")
+        window.check(message.signed_at, now)
+        impeded = any(entry["outcome"] == ItemState.IMPEDED for entry in outcomes)
+        order.state = IssuedState.IMPEDED if impeded else IssuedState.EXECUTED
+        order.report_body = body.decode("utf-8")
+        order.report_signature = signature
+        order.report_received_at = now
+        order.outcomes = outcomes
+        record(
+            session,
+            f"provider:{provider.name}"[:128],
+            "order_report_received",
+            Subject("order", str(order.id)),
+            {"order_id": order_id, "state": order.state, "items": len(outcomes)},
+            now=now,
+        )
+        return _answer(order), True
+
+
+@dataclass(frozen=True, slots=True)
+class OrderView:
+    id: int
+    order_id: str
+    kind: str
+    provider: str
+    state: str
+    # The outbox's word on the delivery to the provider: queued, acknowledged (received), failed.
+    delivery: str
+    issued_by: str
+    issued_at: datetime
+    items: list[dict[str, Any]]
+    report_received_at: datetime | None
+    report_signature: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "order_id": self.order_id,
+            "kind": self.kind,
+            "provider": self.provider,
+            "state": self.state,
+            "delivery": self.delivery,
+            "issued_by": self.issued_by,
+            "issued_at": self.issued_at.isoformat(),
+            "items": self.items,
+            "report_received_at": (
+                self.report_received_at.isoformat() if self.report_received_at else None
+            ),
+            "report_signature": self.report_signature,
+        }
+
+
+def list_orders(database: Database, limit: int = 100) -> list[OrderView]:
+    """The authority's orders, newest first."""
+    with database.reader() as session:
+        rows = session.scalars(select(IssuedOrder).order_by(IssuedOrder.id.desc()).limit(limit))
+        return [_view(session, row) for row in rows]
+
+
+def show_order(database: Database, order: str) -> OrderView:
+    """One order by its number or its id (UUID)."""
+    with database.reader() as session:
+        query = select(IssuedOrder)
+        query = query.where(
+            IssuedOrder.id == int(order) if order.isdigit() else IssuedOrder.order_ref == order
+        )
+        row = session.scalar(query)
+        if row is None:
+            raise NotFound(f"no order {order}")
+        return _view(session, row)
+
+
+def _view(session: Session, row: IssuedOrder) -> OrderView:
+    provider = session.get_one(OrderedProvider, row.provider_id)
+    delivery = session.scalar(
+        select(OutboxMessage.status).where(
+            OutboxMessage.destination == ORDERS, OutboxMessage.idempotency_key == row.order_ref
+        )
+    )
+    document = parse_json(row.body.encode("utf-8"))["payload"]
+    if row.outcomes is not None:
+        items = list(row.outcomes)
+    else:
+        items = [{**item, "outcome": None} for item in document["items"]]
+    return OrderView(
+        row.id,
+        row.order_ref,
+        row.kind,
+        provider.name,
+        row.state,
+        delivery or "unknown",
+        row.issued_by,
+        row.issued_at,
+        items,
+        row.report_received_at,
+        row.report_signature,
+    )
+
+
+def _answer(order: IssuedOrder) -> dict[str, Any]:
+    return {"id": order.id, "order_id": order.order_ref, "state": order.state}

@@ -1,0 +1,192 @@
+"""Taking a signed removal order at the provider (`POST /v1/orders`): verified against the
+registered authority's key, inside the signing window, complete (Annex IV), addressed to this
+provider and naming only items it holds — or refused with nothing written. Accepted, it is
+stored with its items and deadline (Art 14(1): TUTELA_REMOVAL_DEADLINE_HOURS from receipt) and
+each item goes to its platform as a signed `order.removal_requested` webhook, all in one
+transaction. A repeated delivery is answered as the first was and changes nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from tutela.audit.log import Subject, record
+from tutela.db.database import Database
+from tutela.detection.models import Item
+from tutela.detection.webhooks import add_verdict_deliveries_many
+from tutela.errors import Conflict, InvalidInput, UnknownItem
+from tutela.orders.authority_keys import authority_of
+from tutela.orders.documents import REMOVAL_KIND, OrderedItem, RemovalOrder, read_removal_order
+from tutela.orders.models import ReceivedOrder, ReceivedOrderItem
+from tutela.orders.states import ItemState, ReceivedState
+from tutela.reporting.messages import open_message
+from tutela.reporting.signing import SigningWindow
+
+EVENT = "order.removal_requested"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRules:
+    """What the receiving node holds an order to."""
+
+    window: SigningWindow
+    deadline: timedelta
+    # This provider's legal name (TUTELA_PROVIDER_NAME); an order to another is refused.
+    provider_name: str = ""
+
+
+def receive_order(
+    database: Database, key_id: str, body: bytes, signature: str, now: datetime, rules: OrderRules
+) -> tuple[dict[str, Any], bool]:
+    """Verify and take one removal order; the answer, and whether the order is new."""
+    try:
+        return _receive(database, key_id, body, signature, now, rules)
+    except IntegrityError:
+        # The same order delivered twice at once: the other delivery stored it; answer as it did.
+        return _receive(database, key_id, body, signature, now, rules)
+
+
+def _receive(
+    database: Database, key_id: str, body: bytes, signature: str, now: datetime, rules: OrderRules
+) -> tuple[dict[str, Any], bool]:
+    with database.unit_of_work() as session:
+        authority, public_key = authority_of(session, key_id)
+        message = open_message(public_key, key_id, body, signature)
+        if message.kind != REMOVAL_KIND:
+            raise InvalidInput(f"this endpoint takes {REMOVAL_KIND} documents")
+        earlier = session.scalar(
+            select(ReceivedOrder).where(
+                ReceivedOrder.authority_id == authority.id,
+                ReceivedOrder.order_ref == message.idempotency_key,
+            )
+        )
+        if earlier is not None:
+            if earlier.signature != signature:
+                raise Conflict("another document was received under this order's id")
+            return _answer(session, earlier), False
+        rules.window.check(message.signed_at, now)
+        order = read_removal_order(message.payload)
+        if order.order_id != message.idempotency_key:
+            raise InvalidInput("the order's id differs from the signed message's")
+        if rules.provider_name and order.provider_name != rules.provider_name:
+            raise InvalidInput("the order is addressed to another provider")
+        items = _resolve(session, order.items)
+        row = ReceivedOrder(
+            authority_id=authority.id,
+            order_ref=order.order_id,
+            kind=order.kind,
+            state=ReceivedState.RECEIVED,
+            body=body.decode("utf-8"),
+            signature=signature,
+            signed_at=message.signed_at[:40],
+            received_at=now,
+            deadline_at=now + rules.deadline,
+            non_disclosure_until=order.non_disclosure_until(now),
+        )
+        session.add(row)
+        session.flush()
+        for ordered, item in items:
+            session.add(
+                ReceivedOrderItem(
+                    order_id=row.id,
+                    ref=ordered.ref,
+                    item_id=item.id,
+                    platform=item.platform,
+                    item_ref=item.item_id,
+                    state=ItemState.REQUESTED,
+                )
+            )
+        session.flush()
+        add_verdict_deliveries_many(
+            session,
+            [(item.id, _webhook(row, order, ordered, item)) for ordered, item in items],
+            platforms={item.id: item.platform for _, item in items},
+        )
+        record(
+            session,
+            f"authority:{authority.name}"[:128],
+            "order_received",
+            Subject("order", str(row.id)),
+            {
+                "order_id": order.order_id,
+                "items": len(items),
+                "deadline_at": row.deadline_at.isoformat(),
+            },
+            now=now,
+        )
+        return _answer(session, row), True
+
+
+def _resolve(session: Session, ordered: tuple[OrderedItem, ...]) -> list[tuple[OrderedItem, Item]]:
+    """Each ordered item as the upload it names (the newest, where an id was uploaded again);
+    `UnknownItem` naming every item this provider does not hold."""
+    found: list[tuple[OrderedItem, Item]] = []
+    unknown: list[str] = []
+    for entry in ordered:
+        query = select(Item)
+        if entry.item_id is not None:
+            query = query.where(Item.item_id == entry.item_id)
+        if entry.sha256 is not None:
+            query = query.where(Item.content_digest == entry.sha256)
+        if entry.url is not None:
+            query = query.where(Item.meta["url"].as_string() == entry.url)
+        item = session.scalar(query.order_by(Item.id.desc()).limit(1))
+        if item is None:
+            unknown.append(entry.ref)
+        else:
+            found.append((entry, item))
+    if unknown:
+        raise UnknownItem(
+            f"this provider holds no item for the order's item(s) {', '.join(unknown)}"
+        )
+    ids = [item.id for _, item in found]
+    if len(set(ids)) != len(ids):
+        raise InvalidInput("the order names one item twice")
+    return found
+
+
+def _webhook(
+    row: ReceivedOrder, order: RemovalOrder, ordered: OrderedItem, item: Item
+) -> dict[str, object]:
+    base = f"/v1/orders/{row.id}/items/{item.id}"
+    return {
+        "event": EVENT,
+        "order_id": row.id,
+        "order_ref": row.order_ref,
+        "order_item": ordered.ref,
+        "id": item.id,
+        "item_id": item.item_id,
+        "authority": order.authority_name,
+        "reasons": order.reasons,
+        "legal_basis": order.legal_basis,
+        "received_at": row.received_at.isoformat(),
+        # Art 14(1): remove or disable in all Member States by then.
+        "deadline_at": row.deadline_at.isoformat(),
+        # Art 15(4): the uploader is told nothing before this time.
+        "non_disclosure_until": (
+            row.non_disclosure_until.isoformat() if row.non_disclosure_until else None
+        ),
+        "confirm": base + "/executed",
+        "impediment": base + "/impediment",
+    }
+
+
+def _answer(session: Session, row: ReceivedOrder) -> dict[str, Any]:
+    """The receipt: the same for every delivery of the order."""
+    items = session.scalars(
+        select(ReceivedOrderItem)
+        .where(ReceivedOrderItem.order_id == row.id)
+        .order_by(ReceivedOrderItem.id)
+    )
+    return {
+        "id": row.id,
+        "order_id": row.order_ref,
+        "received_at": row.received_at.isoformat(),
+        "deadline_at": row.deadline_at.isoformat(),
+        "items": [{"ref": item.ref, "id": item.item_id} for item in items],
+    }
