@@ -50,7 +50,17 @@ async def match_upload(request: Request, _key: MatchKey, services: ServicesDep) 
             raise result
         await run_in_threadpool(services.matcher.refresh)
         outcome = outcome_of(services.matcher, result)
-        return {"query": upload.filename, "matches": [m.as_dict() for m in outcome.matches]}
+        if result.error is not None and not outcome.matches:
+            # Not an image it could read (415 unsupported_format, 422 corrupt…), and its exact
+            # hashes are in no bank: "no match" would claim a look that never happened.
+            raise result.error
+        answer: dict[str, Any] = {
+            "query": upload.filename,
+            "matches": [m.as_dict() for m in outcome.matches],
+        }
+        if result.error is not None:  # a known file by its bytes: the match must not be hidden
+            answer["error"] = result.error.as_dict()
+        return answer
     query = parse_model(MatchQueryCreate, await request.body(), "body")
     await run_in_threadpool(services.matcher.refresh)
     signals: dict[str, Any] = {query.signal_type: query.value}

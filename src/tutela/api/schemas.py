@@ -179,6 +179,11 @@ class MatchQueryCreate(BaseModel):
 class MatchesPublic(BaseModel):
     query: str
     matches: list[MatchPublic]
+    error: ErrorPublic | None = Field(
+        None,
+        description="Why a file had no perceptual hash (it could not be decoded), when its exact "
+        "hashes matched all the same; with no match such a file is answered with the error.",
+    )
 
 
 class WebhookCreate(BaseModel):
