@@ -28,6 +28,12 @@ SETTINGS_DOC: dict[str, str] = {
     "(default 50000000).",
     "TUTELA_DECODE_TIMEOUT_S": "Seconds one decode may take in a worker (default 20).",
     "TUTELA_WORKER_MEMORY_BYTES": "Address-space cap of a decoding worker (default 2147483648).",
+    "TUTELA_MAX_VIDEO_BYTES": "Largest video file accepted, in bytes (default 4294967296); videos "
+    "are streamed from disk, never read whole into memory.",
+    "TUTELA_MAX_VIDEO_SECONDS": "Longest video decoded, in seconds, by its header and by the "
+    "frames it really holds (default 14400).",
+    "TUTELA_VIDEO_TIMEOUT_S": "Seconds one video may take to decode and hash in a worker "
+    "(default 1800).",
     "TUTELA_PROVIDER_NAME": "The provider's legal name, as reports to the EU Centre carry it "
     "(Art 13(1)(a)).",
     "TUTELA_PROVIDER_LEGAL_REPRESENTATIVE": "The provider's legal representative in the EU "
@@ -215,6 +221,9 @@ class Settings:
             worker_memory_bytes=_int(
                 env, "TUTELA_WORKER_MEMORY_BYTES", defaults.worker_memory_bytes
             ),
+            max_video_bytes=_int(env, "TUTELA_MAX_VIDEO_BYTES", defaults.max_video_bytes),
+            max_video_seconds=_float(env, "TUTELA_MAX_VIDEO_SECONDS", defaults.max_video_seconds),
+            video_timeout_s=_float(env, "TUTELA_VIDEO_TIMEOUT_S", defaults.video_timeout_s),
         )
         return cls(
             data_dir=Path(env.get("TUTELA_DATA_DIR") or "tutela-data"),

@@ -15,7 +15,8 @@ from tutela.cli.app import app, load_settings, print_json, stderr_is_terminal
 from tutela.cli.progress import progress_bar
 from tutela.errors import TutelaError
 from tutela.media.isolation import IsolatedPool
-from tutela.signals.hashing import MediaSignals, hash_file
+from tutela.media.limits import MediaLimits
+from tutela.signals.hashing import MediaSignals, hash_file, is_video_file
 from tutela.signals.pdq import PdqMode
 
 
@@ -54,7 +55,12 @@ def hash_command(
         sys.stdout.write(f"{'quality':>7}  {'pdq':<64}  path\n")
     with (
         progress_bar(len(files), "hashing", enabled=stderr_is_terminal()) as advance,
-        IsolatedPool(task, workers=workers, limits=settings.media) as pool,
+        IsolatedPool(
+            task,
+            workers=workers,
+            limits=settings.media,
+            timeout_of=functools.partial(_time_limit, limits=settings.media),
+        ) as pool,
     ):
         for path, result in pool.map_unordered(files):
             advance()
@@ -74,9 +80,15 @@ def _expand(paths: list[Path]) -> Iterator[str]:
             yield str(path)
 
 
+def _time_limit(path: str, limits: MediaLimits) -> float:
+    """A video may take its own, longer time to decode than a photo."""
+    return limits.video_timeout_s if is_video_file(path) else limits.decode_timeout_s
+
+
 def _emit(path: str, result: MediaSignals | TutelaError, json_lines: bool) -> int:
     """Print one file's line; return 1 when it failed."""
-    if isinstance(result, MediaSignals) and result.error is None and result.pdq is not None:
+    hashed = isinstance(result, MediaSignals) and result.error is None
+    if isinstance(result, MediaSignals) and hashed and (result.pdq or result.vpdq):
         if json_lines:
             print_json(
                 {
@@ -85,8 +97,11 @@ def _emit(path: str, result: MediaSignals | TutelaError, json_lines: bool) -> in
                     "signals": result.signals_dict(),
                 }
             )
-        else:
+        elif result.pdq is not None:
             sys.stdout.write(f"{result.pdq.quality:>7}  {result.pdq.hash}  {path}\n")
+        elif result.vpdq is not None:
+            summary = f"video: {len(result.vpdq.frames)} frames (vPDQ), sha256 {result.sha256}"
+            sys.stdout.write(f"{'-':>7}  {summary:<64}  {path}\n")
         return 0
     error = result.error if isinstance(result, MediaSignals) else result
     assert error is not None

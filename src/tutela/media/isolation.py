@@ -115,10 +115,19 @@ class IsolatedPool(Generic[T, R]):
     (CorruptMedia). The task a worker was sent ahead goes to another one, unharmed.
     """
 
-    def __init__(self, func: Callable[[T], R], *, workers: int, limits: MediaLimits) -> None:
+    def __init__(
+        self,
+        func: Callable[[T], R],
+        *,
+        workers: int,
+        limits: MediaLimits,
+        timeout_of: Callable[[T], float] | None = None,
+    ) -> None:
         self._func = func
         self._size = max(1, workers)
         self._limits = limits
+        # A task's time limit: limits.decode_timeout_s unless the caller says more (a video).
+        self._timeout_of = timeout_of
         self._context = mp.get_context("spawn")
         self._workers: list[_Worker] = []
 
@@ -262,8 +271,7 @@ class IsolatedPool(Generic[T, R]):
     ) -> Iterator[tuple[T, R | TutelaError]]:
         """Wait for the first answer or deadline; yield what came. A worker that crashed or ran
         out of time is replaced, and the tasks it was sent ahead go back to `pending`."""
-        timeout = self._limits.decode_timeout_s
-        next_deadline = min(w.started + timeout for w in busy)
+        next_deadline = min(w.started + self._timeout(w) for w in busy)
         ready = wait([w.conn for w in busy], timeout=max(0.0, next_deadline - time.monotonic()))
         for worker in busy:
             if worker.conn in ready:
@@ -276,9 +284,16 @@ class IsolatedPool(Generic[T, R]):
                 task: T = worker.tasks.popleft()[0]  # type: ignore[assignment]
                 worker.started = time.monotonic()  # the task sent ahead starts now
                 yield task, result
-            elif time.monotonic() - worker.started >= timeout:
+            elif time.monotonic() - worker.started >= (timeout := self._timeout(worker)):
                 error = DecodeTimeout(f"decoding took longer than {timeout:g} s")
                 yield self._fail(worker, pending), error
+
+    def _timeout(self, worker: _Worker) -> float:
+        """The time limit of the task `worker` is on."""
+        if self._timeout_of is None:
+            return self._limits.decode_timeout_s
+        task: T = worker.tasks[0][0]  # type: ignore[assignment]
+        return self._timeout_of(task)
 
     def _fail(self, worker: _Worker, pending: deque[tuple[object, memoryview]]) -> T:
         """The task `worker` was on when it failed; it is replaced, its other tasks re-queued."""

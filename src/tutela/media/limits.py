@@ -15,14 +15,28 @@ class MediaLimits:
     max_pixels: width × height from the header, checked before any pixel is decoded.
     decode_timeout_s: wall-clock time one decode may take inside an isolated worker.
     worker_memory_bytes: address-space cap of an isolated decoding worker.
+    max_video_bytes: largest accepted video file (streamed from disk, never read whole).
+    max_video_seconds: longest video decoded, by its header and by the frames it really holds.
+    video_timeout_s: wall-clock time one video may take to decode and hash.
     """
 
     max_bytes: int = 100 * 1024 * 1024
     max_pixels: int = 50_000_000
     decode_timeout_s: float = 20.0
     worker_memory_bytes: int = 2 * 1024 * 1024 * 1024
+    max_video_bytes: int = 4 * 1024 * 1024 * 1024
+    max_video_seconds: float = 4 * 3600.0
+    video_timeout_s: float = 1800.0
 
     def __post_init__(self) -> None:
-        for name in ("max_bytes", "max_pixels", "decode_timeout_s", "worker_memory_bytes"):
+        for name in (
+            "max_bytes",
+            "max_pixels",
+            "decode_timeout_s",
+            "worker_memory_bytes",
+            "max_video_bytes",
+            "max_video_seconds",
+            "video_timeout_s",
+        ):
             if getattr(self, name) <= 0:
                 raise InvalidInput(f"media limit {name} must be positive")

@@ -8,15 +8,19 @@ from dataclasses import dataclass
 
 from tutela.errors import MediaError, MediaTooLarge, NotFound, Unreadable
 from tutela.media import MediaLimits, decode_image
+from tutela.media.video import sniff_video
 from tutela.signals.pdq import FAST_MIN_SIDE, PdqHash, PdqMode, pdq_of_pixels
 from tutela.signals.pdq_fast import fast_pdq
+from tutela.signals.vpdq import VpdqHash, vpdq_of_file
+
+_CHUNK_BYTES = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
 class MediaSignals:
-    """What `tutela hash` prints for one file. `pdq` is None when the bytes are not a usable image
-    (then `error` says why); the exact hashes are always there, so a file that will not decode can
-    still match an MD5/SHA list."""
+    """What `tutela hash` prints for one file. `pdq` (a photo) or `vpdq` (a video) is None when the
+    bytes are not usable media (then `error` says why); the exact hashes are always there, so a file
+    that will not decode can still match an MD5/SHA list."""
 
     content_type: str
     md5: str
@@ -24,11 +28,14 @@ class MediaSignals:
     sha256: str
     pdq: PdqHash | None
     error: MediaError | None = None
+    vpdq: VpdqHash | None = None
 
     def signals_dict(self) -> dict[str, object]:
         out: dict[str, object] = {}
         if self.pdq is not None:
             out["pdq"] = self.pdq.as_dict()
+        if self.vpdq is not None:
+            out["vpdq"] = self.vpdq.as_dict()
         out["md5"] = self.md5
         out["sha1"] = self.sha1
         out["sha256"] = self.sha256
@@ -77,8 +84,11 @@ def hash_file(
     limits: MediaLimits | None = None,
     dihedral: bool = False,
 ) -> MediaSignals:
-    """Hash the file at `path`, refusing one over the size limit before reading it."""
+    """Hash the file at `path`, refusing one over the size limit before reading it. A video is
+    streamed from disk: its exact hashes chunk by chunk, its frames by the decoder."""
     limits = limits or MediaLimits()
+    if is_video_file(path):
+        return hash_video_file(path, mode=mode, limits=limits)
     try:
         size = os.stat(path).st_size
         if size > limits.max_bytes:
@@ -90,3 +100,43 @@ def hash_file(
     except OSError as error:
         raise Unreadable(f"cannot read {path}: {error.strerror or type(error).__name__}") from None
     return hash_media(data, mode=mode, limits=limits, dihedral=dihedral)
+
+
+def is_video_file(path: str) -> bool:
+    """Whether the file's first bytes name a video container (False when it cannot be read:
+    the image path then reports why)."""
+    try:
+        with open(path, "rb") as handle:
+            return sniff_video(handle.read(16)) is not None
+    except OSError:
+        return False
+
+
+def hash_video_file(
+    path: str, *, mode: PdqMode = PdqMode.FAST, limits: MediaLimits | None = None
+) -> MediaSignals:
+    """Exact hashes and vPDQ of the video at `path`; media errors are carried in the result."""
+    limits = limits or MediaLimits()
+    md5, sha1, sha256 = (
+        hashlib.md5(usedforsecurity=False),
+        hashlib.sha1(usedforsecurity=False),
+        hashlib.sha256(),
+    )
+    try:
+        if os.stat(path).st_size > limits.max_video_bytes:
+            raise MediaTooLarge(f"video is over the limit of {limits.max_video_bytes} bytes")
+        with open(path, "rb") as handle:
+            while chunk := handle.read(_CHUNK_BYTES):
+                md5.update(chunk)
+                sha1.update(chunk)
+                sha256.update(chunk)
+    except FileNotFoundError:
+        raise NotFound(f"no such file: {path}") from None
+    except OSError as error:
+        raise Unreadable(f"cannot read {path}: {error.strerror or type(error).__name__}") from None
+    digests = md5.hexdigest(), sha1.hexdigest(), sha256.hexdigest()
+    try:
+        vpdq = vpdq_of_file(path, mode=mode, limits=limits)
+    except MediaError as error:
+        return MediaSignals("video", *digests, pdq=None, error=error)
+    return MediaSignals("video", *digests, pdq=None, vpdq=vpdq)

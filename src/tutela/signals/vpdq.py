@@ -1,0 +1,168 @@
+"""vPDQ, Meta's video hash: the PDQ of frames sampled at a fixed interval, with frame numbers,
+qualities and time stamps, in the two text forms the field exchanges.
+
+- Meta's vPDQ tools write one line per frame: `frame_number,quality,pdq_hex,seconds` (seconds
+  with three decimals).
+- python-threatexchange (and HMA) store a JSON list of `"pdq_hex,quality,seconds"` strings.
+
+Both parse here and both are written, so lists made by either import and ours export to either.
+Frames are sampled as the reference samples them (tutela.media.video); each is hashed with PDQ,
+exactly (full-size RGB, pdqhash) or in fast mode (a reduced grey frame, tutela.signals.pdq_fast).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from tutela.errors import InvalidHash
+from tutela.media.limits import MediaLimits
+from tutela.media.video import VideoFrame, VideoInfo, sample_frames
+from tutela.signals.pdq import FAST_MIN_SIDE, PdqMode, pdq_of_pixels
+from tutela.signals.pdq_fast import fast_pdq
+
+PDQ_HEX = frozenset("0123456789abcdef")
+# A bank line or a hash file may hold at most this many frames (four hours at 1 frame/s).
+MAX_FRAMES = 4 * 3600 * 2
+
+
+@dataclass(frozen=True, slots=True)
+class VpdqFrame:
+    number: int
+    quality: int
+    hash: str
+    timestamp: float
+
+
+@dataclass(frozen=True, slots=True)
+class VpdqHash:
+    """A video's frames in order, with what the decoder said of the video."""
+
+    frames: tuple[VpdqFrame, ...]
+    frame_rate: float | None = None
+    duration_s: float | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "frames": len(self.frames),
+            "frame_rate": self.frame_rate,
+            "duration_s": self.duration_s,
+            "hash": to_threatexchange(self.frames),
+        }
+
+
+def vpdq_of_file(
+    path: str | Path,
+    *,
+    mode: PdqMode = PdqMode.FAST,
+    seconds_per_hash: float = 1.0,
+    limits: MediaLimits | None = None,
+) -> VpdqHash:
+    """Hash a video file; raises MediaError subclasses (typed, never anything else)."""
+    limits = limits or MediaLimits()
+    deadline = time.monotonic() + limits.video_timeout_s
+    frames: list[VpdqFrame] = []
+    info: VideoInfo | None = None
+    reduce_to = None if mode is PdqMode.EXACT else FAST_MIN_SIDE
+    for item in sample_frames(
+        path,
+        seconds_per_hash=seconds_per_hash,
+        limits=limits,
+        reduce_to=reduce_to,
+        deadline=deadline,
+    ):
+        if isinstance(item, VideoInfo):
+            info = item
+            continue
+        frames.append(_hash_frame(item, mode))
+    return VpdqHash(
+        frames=tuple(frames),
+        frame_rate=info.frame_rate if info else None,
+        duration_s=info.duration_s if info else None,
+    )
+
+
+def _hash_frame(frame: VideoFrame, mode: PdqMode) -> VpdqFrame:
+    if mode is PdqMode.EXACT:
+        pdq = pdq_of_pixels(frame.pixels)
+    else:
+        pdq = fast_pdq(frame.pixels, stored_width=frame.width, stored_height=frame.height)
+    return VpdqFrame(frame.number, pdq.quality, pdq.hash, round(frame.timestamp, 3))
+
+
+def to_threatexchange(frames: Iterable[VpdqFrame]) -> str:
+    """python-threatexchange's form: a JSON list of "pdq_hex,quality,seconds"."""
+    return json.dumps([f"{f.hash},{f.quality},{f.timestamp:.3f}" for f in frames])
+
+
+def to_reference_lines(frames: Iterable[VpdqFrame]) -> str:
+    """Meta's vPDQ tools' form: "frame_number,quality,pdq_hex,seconds" per line."""
+    return "".join(f"{f.number},{f.quality},{f.hash},{f.timestamp:.3f}\n" for f in frames)
+
+
+def parse_vpdq(text: str) -> tuple[VpdqFrame, ...]:
+    """Either text form; raises InvalidHash naming the first bad frame. In the JSON form frame
+    numbers are not stored: they are counted from 0."""
+    stripped = text.strip()
+    if not stripped:
+        raise InvalidHash("a vPDQ hash has at least one frame")
+    if stripped.startswith("["):
+        return _parse_threatexchange(stripped)
+    return _parse_lines(stripped)
+
+
+def _parse_threatexchange(text: str) -> tuple[VpdqFrame, ...]:
+    try:
+        items = json.loads(text)
+    except (ValueError, RecursionError):
+        raise InvalidHash("a vPDQ hash in JSON form is a list of strings") from None
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        raise InvalidHash("a vPDQ hash in JSON form is a list of strings")
+    _check_count(len(items))
+    frames = []
+    for number, item in enumerate(items):
+        parts = item.split(",")
+        if len(parts) != 3:
+            raise InvalidHash(f"vPDQ frame {number}: expected pdq_hex,quality,seconds")
+        frames.append(_frame(number, parts[0], parts[1], parts[2], number))
+    return tuple(frames)
+
+
+def _parse_lines(text: str) -> tuple[VpdqFrame, ...]:
+    lines = [line for line in text.splitlines() if line.strip()]
+    _check_count(len(lines))
+    frames = []
+    for index, line in enumerate(lines):
+        parts = line.strip().split(",")
+        if len(parts) != 4:
+            raise InvalidHash(f"vPDQ line {index + 1}: expected frame,quality,pdq_hex,seconds")
+        try:
+            number = int(parts[0])
+        except ValueError:
+            raise InvalidHash(f"vPDQ line {index + 1}: the frame number is not a number") from None
+        frames.append(_frame(number, parts[2], parts[1], parts[3], index + 1))
+    return tuple(frames)
+
+
+def _frame(number: int, pdq_hex: str, quality: str, seconds: str, where: int) -> VpdqFrame:
+    pdq_hex = pdq_hex.strip().lower()
+    if len(pdq_hex) != 64 or not set(pdq_hex) <= PDQ_HEX:
+        raise InvalidHash(f"vPDQ frame {where}: the PDQ hash is not 64 hex digits")
+    try:
+        value = int(quality)
+        at = float(seconds)
+    except ValueError:
+        raise InvalidHash(f"vPDQ frame {where}: quality and time must be numbers") from None
+    if not 0 <= value <= 100 or not 0.0 <= at < 1e9 or number < 0:
+        raise InvalidHash(f"vPDQ frame {where}: quality 0-100, time and frame 0 or more")
+    return VpdqFrame(number, value, pdq_hex, at)
+
+
+def _check_count(count: int) -> None:
+    if count == 0:
+        raise InvalidHash("a vPDQ hash has at least one frame")
+    if count > MAX_FRAMES:
+        raise InvalidHash(f"a vPDQ hash may hold at most {MAX_FRAMES} frames, this one {count}")
