@@ -1,0 +1,747 @@
+"""Detection accuracy: recall per edit family and false matches, plain PDQ against Tutela, one run.
+
+    python bench/accuracy.py [--quick] [--originals N] [--workers W]
+
+Development set (DESIGN ground rule 1: only images the rules allow): every 2-D photo shipped in
+scikit-image, scikit-learn's sample images when scikit-learn is installed, and drawn pictures
+(gradients and shapes, no text) up to `--originals`. Each original is stored as PNG; every edit
+below makes one copy (JPEG q90 unless the edit is itself an encoding; screenshots are PNG), cached
+under bench/.cache/accuracy.
+
+Two sides, both at PDQ distance ≤ 31:
+  - plain PDQ: python-threatexchange `pdq_from_bytes` of the copy against that of the original;
+  - tutela: what `tutela match FILE` does today: `hash_file` in fast mode with the eight dihedral
+    variants, queried through the Matcher over a bank (temporary SQLite database) that holds the
+    originals' exact hashes (`tutela hash --exact`); copies under PDQ's quality rule are not queried.
+Negatives: every copy against every other original, every query variant against every indicator
+hash counted as one comparison; their distance histogram gives the closest negatives' quantiles.
+Later matching work plugs in as another `Side` (more query variants per copy, or more indicator
+hashes per original, as `tutela bank add-media` will store) and is measured the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import io
+import math
+import os
+import re
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageOps
+
+THRESHOLD = 31
+CACHE = Path(__file__).parent / ".cache" / "accuracy" / "v1"  # bump when a recipe changes
+BANK = "originals"
+MIN_QUALITY = 50  # PDQ's own rule (tutela.signals.pdq.MIN_MATCHABLE_QUALITY)
+# 2-D photos in skimage.data (those needing pooch are used when their files are present); left
+# out: `cat` (the same picture as `chelsea`), the second `stereo_motorcycle` view, and the drawn
+# test patterns (binary_blobs, checkerboard, horse, shepp_logan_phantom).
+SKIMAGE_PHOTOS = (
+    "astronaut", "brick", "camera", "cell", "chelsea", "clock", "coffee", "coins", "colorwheel",
+    "eagle", "grass", "gravel", "hubble_deep_field", "immunohistochemistry", "lily", "logo",
+    "microaneurysms", "moon", "page", "retina", "rocket", "skin", "stereo_motorcycle", "text",
+)  # fmt: skip
+LONGEST_SIDE = 1024  # larger photos are scaled down once, to keep the run short
+DRAWN_SIZES = ((640, 480), (480, 640), (600, 600), (800, 450), (512, 384), (400, 560))
+
+
+# -- development set --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Original:
+    name: str  # skimage-astronaut, sklearn-china, drawn-0007
+
+    def image(self) -> Image.Image:
+        kind, _, key = self.name.partition("-")
+        if kind == "drawn":
+            seed = int(key)
+            return drawn_original(seed, DRAWN_SIZES[seed % len(DRAWN_SIZES)])
+        pixels = _skimage_pixels(key) if kind == "skimage" else _sklearn_pixels(key)
+        image = Image.fromarray(pixels)
+        if image.mode == "RGBA":
+            image = Image.alpha_composite(Image.new("RGBA", image.size, "white"), image)
+        image = image.convert("L" if image.mode in ("L", "I;16", "F") else "RGB")
+        if max(image.size) > LONGEST_SIDE:
+            image.thumbnail((LONGEST_SIDE, LONGEST_SIDE), Image.Resampling.LANCZOS)
+        return image
+
+
+def _skimage_pixels(name: str) -> np.ndarray:
+    from skimage import data
+
+    pixels = getattr(data, name)()
+    return np.asarray(pixels[0] if isinstance(pixels, tuple) else pixels)
+
+
+def _sklearn_pixels(name: str) -> np.ndarray:
+    from sklearn.datasets import load_sample_image
+
+    return np.asarray(load_sample_image(f"{name}.jpg"))
+
+
+def shipped_photos() -> tuple[list[Original], list[str]]:
+    """The photos that load here, and notes on what was left out and why."""
+    found, notes = [], []
+    missing = []
+    for name in SKIMAGE_PHOTOS:
+        try:
+            _skimage_pixels(name)
+        except Exception:  # pooch-only files raise ModuleNotFoundError or OSError offline
+            missing.append(name)
+            continue
+        found.append(Original(f"skimage-{name}"))
+    if missing:
+        notes.append(f"skimage photos not installed here: {', '.join(missing)}")
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        notes.append("scikit-learn is not installed: its sample images are skipped")
+    else:
+        found += [Original("sklearn-china"), Original("sklearn-flower")]
+    return found, notes
+
+
+def dev_set(count: int) -> tuple[list[Original], list[str]]:
+    photos, notes = shipped_photos()
+    photos = photos[:count]
+    drawn = [Original(f"drawn-{seed:04d}") for seed in range(count - len(photos))]
+    return photos + drawn, notes
+
+
+def drawn_original(seed: int, size: tuple[int, int]) -> Image.Image:
+    """A picture distinct per seed: a two-colour gradient, 12-30 shapes, a little blur and grain."""
+    rng = np.random.default_rng(seed)
+    width, height = size
+    a, b = rng.integers(0, 256, (2, 3))
+    angle = rng.uniform(0, 2 * math.pi)
+    yy, xx = np.mgrid[0:height, 0:width]
+    t = (xx * math.cos(angle) + yy * math.sin(angle)).astype(np.float32)
+    t = (t - t.min()) / max(float(np.ptp(t)), 1.0)
+    background = a[None, None, :] * (1 - t[..., None]) + b[None, None, :] * t[..., None]
+    image = Image.fromarray(background.astype(np.uint8))
+    draw = ImageDraw.Draw(image)
+    for _ in range(int(rng.integers(12, 31))):
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        x0, y0 = int(rng.integers(0, width)), int(rng.integers(0, height))
+        w = int(rng.integers(width // 12, width // 2))
+        h = int(rng.integers(height // 12, height // 2))
+        shape = rng.integers(0, 4)
+        if shape == 0:
+            draw.ellipse((x0, y0, x0 + w, y0 + h), fill=colour)
+        elif shape == 1:
+            draw.rectangle((x0, y0, x0 + w, y0 + h), fill=colour)
+        elif shape == 2:
+            points = [(x0 + int(rng.integers(0, w)), y0 + int(rng.integers(0, h))) for _ in "abcde"]
+            draw.polygon(points, fill=colour)
+        else:
+            draw.line((x0, y0, x0 + w, y0 + h), fill=colour, width=int(rng.integers(3, 15)))
+    blurred = np.asarray(image.filter(ImageFilter.GaussianBlur(1.2)), np.float32)
+    grain = rng.normal(0, 3.0, blurred.shape).astype(np.float32)
+    return Image.fromarray(np.clip(blurred + grain, 0, 255).astype(np.uint8))
+
+
+# -- edits: each takes the original and returns the bytes of one copy -------------------------
+
+
+def jpeg(image: Image.Image, quality: int = 90) -> bytes:
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+def png(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, "PNG", compress_level=1)
+    return out.getvalue()
+
+
+def webp(image: Image.Image, quality: int) -> bytes:
+    out = io.BytesIO()
+    image.save(out, "WEBP", quality=quality)
+    return out.getvalue()
+
+
+def resize(image: Image.Image, percent: int) -> bytes:
+    size = (round(image.width * percent / 100), round(image.height * percent / 100))
+    return jpeg(image.resize(size, Image.Resampling.LANCZOS))
+
+
+def brightness(image: Image.Image, percent: int) -> bytes:
+    return jpeg(ImageEnhance.Brightness(image).enhance(1 + percent / 100))
+
+
+def contrast(image: Image.Image, percent: int) -> bytes:
+    return jpeg(ImageEnhance.Contrast(image).enhance(1 + percent / 100))
+
+
+def gamma(image: Image.Image, value: float) -> bytes:
+    table = [round(255 * (i / 255) ** value) for i in range(256)]
+    return jpeg(image.point(table * len(image.getbands())))
+
+
+def blur(image: Image.Image, radius: float) -> bytes:
+    return jpeg(image.filter(ImageFilter.GaussianBlur(radius)))
+
+
+def greyscale(image: Image.Image) -> bytes:
+    return jpeg(image.convert("L"))
+
+
+def turn(image: Image.Image, how: Image.Transpose) -> bytes:
+    return jpeg(image.transpose(how))
+
+
+def crop(image: Image.Image, percent: int, anchor: str) -> bytes:
+    """`percent` of the width and of the height cut away: half each side, or all top-left."""
+    dw, dh = round(image.width * percent / 100), round(image.height * percent / 100)
+    left, top = (dw // 2, dh // 2) if anchor == "centre" else (dw, dh)
+    return jpeg(image.crop((left, top, left + image.width - dw, top + image.height - dh)))
+
+
+def border(image: Image.Image, percent: int, colour: str) -> bytes:
+    """A uniform border `percent` of the shorter side wide on all four sides."""
+    return jpeg(ImageOps.expand(image, round(min(image.size) * percent / 100), fill=colour))
+
+
+def letterbox(image: Image.Image, percent: int, axis: str) -> bytes:
+    """Black bars adding `percent` to the height (letterbox) or the width (pillarbox)."""
+    w, h = image.size
+    size = (
+        (w, h + round(h * percent / 100))
+        if axis == "letterbox"
+        else (w + round(w * percent / 100), h)
+    )
+    canvas = Image.new(image.mode, size, "black")
+    canvas.paste(image, ((size[0] - w) // 2, (size[1] - h) // 2))
+    return jpeg(canvas)
+
+
+def _blocks(
+    draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], colour: str, seed: int
+) -> None:
+    """Rows of word-like blocks inside `box` (stand-ins for text)."""
+    rng = np.random.default_rng(seed)
+    x0, y0, x1, y1 = box
+    line = max(4, (y1 - y0) // 3)
+    for top in range(y0 + line // 2, y1 - line, line + line // 2):
+        x = x0 + line
+        while x < x1 - 2 * line:
+            width = int(rng.integers(line, 4 * line))
+            draw.rectangle((x, top, min(x + width, x1 - line), top + line - 1), fill=colour)
+            x += width + line // 2
+
+
+def caption(image: Image.Image, percent: int, where: str) -> bytes:
+    """A meme caption: a white bar `percent` of the height, above or below, with black blocks."""
+    w, h = image.size
+    bar = round(h * percent / 100)
+    canvas = Image.new("RGB", (w, h + bar), "white")
+    canvas.paste(image.convert("RGB"), (0, bar if where == "top" else 0))
+    top = 0 if where == "top" else h
+    _blocks(ImageDraw.Draw(canvas), (0, top, w, top + bar), "black", w + h)
+    return jpeg(canvas)
+
+
+def screenshot(image: Image.Image, kind: str) -> bytes:
+    """The image inside an app's frame: a phone feed (92 % of the width) or a desktop browser
+    window with a sidebar (60 %), with status, title and tool bars of blocks and icons."""
+    w, h = image.size
+    draw_seed = w * 7 + h
+    if kind == "phone":
+        width = round(w / 0.92)
+        status, appbar = round(width * 0.07), round(width * 0.14)
+        height = max(round(width * 19.5 / 9), status + appbar + h + round(width * 0.3))
+        canvas = Image.new("RGB", (width, height), "white")
+        draw = ImageDraw.Draw(canvas)
+        draw.rectangle((0, 0, width, status), fill="#202020")
+        _blocks(draw, (0, 0, width // 3, status), "#e0e0e0", draw_seed)
+        draw.ellipse(
+            (
+                width // 30,
+                status + appbar // 5,
+                width // 30 + appbar * 3 // 5,
+                status + appbar * 4 // 5,
+            ),
+            fill="#c03060",
+        )
+        _blocks(draw, (appbar, status, width, status + appbar), "#303030", draw_seed + 1)
+        left, top = (width - w) // 2, status + appbar
+        canvas.paste(image.convert("RGB"), (left, top))
+        below = top + h
+        for k in range(4):
+            x = width // 30 + k * width // 8
+            draw.ellipse(
+                (x, below + 10, x + width // 14, below + 10 + width // 14), outline="black", width=3
+            )
+        _blocks(draw, (0, below + width // 8, width, height), "#404040", draw_seed + 2)
+    else:
+        width = round(w / 0.6)
+        title, tabs, sidebar = round(width * 0.025), round(width * 0.035), round(width * 0.18)
+        height = max(round(width * 10 / 16), title + tabs + h + round(width * 0.06))
+        canvas = Image.new("RGB", (width, height), "#f4f4f4")
+        draw = ImageDraw.Draw(canvas)
+        draw.rectangle((0, 0, width, title), fill="#3a3a3a")
+        draw.rectangle((0, title, width, title + tabs), fill="#dcdcdc")
+        draw.rounded_rectangle(
+            (width // 5, title + tabs // 5, width * 4 // 5, title + tabs * 4 // 5),
+            radius=tabs // 3,
+            fill="white",
+        )
+        draw.rectangle((0, title + tabs, sidebar, height), fill="#e8e8f0")
+        _blocks(draw, (0, title + tabs, sidebar, height), "#7080a0", draw_seed)
+        left, top = sidebar + (width - sidebar - w) // 2, title + tabs + round(width * 0.03)
+        canvas.paste(image.convert("RGB"), (left, top))
+        _blocks(draw, (left, top + h, left + w, height), "#505050", draw_seed + 1)
+    return png(canvas)
+
+
+def inscribed_scale(width: int, height: int, degrees: float) -> float:
+    """Largest s such that an s-scaled, axis-aligned, centred w×h box fits in the rotated image."""
+    c, s = math.cos(math.radians(abs(degrees))), math.sin(math.radians(abs(degrees)))
+    return min(width / (width * c + height * s), height / (width * s + height * c))
+
+
+def rotate(image: Image.Image, degrees: float, cut: bool) -> bytes:
+    """A small rotation: on a larger canvas with black corners, or cut to the largest same-shape
+    box inside (the corners cropped away, as a straightening tool does)."""
+    if not cut:
+        return jpeg(image.rotate(degrees, Image.Resampling.BICUBIC, expand=True, fillcolor="black"))
+    turned = image.rotate(degrees, Image.Resampling.BICUBIC)
+    scale = inscribed_scale(image.width, image.height, degrees)
+    w, h = math.floor(image.width * scale), math.floor(image.height * scale)
+    left, top = (image.width - w) // 2, (image.height - h) // 2
+    return jpeg(turned.crop((left, top, left + w, top + h)))
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    group: str  # easy, flips, crops, frames, rotation: the issue's "done when" lines
+    family: str
+    strength: str
+    make: Callable[[Image.Image], bytes]
+    suffix: str = "jpg"
+
+    @property
+    def name(self) -> str:
+        # The file name of the copy in the cache: letters, digits and . + - only.
+        label = f"{self.family}-{self.strength}".replace("°", "deg")
+        return re.sub(r"-+", "-", re.sub(r"[^A-Za-z0-9.+-]", "-", label)).strip("-")
+
+
+def _edits() -> tuple[Edit, ...]:
+    p = functools.partial
+    t = Image.Transpose
+    out = [Edit("easy", "jpeg", f"q{q}", p(jpeg, quality=q)) for q in (50, 70, 90)]
+    out += [Edit("easy", "resize", f"{n} %", p(resize, percent=n)) for n in (50, 75, 150, 200)]
+    out += [Edit("easy", "brightness", f"{n:+d} %", p(brightness, percent=n)) for n in (-25, 25)]
+    out += [Edit("easy", "contrast", f"{n:+d} %", p(contrast, percent=n)) for n in (-25, 25)]
+    out += [Edit("easy", "gamma", f"{g}", p(gamma, value=g)) for g in (0.7, 1.4)]
+    out += [Edit("easy", "blur", f"r{r}", p(blur, radius=r)) for r in (1, 2)]
+    out += [Edit("easy", "greyscale", "-", greyscale)]
+    out += [Edit("easy", "webp", f"q{q}", p(webp, quality=q), "webp") for q in (60, 90)]
+    turns = {"mirror": t.FLIP_LEFT_RIGHT, "upside-down": t.FLIP_TOP_BOTTOM, "90": t.ROTATE_90}
+    turns |= {"180": t.ROTATE_180, "270": t.ROTATE_270}
+    out += [Edit("flips", "flip/turn", k, p(turn, how=how)) for k, how in turns.items()]
+    for anchor in ("centre", "corner"):
+        out += [
+            Edit("crops", "crop", f"{anchor} {n} %", p(crop, percent=n, anchor=anchor))
+            for n in (2, 5, 10)
+        ]
+    for colour in ("white", "black"):
+        out += [
+            Edit("frames", "border", f"{colour} {n} %", p(border, percent=n, colour=colour))
+            for n in (5, 10, 20)
+        ]
+    for axis in ("letterbox", "pillarbox"):
+        out += [
+            Edit("frames", "letterbox", f"{axis} {n} %", p(letterbox, percent=n, axis=axis))
+            for n in (10, 25)
+        ]
+    for where, n in (("top", 15), ("top", 30), ("bottom", 15)):
+        out += [Edit("frames", "caption", f"{where} {n} %", p(caption, percent=n, where=where))]
+    out += [
+        Edit("frames", "screenshot", k, p(screenshot, kind=k), "png") for k in ("phone", "desktop")
+    ]
+    for cut in (False, True):
+        label = "cut" if cut else "corners"
+        out += [
+            Edit("rotation", "rotate", f"{d}° {label}", p(rotate, degrees=d, cut=cut))
+            for d in (2, 5)
+        ]
+    return tuple(out)
+
+
+EDITS = _edits()
+GROUPS = ("easy", "flips", "crops", "frames", "rotation")
+
+
+# -- hashing (in worker processes) ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CopyHashes:
+    edit: str
+    plain: str | None  # threatexchange's PDQ; None when it could not read the file
+    fast: str | None  # tutela's fast PDQ, None when the file was refused or under the quality rule
+    dihedral: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OriginalHashes:
+    name: str
+    plain: str
+    exact: str
+    quality: int
+    copies: tuple[CopyHashes, ...]
+
+
+def cached_file(directory: Path, name: str, make: Callable[[], bytes]) -> Path:
+    path = directory / name
+    if not path.exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.part")
+        partial.write_bytes(make())
+        os.replace(partial, path)
+    return path
+
+
+def hash_original(
+    original: Original, edits: Sequence[Edit] = EDITS, cache: Path = CACHE
+) -> OriginalHashes:
+    """Make (or reuse) the original's file and its copies, and hash each the way both sides do."""
+    from threatexchange.signal_type.pdq.pdq_hasher import pdq_from_bytes
+
+    from tutela.settings import Settings
+    from tutela.signals.hashing import hash_file
+    from tutela.signals.pdq import PdqMode
+
+    limits = Settings().media
+    directory = cache / original.name
+    image: list[Image.Image] = []  # decoded only when some file must be made
+
+    def source() -> Image.Image:
+        if not image:
+            image.append(original.image())
+        return image[0]
+
+    path = cached_file(directory, "original.png", lambda: png(source()))
+    plain, _ = pdq_from_bytes(path.read_bytes())
+    exact = hash_file(str(path), mode=PdqMode.EXACT, limits=limits).pdq
+    assert exact is not None, f"{original.name} does not decode"
+    copies = []
+    for edit in edits:
+        path = cached_file(directory, f"{edit.name}.{edit.suffix}", lambda e=edit: e.make(source()))
+        try:
+            copy_plain: str | None = pdq_from_bytes(path.read_bytes())[0]
+        except Exception:
+            copy_plain = None
+        ours = hash_file(str(path), mode=PdqMode.FAST, limits=limits, dihedral=True).pdq
+        if ours is None or not ours.matchable or ours.dihedral is None:
+            copies.append(CopyHashes(edit.name, copy_plain, None))
+        else:
+            copies.append(CopyHashes(edit.name, copy_plain, ours.hash, ours.dihedral))
+    return OriginalHashes(original.name, plain, exact.hash, exact.quality, tuple(copies))
+
+
+def hash_all(originals: Sequence[Original], workers: int) -> list[OriginalHashes]:
+    done: list[OriginalHashes] = []
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for hashed in pool.map(hash_original, originals):
+            done.append(hashed)
+            if len(done) % 10 == 0 or len(done) == len(originals):
+                print(f"\rhashed {len(done)}/{len(originals)} originals", end="", file=sys.stderr)
+    print(file=sys.stderr)
+    return done
+
+
+# -- the sides and what they are scored on ----------------------------------------------------
+
+
+@dataclass(slots=True)
+class Side:
+    """One way of matching: the hashes each original contributes to the index, the hashes each
+    copy is queried with, and the (copy, original) pairs its own matching code reported."""
+
+    name: str
+    indicator_codes: np.ndarray  # (K, 32) uint8
+    indicator_owner: np.ndarray  # (K,) original index
+    query_codes: np.ndarray  # (M, 32) uint8
+    query_owner: np.ndarray  # (M,) copy index
+    matched: set[tuple[int, int]] = field(default_factory=set)
+
+
+@dataclass(frozen=True, slots=True)
+class Copy:
+    original: int
+    edit: str
+
+
+def codes_of(values: Iterable[str]) -> np.ndarray:
+    return np.frombuffer(bytes.fromhex("".join(values)), np.uint8).reshape(-1, 32)
+
+
+def distances(queries: np.ndarray, indicators: np.ndarray) -> np.ndarray:
+    """Hamming distances (len(queries), len(indicators)) between rows of 32-byte codes."""
+    q, i = queries.view(np.uint64), indicators.view(np.uint64)
+    return np.bitwise_count(q[:, None, :] ^ i[None, :, :]).sum(axis=2, dtype=np.int32)
+
+
+@dataclass(frozen=True, slots=True)
+class Comparisons:
+    """What comparing every query variant with every indicator hash gave."""
+
+    # Negative comparisons (a copy's own original left out) per distance 0..256.
+    histogram: np.ndarray
+    # (copies, originals), own originals included: the nearest any of the copy's variants came
+    # to any of the original's hashes; 257 where nothing was compared.
+    closest: np.ndarray
+
+    @property
+    def comparisons(self) -> int:
+        return int(self.histogram.sum())
+
+    def within(self, threshold: int) -> int:
+        return int(self.histogram[: threshold + 1].sum())
+
+    def false_pairs(self, copies: Sequence[Copy], threshold: int) -> set[tuple[int, int]]:
+        rows, cols = np.nonzero(self.closest <= threshold)
+        return {
+            (int(c), int(o)) for c, o in zip(rows, cols, strict=True) if copies[c].original != o
+        }
+
+    def quantile(self, fraction: float) -> int:
+        """The smallest distance d with at least `fraction` of the comparisons at or below d
+        (fraction 0: the closest negative)."""
+        cumulative = np.cumsum(self.histogram)
+        target = max(1, math.ceil(fraction * cumulative[-1]))
+        return int(np.searchsorted(cumulative, target))
+
+
+def compare(side: Side, copies: Sequence[Copy], n_originals: int, chunk: int = 2048) -> Comparisons:
+    """Every query variant of every copy against every indicator hash of every original."""
+    histogram = np.zeros(257, np.int64)
+    closest = np.full((len(copies), n_originals), 257, np.int32)
+    own_of_copy = np.array([c.original for c in copies], np.int64)
+    for lo in range(0, len(side.query_codes), chunk):
+        d = distances(side.query_codes[lo : lo + chunk], side.indicator_codes)
+        owners = side.query_owner[lo : lo + chunk]
+        own = side.indicator_owner[None, :] == own_of_copy[owners][:, None]
+        histogram += np.bincount(d[~own], minlength=257)
+        rows = np.broadcast_to(owners[:, None], d.shape)
+        cols = np.broadcast_to(side.indicator_owner[None, :], d.shape)
+        np.minimum.at(closest, (rows.ravel(), cols.ravel()), d.ravel())
+    return Comparisons(histogram, closest)
+
+
+def recall(
+    copies: Sequence[Copy],
+    matched: set[tuple[int, int]],
+    key: Callable[[Copy], str] = lambda copy: copy.edit,
+) -> dict[str, tuple[int, int]]:
+    """(found, total) per edit (or other `key`): a copy is found when its own original is among
+    its matches; a match to another original does not count."""
+    out: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for index, copy in enumerate(copies):
+        out[key(copy)][0] += (index, copy.original) in matched
+        out[key(copy)][1] += 1
+    return {name: (found, total) for name, (found, total) in out.items()}
+
+
+def plain_side(hashed: Sequence[OriginalHashes], copies: Sequence[Copy], threshold: int) -> Side:
+    hits = [(i, h) for i, h in enumerate(c for o in hashed for c in o.copies) if h.plain]
+    side = Side(
+        "plain PDQ",
+        codes_of(o.plain for o in hashed),
+        np.arange(len(hashed)),
+        codes_of(h.plain for _, h in hits if h.plain),
+        np.array([i for i, _ in hits], np.int64),
+    )
+    # Plain PDQ's matching is the distance itself; any exhaustive index answers the same.
+    closest = compare(side, copies, len(hashed)).closest
+    rows, cols = np.nonzero(closest <= threshold)
+    side.matched = set(zip(rows.tolist(), cols.tolist(), strict=True))
+    return side
+
+
+def tutela_side(hashed: Sequence[OriginalHashes], threshold: int) -> Side:
+    """The originals' exact hashes in a bank, the copies' fast dihedral hashes through the
+    Matcher, as `tutela match` does (minus the isolated decoding processes)."""
+    from tutela.db import open_database
+    from tutela.indicators.banks import create_bank
+    from tutela.indicators.ledger import add_indicator
+    from tutela.indicators.matcher import Matcher
+    from tutela.settings import Settings
+
+    queried = [(i, h) for i, h in enumerate(c for o in hashed for c in o.copies) if h.fast]
+    side = Side(
+        "tutela",
+        codes_of(o.exact for o in hashed),
+        np.arange(len(hashed)),
+        codes_of(v for _, h in queried for v in h.dihedral),
+        np.repeat(np.array([i for i, _ in queried], np.int64), 8),
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        database = open_database(Settings(data_dir=Path(tmp)))
+        try:
+            create_bank(database, BANK, pdq_threshold=threshold)
+            owners: dict[int, list[int]] = defaultdict(list)
+            for index, original in enumerate(hashed):
+                owners[add_indicator(database, BANK, "pdq", original.exact).id].append(index)
+            matcher = Matcher(database, use_snapshot=False)
+            matcher.load()
+            found = matcher.match_hashes(
+                "pdq", [h.fast or "" for _, h in queried], [h.dihedral for _, h in queried]
+            )
+        finally:
+            database.close()
+    for (copy, _), results in zip(queried, found, strict=True):
+        side.matched |= {(copy, o) for r in results for o in owners[r.indicator_id]}
+    return side
+
+
+# -- the run ----------------------------------------------------------------------------------
+
+
+def percent(found: int, total: int) -> str:
+    return f"{100 * found / total:5.1f} %" if total else "    -  "
+
+
+def summed(counts: Iterable[tuple[int, int]]) -> tuple[int, int]:
+    pairs = list(counts)
+    return sum(f for f, _ in pairs), sum(t for _, t in pairs)
+
+
+def print_recall(
+    sides: Sequence[Side], copies: Sequence[Copy], hashed: Sequence[OriginalHashes]
+) -> dict[str, list[tuple[int, int]]]:
+    """The recall tables (per edit, per family and group, per source); (found, total) per group
+    and side."""
+    per_edit = [recall(copies, side.matched) for side in sides]
+    heads = " ".join(f"{side.name:>9}" for side in sides)
+    print(f"\nrecall at PDQ distance ≤ {THRESHOLD}, {len(hashed)} copies per edit")
+    print(f"{'group':<9} {'family':<11} {'strength':<16} {heads}")
+    for edit in EDITS:
+        row = " ".join(f"{percent(*r[edit.name]):>9}" for r in per_edit)
+        print(f"{edit.group:<9} {edit.family:<11} {edit.strength:<16} {row}")
+    print(f"\n{'group':<9} {'family':<28} {heads}")
+    by_group: dict[str, list[tuple[int, int]]] = {}
+    for group in GROUPS:
+        members = [e for e in EDITS if e.group == group]
+        for family in dict.fromkeys(e.family for e in members):
+            names = [e.name for e in members if e.family == family]
+            row = " ".join(f"{percent(*summed(r[n] for n in names)):>9}" for r in per_edit)
+            print(f"{group:<9} {family:<28} {row}")
+        by_group[group] = [summed(r[e.name] for e in members) for r in per_edit]
+        row = " ".join(f"{percent(*g):>9}" for g in by_group[group])
+        print(f"{group:<9} {'(all ' + group + ')':<28} {row}")
+    # Drawn pictures fill up the count; the photos alone say whether they flatter the result.
+    group_of = {e.name: e.group for e in EDITS}
+
+    def source_and_group(copy: Copy) -> str:
+        return f"{hashed[copy.original].name.partition('-')[0]} {group_of[copy.edit]}"
+
+    by_source = [recall(copies, side.matched, source_and_group) for side in sides]
+    print(f"\n{'source':<9} {'group':<28} {heads}")
+    for key in sorted(by_source[0], key=lambda k: (k.split()[0], GROUPS.index(k.split()[1]))):
+        source, group = key.split()
+        row = " ".join(f"{percent(*r[key]):>9}" for r in by_source)
+        print(f"{source:<9} {group:<28} {row}")
+    unqueried = sum(not c.fast for o in hashed for c in o.copies)
+    unread = sum(not c.plain for o in hashed for c in o.copies)
+    print(
+        f"  (tutela did not query {unqueried} copies: refused, or under PDQ's quality rule; "
+        f"threatexchange could not read {unread})"
+    )
+    return by_group
+
+
+def print_negatives(sides: Sequence[Side], copies: Sequence[Copy], n_originals: int) -> list[int]:
+    """The false-match table; false (copy, original) pairs per side."""
+    print("\nnegatives: each copy against every other original; quantiles of all comparisons")
+    print(
+        f"{'side':<10} {'comparisons':>12} {'≤ ' + str(THRESHOLD):>6} {'false pairs':>12} "
+        f"{'min':>5} {'0.001%':>7} {'0.01%':>6} {'0.1%':>6}"
+    )
+    false_counts = []
+    for side in sides:
+        found = compare(side, copies, n_originals)
+        rows, cols = np.nonzero(found.closest <= THRESHOLD)
+        exhaustive = set(zip(rows.tolist(), cols.tolist(), strict=True))
+        if side.matched != exhaustive:
+            # The side's own matching code and an exhaustive search must agree, or the
+            # harness (or the index) is wrong.
+            print(
+                f"  WARNING: {side.name}'s matching reported {len(side.matched)} pairs, "
+                f"exhaustive search {len(exhaustive)}"
+            )
+        false = {(c, o) for c, o in side.matched if copies[c].original != o}
+        false_counts.append(len(false))
+        quantiles = " ".join(
+            f"{found.quantile(q):>{w}}" for q, w in ((0, 5), (1e-5, 7), (1e-4, 6), (1e-3, 6))
+        )
+        print(
+            f"{side.name:<10} {found.comparisons:>12,} {found.within(THRESHOLD):>6} "
+            f"{len(false):>12} {quantiles}"
+        )
+    return false_counts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="24 originals: a smoke run")
+    parser.add_argument("--originals", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    count = 24 if args.quick else args.originals
+
+    started = time.perf_counter()
+    originals, notes = dev_set(count)
+    hashed_all = hash_all(originals, args.workers)
+    hashed = [h for h in hashed_all if h.quality >= MIN_QUALITY]
+    if left_out := [h.name for h in hashed_all if h.quality < MIN_QUALITY]:
+        notes.append(f"under PDQ's quality rule, left out: {', '.join(left_out)}")
+    copies = [Copy(i, c.edit) for i, o in enumerate(hashed) for c in o.copies]
+    kinds: dict[str, int] = defaultdict(int)
+    for h in hashed:
+        kinds[h.name.partition("-")[0]] += 1
+    print(
+        f"development set: {len(hashed)} originals "
+        f"({', '.join(f'{n} {k}' for k, n in kinds.items())}), {len(EDITS)} edits, "
+        f"{len(copies):,} copies; hashed in {time.perf_counter() - started:.0f} s"
+    )
+    for note in notes:
+        print(f"  note: {note}")
+    disagree = sum(h.plain != h.exact for h in hashed)
+    print(f"  originals whose `tutela hash --exact` differs from threatexchange's: {disagree}")
+
+    sides = [plain_side(hashed, copies, THRESHOLD), tutela_side(hashed, THRESHOLD)]
+    by_group = print_recall(sides, copies, hashed)
+    false_counts = print_negatives(sides, copies, len(hashed))
+    pairs = len(copies) * (len(hashed) - 1)
+    print(f"  ({pairs:,} unrelated (copy, original) pairs; tutela compares 8 variants per pair)")
+    if pairs < 1_000_000:
+        print("  (under 1,000,000 negative pairs: run the default size for the issue's figures)")
+    print(f"done in {time.perf_counter() - started:.0f} s")
+
+    (plain_found, plain_total), (ours_found, ours_total) = by_group["easy"]
+    ours, plain = ours_found / ours_total, plain_found / plain_total
+    print(
+        f"accuracy: tutela {100 * ours:.1f} % recall vs plain PDQ {100 * plain:.1f} % on easy edits "
+        f"= {ours / plain:.3f}× (false matches: tutela {false_counts[1]}, plain {false_counts[0]} "
+        f"in {pairs:,} negatives)"
+    )
+
+
+if __name__ == "__main__":
+    main()
