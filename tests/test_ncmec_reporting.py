@@ -12,10 +12,11 @@ import socket
 import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs
 
 import httpx
@@ -31,6 +32,8 @@ from tutela.db import Database
 from tutela.db.types import utc_now
 from tutela.errors import ConfigurationError, Conflict
 from tutela.reporting.fields import ReportInput
+from tutela.reporting.filing import file_report
+from tutela.reporting.messages import open_message
 from tutela.reporting.outbox import (
     ACKNOWLEDGED,
     FAILED,
@@ -41,6 +44,13 @@ from tutela.reporting.outbox import (
 )
 from tutela.reporting.outbox_models import OutboxMessage
 from tutela.reporting.report import build_report
+from tutela.reporting.report_updates import queue_retraction
+from tutela.reporting.signing import (
+    SigningKey,
+    default_key_file,
+    generate_key_file,
+    load_public_key,
+)
 from tutela.reporting.transports.base import TransportContext
 from tutela.reporting.transports.ncmec import (
     NcmecTransport,
@@ -146,6 +156,11 @@ class FakeCyberTipline:
     def _finish(self, body: bytes, _type: str) -> dict[str, str]:
         report_id = parse_qs(body.decode())["id"][0]
         self.reports[report_id]["finished"] = True
+        return _ok(reportId=report_id)
+
+    def _retract(self, body: bytes, _type: str) -> dict[str, str]:
+        report_id = parse_qs(body.decode())["id"][0]
+        self.reports[report_id]["retracted"] = True
         return _ok(reportId=report_id)
 
 
@@ -588,3 +603,68 @@ def test_the_cli_refuses_a_url_that_is_not_http(
 ) -> None:
     code, _, err = store_with_cli(capsys, monkeypatch, "ftp://x")
     assert code != 0 and "--url must be an http(s) URL" in err
+
+
+def test_a_retraction_withdraws_the_report_at_ncmec_once_it_has_an_id(
+    database: Database, cybertipline: FakeCyberTipline
+) -> None:
+    queue_report(database)
+    key = str(build_report(sample_input(), PROVIDER, NOW)["report_id"])
+    with database.unit_of_work() as session:
+        queue_retraction(session, _no_key, key, "complaint_upheld", NOW)
+    transport = transport_for(database, cybertipline)
+
+    deliver_due(database, {"ncmec": transport}, NOW)
+
+    assert cybertipline.reports["1001"] == {"finished": True, "retracted": True}
+
+
+def test_a_retraction_waits_while_the_report_has_no_ncmec_id(
+    database: Database, cybertipline: FakeCyberTipline
+) -> None:
+    queue_report(database)
+    key = str(build_report(sample_input(), PROVIDER, NOW)["report_id"])
+    with database.unit_of_work() as session:
+        retract_id = queue_retraction(session, _no_key, key, "complaint_upheld", NOW)["ncmec"]
+    with database.unit_of_work() as session:
+        # The report itself is not due yet: the retraction must not run ahead of it.
+        session.get_one(OutboxMessage, retract_id - 1).next_attempt_at = NOW + timedelta(hours=1)
+
+    run = deliver_due(database, {"ncmec": transport_for(database, cybertipline)}, NOW)
+
+    assert run.retrying == [retract_id] and cybertipline.submits == 0
+
+
+def test_ncmecs_report_id_follows_to_the_centre_in_a_signed_update(
+    tmp_path: Path, database: Database, cybertipline: FakeCyberTipline
+) -> None:
+    settings = Settings(data_dir=tmp_path, secrets_key=SECRETS_KEY, centre_url="http://c.invalid")
+    key = generate_key_file(default_key_file(settings))
+    source = sample_input(reported_elsewhere=(("NCMEC", ""),))
+    with database.unit_of_work() as session:
+        filed = file_report(session, source, PROVIDER, key, NOW, destinations=("centre", "ncmec"))
+        store_credentials(session, SECRETS_KEY, USER, PASSWORD, cybertipline.url)
+    context = TransportContext(
+        settings, database, httpx.Client(timeout=5), content_source=lambda ref: CARD
+    )
+
+    deliver_due(database, {"ncmec": NcmecTransport.create(context)}, NOW)
+
+    with database.reader() as session:
+        update = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "report_update")
+        ).one()
+    message = open_message(
+        load_public_key(key.public_key_pem()),
+        update.payload["key_id"],
+        update.payload["body"].encode(),
+        update.payload["signature"],
+    )
+    assert message.payload == {
+        "report_id": filed.report_id,
+        "reported_elsewhere": [{"organisation": "NCMEC", "case_number": "1001"}],
+    }
+
+
+def _no_key() -> SigningKey:
+    raise AssertionError("an NCMEC-only retraction signs nothing")

@@ -1,6 +1,9 @@
 """Provider and centre as separate processes over real HTTP: a confirmed match becomes a signed
 report at the centre, is forwarded to Europol and the LEA exactly once, the provider learns it
-was forwarded, and an indicator the centre confirms reaches the provider's subscribed bank."""
+was forwarded, and an indicator the centre confirms reaches the provider's subscribed bank. The
+report says what the reviewer chose (urgency, awareness, account action, other reports), a
+removal the platform confirms later reaches the centre as a signed update, and a complaint that
+reverses the decision retracts the report there."""
 
 from __future__ import annotations
 
@@ -22,10 +25,14 @@ from tutela.centre.providers import register_provider
 from tutela.centre.recipients import add_recipient
 from tutela.centre.triage import forward_report
 from tutela.db import open_database
+from tutela.enforcement.complaints import decide_complaint
 from tutela.indicators.feed_subscription import subscribe_bank
+from tutela.reporting.fields import Awareness
 from tutela.reporting.outbox import FORWARDED
 from tutela.reporting.outbox_models import OutboxMessage
+from tutela.reporting.report_updates import follow_ups_from
 from tutela.review.decisions import Decision, decide
+from tutela.review.report_choices import AccountAction, ReportChoices
 from two_nodes import (
     PROVIDER_IDENTITY,
     Node,
@@ -40,6 +47,14 @@ from two_nodes import (
 )
 
 REVIEWER = "reviewer-1"
+SENIOR = "senior-1"
+CHOICES = ReportChoices(
+    urgent=True,
+    urgent_reason="placeholder: the uploader announces a meeting",
+    awareness=Awareness.USER_NOTICE,
+    account_action=AccountAction.NONE,
+    reported_elsewhere=(("Example Hotline", "EH-1"),),
+)
 PASSWORD = "placeholder-passphrase-for-tests"
 
 
@@ -114,6 +129,7 @@ def test_confirmed_match_reaches_the_lea_once_and_the_centres_indicator_reaches_
             provider_db, "eu-centre", env["TUTELA_CENTRE_URL"], keys.centre.public_key_pem()
         )
         create_user(provider_db, REVIEWER, PASSWORD, ["reviewer"], actor="test")
+        create_user(provider_db, SENIOR, PASSWORD, ["senior_reviewer"], actor="test")
         api_key = make_key(provider_db)
 
         centre = Node(
@@ -136,9 +152,17 @@ def test_confirmed_match_reaches_the_lea_once_and_the_centres_indicator_reaches_
         first = upload(client, "upload-1", jpeg(known))
         assert first["verdict"] == "review" and first["case_id"] is not None
 
-        # The reviewer's confirmation files the signed report in the decision's transaction.
+        # The reviewer's confirmation files the signed report in the decision's transaction,
+        # with the reviewer's choices for it (Art 13(1)(h),(j), Annex III).
         case_id = int(str(first["case_id"]))
-        decide(provider_db, case_id, REVIEWER, Decision.CONFIRM_KNOWN, settings=settings)
+        decide(
+            provider_db,
+            case_id,
+            REVIEWER,
+            Decision.CONFIRM_KNOWN,
+            settings=settings,
+            choices=CHOICES,
+        )
 
         def at_centre() -> list[CentreReport]:
             with centre_db.reader() as session:
@@ -146,6 +170,21 @@ def test_confirmed_match_reaches_the_lea_once_and_the_centres_indicator_reaches_
 
         wait_until(lambda: len(at_centre()) == 1, 30, "the report at the centre")
         report = at_centre()[0]
+        body = json.loads(report.body)
+        assert body["urgency"] == {"urgent": True, "reason": CHOICES.urgent_reason}
+        assert body["awareness"] == "user_notice"
+        assert body["account_measures"] == ["none"]
+        assert body["reported_elsewhere"] == [
+            {"organisation": "Example Hotline", "case_number": "EH-1"}
+        ]
+        assert body["removal"] == {"removed": False} and report.removed is False
+
+        # The platform removes the item after the report left: the centre learns it.
+        removed = client.post(
+            f"/v1/items/{first['id']}/takedown-confirmation", json={"action": "removed"}
+        )
+        assert removed.status_code == 200, removed.text
+        wait_until(lambda: at_centre()[0].removed is True, 30, "the removal at the centre")
         with centre_db.unit_of_work() as session:
             # The upload's Member State, as the report's geo data would say.
             session.get_one(CentreReport, report.id).country = "DE"
@@ -158,7 +197,9 @@ def test_confirmed_match_reaches_the_lea_once_and_the_centres_indicator_reaches_
         def provider_status() -> str:
             with provider_db.reader() as session:
                 return session.scalars(
-                    select(OutboxMessage.status).where(OutboxMessage.destination == "centre")
+                    select(OutboxMessage.status).where(
+                        OutboxMessage.destination == "centre", OutboxMessage.kind == "report"
+                    )
                 ).one()
 
         wait_until(lambda: provider_status() == FORWARDED, 30, "the provider learns: forwarded")
@@ -185,3 +226,18 @@ def test_confirmed_match_reaches_the_lea_once_and_the_centres_indicator_reaches_
         wait_until(matched_by_centre, 60, "the centre's indicator matching a new upload")
         # Exactly one delivery each, however often the senders ran.
         assert len(lea.deliveries) == 2
+
+        # A complaint reverses the decision (DSA Art 20(4)): the report is retracted.
+        complaint = client.post(
+            "/v1/complaints",
+            json={"complaint_id": "c-1", "item_id": "upload-1", "grounds": "My own drawing."},
+        )
+        assert complaint.status_code == 202, complaint.text
+        decide_complaint(
+            provider_db,
+            int(complaint.json()["id"]),
+            SENIOR,
+            True,
+            follow_ups=follow_ups_from(settings),
+        )
+        wait_until(lambda: "retracted" in at_centre()[0].tags, 30, "the retraction at the centre")
