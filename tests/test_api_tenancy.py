@@ -9,20 +9,24 @@ import asyncio
 import json
 import re
 from datetime import UTC, datetime
+from hashlib import sha256
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from provider_fixtures import make_key
 from review_fixtures import PHOTOS, jpeg_bytes, photo, review_db
 from test_api_auth import AUTH_KEY, OPERATIONS
 from tutela.api.app import create_app
-from tutela.auth.api_keys import SCOPES, create_api_key, list_api_keys
+from tutela.auth.api_keys import SCOPES, authenticate, create_api_key, list_api_keys
+from tutela.auth.platforms import DEFAULT_PLATFORM
 from tutela.clock import FixedClock
-from tutela.db.database import Database
+from tutela.db.database import Database, open_database
+from tutela.db.schema import upgrade
+from tutela.detection.items import get_item
 from tutela.detection.models import Case, Item, Webhook, WebhookDelivery
-from tutela.detection.webhooks import register_webhook
+from tutela.detection.webhooks import list_webhooks, register_webhook
 from tutela.enforcement.complaints import decide_complaint
 from tutela.enforcement.measure_models import Complaint, TakedownRequest
 from tutela.review.decisions import Decision, decide
@@ -37,6 +41,7 @@ A, B = "alpha", "bravo"
 KEYED_ROUTES = [(method, path) for method, path, op in OPERATIONS if AUTH_KEY not in op]
 OWNER_OF_PATH = {"/v1/items/": "item", "/v1/complaints/": "complaint", "/v1/webhooks/": "webhook"}
 MISSING = 987654321
+OLD_SECRET = "an-api-key-issued-before-platforms-existed"
 
 
 def kind_of(path: str) -> str | None:
@@ -249,3 +254,51 @@ def test_a_key_belongs_to_the_platform_named_or_else_to_one_named_as_itself(
         "photos-batch": "photos",
         "video": "video",
     }
+
+
+def test_an_upgrade_puts_existing_keys_items_and_webhooks_in_the_default_platform(
+    settings: Settings,
+) -> None:
+    """A node upgraded in place keeps answering: its old keys see its old items and webhooks."""
+    database = open_database(settings, migrate=False)
+    try:
+        upgrade(database.engine, "0007_sealed_payloads")
+        now = datetime.now(UTC)
+        with database.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO items (item_id, status, metadata, created_at) "
+                    "VALUES ('old', 'done', '{}', :now)"
+                ),
+                {"now": now},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO webhooks (url, secret, active, created_at) "
+                    "VALUES ('http://127.0.0.1:9/old', 'a-secret-of-some-length', :yes, :now)"
+                ),
+                {"now": now, "yes": True},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO api_keys (name, prefix, digest, scopes, created_at) "
+                    "VALUES ('old-key', :prefix, :digest, '[\"items:read\"]', :now)"
+                ),
+                {
+                    "prefix": OLD_SECRET[:8],
+                    "digest": sha256(OLD_SECRET.encode()).hexdigest(),
+                    "now": now,
+                },
+            )
+        database.upgrade()
+        old_key = authenticate(database, "tut_" + OLD_SECRET, "items:read")
+        assert old_key.platform == DEFAULT_PLATFORM
+        with database.reader() as session:
+            ident = session.scalar(select(Item.id).where(Item.item_id == "old"))
+        assert ident is not None
+        assert get_item(database, ident, platform=DEFAULT_PLATFORM).item_id == "old"
+        assert [hook.url for hook in list_webhooks(database, platform=DEFAULT_PLATFORM)] == [
+            "http://127.0.0.1:9/old"
+        ]
+    finally:
+        database.close()
