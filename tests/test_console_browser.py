@@ -8,15 +8,18 @@ import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from browser_fixtures import CHROMIUM, LAUNCH_ARGS, needs_chromium, screenshots
 from provider_fixtures import TUTELA, make_bank, make_key, node_env, running_node, wait_decided
 from review_fixtures import METADATA, PASSWORD, jpeg_bytes, photo
 from tutela.db.database import open_database
 from tutela.enforcement.keys import generate_master_key
+from tutela.review.models import ReviewDecision
 from tutela.settings import Settings
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -24,7 +27,7 @@ pytestmark = needs_chromium
 
 
 @pytest.fixture
-def console(tmp_path: Path) -> Iterator[str]:
+def console(tmp_path: Path) -> Iterator[tuple[str, Settings]]:
     """A node with a bank of two photos, a reviewer and an auditor, and both photos uploaded."""
     settings = Settings(data_dir=tmp_path / "data")
     database = open_database(settings)
@@ -57,16 +60,19 @@ def console(tmp_path: Path) -> Iterator[str]:
                 ids.append(answer.json()["id"])
             decided = wait_decided(client, ids, timeout_s=90)
             assert all(view["case_id"] for view in decided.values())
-        yield node.url
+        yield node.url, settings
 
 
-def test_a_reviewer_works_the_queue_by_keyboard_and_the_auditor_sees_it(console: str) -> None:
+def test_a_reviewer_works_the_queue_by_keyboard_and_the_auditor_sees_it(
+    console: tuple[str, Settings],
+) -> None:
+    url, settings = console
     shots = screenshots("console")
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 860})
-            page.goto(console + "/ui/login")
+            page.goto(url + "/ui/login")
             page.screenshot(path=str(shots / "01-login.png"))
             page.wait_for_selector("input[name=name]:focus")  # autofocus has landed
             page.keyboard.type("rita")
@@ -93,6 +99,11 @@ def test_a_reviewer_works_the_queue_by_keyboard_and_the_auditor_sees_it(console:
             page.keyboard.press("r")
             page.wait_for_selector("#revealed", state="hidden")
 
+            # The reviewer's choices for the report and the platform (Art 13(1)(j), Annex III).
+            page.check("input[name=urgent]")
+            page.fill("input[name=urgent_reason]", "placeholder: a threat to safety")
+            page.select_option("select[name=account_action]", "none")
+            page.evaluate("document.activeElement.blur()")
             page.keyboard.press("c")
             page.wait_for_selector("#confirmbar:not([hidden])")
             page.screenshot(path=str(shots / "06-confirm-chosen.png"))
@@ -108,17 +119,34 @@ def test_a_reviewer_works_the_queue_by_keyboard_and_the_auditor_sees_it(console:
 
             auditor = browser.new_context().new_page()
             auditor.set_viewport_size({"width": 1280, "height": 860})
-            auditor.goto(console + "/ui/login")
+            auditor.goto(url + "/ui/login")
             auditor.wait_for_selector("input[name=name]:focus")  # autofocus has landed
             auditor.keyboard.type("aldo")
             auditor.keyboard.press("Tab")
             auditor.keyboard.type(PASSWORD)
             auditor.keyboard.press("Enter")
             auditor.wait_for_url("**/ui/home")
-            auditor.goto(console + "/ui/audit")
+            auditor.goto(url + "/ui/audit")
             assert auditor.locator("text=chain intact").count() == 1
             assert auditor.locator("tr.a-reveal").count() == 1
             assert auditor.locator("tr.a-decision").count() == 2
             auditor.screenshot(path=str(shots / "08-audit.png"), full_page=True)
         finally:
             browser.close()
+    effects = confirmed_effects(settings)
+    assert effects["choices"]["urgent"] is True
+    assert effects["choices"]["urgent_reason"] == "placeholder: a threat to safety"
+    assert effects["account_action"] == "none"
+
+
+def confirmed_effects(settings: Settings) -> dict[str, Any]:
+    """What the console's confirmation recorded, read from the node's database."""
+    database = open_database(settings, migrate=False)
+    try:
+        with database.reader() as session:
+            effects = session.scalars(
+                select(ReviewDecision.effects).where(ReviewDecision.decision == "confirm_known")
+            ).one()
+            return dict(effects)
+    finally:
+        database.close()
