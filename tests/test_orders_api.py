@@ -199,4 +199,3 @@ def test_items_may_be_named_by_url_or_by_the_sha256_of_their_content(
     )
     assert answer.status_code == 201, answer.text
     assert [i["id"] for i in answer.json()["items"]] == [items[0].id, items[1].id]
-
