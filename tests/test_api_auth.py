@@ -40,7 +40,7 @@ def v1_operations() -> list[tuple[str, str, dict[str, object]]]:
     app = create_app(Settings(), database=Database(create_engine("sqlite://")))
     found = []
     for path, operations in app.openapi()["paths"].items():
-        if path.startswith("/v1/"):
+        if path.startswith("/v1/") or path == "/metrics":
             for method, operation in sorted(operations.items()):
                 found.append((method.upper(), path, operation))
     return found
@@ -166,11 +166,13 @@ def test_oversized_upload_is_refused_while_streaming(tmp_path: Path) -> None:
     database.close()
 
 
-def test_health_and_metrics_need_no_key(node: tuple[httpx.Client, Database]) -> None:
-    client, _ = node
+def test_health_needs_no_key_and_metrics_a_metrics_key(node: tuple[httpx.Client, Database]) -> None:
+    client, database = node
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/readyz").json()["status"] == "ready"
-    metrics = client.get("/metrics").text
+    assert client.get("/metrics").status_code == 401
+    key = make_key(database, "prometheus", ("metrics",))
+    metrics = client.get("/metrics", headers={"Authorization": f"Bearer {key}"}).text
     assert "tutela_http_requests_total" in metrics and "tutela_queue_depth" in metrics
 
 

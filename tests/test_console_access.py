@@ -30,11 +30,10 @@ from tutela.db.database import Database, open_database
 from tutela.settings import Settings
 from tutela.ui.access import LOGIN_CSRF_COOKIE, ROLES_ATTRIBUTE, SESSION_COOKIE
 
-# Open to anyone: health and metrics for probes, API docs, the login form and static files.
+# Open to anyone: health for probes, API docs, the login form and static files.
 PUBLIC = {
     ("GET", "/healthz"),
     ("GET", "/readyz"),
-    ("GET", "/metrics"),
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
     ("GET", "/docs/oauth2-redirect"),
@@ -105,7 +104,7 @@ def node(
         create_user(database, f"u-{role.value}", PASSWORD, [role], actor="test")
     keys = {
         "key:all": create_api_key(
-            database, "all", ["hash", "match", "items:write", "items:read", "webhooks"]
+            database, "all", ["hash", "match", "items:write", "items:read", "webhooks", "metrics"]
         )[1],
         "key:hash": create_api_key(database, "hashonly", ["hash"])[1],
     }

@@ -24,10 +24,13 @@
     │   └── CsrfRejected             csrf_rejected     403
     ├── NotFound                     not_found         404
     │   └── EvidenceExpired          expired           410
+    ├── MethodNotAllowed             method_not_allowed 405
+    ├── RequestTimeout               request_timeout   408
     ├── Unreadable                   unreadable        422
     ├── Unprocessable                unprocessable     422
     ├── Conflict                     conflict          409
     ├── ConfigurationError           configuration     500
+    ├── InternalError                internal          500
     ├── TamperedData                 tampered          500
     └── DeliveryError                delivery_failed   502
         ├── TransientDeliveryError   delivery_retry    503
@@ -198,6 +201,20 @@ class EvidenceExpired(NotFound):
     status = 410
 
 
+class MethodNotAllowed(TutelaError):
+    """A path that exists, asked with a method it does not answer."""
+
+    code = "method_not_allowed"
+    status = 405
+
+
+class RequestTimeout(TutelaError):
+    """A client too slow to send its request (headers or body), cut off: TUTELA_HTTP_*_TIMEOUT_S."""
+
+    code = "request_timeout"
+    status = 408
+
+
 class Unreadable(TutelaError):
     """A local file exists but could not be read (permissions, a directory, an I/O error)."""
 
@@ -220,6 +237,14 @@ class Conflict(TutelaError):
 
 class ConfigurationError(TutelaError):
     code = "configuration"
+    status = 500
+
+
+class InternalError(TutelaError):
+    """A failure the node did not expect (a defect): the request's transaction was rolled back,
+    and the answer says no more than this."""
+
+    code = "internal"
     status = 500
 
 

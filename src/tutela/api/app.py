@@ -14,7 +14,7 @@ from tutela.api import centre_messages, enforcement, hashing, health, items, ord
 from tutela.api.deps import Services
 from tutela.api.intake import Intake
 from tutela.api.metrics import NodeMetrics
-from tutela.api.middleware import BodyLimit, RequestMetrics
+from tutela.api.middleware import BodyLimit, RequestMetrics, harden
 from tutela.api.problems import install_problem_handlers
 from tutela.auth.api_keys import ApiKeyCache
 from tutela.db.database import Database, open_database
@@ -78,4 +78,5 @@ def create_app(
     install_console(app)  # the review console's pages (tutela.ui)
     app.add_middleware(BodyLimit, max_bytes=settings.media.max_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)
+    harden(app, settings)
     return app

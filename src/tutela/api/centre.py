@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 import tutela
 from tutela.api.centre_updates import install_report_updates
+from tutela.api.middleware import harden
 from tutela.api.orders import install_order_copies
 from tutela.api.problems import install_problem_handlers
 from tutela.centre.feed import signed_feed_page
@@ -104,6 +105,7 @@ def create_centre_app(
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+    harden(app, settings)  # body deadline, security headers, no bare 500 (tutela.api.middleware)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -1,11 +1,13 @@
-"""Liveness, readiness and metrics endpoints (unauthenticated, no content, no personal data)."""
+"""Liveness and readiness (unauthenticated) and metrics (an API key with the `metrics` scope, as
+a Prometheus scraper sends it: `authorization: {credentials: KEY}`); no content, no personal
+data."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 from sqlalchemy import text
 
-from tutela.api.deps import ServicesDep
+from tutela.api.deps import ServicesDep, require_scope, scope_doc
 from tutela.api.metrics import CONTENT_TYPE
 from tutela.api.problems import problem
 from tutela.db.schema import current_revision, head_revision
@@ -37,7 +39,13 @@ def readyz(services: ServicesDep) -> dict[str, object] | Response:
     return {"status": "ready", "revision": revision, "indicators": len(services.matcher)}
 
 
-@router.get("/metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    response_class=Response,
+    dependencies=[Depends(require_scope("metrics"))],
+    openapi_extra=scope_doc("metrics"),
+)
 def metrics(services: ServicesDep) -> Response:
-    """Prometheus text exposition."""
+    """Prometheus text exposition, for a key with the `metrics` scope (`Authorization: Bearer`):
+    queue depths and alert counts are an operator's business, not the public's."""
     return Response(services.metrics.render(), media_type=CONTENT_TYPE)

@@ -1,12 +1,31 @@
-"""ASGI middleware: the upload size limit enforced while the body streams in, and request metrics."""
+"""ASGI middleware: the upload size limit enforced while the body streams in, request metrics,
+and the guards every node's HTTP layer carries (`harden`): a deadline on the request body,
+security headers on every answer, and problem details instead of a bare 500."""
 
 from __future__ import annotations
 
+import logging
+import traceback
+
+import anyio
+from fastapi import FastAPI
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tutela.api.metrics import NodeMetrics
-from tutela.api.problems import problem
+from tutela.api.problems import problem, render_error
+from tutela.errors import InternalError
+from tutela.settings import Settings
+from tutela.ui.access import SECURITY_HEADERS
+
+log = logging.getLogger(__name__)
+# A year; browsers that saw it over HTTPS will not speak plain HTTP to this host meanwhile.
+HSTS = "max-age=31536000"
+# The API's documentation pages load Swagger UI and ReDoc from their CDN, which the console's
+# content security policy forbids; they get every other header.
+DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
 
 # Room for multipart framing and the metadata field on top of the largest file.
 FRAMING_BYTES = 256 * 1024
@@ -84,3 +103,111 @@ def _template(scope: Scope) -> str:
     route = scope.get("route")
     path = getattr(route, "path", None)
     return path if isinstance(path, str) else "unmatched"
+
+
+def harden(app: FastAPI, settings: Settings) -> None:
+    """The guards of every node's HTTP layer; call once the app's own middleware is added."""
+    app.add_middleware(BodyDeadline, timeout_s=settings.http_body_timeout_s)
+    app.add_middleware(UnexpectedErrors)
+    app.add_middleware(SecurityHeaders, behind_tls=settings.behind_tls)
+
+
+class BodyDeadline:
+    """Cut off (408, connection closed) a request whose body has not arrived `timeout_s` after
+    its headers did: a client trickling bytes would otherwise hold a connection and a task for
+    ever (slowloris). Once the body is complete, reads (waiting for a disconnect) are not timed."""
+
+    def __init__(self, app: ASGIApp, *, timeout_s: float) -> None:
+        self.app = app
+        self.timeout_s = timeout_s
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        deadline = anyio.current_time() + self.timeout_s
+        complete = False
+
+        async def timed() -> Message:
+            nonlocal complete
+            if complete:
+                return await receive()
+            with anyio.move_on_after(deadline - anyio.current_time()) as waited:
+                message = await receive()
+            if waited.cancelled_caught:
+                # Raised inside the route's body parsing, rendered by the problem handler.
+                raise HTTPException(
+                    408,
+                    f"the request body did not arrive within {self.timeout_s:g} s",
+                    headers={"Connection": "close"},
+                )
+            complete = message["type"] != "http.request" or not message.get("more_body", False)
+            return message
+
+        await self.app(scope, timed, send)
+
+
+class UnexpectedErrors:
+    """A defect's exception becomes a 500 problem (or the console's error page), never a bare
+    text answer; it is logged by type and stack only, since its message may quote the request's
+    data (DESIGN rule 2: content never in logs)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception as error:
+            log.error(
+                "unexpected %s answering %s %s\n%s",
+                type(error).__name__,
+                scope["method"],
+                _template(scope),
+                "".join(traceback.format_tb(error.__traceback__)),
+            )
+            if started:
+                return  # the server closes the connection of an answer it cannot complete
+            failure = InternalError("the node failed to answer; nothing was changed")
+            response = await render_error(Request(scope), failure)
+            await response(scope, receive, send)
+
+
+class SecurityHeaders:
+    """The console's security headers on every answer of the node, error pages included
+    (a header the answer set itself stays), and HSTS on answers over HTTPS, or on every answer
+    when a TLS proxy fronts the node (TUTELA_BEHIND_TLS)."""
+
+    def __init__(self, app: ASGIApp, *, behind_tls: bool) -> None:
+        self.app = app
+        self.behind_tls = behind_tls
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        docs = scope["path"] in DOCS_PATHS
+        tls = self.behind_tls or scope.get("scheme") == "https"
+
+        async def headed(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(raw=list(message.get("headers", [])))
+                for name, value in SECURITY_HEADERS.items():
+                    if name not in headers and not (docs and name == "Content-Security-Policy"):
+                        headers[name] = value
+                if tls and "strict-transport-security" not in headers:
+                    headers["Strict-Transport-Security"] = HSTS
+                message["headers"] = headers.raw
+            await send(message)
+
+        await self.app(scope, receive, headed)

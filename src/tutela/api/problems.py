@@ -2,24 +2,46 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 
-from tutela.errors import InvalidInput, MediaTooLarge, NotFound, TutelaError
+from tutela.errors import (
+    InternalError,
+    InvalidInput,
+    MediaTooLarge,
+    MethodNotAllowed,
+    NotFound,
+    RequestTimeout,
+    TutelaError,
+)
 
 PROBLEM_TYPE = "https://tutela.example/problems/"
 MEDIA_TYPE = "application/problem+json"
-# Codes for the errors the framework raises itself (routing, body size), by status.
-FRAMEWORK_CODES = {
-    400: InvalidInput.code,
-    404: NotFound.code,
-    405: "method_not_allowed",
-    413: MediaTooLarge.code,
+# The errors the framework raises itself (routing, body size and time), by status.
+FRAMEWORK_ERRORS: dict[int, type[TutelaError]] = {
+    400: InvalidInput,
+    404: NotFound,
+    405: MethodNotAllowed,
+    408: RequestTimeout,
+    413: MediaTooLarge,
 }
+FRAMEWORK_CODES = {status: error.code for status, error in FRAMEWORK_ERRORS.items()}
+# SQLSTATE class of PostgreSQL's data exceptions, and what the common ones mean for a client.
+DATA_EXCEPTION = "22"
+UNSTORABLE = {
+    "22003": "a number in the request is beyond the 64 bits this node stores",
+    "22021": "text in the request holds a character that cannot be stored (NUL)",
+    "22001": "text in the request is longer than this node stores",
+    "": "a value in the request cannot be stored",
+}
+log = logging.getLogger(__name__)
 
 
 def problem(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
@@ -50,13 +72,52 @@ async def _validation_error(_request: Request, error: Exception) -> JSONResponse
     return problem(422, InvalidInput.code, "the request is not valid", errors=errors)
 
 
-async def _http_error(_request: Request, error: Exception) -> JSONResponse:
+async def _http_error(request: Request, error: Exception) -> Response:
+    """The framework's own errors, as the app renders the error of the same status (so that a
+    console page that does not exist gets the console's error page); any other status as the
+    nearest documented code."""
     assert isinstance(error, StarletteHTTPException)
-    code = FRAMEWORK_CODES.get(error.status_code, "http_error")
-    return problem(error.status_code, code, str(error.detail))
+    status = error.status_code
+    kind = FRAMEWORK_ERRORS.get(status)
+    if kind is not None and kind.status == status:
+        response = await render_error(request, kind(str(error.detail)))
+    else:
+        code = (kind or (InvalidInput if status < 500 else InternalError)).code
+        response = problem(status, code, str(error.detail))
+    response.headers.update(error.headers or {})
+    return response
+
+
+async def _out_of_range(request: Request, _error: Exception) -> Response:
+    # A number no column can hold (an id of 20 digits in a path or query): SQLite refuses to bind
+    # it. Nothing can be stored under it, so nothing is found or changed.
+    return await render_error(
+        request, InvalidInput("a number in the request is beyond the 64 bits this node stores")
+    )
+
+
+async def _unstorable(request: Request, error: Exception) -> Response:
+    # PostgreSQL's data exceptions (SQLSTATE class 22): a value of the request no column can hold,
+    # such as a number past 64 bits or text with a NUL. The unit of work rolled back.
+    assert isinstance(error, DBAPIError)
+    sqlstate = str(getattr(error.orig, "sqlstate", "") or "")
+    if not sqlstate.startswith(DATA_EXCEPTION):
+        raise error
+    log.warning("a request's value could not be stored (SQLSTATE %s)", sqlstate)
+    return await render_error(request, InvalidInput(UNSTORABLE.get(sqlstate, UNSTORABLE[""])))
+
+
+async def render_error(request: Request, error: TutelaError) -> Response:
+    """`error` as the app renders a TutelaError: the console's handler when one is installed (an
+    HTML page under /ui), else problem details."""
+    handler = request.app.exception_handlers.get(TutelaError, _tutela_error)
+    response: Response = await handler(request, error)
+    return response
 
 
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(TutelaError, _tutela_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(OverflowError, _out_of_range)
+    app.add_exception_handler(DataError, _unstorable)

@@ -24,8 +24,8 @@ from tutela.db.database import Database
 from tutela.db.types import utc_now
 from tutela.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 
-# One scope per endpoint family of the provider API.
-SCOPES = ("hash", "match", "items:write", "items:read", "webhooks")
+# One scope per endpoint family of the provider API; `metrics` is for a Prometheus scraper.
+SCOPES = ("hash", "match", "items:write", "items:read", "webhooks", "metrics")
 KEY_PREFIX = "tut_"
 KEY_BYTES = 32
 # Characters of the key (after "tut_") stored in clear to find its row without scanning.
