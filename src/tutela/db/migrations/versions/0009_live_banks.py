@@ -14,6 +14,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # Nothing to change: the new `bank_create` op fits `indicator_changes.op` (String(16)), and
+    # banks made before it need no row, since every matcher reads all banks when it loads.
     pass
 
 
