@@ -2,8 +2,8 @@
 
 `load()` starts from the snapshot in the data directory when there is a usable one and replays the
 changes made since; otherwise it reads every indicator (columns straight from the driver into numpy
-arrays). `refresh()` applies only what changed since (adds, removals, disables, bank switches)
-without rebuilding; `match_hashes()` answers with each bank's threshold; `save_snapshot()` writes
+arrays). `refresh()` applies only what changed since (adds, removals, disables, banks created,
+switched, re-tuned or deleted) without rebuilding; `match_hashes()` answers with each bank's threshold; `save_snapshot()` writes
 the snapshot (`tutela bank snapshot`).
 """
 
