@@ -61,3 +61,15 @@ def test_the_example_upload_carries_the_metadata_a_report_needs() -> None:
     (example,) = upload["examples"].values()
     assert set(REPORT_NEEDS) <= set(example["value"]["metadata"])
     ItemMetadata.model_validate(example["value"]["metadata"])  # and it is valid
+
+
+def test_every_field_of_the_platform_request_bodies_has_a_description() -> None:
+    document = openapi()
+    schemas = document["components"]["schemas"]
+    undescribed = [
+        f"{name}.{field}"
+        for name in ("ComplaintCreate", "TakedownConfirmationCreate", "WebhookCreate")
+        for field, schema in schemas[name]["properties"].items()
+        if not schema.get("description")
+    ]
+    assert undescribed == []

@@ -41,8 +41,14 @@ class ComplaintPublic(BaseModel):
 class TakedownConfirmationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    action: str = Field("removed", pattern="^(removed|disabled)$")
-    removed_at: AwareDatetime | None = None
+    action: str = Field(
+        "removed",
+        pattern="^(removed|disabled)$",
+        description="`removed`, or `disabled` (access disabled in every Member State).",
+    )
+    removed_at: AwareDatetime | None = Field(
+        None, description="When the platform removed it, with its time zone (default: now)."
+    )
 
 
 class TakedownPublic(BaseModel):

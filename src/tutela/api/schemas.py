@@ -172,8 +172,8 @@ class ItemPublic(BaseModel):
 class MatchQueryCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    signal_type: str
-    value: str
+    signal_type: Identifier = Field(description="`pdq`, `md5`, `sha1` or `sha256`.")
+    value: Identifier = Field(description="The hash, in hex.")
 
 
 class MatchesPublic(BaseModel):
@@ -189,8 +189,16 @@ class MatchesPublic(BaseModel):
 class WebhookCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: Identifier = Field(max_length=2048)
-    secret: str | None = Field(None, min_length=16, max_length=128)
+    url: Identifier = Field(
+        max_length=2048,
+        description="Absolute http(s) URL that receives the messages about the platform's items.",
+    )
+    secret: Identifier | None = Field(
+        None,
+        min_length=16,
+        max_length=128,
+        description="Key of the HMAC-SHA256 signature of each message (generated if not given).",
+    )
 
 
 class WebhookPublic(BaseModel):
