@@ -663,6 +663,20 @@ def print_recall(
         f"  (tutela did not query {unqueried} copies: refused, or under PDQ's quality rule; "
         f"threatexchange could not read {unread})"
     )
+    peer, *others = sides
+    for side in others:
+        # Why a side lost what the peer found: never queried, or found too far away.
+        lost = [
+            i
+            for i, copy in enumerate(copies)
+            if (i, copy.original) in peer.matched and (i, copy.original) not in side.matched
+        ]
+        queried = set(side.query_owner.tolist())
+        silent = sum(i not in queried for i in lost)
+        print(
+            f"  ({side.name} missed {len(lost)} copies that {peer.name} found: {silent} not "
+            f"queried, {len(lost) - silent} beyond {THRESHOLD} bits)"
+        )
     return by_group
 
 
