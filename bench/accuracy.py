@@ -85,7 +85,7 @@ def _skimage_pixels(name: str) -> np.ndarray:
 
 
 def _sklearn_pixels(name: str) -> np.ndarray:
-    from sklearn.datasets import load_sample_image
+    from sklearn.datasets import load_sample_image  # type: ignore[import-not-found]
 
     return np.asarray(load_sample_image(f"{name}.jpg"))
 
@@ -104,7 +104,7 @@ def shipped_photos() -> tuple[list[Original], list[str]]:
     if missing:
         notes.append(f"skimage photos not installed here: {', '.join(missing)}")
     try:
-        import sklearn  # noqa: F401
+        import sklearn  # type: ignore[import-not-found]  # noqa: F401
     except ImportError:
         notes.append("scikit-learn is not installed: its sample images are skipped")
     else:
@@ -416,6 +416,10 @@ def cached_file(directory: Path, name: str, make: Callable[[], bytes]) -> Path:
     return path
 
 
+def make_copy(edit: Edit, source: Callable[[], Image.Image]) -> bytes:
+    return edit.make(source())
+
+
 def hash_original(
     original: Original, edits: Sequence[Edit] = EDITS, cache: Path = CACHE
 ) -> OriginalHashes:
@@ -441,7 +445,8 @@ def hash_original(
     assert exact is not None, f"{original.name} does not decode"
     copies = []
     for edit in edits:
-        path = cached_file(directory, f"{edit.name}.{edit.suffix}", lambda e=edit: e.make(source()))
+        make = functools.partial(make_copy, edit, source)
+        path = cached_file(directory, f"{edit.name}.{edit.suffix}", make)
         try:
             copy_plain: str | None = pdq_from_bytes(path.read_bytes())[0]
         except Exception:
@@ -494,7 +499,7 @@ def codes_of(values: Iterable[str]) -> np.ndarray:
 def distances(queries: np.ndarray, indicators: np.ndarray) -> np.ndarray:
     """Hamming distances (len(queries), len(indicators)) between rows of 32-byte codes."""
     q, i = queries.view(np.uint64), indicators.view(np.uint64)
-    return np.bitwise_count(q[:, None, :] ^ i[None, :, :]).sum(axis=2, dtype=np.int32)
+    return np.asarray(np.bitwise_count(q[:, None, :] ^ i[None, :, :]).sum(axis=2), np.int32)
 
 
 @dataclass(frozen=True, slots=True)
@@ -513,12 +518,6 @@ class Comparisons:
 
     def within(self, threshold: int) -> int:
         return int(self.histogram[: threshold + 1].sum())
-
-    def false_pairs(self, copies: Sequence[Copy], threshold: int) -> set[tuple[int, int]]:
-        rows, cols = np.nonzero(self.closest <= threshold)
-        return {
-            (int(c), int(o)) for c, o in zip(rows, cols, strict=True) if copies[c].original != o
-        }
 
     def quantile(self, fraction: float) -> int:
         """The smallest distance d with at least `fraction` of the comparisons at or below d
