@@ -127,6 +127,11 @@ SETTINGS_DOC: dict[str, str] = {
     "sends none (they still show in the console, `tutela status` and /metrics).",
     "TUTELA_ALERT_WEBHOOK_SECRET": "Secret (16 characters or more) that signs the alert webhook; "
     "required with TUTELA_ALERT_WEBHOOK_URL.",
+    "TUTELA_DSA_TDB_URL": "Base URL of the EU DSA Transparency Database, e.g. "
+    "https://transparency.dsa.ec.europa.eu; set, every statement of reasons goes there too "
+    "(without personal data, DSA Art 24(5)) through the `dsa-tdb` transport; unset, none is sent.",
+    "TUTELA_DSA_TDB_TOKEN": "The Transparency Database API token (sent as a Bearer token); "
+    "required with TUTELA_DSA_TDB_URL.",
     "TUTELA_TRUSTED_PROXIES": "Comma-separated addresses or networks (CIDR) of reverse proxies whose "
     "X-Forwarded-For header names the client, e.g. 127.0.0.1,10.0.0.0/8; unset trusts no header "
     "and the client is the connecting address (login limits count per client address).",
@@ -142,6 +147,17 @@ SETTINGS_DOC: dict[str, str] = {
     "TUTELA_AUTHORITY_SIGNING_KEY_FILE": "On an authority node: the Ed25519 private key (PEM) "
     "that signs its orders; default DATA_DIR/keys/authority-ed25519.pem, written by "
     "`tutela authority keys generate`.",
+    "TUTELA_RISK_REASSESS_MONTHS": "Months after a risk assessment's sign-off at which the next one "
+    "is due (default 36; Art 3(4)); a significant change recorded by the compliance officer makes "
+    "it due at once.",
+    "TUTELA_RISK_FIGURE_MONTHS": "Calendar months of the node's own figures (matches, confirmed "
+    "reports, complaints per service part) a risk assessment shows and scores, the current month "
+    "included (default 12).",
+    "TUTELA_RISK_WEIGHTS": "Points of the risk method over its defaults, comma-separated NAME=POINTS, "
+    "e.g. live_streaming=3,children_use.likely=2 (names in the README's risk section).",
+    "TUTELA_RISK_HIGH_SCORE": "Score from which a service part's risk level is high (default 10).",
+    "TUTELA_RISK_MEDIUM_SCORE": "Score from which a service part's risk level is medium "
+    "(default 5); below it, low.",
 }
 
 
@@ -202,6 +218,9 @@ class Settings:
     centre_max_report_bytes: int = 64 * 1024 * 1024
     alert_webhook_url: str | None = None
     alert_webhook_secret: str | None = field(default=None, repr=False)
+    # DSA Art 24(5): the Transparency Database and its API token; unset, no copy is sent.
+    dsa_tdb_url: str | None = None
+    dsa_tdb_token: str | None = field(default=None, repr=False)
     trusted_proxies: tuple[str, ...] = ()
     removal_deadline_hours: float = 24.0
     authority_name: str = ""
@@ -209,6 +228,12 @@ class Settings:
     authority_country: str = ""
     authority_url: str | None = None
     authority_signing_key_file: Path | None = None
+    risk_reassess_months: int = 36
+    risk_figure_months: int = 12
+    # NAME=POINTS over the method's defaults; the names are checked by tutela.risk.method.
+    risk_weights: tuple[tuple[str, int], ...] = ()
+    risk_high_score: int = 10
+    risk_medium_score: int = 5
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -279,6 +304,8 @@ class Settings:
             centre_max_report_bytes=_int(env, "TUTELA_CENTRE_MAX_REPORT_BYTES", 64 * 1024 * 1024),
             alert_webhook_url=env.get("TUTELA_ALERT_WEBHOOK_URL") or None,
             alert_webhook_secret=env.get("TUTELA_ALERT_WEBHOOK_SECRET") or None,
+            dsa_tdb_url=env.get("TUTELA_DSA_TDB_URL") or None,
+            dsa_tdb_token=env.get("TUTELA_DSA_TDB_TOKEN") or None,
             trusted_proxies=_networks(env.get("TUTELA_TRUSTED_PROXIES", "")),
             removal_deadline_hours=_float(env, "TUTELA_REMOVAL_DEADLINE_HOURS", 24.0),
             authority_name=env.get("TUTELA_AUTHORITY_NAME", ""),
@@ -286,6 +313,11 @@ class Settings:
             authority_country=env.get("TUTELA_AUTHORITY_COUNTRY", "").upper(),
             authority_url=env.get("TUTELA_AUTHORITY_URL") or None,
             authority_signing_key_file=_path(env, "TUTELA_AUTHORITY_SIGNING_KEY_FILE"),
+            risk_reassess_months=_int(env, "TUTELA_RISK_REASSESS_MONTHS", 36),
+            risk_figure_months=_int(env, "TUTELA_RISK_FIGURE_MONTHS", 12),
+            risk_weights=_risk_weights(env.get("TUTELA_RISK_WEIGHTS", "")),
+            risk_high_score=_int(env, "TUTELA_RISK_HIGH_SCORE", 10),
+            risk_medium_score=_int(env, "TUTELA_RISK_MEDIUM_SCORE", 5),
         )
 
     @property
@@ -352,6 +384,19 @@ def _sla_hours(raw: str) -> tuple[tuple[str, float], ...]:
                 f"TUTELA_REVIEW_SLA_HOURS: {part!r} is not NAME=HOURS"
             ) from None
     return tuple(hours.items())
+
+
+def _risk_weights(raw: str) -> tuple[tuple[str, int], ...]:
+    """`TUTELA_RISK_WEIGHTS` as (name, points) pairs; whether each name is one the risk method
+    knows is checked where the method is built (tutela.risk.method)."""
+    weights = []
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        name, _, value = part.partition("=")
+        try:
+            weights.append((name.strip(), int(value)))
+        except ValueError:
+            raise ConfigurationError(f"TUTELA_RISK_WEIGHTS: {part!r} is not NAME=POINTS") from None
+    return tuple(weights)
 
 
 def _networks(raw: str) -> tuple[str, ...]:

@@ -36,6 +36,8 @@ class Permission(StrEnum):
     CONFIRM_INDICATOR = "confirm_indicator"  # centre: make indicators of a report (Art 44(3))
     ISSUE_ORDER = "issue_order"  # authority: issue removal orders (Art 14)
     SUPERVISE_ORDERS = "supervise_orders"  # authority: read orders and their execution
+    ASSESS_RISK = "assess_risk"  # the risk assessment and mitigation register (Art 3-5)
+    READ_FIGURES = "read_figures"  # yearly figures and error rates (Art 83)
 
 
 # Administrators run the node but do not look at content: separation of duties.
@@ -47,13 +49,15 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.SENIOR_REVIEWER: frozenset(
         {Permission.REVIEW, Permission.REVEAL, Permission.DECIDE_ESCALATED}
     ),
-    Role.AUDITOR: frozenset({Permission.READ_AUDIT}),
+    Role.AUDITOR: frozenset({Permission.READ_AUDIT, Permission.READ_FIGURES}),
     Role.COMPLIANCE_OFFICER: frozenset(
         {
             Permission.OPEN_EVIDENCE,
             Permission.EXTEND_RETENTION,
             Permission.EXPORT,
             Permission.READ_AUDIT,
+            Permission.ASSESS_RISK,
+            Permission.READ_FIGURES,
         }
     ),
     Role.ANALYST: frozenset({Permission.TRIAGE}),

@@ -32,6 +32,7 @@ from tutela.reporting.outbox import FAILED, enqueue
 from tutela.reporting.outbox_models import OutboxMessage
 from tutela.review.models import UNDECIDED
 from tutela.review.queues import PRIORITY_NAMES, URGENT
+from tutela.risk.reminders import reassessments_due
 from tutela.settings import Settings
 
 log = logging.getLogger("tutela.alerts")
@@ -56,6 +57,7 @@ class AlertKind(StrEnum):
     WEBHOOK_FAILED = "webhook_failed"
     SLA_BREACH = "sla_breach"
     DEADLINE_OVERDUE = "deadline_overdue"
+    RISK_REASSESSMENT_DUE = "risk_reassessment_due"
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +250,7 @@ def _conditions(session: Session, settings: Settings, now: datetime) -> Iterator
     yield from _failed_webhooks(session)
     yield from _breached_slas(session, settings, now)
     yield from _overdue_deadlines(session, now)
+    yield from _risk_reassessments(session, now)
 
 
 def _floods(session: Session, now: datetime) -> Iterator[Condition]:
@@ -265,6 +268,22 @@ def _floods(session: Session, now: datetime) -> Iterator[Condition]:
                 "matches": flood.matches,
                 "window_s": flood.window_s,
                 "review_only_until": flood.review_only_until.isoformat(),
+            },
+        )
+
+
+def _risk_reassessments(session: Session, now: datetime) -> Iterator[Condition]:
+    # Art 3(4): a service's risk assessment is due again (tutela.risk.reminders).
+    for reminder in reassessments_due(session, now):
+        yield Condition(
+            AlertKind.RISK_REASSESSMENT_DUE,
+            Subject("risk_assessment", str(reminder.assessment_id)),
+            reminder.summary,
+            {
+                "service": reminder.service,
+                "version": reminder.version,
+                "reason": reminder.reason,
+                "due_since": reminder.due_since.isoformat(),
             },
         )
 

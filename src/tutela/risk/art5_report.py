@@ -1,0 +1,129 @@
+"""The Art 5 report to the Coordinating Authority: a signed-off assessment with its figures,
+levels, method and mitigation measures, as canonical JSON signed with the provider's key
+(the key that signs its reports to the EU Centre). Until the authority node takes it, it is
+exported as a file: the document, its detached signature and the public key to check it with.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from tutela.audit.log import Action, Subject, record, user_actor
+from tutela.clock import Clock
+from tutela.db.database import Database
+from tutela.errors import InvalidInput, InvalidSignature
+from tutela.reporting.canonical import canonical_json, parse_json
+from tutela.reporting.fields import ProviderIdentity
+from tutela.reporting.signing import (
+    SigningKey,
+    key_id_of,
+    load_public_key,
+    sign_report,
+    verify_signature,
+)
+from tutela.risk.models import RiskChange
+from tutela.risk.policy import RiskPolicy
+from tutela.risk.register import acting_officer, latest_signed_off, read_assessment
+
+FORMAT = "tutela-risk-report/1"
+DOCUMENT_TYPE = "csa_risk_report"  # Art 5(1)
+
+
+@dataclass(frozen=True, slots=True)
+class ExportedReport:
+    service: str
+    version: int
+    file_bytes: bytes
+
+    @property
+    def file_name(self) -> str:
+        safe = "".join(c if c.isalnum() else "-" for c in self.service)[:64]
+        return f"risk-report-{safe}-v{self.version}.json"
+
+
+def export_report(
+    database: Database,
+    officer: str,
+    key: SigningKey,
+    provider: ProviderIdentity,
+    policy: RiskPolicy,
+    *,
+    service: str | None = None,
+    clock: Clock,
+) -> ExportedReport:
+    """Sign the Art 5 report of `service`'s newest signed-off assessment; audited as an export."""
+    now = clock.now()
+    with database.unit_of_work() as session:
+        user = acting_officer(session, officer)
+        row = latest_signed_off(session, service)
+        view = read_assessment(session, row.id, policy, now)
+        changes = session.scalars(
+            select(RiskChange)
+            .where(RiskChange.service == view.service)
+            .order_by(RiskChange.recorded_at)
+        ).all()
+        assert view.signed_off_at is not None and view.reassess_by is not None
+        document: dict[str, Any] = {
+            "type": DOCUMENT_TYPE,
+            "provider": {
+                "name": provider.name,
+                "legal_representative": provider.legal_representative,
+                "point_of_contact": provider.point_of_contact,
+                "country": provider.country,
+            },
+            "service": view.service,
+            "version": view.version,
+            "based_on_version": view.based_on_version,
+            "signed_off_at": view.signed_off_at.isoformat(),
+            "signed_off_by": view.signed_off_by,
+            "reassess_by": view.reassess_by.isoformat(),
+            "summary": view.summary,
+            "assessment": view.evaluation.as_dict(),
+            "mitigation_measures": [m.as_dict() for m in view.measures],
+            "significant_changes": [
+                {"recorded_at": c.recorded_at.isoformat(), "description": c.description}
+                for c in changes
+                if c.recorded_at <= view.signed_off_at
+            ],
+        }
+        signed = sign_report(document, key, now)
+        record(
+            session,
+            user_actor(user.id),
+            Action.EXPORT,
+            Subject("risk_assessment", str(row.id)),
+            {"document": DOCUMENT_TYPE, "key_id": key.key_id, "signed_at": signed.signed_at},
+            now=now,
+        )
+    envelope = {
+        "format": FORMAT,
+        "document": json.loads(signed.body),
+        "signature": signed.signature,
+        "key_id": signed.key_id,
+        "public_key": key.public_key_pem(),
+    }
+    data = json.dumps(envelope, indent=2, ensure_ascii=False).encode("utf-8") + b"\n"
+    return ExportedReport(view.service, view.version, data)
+
+
+def verify_exported(data: bytes, public_key_pem: str | None = None) -> dict[str, Any]:
+    """The document of an exported report, if its signature verifies against `public_key_pem`
+    (the provider's registered key; the key in the file when None) and names that key."""
+    envelope = parse_json(data)
+    if not isinstance(envelope, dict) or envelope.get("format") != FORMAT:
+        raise InvalidInput(f"not a {FORMAT} file")
+    document, signature = envelope.get("document"), envelope.get("signature")
+    if not isinstance(document, dict) or not isinstance(signature, str):
+        raise InvalidInput("the file lacks its document or signature")
+    pem = public_key_pem or envelope.get("public_key")
+    if not isinstance(pem, str):
+        raise InvalidInput("the file names no public key")
+    public_key = load_public_key(pem)
+    if document.get("key_id") != key_id_of(public_key):
+        raise InvalidSignature("the report was signed with another key")
+    verify_signature(public_key, canonical_json(document), signature)
+    return document
