@@ -48,6 +48,7 @@ COMMANDS: dict[str, CommandEntry] = {
     ),
     "status": CommandEntry(("status",), "Queues, deliveries and open alerts (exit 3 while any)."),
     "takedowns": CommandEntry(("enforcement",), "Takedown requests to the platform."),
+    "transparency": CommandEntry(("transparency",), "Yearly figures with error rates (Art 83)."),
     "user": CommandEntry(("user",), "Console users and their roles."),
     "vault": CommandEntry(("vault",), "The encrypted evidence vault (Art 22)."),
     "worker": CommandEntry(
