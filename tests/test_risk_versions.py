@@ -42,11 +42,15 @@ CHAT = {
 POLICY = RiskPolicy(figure_months=3)
 
 
-@pytest.fixture
-def people(database: Database) -> Database:
+def add_officer_and_reviewer(database: Database) -> Database:
     add_reviewer(database)
     create_user(database, OFFICER, PASSWORD, ["compliance_officer"], actor="test")
     return database
+
+
+@pytest.fixture
+def people(database: Database) -> Database:
+    return add_officer_and_reviewer(database)
 
 
 def signed_off_chat(database: Database, clock: FixedClock) -> int:

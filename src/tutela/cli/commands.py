@@ -19,12 +19,14 @@ class CommandEntry:
 COMMANDS: dict[str, CommandEntry] = {
     "apikey": CommandEntry(("apikey",), "API keys of the provider node."),
     "audit": CommandEntry(("audit",), "The hash-chained audit log."),
-    "authority": CommandEntry(("authority",), "The authority node: removal orders."),
+    "authority": CommandEntry(
+        ("authority", "access_orders"), "The authority node: removal orders."
+    ),
     "authority-key": CommandEntry(
         ("authority",), "Authorities whose signed orders this node accepts."
     ),
     "bank": CommandEntry(("bank", "feed"), "Banks: named lists of hashes to match against."),
-    "centre": CommandEntry(("centre",), "The EU Centre node."),
+    "centre": CommandEntry(("centre", "centre_urls", "victims"), "The EU Centre node."),
     "db": CommandEntry(("db",), "The database: schema migrations."),
     "hash": CommandEntry(
         ("hash",), "Hash images: PDQ (perceptual) and MD5, SHA-1, SHA-256 of the bytes."
@@ -35,8 +37,10 @@ COMMANDS: dict[str, CommandEntry] = {
         "Match files (PDQ with all eight rotations/flips, and MD5/SHA-1/SHA-256) or hashes.",
     ),
     "notices": CommandEntry(("enforcement",), "User notices held through silence periods."),
+    "orders": CommandEntry(("orders",), "Blocking and delisting orders in force."),
     "outbox": CommandEntry(("outbox",), "Messages to other nodes."),
     "policy": CommandEntry(("policy",), "What matches of each bank lead to."),
+    "risk": CommandEntry(("risk",), "The risk assessment register (Art 3-5)."),
     "safelist": CommandEntry(("policy",), "Known false positives, whose matches are suppressed."),
     "scan": CommandEntry(
         ("scan",),
