@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from provider_fixtures import TUTELA, free_port, node_env, running_node
+from fuzzing import running_centre
+from provider_fixtures import running_node
 from tutela.settings import Settings
 
 HEADER_TIMEOUT_S = 1.0
@@ -28,31 +27,6 @@ PATIENCE_S = 15.0
 TRICKLE_S = 0.25
 
 
-@contextlib.contextmanager
-def running_centre(settings: Settings, tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    with (tmp_path / "centre.log").open("wb") as sink:
-        process = subprocess.Popen(
-            [TUTELA, "centre", "serve", "--no-sender", "--port", str(port)],
-            env=node_env(settings, **LIMITS),
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                    break
-            assert process.poll() is None, (tmp_path / "centre.log").read_text()
-            time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(30)
-
-
 @pytest.fixture(scope="module", params=["provider", "centre"])
 def node_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -64,7 +38,7 @@ def node_url(
         with running_node(settings, tmp_path, workers=0, **LIMITS) as node:
             yield node.url
     else:
-        with running_centre(settings, tmp_path) as url:
+        with running_centre(settings, tmp_path, **LIMITS) as url:
             yield url
 
 
