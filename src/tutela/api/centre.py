@@ -25,6 +25,7 @@ from tutela.api.centre_updates import install_report_updates
 from tutela.api.middleware import harden
 from tutela.api.orders import install_order_copies
 from tutela.api.problems import install_problem_handlers
+from tutela.api.url_list import install_url_feed
 from tutela.centre.feed import signed_feed_page
 from tutela.centre.intake import receive_report
 from tutela.centre.keys import load_centre_key
@@ -210,6 +211,8 @@ def create_centre_app(
     install_report_updates(app, db, keys, window)
     # Copies of the authorities' orders (tutela.centre.order_copies).
     install_order_copies(app, db, window)
+    # The URL list for blocking and delisting orders (tutela.centre.url_list).
+    install_url_feed(app, db, centre_key, window)
     install_centre_console(app, settings, db)
     return app
 

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+
+from sqlalchemy.orm import Session
 
 from tutela.audit.log import Subject, record
 from tutela.auth.roles import Permission
-from tutela.authority.models import IssuedOrder
+from tutela.authority.models import IssuedOrder, OrderedProvider
 from tutela.authority.providers import provider_named
 from tutela.centre.actors import acting_account
 from tutela.clock import Clock, SystemClock
@@ -116,43 +119,64 @@ def issue_removal_order(
             redress=redress,
             non_disclosure_weeks=weeks,
         )
-        signed = sign_message(key, REMOVAL_KIND, order.order_id, order.document(), now)
-        row = IssuedOrder(
-            order_ref=order.order_id,
-            kind=OrderKind.REMOVAL,
-            provider_id=target.id,
-            state=IssuedState.SENT,
-            issued_by=account.actor,
-            issued_at=now,
-            body=signed.body.decode("utf-8"),
-            signature=signed.signature,
+        row = queue_order(
+            session,
+            account.actor,
+            target,
+            OrderKind.REMOVAL,
+            REMOVAL_KIND,
+            order.order_id,
+            order.document(),
+            issuer,
+            key,
+            now,
         )
-        session.add(row)
-        session.flush()
+        return IssuedView(row.id, order.order_id, target.name, row.state, len(items))
+
+
+def queue_order(
+    session: Session,
+    actor: str,
+    target: OrderedProvider,
+    kind: OrderKind,
+    message_kind: str,
+    order_id: str,
+    document: dict[str, Any],
+    issuer: Issuer,
+    key: SigningKey,
+    now: datetime,
+) -> IssuedOrder:
+    """Sign one order's document, store it, queue it for the provider and its copy for the
+    Centre, and audit the act — inside the caller's transaction."""
+    signed = sign_message(key, message_kind, order_id, document, now)
+    row = IssuedOrder(
+        order_ref=order_id,
+        kind=kind,
+        provider_id=target.id,
+        state=IssuedState.SENT,
+        issued_by=actor,
+        issued_at=now,
+        body=signed.body.decode("utf-8"),
+        signature=signed.signature,
+    )
+    session.add(row)
+    session.flush()
+    enqueue(session, ORDERS, message_kind, signed_payload(target.order_url, signed), order_id, now)
+    details: dict[str, Any] = {
+        "order_id": order_id,
+        "kind": kind.value,
+        "provider": target.name,
+        "items": len(document["items"]),
+        "copied_to_centre": issuer.centre_url is not None,
+    }
+    if issuer.centre_url is not None:
         enqueue(
             session,
             ORDERS,
-            REMOVAL_KIND,
-            signed_payload(target.order_url, signed),
-            order.order_id,
+            message_kind,
+            signed_payload(issuer.centre_url + ORDERS_PATH, signed),
+            COPY_PREFIX + order_id,
             now,
         )
-        details: dict[str, Any] = {
-            "order_id": order.order_id,
-            "provider": target.name,
-            "items": len(items),
-            "copied_to_centre": issuer.centre_url is not None,
-        }
-        if issuer.centre_url is not None:
-            enqueue(
-                session,
-                ORDERS,
-                REMOVAL_KIND,
-                signed_payload(issuer.centre_url + ORDERS_PATH, signed),
-                COPY_PREFIX + order.order_id,
-                now,
-            )
-        record(
-            session, account.actor, "order_issue", Subject("order", str(row.id)), details, now=now
-        )
-        return IssuedView(row.id, order.order_id, target.name, row.state, len(items))
+    record(session, actor, "order_issue", Subject("order", str(row.id)), details, now=now)
+    return row

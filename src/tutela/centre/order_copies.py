@@ -16,6 +16,7 @@ from tutela.centre.order_copy_models import CentreOrderCopy
 from tutela.db.database import Database
 from tutela.errors import Conflict, InvalidInput
 from tutela.orders.authority_keys import authority_of
+from tutela.orders.access_documents import ACCESS_KINDS, read_access_order
 from tutela.orders.documents import REMOVAL_KIND, read_removal_order
 from tutela.reporting.messages import open_message
 from tutela.reporting.signing import SigningWindow
@@ -47,8 +48,8 @@ def _receive(
     with database.unit_of_work() as session:
         authority, public_key = authority_of(session, key_id)
         message = open_message(public_key, key_id, body, signature)
-        if message.kind != REMOVAL_KIND:
-            raise InvalidInput(f"this endpoint takes {REMOVAL_KIND} documents")
+        if message.kind != REMOVAL_KIND and message.kind not in ACCESS_KINDS:
+            raise InvalidInput("this endpoint takes removal, blocking and delisting orders")
         earlier = session.scalar(
             select(CentreOrderCopy).where(
                 CentreOrderCopy.authority_id == authority.id,
@@ -60,7 +61,11 @@ def _receive(
                 raise Conflict("another document was received under this order's id")
             return _answer(earlier), False
         window.check(message.signed_at, now)
-        order = read_removal_order(message.payload)
+        order = (
+            read_access_order(message.kind, message.payload)
+            if message.kind in ACCESS_KINDS
+            else read_removal_order(message.payload)
+        )
         if order.order_id != message.idempotency_key:
             raise InvalidInput("the order's id differs from the signed message's")
         row = CentreOrderCopy(

@@ -32,6 +32,7 @@ from tutela.indicators.snapshot_keeper import SnapshotKeeper
 from tutela.logs import configure_logging
 from tutela.operations.outbox_listing import list_messages, retry_message
 from tutela.operations.sender_tasks import alert_task, alert_transports
+from tutela.orders.access_exports import end_orders
 from tutela.orders.deadlines import EVERY_S as ORDERS_EVERY_S
 from tutela.orders.deadlines import mark_overdue
 from tutela.orders.transport import order_transports
@@ -125,6 +126,7 @@ def provider_tasks(settings: Settings, database: Database) -> list[PeriodicTask]
         PeriodicTask("matcher-snapshot", SNAPSHOT_EVERY_S, keeper),
         alert_task(settings, database),
         PeriodicTask("orders-overdue", ORDERS_EVERY_S, partial(mark_overdue, database)),
+        PeriodicTask("orders-ended", ORDERS_EVERY_S, partial(end_orders, database)),
     ]
 
 

@@ -50,6 +50,8 @@ class ReceivedOrder(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     # Art 15(4): the uploader hears nothing before this time.
     non_disclosure_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # Art 16-18: a blocking or delisting order is in force until then (at most 5 years).
+    ends_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class ReceivedOrderItem(Base):

@@ -1,9 +1,11 @@
-"""Taking a signed removal order at the provider (`POST /v1/orders`): verified against the
+"""Taking a signed order at the provider (`POST /v1/orders`): verified against the
 registered authority's key, inside the signing window, complete (Annex IV), addressed to this
 provider and naming only items it holds — or refused with nothing written. Accepted, it is
 stored with its items and deadline (Art 14(1): TUTELA_REMOVAL_DEADLINE_HOURS from receipt) and
 each item goes to its platform as a signed `order.removal_requested` webhook, all in one
-transaction. A repeated delivery is answered as the first was and changes nothing."""
+transaction. Blocking and delisting orders, verified the same way, are taken by
+`tutela.orders.access_receiving`. A repeated delivery is answered as the first was and changes
+nothing."""
 
 from __future__ import annotations
 
@@ -20,10 +22,12 @@ from tutela.db.database import Database
 from tutela.detection.models import Item
 from tutela.detection.webhooks import add_verdict_deliveries_many
 from tutela.errors import Conflict, InvalidInput, UnknownItem
+from tutela.orders.access_documents import ACCESS_KINDS
+from tutela.orders.access_receiving import access_answer, take_access_order
 from tutela.orders.authority_keys import authority_of
 from tutela.orders.documents import REMOVAL_KIND, OrderedItem, RemovalOrder, read_removal_order
 from tutela.orders.models import ReceivedOrder, ReceivedOrderItem
-from tutela.orders.states import ItemState, ReceivedState
+from tutela.orders.states import ItemState, OrderKind, ReceivedState
 from tutela.reporting.messages import open_message
 from tutela.reporting.signing import SigningWindow
 
@@ -57,8 +61,8 @@ def _receive(
     with database.unit_of_work() as session:
         authority, public_key = authority_of(session, key_id)
         message = open_message(public_key, key_id, body, signature)
-        if message.kind != REMOVAL_KIND:
-            raise InvalidInput(f"this endpoint takes {REMOVAL_KIND} documents")
+        if message.kind != REMOVAL_KIND and message.kind not in ACCESS_KINDS:
+            raise InvalidInput("this endpoint takes removal, blocking and delisting orders")
         earlier = session.scalar(
             select(ReceivedOrder).where(
                 ReceivedOrder.authority_id == authority.id,
@@ -70,6 +74,18 @@ def _receive(
                 raise Conflict("another document was received under this order's id")
             return _answer(session, earlier), False
         rules.window.check(message.signed_at, now)
+        if message.kind in ACCESS_KINDS:
+            taken = take_access_order(
+                session,
+                authority,
+                message,
+                body,
+                signature,
+                now,
+                now + rules.deadline,
+                rules.provider_name,
+            )
+            return access_answer(session, taken), True
         order = read_removal_order(message.payload)
         if order.order_id != message.idempotency_key:
             raise InvalidInput("the order's id differs from the signed message's")
@@ -178,6 +194,8 @@ def _webhook(
 
 def _answer(session: Session, row: ReceivedOrder) -> dict[str, Any]:
     """The receipt: the same for every delivery of the order."""
+    if row.kind != OrderKind.REMOVAL:
+        return access_answer(session, row)
     items = session.scalars(
         select(ReceivedOrderItem)
         .where(ReceivedOrderItem.order_id == row.id)

@@ -8,6 +8,8 @@ from enum import StrEnum
 
 class OrderKind(StrEnum):
     REMOVAL = "removal"
+    BLOCKING = "blocking"  # internet access services (Art 16)
+    DELISTING = "delisting"  # search engines (Art 18a)
 
 
 class ReceivedState(StrEnum):
@@ -17,6 +19,8 @@ class ReceivedState(StrEnum):
     OVERDUE = "overdue"  # an item still awaits removal past the deadline
     EXECUTED = "executed"  # every item removed or disabled; the report went back
     IMPEDED = "impediment"  # every item settled, at least one by an impediment (Annex V)
+    IN_FORCE = "in_force"  # a blocking or delisting order, until its end (Art 16-18)
+    ENDED = "ended"  # its end passed: its URLs left the exports
 
 
 class ItemState(StrEnum):

@@ -1,0 +1,117 @@
+"""`tutela authority order block|delist`: a case officer issues a blocking order (Art 16, to an
+internet access service) or a delisting order (to a search engine) naming entries of the
+Centre's URL list by number and URL (`--entry 12=https://…`), in force until `--ends`."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+
+from tutela.authority.access_issuing import issue_access_order
+from tutela.authority.issuing import DEFAULT_REDRESS, Issuer
+from tutela.authority.keys import load_authority_key
+from tutela.cli.app import load_settings, print_json
+from tutela.cli.authority import order_app
+from tutela.cli.db import opened_database
+from tutela.errors import InvalidInput
+from tutela.orders.states import OrderKind
+
+EntryOption = Annotated[
+    list[str],
+    typer.Option("--entry", help="An entry of the Centre's URL list, as NUMBER=URL (repeatable)."),
+]
+EndsOption = Annotated[
+    str, typer.Option("--ends", help="When the order ends (ISO 8601 date or time; ≤ 5 years).")
+]
+ProviderOption = Annotated[str, typer.Option("--provider", help="The provider's registered name.")]
+ReasonsOption = Annotated[str, typer.Option("--reasons", help="Why the URLs must be blocked.")]
+ByOption = Annotated[str, typer.Option("--by", help="Your console account (role case_officer).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="One JSON object per line.")]
+
+
+@order_app.command("block")
+def block_command(
+    provider: ProviderOption,
+    entry: EntryOption,
+    ends: EndsOption,
+    reasons: ReasonsOption,
+    by: ByOption,
+    legal_basis: Annotated[str, typer.Option("--legal-basis")] = "",
+    redress: Annotated[str, typer.Option("--redress")] = DEFAULT_REDRESS,
+    json_lines: JsonOption = False,
+) -> None:
+    """Sign a blocking order (Art 16) and queue it for the provider, with its Centre copy."""
+    _issue(OrderKind.BLOCKING, provider, entry, ends, reasons, by, legal_basis, redress, json_lines)
+
+
+@order_app.command("delist")
+def delist_command(
+    provider: ProviderOption,
+    entry: EntryOption,
+    ends: EndsOption,
+    reasons: ReasonsOption,
+    by: ByOption,
+    legal_basis: Annotated[str, typer.Option("--legal-basis")] = "",
+    redress: Annotated[str, typer.Option("--redress")] = DEFAULT_REDRESS,
+    json_lines: JsonOption = False,
+) -> None:
+    """Sign a delisting order (to a search engine) and queue it, with its Centre copy."""
+    _issue(
+        OrderKind.DELISTING, provider, entry, ends, reasons, by, legal_basis, redress, json_lines
+    )
+
+
+def parse_entry(value: str) -> tuple[int, str]:
+    number, sep, url = value.partition("=")
+    if not sep or not number.strip().isdigit() or not url.strip():
+        raise InvalidInput("an entry is NUMBER=URL, as the Centre's URL list gives it")
+    return int(number), url.strip()
+
+
+def parse_end(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput("the end is an ISO 8601 date or time") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _issue(
+    kind: OrderKind,
+    provider: str,
+    entries: list[str],
+    ends: str,
+    reasons: str,
+    by: str,
+    legal_basis: str,
+    redress: str,
+    json_lines: bool,
+) -> None:
+    settings = load_settings()
+    issuer = Issuer.of(settings)
+    key = load_authority_key(settings)
+    named = [parse_entry(value) for value in entries]
+    with opened_database() as database:
+        view = issue_access_order(
+            database,
+            by,
+            provider,
+            kind,
+            named,
+            parse_end(ends),
+            reasons,
+            issuer,
+            key,
+            legal_basis=legal_basis,
+            redress=redress,
+        )
+    if json_lines:
+        print_json({"id": view.id, "order_id": view.order_id, "provider": view.provider})
+    else:
+        sys.stdout.write(
+            f"{kind.value} order {view.id} ({view.order_id}) for {view.items} URL(s) queued "
+            f"for {view.provider}\n"
+        )
