@@ -12,9 +12,10 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-# The browser the console's tests drive: Debian's chromium (the machine runs as root).
+# The browser the console's tests drive: Debian's chromium (the machine runs as root); and
+# bind9-utils, whose named-checkzone checks the blocking orders' RPZ zone.
 browser:
-	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	command -v chromium >/dev/null && command -v named-checkzone >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium bind9-utils)
 
 # The provider node on the embedded default (SQLite in ./tutela-data): the HTTP API on
 # http://127.0.0.1:8000 (docs at /docs) and a detection worker. Ctrl-C stops it.
