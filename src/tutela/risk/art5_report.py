@@ -41,7 +41,7 @@ class ExportedReport:
 
     @property
     def file_name(self) -> str:
-        safe = "".join(c if c.isalnum() else "-" for c in self.service)[:64]
+        safe = "".join(c if c.isascii() and c.isalnum() else "-" for c in self.service)[:64]
         return f"risk-report-{safe}-v{self.version}.json"
 
 
