@@ -44,6 +44,7 @@ from tutela.review.models import (
 from tutela.review.report_choices import ReportChoices
 from tutela.review.signal_values import signal_values
 from tutela.settings import Settings
+from tutela.statements.case_statements import record_case_statement
 
 NOTE_MAX = 2000
 
@@ -123,6 +124,20 @@ def decide(
         status, effects = _apply(
             session, case, item, user, decision, now, tools, choices or ReportChoices()
         )
+        if status == CONFIRMED:
+            # DSA Art 17: the restriction and its statement of reasons commit together.
+            chosen = choices or ReportChoices()
+            effects["statement"] = record_case_statement(
+                session,
+                case,
+                item,
+                known=decision == Decision.CONFIRM_KNOWN,
+                account_action=chosen.account_action,
+                awareness=chosen.awareness,
+                settings=settings,
+                actor=user_actor(user.id),
+                now=now,
+            ).as_dict()
         row = ReviewDecision(
             case_id=case.id,
             user_id=user.id,
