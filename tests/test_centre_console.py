@@ -52,6 +52,8 @@ PEOPLE = {
     "aldo": "auditor",
     "adam": "administrator",
     "cora": "compliance_officer",
+    "cleo": "case_officer",
+    "sue": "supervisor",
 }
 OTHER = ProviderIdentity("Other Video Ltd", "Other Rep", "abuse@other.example", "IE")
 BASE = "https://centre.test"
