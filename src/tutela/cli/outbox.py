@@ -42,6 +42,7 @@ from tutela.reporting.sender import PeriodicTask, run_sender, start_sender_threa
 from tutela.reporting.signing import default_key_file, load_key_file
 from tutela.reporting.transports import ReportTransport, TransportContext, create_transports
 from tutela.reporting.transports.base import ContentSource
+from tutela.reporting.transports.dsa_tdb import statement_transports
 from tutela.reporting.transports.http import open_client
 from tutela.reporting.transports.ncmec import DEFAULT_URL, store_credentials
 from tutela.reporting.transports.ncmec_settlement import (
@@ -76,7 +77,9 @@ def provider_transports(settings: Settings, database: Database) -> dict[str, Rep
     transports = create_transports(names, context)
     # Execution reports of removal orders go back to the authorities (tutela.orders).
     orders = order_transports(context.client)
-    return {**transports, **orders, **alert_transports(settings, context.client)}
+    # Statements of reasons go to the DSA Transparency Database once TUTELA_DSA_TDB_URL is set.
+    statements = statement_transports(context)
+    return {**transports, **orders, **statements, **alert_transports(settings, context.client)}
 
 
 def reported_content(settings: Settings, database: Database) -> ContentSource:
