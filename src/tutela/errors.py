@@ -18,6 +18,7 @@
     │   ├── InvalidSignature         invalid_signature 401
     │   │   └── StaleSignature       stale_signature   401
     │   ├── UnknownProvider          unknown_provider  401
+    │   ├── UnknownRequester         unknown_requester 401
     │   ├── UnknownAuthority         unknown_authority 401
     │   └── TooManyAttempts          too_many_attempts 429
     ├── Forbidden                    forbidden         403
@@ -161,6 +162,12 @@ class UnknownProvider(Unauthorized):
     """A signed message from a key no registered provider holds."""
 
     code = "unknown_provider"
+
+
+class UnknownRequester(Unauthorized):
+    """No registered authority or hotline holds the key a victim's request is signed with."""
+
+    code = "unknown_requester"
 
 
 class UnknownAuthority(Unauthorized):

@@ -26,6 +26,7 @@ from tutela.api.middleware import harden
 from tutela.api.orders import install_order_copies
 from tutela.api.problems import install_problem_handlers
 from tutela.api.url_list import install_url_feed
+from tutela.api.victims import install_victim_requests
 from tutela.centre.feed import signed_feed_page
 from tutela.centre.intake import receive_report
 from tutela.centre.keys import load_centre_key
@@ -211,6 +212,8 @@ def create_centre_app(
     install_report_updates(app, db, keys, window)
     # Copies of the authorities' orders (tutela.centre.order_copies).
     install_order_copies(app, db, window)
+    # Victims' requests through authorities and hotlines (tutela.centre.victims, Art 20-21).
+    install_victim_requests(app, db, linker, window)
     # The URL list for blocking and delisting orders (tutela.centre.url_list).
     install_url_feed(app, db, centre_key, window)
     install_centre_console(app, settings, db)
