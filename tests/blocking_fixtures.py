@@ -104,11 +104,13 @@ def follow(database: Database, settings: Settings, centre: SigningKey, provider:
 
 
 @contextmanager
-def served(app: FastAPI) -> Iterator[str]:
-    """`app` served over real HTTP on a free local port, in a thread; its base URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+def served(app: FastAPI, port: int = 0) -> Iterator[str]:
+    """`app` served over real HTTP on `port` (a free local one by default), in a thread; its
+    base URL."""
+    if not port:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

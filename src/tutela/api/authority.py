@@ -1,5 +1,6 @@
 """The authority node's composition root: `create_authority_app(settings, database)` takes the
-providers' signed execution reports (`POST /v1/order-reports`, Annex VI). Orders leave through
+providers' signed execution reports (`POST /v1/order-reports`, Annex VI) and serves the console
+at `/ui` (tutela.ui.authority_pages). Orders leave through
 the outbox sender that `tutela authority serve` runs beside it; the rules are in
 `tutela.authority`."""
 
@@ -24,6 +25,7 @@ from tutela.db.types import utc_now
 from tutela.errors import Unauthorized
 from tutela.reporting.signing import SigningWindow
 from tutela.settings import Settings
+from tutela.ui.authority_pages import install_authority_console
 
 # How the report route says it is authenticated: by the provider's signature.
 PROVIDER_SIGNATURE = "provider-signature"
@@ -80,4 +82,6 @@ def create_authority_app(settings: Settings, database: Database | None = None) -
             answer, status_code=201, headers=None if created else {REPLAYED_HEADER: "true"}
         )
 
+    # The case officers' and supervisors' console (/ui): orders, their state and reports.
+    install_authority_console(app, settings, db)
     return app

@@ -5,7 +5,6 @@ Centre's URL list by number and URL (`--entry 12=https://…`), in force until `
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -16,7 +15,7 @@ from tutela.authority.keys import load_authority_key
 from tutela.cli.app import load_settings, print_json
 from tutela.cli.authority import order_app
 from tutela.cli.db import opened_database
-from tutela.errors import InvalidInput
+from tutela.orders.access_documents import end_of, entry_of
 from tutela.orders.states import OrderKind
 
 EntryOption = Annotated[
@@ -64,21 +63,6 @@ def delist_command(
     )
 
 
-def parse_entry(value: str) -> tuple[int, str]:
-    number, sep, url = value.partition("=")
-    if not sep or not number.strip().isdigit() or not url.strip():
-        raise InvalidInput("an entry is NUMBER=URL, as the Centre's URL list gives it")
-    return int(number), url.strip()
-
-
-def parse_end(value: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise InvalidInput("the end is an ISO 8601 date or time") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def _issue(
     kind: OrderKind,
     provider: str,
@@ -93,7 +77,7 @@ def _issue(
     settings = load_settings()
     issuer = Issuer.of(settings)
     key = load_authority_key(settings)
-    named = [parse_entry(value) for value in entries]
+    named = [entry_of(value) for value in entries]
     with opened_database() as database:
         view = issue_access_order(
             database,
@@ -101,7 +85,7 @@ def _issue(
             provider,
             kind,
             named,
-            parse_end(ends),
+            end_of(ends),
             reasons,
             issuer,
             key,

@@ -6,7 +6,7 @@ order, at most five years after its issue. Read only through `read_access_order`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tutela.errors import IncompleteOrder, InvalidInput
@@ -100,6 +100,23 @@ def listed_entries(entries: list[tuple[int, str]]) -> tuple[ListedEntry, ...]:
     if len({centre_id for centre_id, _ in entries}) != len(entries):
         raise InvalidInput("the order names one entry twice")
     return tuple(ListedEntry(centre_id, url) for centre_id, url in entries)
+
+
+def entry_of(text: str) -> tuple[int, str]:
+    """An entry as an officer types it: `NUMBER=URL`, as the Centre's URL list gives it."""
+    number, sep, url = text.strip().partition("=")
+    if not sep or not number.strip().isdigit() or len(number.strip()) > 18 or not url.strip():
+        raise InvalidInput("an entry is NUMBER=URL, as the Centre's URL list gives it")
+    return int(number), url.strip()
+
+
+def end_of(text: str) -> datetime:
+    """An order's end as typed: an ISO 8601 date (midnight UTC) or time."""
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput("the end is an ISO 8601 date or time") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def next_review(issued_at: datetime, now: datetime) -> datetime:

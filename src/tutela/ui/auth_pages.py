@@ -76,6 +76,8 @@ async def login(
         target = "/ui/queue"
     elif Permission.TRIAGE in granted:
         target = "/ui/triage"
+    elif Permission.SUPERVISE_ORDERS in granted:
+        target = "/ui/orders"
     response = secure(RedirectResponse(target, status_code=303))
     set_session_cookie(response, signed.token, services)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/ui")
