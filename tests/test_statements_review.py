@@ -50,7 +50,7 @@ def node(review_db: Node, tdb: TransparencyDatabase) -> Node:
 def deliver(database: Database, tdb: TransparencyDatabase, clock: FixedClock) -> None:
     with httpx.Client(timeout=10) as client:
         transports = {"dsa-tdb": DsaTdbTransport(tdb.url, TOKEN, client)}
-        deliver_due(database, transports, clock.now())  # type: ignore[arg-type]
+        deliver_due(database, transports, clock.now())
 
 
 def test_a_confirmation_produces_a_statement_the_database_accepts_field_by_field(
