@@ -76,6 +76,12 @@ def create_command(
     tag: Annotated[
         list[str] | None, typer.Option("--tag", help="A tag (repeatable), e.g. A1 or IWF-A.")
     ] = None,
+    robust: Annotated[
+        bool,
+        typer.Option(
+            "--robust", help="Also match uploads with frames trimmed and small rotations undone."
+        ),
+    ] = False,
     json_lines: JsonOption = False,
 ) -> None:
     """Create an empty bank."""
@@ -90,6 +96,7 @@ def create_command(
             review_distance=review_distance,
             tags=tag or [],
             actor=operator_actor(),
+            robust=robust,
         )
     _print_banks([bank], json_lines)
 
@@ -142,6 +149,13 @@ def thresholds_command(
         int | None,
         typer.Option(help="PDQ matches up to this distance go to review only (default: none)."),
     ] = None,
+    robust: Annotated[
+        bool | None,
+        typer.Option(
+            "--robust/--no-robust",
+            help="Switch matching of trimmed and un-rotated query variants (default: unchanged).",
+        ),
+    ] = None,
     json_lines: JsonOption = False,
 ) -> None:
     """Change a bank's PDQ threshold and review band; running matchers follow at once."""
@@ -152,6 +166,7 @@ def thresholds_command(
             pdq_threshold=pdq_threshold,
             review_distance=review_distance,
             actor=operator_actor(),
+            robust=robust,
         )
     _print_banks([bank], json_lines)
 

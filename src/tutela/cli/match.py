@@ -17,7 +17,7 @@ from tutela.cli.progress import progress_bar
 from tutela.errors import InvalidInput, TutelaError
 from tutela.indicators.imports import open_list
 from tutela.indicators.list_formats import ListFormat, ListReader
-from tutela.indicators.matcher import Matcher, MatchResult
+from tutela.indicators.matcher import CONFIRM_MARGIN, Matcher, MatchResult
 from tutela.media.isolation import IsolatedPool
 from tutela.signals.hashing import MediaSignals, hash_file
 from tutela.signals.pdq import PdqMode
@@ -120,20 +120,33 @@ def _match_files(
 ) -> int:
     settings = load_settings()
     files = _files(paths)
-    task = functools.partial(hash_file, mode=PdqMode.FAST, limits=settings.media, dihedral=True)
     workers = min(jobs or os.cpu_count() or 1, max(1, len(files)))
     failed = 0
-    with (
-        progress_bar(len(files), "matching", enabled=stderr_is_terminal()) as advance,
-        IsolatedPool(task, workers=workers, limits=settings.media) as pool,
-    ):
-        for path, result in pool.map_unordered(files):
-            advance()
-            if isinstance(result, TutelaError):
-                _emit_error(path, result, json_lines)
-                failed += 1
-            else:
-                _emit(path, _match_signals(matcher, result, review), json_lines)
+    # Files with a fast-mode candidate near a bank's threshold are hashed again, exactly.
+    confirm: list[str] = []
+    for mode in (PdqMode.FAST, PdqMode.EXACT):
+        task = functools.partial(
+            hash_file, mode=mode, limits=settings.media, dihedral=True, robust=True
+        )
+        todo = files if mode is PdqMode.FAST else confirm
+        if not todo:
+            break
+        with (
+            progress_bar(len(todo), f"matching ({mode})", enabled=stderr_is_terminal()) as advance,
+            IsolatedPool(task, workers=min(workers, len(todo)), limits=settings.media) as pool,
+        ):
+            for path, result in pool.map_unordered(todo):
+                advance()
+                if isinstance(result, TutelaError):
+                    _emit_error(path, result, json_lines)
+                    failed += 1
+                    continue
+                margin = CONFIRM_MARGIN if mode is PdqMode.FAST else 0
+                found = _match_signals(matcher, result, review, margin)
+                if found is None:
+                    confirm.append(path)
+                else:
+                    _emit(path, found, json_lines)
     return failed
 
 
@@ -150,14 +163,17 @@ def _files(paths: list[Path]) -> list[str]:
     return files
 
 
-def _match_signals(matcher: Matcher, signals: MediaSignals, review: bool) -> list[MatchResult]:
+def _match_signals(
+    matcher: Matcher, signals: MediaSignals, review: bool, margin: int = 0
+) -> list[MatchResult] | None:
+    """The file's matches; None when its fast PDQ is too near a threshold to decide."""
     results: list[MatchResult] = []
     # Too featureless a PDQ matches too much (PDQ's own quality rule); exact hashes still count.
     if signals.pdq is not None and signals.pdq.matchable:
-        variants = [signals.pdq.dihedral] if signals.pdq.dihedral else None
-        results += matcher.match_hashes("pdq", [signals.pdq.hash], variants, include_review=review)[
-            0
-        ]
+        found = matcher.match_pdq(signals.pdq, include_review=review, margin=margin)
+        if found is None:
+            return None
+        results += found
     for kind, value in (("md5", signals.md5), ("sha1", signals.sha1), ("sha256", signals.sha256)):
         results += matcher.match_hashes(kind, [value])[0]
     return results

@@ -42,6 +42,7 @@ class BankView:
     created_at: datetime
     updated_at: datetime
     indicator_count: int = 0
+    robust: bool = False
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -52,6 +53,7 @@ class BankView:
             "verified": self.verified,
             "pdq_threshold": self.pdq_threshold,
             "review_distance": self.review_distance,
+            "robust": self.robust,
             "tags": list(self.tags),
             "indicators": self.indicator_count,
             "created_at": self.created_at.isoformat(),
@@ -70,8 +72,10 @@ def create_bank(
     review_distance: int | None = None,
     tags: Sequence[str] = (),
     actor: str = SYSTEM,
+    robust: bool = False,
 ) -> BankView:
-    """Create an empty, enabled bank; `actor` is who the audit log names."""
+    """Create an empty, enabled bank; `actor` is who the audit log names. `robust`: uploads'
+    robust query variants (frames trimmed, small rotations undone) are matched against it too."""
     _check_name(name)
     _check_thresholds(pdq_threshold, review_distance)
     for tag in tags:
@@ -89,6 +93,7 @@ def create_bank(
             verified=verified,
             pdq_threshold=pdq_threshold,
             review_distance=review_distance,
+            robust=robust,
             tags=list(dict.fromkeys(tags)),
             created_at=now,
             updated_at=now,
@@ -109,6 +114,7 @@ def create_bank(
                 "verified": verified,
                 "pdq_threshold": pdq_threshold,
                 "review_distance": review_distance,
+                "robust": robust,
                 "tags": list(bank.tags),
             },
         )
@@ -152,7 +158,9 @@ def set_bank_thresholds(
     pdq_threshold: int,
     review_distance: int | None,
     actor: str = SYSTEM,
+    robust: bool | None = None,
 ) -> BankView:
+    """Re-tune a bank's PDQ thresholds; `robust`, when given, switches robust matching."""
     _check_thresholds(pdq_threshold, review_distance)
     with database.unit_of_work() as session:
         bank = bank_by_name(session, name)
@@ -164,10 +172,13 @@ def set_bank_thresholds(
             {
                 "pdq_threshold": [bank.pdq_threshold, pdq_threshold],
                 "review_distance": [bank.review_distance, review_distance],
+                "robust": [bank.robust, bank.robust if robust is None else robust],
             },
         )
         bank.pdq_threshold = pdq_threshold
         bank.review_distance = review_distance
+        if robust is not None:
+            bank.robust = robust
         bank.updated_at = utc_now()
         record_change(session, bank.id, ChangeOp.BANK_UPDATE)
         return _view(bank, _count(session, bank.id))
@@ -228,4 +239,5 @@ def _view(bank: Bank, count: int) -> BankView:
         created_at=bank.created_at,
         updated_at=bank.updated_at,
         indicator_count=count,
+        robust=bank.robust,
     )

@@ -47,7 +47,7 @@ from tutela.indicators.matcher_snapshot import (
 )
 from tutela.indicators.models import Bank
 from tutela.matching import ExactIndex, PdqIndex
-from tutela.signals.pdq import DIHEDRAL_NAMES, PdqSignal
+from tutela.signals.pdq import DIHEDRAL_NAMES, PdqHash, PdqSignal
 from tutela.signals.registry import get_signal_type
 
 __all__ = ["MatchResult", "Matcher", "SnapshotInfo", "count_matchable"]
@@ -56,6 +56,10 @@ log = logging.getLogger("tutela.matcher")
 
 PDQ = PdqSignal.name
 PDQ_BYTES = PdqSignal.hex_length // 2
+# Fast-mode PDQ stays within this many bits of exact on the accuracy harness's copies (the
+# widest drift seen: bench/accuracy.py); a fast candidate this close to a threshold, either side,
+# is decided by the exact hash instead (`match_pdq`).
+CONFIRM_MARGIN = 8
 # Past this many pending changes a fresh load is cheaper than re-reading each changed row.
 RELOAD_AFTER_CHANGES = 200_000
 CHANGE_PAGE = 50_000
@@ -198,7 +202,79 @@ class Matcher:
             found = index.query([bytes.fromhex(value) for value in canonical])
             return [self._exact_results(signal_type, ids) for ids in found]
 
+    def match_pdq(
+        self, pdq: PdqHash, *, include_review: bool = False, margin: int = 0
+    ) -> list[MatchResult] | None:
+        """Matches of one query's PDQ: its dihedral variants (if hashed) against every bank, its
+        robust variants (if hashed) against robust banks only, nearest first per variant.
+
+        With `margin` (a fast-mode hash), candidates are sought `margin` bits beyond each
+        bank's threshold (and review distance); when any lies within `margin` of one, either
+        side, the answer is None: the caller hashes the query exactly and asks again with
+        margin 0, so the answer equals exact mode's while most queries (no candidate) stay fast.
+        Robust variants are approximations themselves and are never sent for confirmation."""
+        main = list(pdq.dihedral) if pdq.dihedral else [pdq.hash]
+        checked = [PdqSignal.validate(v) for v in main]
+        robust = [(name, PdqSignal.validate(v)) for name, v in pdq.robust or ()]
+        with self._lock:
+            if not self._rules or len(self._pdq) == 0:
+                return []
+            radius = max(
+                rule.radius if include_review else rule.pdq_threshold
+                for rule in self._rules.values()
+            )
+            codes = _codes(checked)
+            if len(checked) == len(DIHEDRAL_NAMES):
+                found = self._pdq.query_dihedral(codes, radius + margin)
+            else:
+                found = [(i, d, 0) for i, d in self._pdq.query(codes, radius + margin)[0]]
+            if margin and self._near_a_limit(found, margin, include_review):
+                return None
+            results = self._pdq_results(found, include_review)
+            if robust and any(rule.robust for rule in self._rules.values()):
+                known = {result.indicator_id for result in results}
+                extra = self._robust_results(robust, radius, include_review)
+                results += [result for result in extra if result.indicator_id not in known]
+            return results
+
     # -- matching -----------------------------------------------------------------------------
+
+    def _near_a_limit(
+        self, found: list[tuple[int, int, int]], margin: int, include_review: bool
+    ) -> bool:
+        """Whether any candidate lies within `margin` bits of its bank's threshold, or of its
+        review distance when the review band is asked for."""
+        for ident, distance, _ in found:
+            rule = self._rules.get(self._entries.bank_of(ident))
+            if rule is None:
+                continue
+            limits = [rule.pdq_threshold]
+            if include_review and rule.review_distance is not None:
+                limits.append(rule.review_distance)
+            if any(abs(distance - limit) <= margin for limit in limits):
+                return True
+        return False
+
+    def _robust_results(
+        self, variants: list[tuple[str, str]], radius: int, include_review: bool
+    ) -> list[MatchResult]:
+        """Matches of robust variants in robust banks, each indicator once (nearest variant)."""
+        hits = self._pdq.query(_codes([value for _, value in variants]), radius)
+        best: dict[int, tuple[int, str]] = {}
+        for (name, _), row in zip(variants, hits, strict=True):
+            for ident, distance in row:
+                if ident not in best or distance < best[ident][0]:
+                    best[ident] = (distance, name)
+        results = []
+        for ident, (distance, name) in sorted(best.items(), key=lambda item: item[1][0]):
+            rule = self._rules.get(self._entries.bank_of(ident))
+            if rule is None or not rule.robust:
+                continue
+            review = distance > rule.pdq_threshold
+            if review and not (include_review and distance <= rule.radius):
+                continue
+            results.append(MatchResult(rule.name, ident, PDQ, distance, name, review))
+        return results
 
     def _match_pdq(
         self,

@@ -15,6 +15,8 @@ class BankRule:
     name: str
     pdq_threshold: int
     review_distance: int | None
+    # Also matched with the query's robust variants (trimmed frames, small rotations undone).
+    robust: bool = False
 
     @property
     def radius(self) -> int:

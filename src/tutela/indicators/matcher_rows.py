@@ -158,16 +158,19 @@ def cyclic_gc_paused() -> Iterator[None]:
 
 
 def rule_of(bank: Bank) -> BankRule:
-    return BankRule(bank.name, bank.pdq_threshold, bank.review_distance)
+    return BankRule(bank.name, bank.pdq_threshold, bank.review_distance, bank.robust)
 
 
 def enabled_rules(session: Session) -> dict[int, BankRule]:
     rows = session.execute(
-        select(Bank.id, Bank.name, Bank.pdq_threshold, Bank.review_distance).where(
+        select(Bank.id, Bank.name, Bank.pdq_threshold, Bank.review_distance, Bank.robust).where(
             Bank.enabled.is_(True)
         )
     )
-    return {row.id: BankRule(row.name, row.pdq_threshold, row.review_distance) for row in rows}
+    return {
+        row.id: BankRule(row.name, row.pdq_threshold, row.review_distance, row.robust)
+        for row in rows
+    }
 
 
 def enabled_now() -> Select[int, int, str, str]:

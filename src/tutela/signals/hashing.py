@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tutela.errors import MediaError, MediaTooLarge, NotFound, Unreadable
 from tutela.media import MediaLimits, decode_image
 from tutela.media.video import sniff_video
 from tutela.signals.pdq import FAST_MIN_SIDE, PdqHash, PdqMode, pdq_of_pixels
 from tutela.signals.pdq_fast import fast_pdq
+from tutela.signals.robust import robust_variants
 from tutela.signals.vpdq import VpdqHash, vpdq_of_file
 
 _CHUNK_BYTES = 1 << 20
@@ -48,13 +49,15 @@ def hash_media(
     mode: PdqMode = PdqMode.FAST,
     limits: MediaLimits | None = None,
     dihedral: bool = False,
+    robust: bool = False,
 ) -> MediaSignals:
-    """Hash `data`. Media errors are carried in the result, not raised, so the exact hashes survive."""
+    """Hash `data`. Media errors are carried in the result, not raised, so the exact hashes survive.
+    `robust` adds the PDQs of the robust query variants (tutela.signals.robust)."""
     md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
     sha1 = hashlib.sha1(data, usedforsecurity=False).hexdigest()
     sha256 = hashlib.sha256(data).hexdigest()
     try:
-        pdq = pdq_of_bytes(data, mode=mode, limits=limits, dihedral=dihedral)
+        pdq = pdq_of_bytes(data, mode=mode, limits=limits, dihedral=dihedral, robust=robust)
     except MediaError as error:
         return MediaSignals("photo", md5, sha1, sha256, pdq=None, error=error)
     return MediaSignals("photo", md5, sha1, sha256, pdq=pdq)
@@ -66,15 +69,21 @@ def pdq_of_bytes(
     mode: PdqMode = PdqMode.FAST,
     limits: MediaLimits | None = None,
     dihedral: bool = False,
+    robust: bool = False,
 ) -> PdqHash:
-    """PDQ of an image file's bytes; raises MediaError when they are not a usable image."""
+    """PDQ of an image file's bytes; raises MediaError when they are not a usable image.
+    `robust` adds the robust query variants, made from the same decoded pixels."""
     if mode is PdqMode.EXACT:
         image = decode_image(data, limits)
-        return pdq_of_pixels(image.pixels, dihedral=dihedral)
-    image = decode_image(data, limits, reduce_to=FAST_MIN_SIDE, grey=True)
-    return fast_pdq(
-        image.pixels, stored_width=image.width, stored_height=image.height, dihedral=dihedral
-    )
+        pdq = pdq_of_pixels(image.pixels, dihedral=dihedral)
+    else:
+        image = decode_image(data, limits, reduce_to=FAST_MIN_SIDE, grey=True)
+        pdq = fast_pdq(
+            image.pixels, stored_width=image.width, stored_height=image.height, dihedral=dihedral
+        )
+    if not robust:
+        return pdq
+    return replace(pdq, robust=robust_variants(image.pixels))
 
 
 def hash_file(
@@ -83,6 +92,7 @@ def hash_file(
     mode: PdqMode = PdqMode.FAST,
     limits: MediaLimits | None = None,
     dihedral: bool = False,
+    robust: bool = False,
 ) -> MediaSignals:
     """Hash the file at `path`, refusing one over the size limit before reading it. A video is
     streamed from disk: its exact hashes chunk by chunk, its frames by the decoder."""
@@ -99,7 +109,7 @@ def hash_file(
         raise NotFound(f"no such file: {path}") from None
     except OSError as error:
         raise Unreadable(f"cannot read {path}: {error.strerror or type(error).__name__}") from None
-    return hash_media(data, mode=mode, limits=limits, dihedral=dihedral)
+    return hash_media(data, mode=mode, limits=limits, dihedral=dihedral, robust=robust)
 
 
 def is_video_file(path: str) -> bool:

@@ -54,6 +54,8 @@ class PdqHash:
     quality: int
     # The eight dihedral variants in DIHEDRAL_NAMES order, when asked for.
     dihedral: tuple[str, ...] | None = None
+    # (name, hash) of each robust query variant (tutela.signals.robust), when asked for.
+    robust: tuple[tuple[str, str], ...] | None = None
 
     @property
     def matchable(self) -> bool:
@@ -67,6 +69,8 @@ class PdqHash:
         }
         if self.dihedral is not None:
             out["dihedral"] = list(self.dihedral)
+        if self.robust is not None:
+            out["robust"] = dict(self.robust)
         return out
 
 

@@ -1,0 +1,148 @@
+"""Robust query variants: PDQs of an upload with its frame trimmed away or a small rotation undone.
+
+Plain PDQ is blind to a uniform border, a letterbox, a caption bar, an app's frame around a
+screenshot and a 2-5° rotation. For banks that opt in (`robust`), the query is also hashed as:
+  - `trim`: the largest inner rectangle left after stripping edge rows and columns that are
+    near-constant or of at most a few tones (borders, letterboxes, caption bars, app chrome);
+  - `rotate±N`: the image turned back by N degrees, cut to the box the original would fill
+    had it been rotated onto a larger canvas (black corners).
+Each variant is one more hash through the same index, so each counts in the false-match budget.
+They are computed on the small grey decode fast mode already made, with the fast PDQ: about a
+millisecond each.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PIL import Image
+
+from tutela.signals.pdq_fast import _LUMA, MIN_HASHABLE_SIDE, fast_pdq
+
+# Angles (degrees, counter-clockwise as the copy was turned) undone by a variant.
+ROTATIONS = (-5.0, -2.0, 2.0, 5.0)
+# An edge line is frame, not picture, when this share of its pixels falls in its three most
+# common 16-level tone bins (bars, blocks of text, icons on a flat ground).
+FRAME_TONE_SHARE = 0.9
+_TONE_BINS = 16
+# A border line has this share of its pixels in two adjacent-ish tone bins (JPEG noise aside).
+UNIFORM_SHARE = 0.97
+# Variants are hashed on the picture scaled down to this longest side (fast, and PDQ sees a
+# 64×64 grid anyway).
+WORK_SIDE = 256
+# A trim that keeps less than this share of either side is a guess too far.
+MIN_KEPT = 0.3
+# Under this share trimmed from every side the trim variant would repeat the plain hash.
+MIN_TRIMMED = 0.02
+
+
+def robust_variants(grey: np.ndarray) -> tuple[tuple[str, str], ...]:
+    """(variant name, PDQ hex) for each robust variant of (H, W) grey or (H, W, 3) RGB uint8
+    pixels; variants under PDQ's quality rule, or that would be too small, are left out."""
+    if grey.ndim == 3:
+        grey = (np.asarray(grey, np.float32) @ _LUMA).round().clip(0, 255).astype(np.uint8)
+    image = Image.fromarray(np.ascontiguousarray(grey))
+    if max(image.size) > WORK_SIDE:
+        image.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.BILINEAR)
+        grey = np.asarray(image)
+    out: list[tuple[str, str]] = []
+    seen: set[tuple[int, int, int, int]] = set()
+    for name, uniform in (("trim", True), ("frame", False)):
+        box = frame_box(grey, uniform=uniform)
+        if box is not None and box not in seen:
+            seen.add(box)
+            top, bottom, left, right = box
+            _add(out, name, grey[top:bottom, left:right])
+    for degrees in ROTATIONS:
+        turned = _unrotated(image, degrees)
+        if turned is not None:
+            _add(out, f"rotate{degrees:+g}", turned)
+    return tuple(out)
+
+
+def frame_box(grey: np.ndarray, *, uniform: bool) -> tuple[int, int, int, int] | None:
+    """(top, bottom, left, right) of the picture inside a frame, or None when no edge is frame.
+
+    `uniform`: a frame line is near-constant (borders, letterboxes); else it may hold a few
+    tones (caption bars, app chrome). Runs of frame lines are peeled from each edge, each judged
+    within what is left, so a title bar above a sidebar comes off before the sidebar is judged."""
+    height, width = grey.shape
+    top, bottom, left, right = 0, height, 0, width
+    bins = (grey.astype(np.int32) * _TONE_BINS) >> 8
+    # A border is one band per side; app chrome may be several (a title bar above tabs).
+    for _ in range(1 if uniform else 8):
+        rows, ground = _frame_lines(bins[top:bottom, left:right], uniform)
+        top, bottom = top + _run(rows), bottom - _run(rows[::-1])
+        if bottom - top <= MIN_KEPT * height:
+            return None
+        # A border is of one colour: with bars peeled above or below, the sides must match them.
+        same = ground if uniform and (top or bottom < height) else None
+        cols, _ = _frame_lines(bins[top:bottom, left:right].T, uniform, same)
+        step_left, step_right = _run(cols), _run(cols[::-1])
+        left, right = left + step_left, right - step_right
+        if right - left <= MIN_KEPT * width:
+            return None
+        if not (step_left or step_right):
+            break
+    trimmed = max(top / height, 1 - bottom / height, left / width, 1 - right / width)
+    if trimmed < MIN_TRIMMED:
+        return None
+    return top, bottom, left, right
+
+
+def _frame_lines(
+    bins: np.ndarray, uniform: bool, ground: int | None = None
+) -> tuple[np.ndarray, int]:
+    """Whether each row of `bins` (tone bins) is frame, and the ground tone judged by: `ground`,
+    else the edge line's most common bin. A frame line is near-constant in that tone
+    (`uniform`), or of a few tones, that one among them."""
+    n, width = bins.shape
+    counts = np.bincount((np.arange(n)[:, None] * _TONE_BINS + bins).ravel(), minlength=n * 16)
+    counts = counts.reshape(n, _TONE_BINS)
+    if ground is None:
+        ground = int(np.argmax(counts[0])) if n else 0
+    if uniform:
+        near = counts[:, max(0, ground - 1) : ground + 2].sum(axis=1)
+        return np.asarray(near >= UNIFORM_SHARE * width), ground
+    order = np.argsort(counts, axis=1)[:, -3:]
+    few = np.take_along_axis(counts, order, axis=1).sum(axis=1) >= FRAME_TONE_SHARE * width
+    return np.asarray(few & (order == ground).any(axis=1)), ground
+
+
+def _run(flags: np.ndarray) -> int:
+    """How many leading entries are True."""
+    misses = np.flatnonzero(~flags)
+    return int(misses[0]) if len(misses) else len(flags)
+
+
+def _unrotated(image: Image.Image, degrees: float) -> np.ndarray | None:
+    """The image turned back by `degrees`, cut to the original's box had the copy been turned
+    on an enlarged canvas (None when no such box fits). Turned and cut to the inscribed box
+    instead, a copy is a crop of the original, which PDQ does not survive: not tried."""
+    width, height = image.size
+    c, s = math.cos(math.radians(abs(degrees))), math.sin(math.radians(abs(degrees)))
+    # The copy's canvas is (w·c + h·s) × (w·s + h·c) for an original w × h: solve for w, h.
+    det = c * c - s * s
+    w = (width * c - height * s) / det
+    h = (height * c - width * s) / det
+    if min(w, h) <= MIN_HASHABLE_SIDE:
+        return None
+    back = image.rotate(-degrees, Image.Resampling.BILINEAR)
+    return _centre(back, w, h)
+
+
+def _centre(image: Image.Image, w: float, h: float) -> np.ndarray:
+    left, top = (image.width - w) / 2, (image.height - h) / 2
+    box = (round(left), round(top), round(left + w), round(top + h))
+    return np.asarray(image.crop(box))
+
+
+def _add(out: list[tuple[str, str]], name: str, pixels: np.ndarray) -> None:
+    if min(pixels.shape) < MIN_HASHABLE_SIDE:
+        return
+    pdq = fast_pdq(
+        np.ascontiguousarray(pixels), stored_width=pixels.shape[1], stored_height=pixels.shape[0]
+    )
+    if pdq.matchable:
+        out.append((name, pdq.hash))
