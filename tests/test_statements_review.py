@@ -4,19 +4,23 @@ local Transparency Database and free of personal data."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import re
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from sqlalchemy import select
 
 from dsa_tdb_server import TOKEN, TransparencyDatabase, transparency_database
-from review_fixtures import METADATA, START, detect, review_db
+from review_fixtures import METADATA, PASSWORD, START, detect, review_db
+from tutela.api.app import create_app
 from tutela.audit.log import list_entries
+from tutela.auth.csrf import issue_csrf_token
+from tutela.auth.sessions import log_in
 from tutela.clock import FixedClock
 from tutela.db.database import Database
 from tutela.detection.models import WebhookDelivery
@@ -30,6 +34,7 @@ from tutela.review.report_choices import AccountAction, ReportChoices
 from tutela.settings import Settings
 from tutela.statements.models import Statement
 from tutela.statements.recording import statements_of_case
+from tutela.ui.access import SESSION_COOKIE
 
 __all__ = ["review_db"]
 Node = tuple[Database, Settings]
@@ -216,3 +221,34 @@ def test_without_a_database_url_the_statement_is_kept_and_nothing_is_queued(
     assert statement.outbox_message_id is None
     with database.reader() as session:
         assert session.scalar(select(Statement.notice_id)) is not None
+
+
+def test_a_decision_through_the_console_route_sends_a_statement_the_database_accepts(
+    node: Node, tdb: TransparencyDatabase
+) -> None:
+    database, settings = node
+    (case_id,) = detect(database, settings, ("astronaut",))
+    signed = log_in(database, "rita", PASSWORD, None)
+    csrf = issue_csrf_token(signed.token)
+
+    async def post_decision() -> httpx.Response:
+        app = create_app(settings, database=database, hash_workers=1)
+        transport = httpx.ASGITransport(app=app)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://node") as client,
+        ):
+            return await client.post(
+                f"/ui/cases/{case_id}/decision",
+                data={"csrf": csrf, "decision": "confirm_known", "account_action": "none"},
+                headers={"Cookie": f"{SESSION_COOKIE}={signed.token}", "X-CSRF-Token": csrf},
+            )
+
+    assert asyncio.run(post_decision()).status_code == 303
+    deliver(database, tdb, FixedClock(datetime.now(UTC)))  # the console decides on real time
+
+    (statement,) = statements_of_case(database, case_id)
+    assert tdb.calls == [("/api/v1/statement", 201)]
+    stored = tdb.stored[statement.puid]
+    assert stored["category"] == "STATEMENT_CATEGORY_PROTECTION_OF_MINORS"
+    assert "decision_account" not in stored  # the reviewer chose no account measure
