@@ -26,6 +26,7 @@
     ├── NotFound                     not_found         404
     │   └── EvidenceExpired          expired           410
     ├── MethodNotAllowed             method_not_allowed 405
+    ├── NotSupported                 not_supported     400
     ├── RequestTimeout               request_timeout   408
     ├── Unreadable                   unreadable        422
     ├── Unprocessable                unprocessable     422
@@ -213,6 +214,15 @@ class MethodNotAllowed(TutelaError):
 
     code = "method_not_allowed"
     status = 405
+
+
+class NotSupported(TutelaError):
+    """A request another system's API takes (HMA's, under /hma) that Tutela deliberately does
+    not serve, e.g. fetching content from a URL; the message says what to do instead."""
+
+    code = "not_supported"
+    # A client error, not a server fault: the same request will never be served.
+    status = 400
 
 
 class RequestTimeout(TutelaError):

@@ -97,6 +97,9 @@ SETTINGS_DOC: dict[str, str] = {
     "TUTELA_LEA_HOLD_MAX_DAYS": "Longest hold on user notification or removal an authority may "
     "ask for, in days (default 548; Art 48(6)-(7): up to 18 months).",
     "TUTELA_OUTBOX_INTERVAL_S": "Seconds the outbox sender waits when nothing is due (default 1).",
+    "TUTELA_MATCHER_REFRESH_MS": "Milliseconds between the API process's background reads of "
+    "indicator changes: a bank change is matched by `/v1/match` and `/hma` lookups within this "
+    "bound plus one read (default 200).",
     "TUTELA_OUTBOX_CLAIM_S": "Seconds a sender holds the messages it claimed; after a sender "
     "crash, another takes them over once this runs out (default 300).",
     "TUTELA_OUTBOX_BACKOFF_S": "Seconds before the first retry of a message another node did not "
@@ -207,6 +210,7 @@ class Settings:
     centre_public_key_file: Path | None = None
     lea_hold_max_days: int = 548
     outbox_interval_s: float = 1.0
+    matcher_refresh_ms: int = 200
     feed_interval_s: float = 60.0
     outbox_claim_s: float = 300.0
     outbox_backoff_s: float = 5.0
@@ -293,6 +297,7 @@ class Settings:
             centre_public_key_file=_path(env, "TUTELA_CENTRE_PUBLIC_KEY_FILE"),
             lea_hold_max_days=_int(env, "TUTELA_LEA_HOLD_MAX_DAYS", 548),
             outbox_interval_s=_float(env, "TUTELA_OUTBOX_INTERVAL_S", 1.0),
+            matcher_refresh_ms=_int(env, "TUTELA_MATCHER_REFRESH_MS", 200),
             feed_interval_s=_float(env, "TUTELA_FEED_INTERVAL_S", 60.0),
             outbox_claim_s=_float(env, "TUTELA_OUTBOX_CLAIM_S", 300.0),
             outbox_backoff_s=_float(env, "TUTELA_OUTBOX_BACKOFF_S", 5.0),

@@ -10,9 +10,10 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 import tutela
-from tutela.api import centre_messages, enforcement, hashing, health, items, orders, webhooks
+from tutela.api import centre_messages, enforcement, hashing, health, hma, items, orders, webhooks
 from tutela.api.deps import Services
 from tutela.api.intake import Intake
+from tutela.api.matcher_refresh import MatcherRefresher
 from tutela.api.metrics import NodeMetrics
 from tutela.api.middleware import BodyLimit, RequestMetrics, harden
 from tutela.api.problems import install_problem_handlers
@@ -47,6 +48,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(matcher.load)
+        # Lookups read the matcher only; it follows changes here (see api.matcher_refresh).
+        refresher = MatcherRefresher(matcher, settings.matcher_refresh_ms / 1000)
         async with HashingService(settings.media, workers=hash_workers) as hashing_service:
             intake = Intake(
                 database,
@@ -59,10 +62,12 @@ def create_app(
             app.state.services = Services(
                 settings, database, matcher, hashing_service, metrics, intake, keys
             )
+            refresher.start()
             try:
                 with startup_heap_frozen():
                     yield
             finally:
+                await run_in_threadpool(refresher.stop)
                 if owns_database:
                     database.close()
 
@@ -73,7 +78,7 @@ def create_app(
         lifespan=lifespan,
     )
     install_problem_handlers(app)
-    for module in (health, hashing, items, webhooks, centre_messages, enforcement, orders):
+    for module in (health, hashing, hma, items, webhooks, centre_messages, enforcement, orders):
         app.include_router(module.router)
     install_console(app)  # the review console's pages (tutela.ui)
     app.add_middleware(BodyLimit, max_bytes=settings.media.max_bytes)

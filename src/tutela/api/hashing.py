@@ -1,18 +1,32 @@
-"""`POST /v1/hash` and `POST /v1/match`: hash an upload (in isolated workers) or look one up."""
+"""`POST /v1/hash` and `POST /v1/match`: hash an upload (in isolated workers) or look it up, or
+look up one hash or a batch of them.
+
+Lookups read the in-memory matcher only; it follows bank changes in the background
+(tutela.api.matcher_refresh), so no lookup waits on the database.
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from tutela.api.deps import HashKey, MatchKey, ServicesDep, scope_doc
-from tutela.api.schemas import MatchesPublic, MatchQueryCreate
+from tutela.api.schemas import (
+    MATCH_BATCH_MAX,
+    MatchBatchCreate,
+    MatchBatchPublic,
+    MatchesPublic,
+    MatchQueryCreate,
+)
 from tutela.api.uploads import is_multipart, multipart_body, parse_model, read_upload
 from tutela.detection.pipeline import find_matches, outcome_of
-from tutela.errors import TutelaError
+from tutela.errors import InvalidHash, RequestTooLarge, TutelaError
+from tutela.indicators.matcher import Matcher
 from tutela.signals.hashing import MediaSignals
+from tutela.signals.registry import get_signal_type
 
 router = APIRouter(prefix="/v1", tags=["hashing"])
 
@@ -30,25 +44,32 @@ async def hash_upload(request: Request, _key: HashKey, services: ServicesDep) ->
 
 @router.post(
     "/match",
-    response_model=MatchesPublic,
+    response_model=MatchesPublic | MatchBatchPublic,
     openapi_extra={
         **scope_doc("match"),
         "requestBody": {
             "content": {
                 **multipart_body({}),
-                "application/json": {"schema": {"$ref": "#/components/schemas/MatchQueryCreate"}},
+                "application/json": {
+                    "schema": {
+                        "oneOf": [
+                            {"$ref": "#/components/schemas/MatchQueryCreate"},
+                            {"$ref": "#/components/schemas/MatchBatchCreate"},
+                        ]
+                    }
+                },
             }
         },
     },
 )
 async def match_upload(request: Request, _key: MatchKey, services: ServicesDep) -> dict[str, Any]:
-    """Matches of a file, or of one hash, as one line of `tutela match --json`."""
+    """Matches of a file, or of one hash, as one line of `tutela match --json`; or of up to
+    1,000 hashes of one signal type (`values`), one answer each, in one pass through the index."""
     if is_multipart(request):
         upload = await read_upload(request, services.settings.media.max_bytes)
         result = await services.hashing.hash(upload.data)
         if isinstance(result, TutelaError):
             raise result
-        await run_in_threadpool(services.matcher.refresh)
         outcome = outcome_of(services.matcher, result)
         if result.error is not None and not outcome.matches:
             # Not an image it could read (415 unsupported_format, 422 corrupt…), and its exact
@@ -61,13 +82,50 @@ async def match_upload(request: Request, _key: MatchKey, services: ServicesDep) 
         if result.error is not None:  # a known file by its bytes: the match must not be hidden
             answer["error"] = result.error.as_dict()
         return answer
-    query = parse_model(MatchQueryCreate, await request.body(), "body")
-    await run_in_threadpool(services.matcher.refresh)
+    body = await request.body()
+    if _is_batch(body):
+        batch = parse_model(MatchBatchCreate, body, "body")
+        results = await run_in_threadpool(
+            match_batch, services.matcher, batch.signal_type, batch.values
+        )
+        return {"results": results}
+    query = parse_model(MatchQueryCreate, body, "body")
     signals: dict[str, Any] = {query.signal_type: query.value}
     if query.signal_type == "pdq":
         signals = {"pdq": {"hash": query.value}}
     found = await run_in_threadpool(find_matches, services.matcher, signals)
     return {"query": query.value, "matches": [m.as_dict() for m in found]}
+
+
+def match_batch(matcher: Matcher, signal_type: str, values: list[str]) -> list[dict[str, Any]]:
+    """One answer per hash, `{"query", "matches"}`, from one batched query of the index (review
+    band included, as for one hash). Refused whole, before any lookup, when there are more than
+    MATCH_BATCH_MAX hashes or one is malformed (its position is named)."""
+    if len(values) > MATCH_BATCH_MAX:
+        raise RequestTooLarge(
+            f"at most {MATCH_BATCH_MAX} hashes per request, got {len(values)}: split the batch"
+        )
+    kind = get_signal_type(signal_type)
+    for position, value in enumerate(values):
+        try:
+            kind.validate(value)
+        except InvalidHash as error:
+            raise InvalidHash(f"values[{position}]: {error.message}") from None
+    found = matcher.match_hashes(signal_type, values, include_review=True)
+    return [
+        {"query": value, "matches": [m.as_dict() for m in matches]}
+        for value, matches in zip(values, found, strict=True)
+    ]
+
+
+def _is_batch(body: bytes) -> bool:
+    """Whether a JSON body is the batch form (it has `values`); anything else is left for the
+    one-hash model to accept or refuse with its own field errors."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(parsed, dict) and "values" in parsed
 
 
 def _hash_line(filename: str, result: MediaSignals | TutelaError) -> dict[str, Any]:

@@ -186,6 +186,28 @@ class MatchesPublic(BaseModel):
     )
 
 
+MATCH_BATCH_MAX = 1000
+
+
+class MatchBatchCreate(BaseModel):
+    """Many hashes of one signal type, answered in one pass through the index."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    signal_type: Identifier = Field(description="`pdq`, `md5`, `sha1` or `sha256`.")
+    values: list[str] = Field(
+        min_length=1,
+        description=f"The hashes, in hex: 1 to {MATCH_BATCH_MAX} per request (more is refused "
+        "with 413 `too_large`; one malformed hash refuses the request with 422 `invalid_hash`).",
+    )
+
+
+class MatchBatchPublic(BaseModel):
+    results: list[MatchesPublic] = Field(
+        description="One answer per hash, in the order of `values`."
+    )
+
+
 class WebhookCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -22,7 +22,7 @@ from tutela.indicators.changes import (
     record_change,
     record_indicator_changes,
 )
-from tutela.indicators.models import Indicator
+from tutela.indicators.models import Bank, Indicator
 from tutela.signals.registry import get_signal_type
 
 # Rows per INSERT round trip: large enough to amortise the statement, small enough for memory.
@@ -244,6 +244,15 @@ def add_indicator(
             )
         )
         assert indicator is not None
+        return _view(indicator, bank.name)
+
+
+def get_indicator(database: Database, indicator_id: int) -> IndicatorView:
+    """One indicator by id (NotFound when there is none)."""
+    with database.reader() as session:
+        indicator = _indicator(session, indicator_id)
+        bank = session.get(Bank, indicator.bank_id)
+        assert bank is not None
         return _view(indicator, bank.name)
 
 
