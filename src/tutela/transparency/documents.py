@@ -43,6 +43,15 @@ def flattened(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
         yield path, value
 
 
+def figure_rows(figures: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Every figure once: an element's text fields are already in its name, so left out."""
+    return [
+        (name, value)
+        for name, value in flattened(figures)
+        if not (isinstance(value, str) and _is_label(name))
+    ]
+
+
 def _element_name(element: Any, index: int) -> str:
     if isinstance(element, dict):
         names = [f"{k}={v}" for k, v in element.items() if isinstance(v, str)]
@@ -55,9 +64,7 @@ def as_csv(figures: dict[str, Any]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(("figure", "value"))
-    for name, value in flattened(figures):
-        if isinstance(value, str) and _is_label(name):
-            continue  # an element's text fields are already in its name
+    for name, value in figure_rows(figures):
         writer.writerow((name, _text(value)))
     return out.getvalue()
 
@@ -84,8 +91,7 @@ def as_html(figures: dict[str, Any]) -> str:
     rows = "".join(
         f'<tr data-figure="{escape(name)}"><th scope="row">{escape(name)}</th>'
         f"<td>{escape(_text(value))}</td></tr>"
-        for name, value in flattened(figures)
-        if not (isinstance(value, str) and _is_label(name))
+        for name, value in figure_rows(figures)
     )
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'

@@ -10,7 +10,14 @@ from fastapi.responses import RedirectResponse, Response
 
 from tutela.api.problems import problem
 from tutela.errors import NotFound, TutelaError
-from tutela.ui import audit_pages, auth_pages, oversight_pages, review_pages, risk_pages
+from tutela.ui import (
+    audit_pages,
+    auth_pages,
+    oversight_pages,
+    review_pages,
+    risk_pages,
+    transparency_pages,
+)
 from tutela.ui.access import REVIEW_SHORTCUTS, LoginRequired, page, secure
 
 STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
@@ -31,7 +38,13 @@ def console_root() -> Response:
 
 
 def install_console(app: FastAPI) -> None:
-    install_pages(app, review_pages.router, oversight_pages.router, risk_pages.router)
+    install_pages(
+        app,
+        review_pages.router,
+        oversight_pages.router,
+        transparency_pages.router,
+        risk_pages.router,
+    )
 
 
 def install_pages(app: FastAPI, *routers: APIRouter, shortcuts: str = REVIEW_SHORTCUTS) -> None:
