@@ -110,6 +110,13 @@ def export_report(
     return ExportedReport(view.service, view.version, data)
 
 
+def check_exportable(database: Database, service: str | None) -> None:
+    """NotFound unless `service` has a signed-off version to report, so that callers find that
+    out before they load the signing key."""
+    with database.reader() as session:
+        latest_signed_off(session, service)
+
+
 def verify_exported(data: bytes, public_key_pem: str | None = None) -> dict[str, Any]:
     """The document of an exported report, if its signature verifies against `public_key_pem`
     (the provider's registered key; the key in the file when None) and names that key."""

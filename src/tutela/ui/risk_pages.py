@@ -18,7 +18,7 @@ from tutela.clock import Clock, SystemClock
 from tutela.errors import InvalidInput
 from tutela.reporting.fields import ProviderIdentity
 from tutela.reporting.signing import default_key_file, load_key_file
-from tutela.risk.art5_report import export_report
+from tutela.risk.art5_report import check_exportable, export_report
 from tutela.risk.factors import CHOICES, FUNCTIONS, LABELS
 from tutela.risk.measures import MeasureInput, MeasureKind, MeasureStatus
 from tutela.risk.policy import RiskPolicy
@@ -213,6 +213,7 @@ async def export(
     settings = viewer.services.settings
 
     def signed() -> tuple[str, bytes]:
+        check_exportable(viewer.services.database, service or None)
         key = load_key_file(default_key_file(settings))
         exported = export_report(
             viewer.services.database,
