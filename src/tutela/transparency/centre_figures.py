@@ -81,12 +81,13 @@ def _count(session: Session, where: Any) -> int:
 
 def _forwardings(session: Session, year: Year) -> dict[str, int]:
     rows = session.execute(
-        select(Forwarding.recipient == EUROPOL, func.count())
+        select(Forwarding.recipient, func.count())
         .where(Forwarding.forwarded_at >= year.start, Forwarding.forwarded_at < year.end)
-        .group_by(Forwarding.recipient == EUROPOL)
+        .group_by(Forwarding.recipient)
     ).all()
-    to = {bool(europol): int(n) for europol, n in rows}
-    return {"europol": to.get(True, 0), "law_enforcement": to.get(False, 0)}
+    # By kind only: which LEA a report went to is not for publication.
+    europol = sum(int(n) for recipient, n in rows if recipient == EUROPOL)
+    return {"europol": europol, "law_enforcement": sum(int(n) for _, n in rows) - europol}
 
 
 def _indicators(session: Session, year: Year) -> dict[str, Any]:
