@@ -43,8 +43,9 @@ PUBLIC = {
     ("POST", "/ui/login"),
     ("GET", "/ui/static/{name}"),
 }
-# Authenticated by the centre's signature, which no console user or API key carries.
-CENTRE_SIGNED = {("POST", "/v1/centre-messages")}
+# Authenticated by the centre's signature (or, for orders, an authority's), which no console
+# user or API key carries.
+CENTRE_SIGNED = {("POST", "/v1/centre-messages"), ("POST", "/v1/orders")}
 PRINCIPALS = ["anonymous", "key:all", "key:hash", *[f"role:{r.value}" for r in Role]]
 REFUSED = {401, 403}
 
