@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
@@ -195,3 +196,18 @@ def test_a_wrong_token_fails_the_message_for_good(
     assert failed.error == "delivery_rejected"  # the code only: an answer may echo the body
     assert messages(database)[0].status == "failed"
     assert not tdb.stored
+
+
+def test_decisions_recording_at_once_lose_no_statement_and_repeat_none(
+    database: Database, settings: Settings, tdb: TransparencyDatabase, client: httpx.Client
+) -> None:
+    def record_many(start: int) -> list[str]:
+        return [record(database, settings, tdb, n) for n in range(start, start + 15)]
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        made = [puid for batch in pool.map(record_many, (0, 100, 200)) for puid in batch]
+    deliver_due(database, transports(tdb, client), NOW)
+
+    queued = [s["puid"] for m in messages(database) for s in m.payload["statements"]]
+    assert sorted(queued) == sorted(made)  # each once, none lost to a concurrent append
+    assert sorted(tdb.stored) == sorted(made)
