@@ -15,10 +15,16 @@ import pytest
 
 from dsa_tdb_server import MULTIPLE, SINGLE, TOKEN, TransparencyDatabase, transparency_database
 from tutela.db.database import Database
+from tutela.errors import ConfigurationError
 from tutela.reporting.outbox import CLAIM_S, deliver_due
 from tutela.reporting.outbox_models import OutboxMessage
-from tutela.reporting.transports.base import OutgoingMessage, ReportTransport, SendResult
-from tutela.reporting.transports.dsa_tdb import DsaTdbTransport
+from tutela.reporting.transports.base import (
+    OutgoingMessage,
+    ReportTransport,
+    SendResult,
+    TransportContext,
+)
+from tutela.reporting.transports.dsa_tdb import DsaTdbTransport, statement_transports
 from tutela.settings import Settings
 from tutela.statements.database_copy import AutomatedDecision, ContentType, Source
 from tutela.statements.recording import Restriction, StatementView, record_statement
@@ -211,3 +217,26 @@ def test_decisions_recording_at_once_lose_no_statement_and_repeat_none(
     queued = [s["puid"] for m in messages(database) for s in m.payload["statements"]]
     assert sorted(queued) == sorted(made)  # each once, none lost to a concurrent append
     assert sorted(tdb.stored) == sorted(made)
+
+
+def test_the_sender_has_the_transport_only_when_the_database_url_is_set(
+    database: Database, settings: Settings, client: httpx.Client
+) -> None:
+    unset = TransportContext(settings, database, client)
+    configured = TransportContext(
+        dataclasses.replace(settings, dsa_tdb_url="http://127.0.0.1:9", dsa_tdb_token=TOKEN),
+        database,
+        client,
+    )
+
+    assert statement_transports(unset) == {}
+    assert list(statement_transports(configured)) == ["dsa-tdb"]
+
+
+def test_a_database_url_without_a_token_stops_the_sender_with_a_clear_error(
+    database: Database, settings: Settings, client: httpx.Client
+) -> None:
+    no_token = dataclasses.replace(settings, dsa_tdb_url="http://127.0.0.1:9")
+
+    with pytest.raises(ConfigurationError, match="TUTELA_DSA_TDB_TOKEN"):
+        statement_transports(TransportContext(no_token, database, client))
