@@ -44,7 +44,7 @@ def rpz_command(
     answers NXDOMAIN (DNS cannot block a path; IP-address URLs are left out)."""
     with opened_database() as database:
         export = export_rpz(database, operator_actor(), zone)
-    _write(out, export.text)
+    _write(out, export.text, "ascii")
     if json_lines:
         print_json({"out": str(out), "hosts": len(export.hosts), "skipped": len(export.skipped)})
     else:
@@ -67,7 +67,8 @@ def urls_command(
         raise typer.BadParameter("--kind is blocking or delisting")
     with opened_database() as database:
         urls = export_urls(database, operator_actor(), kind)
-    _write(out, "".join(f"{url}\n" for url in urls))
+    # URLs as listed, which may hold non-ASCII characters (an internationalised host or path).
+    _write(out, "".join(f"{url}\n" for url in urls), "utf-8")
     if json_lines:
         print_json({"out": str(out), "urls": len(urls)})
     else:
@@ -96,8 +97,8 @@ def url_list_follow_command(json_lines: JsonOption = False) -> None:
         sys.stdout.write(f"{report.added} new entr(ies) of the Centre's URL list\n")
 
 
-def _write(out: Path, text: str) -> None:
+def _write(out: Path, text: str, encoding: str) -> None:
     try:
-        out.write_text(text, encoding="ascii")
+        out.write_text(text, encoding=encoding)
     except OSError:
         raise Unreadable(f"cannot write {out}") from None
