@@ -18,6 +18,7 @@ import re
 import threading
 import uuid
 from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -156,11 +157,11 @@ def validate(statement: Any) -> dict[str, list[str]]:
     def present(name: str) -> bool:
         return s.get(name) not in (None, "", [])
 
-    def one_of(name: str, allowed: set[str]) -> None:
+    def one_of(name: str, allowed: AbstractSet[str]) -> None:
         if present(name) and s[name] not in allowed:
             fail(name, f"The selected {name.replace('_', ' ')} is invalid.")
 
-    def array_of(name: str, allowed: set[str]) -> None:
+    def array_of(name: str, allowed: AbstractSet[str]) -> None:
         if name not in s or s[name] is None:
             return
         if not isinstance(s[name], list):

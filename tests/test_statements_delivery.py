@@ -87,7 +87,7 @@ class DiesAfterSending(ReportTransport):
         self.inner = inner
 
     @classmethod
-    def create(cls, context: object) -> DiesAfterSending:  # type: ignore[override]
+    def create(cls, context: TransportContext) -> DiesAfterSending:
         raise NotImplementedError
 
     def send(self, message: OutgoingMessage) -> SendResult:
