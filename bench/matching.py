@@ -71,7 +71,7 @@ def as_pairs(results: list[list[tuple[int, int]]]) -> set[tuple[int, int, int]]:
 
 
 def faiss_pairs(lims: np.ndarray, dists: np.ndarray, labels: np.ndarray) -> set[tuple[int, ...]]:
-    out = set()
+    out: set[tuple[int, ...]] = set()
     for q in range(len(lims) - 1):
         for j in range(lims[q], lims[q + 1]):
             out.add((q, int(labels[j]), int(dists[j])))

@@ -89,7 +89,8 @@ def alpha_mask(height: int, width: int) -> np.ndarray:
     """A soft disc: opaque in the middle, fading to clear at the corners."""
     ys, xs = np.mgrid[0:height, 0:width]
     r = np.hypot((ys - height / 2) / height, (xs - width / 2) / width)
-    return np.clip(255 * (1.0 - (r - 0.3) / 0.3), 0, 255).astype(np.uint8)
+    mask: np.ndarray = np.clip(255 * (1.0 - (r - 0.3) / 0.3), 0, 255).astype(np.uint8)
+    return mask
 
 
 def rgba_photo() -> np.ndarray:

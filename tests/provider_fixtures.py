@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
@@ -178,8 +178,16 @@ def node_env(settings: Settings, **extra: str) -> dict[str, str]:
 
 @contextmanager
 def running_node(
-    settings: Settings, tmp_path: Path, *, workers: int = 2, hash_workers: int = 1, **env: str
+    settings: Settings,
+    tmp_path: Path,
+    *,
+    workers: int = 2,
+    hash_workers: int = 1,
+    env: Mapping[str, str] | None = None,
+    **variables: str,
 ) -> Iterator[RunningNode]:
+    """`tutela serve` in a subprocess with extra environment variables: `env` (a mapping, as
+    mypy can check) and/or `variables` (keywords)."""
     port = free_port()
     log = tmp_path / "node.log"
     with log.open("wb") as sink:
@@ -188,7 +196,7 @@ def running_node(
                 *(TUTELA, "serve", "--port", str(port), "--workers", str(workers)),
                 *("--hash-workers", str(hash_workers)),
             ],
-            env=node_env(settings, **env),
+            env=node_env(settings, **(env or {}), **variables),
             stdout=sink,
             stderr=subprocess.STDOUT,
         )

@@ -90,7 +90,7 @@ def test_every_upload_gets_one_verdict_even_when_a_worker_is_killed(
     key = make_key(database)
     files = uploads()
     env = {"TUTELA_JOB_LEASE_S": "3", "TUTELA_INLINE_HASHING_DEPTH": depth}
-    with running_node(settings, tmp_path, workers=2, **env) as node:
+    with running_node(settings, tmp_path, workers=2, env=env) as node:
         headers = {"Authorization": f"Bearer {key}"}
         with httpx.Client(base_url=node.url, headers=headers, timeout=60) as client:
             hook = client.post("/v1/webhooks", json={"url": receiver, "secret": SECRET})

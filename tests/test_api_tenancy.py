@@ -17,8 +17,9 @@ from sqlalchemy import select, text
 
 from provider_fixtures import make_key
 from review_fixtures import PHOTOS, jpeg_bytes, photo, review_db
-from test_api_auth import AUTH_KEY, OPERATIONS
+from test_api_auth import OPERATIONS
 from tutela.api.app import create_app
+from tutela.api.deps import AUTH_KEY
 from tutela.auth.api_keys import SCOPES, authenticate, create_api_key, list_api_keys
 from tutela.auth.platforms import DEFAULT_PLATFORM
 from tutela.clock import FixedClock
@@ -188,10 +189,9 @@ async def try_route(platforms: Platforms, ids: dict[str, Any], method: str, path
     """One request of A's aimed at B's objects: refused as if they did not exist."""
     client = platforms.client
     kind = kind_of(path)
-    body = body_for(method, path, ids)
-    send = {"json": body} if body is not None else {}
+    body = body_for(method, path, ids)  # None: no body (httpx's json=None sends none)
     if kind is None:
-        answer = await client.request(method, path, headers=platforms.as_(A), **send)
+        answer = await client.request(method, path, headers=platforms.as_(A), json=body)
         assert answer.status_code < 500, (method, path, answer.text)
         if (method, path) == ("POST", "/v1/items"):
             # B's item_id and content, sent by A: A's own new item, not B's.
@@ -205,9 +205,9 @@ async def try_route(platforms: Platforms, ids: dict[str, Any], method: str, path
         return  # B has no order here; its scoping is tested where orders are
     ident = ids[kind]
     url = re.sub(r"\{[^}]+\}", str(ident), path)
-    answer = await client.request(method, url, headers=platforms.as_(A), **send)
+    answer = await client.request(method, url, headers=platforms.as_(A), json=body)
     missing = await client.request(
-        method, re.sub(r"\{[^}]+\}", str(MISSING), path), headers=platforms.as_(A), **send
+        method, re.sub(r"\{[^}]+\}", str(MISSING), path), headers=platforms.as_(A), json=body
     )
     assert answer.status_code == 404, (method, path, answer.status_code, answer.text)
     assert answer.json()["code"] == "not_found"

@@ -34,7 +34,8 @@ EDIT_NAMES = [edit.name for edit in accuracy.EDITS]
 
 @pytest.fixture(scope="module")
 def original() -> Image.Image:
-    return accuracy.drawn_original(3, (W, H))
+    image: Image.Image = accuracy.drawn_original(3, (W, H))
+    return image
 
 
 def decoded(data: bytes) -> Image.Image:

@@ -45,9 +45,10 @@ def provider_key(tmp_path: Path, database: Database, identity: ProviderIdentity)
 
 
 def signed(
-    key: SigningKey, identity: ProviderIdentity = PROVIDER, **changes: object
+    key: SigningKey, identity: ProviderIdentity = PROVIDER, case_id: int = 7, **changes: object
 ) -> SignedReport:
-    return sign_report(build_report(sample_input(**changes), identity, NOW), key, NOW)
+    report = build_report(sample_input(case_id, **changes), identity, NOW)
+    return sign_report(report, key, NOW)
 
 
 def receive(database: Database, report: SignedReport, key: str = "k-1") -> int:

@@ -112,7 +112,8 @@ def post(client: TestClient, payload: dict[str, str], header_key: str) -> int:
             "Idempotency-Key": header_key,
         },
     )
-    return response.status_code
+    status: int = response.status_code
+    return status
 
 
 def test_a_replayed_update_is_answered_as_the_first_and_stores_nothing(

@@ -137,7 +137,11 @@ def ask(
         {"hashes": hashes, "ask_removal": ask_removal},
         signed_at if isinstance(signed_at, datetime) else utc_now(),
     )
-    return client.post(PATH, content=message.body, headers=message.headers(idempotency_key))
+    # Starlette types its answers with httpx2, which is not installed: Any without this.
+    answer: httpx.Response = client.post(
+        PATH, content=message.body, headers=message.headers(idempotency_key)
+    )
+    return answer
 
 
 def test_a_request_with_the_hash_of_an_edited_copy_finds_the_report_forwarded_and_removed(

@@ -114,7 +114,7 @@ def node(
         yield app, database, keys
     finally:
         database.close()
-        passwords._hasher = original  # type: ignore[assignment]
+        passwords._hasher = original
         passwords._dummy_hash.cache_clear()
 
 

@@ -47,7 +47,7 @@ def console(tmp_path: Path) -> Iterator[tuple[str, Settings]]:
             check=True,
             capture_output=True,
         )
-    with running_node(settings, tmp_path, workers=1, **env) as node:
+    with running_node(settings, tmp_path, workers=1, env=env) as node:
         with httpx.Client(base_url=node.url, headers={"Authorization": f"Bearer {key}"}) as client:
             ids = []
             for name in ("astronaut", "coffee"):

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import stat
 from pathlib import Path
+from typing import cast
 
 import pytest
-from sqlalchemy import inspect, select, text
+from sqlalchemy import Table, inspect, select, text
 
 from tutela.db import Database, create_engine_from, current_revision, head_revision, normalise_url
 from tutela.errors import ConfigurationError
@@ -42,7 +43,8 @@ def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(tmp_path: Pa
     with engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
-        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
+        busy_timeout = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
+        assert busy_timeout is not None and busy_timeout >= 1000
         assert connection.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
     engine.dispose()
 
@@ -85,7 +87,7 @@ def test_emptying_the_wal_leaves_no_deleted_upload_in_any_file(tmp_path: Path) -
     marker = b"distinctive-upload-bytes" * 400
     accept_upload(database, "gone", {"item_id": "gone"}, marker)
     with database.unit_of_work() as session:
-        session.execute(ItemPayload.__table__.delete())
+        session.execute(cast(Table, ItemPayload.__table__).delete())
     assert any(marker[:64] in path.read_bytes() for path in tmp_path.glob("*-wal"))
     (task,) = [t for t in enforcement_tasks(settings, database) if t.name == "wal-truncate"]
     assert task.run() is True

@@ -21,7 +21,7 @@ from tutela.db.database import Database
 from tutela.db.types import utc_now
 from tutela.detection.hasher import Hasher
 from tutela.detection.items import accept_signals, accept_upload, get_item
-from tutela.detection.pipeline import MAX_JOB_ATTEMPTS, decide_stream
+from tutela.detection.pipeline import MAX_JOB_ATTEMPTS, Outcomes, decide_stream
 from tutela.detection.queue import ClaimedJob, claim_jobs, renew_leases
 from tutela.detection.worker import EXIT_HUNG, LeaseKeeper, run_worker
 from tutela.errors import CorruptMedia, TutelaError, Unprocessable
@@ -149,7 +149,8 @@ def test_pipeline_beats_the_heart_with_each_hashing_result(database: Database) -
     for n in range(3):
         accept_upload(database, f"upload-{n}", {"item_id": f"upload-{n}"}, b"not an image")
     batches = [claim_jobs(database, "busy", 10, lease_s=60)]
-    hasher, beats, recorded = CountingHasher(), [], []
+    hasher, beats = CountingHasher(), []
+    recorded: list[Outcomes] = []
     decide_stream(
         database,
         cast(Hasher, hasher),

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from provider_fixtures import decide_signals, in_process_client
 from tutela.db.database import Database
 from tutela.db.types import utc_now
-from tutela.detection.deliveries import CONCURRENCY, deliver_due
+from tutela.detection.deliveries import CONCURRENCY, MAX_ATTEMPTS, deliver_due
 from tutela.detection.models import WebhookDelivery
 from tutela.detection.webhooks import register_webhook
 from tutela.settings import Settings
@@ -77,9 +77,9 @@ def delivery(database: Database) -> WebhookDelivery:
         return session.scalars(select(WebhookDelivery)).one()
 
 
-def deliver_at(database: Database, now: datetime, **options: int) -> int:
+def deliver_at(database: Database, now: datetime, max_attempts: int = MAX_ATTEMPTS) -> int:
     with httpx.Client() as client:
-        return deliver_due(database, client, now=now, **options)
+        return deliver_due(database, client, now=now, max_attempts=max_attempts)
 
 
 async def api_get(settings: Settings, database: Database, path: str) -> httpx.Response:

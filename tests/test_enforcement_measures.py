@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -30,7 +31,7 @@ Node = tuple[Database, Settings]
 HOUR = timedelta(hours=1)
 
 
-def events(database: Database) -> list[dict[str, object]]:
+def events(database: Database) -> list[dict[str, Any]]:
     with database.reader() as session:
         rows = session.scalars(select(WebhookDelivery.body).order_by(WebhookDelivery.id))
         return [json.loads(body) for body in rows]
@@ -47,7 +48,10 @@ def test_takedown_is_requested_again_until_the_platform_confirms(review_db: Node
     database, settings = review_db
     clock = FixedClock(START)
     confirmed_case(database, settings, clock)
-    takedowns = lambda: [e for e in events(database) if e["event"] == "takedown.requested"]  # noqa: E731
+
+    def takedowns() -> list[dict[str, Any]]:
+        return [e for e in events(database) if e["event"] == "takedown.requested"]
+
     assert len(takedowns()) == 1
 
     assert resend_due(database, HOUR, clock=clock) == 0  # not yet due
@@ -59,7 +63,7 @@ def test_takedown_is_requested_again_until_the_platform_confirms(review_db: Node
     assert resend_due(database, HOUR, clock=clock) == 1
     assert [e["send"] for e in takedowns()] == [1, 2, 3]
 
-    item_id = int(takedowns()[0]["id"])  # type: ignore[call-overload]
+    item_id = int(takedowns()[0]["id"])
     view = confirm_takedown(database, item_id, "apikey:platform", clock=clock)
     assert view.state == "confirmed" and view.sends == 3
     clock.advance(timedelta(days=2))
@@ -70,7 +74,9 @@ def test_a_notice_is_held_through_the_silence_period_then_released(review_db: No
     database, settings = review_db
     clock = FixedClock(START)
     confirmed_case(database, settings, clock)
-    released = lambda: [e for e in events(database) if e["event"] == "user_notice.released"]  # noqa: E731
+
+    def released() -> list[dict[str, Any]]:
+        return [e for e in events(database) if e["event"] == "user_notice.released"]
 
     clock.advance(timedelta(days=89))
     assert release_due(database, clock=clock) == 0
@@ -137,7 +143,7 @@ def test_the_platform_confirms_takedowns_and_sends_complaints_over_the_api(revie
     database, settings = review_db
     # The API reads the system clock: the complaint must fall inside its six months.
     confirmed_case(database, settings, FixedClock(datetime.now(UTC)))
-    item_id = next(int(e["id"]) for e in events(database) if e["event"] == "takedown.requested")  # type: ignore[call-overload]
+    item_id = next(int(e["id"]) for e in events(database) if e["event"] == "takedown.requested")
     key = make_key(database)
     app = create_app(settings, database=database)
 

@@ -81,7 +81,7 @@ def provider_node(
         "TUTELA_CENTRE_PUBLIC_KEY_FILE": str(centre_public),
         **PROVIDER_IDENTITY,
     }
-    with running_node(settings, tmp_path, workers=0, **env) as node:
+    with running_node(settings, tmp_path, workers=0, env=env) as node:
         yield node.url, api, console
 
 

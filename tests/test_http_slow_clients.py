@@ -35,7 +35,7 @@ def node_url(
     tmp_path = tmp_path_factory.mktemp(request.param)
     settings = Settings(data_dir=tmp_path / "data")
     if request.param == "provider":
-        with running_node(settings, tmp_path, workers=0, **LIMITS) as node:
+        with running_node(settings, tmp_path, workers=0, env=LIMITS) as node:
             yield node.url
     else:
         with running_centre(settings, tmp_path, **LIMITS) as url:

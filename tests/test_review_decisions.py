@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 
 from review_fixtures import detect, detect_hash_only, review_db
 from tutela.audit.log import list_entries
@@ -25,7 +25,7 @@ __all__ = ["review_db"]
 Node = tuple[Database, Settings]
 
 
-def count(database: Database, model: type, *where: object) -> int:
+def count(database: Database, model: type, *where: ColumnElement[bool]) -> int:
     with database.reader() as session:
         return int(session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 

@@ -92,7 +92,8 @@ def test_fast_mode_on_full_resolution_grey_equals_the_reference() -> None:
 
 
 def test_rotated_pixels_match_one_of_the_dihedral_variants() -> None:
-    photo = np.asarray(skdata.astronaut())
+    # scikit-image's data loaders carry no annotations.
+    photo = np.asarray(skdata.astronaut())  # type: ignore[no-untyped-call]
     original = pdq_of_bytes(jpeg(photo), dihedral=True)
     rotated = pdq_of_bytes(jpeg(np.ascontiguousarray(np.rot90(photo))))
     assert original.dihedral is not None

@@ -21,7 +21,7 @@ def test_wilson_interval_matches_newcombes_published_values(
     successes: int, trials: int, low: float, high: float
 ) -> None:
     found = wilson_interval(successes, trials)
-    assert found == (pytest.approx(low, abs=5e-5), pytest.approx(high, abs=5e-5))
+    assert found == pytest.approx((low, high), abs=5e-5)
 
 
 def test_wilson_interval_of_all_successes_mirrors_none() -> None:

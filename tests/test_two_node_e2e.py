@@ -196,11 +196,12 @@ def test_confirmed_match_reaches_the_lea_once_and_the_centres_indicator_reaches_
 
         def provider_status() -> str:
             with provider_db.reader() as session:
-                return session.scalars(
+                status: str = session.scalars(
                     select(OutboxMessage.status).where(
                         OutboxMessage.destination == "centre", OutboxMessage.kind == "report"
                     )
                 ).one()
+                return status
 
         wait_until(lambda: provider_status() == FORWARDED, 30, "the provider learns: forwarded")
         assert sorted(path for path, _ in lea.deliveries) == ["/europol", "/lea-de"]

@@ -46,6 +46,7 @@ def write_video(
     height, width = frames[0].shape[:2]
     with av.open(str(path), "w", format=CONTAINERS[codec]) as container:
         stream = container.add_stream(codec, rate=fps)
+        assert isinstance(stream, av.VideoStream)  # every codec in CONTAINERS is a video codec
         stream.width, stream.height = width, height
         stream.pix_fmt = "yuv420p"
         if codec == "libx264":
