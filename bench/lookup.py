@@ -1,0 +1,227 @@
+"""Benchmark: single and batched hash lookups over HTTP against a running node (`tutela serve`
+in a subprocess) with a bank of N random PDQ hashes (issue 18; target ≥ 20,000 hashes/s batched
+on 2 cores, every planted neighbour found).
+
+    python bench/lookup.py [--n 10000000] [--queries 20000] [--batch 1000] [--single 3000]
+                           [--clients 4]
+
+The bank is N random hashes plus neighbours planted 0..31 bits from some of the queries, imported
+as `tutela bank import` does and snapshotted, so the node starts in seconds. Single lookups send
+`{"signal_type", "value"}` one request each; batched ones `{"signal_type", "values"}` of
+`--batch` hashes. Each answer is checked: a query with planted neighbours must get exactly their
+distances back (random hashes are never within 31 bits of each other in practice). Set
+TUTELA_DATABASE_URL to run against PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from tutela.auth.api_keys import create_api_key
+from tutela.db import open_database
+from tutela.indicators.banks import create_bank
+from tutela.indicators.imports import import_file
+from tutela.indicators.matcher import Matcher
+from tutela.settings import Settings
+
+TUTELA = str(Path(sys.executable).with_name("tutela"))
+PLANTED = range(0, 32)  # within the bank's PDQ threshold (31)
+
+
+def hexes(codes: np.ndarray) -> list[str]:
+    return [row.tobytes().hex() for row in codes]
+
+
+def flip(code: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    out = code.copy()
+    for bit in rng.choice(256, count, replace=False):
+        out[bit // 8] ^= np.uint8(1 << (bit % 8))
+    return out
+
+
+def make_bank(
+    n: int, n_queries: int, seed: int, path: Path
+) -> tuple[list[str], dict[int, list[int]]]:
+    """Write the list file; return the queries and, by query row, the planted distances."""
+    rng = np.random.default_rng(seed)
+    queries = rng.integers(0, 256, (n_queries, 32), dtype=np.uint8)
+    planted: dict[int, list[int]] = {}
+    near = []
+    for row in range(0, n_queries, max(1, n_queries // 2000)):  # about 2,000 planted
+        distance = PLANTED[row % len(PLANTED)]
+        near.append(flip(queries[row], distance, rng))
+        planted[row] = [distance]
+    with open(path, "w") as handle:
+        handle.write("# benchmark list: random PDQ hashes and planted neighbours\n")
+        handle.write("\n".join(hexes(np.array(near))) + "\n")
+        left = n - len(near)
+        while left > 0:
+            chunk = rng.integers(0, 256, (min(left, 1_000_000), 32), dtype=np.uint8)
+            handle.write("\n".join(hexes(chunk)) + "\n")
+            left -= len(chunk)
+    return hexes(queries), planted
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 600) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("the node exited")
+        try:
+            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("the node did not become ready")
+
+
+def in_threads(
+    clients: int,
+    jobs: Sequence[object],
+    work: Callable[[httpx.Client, object], None],
+    url: str,
+    key: str,
+) -> float:
+    """Run `work(client, job)` over the jobs from `clients` threads; seconds taken."""
+    lock = threading.Lock()
+    pending = list(reversed(jobs))
+    failures: list[BaseException] = []
+
+    def worker() -> None:
+        headers = {"Authorization": f"Bearer {key}"}
+        with httpx.Client(base_url=url, headers=headers, timeout=120) as client:
+            while True:
+                with lock:
+                    if not pending or failures:
+                        return
+                    job = pending.pop()
+                try:
+                    work(client, job)
+                except BaseException as error:  # reported after the run
+                    failures.append(error)
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+    return time.perf_counter() - started
+
+
+def check(row: int, matches: list[dict[str, object]], planted: dict[int, list[int]]) -> None:
+    got = sorted(int(str(m["distance"])) for m in matches)
+    want = sorted(planted.get(row, []))
+    if got != want:
+        raise AssertionError(f"query {row}: distances {got}, planted {want}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=10_000_000)
+    parser.add_argument("--queries", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--single", type=int, default=3000)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=18)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "data"
+        settings = Settings(data_dir=data, database_url=os.environ.get("TUTELA_DATABASE_URL"))
+        listing = Path(tmp) / "list.txt"
+        started = time.perf_counter()
+        queries, planted = make_bank(args.n, args.queries, args.seed, listing)
+        database = open_database(settings)
+        bank = f"bench-{secrets.token_hex(4)}"
+        create_bank(database, bank)
+        report = import_file(database, bank, listing, signal_type="pdq")
+        listing.unlink()
+        Matcher(database).save_snapshot()
+        key = create_api_key(database, "bench", ["match"])[1]
+        database.close()
+        print(f"bank: {report.added:,} hashes built in {time.perf_counter() - started:.0f} s")
+
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        env = {**os.environ, "TUTELA_DATA_DIR": str(data)}
+        started = time.perf_counter()
+        node = subprocess.Popen(
+            [TUTELA, "serve", "--port", str(port), "--workers", "0", "--hash-workers", "1"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_ready(url, node)
+            print(f"node ready in {time.perf_counter() - started:.1f} s")
+            single(url, key, queries[: args.single], planted, args.clients)
+            batched(url, key, queries, planted, args.batch, args.clients)
+        finally:
+            node.terminate()
+            node.wait(60)
+
+
+def single(
+    url: str, key: str, queries: list[str], planted: dict[int, list[int]], clients: int
+) -> None:
+    def work(client: httpx.Client, job: object) -> None:
+        row = int(str(job))
+        answer = client.post("/v1/match", json={"signal_type": "pdq", "value": queries[row]})
+        answer.raise_for_status()
+        check(row, answer.json()["matches"], planted)
+
+    seconds = in_threads(clients, list(range(len(queries))), work, url, key)
+    print(f"single: {len(queries):,} lookups in {seconds:.1f} s = {len(queries) / seconds:,.0f}/s")
+
+
+def batched(
+    url: str,
+    key: str,
+    queries: list[str],
+    planted: dict[int, list[int]],
+    batch: int,
+    clients: int,
+) -> None:
+    def work(client: httpx.Client, job: object) -> None:
+        start = int(str(job))
+        values = queries[start : start + batch]
+        answer = client.post("/v1/match", json={"signal_type": "pdq", "values": values})
+        answer.raise_for_status()
+        for offset, result in enumerate(answer.json()["results"]):
+            check(start + offset, result["matches"], planted)
+
+    seconds = in_threads(clients, list(range(0, len(queries), batch)), work, url, key)
+    found = sum(len(v) for v in planted.values())
+    print(
+        f"batched ({batch}/request): {len(queries):,} hashes in {seconds:.1f} s = "
+        f"{len(queries) / seconds:,.0f} hashes/s; all {found:,} planted neighbours found"
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+if __name__ == "__main__":
+    main()
