@@ -50,7 +50,9 @@ COMMANDS: dict[str, CommandEntry] = {
         ("serve",),
         "Run the provider node: the HTTP API, and detection workers that decide every item.",
     ),
-    "status": CommandEntry(("status",), "Queues, deliveries and open alerts (exit 3 while any)."),
+    "status": CommandEntry(
+        ("status",), "Summarise queues (items, review, outbox, webhooks) and open alerts."
+    ),
     "takedowns": CommandEntry(("enforcement",), "Takedown requests to the platform."),
     "transparency": CommandEntry(("transparency",), "Yearly figures with error rates (Art 83)."),
     "user": CommandEntry(("user",), "Console users and their roles."),
