@@ -10,12 +10,14 @@ import io
 import json
 import math
 import re
+import warnings
 from collections import defaultdict
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from provider_fixtures import make_key
 from transparency_seed import (
     CASES,
     COMPLAINTS,
@@ -26,6 +28,7 @@ from transparency_seed import (
     YEAR,
     seed_node,
 )
+from tutela.api import create_app
 from tutela.api.transparency_metrics import TransparencyCollector
 from tutela.audit.models import AuditEntry
 from tutela.cli import main
@@ -33,6 +36,10 @@ from tutela.db import Database, open_database
 from tutela.errors import Forbidden
 from tutela.settings import Settings
 from tutela.transparency.reports import yearly_figures
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
 
 Z = 1.959963984540054
 
@@ -220,3 +227,15 @@ def test_metrics_show_this_years_error_rates_and_reversal_rate(seeded: Settings)
         c.final in ("confirmed", "reversed") for c in in_year
     )
     assert families["tutela_reversal_rate"].samples[0].value == pytest.approx(reversal, abs=1e-6)
+
+
+def test_the_metrics_endpoint_carries_the_figures_gauges(seeded: Settings) -> None:
+    database = open_database(seeded)
+    try:
+        key = make_key(database, "prometheus", ("metrics",))
+        with TestClient(create_app(seeded, database=database)) as client:
+            text = client.get("/metrics", headers={"Authorization": f"Bearer {key}"}).text
+    finally:
+        database.close()
+    assert 'tutela_complaints{outcome="upheld"}' in text
+    assert "# TYPE tutela_error_rate gauge" in text
