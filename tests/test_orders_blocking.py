@@ -25,6 +25,7 @@ from tutela.db.database import Database
 from tutela.db.types import utc_now
 from tutela.errors import InvalidInput, InvalidSignature, UnknownItem
 from tutela.indicators.feed_subscription import FeedPage
+from tutela.indicators.fetchers.checkpoints import FetchFailed
 from tutela.orders.access_documents import BLOCKING_KIND, next_review
 from tutela.orders.access_exports import end_orders, export_rpz, export_urls, rpz_zone
 from tutela.orders.access_models import ListedUrl, ReceivedOrderUrl
@@ -84,6 +85,14 @@ def test_a_url_list_page_signed_by_another_key_is_refused_and_nothing_is_taken(
             database, Forged(), "http://centre.test", centre.private_key.public_key(), utc_now()
         )
     assert count(database, ListedUrl) == 0
+
+
+def test_the_url_list_is_served_only_to_registered_providers(
+    world: Nodes, settings: Settings, tmp_path: Path
+) -> None:
+    stranger = generate_key_file(tmp_path / "stranger.pem")
+    with pytest.raises(FetchFailed, match="401"):
+        follow(world.database, settings, world.centre, stranger)
 
 
 def test_following_again_takes_only_new_entries(
