@@ -2,7 +2,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install browser run test test-all check lint
+.PHONY: install tools browser run test test-all check lint
 
 install: $(VENV)/.installed
 
@@ -12,10 +12,13 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-# The browser the console's tests drive: Debian's chromium (the machine runs as root); and
-# bind9-utils, whose named-checkzone checks the blocking orders' RPZ zone.
-browser:
-	command -v chromium >/dev/null && command -v named-checkzone >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium bind9-utils)
+# Debian tools the tests run: named-checkzone (bind9-utils) checks the RPZ zones (as root).
+tools:
+	command -v named-checkzone >/dev/null || (apt-get update -qq && apt-get install -y -qq bind9-utils)
+
+# The browser the console's tests drive: Debian's chromium (the machine runs as root).
+browser: tools
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
 # The provider node on the embedded default (SQLite in ./tutela-data): the HTTP API on
 # http://127.0.0.1:8000 (docs at /docs) and a detection worker. Ctrl-C stops it.
@@ -33,7 +36,7 @@ lint: check
 
 # The fast tier, in parallel: everything but the slow end-to-end, browser and fuzzing tests, on
 # SQLite (and PostgreSQL too when TUTELA_TEST_DATABASE_URL is set). A few minutes on 2 cores.
-test: check
+test: check tools
 	$(BIN)/pytest -n auto -m "not slow and not browser and not fuzz" --durations=10
 
 # Every test: the fast tier plus the slow end-to-end, browser (Debian's chromium) and fuzzing tests.
