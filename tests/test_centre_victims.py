@@ -305,3 +305,42 @@ def test_requester_add_registers_a_hotline_by_an_administrator(
     assert exited.value.code in (0, None)
     assert json.loads(out)["key_id"] == key.key_id
     assert json.loads(out)["kind"] == "authority"
+
+
+def test_requester_ask_sends_only_the_hashes_tutela_hash_made_and_prints_the_answer(
+    centre: Centre,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    copy = tmp_path / "my-copy.jpg"
+    copy.write_bytes(edited_copy(drawn_image(centre.image_seed), "resize"))
+    with pytest.raises(SystemExit):
+        main(["hash", "--json", str(copy)])
+    lines = tmp_path / "hashes.jsonl"
+    lines.write_text(capsys.readouterr().out, encoding="utf-8")
+    sent: list[bytes] = []
+    app = create_centre_app(centre.settings, centre.database)
+
+    def centre_client() -> TestClient:
+        client = TestClient(app)
+        client.event_hooks["request"].append(lambda request: sent.append(request.content))
+        return client
+
+    # The network edge only: the command's HTTP client reaches the centre app in process.
+    monkeypatch.setattr("tutela.cli.victims.open_client", centre_client)
+    with pytest.raises(SystemExit) as exited:
+        main(
+            [
+                *("centre", "requester", "ask", "http://testserver", str(lines)),
+                *("--key", str(tmp_path / "hotline.pem")),
+            ]
+        )
+    out, err = capsys.readouterr()
+    assert exited.value.code in (0, None), err
+    answer = json.loads(out)
+    assert [m["report_id"] for m in answer["matches"]] == [centre.report_id]
+    [body] = sent
+    payload = json.loads(body)["payload"]
+    assert {h["signal_type"] for h in payload["hashes"]} == {"pdq", "md5", "sha1", "sha256"}
+    assert str(copy) not in body.decode()  # not even the file's name leaves the machine

@@ -12,13 +12,13 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from tutela.centre.linking import PdqLinker
-from tutela.centre.victims import answer_victim_request
+from tutela.centre.victims import REQUESTS_PATH, answer_victim_request
 from tutela.db.database import Database
 from tutela.db.types import utc_now
 from tutela.errors import InvalidInput, RequestTooLarge, Unauthorized
 from tutela.reporting.signing import SigningWindow
 
-PATH = "/v1/victim-requests"
+PATH = REQUESTS_PATH
 # Hashes only: a thousand of them fit in well under this.
 MAX_BODY_BYTES = 256 * 1024
 REPLAYED_HEADER = "Idempotent-Replayed"

@@ -13,6 +13,7 @@ outbox (`tutela.centre.triage.tell_provider`). Every request is audited with its
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -40,6 +41,8 @@ from tutela.reporting.signing import (
 )
 
 KIND = "victim_request"
+# Where the centre takes them (tutela.api.victims), and where `tutela centre requester ask` sends.
+REQUESTS_PATH = "/v1/victim-requests"
 REQUESTER_KINDS = ("authority", "hotline")
 # A provider is asked to remove material matching a victim's request (Art 21(1)).
 REMOVAL_REQUESTED = "removal_requested"
@@ -104,6 +107,26 @@ def add_requester(
         subject = Subject("victim_requester", str(row.id))
         record(session, account.actor, Action.SETTING_CHANGE, subject, details, now=now)
         return RegisteredRequester(row.id, row.name, row.kind, row.key_id)
+
+
+def hashes_of(hash_lines: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """A request's hashes from `tutela hash --json` lines (the victim's own device made them):
+    PDQ and every exact hash of each file; files that could not be hashed are left out."""
+    hashes: dict[tuple[str, str], None] = {}
+    for line in hash_lines:
+        signals = line.get("signals")
+        if not isinstance(signals, Mapping):
+            continue
+        pdq = signals.get("pdq")
+        if isinstance(pdq, Mapping) and isinstance(pdq.get("hash"), str):
+            hashes[("pdq", pdq["hash"])] = None
+        for kind in ("md5", "sha1", "sha256"):
+            value = signals.get(kind)
+            if isinstance(value, str):
+                hashes[(kind, value)] = None
+    if not hashes:
+        raise InvalidInput("no hashes: give the lines `tutela hash --json` printed")
+    return [{"signal_type": kind, "value": value} for kind, value in hashes]
 
 
 def answer_victim_request(
