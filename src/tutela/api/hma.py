@@ -54,6 +54,8 @@ Banks = Annotated[
     str | None, Query(description="Comma-separated bank names to restrict the search to.")
 ]
 BankName = Annotated[str, Path(max_length=128)]
+# Indicator ids are 64-bit: a larger number is refused (422) before it reaches the database.
+ContentId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 # -- hashing -------------------------------------------------------------------------------------
@@ -185,7 +187,7 @@ async def bank_show(bank_name: BankName, _key: MatchKey, services: ServicesDep) 
 @router.get("/c/bank/{bank_name}/content/{content_id}", openapi_extra=scope_doc("match"))
 async def bank_content_show(
     bank_name: BankName,
-    content_id: int,
+    content_id: ContentId,
     _key: MatchKey,
     services: ServicesDep,
     include_signals: bool = False,
