@@ -374,3 +374,41 @@ def test_an_upheld_complaint_retracts_the_report_at_the_centre_and_ncmec(reporti
     with database.reader() as session:
         (entry,) = list_entries(session, action="complaint_decision")
     assert entry.details["retraction"] == {"centre": retraction.id, "ncmec": retract.id}
+
+
+def removal_requested(database: Database, report_key: str, now: datetime) -> dict[str, Any]:
+    message = Message(
+        "removal_requested",
+        f"victim-1-{report_key}",
+        {"report_key": report_key, "reason": "a victim asked for removal (Art 21)"},
+        now.isoformat(),
+    )
+    with database.unit_of_work() as session:
+        return apply_centre_message(session, message, now, max_hold_days=548)
+
+
+def test_a_victims_removal_request_from_the_centre_sends_the_waiting_takedown_at_once(
+    reporting: Node,
+) -> None:
+    database, settings = reporting
+    clock = FixedClock(START)
+    confirm(database, settings, upload_case(database, settings, "astronaut"), clock)
+    clock.advance(timedelta(minutes=5))
+
+    answer = removal_requested(database, sent_report(database)["report_id"], clock.now())
+    assert answer["applied"] == "removal_requested" and answer["takedown_hastened"] is not None
+    assert resend_due(database, HOUR, clock=clock) == 1
+    assert len(events(database, "takedown.requested")) == 1
+
+
+def test_a_victims_removal_request_leaves_a_held_takedown_held(reporting: Node) -> None:
+    database, settings = reporting
+    clock = FixedClock(START)
+    confirm(database, settings, upload_case(database, settings, "astronaut"), clock)
+    report_key = sent_report(database)["report_id"]
+    hold(database, report_key, START + timedelta(days=90), clock.now())
+
+    assert removal_requested(database, report_key, clock.now())["takedown_hastened"] is None
+    clock.advance(timedelta(days=1))
+    assert resend_due(database, HOUR, clock=clock) == 0
+    assert events(database, "takedown.requested") == []

@@ -197,6 +197,20 @@ def pass_on_hold(session: Session, item_ref: str, now: datetime) -> list[int]:
     return told
 
 
+def hasten_takedown(session: Session, case_id: int, now: datetime) -> int | None:
+    """The Centre passed on a victim's request for removal (Art 21(1)): a takedown of the case
+    that is not yet confirmed is sent again now, the remaining hold wait skipped (the Centre, which
+    relays authorities' holds, is the one asking). A held takedown stays held: the hold is checked
+    again when it is sent. Returns its id, or None when the case has no such takedown."""
+    row = session.scalar(
+        select(TakedownRequest).where(TakedownRequest.case_id == case_id).with_for_update()
+    )
+    if row is None or row.state not in (WAITING, REQUESTED):
+        return None
+    row.next_send_at = now
+    return row.id
+
+
 def takedown_of_case(session: Session, case_id: int) -> TakedownView | None:
     row = session.scalar(select(TakedownRequest).where(TakedownRequest.case_id == case_id))
     return None if row is None else view_of(row)

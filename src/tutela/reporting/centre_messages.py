@@ -1,6 +1,7 @@
 """What a provider does with a verified message from the centre: record what became of its
 report (forwarded, unfounded with reasons, information requested; Art 48(2)-(3)) on the outbox
-message, and store the holds authorities asked for (Art 48(6)-(7))."""
+message, store the holds authorities asked for (Art 48(6)-(7)), and hasten the takedown of an
+item a victim asked to have removed (Art 21(1))."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tutela.enforcement.takedown import pass_on_hold
+from tutela.enforcement.takedown import hasten_takedown, pass_on_hold
 from tutela.errors import InvalidInput, NotFound
 from tutela.reporting.canonical import parse_json
 from tutela.reporting.holds import record_hold
@@ -20,6 +21,7 @@ from tutela.reporting.outbox_models import OutboxMessage
 
 CENTRE = "centre"
 HOLD = "hold"
+REMOVAL_REQUESTED = "removal_requested"
 
 
 def apply_centre_message(
@@ -65,11 +67,17 @@ def apply_centre_message(
             "until": hold.until.isoformat(),
             "takedowns_held": held,
         }
+    if message.kind == REMOVAL_REQUESTED:
+        case_id = _stored_report(session, report_key).get("decision", {}).get("case_id")
+        if not isinstance(case_id, int):
+            raise InvalidInput("our stored report names no case")
+        takedown = hasten_takedown(session, case_id, now)
+        return {"applied": REMOVAL_REQUESTED, "takedown_hastened": takedown}
     raise InvalidInput(f"unknown centre message kind {message.kind!r}")
 
 
-def _item_ref(session: Session, report_key: str) -> str:
-    """The platform's item id, read from the report we signed (the centre never names it)."""
+def _stored_report(session: Session, report_key: str) -> dict[str, Any]:
+    """The report we signed under `report_key` (the centre names our reports by it alone)."""
     row = session.scalar(
         select(OutboxMessage).where(
             OutboxMessage.destination == CENTRE, OutboxMessage.idempotency_key == report_key
@@ -78,7 +86,14 @@ def _item_ref(session: Session, report_key: str) -> str:
     if row is None:
         raise NotFound("no report of ours carries that key")
     report = parse_json(str(row.payload.get("body", "")).encode("utf-8"))
-    item = (report.get("metadata") or {}).get("item_id") if isinstance(report, dict) else None
+    if not isinstance(report, dict):
+        raise InvalidInput("our stored report is not an object")
+    return report
+
+
+def _item_ref(session: Session, report_key: str) -> str:
+    """The platform's item id, read from the report we signed (the centre never names it)."""
+    item = (_stored_report(session, report_key).get("metadata") or {}).get("item_id")
     if not isinstance(item, str):
         raise InvalidInput("our stored report names no item")
     return item
