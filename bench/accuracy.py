@@ -8,11 +8,15 @@ scikit-image, scikit-learn's sample images when scikit-learn is installed, and d
 below makes one copy (JPEG q90 unless the edit is itself an encoding; screenshots are PNG), cached
 under bench/.cache/accuracy.
 
-Two sides, both at PDQ distance ≤ 31:
+Three sides, all at PDQ distance ≤ 31:
   - plain PDQ: python-threatexchange `pdq_from_bytes` of the copy against that of the original;
   - tutela: what `tutela match FILE` does today: `hash_file` in fast mode with the eight dihedral
     variants, queried through the Matcher over a bank (temporary SQLite database) that holds the
-    originals' exact hashes (`tutela hash --exact`); copies under PDQ's quality rule are not queried.
+    originals' exact hashes (`tutela hash --exact`); copies under PDQ's quality rule are not queried;
+    a fast candidate within CONFIRM_MARGIN bits of the threshold is decided by the copy's exact
+    hash instead (the run also counts how its answers differ from exact mode's);
+  - tutela robust: the same with the bank marked robust, each copy's robust query variants
+    (frame trimmed, small rotations undone: tutela.signals.robust) queried too.
 Negatives: every copy against every other original, every query variant against every indicator
 hash counted as one comparison; their distance histogram gives the closest negatives' quantiles.
 Later matching work plugs in as another `Side` (more query variants per copy, or more indicator
@@ -40,6 +44,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageOps
 
 THRESHOLD = 31
+CONFIRM_MARGIN = 8  # tutela.indicators.matcher.CONFIRM_MARGIN (printed beside its figures)
 CACHE = Path(__file__).parent / ".cache" / "accuracy" / "v1"  # bump when a recipe changes
 BANK = "originals"
 MIN_QUALITY = 50  # PDQ's own rule (tutela.signals.pdq.MIN_MATCHABLE_QUALITY)
@@ -395,6 +400,13 @@ class CopyHashes:
     plain: str | None  # threatexchange's PDQ; None when it could not read the file
     fast: str | None  # tutela's fast PDQ, None when the file was refused or under the quality rule
     dihedral: tuple[str, ...] = ()
+    # Exact-mode dihedral PDQs of the copy: what `tutela match` hashes when a fast candidate lies
+    # near the threshold, and what exact mode would have queried.
+    exact: tuple[str, ...] = ()
+    # The robust query variants (name, hash) of the fast decode.
+    robust: tuple[tuple[str, str], ...] = ()
+    # A copy under PDQ's quality rule: its fast hash, for the figures on that rule.
+    low: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -451,11 +463,25 @@ def hash_original(
             copy_plain: str | None = pdq_from_bytes(path.read_bytes())[0]
         except Exception:
             copy_plain = None
-        ours = hash_file(str(path), mode=PdqMode.FAST, limits=limits, dihedral=True).pdq
-        if ours is None or not ours.matchable or ours.dihedral is None:
+        ours = hash_file(
+            str(path), mode=PdqMode.FAST, limits=limits, dihedral=True, robust=True
+        ).pdq
+        exact_copy = hash_file(str(path), mode=PdqMode.EXACT, limits=limits, dihedral=True).pdq
+        if ours is None or exact_copy is None or ours.dihedral is None:
             copies.append(CopyHashes(edit.name, copy_plain, None))
+        elif not ours.matchable:
+            copies.append(CopyHashes(edit.name, copy_plain, None, low=ours.hash))
         else:
-            copies.append(CopyHashes(edit.name, copy_plain, ours.hash, ours.dihedral))
+            copies.append(
+                CopyHashes(
+                    edit.name,
+                    copy_plain,
+                    ours.hash,
+                    ours.dihedral,
+                    exact_copy.dihedral or (),
+                    ours.robust or (),
+                )
+            )
     return OriginalHashes(original.name, plain, exact.hash, exact.quality, tuple(copies))
 
 
@@ -484,6 +510,8 @@ class Side:
     query_codes: np.ndarray  # (M, 32) uint8
     query_owner: np.ndarray  # (M,) copy index
     matched: set[tuple[int, int]] = field(default_factory=set)
+    # Queries whose fast candidates lay near the threshold and were hashed exactly.
+    confirmed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -573,40 +601,90 @@ def plain_side(hashed: Sequence[OriginalHashes], copies: Sequence[Copy], thresho
     return side
 
 
-def tutela_side(hashed: Sequence[OriginalHashes], threshold: int) -> Side:
-    """The originals' exact hashes in a bank, the copies' fast dihedral hashes through the
-    Matcher, as `tutela match` does (minus the isolated decoding processes)."""
+def tutela_side(hashed: Sequence[OriginalHashes], threshold: int, *, robust: bool = False) -> Side:
+    """The originals' exact hashes in a bank, the copies through the Matcher as `tutela match`
+    does (minus the isolated decoding processes): fast dihedral hashes searched CONFIRM_MARGIN
+    bits beyond the threshold, the exact ones instead when a candidate lies that near it.
+    `robust`: the bank is robust and the copies' robust variants are queried too."""
     from tutela.db import open_database
     from tutela.indicators.banks import create_bank
     from tutela.indicators.ledger import add_indicator
-    from tutela.indicators.matcher import Matcher
+    from tutela.indicators.matcher import CONFIRM_MARGIN, Matcher
     from tutela.settings import Settings
+    from tutela.signals.pdq import PdqHash
 
     queried = [(i, h) for i, h in enumerate(c for o in hashed for c in o.copies) if h.fast]
+    codes: list[str] = []
+    owners_of_codes: list[int] = []
     side = Side(
-        "tutela",
+        "tutela robust" if robust else "tutela",
         codes_of(o.exact for o in hashed),
         np.arange(len(hashed)),
-        codes_of(v for _, h in queried for v in h.dihedral),
-        np.repeat(np.array([i for i, _ in queried], np.int64), 8),
+        np.zeros((0, 32), np.uint8),
+        np.zeros(0, np.int64),
     )
+    confirmed = 0
     with tempfile.TemporaryDirectory() as tmp:
         database = open_database(Settings(data_dir=Path(tmp)))
         try:
-            create_bank(database, BANK, pdq_threshold=threshold)
+            create_bank(database, BANK, pdq_threshold=threshold, robust=robust)
             owners: dict[int, list[int]] = defaultdict(list)
             for index, original in enumerate(hashed):
                 owners[add_indicator(database, BANK, "pdq", original.exact).id].append(index)
             matcher = Matcher(database, use_snapshot=False)
             matcher.load()
-            found = matcher.match_hashes(
-                "pdq", [h.fast or "" for _, h in queried], [h.dihedral for _, h in queried]
-            )
+            for copy, h in queried:
+                variants = h.robust if robust else None
+                fast = PdqHash(h.fast or "", 100, h.dihedral, variants)
+                used, results = fast, matcher.match_pdq(fast, margin=CONFIRM_MARGIN)
+                if results is None:
+                    confirmed += 1
+                    used = PdqHash(h.exact[0], 100, h.exact, variants)
+                    results = matcher.match_pdq(used, margin=0) or []
+                side.matched |= {(copy, o) for r in results for o in owners[r.indicator_id]}
+                used_codes = list(used.dihedral or ()) + [v for _, v in used.robust or ()]
+                codes += used_codes
+                owners_of_codes += [copy] * len(used_codes)
         finally:
             database.close()
-    for (copy, _), results in zip(queried, found, strict=True):
-        side.matched |= {(copy, o) for r in results for o in owners[r.indicator_id]}
+    side.query_codes = codes_of(codes) if codes else np.zeros((0, 32), np.uint8)
+    side.query_owner = np.array(owners_of_codes, np.int64)
+    side.confirmed = confirmed
     return side
+
+
+def exact_mode_pairs(hashed: Sequence[OriginalHashes], threshold: int) -> set[tuple[int, int]]:
+    """(copy, original) pairs that exact mode finds: the copies' exact dihedral hashes against
+    the originals' (an exhaustive search), for the copies tutela queries."""
+    queried = [(i, h) for i, h in enumerate(c for o in hashed for c in o.copies) if h.fast]
+    if not queried:
+        return set()
+    codes = codes_of(v for _, h in queried for v in h.exact)
+    d = distances(codes, codes_of(o.exact for o in hashed)).reshape(len(queried), 8, -1)
+    rows, cols = np.nonzero(d.min(axis=1) <= threshold)
+    return {(queried[r][0], int(c)) for r, c in zip(rows.tolist(), cols.tolist(), strict=True)}
+
+
+def print_quality_rule(
+    hashed: Sequence[OriginalHashes], copies: Sequence[Copy], tight: int = 16
+) -> None:
+    """Figures for PDQ's quality rule: how near copies under it come to their own original and
+    to the others (whether querying them at a tight distance would be safe)."""
+    low = [(i, h.low) for i, h in enumerate(c for o in hashed for c in o.copies) if h.low]
+    print(f"\ncopies under PDQ's quality rule (not queried): {len(low)}")
+    if not low:
+        return
+    d = distances(codes_of(v for _, v in low), codes_of(o.exact for o in hashed))
+    own = np.array([copies[i].original for i, _ in low])
+    own_d = d[np.arange(len(low)), own]
+    d[np.arange(len(low)), own] = 257
+    closest_negative = int(d.min())
+    for limit in (tight, THRESHOLD):
+        print(
+            f"  within {limit} bits of their own original: {int((own_d <= limit).sum())}; "
+            f"negatives within {limit}: {int((d <= limit).sum())} of {d.size:,}"
+        )
+    print(f"  closest negative of these: {closest_negative} bits")
 
 
 # -- the run ----------------------------------------------------------------------------------
@@ -627,11 +705,11 @@ def print_recall(
     """The recall tables (per edit, per family and group, per source); (found, total) per group
     and side."""
     per_edit = [recall(copies, side.matched) for side in sides]
-    heads = " ".join(f"{side.name:>9}" for side in sides)
+    heads = " ".join(f"{side.name:>13}" for side in sides)
     print(f"\nrecall at PDQ distance ≤ {THRESHOLD}, {len(hashed)} copies per edit")
     print(f"{'group':<9} {'family':<11} {'strength':<16} {heads}")
     for edit in EDITS:
-        row = " ".join(f"{percent(*r[edit.name]):>9}" for r in per_edit)
+        row = " ".join(f"{percent(*r[edit.name]):>13}" for r in per_edit)
         print(f"{edit.group:<9} {edit.family:<11} {edit.strength:<16} {row}")
     print(f"\n{'group':<9} {'family':<28} {heads}")
     by_group: dict[str, list[tuple[int, int]]] = {}
@@ -639,10 +717,10 @@ def print_recall(
         members = [e for e in EDITS if e.group == group]
         for family in dict.fromkeys(e.family for e in members):
             names = [e.name for e in members if e.family == family]
-            row = " ".join(f"{percent(*summed(r[n] for n in names)):>9}" for r in per_edit)
+            row = " ".join(f"{percent(*summed(r[n] for n in names)):>13}" for r in per_edit)
             print(f"{group:<9} {family:<28} {row}")
         by_group[group] = [summed(r[e.name] for e in members) for r in per_edit]
-        row = " ".join(f"{percent(*g):>9}" for g in by_group[group])
+        row = " ".join(f"{percent(*g):>13}" for g in by_group[group])
         print(f"{group:<9} {'(all ' + group + ')':<28} {row}")
     # Drawn pictures fill up the count; the photos alone say whether they flatter the result.
     group_of = {e.name: e.group for e in EDITS}
@@ -654,7 +732,7 @@ def print_recall(
     print(f"\n{'source':<9} {'group':<28} {heads}")
     for key in sorted(by_source[0], key=lambda k: (k.split()[0], GROUPS.index(k.split()[1]))):
         source, group = key.split()
-        row = " ".join(f"{percent(*r[key]):>9}" for r in by_source)
+        row = " ".join(f"{percent(*r[key]):>13}" for r in by_source)
         print(f"{source:<9} {group:<28} {row}")
     unqueried = sum(not c.fast for o in hashed for c in o.copies)
     unread = sum(not c.plain for o in hashed for c in o.copies)
@@ -683,7 +761,7 @@ def print_negatives(sides: Sequence[Side], copies: Sequence[Copy], n_originals: 
     """The false-match table; false (copy, original) pairs per side."""
     print("\nnegatives: each copy against every other original; quantiles of all comparisons")
     print(
-        f"{'side':<10} {'comparisons':>12} {'≤ ' + str(THRESHOLD):>6} {'false pairs':>12} "
+        f"{'side':<14} {'comparisons':>12} {'≤ ' + str(THRESHOLD):>6} {'false pairs':>12} "
         f"{'min':>5} {'0.001%':>7} {'0.01%':>6} {'0.1%':>6}"
     )
     false_counts = []
@@ -704,7 +782,7 @@ def print_negatives(sides: Sequence[Side], copies: Sequence[Copy], n_originals: 
             f"{found.quantile(q):>{w}}" for q, w in ((0, 5), (1e-5, 7), (1e-4, 6), (1e-3, 6))
         )
         print(
-            f"{side.name:<10} {found.comparisons:>12,} {found.within(THRESHOLD):>6} "
+            f"{side.name:<14} {found.comparisons:>12,} {found.within(THRESHOLD):>6} "
             f"{len(false):>12} {quantiles}"
         )
     return false_counts
@@ -738,8 +816,20 @@ def main() -> None:
     disagree = sum(h.plain != h.exact for h in hashed)
     print(f"  originals whose `tutela hash --exact` differs from threatexchange's: {disagree}")
 
-    sides = [plain_side(hashed, copies, THRESHOLD), tutela_side(hashed, THRESHOLD)]
+    sides = [
+        plain_side(hashed, copies, THRESHOLD),
+        tutela_side(hashed, THRESHOLD),
+        tutela_side(hashed, THRESHOLD, robust=True),
+    ]
     by_group = print_recall(sides, copies, hashed)
+    exact_pairs = exact_mode_pairs(hashed, THRESHOLD)
+    queried = sum(1 for o in hashed for c in o.copies if c.fast)
+    print(
+        f"  (tutela: {sides[1].confirmed} of {queried} queries had a fast candidate within "
+        f"±{CONFIRM_MARGIN} bits of the threshold and were hashed exactly; answers differing "
+        f"from exact mode's: {len(sides[1].matched ^ exact_pairs)})"
+    )
+    print_quality_rule(hashed, copies)
     false_counts = print_negatives(sides, copies, len(hashed))
     pairs = len(copies) * (len(hashed) - 1)
     print(f"  ({pairs:,} unrelated (copy, original) pairs; tutela compares 8 variants per pair)")
@@ -747,12 +837,12 @@ def main() -> None:
         print("  (under 1,000,000 negative pairs: run the default size for the issue's figures)")
     print(f"done in {time.perf_counter() - started:.0f} s")
 
-    (plain_found, plain_total), (ours_found, ours_total) = by_group["easy"]
+    (plain_found, plain_total), (ours_found, ours_total), _ = by_group["easy"]
     ours, plain = ours_found / ours_total, plain_found / plain_total
     print(
         f"accuracy: tutela {100 * ours:.1f} % recall vs plain PDQ {100 * plain:.1f} % on easy edits "
-        f"= {ours / plain:.3f}× (false matches: tutela {false_counts[1]}, plain {false_counts[0]} "
-        f"in {pairs:,} negatives)"
+        f"= {ours / plain:.3f}× (false matches: tutela {false_counts[1]}, tutela robust "
+        f"{false_counts[2]}, plain {false_counts[0]} in {pairs:,} negatives)"
     )
 
 

@@ -126,7 +126,7 @@ def _match_files(
     confirm: list[str] = []
     for mode in (PdqMode.FAST, PdqMode.EXACT):
         task = functools.partial(
-            hash_file, mode=mode, limits=settings.media, dihedral=True, robust=True
+            hash_file, mode=mode, limits=settings.media, dihedral=True, robust=matcher.robust
         )
         todo = files if mode is PdqMode.FAST else confirm
         if not todo:

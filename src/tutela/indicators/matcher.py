@@ -141,6 +141,11 @@ class Matcher:
     def __len__(self) -> int:
         return len(self._entries)
 
+    @property
+    def robust(self) -> bool:
+        """Whether some enabled bank matches robust query variants (worth hashing them)."""
+        return any(rule.robust for rule in self._rules.values())
+
     def load(self, *, progress: Callable[[int], None] | None = None) -> None:
         """Bring in every matchable indicator: from the snapshot and the changes made since it
         when there is a usable one, else from the database (`progress(n)` after each n rows)."""

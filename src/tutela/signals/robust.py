@@ -20,17 +20,23 @@ from PIL import Image
 
 from tutela.signals.pdq_fast import _LUMA, MIN_HASHABLE_SIDE, fast_pdq
 
-# Angles (degrees, counter-clockwise as the copy was turned) undone by a variant.
-ROTATIONS = (-5.0, -2.0, 2.0, 5.0)
+# Angles (degrees, counter-clockwise as the copy was turned) undone by a variant: 1° apart, as
+# half a degree off costs PDQ up to ~30 bits (measured on scikit-image photos).
+ROTATIONS = (-5.0, -4.0, -3.0, -2.0, 2.0, 3.0, 4.0, 5.0)
 # An edge line is frame, not picture, when this share of its pixels falls in its three most
 # common 16-level tone bins (bars, blocks of text, icons on a flat ground).
 FRAME_TONE_SHARE = 0.9
 _TONE_BINS = 16
+# Rounds of peeling the four sides of app chrome (bars inside bars).
+FRAME_PASSES = 6
 # A border line has this share of its pixels in two adjacent-ish tone bins (JPEG noise aside).
 UNIFORM_SHARE = 0.97
-# Variants are hashed on the picture scaled down to this longest side (fast, and PDQ sees a
-# 64×64 grid anyway).
+# Variants are hashed on the picture scaled down towards this shorter side (fast decodes are
+# already near it; PDQ sees a 64×64 grid anyway).
 WORK_SIDE = 256
+# A copy turned onto a larger canvas has this much of each outermost line in the fill colour
+# (all but where a corner of the picture touches it).
+ROTATED_EDGE_SHARE = 0.6
 # A trim that keeps less than this share of either side is a guess too far.
 MIN_KEPT = 0.3
 # Under this share trimmed from every side the trim variant would repeat the plain hash.
@@ -43,17 +49,24 @@ def robust_variants(grey: np.ndarray) -> tuple[tuple[str, str], ...]:
     if grey.ndim == 3:
         grey = (np.asarray(grey, np.float32) @ _LUMA).round().clip(0, 255).astype(np.uint8)
     image = Image.fromarray(np.ascontiguousarray(grey))
-    if max(image.size) > WORK_SIDE:
-        image.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.BILINEAR)
+    if min(image.size) > 2 * WORK_SIDE:
+        scale = WORK_SIDE / min(image.size)
+        size = (round(image.width * scale), round(image.height * scale))
+        image = image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
         grey = np.asarray(image)
     out: list[tuple[str, str]] = []
     seen: set[tuple[int, int, int, int]] = set()
-    for name, uniform in (("trim", True), ("frame", False)):
-        box = frame_box(grey, uniform=uniform)
+    # A frame's first pass (one bar: a caption) and its last (layers of app chrome) both, as
+    # further passes may eat into a picture of flat shapes.
+    boxes = [("trim", frame_box(grey, uniform=True))]
+    boxes += [("frame", frame_box(grey, uniform=False, passes=n)) for n in (1, FRAME_PASSES)]
+    for name, box in boxes:
         if box is not None and box not in seen:
             seen.add(box)
             top, bottom, left, right = box
             _add(out, name, grey[top:bottom, left:right])
+    if not _fill_on_every_edge(grey):
+        return tuple(out)
     for degrees in ROTATIONS:
         turned = _unrotated(image, degrees)
         if turned is not None:
@@ -61,29 +74,38 @@ def robust_variants(grey: np.ndarray) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-def frame_box(grey: np.ndarray, *, uniform: bool) -> tuple[int, int, int, int] | None:
+def frame_box(
+    grey: np.ndarray, *, uniform: bool, passes: int = 0
+) -> tuple[int, int, int, int] | None:
     """(top, bottom, left, right) of the picture inside a frame, or None when no edge is frame.
 
     `uniform`: a frame line is near-constant (borders, letterboxes); else it may hold a few
     tones (caption bars, app chrome). Runs of frame lines are peeled from each edge, each judged
-    within what is left, so a title bar above a sidebar comes off before the sidebar is judged."""
+    within what is left, so a title bar above a sidebar comes off before the sidebar is judged;
+    at most `passes` rounds of the four sides (default: one for `uniform`, else FRAME_PASSES)."""
     height, width = grey.shape
     top, bottom, left, right = 0, height, 0, width
-    bins = (grey.astype(np.int32) * _TONE_BINS) >> 8
+    bins = grey >> 4  # 16 tone bins
     # A border is one band per side; app chrome may be several (a title bar above tabs).
-    for _ in range(1 if uniform else 8):
-        rows, ground = _frame_lines(bins[top:bottom, left:right], uniform)
-        top, bottom = top + _run(rows), bottom - _run(rows[::-1])
+    for _ in range(passes or (1 if uniform else FRAME_PASSES)):
+        box = (top, bottom, left, right)
+        inner = bins[top:bottom, left:right]
+        peel_top, ground_top = _peel(inner, uniform)
+        peel_bottom, ground_bottom = _peel(inner[::-1], uniform)
+        top, bottom = top + peel_top, bottom - peel_bottom
         if bottom - top <= MIN_KEPT * height:
             return None
-        # A border is of one colour: with bars peeled above or below, the sides must match them.
-        same = ground if uniform and (top or bottom < height) else None
-        cols, _ = _frame_lines(bins[top:bottom, left:right].T, uniform, same)
-        step_left, step_right = _run(cols), _run(cols[::-1])
-        left, right = left + step_left, right - step_right
+        # A frame has one ground colour: with bars peeled above or below, the sides must match
+        # them (else the flat side of a picture of shapes would be taken for frame).
+        same = None
+        if peel_top or peel_bottom:
+            same = ground_top if peel_top else ground_bottom
+        inner = bins[top:bottom, left:right].T
+        left += _peel(inner, uniform, same)[0]
+        right -= _peel(inner[::-1], uniform, same)[0]
         if right - left <= MIN_KEPT * width:
             return None
-        if not (step_left or step_right):
+        if (top, bottom, left, right) == box:
             break
     trimmed = max(top / height, 1 - bottom / height, left / width, 1 - right / width)
     if trimmed < MIN_TRIMMED:
@@ -110,10 +132,28 @@ def _frame_lines(
     return np.asarray(few & (order == ground).any(axis=1)), ground
 
 
+def _peel(bins: np.ndarray, uniform: bool, ground: int | None = None) -> tuple[int, int]:
+    """How many leading rows of `bins` are frame, and the ground tone they were judged by."""
+    first, edge_ground = _frame_lines(bins[:1], uniform, ground)
+    if not first.all():  # the usual case, a picture to its edge: one line looked at
+        return 0, edge_ground
+    flags, ground = _frame_lines(bins, uniform, edge_ground)
+    return _run(flags), ground
+
+
 def _run(flags: np.ndarray) -> int:
     """How many leading entries are True."""
     misses = np.flatnonzero(~flags)
     return int(misses[0]) if len(misses) else len(flags)
+
+
+def _fill_on_every_edge(grey: np.ndarray) -> bool:
+    """Whether most of every outermost row and column is one and the same tone: the corners a
+    rotation onto a larger canvas leaves (or a border). Other pictures skip the rotations."""
+    edges = [grey[0], grey[-1], grey[:, 0], grey[:, -1]]
+    tones = [np.bincount(edge >> 4, minlength=_TONE_BINS) for edge in edges]
+    grounds = {int(np.argmax(t)) for t in tones}
+    return len(grounds) == 1 and all(t.max() >= ROTATED_EDGE_SHARE * t.sum() for t in tones)
 
 
 def _unrotated(image: Image.Image, degrees: float) -> np.ndarray | None:
