@@ -44,7 +44,7 @@ def seeded(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def node_url(seeded: Settings, tmp_path: Path) -> Iterator[str]:
-    with running_node(seeded, tmp_path, workers=1, **ENV) as node:
+    with running_node(seeded, tmp_path, workers=1, env=ENV) as node:
         yield node.url
 
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,7 +34,8 @@ PDQ_2 = "0f" * 32
 PDQ_3 = "a5" * 32
 PDQ_ELSEWHERE = "5a" * 32
 # (provider, pdq, kind, Member State, received): the reports the test seeds.
-REPORTS = (
+ReportSpec = tuple[str, str, Kind, str, datetime]
+REPORTS: tuple[ReportSpec, ...] = (
     ("a", PDQ_1, Kind.KNOWN, "DE", NOW),
     ("a", PDQ_1_NEAR, Kind.KNOWN, "DE", NOW + timedelta(hours=1)),  # a duplicate
     ("a", PDQ_2, Kind.NEW, "FR", NOW + timedelta(hours=2)),
@@ -43,7 +45,7 @@ REPORTS = (
 
 
 def report(
-    database: Database, key: SigningKey, identity: ProviderIdentity, n: int, spec: tuple
+    database: Database, key: SigningKey, identity: ProviderIdentity, n: int, spec: ReportSpec
 ) -> int:
     _, pdq, kind, country, at = spec
     base = sample_input(case_id=n)
@@ -98,12 +100,13 @@ def seeded(database: Database, tmp_path: Path) -> Database:
     return database
 
 
-def centre_report(capsys: pytest.CaptureFixture[str]) -> dict:
+def centre_report(capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
     with pytest.raises(SystemExit) as exited:
         main(["transparency", "report", "--year", str(NOW.year), "--centre"])
     out, err = capsys.readouterr()
     assert exited.value.code in (0, None), err
-    return json.loads(out)
+    report: dict[str, Any] = json.loads(out)
+    return report
 
 
 def test_centre_figures_count_reports_by_provider_member_state_and_kind(
