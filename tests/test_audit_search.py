@@ -68,3 +68,12 @@ def test_a_page_past_the_oldest_match_points_back_to_the_matches(database: Datab
     with database.reader() as session:
         past = search_entries(session, AuditFilter(action="decision"), size=5, before=3)
     assert (seqs(past), past.has_newer, past.has_older) == ([], True, False)
+
+
+def test_an_unfiltered_page_past_the_newest_entry_points_back_to_the_head(
+    database: Database,
+) -> None:
+    seed(database)
+    with database.reader() as session:
+        past = search_entries(session, AuditFilter(), size=5, after=14113)
+    assert (seqs(past), past.has_newer, past.has_older) == ([], False, True)

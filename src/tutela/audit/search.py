@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from tutela.audit.log import EntryView, view_of
@@ -86,4 +86,6 @@ def search_entries(
 def _any(
     session: Session, conditions: list[ColumnElement[bool]], *more: ColumnElement[bool]
 ) -> bool:
-    return bool(session.scalar(select(exists().where(*conditions, *more))))
+    # The subquery names its table: with no filter and no bound, a bare EXISTS() would select
+    # from nothing, which SQLite refuses (an empty page past the end, GET /ui/audit?after=N).
+    return bool(session.scalar(select(select(AuditEntry.seq).where(*conditions, *more).exists())))
