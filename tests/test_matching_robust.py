@@ -18,9 +18,12 @@ from skimage import data as skdata
 
 from provider_fixtures import drawn_image, jpeg, png
 from tutela.db import Database
+from tutela.detection.hasher import hash_task
+from tutela.detection.pipeline import outcome_of
 from tutela.indicators.banks import create_bank, get_bank, set_bank_thresholds
 from tutela.indicators.ledger import add_indicator
 from tutela.indicators.matcher import CONFIRM_MARGIN, Matcher, MatchResult
+from tutela.media import MediaLimits
 from tutela.signals.base import hamming_hex
 from tutela.signals.hashing import pdq_of_bytes
 from tutela.signals.pdq import PdqHash, PdqMode
@@ -163,3 +166,18 @@ def test_the_robust_variants_of_a_picture_are_named_and_stay_within_the_quality_
     assert pdq.as_dict()["robust"] == dict(pdq.robust)
     reread = Image.open(io.BytesIO(data))
     assert reread.size[0] > 320  # the border was there to be trimmed
+
+
+def test_an_upload_hashed_with_robust_variants_matches_a_robust_bank_by_its_trim(
+    database: Database,
+) -> None:
+    original = photo("astronaut")
+    create_bank(database, "robust", robust=True)
+    add_indicator(database, "robust", "pdq", exact(png(original)).hash)
+    matcher = Matcher(database, use_snapshot=False)
+    matcher.load()
+    assert matcher.robust
+    signals = hash_task((0, bordered(original)), limits=MediaLimits(), robust=matcher.robust)
+    outcome = outcome_of(matcher, signals)
+    assert [(m.bank, m.variant) for m in outcome.matches] == [("robust", "trim")]
+    assert "robust" not in outcome.signals["pdq"]  # variants are matched, never stored

@@ -16,17 +16,20 @@ from tutela.signals.pdq import PdqMode
 Task = tuple[int, bytes]
 
 
-def hash_task(task: Task, *, limits: MediaLimits) -> MediaSignals:
-    """Runs inside a sub-worker: all signals of one upload, with the eight dihedral PDQs."""
-    return hash_media(task[1], mode=PdqMode.FAST, limits=limits, dihedral=True)
+def hash_task(task: Task, *, limits: MediaLimits, robust: bool = False) -> MediaSignals:
+    """Runs inside a sub-worker: all signals of one upload, with the eight dihedral PDQs (and
+    the robust query variants when `robust`: some enabled bank matches them)."""
+    return hash_media(task[1], mode=PdqMode.FAST, limits=limits, dihedral=True, robust=robust)
 
 
 class Hasher:
     """An IsolatedPool of `workers` processes; `hash_many` may be called from several threads."""
 
-    def __init__(self, limits: MediaLimits, *, workers: int) -> None:
+    def __init__(self, limits: MediaLimits, *, workers: int, robust: bool = False) -> None:
         self._pool: IsolatedPool[Task, MediaSignals] = IsolatedPool(
-            functools.partial(hash_task, limits=limits), workers=workers, limits=limits
+            functools.partial(hash_task, limits=limits, robust=robust),
+            workers=workers,
+            limits=limits,
         )
         self._lock = threading.Lock()
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import func, select
@@ -26,7 +26,7 @@ from tutela.detection.verdicts import Outcome, record_outcomes
 from tutela.errors import TutelaError, Unprocessable
 from tutela.indicators.matcher import Matcher, MatchResult
 from tutela.signals.hashing import MediaSignals
-from tutela.signals.pdq import MIN_MATCHABLE_QUALITY, PdqSignal
+from tutela.signals.pdq import MIN_MATCHABLE_QUALITY, PdqHash, PdqSignal
 
 # A job that has been claimed this often without an outcome kills its workers; give up on it.
 MAX_JOB_ATTEMPTS = 5
@@ -213,13 +213,17 @@ def outcome_of(matcher: Matcher, signals: MediaSignals | TutelaError) -> Outcome
     if signals.pdq is not None:
         stored["pdq"] = {"hash": signals.pdq.hash, "quality": signals.pdq.quality}
     variants = signals.pdq.dihedral if signals.pdq is not None else None
-    matches = find_matches(matcher, stored, variants)
+    robust = signals.pdq.robust if signals.pdq is not None else None
+    matches = find_matches(matcher, stored, variants, robust)
     error = signals.error.as_dict() if signals.error is not None else None
     return Outcome(signals=stored, matches=matches, error=error)
 
 
 def find_matches(
-    matcher: Matcher, signals: dict[str, Any], dihedral: Sequence[str] | None = None
+    matcher: Matcher,
+    signals: dict[str, Any],
+    dihedral: Sequence[str] | None = None,
+    robust: Sequence[tuple[str, str]] | None = None,
 ) -> list[MatchResult]:
     """Every match of the item's signals, review band included (policy sorts them out)."""
     found: list[MatchResult] = []
@@ -228,6 +232,13 @@ def find_matches(
             quality = value.get("quality")
             if quality is not None and quality < MIN_MATCHABLE_QUALITY:
                 continue  # PDQ's own rule: featureless images match everything nearby
+            if robust:  # the upload's robust variants, for banks that match them
+                query = PdqHash(value["hash"], quality or 0, tuple(dihedral or ()) or None)
+                found += (
+                    matcher.match_pdq(replace(query, robust=tuple(robust)), include_review=True)
+                    or []
+                )
+                continue
             variants = [list(dihedral)] if dihedral else None
             found += matcher.match_hashes(PDQ, [value["hash"]], variants, include_review=True)[0]
         else:

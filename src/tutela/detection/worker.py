@@ -248,7 +248,8 @@ def run_worker(
     lease_s = settings.job_lease_s
     try:
         with (
-            Hasher(settings.media, workers=hash_workers) as hasher,
+            # Robust variants are hashed when a robust bank is enabled at start.
+            Hasher(settings.media, workers=hash_workers, robust=matcher.robust) as hasher,
             LeaseKeeper(
                 database,
                 name,
