@@ -133,6 +133,20 @@ def test_integer_beyond_64_bits_is_an_invalid_input_problem(provider: FastAPI) -
     assert answer.json()["code"] == "invalid_input"
 
 
+@pytest.mark.parametrize(
+    "url", ["/ui/audit?action=a%00b", "/v1/items/1?x=%00", "/v1/items/a%00b", "/ui/audit?before=0"]
+)
+def test_a_nul_in_the_url_is_an_invalid_input_not_a_failure(provider: FastAPI, url: str) -> None:
+    async def get() -> httpx.Response:
+        async with client_of(provider) as client:
+            return await client.get(url, headers=provider.state.test_headers)
+
+    answer = asyncio.run(get())
+    assert answer.status_code in (200, 404, 422)
+    if "%00" in url:
+        assert answer.status_code == 422
+
+
 def test_a_method_a_path_does_not_answer_is_a_documented_problem(provider: FastAPI) -> None:
     async def put() -> httpx.Response:
         async with client_of(provider) as client:

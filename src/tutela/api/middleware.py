@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tutela.api.metrics import NodeMetrics
 from tutela.api.problems import problem, render_error
-from tutela.errors import InternalError
+from tutela.errors import InternalError, InvalidInput
 from tutela.settings import Settings
 from tutela.ui.access import SECURITY_HEADERS
 
@@ -107,9 +107,28 @@ def _template(scope: Scope) -> str:
 
 def harden(app: FastAPI, settings: Settings) -> None:
     """The guards of every node's HTTP layer; call once the app's own middleware is added."""
+    app.add_middleware(NoNulInUrl)
     app.add_middleware(BodyDeadline, timeout_s=settings.http_body_timeout_s)
     app.add_middleware(UnexpectedErrors)
     app.add_middleware(SecurityHeaders, behind_tls=settings.behind_tls)
+
+
+class NoNulInUrl:
+    """Refuse (422 invalid_input) a path or query string holding a NUL character: no route takes
+    one, and PostgreSQL's driver refuses it wherever it reaches a query, as a defect (500)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (
+            "\x00" in scope["path"] or b"%00" in scope.get("query_string", b"").lower()
+        ):
+            refused = InvalidInput("the URL holds a NUL character")
+            response = await render_error(Request(scope), refused)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 class BodyDeadline:
