@@ -104,7 +104,9 @@ def test_a_report_signed_a_year_ahead_is_refused_as_stale(
     assert stored(database) == 0
 
 
-def test_the_signing_window_is_a_setting(tmp_path: Path, key: SigningKey, database: Database) -> None:
+def test_the_signing_window_is_a_setting(
+    tmp_path: Path, key: SigningKey, database: Database
+) -> None:
     settings = Settings(data_dir=tmp_path, signed_message_max_age_s=60)
     with TestClient(create_centre_app(settings, database)) as narrow:
         answer = post(narrow, signed(key, utc_now() - timedelta(minutes=5)), "k-1")

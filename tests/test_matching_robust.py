@@ -180,4 +180,5 @@ def test_an_upload_hashed_with_robust_variants_matches_a_robust_bank_by_its_trim
     signals = hash_task((0, bordered(original)), limits=MediaLimits(), robust=matcher.robust)
     outcome = outcome_of(matcher, signals)
     assert [(m.bank, m.variant) for m in outcome.matches] == [("robust", "trim")]
+    assert outcome.signals is not None
     assert "robust" not in outcome.signals["pdq"]  # variants are matched, never stored

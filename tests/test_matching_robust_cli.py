@@ -26,7 +26,7 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
 
 def banked_and_bordered(tmp_path: Path) -> tuple[Path, Path]:
     """The astronaut photo, banked by its exact PDQ, and a copy with a white border."""
-    original = Image.fromarray(skdata.astronaut())
+    original = Image.fromarray(skdata.astronaut())  # type: ignore[no-untyped-call]  # skimage is unannotated
     original.save(tmp_path / "original.png")
     ImageOps.expand(original, 50, fill="white").save(tmp_path / "bordered.jpg", quality=90)
     pdq = hash_file(str(tmp_path / "original.png"), mode=PdqMode.EXACT).pdq

@@ -24,7 +24,9 @@ def test_report_keeps_upload_port_and_time_zone() -> None:
 
 def test_a_report_without_the_upload_port_is_complete_and_says_it_is_not_available() -> None:
     base = sample_input().item
-    without_port = ItemFacts(**{**{f: getattr(base, f) for f in base.__slots__}, "upload_port": None})
+    without_port = ItemFacts(
+        **{**{f: getattr(base, f) for f in base.__slots__}, "upload_port": None}
+    )
     report = build_report(sample_input(item=without_port), PROVIDER, NOW)
     assert missing_fields(report) == []  # Art 13(1)(f): location data "where available"
     assert "upload_port" not in report["location"]
