@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from provider_fixtures import decide_signals, flip_bits
+from tutela.audit.log import EntryView, list_entries
 from tutela.db.database import Database
 from tutela.detection.policy import set_bank_policy
 from tutela.errors import InvalidInput
@@ -58,3 +59,24 @@ def test_pdq_match_beyond_the_ignore_distance_is_ignored(database: Database) -> 
     assert near.verdict == "review"
     assert far.verdict == "no_match" and far.case_id is None
     assert [(m["distance"], m["outcome"]) for m in far.matches] == [(20, "ignore")]
+
+
+def changes(database: Database) -> list[EntryView]:
+    with database.reader() as session:
+        return list_entries(session, action="setting_change")
+
+
+def test_a_policy_change_is_audited_with_its_actor_and_both_values(database: Database) -> None:
+    banked(database)
+    set_bank_policy(database, "known", action_exact=True, actor="cli:ops")
+    entries = changes(database)
+    assert [(e.actor, e.subject) for e in entries] == [("cli:ops", ("bank_policy", "known"))]
+    assert entries[0].details["before"]["action_exact"] is False
+    assert entries[0].details["after"]["action_exact"] is True
+
+
+def test_a_refused_policy_change_writes_no_audit_entry(database: Database) -> None:
+    banked(database, verified=False)
+    with pytest.raises(InvalidInput):
+        set_bank_policy(database, "known", action_exact=True, actor="cli:ops")
+    assert changes(database) == []

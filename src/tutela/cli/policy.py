@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from tutela.cli.app import app, print_json
+from tutela.cli.audit import operator_actor
 from tutela.cli.db import opened_database
 from tutela.detection import policy, safelist
 from tutela.detection.policy import PolicyView
@@ -56,6 +57,7 @@ def set_command(
             ignore_pdq_above=ignore_above,
             flood_count=flood_count,
             flood_window_s=flood_window,
+            actor=operator_actor(),
         )
     _print_policy(view, json_lines)
 
@@ -77,7 +79,9 @@ def add_command(
 ) -> None:
     """Suppress matches of items whose signal has this value."""
     with opened_database() as database:
-        entry = safelist.add_safe_entry(database, signal_type, value, reason)
+        entry = safelist.add_safe_entry(
+            database, signal_type, value, reason, actor=operator_actor()
+        )
     sys.stdout.write(f"safelisted {entry.signal_type} {entry.value}\n")
 
 
@@ -99,7 +103,7 @@ def remove_command(
 ) -> None:
     """Take a value off the safe list."""
     with opened_database() as database:
-        safelist.remove_safe_entry(database, signal_type, value)
+        safelist.remove_safe_entry(database, signal_type, value, actor=operator_actor())
     sys.stdout.write(f"removed {signal_type} {value}\n")
 
 

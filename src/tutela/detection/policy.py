@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tutela.audit.log import SYSTEM, Action, Subject, record
 from tutela.db.database import Database
 from tutela.db.types import utc_now
 from tutela.detection.flood import FloodCounter
@@ -76,8 +77,10 @@ def set_bank_policy(
     ignore_pdq_above: int | None = None,
     flood_count: int = DEFAULT_FLOOD_COUNT,
     flood_window_s: int = DEFAULT_FLOOD_WINDOW_S,
+    actor: str = SYSTEM,
 ) -> PolicyView:
-    """Replace a bank's policy; `action` settings are refused for an unverified bank."""
+    """Replace a bank's policy; `action` settings are refused for an unverified bank. The change
+    is audited under `actor`, old and new values side by side, in the same transaction."""
     if action_pdq_distance is not None and not 0 <= action_pdq_distance <= ACTION_PDQ_CEILING:
         raise InvalidInput(f"action PDQ distance must be 0-{ACTION_PDQ_CEILING}")
     if ignore_pdq_above is not None and not 0 <= ignore_pdq_above <= 256:
@@ -90,7 +93,9 @@ def set_bank_policy(
             raise InvalidInput(
                 f"bank {bank_name!r} is not verified; `action` needs a verified bank"
             )
-        policy = session.get(BankPolicy, bank.id) or BankPolicy(bank_id=bank.id)
+        policy = session.get(BankPolicy, bank.id)
+        before = _view(bank, policy).as_dict()
+        policy = policy or BankPolicy(bank_id=bank.id)
         policy.action_pdq_distance = action_pdq_distance
         policy.action_exact = action_exact
         policy.ignore_pdq_above = ignore_pdq_above
@@ -99,7 +104,15 @@ def set_bank_policy(
         policy.updated_at = utc_now()
         session.add(policy)
         session.flush()
-        return _view(bank, policy)
+        view = _view(bank, policy)
+        record(
+            session,
+            actor,
+            Action.SETTING_CHANGE,
+            Subject("bank_policy", bank.name),
+            {"before": before, "after": view.as_dict()},
+        )
+        return view
 
 
 def get_bank_policy(database: Database, bank_name: str) -> PolicyView:
