@@ -141,7 +141,7 @@ def body_for(method: str, path: str, ids: dict[str, Any]) -> dict[str, Any] | No
             "grounds": "Mine too.",
         },
         ("POST", "/v1/items/{ident}/takedown-confirmation"): {"action": "removed"},
-        ("POST", "/v1/webhooks"): {"url": "http://127.0.0.1:9/alpha-2"},
+        ("POST", "/v1/webhooks"): {"url": "https://platform-b.example/hooks"},
         ("POST", "/v1/match"): {"signal_type": "pdq", "value": known_pdq(PHOTOS[0])},
     }
     return bodies.get((method, path), {} if method in ("POST", "PUT", "PATCH") else None)

@@ -19,6 +19,9 @@ SETTINGS_DOC: dict[str, str] = {
     "(default ./tutela-data).",
     "TUTELA_DATABASE_URL": "SQLAlchemy URL of a PostgreSQL database "
     "(postgresql+psycopg://user@host/db); unset means SQLite in the data directory.",
+    "TUTELA_WEBHOOK_ALLOW_PRIVATE": "Set to 1 to let platforms register webhooks at loopback, "
+    "private or reserved addresses (development, or receivers on the node's own network); by "
+    "default /v1/webhooks refuses them (default off).",
     "TUTELA_LOG_LEVEL": "Lowest level of the node's log lines on stderr: debug, info, warning or "
     "error (default warning). Log lines carry ids, counts and codes, never content.",
     "TUTELA_LOG_FORMAT": "text (default) or json: one JSON object per line (time, level, logger, "
@@ -179,6 +182,7 @@ class Settings:
     data_dir: Path = Path("tutela-data")
     database_url: str | None = None
     log_level: str = "warning"
+    webhook_allow_private: bool = False
     log_format: str = "text"
     media: MediaLimits = field(default_factory=MediaLimits)
     job_lease_s: float = 120.0
@@ -257,6 +261,7 @@ class Settings:
         return cls(
             data_dir=Path(env.get("TUTELA_DATA_DIR") or "tutela-data"),
             database_url=env.get("TUTELA_DATABASE_URL") or None,
+            webhook_allow_private=_flag(env, "TUTELA_WEBHOOK_ALLOW_PRIVATE"),
             log_level=_choice(env, "TUTELA_LOG_LEVEL", LOG_LEVELS, "warning"),
             log_format=_choice(env, "TUTELA_LOG_FORMAT", LOG_FORMATS, "text"),
             media=media,

@@ -15,7 +15,11 @@ SCOPE = scope_doc("webhooks")
 
 @router.post("", status_code=201, response_model=WebhookPublic, openapi_extra=SCOPE)
 def create_webhook(body: WebhookCreate, key: WebhooksKey, services: ServicesDep) -> WebhookPublic:
-    """Register an endpoint of the key's platform; the signing secret is in this answer only."""
+    """Register an endpoint of the key's platform; the signing secret is in this answer only.
+    An address on this machine or a private network is refused unless the node allows it
+    (TUTELA_WEBHOOK_ALLOW_PRIVATE)."""
+    if not services.settings.webhook_allow_private:
+        webhooks.refuse_private_target(body.url)
     view, secret = webhooks.register_webhook(
         services.database, body.url, body.secret, platform=key.platform
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import secrets
 from collections.abc import Mapping, Sequence
@@ -45,6 +46,23 @@ class AttemptView:
     status_code: int | None
     error: str | None
     at: datetime
+
+
+def refuse_private_target(url: str) -> None:
+    """Refuse a webhook URL that names this machine or a private network by its address or as
+    `localhost`: a platform must not make the node POST to the node's own neighbours (SSRF).
+    A name that resolves to such an address is not caught here; that needs egress rules."""
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        raise InvalidInput("webhook url must not point at this machine (localhost)")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return
+    if not address.is_global:
+        raise InvalidInput(
+            f"webhook url must not point at a private, loopback or reserved address ({host})"
+        )
 
 
 def register_webhook(
