@@ -126,3 +126,12 @@ def test_connection_answered_before_its_body_arrived_is_closed(node_url: str) ->
         answer, elapsed = trickle_until_cut_off(sock, b"x")
     assert answer.startswith(b"HTTP/1.1 200"), answer[:100]
     assert elapsed < PATIENCE_S
+
+
+def test_an_answer_sent_before_its_body_arrived_says_the_connection_closes(node_url: str) -> None:
+    # A keep-alive client must not send its next request into a socket the node is closing.
+    with connect(node_url) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: node\r\nContent-Length: 100000\r\n\r\n")
+        answer, _ = trickle_until_cut_off(sock, b"x")
+    headers = answer.split(b"\r\n\r\n", 1)[0].lower()
+    assert b"\r\nconnection: close" in headers, headers

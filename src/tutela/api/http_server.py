@@ -77,6 +77,18 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._in_headers = False
         self._disarm()
         super().on_headers_complete()
+        cycle = self.cycle
+        answer = cycle.send
+
+        async def send(message: Any) -> None:
+            # An answer started before the body has all arrived ends the connection (see
+            # on_response_complete): say so in it, or a keep-alive client would send its next
+            # request into a closing socket and read a reset.
+            if message["type"] == "http.response.start" and cycle.more_body:
+                cycle.keep_alive = False
+            await answer(message)
+
+        cycle.send = send  # type: ignore[method-assign]
 
     def on_response_complete(self) -> None:
         # With requests queued behind it (pipelining), the answered request's body was complete.
