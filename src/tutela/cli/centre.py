@@ -30,11 +30,11 @@ from tutela.centre.reading import STATUSES, list_received, show_received
 from tutela.cli.app import app, load_settings, print_json
 from tutela.cli.audit import operator_actor
 from tutela.cli.db import opened_database
+from tutela.cli.key_files import ForceOption, PublicOutOption, generate_and_show
 from tutela.errors import InvalidInput, Unreadable
 from tutela.logs import configure_logging
 from tutela.operations.sender_tasks import alert_task, alert_transports
 from tutela.reporting.sender import start_sender_thread
-from tutela.reporting.signing import generate_key_file
 from tutela.reporting.transports.http import open_client
 
 centre_app = typer.Typer(name="centre", help="The EU Centre node.", no_args_is_help=True)
@@ -123,21 +123,10 @@ def serve_command(
 
 @keys_app.command("generate")
 def keys_generate_command(
-    public_out: Annotated[
-        Path | None, typer.Option("--public-out", help="Also write the public key PEM here.")
-    ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing key.")] = False,
-    json_lines: JsonOption = False,
+    public_out: PublicOutOption = None, force: ForceOption = False, json_lines: JsonOption = False
 ) -> None:
     """Write the centre's Ed25519 key; providers and LEAs verify the centre with its public key."""
-    path = centre_key_file(load_settings())
-    key = generate_key_file(path, overwrite=force)
-    if public_out is not None:
-        public_out.write_text(key.public_key_pem(), encoding="ascii")
-    if json_lines:
-        print_json({"private_key_file": str(path), "key_id": key.key_id})
-    else:
-        sys.stdout.write(f"private key: {path}\nkey id: {key.key_id}\n{key.public_key_pem()}")
+    generate_and_show(centre_key_file(load_settings()), force, public_out, json_lines)
 
 
 @recipient_app.command("add")
