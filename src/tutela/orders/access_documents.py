@@ -10,7 +10,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tutela.errors import IncompleteOrder, InvalidInput
-from tutela.orders.documents import MAX_ITEMS, REF_MAX, SCHEMA, TEXT_MAX, _object, _text, _time
+from tutela.orders.documents import (
+    MAX_ITEMS,
+    REF_MAX,
+    SCHEMA,
+    TEXT_MAX,
+    _text,
+    _time,
+    require_fields,
+)
 from tutela.orders.states import OrderKind
 
 BLOCKING_KIND = "order.blocking"
@@ -134,29 +142,7 @@ def read_access_order(message_kind: str, document: object) -> AccessOrder:
     kind = document.get("kind")
     if kind not in MESSAGE_KINDS or MESSAGE_KINDS[OrderKind(kind)] != message_kind:
         raise InvalidInput(f"the order's kind {kind!r} does not match the message's")
-    authority = _object(document, "authority")
-    provider = _object(document, "provider")
-    missing = [
-        name
-        for name, value in (
-            ("order_id", document.get("order_id")),
-            ("issued_at", document.get("issued_at")),
-            ("ends_at", document.get("ends_at")),
-            ("authority.name", authority.get("name")),
-            ("authority.contact", authority.get("contact")),
-            ("authority.url", authority.get("url")),
-            ("provider.name", provider.get("name")),
-            ("items", document.get("items")),
-            ("reasons", document.get("reasons")),
-            ("legal_basis", document.get("legal_basis")),
-            ("redress", document.get("redress")),
-        )
-        if value in (None, "", [], {})
-    ]
-    if missing:
-        raise IncompleteOrder(
-            f"the order lacks {', '.join(missing)} (Art 16-18)", missing=tuple(missing)
-        )
+    authority, provider = require_fields(document, ("ends_at",), "Art 16-18")
     items = document["items"]
     if not isinstance(items, list):
         raise InvalidInput("items is a list")

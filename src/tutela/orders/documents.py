@@ -106,6 +106,34 @@ def check_non_disclosure(weeks: int) -> int:
     return weeks
 
 
+def require_fields(
+    document: dict[str, Any], own: tuple[str, ...], article: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The fields every order carries, and the kind's `own` ones, present and not empty;
+    `IncompleteOrder` naming each one missing. Returns the authority and provider objects."""
+    authority = _object(document, "authority")
+    provider = _object(document, "provider")
+    values = [
+        ("order_id", document.get("order_id")),
+        ("issued_at", document.get("issued_at")),
+        *((name, document.get(name)) for name in own),
+        ("authority.name", authority.get("name")),
+        ("authority.contact", authority.get("contact")),
+        ("authority.url", authority.get("url")),
+        ("provider.name", provider.get("name")),
+        ("items", document.get("items")),
+        ("reasons", document.get("reasons")),
+        ("legal_basis", document.get("legal_basis")),
+        ("redress", document.get("redress")),
+    ]
+    missing = [name for name, value in values if value in (None, "", [], {})]
+    if missing:
+        raise IncompleteOrder(
+            f"the order lacks {', '.join(missing)} ({article})", missing=tuple(missing)
+        )
+    return authority, provider
+
+
 def read_removal_order(document: object) -> RemovalOrder:
     """The order a received document states; `IncompleteOrder` naming every missing field,
     `InvalidInput` for a field of the wrong shape."""
@@ -113,29 +141,7 @@ def read_removal_order(document: object) -> RemovalOrder:
         raise InvalidInput(f"the payload is not a {SCHEMA} document")
     if document.get("kind") != OrderKind.REMOVAL:
         raise InvalidInput(f"unknown order kind {document.get('kind')!r}")
-    authority = _object(document, "authority")
-    provider = _object(document, "provider")
-    missing = [
-        name
-        for name, value in (
-            ("order_id", document.get("order_id")),
-            ("issued_at", document.get("issued_at")),
-            ("authority.name", authority.get("name")),
-            ("authority.contact", authority.get("contact")),
-            ("authority.url", authority.get("url")),
-            ("provider.name", provider.get("name")),
-            ("items", document.get("items")),
-            ("reasons", document.get("reasons")),
-            ("legal_basis", document.get("legal_basis")),
-            ("redress", document.get("redress")),
-            ("non_disclosure", document.get("non_disclosure")),
-        )
-        if value in (None, "", [], {})
-    ]
-    if missing:
-        raise IncompleteOrder(
-            f"the order lacks {', '.join(missing)} (Annex IV)", missing=tuple(missing)
-        )
+    authority, provider = require_fields(document, ("non_disclosure",), "Annex IV")
     items = document["items"]
     if not isinstance(items, list) or len(items) > MAX_ITEMS:
         raise InvalidInput(f"items is a list of at most {MAX_ITEMS}")
