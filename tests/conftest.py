@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.engine import make_url
 
 from tutela.db import Database, normalise_url, open_database
@@ -73,8 +73,26 @@ class fresh_postgres_database:
 
     def __exit__(self, *exc: object) -> None:
         with self.admin.connect() as connection:
+            log_open_connections(connection, self.name)
             connection.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
         self.admin.dispose()
+
+
+def log_open_connections(connection: Connection, name: str) -> None:
+    """With TUTELA_TEST_LEAK_LOG=FILE, append the test and the last query of every connection
+    still open to its database when the test ends (a connection the test forgot to close)."""
+    log = os.environ.get("TUTELA_TEST_LEAK_LOG")
+    if not log:
+        return
+    rows = connection.execute(
+        text("SELECT pid, state, query FROM pg_stat_activity WHERE datname = :name"),
+        {"name": name},
+    ).all()
+    if rows:
+        test = os.environ.get("PYTEST_CURRENT_TEST", "?")
+        with open(log, "a", encoding="utf-8") as out:
+            for pid, state, query in rows:
+                out.write(f"{test}\t{pid}\t{state}\t{' '.join(str(query).split())[:200]}\n")
 
 
 @pytest.fixture
