@@ -8,13 +8,14 @@ import typer.main
 
 from tutela.cli import load_commands
 from tutela.indicators.fetchers.credentials import CREDENTIAL_VARIABLES
-from tutela.settings import SETTINGS_DOC
+from tutela.setting_fields import declared
+from tutela.settings import Settings
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
 
 def test_every_setting_is_documented_in_the_readme() -> None:
-    names = [*SETTINGS_DOC, *CREDENTIAL_VARIABLES]
+    names = [setting.env for setting, _ in declared(Settings)] + [*CREDENTIAL_VARIABLES]
     missing = [name for name in names if f"`{name}`" not in README]
     assert not missing
 
