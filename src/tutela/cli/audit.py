@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 
-from tutela.audit.actor_names import actor_names, shown_actor
 from tutela.audit.log import list_entries
 from tutela.audit.verify import verify_chain
+from tutela.auth.actor_names import actor_names, shown_actor
 from tutela.cli.app import app, print_json
 from tutela.cli.db import opened_database
 
