@@ -26,11 +26,13 @@ run: install
 	$(BIN)/tutela db upgrade
 	$(BIN)/tutela serve
 
-# ruff (lint and format) and mypy --strict. `make lint` is the same thing.
+# ruff (lint and format), mypy --strict, and the README's generated tables (scripts/docs.py).
+# `make lint` is the same thing.
 check: install
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/mypy
+	$(BIN)/python scripts/docs.py --check
 
 lint: check
 
