@@ -28,8 +28,8 @@ from tutela.db.schema import upgrade
 from tutela.detection.items import get_item
 from tutela.detection.models import Case, Item, Webhook, WebhookDelivery
 from tutela.detection.webhooks import list_webhooks, register_webhook
-from tutela.enforcement.complaints import decide_complaint
 from tutela.enforcement.measure_models import Complaint, TakedownRequest
+from tutela.review.complaints import decide_complaint
 from tutela.review.decisions import Decision, decide
 from tutela.settings import Settings
 from tutela.signals.hashing import pdq_of_bytes

@@ -19,10 +19,10 @@ from tutela.clock import FixedClock
 from tutela.db.database import Database
 from tutela.detection.models import WebhookDelivery
 from tutela.detection.webhooks import register_webhook
-from tutela.enforcement.complaints import decide_complaint, lodge_complaint
 from tutela.enforcement.notices import release_due, set_hold
 from tutela.enforcement.takedown import confirm_takedown, resend_due
 from tutela.errors import Forbidden
+from tutela.review.complaints import decide_complaint, lodge_complaint
 from tutela.review.decisions import Decision, decide
 from tutela.settings import Settings
 

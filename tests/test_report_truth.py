@@ -11,6 +11,14 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select, update
+from tutela.reporting.messages import Message, open_message
+from tutela.reporting.outbox_models import OutboxMessage
+from tutela.reporting.signing import (
+    default_key_file,
+    generate_key_file,
+    load_key_file,
+    load_public_key,
+)
 
 from review_fixtures import METADATA, START, _run_detection, jpeg_bytes, photo, review_db
 from tutela.audit.log import list_entries
@@ -19,21 +27,13 @@ from tutela.db.database import Database
 from tutela.detection.items import accept_upload, get_item
 from tutela.detection.models import Item, WebhookDelivery
 from tutela.detection.webhooks import register_webhook
-from tutela.enforcement.complaints import decide_complaint, lodge_complaint
 from tutela.enforcement.takedown import confirm_takedown, resend_due
 from tutela.errors import Conflict, InvalidInput
 from tutela.indicators.models import Bank
 from tutela.reporting.centre_messages import apply_centre_message
 from tutela.reporting.fields import Awareness
-from tutela.reporting.messages import Message, open_message
-from tutela.reporting.outbox_models import OutboxMessage
 from tutela.reporting.report_updates import follow_ups_from
-from tutela.reporting.signing import (
-    default_key_file,
-    generate_key_file,
-    load_key_file,
-    load_public_key,
-)
+from tutela.review.complaints import decide_complaint, lodge_complaint
 from tutela.review.decisions import Decision, decide
 from tutela.review.report_choices import AccountAction, ReportChoices
 from tutela.settings import Settings

@@ -16,6 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import select
+from tutela.reporting.outbox import FORWARDED
+from tutela.reporting.outbox_models import OutboxMessage
 
 from provider_fixtures import drawn_image, edited_copy, jpeg, make_bank, make_key
 from tutela.auth.users import create_user
@@ -25,12 +27,10 @@ from tutela.centre.providers import register_provider
 from tutela.centre.recipients import add_recipient
 from tutela.centre.triage import forward_report
 from tutela.db import open_database
-from tutela.enforcement.complaints import decide_complaint
 from tutela.indicators.feed_subscription import subscribe_bank
 from tutela.reporting.fields import Awareness
-from tutela.reporting.outbox import FORWARDED
-from tutela.reporting.outbox_models import OutboxMessage
 from tutela.reporting.report_updates import follow_ups_from
+from tutela.review.complaints import decide_complaint
 from tutela.review.decisions import Decision, decide
 from tutela.review.report_choices import AccountAction, ReportChoices
 from two_nodes import (

@@ -12,9 +12,9 @@ from tutela.api.deps import ItemsReadKey, ItemsWriteKey, ServicesDep, scope_doc
 from tutela.api.schemas import FreeText, Identifier
 from tutela.audit.log import api_key_actor
 from tutela.detection.items import check_item_of
-from tutela.enforcement.complaints import get_complaint, lodge_complaint
 from tutela.enforcement.takedown import confirm_takedown
 from tutela.reporting.report_updates import follow_ups_from
+from tutela.review.complaints import get_complaint, lodge_complaint
 
 router = APIRouter(tags=["enforcement"])
 

@@ -12,9 +12,9 @@ from starlette.concurrency import run_in_threadpool
 
 from tutela.auth.roles import Role
 from tutela.db.types import utc_now
-from tutela.enforcement.complaints import decide_complaint, list_complaints
 from tutela.operations.alerts import acknowledge_alert, list_alerts, raise_alerts
 from tutela.reporting.report_updates import follow_ups_from
+from tutela.review.complaints import decide_complaint, list_complaints
 from tutela.ui.access import SeniorDep, Viewer, page, require_roles, secure
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
