@@ -11,14 +11,6 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select, update
-from tutela.reporting.messages import Message, open_message
-from tutela.reporting.outbox_models import OutboxMessage
-from tutela.reporting.signing import (
-    default_key_file,
-    generate_key_file,
-    load_key_file,
-    load_public_key,
-)
 
 from review_fixtures import METADATA, START, _run_detection, jpeg_bytes, photo, review_db
 from tutela.audit.log import list_entries
@@ -32,7 +24,15 @@ from tutela.errors import Conflict, InvalidInput
 from tutela.indicators.models import Bank
 from tutela.reporting.centre_messages import apply_centre_message
 from tutela.reporting.fields import Awareness
+from tutela.reporting.messages import Message, open_message
+from tutela.reporting.outbox_models import OutboxMessage
 from tutela.reporting.report_updates import follow_ups_from
+from tutela.reporting.signing import (
+    default_key_file,
+    generate_key_file,
+    load_key_file,
+    load_public_key,
+)
 from tutela.review.complaints import decide_complaint, lodge_complaint
 from tutela.review.decisions import Decision, decide
 from tutela.review.report_choices import AccountAction, ReportChoices

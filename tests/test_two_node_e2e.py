@@ -16,8 +16,6 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import select
-from tutela.reporting.outbox import FORWARDED
-from tutela.reporting.outbox_models import OutboxMessage
 
 from provider_fixtures import drawn_image, edited_copy, jpeg, make_bank, make_key
 from tutela.auth.users import create_user
@@ -29,6 +27,8 @@ from tutela.centre.triage import forward_report
 from tutela.db import open_database
 from tutela.indicators.feed_subscription import subscribe_bank
 from tutela.reporting.fields import Awareness
+from tutela.reporting.outbox import FORWARDED
+from tutela.reporting.outbox_models import OutboxMessage
 from tutela.reporting.report_updates import follow_ups_from
 from tutela.review.complaints import decide_complaint
 from tutela.review.decisions import Decision, decide
