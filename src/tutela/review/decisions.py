@@ -32,6 +32,7 @@ from tutela.enforcement.vault import Vault
 from tutela.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tutela.reporting.fields import Kind
 from tutela.reporting.signing import default_key_file, load_key_file
+from tutela.review.case_statements import record_case_statement
 from tutela.review.confirmation import Instruments, carry_out
 from tutela.review.models import (
     CONFIRMED,
@@ -44,7 +45,6 @@ from tutela.review.models import (
 from tutela.review.report_choices import ReportChoices
 from tutela.review.signal_values import signal_values
 from tutela.settings import Settings
-from tutela.statements.case_statements import record_case_statement
 
 NOTE_MAX = 2000
 
