@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from tutela.auth.actors import acting_account
 from tutela.auth.roles import Permission
 from tutela.authority.issuing import (
     DEFAULT_REDRESS,
@@ -18,7 +19,6 @@ from tutela.authority.issuing import (
     queue_order,
 )
 from tutela.authority.providers import provider_named
-from tutela.centre.actors import acting_account
 from tutela.clock import Clock, SystemClock
 from tutela.db.database import Database
 from tutela.errors import InvalidInput

@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from tutela.audit.log import Subject, record
+from tutela.auth.actors import acting_account
 from tutela.auth.roles import Permission
 from tutela.authority.models import IssuedOrder, OrderedProvider
 from tutela.authority.providers import provider_named
-from tutela.centre.actors import acting_account
 from tutela.clock import Clock, SystemClock
 from tutela.db.database import Database
 from tutela.errors import ConfigurationError, InvalidInput

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tutela.audit.log import Subject, record
+from tutela.auth.actors import acting_account
 from tutela.auth.roles import Permission
 from tutela.authority.models import OrderedProvider
-from tutela.centre.actors import acting_account
 from tutela.clock import Clock, SystemClock
 from tutela.db.database import Database
 from tutela.errors import Conflict, InvalidInput, NotFound

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tutela.audit.log import Action, Subject, record
+from tutela.auth.actors import acting_account
 from tutela.auth.roles import Permission
-from tutela.centre.actors import acting_account
 from tutela.centre.providers import register_provider, set_provider_endpoint
 from tutela.centre.recipients import add_recipient
 from tutela.centre.triage import set_routing_rule

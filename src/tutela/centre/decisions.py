@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from tutela.audit.log import Action, Subject, record
+from tutela.auth.actors import acting_account
 from tutela.auth.roles import Permission
-from tutela.centre.actors import acting_account
 from tutela.centre.holds import request_hold
 from tutela.centre.indicators import Confirmed, confirm_indicator
 from tutela.centre.triage import UNFOUNDED, Assessment, forward_report, mark_unfounded

@@ -14,8 +14,8 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from tutela.audit.log import Subject, record
+from tutela.auth.actors import acting_account
 from tutela.auth.roles import Permission
-from tutela.centre.actors import acting_account
 from tutela.centre.feed import SignedPage, SignedRequest
 from tutela.centre.providers import MAX_SKEW, verify_signed_request
 from tutela.centre.url_list_models import CentreUrl

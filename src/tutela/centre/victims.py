@@ -23,8 +23,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tutela.audit.log import Action, Subject, record
+from tutela.auth.actors import acting_account
 from tutela.auth.roles import Permission
-from tutela.centre.actors import acting_account
 from tutela.centre.linking import PDQ_LINK_DISTANCE, PdqLinker
 from tutela.centre.models import CentreReport, CentreReportHash, Forwarding
 from tutela.centre.triage import EUROPOL, UNFOUNDED, tell_provider

@@ -55,7 +55,7 @@ centre_app.add_typer(indicator_app, name="indicator")
 centre_app.add_typer(report_app, name="report")
 JsonOption = Annotated[bool, typer.Option("--json", help="One JSON object.")]
 # Every act is done under a real, active console account holding the role it needs; the audit
-# log names it (tutela.centre.actors).
+# log names it (tutela.auth.actors).
 AnalystOption = Annotated[
     str, typer.Option("--analyst", help="Your console account (role analyst or senior_analyst).")
 ]

@@ -1,6 +1,7 @@
-"""Who acts at the centre: a real, active console account holding the permission the act needs.
-Every centre service resolves its actor here, inside its own transaction, so that the command
-line (`--analyst NAME`, `--by NAME`) and the triage console are held to the same rule."""
+"""Who acts: a real, active console account holding the permission the act needs.
+Every service of the centre, the authority and the provider that names its actor resolves it
+here, inside its own transaction, so that the command line (`--analyst NAME`, `--by NAME`) and
+the consoles are held to the same rule."""
 
 from __future__ import annotations
 
