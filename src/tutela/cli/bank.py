@@ -33,6 +33,11 @@ from tutela.indicators.fetchers import (
 from tutela.indicators.imports import count_lines, import_file
 from tutela.indicators.list_formats import ListFormat
 from tutela.indicators.matcher import Matcher, SnapshotInfo, count_matchable
+from tutela.indicators.matcher_videos import (
+    VPDQ_COMPARED_MATCH_PERCENT,
+    VPDQ_QUERY_MATCH_PERCENT,
+)
+from tutela.indicators.video_banks import VPDQ, import_video_file, looks_like_video_list
 
 bank_app = typer.Typer(
     name="bank", help="Banks: named lists of hashes to match against.", no_args_is_help=True
@@ -52,6 +57,12 @@ SnapshotOption = Annotated[
 # An import or fetch that adds this many hashes writes the matcher snapshot afterwards: replaying
 # that many changes at every start would cost more than the few seconds the snapshot takes.
 SNAPSHOT_AFTER_ADDED = 100_000
+
+
+VPDQ_QUERY_HELP = "vPDQ: share (percent) of a query video's frames that must match a banked one's"
+VPDQ_COMPARED_HELP = "vPDQ: share (percent) of a banked video's frames that must match the query's"
+VpdqQueryOption = Annotated[float, typer.Option(help=VPDQ_QUERY_HELP + ".")]
+VpdqComparedOption = Annotated[float, typer.Option(help=VPDQ_COMPARED_HELP + ".")]
 
 
 class Exchange(StrEnum):
@@ -82,6 +93,8 @@ def create_command(
             "--robust", help="Also match uploads with frames trimmed and small rotations undone."
         ),
     ] = False,
+    vpdq_query_match: VpdqQueryOption = VPDQ_QUERY_MATCH_PERCENT,
+    vpdq_compared_match: VpdqComparedOption = VPDQ_COMPARED_MATCH_PERCENT,
     json_lines: JsonOption = False,
 ) -> None:
     """Create an empty bank."""
@@ -97,6 +110,8 @@ def create_command(
             tags=tag or [],
             actor=operator_actor(),
             robust=robust,
+            vpdq_query_match=vpdq_query_match,
+            vpdq_compared_match=vpdq_compared_match,
         )
     _print_banks([bank], json_lines)
 
@@ -156,6 +171,12 @@ def thresholds_command(
             help="Switch matching of trimmed and un-rotated query variants (default: unchanged).",
         ),
     ] = None,
+    vpdq_query_match: Annotated[
+        float | None, typer.Option(help=VPDQ_QUERY_HELP + " (default: unchanged)")
+    ] = None,
+    vpdq_compared_match: Annotated[
+        float | None, typer.Option(help=VPDQ_COMPARED_HELP + " (default: unchanged)")
+    ] = None,
     json_lines: JsonOption = False,
 ) -> None:
     """Change a bank's PDQ threshold and review band; running matchers follow at once."""
@@ -167,6 +188,8 @@ def thresholds_command(
             review_distance=review_distance,
             actor=operator_actor(),
             robust=robust,
+            vpdq_query_match=vpdq_query_match,
+            vpdq_compared_match=vpdq_compared_match,
         )
     _print_banks([bank], json_lines)
 
@@ -199,28 +222,37 @@ def import_command(
         typer.Option("--format", help="List format (default: from the file name, else text)."),
     ] = None,
     signal_type: Annotated[
-        str | None, typer.Option(help="Signal type of hashes that do not say (pdq, sha256…).")
+        str | None,
+        typer.Option(help="Signal type of hashes that do not say (pdq, sha256…, vpdq)."),
     ] = None,
     snapshot: SnapshotOption = None,
     json_lines: JsonOption = False,
 ) -> None:
     """Import a list of hashes; lines already in the bank are skipped, bad lines reported.
 
+    vPDQ (video) hashes are recognised by their form, or with --signal-type vpdq: a file of one
+    video (Meta's frame lines, or python-threatexchange's JSON list), a directory of such files,
+    or a list of many (JSON Lines, CSV, one JSON list per line).
     After adding 100,000 hashes or more it writes the matcher snapshot (see `bank snapshot`).
     Exit code 0 when every line was good, 1 when some were bad (the good ones are imported).
     """
     with opened_database() as database:
-        total = count_lines(file) if stderr_is_terminal() else None
-        with progress_bar(total, "importing", enabled=stderr_is_terminal()) as advance:
-            report = import_file(
-                database,
-                name,
-                file,
-                list_format=list_format,
-                signal_type=signal_type,
-                progress=advance,
-                actor=operator_actor(),
-            )
+        if (signal_type or "").strip().lower() == VPDQ or (
+            signal_type is None and (file.is_dir() or looks_like_video_list(file))
+        ):
+            report = import_video_file(database, name, file, actor=operator_actor())
+        else:
+            total = count_lines(file) if stderr_is_terminal() else None
+            with progress_bar(total, "importing", enabled=stderr_is_terminal()) as advance:
+                report = import_file(
+                    database,
+                    name,
+                    file,
+                    list_format=list_format,
+                    signal_type=signal_type,
+                    progress=advance,
+                    actor=operator_actor(),
+                )
         written = _snapshot_after(database, report.added, snapshot)
     if json_lines:
         print_json(report.as_dict() | {"snapshot": written and written.as_dict()})
@@ -321,7 +353,9 @@ def snapshot_command(
     changes since when there is a usable one (--full: from the database alone) and replaces it
     atomically, so running processes and starting ones are never disturbed. `bank import` and
     `bank fetch` write it after adding 100,000 hashes or more; where lists change a little at a
-    time (feeds, small imports), run this from cron, e.g. nightly. A snapshot that is damaged, made
+    time (feeds, small imports), `tutela serve` and `tutela outbox run` write it once it is 50,000
+    changes behind (checked every 5 minutes); a node running neither runs this from cron, e.g.
+    nightly. A snapshot that is damaged, made
     from another database, or over 200,000 changes behind is passed over with a warning and the
     database read instead.
     """

@@ -19,7 +19,8 @@ from tutela.indicators.imports import open_list
 from tutela.indicators.list_formats import ListFormat, ListReader
 from tutela.indicators.matcher import CONFIRM_MARGIN, Matcher, MatchResult
 from tutela.media.isolation import IsolatedPool
-from tutela.signals.hashing import MediaSignals, hash_file
+from tutela.media.limits import MediaLimits
+from tutela.signals.hashing import MediaSignals, hash_file, is_video_file
 from tutela.signals.pdq import PdqMode
 
 
@@ -27,7 +28,9 @@ from tutela.signals.pdq import PdqMode
 def match_command(
     paths: Annotated[
         list[Path] | None,
-        typer.Argument(help="Image files, or directories (searched recursively), to match."),
+        typer.Argument(
+            help="Image and video files, or directories (searched recursively), to match."
+        ),
     ] = None,
     hashes: Annotated[
         list[str] | None, typer.Option("--hash", help="A hash to match (repeatable).")
@@ -51,6 +54,9 @@ def match_command(
     ] = None,
 ) -> None:
     """Match files (PDQ with all eight rotations/flips, and MD5/SHA-1/SHA-256) or hashes.
+
+    A video's sampled frames (vPDQ) are matched against banked videos, with vPDQ's shares and
+    each bank's thresholds, and each frame against banked images; matches list the frames' times.
 
     A hash is matched as every signal type its length can be (64 hex: PDQ and SHA-256) unless
     --signal-type says which; each match names its signal type. Exit code 0 when every query
@@ -133,7 +139,12 @@ def _match_files(
             break
         with (
             progress_bar(len(todo), f"matching ({mode})", enabled=stderr_is_terminal()) as advance,
-            IsolatedPool(task, workers=min(workers, len(todo)), limits=settings.media) as pool,
+            IsolatedPool(
+                task,
+                workers=min(workers, len(todo)),
+                limits=settings.media,
+                timeout_of=functools.partial(_time_limit, limits=settings.media),
+            ) as pool,
         ):
             for path, result in pool.map_unordered(todo):
                 advance()
@@ -148,6 +159,11 @@ def _match_files(
                 else:
                     _emit(path, found, json_lines)
     return failed
+
+
+def _time_limit(path: str, limits: MediaLimits) -> float:
+    """A video may take its own, longer time to decode than a photo."""
+    return limits.video_timeout_s if is_video_file(path) else limits.decode_timeout_s
 
 
 def _files(paths: list[Path]) -> list[str]:
@@ -174,6 +190,9 @@ def _match_signals(
         if found is None:
             return None
         results += found
+    if signals.vpdq is not None:
+        # Frames are matched as hashed (fast mode; never sent for exact confirmation).
+        results += matcher.match_video(signals.vpdq.frames, include_review=review)
     for kind, value in (("md5", signals.md5), ("sha1", signals.sha1), ("sha256", signals.sha256)):
         results += matcher.match_hashes(kind, [value])[0]
     return results

@@ -18,6 +18,10 @@ from tutela.db.types import utc_now
 from tutela.errors import Conflict, InvalidInput, NotFound
 from tutela.indicators.bank_audit import BankAction, record_bank_change
 from tutela.indicators.changes import ChangeOp, record_change
+from tutela.indicators.matcher_videos import (
+    VPDQ_COMPARED_MATCH_PERCENT,
+    VPDQ_QUERY_MATCH_PERCENT,
+)
 from tutela.indicators.models import Bank, Indicator
 from tutela.signals.pdq import PdqSignal
 
@@ -43,6 +47,8 @@ class BankView:
     updated_at: datetime
     indicator_count: int = 0
     robust: bool = False
+    vpdq_query_match: float = VPDQ_QUERY_MATCH_PERCENT
+    vpdq_compared_match: float = VPDQ_COMPARED_MATCH_PERCENT
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -54,6 +60,8 @@ class BankView:
             "pdq_threshold": self.pdq_threshold,
             "review_distance": self.review_distance,
             "robust": self.robust,
+            "vpdq_query_match": self.vpdq_query_match,
+            "vpdq_compared_match": self.vpdq_compared_match,
             "tags": list(self.tags),
             "indicators": self.indicator_count,
             "created_at": self.created_at.isoformat(),
@@ -73,11 +81,16 @@ def create_bank(
     tags: Sequence[str] = (),
     actor: str = SYSTEM,
     robust: bool = False,
+    vpdq_query_match: float = VPDQ_QUERY_MATCH_PERCENT,
+    vpdq_compared_match: float = VPDQ_COMPARED_MATCH_PERCENT,
 ) -> BankView:
     """Create an empty, enabled bank; `actor` is who the audit log names. `robust`: uploads'
-    robust query variants (frames trimmed, small rotations undone) are matched against it too."""
+    robust query variants (frames trimmed, small rotations undone) are matched against it too.
+    `vpdq_*_match`: the shares (percent) of a query video's frames, and of a banked video's,
+    that must match for the videos to match (vPDQ's, python-threatexchange's defaults)."""
     _check_name(name)
     _check_thresholds(pdq_threshold, review_distance)
+    _check_shares(vpdq_query_match, vpdq_compared_match)
     for tag in tags:
         if not TAG.match(tag):
             raise InvalidInput(f"tag {tag!r} must be 1-32 letters, digits or _.:/-")
@@ -94,6 +107,8 @@ def create_bank(
             pdq_threshold=pdq_threshold,
             review_distance=review_distance,
             robust=robust,
+            vpdq_query_match=vpdq_query_match,
+            vpdq_compared_match=vpdq_compared_match,
             tags=list(dict.fromkeys(tags)),
             created_at=now,
             updated_at=now,
@@ -115,6 +130,8 @@ def create_bank(
                 "pdq_threshold": pdq_threshold,
                 "review_distance": review_distance,
                 "robust": robust,
+                "vpdq_query_match": vpdq_query_match,
+                "vpdq_compared_match": vpdq_compared_match,
                 "tags": list(bank.tags),
             },
         )
@@ -159,11 +176,19 @@ def set_bank_thresholds(
     review_distance: int | None,
     actor: str = SYSTEM,
     robust: bool | None = None,
+    vpdq_query_match: float | None = None,
+    vpdq_compared_match: float | None = None,
 ) -> BankView:
-    """Re-tune a bank's PDQ thresholds; `robust`, when given, switches robust matching."""
+    """Re-tune a bank's PDQ thresholds; `robust`, when given, switches robust matching, and
+    `vpdq_*_match`, when given, set the shares a video match needs."""
     _check_thresholds(pdq_threshold, review_distance)
     with database.unit_of_work() as session:
         bank = bank_by_name(session, name)
+        query_share = bank.vpdq_query_match if vpdq_query_match is None else vpdq_query_match
+        compared_share = (
+            bank.vpdq_compared_match if vpdq_compared_match is None else vpdq_compared_match
+        )
+        _check_shares(query_share, compared_share)
         record_bank_change(
             session,
             actor,
@@ -173,8 +198,12 @@ def set_bank_thresholds(
                 "pdq_threshold": [bank.pdq_threshold, pdq_threshold],
                 "review_distance": [bank.review_distance, review_distance],
                 "robust": [bank.robust, bank.robust if robust is None else robust],
+                "vpdq_query_match": [bank.vpdq_query_match, query_share],
+                "vpdq_compared_match": [bank.vpdq_compared_match, compared_share],
             },
         )
+        bank.vpdq_query_match = query_share
+        bank.vpdq_compared_match = compared_share
         bank.pdq_threshold = pdq_threshold
         bank.review_distance = review_distance
         if robust is not None:
@@ -225,6 +254,12 @@ def _check_thresholds(pdq_threshold: int, review_distance: int | None) -> None:
         )
 
 
+def _check_shares(query_match: float, compared_match: float) -> None:
+    for share in (query_match, compared_match):
+        if not 0.0 <= share <= 100.0:
+            raise InvalidInput("vPDQ match shares are percentages, 0 to 100")
+
+
 def _view(bank: Bank, count: int) -> BankView:
     return BankView(
         id=bank.id,
@@ -240,4 +275,6 @@ def _view(bank: Bank, count: int) -> BankView:
         updated_at=bank.updated_at,
         indicator_count=count,
         robust=bank.robust,
+        vpdq_query_match=bank.vpdq_query_match,
+        vpdq_compared_match=bank.vpdq_compared_match,
     )

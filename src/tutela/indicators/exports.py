@@ -15,9 +15,11 @@ from tutela.errors import InvalidInput
 from tutela.indicators.banks import bank_by_name
 from tutela.indicators.list_formats import ListFormat
 from tutela.indicators.models import Indicator
+from tutela.indicators.video_banks import VPDQ, video_frames
+from tutela.signals.vpdq import to_threatexchange
 
 # Our names → threatexchange/HMA names; SHA-1 has no HMA signal type and is left out there.
-HMA_SIGNAL_NAMES = {"pdq": "pdq", "md5": "video_md5", "sha256": "video_sha256"}
+HMA_SIGNAL_NAMES = {"pdq": "pdq", "md5": "video_md5", "sha256": "video_sha256", "vpdq": "vpdq"}
 CSV_COLUMNS = ("signal_type", "value", "external_id", "tags", "metadata")
 HMA_COLUMNS = ("signal_type", "signal_str", "collab", "category", "tags")
 FETCH_ROWS = 10_000
@@ -59,8 +61,28 @@ def _indicators(session: Session, bank_id: int, signal_type: str | None) -> Iter
         query = query.where(Indicator.signal_type == signal_type)
     # Streamed in batches: a bank of millions never sits in memory as objects.
     for indicator in session.scalars(query.execution_options(yield_per=FETCH_ROWS)):
-        yield indicator
         session.expunge(indicator)
+        yield _as_exported(session, indicator)
+
+
+def _as_exported(session: Session, indicator: Indicator) -> Indicator:
+    """A video indicator goes out as its frames in python-threatexchange's form (the JSON list
+    HMA and threatexchange exchange), not as the key it is stored under."""
+    if indicator.signal_type != VPDQ:
+        return indicator
+    frames = video_frames(session, [indicator.id]).get(indicator.id)
+    if frames is None:
+        return indicator
+    return Indicator(
+        id=indicator.id,
+        bank_id=indicator.bank_id,
+        signal_type=VPDQ,
+        value=to_threatexchange(frames),
+        source=indicator.source,
+        external_id=indicator.external_id,
+        disabled_until=indicator.disabled_until,
+        meta=indicator.meta,
+    )
 
 
 def _split_tags(indicator: Indicator) -> tuple[list[str], dict[str, Any]]:

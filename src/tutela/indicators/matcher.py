@@ -45,10 +45,20 @@ from tutela.indicators.matcher_snapshot import (
     snapshot_directory,
     write_matcher_snapshot,
 )
+from tutela.indicators.matcher_videos import (
+    FrameMatch,
+    FrameSet,
+    VideoDetail,
+    frame_set,
+    image_detail,
+    score,
+)
 from tutela.indicators.models import Bank
+from tutela.indicators.video_banks import VPDQ, video_frames
 from tutela.matching import ExactIndex, PdqIndex
 from tutela.signals.pdq import DIHEDRAL_NAMES, PdqHash, PdqSignal
 from tutela.signals.registry import get_signal_type
+from tutela.signals.vpdq import VpdqFrame
 
 __all__ = ["MatchResult", "Matcher", "SnapshotInfo", "count_matchable"]
 
@@ -76,6 +86,8 @@ class MatchResult:
     variant: str | None = None
     # True when the distance is past the bank's threshold but inside its review band.
     review: bool = False
+    # A video's match (tutela.indicators.matcher_videos): vPDQ's shares, the frames' times.
+    video: VideoDetail | None = None
 
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -88,6 +100,8 @@ class MatchResult:
             out["variant"] = self.variant or DIHEDRAL_NAMES[0]
         if self.review:
             out["review"] = True
+        if self.video is not None:
+            out["video"] = self.video.as_dict()
         return out
 
 
@@ -123,6 +137,8 @@ class Matcher:
         self._waiting: dict[int, datetime] = {}
         self._pdq = PdqIndex()
         self._exact: dict[str, ExactIndex] = {}
+        # Video indicators' distinct frames, by indicator id (their codes are in self._pdq).
+        self._videos: dict[int, FrameSet] = {}
 
     @property
     def seq(self) -> int:
@@ -143,8 +159,9 @@ class Matcher:
 
     @property
     def robust(self) -> bool:
-        """Whether some enabled bank matches robust query variants (worth hashing them)."""
-        return any(rule.robust for rule in self._rules.values())
+        """Whether some enabled bank matches robust query variants (worth hashing them). Read
+        without the lock (the rules are copied at once), so asking never waits for a refresh."""
+        return any(rule.robust for rule in tuple(self._rules.values()))
 
     def load(self, *, progress: Callable[[int], None] | None = None) -> None:
         """Bring in every matchable indicator: from the snapshot and the changes made since it
@@ -178,7 +195,13 @@ class Matcher:
             with self._database.reader() as session:
                 identity = database_identity(session, self._seq)
             state = MatcherState(
-                self._seq, self._rules, self._entries, self._waiting, self._pdq, self._exact
+                self._seq,
+                self._rules,
+                self._entries,
+                self._waiting,
+                self._pdq,
+                self._exact,
+                video_codes=sum(len(frames) for frames in self._videos.values()),
             )
             return write_matcher_snapshot(self._snapshot_dir, state, identity)
 
@@ -217,7 +240,8 @@ class Matcher:
         bank's threshold (and review distance); when any lies within `margin` of one, either
         side, the answer is None: the caller hashes the query exactly and asks again with
         margin 0, so the answer equals exact mode's while most queries (no candidate) stay fast.
-        Robust variants are approximations themselves and are never sent for confirmation."""
+        Robust variants count the same way (in robust banks): exact mode makes them from the
+        full decode, fast mode from the reduced one."""
         main = list(pdq.dihedral) if pdq.dihedral else [pdq.hash]
         checked = [PdqSignal.validate(v) for v in main]
         robust = [(name, PdqSignal.validate(v)) for name, v in pdq.robust or ()]
@@ -237,10 +261,69 @@ class Matcher:
                 return None
             results = self._pdq_results(found, include_review)
             if robust and any(rule.robust for rule in self._rules.values()):
+                extra = self._robust_results(robust, radius, include_review, margin)
+                if extra is None:
+                    return None
                 known = {result.indicator_id for result in results}
-                extra = self._robust_results(robust, radius, include_review)
                 results += [result for result in extra if result.indicator_id not in known]
             return results
+
+    def match_video(
+        self, frames: Sequence[VpdqFrame], *, include_review: bool = False
+    ) -> list[MatchResult]:
+        """Matches of a video's frames (tutela.indicators.matcher_videos): banked videos by
+        vPDQ's shares against each bank's thresholds, banked images by any frame within the
+        bank's threshold (or review band); one index lookup per distinct matchable frame.
+        Videos first, each list nearest first."""
+        query = frame_set(frames)
+        with self._lock:
+            if not len(query) or not self._rules or len(self._pdq) == 0:
+                return []
+            radius = max(
+                rule.radius if include_review else rule.pdq_threshold
+                for rule in self._rules.values()
+            )
+            hits = self._pdq.query(query.codes, radius)
+            images: dict[int, list[tuple[int, int]]] = {}
+            candidates: set[int] = set()
+            for row, found in enumerate(hits):
+                for ident, distance in found:
+                    rule = self._rules.get(self._entries.bank_of(ident))
+                    if rule is None:
+                        continue
+                    if ident in self._videos:
+                        if distance <= rule.pdq_threshold:
+                            candidates.add(ident)
+                    elif distance <= rule.pdq_threshold or (
+                        include_review and distance <= rule.radius
+                    ):
+                        images.setdefault(ident, []).append((row, distance))
+            videos = self._video_results(query, candidates)
+            stills = []
+            for ident, rows in images.items():
+                rule = self._rules[self._entries.bank_of(ident)]
+                distance = min(d for _, d in rows)
+                review = distance > rule.pdq_threshold
+                detail = image_detail(query, rows)
+                stills.append(MatchResult(rule.name, ident, PDQ, distance, None, review, detail))
+        order = sorted(videos, key=lambda r: (r.distance, r.indicator_id))
+        return order + sorted(stills, key=lambda r: (r.distance, r.indicator_id))
+
+    def _video_results(self, query: FrameSet, candidates: set[int]) -> list[MatchResult]:
+        results = []
+        for ident in sorted(candidates):
+            rule = self._rules[self._entries.bank_of(ident)]
+            found = score(query, self._videos[ident], rule.pdq_threshold)
+            if (
+                found is None
+                or found.query_match_percent < rule.vpdq_query_match
+                or found.compared_match_percent < rule.vpdq_compared_match
+            ):
+                continue
+            results.append(
+                MatchResult(rule.name, ident, VPDQ, found.distance, None, False, found.detail)
+            )
+        return results
 
     # -- matching -----------------------------------------------------------------------------
 
@@ -261,19 +344,28 @@ class Matcher:
         return False
 
     def _robust_results(
-        self, variants: list[tuple[str, str]], radius: int, include_review: bool
-    ) -> list[MatchResult]:
-        """Matches of robust variants in robust banks, each indicator once (nearest variant)."""
-        hits = self._pdq.query(_codes([value for _, value in variants]), radius)
+        self, variants: list[tuple[str, str]], radius: int, include_review: bool, margin: int = 0
+    ) -> list[MatchResult] | None:
+        """Matches of robust variants in robust banks, each indicator once (nearest variant);
+        None when, with `margin`, a candidate in a robust bank lies that near a limit."""
+        hits = self._pdq.query(_codes([value for _, value in variants]), radius + margin)
         best: dict[int, tuple[int, str]] = {}
         for (name, _), row in zip(variants, hits, strict=True):
             for ident, distance in row:
                 if ident not in best or distance < best[ident][0]:
                     best[ident] = (distance, name)
+        if margin:
+            robust_found = [
+                (ident, distance, 0)
+                for ident, (distance, _) in best.items()
+                if (rule := self._rules.get(self._entries.bank_of(ident))) and rule.robust
+            ]
+            if self._near_a_limit(robust_found, margin, include_review):
+                return None
         results = []
         for ident, (distance, name) in sorted(best.items(), key=lambda item: item[1][0]):
             rule = self._rules.get(self._entries.bank_of(ident))
-            if rule is None or not rule.robust:
+            if rule is None or not rule.robust or ident in self._videos:
                 continue
             review = distance > rule.pdq_threshold
             if review and not (include_review and distance <= rule.radius):
@@ -313,9 +405,13 @@ class Matcher:
             review = distance > rule.pdq_threshold
             if review and not (include_review and distance <= rule.radius):
                 continue
-            results.append(
-                MatchResult(rule.name, ident, PDQ, distance, DIHEDRAL_NAMES[variant], review)
-            )
+            name = DIHEDRAL_NAMES[variant]
+            if ident in self._videos:
+                # An image showing a frame of a banked video (a still taken from it).
+                still = VideoDetail((FrameMatch(None, distance),), 1)
+                results.append(MatchResult(rule.name, ident, VPDQ, distance, name, review, still))
+                continue
+            results.append(MatchResult(rule.name, ident, PDQ, distance, name, review))
         return results
 
     def _exact_results(self, signal_type: str, ids: list[int]) -> list[MatchResult]:
@@ -344,7 +440,7 @@ class Matcher:
                     if progress is not None:
                         progress(len(chunk))
             self._gather(session, matchable(disabled=True), rows)
-            self._take(rows, build=True)
+            self._take(session, rows, build=True)
         self._loaded_from = "database"
         log.info(
             "matcher: %d indicators read from the database in %.1f s",
@@ -365,6 +461,7 @@ class Matcher:
                     log.info("matcher: no snapshot in %s; reading every indicator", directory)
                     return False
                 self._install(state)
+                self._load_video_frames(session, state.video_codes)
                 replayed, caught_up = self._follow(session)
                 if not caught_up:
                     log.warning(
@@ -403,6 +500,19 @@ class Matcher:
         self._waiting = dict(state.waiting)
         self._pdq = state.pdq
         self._exact = dict(state.exact)
+
+    def _load_video_frames(self, session: Session, expected_codes: int) -> None:
+        """The frames of the snapshot's videos (their codes are in its PDQ index already)."""
+        ids = self._entries.ids_of_type(VPDQ)
+        self._videos = {
+            ident: found
+            for ident, frames in video_frames(session, ids).items()
+            if len(found := frame_set(frames))
+        }
+        if len(self._videos) != len(ids) or expected_codes != sum(
+            len(found) for found in self._videos.values()
+        ):
+            raise InvalidInput("its video indicators disagree with the database's")
 
     def _reread_banks(self, session: Session) -> None:
         """Take every bank's rule from the database, not the snapshot: a bank switched or
@@ -500,7 +610,7 @@ class Matcher:
     def _index_rows(self, session: Session, query: RowQuery) -> None:
         rows = GatheredRows(self._rules)
         self._gather(session, query, rows)
-        self._take(rows, build=False)
+        self._take(session, rows, build=False)
 
     def _gather(self, session: Session, query: RowQuery, into: GatheredRows) -> None:
         """Rows that may carry `disabled_until`: those disabled now wait, the rest go `into`."""
@@ -516,9 +626,18 @@ class Matcher:
                 ready.append((row.id, row.bank_id, row.signal_type, row.value))
             into.add(ready)
 
-    def _take(self, rows: GatheredRows, *, build: bool) -> None:
+    def _take(self, session: Session, rows: GatheredRows, *, build: bool) -> None:
         """Index what was gathered: `build` makes the PDQ index anew, else it is added to."""
-        for signal_type, (ids, bank_ids, digests) in rows.arrays().items():
+        gathered = rows.arrays()
+        if build and PDQ not in gathered:
+            self._pdq = PdqIndex()
+        # PDQ first: a build replaces the index, which videos' frames are then added to.
+        for signal_type, (ids, bank_ids, digests) in sorted(
+            gathered.items(), key=lambda item: item[0] != PDQ
+        ):
+            if signal_type == VPDQ:
+                self._take_videos(session, ids, bank_ids)
+                continue
             self._entries.put_many(ids, bank_ids, signal_type)
             if signal_type == PDQ:
                 if build:
@@ -529,6 +648,25 @@ class Matcher:
             index = self._exact.setdefault(signal_type, ExactIndex(digests.shape[1]))
             index.add(ids, digests)
 
+    def _take_videos(self, session: Session, ids: np.ndarray, bank_ids: np.ndarray) -> None:
+        """Video indicators: each one's distinct matchable frames into the PDQ index, under its
+        id; a video with none (every frame below quality 50) cannot match and is left out."""
+        found = video_frames(session, ids.tolist())
+        kept_ids, kept_banks, code_ids, codes = [], [], [], []
+        for ident, bank_id in zip(ids.tolist(), bank_ids.tolist(), strict=True):
+            frames = frame_set(found.get(ident, ()))
+            if not len(frames):
+                continue
+            self._videos[ident] = frames
+            kept_ids.append(ident)
+            kept_banks.append(bank_id)
+            code_ids.append(np.full(len(frames), ident, np.int64))
+            codes.append(frames.codes)
+        if not kept_ids:
+            return
+        self._entries.put_many(np.array(kept_ids, np.int64), np.array(kept_banks, np.int64), VPDQ)
+        self._pdq.add(np.concatenate(code_ids), np.concatenate(codes))
+
     def _forget(self, ids: list[int]) -> None:
         by_type: dict[str, list[int]] = {}
         for ident in ids:
@@ -537,8 +675,10 @@ class Matcher:
                 by_type.setdefault(signal_type, []).append(ident)
         for signal_type, gone in by_type.items():
             array = np.array(gone, np.int64)
-            if signal_type == PDQ:
+            if signal_type in (PDQ, VPDQ):
                 self._pdq.remove(array)
+                for ident in gone:
+                    self._videos.pop(ident, None)
             elif signal_type in self._exact:
                 self._exact[signal_type].remove(array)
 
@@ -550,6 +690,7 @@ class Matcher:
         self._waiting = {}
         self._pdq = PdqIndex()
         self._exact = {}
+        self._videos = {}
 
 
 def count_matchable(database: Database) -> int:

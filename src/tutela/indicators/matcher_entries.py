@@ -17,6 +17,9 @@ class BankRule:
     review_distance: int | None
     # Also matched with the query's robust variants (trimmed frames, small rotations undone).
     robust: bool = False
+    # vPDQ: shares (percent) of the query's and of the banked video's frames that must match.
+    vpdq_query_match: float = 80.0
+    vpdq_compared_match: float = 0.0
 
     @property
     def radius(self) -> int:
@@ -44,6 +47,15 @@ class EntryTable:
 
     def bank_of(self, ident: int) -> int:
         return int(self._banks[ident]) if ident in self else 0
+
+    def signal_type_of(self, ident: int) -> str | None:
+        return self._type_names[int(self._types[ident])] if ident in self else None
+
+    def ids_of_type(self, signal_type: str) -> list[int]:
+        if signal_type not in self._type_names:
+            return []
+        code = self._type_names.index(signal_type)
+        return [int(i) for i in np.flatnonzero((self._banks != 0) & (self._types == code))]
 
     def put_many(self, ids: np.ndarray, bank_ids: np.ndarray, signal_type: str) -> None:
         """Record distinct ids, all of one signal type, each with its bank."""

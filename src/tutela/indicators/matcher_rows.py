@@ -23,6 +23,9 @@ from tutela.signals.registry import signal_types
 log = logging.getLogger("tutela.matcher")
 
 FETCH_ROWS = 50_000
+# Video indicators (tutela.indicators.video_banks) carry a SHA-256 key as their value.
+VPDQ_KEY_TYPE = "vpdq"
+VPDQ_KEY_HEX = 64
 # Rows of (id, bank_id, signal_type, value, disabled_until).
 RowQuery: TypeAlias = "Select[int, int, str, str, datetime | None]"
 
@@ -80,12 +83,15 @@ class GatheredRows:
     ) -> tuple[np.ndarray | None, np.ndarray] | None:
         """(which rows were good, or None for all; their digests), or None for an unknown type."""
         kind = signal_types().get(signal_type)
-        if kind is None:
+        if kind is not None:
+            width = kind.hex_length
+        elif signal_type == VPDQ_KEY_TYPE:
+            width = VPDQ_KEY_HEX  # a video's key; its frames are read beside it (the Matcher)
+        else:
             if signal_type not in self._unknown:
                 self._unknown.add(signal_type)
                 log.warning("matcher: skipping indicators of unknown signal type %r", signal_type)
             return None
-        width = kind.hex_length
         joined = "".join(values)
         if len(joined) == width * len(values):
             try:
@@ -158,17 +164,37 @@ def cyclic_gc_paused() -> Iterator[None]:
 
 
 def rule_of(bank: Bank) -> BankRule:
-    return BankRule(bank.name, bank.pdq_threshold, bank.review_distance, bank.robust)
+    return BankRule(
+        bank.name,
+        bank.pdq_threshold,
+        bank.review_distance,
+        bank.robust,
+        bank.vpdq_query_match,
+        bank.vpdq_compared_match,
+    )
 
 
 def enabled_rules(session: Session) -> dict[int, BankRule]:
     rows = session.execute(
-        select(Bank.id, Bank.name, Bank.pdq_threshold, Bank.review_distance, Bank.robust).where(
-            Bank.enabled.is_(True)
-        )
+        select(
+            Bank.id,
+            Bank.name,
+            Bank.pdq_threshold,
+            Bank.review_distance,
+            Bank.robust,
+            Bank.vpdq_query_match,
+            Bank.vpdq_compared_match,
+        ).where(Bank.enabled.is_(True))
     )
     return {
-        row.id: BankRule(row.name, row.pdq_threshold, row.review_distance, row.robust)
+        row.id: BankRule(
+            row.name,
+            row.pdq_threshold,
+            row.review_distance,
+            row.robust,
+            row.vpdq_query_match,
+            row.vpdq_compared_match,
+        )
         for row in rows
     }
 

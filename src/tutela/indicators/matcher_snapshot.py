@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 import tutela
 from tutela.errors import InvalidInput, Unreadable
 from tutela.indicators.matcher_entries import BankRule, EntryTable
+from tutela.indicators.matcher_rows import VPDQ_KEY_TYPE
 from tutela.indicators.models import IndicatorChange
 from tutela.matching import ExactIndex, PdqIndex
 from tutela.matching.snapshot import read_snapshot, write_snapshot
@@ -68,6 +69,9 @@ class MatcherState:
     waiting: dict[int, datetime]
     pdq: PdqIndex
     exact: dict[str, ExactIndex]
+    # Codes in `pdq` that are video indicators' frames (several per id; their frames are read
+    # from the database when the snapshot is loaded).
+    video_codes: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +225,7 @@ def _write_files(target: Path, state: MatcherState, identity: dict[str, Any]) ->
             for bank_id, rule in sorted(state.rules.items())
         },
         "exact": sorted(state.exact),
+        "video_codes": state.video_codes,
         "files": files,
     }
     with open(target / MANIFEST, "w", encoding="utf-8") as out:
@@ -295,7 +300,7 @@ def _check_file(path: Path, expected: Any) -> None:
 def _read_state(directory: Path, manifest: dict[str, Any]) -> MatcherState:
     meta, arrays = read_snapshot(directory / _ENTRIES, _ENTRIES_MAGIC, _ENTRIES_VERSION, mmap=False)
     type_names = [str(name) for name in meta["signal_types"]]
-    unknown = set(type_names) - set(signal_types())
+    unknown = set(type_names) - set(signal_types()) - {VPDQ_KEY_TYPE}
     if unknown:
         raise Unreadable(f"it holds signal types this node does not know: {sorted(unknown)}")
     entries = EntryTable.from_arrays(arrays["banks"], arrays["types"], type_names)
@@ -318,14 +323,21 @@ def _read_state(directory: Path, manifest: dict[str, Any]) -> MatcherState:
     if not entries.bank_ids() <= set(rules):
         raise Unreadable("its entry table names banks its manifest does not")
     counts = entries.counts_by_type()
-    sizes = {name: len(index) for name, index in exact.items()} | {"pdq": len(pdq)}
+    video_codes = manifest.get("video_codes", 0)
+    if isinstance(video_codes, bool) or not isinstance(video_codes, int) or video_codes < 0:
+        raise Unreadable("its manifest has no valid count of video frames")
+    sizes = {name: len(index) for name, index in exact.items()} | {"pdq": len(pdq) - video_codes}
+    # Each video indicator has one code at least; how many exactly is checked against its frames.
+    sizes[VPDQ_KEY_TYPE] = counts.get(VPDQ_KEY_TYPE, 0)
+    if sizes[VPDQ_KEY_TYPE] > video_codes:
+        raise Unreadable("its indices and its entry table disagree")
     if any(counts.get(name, 0) != size for name, size in sizes.items()) or any(
         count and name not in sizes for name, count in counts.items()
     ):
         raise Unreadable("its indices and its entry table disagree")
     if len(entries) != manifest["indicators"]:
         raise Unreadable("its entry table holds another number of indicators than the manifest")
-    return MatcherState(manifest["seq"], rules, entries, waiting, pdq, exact)
+    return MatcherState(manifest["seq"], rules, entries, waiting, pdq, exact, video_codes)
 
 
 # -- files ----------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    Float,
     ForeignKey,
     Identity,
     Index,
@@ -40,6 +41,10 @@ class Bank(Base):
     review_distance: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # Also match uploads' robust query variants (frames trimmed, small rotations undone).
     robust: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # vPDQ: a video matches a banked one when at least these shares (percent) of the query's
+    # frames and of the banked video's frames have a match within pdq_threshold.
+    vpdq_query_match: Mapped[float] = mapped_column(Float, default=80.0, server_default="80")
+    vpdq_compared_match: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
