@@ -12,14 +12,14 @@ from sqlalchemy.orm import Session
 
 from tutela.detection.models import ItemPayload
 from tutela.enforcement.envelope import new_data_key, seal, unseal
-from tutela.enforcement.keys import (
+from tutela.errors import ConfigurationError, TamperedData
+from tutela.master_key import (
     MasterKey,
     configured_master_key,
     refuse_other_keys,
     unwrap_data_key,
     wrap_data_key,
 )
-from tutela.errors import ConfigurationError, TamperedData
 from tutela.settings import Settings
 
 log = logging.getLogger("tutela.detection")

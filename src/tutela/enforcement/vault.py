@@ -18,13 +18,6 @@ from tutela.clock import Clock, SystemClock
 from tutela.db.database import Database
 from tutela.detection.held_payloads import rewrap_held_payloads
 from tutela.enforcement.envelope import new_data_key, seal, unseal
-from tutela.enforcement.keys import (
-    MasterKey,
-    load_master_key,
-    refuse_other_keys,
-    unwrap_data_key,
-    wrap_data_key,
-)
 from tutela.enforcement.vault_models import VaultBlob, VaultExtension, VaultRecord
 from tutela.errors import (
     ConfigurationError,
@@ -32,6 +25,13 @@ from tutela.errors import (
     InvalidInput,
     NotFound,
     TamperedData,
+)
+from tutela.master_key import (
+    MasterKey,
+    load_master_key,
+    refuse_other_keys,
+    unwrap_data_key,
+    wrap_data_key,
 )
 from tutela.settings import Settings
 
