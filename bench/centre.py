@@ -39,9 +39,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 from report_samples import PROVIDER, sample_input  # noqa: E402
 from tutela.centre.providers import register_provider  # noqa: E402
 from tutela.db import normalise_url, open_database  # noqa: E402
+from tutela.messaging.signing import SignedReport, generate_key_file, sign_report  # noqa: E402
 from tutela.reporting.fields import MatchFacts  # noqa: E402
 from tutela.reporting.report import build_report  # noqa: E402
-from tutela.reporting.signing import SignedReport, generate_key_file, sign_report  # noqa: E402
 from tutela.settings import Settings  # noqa: E402
 
 TUTELA = str(Path(sys.executable).parent / "tutela")
@@ -49,7 +49,7 @@ TARGET = 200
 
 
 def signed_reports(key_file: Path, start: int, count: int) -> list[SignedReport]:
-    from tutela.reporting.signing import load_key_file
+    from tutela.messaging.signing import load_key_file
 
     key = load_key_file(key_file)
     rng = random.Random(start)

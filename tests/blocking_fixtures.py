@@ -31,12 +31,12 @@ from tutela.centre.providers import register_provider
 from tutela.centre.url_list import add_url
 from tutela.db.database import Database
 from tutela.db.types import utc_now
+from tutela.messaging.outbox_models import OutboxMessage
+from tutela.messaging.signing import SigningKey, SigningWindow, generate_key_file
 from tutela.orders.authority_keys import add_authority_key
 from tutela.orders.receiving import OrderRules, receive_order
 from tutela.orders.states import OrderKind
 from tutela.orders.url_list_feed import HttpUrlListClient, follow_url_list
-from tutela.reporting.outbox_models import OutboxMessage
-from tutela.reporting.signing import SigningKey, SigningWindow, generate_key_file
 from tutela.settings import Settings
 
 PASSWORD = "placeholder-passphrase-for-tests"

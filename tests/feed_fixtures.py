@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from tutela.indicators.feed_subscription import FEED_SCHEMA, FeedPage
-from tutela.reporting.canonical import canonical_json
-from tutela.reporting.signing import SigningKey
+from tutela.messaging.canonical import canonical_json
+from tutela.messaging.signing import SigningKey
 
 
 class SignedFeed:

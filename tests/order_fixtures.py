@@ -16,10 +16,10 @@ from typing import Any
 from provider_fixtures import drawn_image, jpeg
 from tutela.db.database import Database
 from tutela.detection.items import accept_upload
+from tutela.messaging.messages import SignedMessage, sign_message
+from tutela.messaging.signing import SigningKey, generate_key_file
 from tutela.orders.authority_keys import add_authority_key
 from tutela.orders.documents import REMOVAL_KIND, OrderedItem, RemovalOrder
-from tutela.reporting.messages import SignedMessage, sign_message
-from tutela.reporting.signing import SigningKey, generate_key_file
 
 AUTHORITY = "Example Coordinating Authority"
 PROVIDER = "Example Hosting BV"

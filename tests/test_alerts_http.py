@@ -17,16 +17,16 @@ from tutela.auth.sessions import log_in
 from tutela.auth.users import create_user
 from tutela.db import Database
 from tutela.errors import TransientDeliveryError
+from tutela.messaging.outbox import deliver_due, enqueue
+from tutela.messaging.transports import OutgoingMessage, SendResult, Transport
 from tutela.operations.alerts import list_alerts, raise_alerts
-from tutela.reporting.outbox import deliver_due, enqueue
-from tutela.reporting.transports.base import OutgoingMessage, ReportTransport, SendResult
 from tutela.settings import Settings
 from tutela.ui.access import SESSION_COOKIE
 
 NOW = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
 
 
-class Unreachable(ReportTransport):
+class Unreachable(Transport):
     name = "centre"
 
     @classmethod

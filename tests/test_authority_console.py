@@ -36,13 +36,13 @@ from tutela.authority.providers import add_provider
 from tutela.authority.supervision import supervised_orders
 from tutela.db.database import Database, open_database
 from tutela.db.types import utc_now
+from tutela.messaging.outbox import deliver_due
+from tutela.messaging.outbox_models import OutboxMessage
+from tutela.messaging.signing import SigningKey, SigningWindow, generate_key_file
 from tutela.orders.authority_keys import add_authority_key
 from tutela.orders.execution import confirm_executed
 from tutela.orders.receiving import OrderRules, receive_order
 from tutela.orders.transport import ORDERS, OrdersTransport
-from tutela.reporting.outbox import deliver_due
-from tutela.reporting.outbox_models import OutboxMessage
-from tutela.reporting.signing import SigningKey, SigningWindow, generate_key_file
 from tutela.settings import Settings
 from tutela.ui.access import LOGIN_CSRF_COOKIE, SESSION_COOKIE
 

@@ -14,8 +14,8 @@ from tutela.authority.issuing import Issuer, issue_removal_order
 from tutela.authority.providers import add_provider
 from tutela.db.database import Database
 from tutela.errors import Forbidden, Unauthorized
-from tutela.reporting.outbox_models import OutboxMessage
-from tutela.reporting.signing import SigningKey, generate_key_file
+from tutela.messaging.outbox_models import OutboxMessage
+from tutela.messaging.signing import SigningKey, generate_key_file
 
 ISSUER = Issuer(
     "Example Authority",

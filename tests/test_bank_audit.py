@@ -17,7 +17,7 @@ from tutela.db import Database, open_database
 from tutela.errors import InvalidInput
 from tutela.indicators import banks
 from tutela.indicators.feed_subscription import follow_feed, subscribe_bank
-from tutela.reporting.signing import generate_key_file
+from tutela.messaging.signing import generate_key_file
 from tutela.settings import Settings
 
 MD5 = "0123456789abcdef0123456789abcdef"

@@ -23,9 +23,9 @@ from tutela.centre.triage import forward_report, mark_unfounded
 from tutela.cli import main
 from tutela.db import Database
 from tutela.db.types import utc_now
-from tutela.reporting.outbox_models import OutboxMessage
+from tutela.messaging.outbox_models import OutboxMessage
+from tutela.messaging.signing import generate_key_file, sign_report
 from tutela.reporting.report import build_report
-from tutela.reporting.signing import generate_key_file, sign_report
 from tutela.settings import Settings
 
 pytestmark = pytest.mark.usefixtures("cheap_argon2")

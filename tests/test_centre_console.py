@@ -34,9 +34,9 @@ from tutela.centre.models import CentreIndicator, CentreReport, Forwarding
 from tutela.centre.providers import register_provider
 from tutela.centre.triage import set_routing_rule
 from tutela.db.database import Database
+from tutela.messaging.signing import generate_key_file, sign_report
 from tutela.reporting.fields import ProviderIdentity
 from tutela.reporting.report import build_report
-from tutela.reporting.signing import generate_key_file, sign_report
 from tutela.settings import Settings
 from tutela.ui import audit_pages
 from tutela.ui.access import LOGIN_CSRF_COOKIE, SESSION_COOKIE

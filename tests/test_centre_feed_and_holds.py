@@ -16,11 +16,11 @@ from tutela.db import Database
 from tutela.errors import InvalidSignature
 from tutela.indicators.banks import get_bank
 from tutela.indicators.feed_subscription import FeedPage, follow_feed, subscribe_bank
-from tutela.reporting.canonical import canonical_json
+from tutela.messaging.canonical import canonical_json
+from tutela.messaging.signing import SigningKey, generate_key_file, sign_report
 from tutela.reporting.filing import file_report
 from tutela.reporting.holds import active_holds, may_notify_user, record_hold
 from tutela.reporting.report import build_report
-from tutela.reporting.signing import SigningKey, generate_key_file, sign_report
 
 
 class ForgedFeed:

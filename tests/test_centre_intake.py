@@ -18,12 +18,12 @@ from tutela.centre.triage import forward_report, mark_unfounded, next_for_triage
 from tutela.db import Database
 from tutela.db.types import utc_now
 from tutela.errors import IncompleteReport, InvalidSignature, UnknownProvider
+from tutela.messaging.outbox import ACKNOWLEDGED, deliver_due
+from tutela.messaging.outbox_models import OutboxMessage
+from tutela.messaging.signing import SignedReport, SigningKey, generate_key_file, sign_report
 from tutela.reporting.fields import MatchFacts, ProviderIdentity
 from tutela.reporting.filing import file_report
-from tutela.reporting.outbox import ACKNOWLEDGED, deliver_due
-from tutela.reporting.outbox_models import OutboxMessage
 from tutela.reporting.report import build_report
-from tutela.reporting.signing import SignedReport, SigningKey, generate_key_file, sign_report
 from tutela.reporting.transports.centre import CentreTransport
 from tutela.settings import Settings
 

@@ -22,9 +22,9 @@ from tutela.centre.models import CentreProvider, CentreReport, CentreReportHash
 from tutela.centre.providers import ProviderKeys, register_provider
 from tutela.db import Database
 from tutela.errors import UnknownProvider
+from tutela.messaging.signing import SignedReport, SigningKey, generate_key_file, sign_report
 from tutela.reporting.fields import MatchFacts, ProviderIdentity
 from tutela.reporting.report import build_report
-from tutela.reporting.signing import SignedReport, SigningKey, generate_key_file, sign_report
 
 
 def registered_key(tmp_path: Path, database: Database) -> SigningKey:

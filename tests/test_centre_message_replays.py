@@ -15,12 +15,12 @@ from report_samples import PROVIDER, sample_input
 from tutela.db import Database
 from tutela.db.types import utc_now
 from tutela.errors import StaleSignature
+from tutela.messaging.messages import SignedMessage, sign_message
+from tutela.messaging.outbox_models import OutboxMessage
+from tutela.messaging.signing import SigningKey, SigningWindow, generate_key_file, load_public_key
 from tutela.reporting.filing import file_report
-from tutela.reporting.messages import SignedMessage, sign_message
-from tutela.reporting.outbox_models import OutboxMessage
 from tutela.reporting.received_messages import receive_centre_message
 from tutela.reporting.received_models import ReceivedSignedMessage
-from tutela.reporting.signing import SigningKey, SigningWindow, generate_key_file, load_public_key
 
 
 @pytest.fixture

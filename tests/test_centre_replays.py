@@ -21,9 +21,9 @@ from tutela.centre.models import CentreReport
 from tutela.centre.providers import register_provider
 from tutela.db import Database
 from tutela.db.types import utc_now
-from tutela.reporting.canonical import canonical_json
+from tutela.messaging.canonical import canonical_json
+from tutela.messaging.signing import SignedReport, SigningKey, generate_key_file, sign_report
 from tutela.reporting.report import build_report
-from tutela.reporting.signing import SignedReport, SigningKey, generate_key_file, sign_report
 from tutela.settings import Settings
 
 with warnings.catch_warnings():

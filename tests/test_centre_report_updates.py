@@ -19,15 +19,15 @@ from tutela.centre.providers import register_provider
 from tutela.centre.update_models import CentreReportUpdate
 from tutela.db import Database
 from tutela.db.types import utc_now
+from tutela.messaging.outbox import deliver_due
+from tutela.messaging.signing import SigningKey, generate_key_file
 from tutela.reporting.fields import ProviderIdentity
 from tutela.reporting.filing import file_report
-from tutela.reporting.outbox import deliver_due
 from tutela.reporting.report_updates import (
     queue_removal_update,
     queue_retraction,
     signed_payload,
 )
-from tutela.reporting.signing import SigningKey, generate_key_file
 from tutela.reporting.transports.centre import CentreTransport
 from tutela.settings import Settings
 

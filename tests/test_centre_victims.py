@@ -30,11 +30,11 @@ from tutela.centre.victims import add_requester
 from tutela.cli import main
 from tutela.db import Database
 from tutela.db.types import utc_now
+from tutela.messaging.messages import sign_message
+from tutela.messaging.outbox_models import OutboxMessage
+from tutela.messaging.signing import SigningKey, generate_key_file, sign_report
 from tutela.reporting.fields import MatchFacts
-from tutela.reporting.messages import sign_message
-from tutela.reporting.outbox_models import OutboxMessage
 from tutela.reporting.report import build_report
-from tutela.reporting.signing import SigningKey, generate_key_file, sign_report
 from tutela.settings import Settings
 from tutela.signals.hashing import hash_media
 from tutela.signals.pdq import PdqMode

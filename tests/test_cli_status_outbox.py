@@ -12,14 +12,14 @@ from tutela.audit.log import list_entries
 from tutela.cli import main
 from tutela.db import Database, open_database
 from tutela.errors import TransientDeliveryError
-from tutela.reporting.outbox import deliver_due, enqueue
-from tutela.reporting.transports.base import OutgoingMessage, ReportTransport, SendResult
+from tutela.messaging.outbox import deliver_due, enqueue
+from tutela.messaging.transports import OutgoingMessage, SendResult, Transport
 from tutela.settings import Settings
 
 NOW = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
 
 
-class Unreachable(ReportTransport):
+class Unreachable(Transport):
     name = "centre"
 
     @classmethod

@@ -14,9 +14,9 @@ from report_samples import PROVIDER, sample_input
 from tutela.centre.models import CentreReport
 from tutela.centre.providers import register_provider
 from tutela.db import open_database
+from tutela.messaging.outbox import ACKNOWLEDGED
+from tutela.messaging.outbox_models import OutboxMessage
 from tutela.reporting.filing import file_report
-from tutela.reporting.outbox import ACKNOWLEDGED
-from tutela.reporting.outbox_models import OutboxMessage
 from two_nodes import Node, base_env, closing_database, make_keys, node_settings, ports, wait_until
 
 REPORTS = 2000

@@ -25,7 +25,7 @@ from tutela.auth.roles import Role
 from tutela.auth.sessions import log_in
 from tutela.auth.users import create_user
 from tutela.db.database import Database, open_database
-from tutela.reporting.signing import generate_key_file
+from tutela.messaging.signing import generate_key_file
 from tutela.settings import Settings
 from tutela.ui import audit_pages, auth_pages, centre_pages, oversight_pages, review_pages
 from tutela.ui.access import SESSION_COOKIE

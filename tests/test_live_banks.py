@@ -28,7 +28,7 @@ from provider_fixtures import (
 from report_samples import NOW
 from tutela.db.database import Database
 from tutela.indicators.feed_subscription import follow_feed
-from tutela.reporting.signing import generate_key_file
+from tutela.messaging.signing import generate_key_file
 from tutela.settings import Settings
 from tutela.signals.hashing import pdq_of_bytes
 from tutela.signals.pdq import PdqMode

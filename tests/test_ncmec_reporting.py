@@ -31,10 +31,8 @@ from tutela.cli.outbox import NCMEC_ACTOR, NCMEC_PURPOSE, provider_transports
 from tutela.db import Database
 from tutela.db.types import utc_now
 from tutela.errors import ConfigurationError, Conflict
-from tutela.reporting.fields import ReportInput
-from tutela.reporting.filing import file_report
-from tutela.reporting.messages import open_message
-from tutela.reporting.outbox import (
+from tutela.messaging.messages import open_message
+from tutela.messaging.outbox import (
     ACKNOWLEDGED,
     FAILED,
     FailedMessage,
@@ -42,16 +40,18 @@ from tutela.reporting.outbox import (
     enqueue,
     requeue,
 )
-from tutela.reporting.outbox_models import OutboxMessage
-from tutela.reporting.report import build_report
-from tutela.reporting.report_updates import queue_retraction
-from tutela.reporting.signing import (
+from tutela.messaging.outbox_models import OutboxMessage
+from tutela.messaging.signing import (
     SigningKey,
     default_key_file,
     generate_key_file,
     load_public_key,
 )
-from tutela.reporting.transports.base import TransportContext
+from tutela.messaging.transports import TransportContext
+from tutela.reporting.fields import ReportInput
+from tutela.reporting.filing import file_report
+from tutela.reporting.report import build_report
+from tutela.reporting.report_updates import queue_retraction
 from tutela.reporting.transports.ncmec import (
     NcmecTransport,
     load_credentials,

@@ -19,6 +19,9 @@ from tutela.db import Database
 from tutela.detection.models import Case, FloodAlert, Item, Webhook, WebhookDelivery
 from tutela.enforcement.measure_models import TakedownRequest, UserNotice
 from tutela.errors import Forbidden, TransientDeliveryError
+from tutela.messaging.outbox import FAILED, QUEUED, deliver_due, enqueue, requeue
+from tutela.messaging.outbox_models import OutboxMessage
+from tutela.messaging.transports import OutgoingMessage, SendResult, Transport
 from tutela.operations.alerts import (
     ALERT_DESTINATION,
     AlertKind,
@@ -28,9 +31,6 @@ from tutela.operations.alerts import (
     raise_alerts,
 )
 from tutela.operations.operator_webhook import OperatorWebhook
-from tutela.reporting.outbox import FAILED, QUEUED, deliver_due, enqueue, requeue
-from tutela.reporting.outbox_models import OutboxMessage
-from tutela.reporting.transports.base import OutgoingMessage, ReportTransport, SendResult
 from tutela.settings import Settings
 
 NOW = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
@@ -39,7 +39,7 @@ HOOK = "https://ops.example/alerts"
 pytestmark = pytest.mark.usefixtures("cheap_argon2")
 
 
-class Unreachable(ReportTransport):
+class Unreachable(Transport):
     name = "centre"
 
     @classmethod

@@ -26,8 +26,8 @@ from tutela.audit.models import AuditEntry
 from tutela.db.database import Database
 from tutela.detection.models import WebhookDelivery
 from tutela.detection.webhooks import register_webhook
+from tutela.messaging.messages import SignedMessage
 from tutela.orders.models import ReceivedOrder, ReceivedOrderItem
-from tutela.reporting.messages import SignedMessage
 from tutela.settings import Settings
 
 

@@ -26,6 +26,9 @@ from tutela.db.types import utc_now
 from tutela.errors import InvalidInput, InvalidSignature, UnknownItem
 from tutela.indicators.feed_subscription import FeedPage
 from tutela.indicators.fetchers.checkpoints import FetchFailed
+from tutela.messaging.messages import sign_message
+from tutela.messaging.outbox_models import OutboxMessage
+from tutela.messaging.signing import SigningWindow, generate_key_file
 from tutela.orders.access_documents import BLOCKING_KIND, next_review
 from tutela.orders.access_exports import end_orders, export_rpz, export_urls, rpz_zone
 from tutela.orders.access_models import ListedUrl, ReceivedOrderUrl
@@ -33,9 +36,6 @@ from tutela.orders.models import ReceivedOrder
 from tutela.orders.receiving import receive_order
 from tutela.orders.states import OrderKind, ReceivedState
 from tutela.orders.url_list_feed import follow_url_list
-from tutela.reporting.messages import sign_message
-from tutela.reporting.outbox_models import OutboxMessage
-from tutela.reporting.signing import SigningWindow, generate_key_file
 from tutela.settings import Settings
 
 NAMED_CHECKZONE = shutil.which("named-checkzone")

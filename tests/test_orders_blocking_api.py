@@ -21,10 +21,10 @@ from provider_fixtures import in_process_client
 from tutela.audit.models import AuditEntry
 from tutela.db.database import Database
 from tutela.db.types import utc_now
+from tutela.messaging.messages import SignedMessage, sign_message
 from tutela.orders.access_documents import BLOCKING_KIND
 from tutela.orders.access_models import ListedUrl, ReceivedOrderUrl
 from tutela.orders.models import ReceivedOrder
-from tutela.reporting.messages import SignedMessage, sign_message
 from tutela.settings import Settings
 
 pytestmark = pytest.mark.usefixtures("cheap_argon2")

@@ -22,7 +22,7 @@ from tutela.centre.url_list_models import CentreUrl
 from tutela.cli import main
 from tutela.db import Database
 from tutela.db.types import utc_now
-from tutela.reporting.outbox_models import OutboxMessage
+from tutela.messaging.outbox_models import OutboxMessage
 from tutela.settings import Settings
 
 pytestmark = pytest.mark.usefixtures("cheap_argon2")

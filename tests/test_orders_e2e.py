@@ -27,9 +27,9 @@ from tutela.authority.reports import show_order
 from tutela.centre.order_copy_models import CentreOrderCopy
 from tutela.db import open_database
 from tutela.detection.webhooks import register_webhook
+from tutela.messaging.messages import open_message
+from tutela.messaging.signing import generate_key_file, load_public_key
 from tutela.orders.authority_keys import add_authority_key
-from tutela.reporting.messages import open_message
-from tutela.reporting.signing import generate_key_file, load_public_key
 from tutela.settings import Settings
 from two_nodes import PROVIDER_IDENTITY, Node, base_env, closing_database, node_settings, wait_until
 

@@ -17,12 +17,12 @@ from tutela.audit.models import AuditEntry
 from tutela.clock import FixedClock
 from tutela.db.database import Database
 from tutela.errors import Conflict, InvalidInput, NotFound
+from tutela.messaging.canonical import parse_json
+from tutela.messaging.outbox_models import OutboxMessage
+from tutela.messaging.signing import SigningKey, SigningWindow, generate_key_file
 from tutela.orders.deadlines import mark_overdue
 from tutela.orders.execution import confirm_executed, file_impediment
 from tutela.orders.receiving import OrderRules, receive_order
-from tutela.reporting.canonical import parse_json
-from tutela.reporting.outbox_models import OutboxMessage
-from tutela.reporting.signing import SigningKey, SigningWindow, generate_key_file
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 RULES = OrderRules(SigningWindow(), timedelta(hours=24), provider_name=PROVIDER)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from report_samples import NOW
 from tutela.db import Database
 from tutela.errors import PermanentDeliveryError, TransientDeliveryError
-from tutela.reporting.outbox import (
+from tutela.messaging.outbox import (
     ACKNOWLEDGED,
     FAILED,
     QUEUED,
@@ -21,11 +21,11 @@ from tutela.reporting.outbox import (
     enqueue,
     record_remote_status,
 )
-from tutela.reporting.outbox_models import OutboxMessage
-from tutela.reporting.transports.base import (
+from tutela.messaging.outbox_models import OutboxMessage
+from tutela.messaging.transports import (
     OutgoingMessage,
-    ReportTransport,
     SendResult,
+    Transport,
     TransportContext,
 )
 
@@ -47,7 +47,7 @@ class Receiver:
         return f"r-{list(self.stored).index(message.idempotency_key)}"
 
 
-class FakeTransport(ReportTransport):
+class FakeTransport(Transport):
     name: ClassVar[str] = "fake"
 
     def __init__(self, receiver: Receiver) -> None:
@@ -128,6 +128,16 @@ def test_transient_failure_retries_after_a_jittered_backoff(database: Database) 
     assert deliver_due(database, {"fake": transport}, NOW + timedelta(seconds=5)).delivered == [
         message_id
     ]
+
+
+def test_a_receivers_retry_after_pushes_the_next_try_out(database: Database) -> None:
+    message_id = queue_one(database)
+    transport = FakeTransport(Receiver())
+    transport.failure = TransientDeliveryError(
+        "POST /v1/reports answered 429", status_code=429, retry_after_s=600.0
+    )
+    deliver_due(database, {"fake": transport}, NOW, rng=lambda: 1.0)
+    assert status_of(database, message_id).next_attempt_at == NOW + timedelta(seconds=600)
 
 
 def test_message_fails_for_good_after_max_attempts_and_raises_an_alert(

@@ -14,14 +14,15 @@ import pytest
 import tutela.plugins
 from tutela.db import Database
 from tutela.errors import ConfigurationError
-from tutela.plugins import load_plugins
-from tutela.reporting.transports import create_transports, transport_classes
-from tutela.reporting.transports.base import (
+from tutela.messaging.transports import (
     OutgoingMessage,
-    ReportTransport,
     SendResult,
+    Transport,
     TransportContext,
+    create_transports,
+    transport_classes,
 )
+from tutela.plugins import load_plugins
 from tutela.settings import Settings
 from tutela.signals.base import SignalType, hamming_hex
 from tutela.signals.registry import get_signal_type, signal_types
@@ -51,7 +52,7 @@ class UnnamedSignal(SignalType):
         return hamming_hex(a, b)
 
 
-class FakeTransport(ReportTransport):
+class FakeTransport(Transport):
     name: ClassVar[str] = "pigeon"
 
     @classmethod
@@ -93,9 +94,7 @@ def installed(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[EntryPoint]]:
 def test_plugin_is_found_under_its_registered_name(installed: list[EntryPoint]) -> None:
     installed += [point("fake", "FakeSignal"), point("pigeon", "FakeTransport", TRANSPORTS)]
     assert load_plugins(SIGNALS, SignalType, "signal type") == {"fake": FakeSignal}
-    assert load_plugins(TRANSPORTS, ReportTransport, "report transport") == {
-        "pigeon": FakeTransport
-    }
+    assert load_plugins(TRANSPORTS, Transport, "report transport") == {"pigeon": FakeTransport}
 
 
 def test_only_the_asked_group_is_loaded(installed: list[EntryPoint]) -> None:

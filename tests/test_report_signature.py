@@ -10,15 +10,15 @@ import pytest
 
 from report_samples import NOW, PROVIDER, sample_input
 from tutela.errors import Conflict, InvalidInput, InvalidSignature
-from tutela.reporting.canonical import canonical_json, parse_json
-from tutela.reporting.report import build_report
-from tutela.reporting.signing import (
+from tutela.messaging.canonical import canonical_json, parse_json
+from tutela.messaging.signing import (
     generate_key_file,
     load_key_file,
     load_public_key,
     sign_report,
     verify_signature,
 )
+from tutela.reporting.report import build_report
 
 
 def test_canonical_json_sorts_keys_without_whitespace() -> None:

@@ -22,17 +22,17 @@ from tutela.detection.webhooks import register_webhook
 from tutela.enforcement.takedown import confirm_takedown, resend_due
 from tutela.errors import Conflict, InvalidInput
 from tutela.indicators.models import Bank
-from tutela.reporting.centre_messages import apply_centre_message
-from tutela.reporting.fields import Awareness
-from tutela.reporting.messages import Message, open_message
-from tutela.reporting.outbox_models import OutboxMessage
-from tutela.reporting.report_updates import follow_ups_from
-from tutela.reporting.signing import (
+from tutela.messaging.messages import Message, open_message
+from tutela.messaging.outbox_models import OutboxMessage
+from tutela.messaging.signing import (
     default_key_file,
     generate_key_file,
     load_key_file,
     load_public_key,
 )
+from tutela.reporting.centre_messages import apply_centre_message
+from tutela.reporting.fields import Awareness
+from tutela.reporting.report_updates import follow_ups_from
 from tutela.review.complaints import decide_complaint, lodge_complaint
 from tutela.review.decisions import Decision, decide
 from tutela.review.report_choices import AccountAction, ReportChoices

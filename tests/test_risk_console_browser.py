@@ -23,7 +23,7 @@ from tutela.api.app import create_app
 from tutela.auth.users import create_user
 from tutela.clock import FixedClock
 from tutela.db.database import Database, open_database
-from tutela.reporting.signing import SigningKey, default_key_file, generate_key_file
+from tutela.messaging.signing import SigningKey, default_key_file, generate_key_file
 from tutela.review.models import CONFIRMED
 from tutela.risk.art5_report import verify_exported
 from tutela.settings import Settings

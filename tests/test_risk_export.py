@@ -15,8 +15,8 @@ from tutela.cli import main
 from tutela.clock import FixedClock
 from tutela.db.database import Database
 from tutela.errors import Forbidden, InvalidSignature, NotFound
+from tutela.messaging.signing import SigningKey, default_key_file, generate_key_file
 from tutela.reporting.fields import ProviderIdentity
-from tutela.reporting.signing import SigningKey, default_key_file, generate_key_file
 from tutela.risk.art5_report import export_report, verify_exported
 from tutela.risk.register import start_assessment
 from tutela.settings import Settings

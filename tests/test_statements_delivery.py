@@ -16,12 +16,12 @@ import pytest
 from dsa_tdb_server import MULTIPLE, SINGLE, TOKEN, TransparencyDatabase, transparency_database
 from tutela.db.database import Database
 from tutela.errors import ConfigurationError
-from tutela.reporting.outbox import CLAIM_S, deliver_due
-from tutela.reporting.outbox_models import OutboxMessage
-from tutela.reporting.transports.base import (
+from tutela.messaging.outbox import CLAIM_S, deliver_due
+from tutela.messaging.outbox_models import OutboxMessage
+from tutela.messaging.transports import (
     OutgoingMessage,
-    ReportTransport,
     SendResult,
+    Transport,
     TransportContext,
 )
 from tutela.reporting.transports.dsa_tdb import DsaTdbTransport, statement_transports
@@ -67,7 +67,7 @@ def record(database: Database, settings: Settings, tdb: TransparencyDatabase, n:
     return view.puid
 
 
-def transports(tdb: TransparencyDatabase, client: httpx.Client) -> dict[str, ReportTransport]:
+def transports(tdb: TransparencyDatabase, client: httpx.Client) -> dict[str, Transport]:
     return {"dsa-tdb": DsaTdbTransport(tdb.url, TOKEN, client)}
 
 
@@ -80,10 +80,10 @@ class SenderKilled(BaseException):
     """The sender process dies: nothing after the send runs, the claim stays on the row."""
 
 
-class DiesAfterSending(ReportTransport):
+class DiesAfterSending(Transport):
     name = "dsa-tdb"
 
-    def __init__(self, inner: ReportTransport) -> None:
+    def __init__(self, inner: Transport) -> None:
         self.inner = inner
 
     @classmethod

@@ -27,7 +27,7 @@ from tutela.detection.models import WebhookDelivery
 from tutela.detection.webhooks import register_webhook
 from tutela.enforcement.measure_models import UserNotice
 from tutela.enforcement.notices import release_due
-from tutela.reporting.outbox import deliver_due
+from tutela.messaging.outbox import deliver_due
 from tutela.reporting.transports.dsa_tdb import DsaTdbTransport
 from tutela.review.decisions import Decision, decide
 from tutela.review.report_choices import AccountAction, ReportChoices

@@ -21,10 +21,10 @@ from tutela.centre.victim_models import VictimRequester
 from tutela.centre.victims import answer_victim_request
 from tutela.cli import main
 from tutela.db import Database
+from tutela.messaging.messages import sign_message
+from tutela.messaging.signing import SigningKey, generate_key_file, sign_report
 from tutela.reporting.fields import Kind, MatchFacts, ProviderIdentity
-from tutela.reporting.messages import sign_message
 from tutela.reporting.report import build_report
-from tutela.reporting.signing import SigningKey, generate_key_file, sign_report
 from tutela.settings import Settings
 
 OTHER = ProviderIdentity("Other Video Ltd", "Other Rep", "abuse@other.example", "IE")

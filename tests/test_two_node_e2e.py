@@ -26,9 +26,9 @@ from tutela.centre.recipients import add_recipient
 from tutela.centre.triage import forward_report
 from tutela.db import open_database
 from tutela.indicators.feed_subscription import subscribe_bank
+from tutela.messaging.outbox import FORWARDED
+from tutela.messaging.outbox_models import OutboxMessage
 from tutela.reporting.fields import Awareness
-from tutela.reporting.outbox import FORWARDED
-from tutela.reporting.outbox_models import OutboxMessage
 from tutela.reporting.report_updates import follow_ups_from
 from tutela.review.complaints import decide_complaint
 from tutela.review.decisions import Decision, decide

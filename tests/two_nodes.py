@@ -22,8 +22,8 @@ import httpx
 
 from conftest import POSTGRES_ENV, fresh_postgres_database
 from provider_fixtures import TUTELA, free_port
-from tutela.reporting.messages import open_message
-from tutela.reporting.signing import SigningKey, generate_key_file, load_public_key
+from tutela.messaging.messages import open_message
+from tutela.messaging.signing import SigningKey, generate_key_file, load_public_key
 from tutela.settings import Settings
 
 PROVIDER_IDENTITY = {

@@ -273,10 +273,24 @@ class TamperedData(TutelaError):
 
 
 class DeliveryError(TutelaError):
-    """A message to another node (centre, NCMEC, an authority) could not be delivered."""
+    """A message to another node (centre, NCMEC, an authority) could not be delivered.
+
+    `status_code` is the receiver's HTTP answer when one came; `retry_after_s` what its
+    Retry-After asked for (tutela.messaging.retry)."""
 
     code = "delivery_failed"
     status = 502
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.retry_after_s = retry_after_s
 
 
 class TransientDeliveryError(DeliveryError):

@@ -23,7 +23,7 @@ from tutela.authority.reports import receive_execution_report
 from tutela.db.database import Database, open_database
 from tutela.db.types import utc_now
 from tutela.errors import Unauthorized
-from tutela.reporting.signing import SigningWindow
+from tutela.messaging.signing import SigningWindow
 from tutela.settings import Settings
 from tutela.ui.authority_pages import install_authority_console
 

@@ -37,8 +37,8 @@ from tutela.db.database import Database
 from tutela.db.engine import create_engine_from
 from tutela.db.types import utc_now
 from tutela.errors import InvalidInput, RequestTooLarge, Unauthorized
+from tutela.messaging.signing import SigningKey, SigningWindow
 from tutela.process import startup_heap_frozen
-from tutela.reporting.signing import SigningKey, SigningWindow
 from tutela.settings import Settings
 from tutela.ui.centre_pages import install_centre_console
 

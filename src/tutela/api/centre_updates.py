@@ -15,7 +15,7 @@ from tutela.centre.updates import receive_report_update
 from tutela.db.database import Database
 from tutela.db.types import utc_now
 from tutela.errors import RequestTooLarge, Unauthorized
-from tutela.reporting.signing import SigningWindow
+from tutela.messaging.signing import SigningWindow
 
 PATH = "/v1/report-updates"
 # A follow-up carries a few fields, never content.

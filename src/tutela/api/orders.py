@@ -22,10 +22,10 @@ from tutela.centre.order_copies import receive_order_copy
 from tutela.db.database import Database
 from tutela.db.types import utc_now
 from tutela.errors import RequestTooLarge, Unauthorized
+from tutela.messaging.signing import SigningKey, SigningWindow, default_key_file, load_key_file
 from tutela.orders.execution import ItemAnswer, confirm_executed, file_impediment
 from tutela.orders.receiving import OrderRules, receive_order
 from tutela.orders.states import ItemState
-from tutela.reporting.signing import SigningKey, SigningWindow, default_key_file, load_key_file
 from tutela.settings import Settings
 
 router = APIRouter(tags=["orders"])

@@ -15,7 +15,7 @@ from tutela.centre.url_list import MAX_PAGE, URL_FEED_PATH, signed_url_page
 from tutela.db.database import Database
 from tutela.db.types import utc_now
 from tutela.errors import Unauthorized
-from tutela.reporting.signing import SigningKey, SigningWindow
+from tutela.messaging.signing import SigningKey, SigningWindow
 
 
 def install_url_feed(

@@ -16,7 +16,7 @@ from tutela.centre.victims import REQUESTS_PATH, answer_victim_request
 from tutela.db.database import Database
 from tutela.db.types import utc_now
 from tutela.errors import InvalidInput, RequestTooLarge, Unauthorized
-from tutela.reporting.signing import SigningWindow
+from tutela.messaging.signing import SigningWindow
 
 PATH = REQUESTS_PATH
 # Hashes only: a thousand of them fit in well under this.

@@ -22,10 +22,10 @@ from tutela.authority.providers import provider_named
 from tutela.clock import Clock, SystemClock
 from tutela.db.database import Database
 from tutela.errors import InvalidInput
+from tutela.messaging.signing import SigningKey
 from tutela.orders.access_documents import AccessOrder, check_duration, listed_entries
 from tutela.orders.states import OrderKind
 from tutela.orders.url_hosts import host_of
-from tutela.reporting.signing import SigningKey
 
 DEFAULT_LEGAL_BASIS = {
     OrderKind.BLOCKING: "Regulation on preventing and combating child sexual abuse, Art 16",

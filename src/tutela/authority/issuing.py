@@ -20,12 +20,12 @@ from tutela.authority.providers import provider_named
 from tutela.clock import Clock, SystemClock
 from tutela.db.database import Database
 from tutela.errors import ConfigurationError, InvalidInput
+from tutela.messaging.messages import sign_message
+from tutela.messaging.outbox import enqueue
+from tutela.messaging.signing import SigningKey
 from tutela.orders.documents import REMOVAL_KIND, RemovalOrder, check_non_disclosure, ordered_items
 from tutela.orders.states import IssuedState, OrderKind
 from tutela.orders.transport import ORDERS, ORDERS_PATH, signed_payload
-from tutela.reporting.messages import sign_message
-from tutela.reporting.outbox import enqueue
-from tutela.reporting.signing import SigningKey
 from tutela.settings import Settings
 
 DEFAULT_LEGAL_BASIS = "Regulation on preventing and combating child sexual abuse, Art 14"

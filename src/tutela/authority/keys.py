@@ -1,11 +1,11 @@
 """The authority's own Ed25519 key: it signs the orders it issues, so that providers and the EU
-Centre can tell the authority spoke (the key pair code is `tutela.reporting.signing`'s)."""
+Centre can tell the authority spoke (the key pair code is `tutela.messaging.signing`'s)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from tutela.reporting.signing import SigningKey, load_key_file
+from tutela.messaging.signing import SigningKey, load_key_file
 from tutela.settings import Settings
 
 KEY_FILE_NAME = "authority-ed25519.pem"

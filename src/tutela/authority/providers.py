@@ -19,7 +19,7 @@ from tutela.authority.models import OrderedProvider
 from tutela.clock import Clock, SystemClock
 from tutela.db.database import Database
 from tutela.errors import Conflict, InvalidInput, NotFound
-from tutela.reporting.signing import key_id_of, load_public_key
+from tutela.messaging.signing import key_id_of, load_public_key
 
 COUNTRY = re.compile(r"^[A-Z]{2}$")
 

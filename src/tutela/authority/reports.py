@@ -15,13 +15,13 @@ from tutela.audit.log import Subject, record
 from tutela.authority.models import IssuedOrder, OrderedProvider
 from tutela.db.database import Database
 from tutela.errors import Conflict, InvalidInput, NotFound, UnknownProvider
+from tutela.messaging.canonical import parse_json
+from tutela.messaging.messages import open_message
+from tutela.messaging.outbox_models import OutboxMessage
+from tutela.messaging.signing import SigningWindow, load_public_key
 from tutela.orders.documents import REPORT_KIND, read_execution_report
 from tutela.orders.states import IssuedState, ItemState
 from tutela.orders.transport import ORDERS
-from tutela.reporting.canonical import parse_json
-from tutela.reporting.messages import open_message
-from tutela.reporting.outbox_models import OutboxMessage
-from tutela.reporting.signing import SigningWindow, load_public_key
 
 
 def receive_execution_report(

@@ -18,12 +18,12 @@ from sqlalchemy.orm import Session
 from tutela.authority.models import IssuedOrder, OrderedProvider
 from tutela.db.database import Database
 from tutela.errors import NotFound
+from tutela.messaging.canonical import parse_json
+from tutela.messaging.outbox import ACKNOWLEDGED
+from tutela.messaging.outbox_models import OutboxMessage
 from tutela.orders.access_documents import next_review
 from tutela.orders.states import IssuedState, OrderKind
 from tutela.orders.transport import ORDERS
-from tutela.reporting.canonical import parse_json
-from tutela.reporting.outbox import ACKNOWLEDGED
-from tutela.reporting.outbox_models import OutboxMessage
 
 # A review is flagged due this long before the anniversary of the order's issue.
 REVIEW_NOTICE = timedelta(days=30)

@@ -10,22 +10,24 @@ from datetime import datetime
 
 import httpx
 
+from tutela.centre.keys import load_centre_key
 from tutela.centre.models import CentreProvider
 from tutela.centre.recipients import recipient_url
 from tutela.centre.triage import TO_EUROPOL, TO_LEA, TO_PROVIDER
 from tutela.db.database import Database
 from tutela.db.types import utc_now
 from tutela.errors import NotFound, PermanentDeliveryError, TransientDeliveryError
-from tutela.reporting.messages import sign_message
-from tutela.reporting.signing import SigningKey
-from tutela.reporting.transports.base import OutgoingMessage, ReportTransport, SendResult
-from tutela.reporting.transports.http import send_request
+from tutela.messaging.http import send_request
+from tutela.messaging.messages import sign_message
+from tutela.messaging.signing import SigningKey
+from tutela.messaging.transports import OutgoingMessage, SendResult, Transport, TransportContext
 
 PROVIDER_MESSAGES_PATH = "/v1/centre-messages"
 
 
-class CentreDelivery(ReportTransport):
-    """Not a plug-in: the centre's own deliveries, built by `centre_transports`."""
+class CentreDelivery(Transport):
+    """The centre's own deliveries: one transport under the three destinations of
+    `centre_transports`, so not registered by name."""
 
     name = "centre-delivery"
 
@@ -42,8 +44,8 @@ class CentreDelivery(ReportTransport):
         self.clock = clock
 
     @classmethod
-    def create(cls, context: object) -> CentreDelivery:
-        raise NotImplementedError("built by centre_transports, not from an entry point")
+    def create(cls, context: TransportContext) -> CentreDelivery:
+        return cls(context.database, context.client, load_centre_key(context.settings))
 
     def send(self, message: OutgoingMessage) -> SendResult:
         url = self._url(message)
@@ -74,7 +76,7 @@ class CentreDelivery(ReportTransport):
 
 def centre_transports(
     database: Database, client: httpx.Client, key: SigningKey
-) -> dict[str, ReportTransport]:
+) -> dict[str, Transport]:
     """The outbox destinations of a centre node, all delivered by signed POSTs."""
     delivery = CentreDelivery(database, client, key)
     return {TO_PROVIDER: delivery, TO_EUROPOL: delivery, TO_LEA: delivery}

@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 from tutela.centre.indicators import feed_page
 from tutela.centre.providers import MAX_SKEW, verify_signed_request
 from tutela.db.database import Database
-from tutela.reporting.canonical import canonical_json
-from tutela.reporting.messages import KEY_ID_HEADER, SIGNATURE_HEADER
-from tutela.reporting.signing import SigningKey
+from tutela.messaging.canonical import canonical_json
+from tutela.messaging.messages import KEY_ID_HEADER, SIGNATURE_HEADER
+from tutela.messaging.signing import SigningKey
 
 # (key id, signature, timestamp, "path?query") of the provider's request.
 SignedRequest = tuple[str, str, str, str]

@@ -48,10 +48,10 @@ from tutela.errors import (
     StaleSignature,
     UnknownProvider,
 )
-from tutela.reporting.canonical import parse_json
+from tutela.messaging.canonical import parse_json
+from tutela.messaging.signing import SigningWindow, signature_digest, verify_signature
 from tutela.reporting.fields import Kind
 from tutela.reporting.report import SCHEMA, missing_fields
-from tutela.reporting.signing import SigningWindow, signature_digest, verify_signature
 
 HEX = re.compile(r"^[0-9a-f]+$")
 KINDS = frozenset(k.value for k in Kind)

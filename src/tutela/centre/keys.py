@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tutela.reporting.signing import SigningKey, load_key_file
+from tutela.messaging.signing import SigningKey, load_key_file
 from tutela.settings import Settings
 
 KEY_FILE_NAME = "centre-ed25519.pem"

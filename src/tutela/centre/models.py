@@ -113,7 +113,7 @@ class CentreReport(Base):
     # The exact signed bytes (canonical JSON) and the detached signature: evidence as received.
     body: Mapped[str] = mapped_column(Text)
     signature: Mapped[str] = mapped_column(String(128))
-    # SHA-256 of the signature's bytes (tutela.reporting.signing.signature_digest); None only on
+    # SHA-256 of the signature's bytes (tutela.messaging.signing.signature_digest); None only on
     # reports received before replays were recognised.
     signature_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
     key_id: Mapped[str] = mapped_column(String(32))

@@ -15,11 +15,11 @@ from tutela.audit.log import Subject, record
 from tutela.centre.order_copy_models import CentreOrderCopy
 from tutela.db.database import Database
 from tutela.errors import Conflict, InvalidInput
+from tutela.messaging.messages import open_message
+from tutela.messaging.signing import SigningWindow
 from tutela.orders.access_documents import ACCESS_KINDS, read_access_order
 from tutela.orders.authority_keys import authority_of
 from tutela.orders.documents import REMOVAL_KIND, read_removal_order
-from tutela.reporting.messages import open_message
-from tutela.reporting.signing import SigningWindow
 
 
 def receive_order_copy(

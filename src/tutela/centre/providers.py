@@ -18,7 +18,7 @@ from tutela.errors import (
     StaleSignature,
     UnknownProvider,
 )
-from tutela.reporting.signing import (
+from tutela.messaging.signing import (
     key_id_of,
     load_public_key,
     request_signing_base,

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from tutela.centre.models import CentreReport, Forwarding, RoutingRule
 from tutela.errors import InvalidInput, NotFound
-from tutela.reporting.outbox import enqueue
+from tutela.messaging.outbox import enqueue
 
 RECEIVED, UNFOUNDED, FORWARDED = "received", "unfounded", "forwarded"
 INFORMATION_REQUESTED = "information_requested"

@@ -22,8 +22,8 @@ from tutela.centre.providers import ProviderKeys, provider_by_key
 from tutela.centre.update_models import CentreReportUpdate
 from tutela.db.database import Database
 from tutela.errors import InvalidInput, NotFound
-from tutela.reporting.messages import Message, open_message
-from tutela.reporting.signing import SigningWindow
+from tutela.messaging.messages import Message, open_message
+from tutela.messaging.signing import SigningWindow
 
 UPDATE = "report_update"
 RETRACTION = "report_retraction"

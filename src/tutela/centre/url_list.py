@@ -22,10 +22,10 @@ from tutela.centre.url_list_models import CentreUrl
 from tutela.clock import Clock, SystemClock
 from tutela.db.database import Database
 from tutela.errors import Conflict, InvalidInput
+from tutela.messaging.canonical import canonical_json
+from tutela.messaging.messages import KEY_ID_HEADER, SIGNATURE_HEADER
+from tutela.messaging.signing import SigningKey
 from tutela.orders.url_hosts import host_of
-from tutela.reporting.canonical import canonical_json
-from tutela.reporting.messages import KEY_ID_HEADER, SIGNATURE_HEADER
-from tutela.reporting.signing import SigningKey
 
 URL_FEED_PATH = "/v1/urls"
 URL_FEED_SCHEMA = "tutela.urls/1"

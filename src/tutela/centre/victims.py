@@ -1,7 +1,7 @@
 """Victims' requests (Art 20-21): a victim, through an authority or a registered hotline, asks
 whether material depicting them was reported to the centre. The request carries hashes only
 (made on the victim's own device with `tutela hash`), signed with the requester's registered
-Ed25519 key like a provider's messages (`tutela.reporting.messages`), with the same replay rules
+Ed25519 key like a provider's messages (`tutela.messaging.messages`), with the same replay rules
 as report intake: a signing time outside the window is refused, and a replay is answered as the
 original was, from the stored answer.
 
@@ -32,8 +32,8 @@ from tutela.centre.victim_models import VictimRequest, VictimRequester
 from tutela.db.database import Database
 from tutela.db.types import utc_now
 from tutela.errors import Conflict, InvalidInput, UnknownRequester
-from tutela.reporting.messages import open_message
-from tutela.reporting.signing import (
+from tutela.messaging.messages import open_message
+from tutela.messaging.signing import (
     SigningWindow,
     key_id_of,
     load_public_key,

@@ -32,12 +32,12 @@ from tutela.cli.key_files import ForceOption, PublicOutOption, generate_and_show
 from tutela.db.database import open_database
 from tutela.errors import InvalidInput, Unreadable
 from tutela.logs import configure_logging
+from tutela.messaging.http import open_client
+from tutela.messaging.sender import start_sender_thread
 from tutela.operations.sender_tasks import alert_task, alert_transports
 from tutela.orders.authority_keys import add_authority_key, list_authority_keys
 from tutela.orders.documents import ITEM_KEYS
 from tutela.orders.transport import order_transports
-from tutela.reporting.sender import start_sender_thread
-from tutela.reporting.transports.http import open_client
 
 authority_app = typer.Typer(
     name="authority", help="The authority node: removal orders.", no_args_is_help=True

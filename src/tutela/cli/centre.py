@@ -33,9 +33,9 @@ from tutela.cli.db import opened_database
 from tutela.cli.key_files import ForceOption, PublicOutOption, generate_and_show
 from tutela.errors import InvalidInput, Unreadable
 from tutela.logs import configure_logging
+from tutela.messaging.http import open_client
+from tutela.messaging.sender import start_sender_thread
 from tutela.operations.sender_tasks import alert_task, alert_transports
-from tutela.reporting.sender import start_sender_thread
-from tutela.reporting.transports.http import open_client
 
 centre_app = typer.Typer(name="centre", help="The EU Centre node.", no_args_is_help=True)
 provider_app = typer.Typer(name="provider", help="Providers that report.", no_args_is_help=True)

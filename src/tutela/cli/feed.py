@@ -15,8 +15,8 @@ from tutela.cli.db import opened_database
 from tutela.db.types import utc_now
 from tutela.errors import Unreadable
 from tutela.indicators.feed_subscription import HttpFeedClient, follow_feed, subscribe_bank
-from tutela.reporting.signing import default_key_file, load_key_file
-from tutela.reporting.transports.http import open_client
+from tutela.messaging.http import open_client
+from tutela.messaging.signing import default_key_file, load_key_file
 
 
 @bank_app.command("subscribe")

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from tutela.cli.app import print_json
-from tutela.reporting.signing import SigningKey, generate_key_file
+from tutela.messaging.signing import SigningKey, generate_key_file
 
 PublicOutOption = Annotated[
     Path | None, typer.Option("--public-out", help="Also write the public key PEM here.")

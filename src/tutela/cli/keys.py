@@ -8,7 +8,7 @@ import typer
 
 from tutela.cli.app import app, load_settings
 from tutela.cli.key_files import ForceOption, PublicOutOption, generate_and_show, show_key
-from tutela.reporting.signing import default_key_file, load_key_file
+from tutela.messaging.signing import default_key_file, load_key_file
 
 keys_app = typer.Typer(name="keys", help="The key pair that signs reports.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")

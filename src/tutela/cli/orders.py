@@ -16,11 +16,11 @@ from tutela.cli.audit import operator_actor
 from tutela.cli.db import opened_database
 from tutela.db.types import utc_now
 from tutela.errors import ConfigurationError, Unreadable
+from tutela.messaging.http import open_client
+from tutela.messaging.signing import default_key_file, load_key_file, load_public_key
 from tutela.orders.access_exports import DEFAULT_ZONE, export_rpz, export_urls
 from tutela.orders.states import OrderKind
 from tutela.orders.url_list_feed import HttpUrlListClient, follow_url_list
-from tutela.reporting.signing import default_key_file, load_key_file, load_public_key
-from tutela.reporting.transports.http import open_client
 
 orders_app = typer.Typer(
     name="orders", help="Blocking and delisting orders in force.", no_args_is_help=True

@@ -30,6 +30,16 @@ from tutela.indicators.feed_subscription import HttpFeedClient, follow_feed, sub
 from tutela.indicators.snapshot_keeper import EVERY_S as SNAPSHOT_EVERY_S
 from tutela.indicators.snapshot_keeper import SnapshotKeeper
 from tutela.logs import configure_logging
+from tutela.messaging.http import open_client
+from tutela.messaging.outbox import deliver_due
+from tutela.messaging.sender import PeriodicTask, run_sender, start_sender_thread
+from tutela.messaging.signing import default_key_file, load_key_file
+from tutela.messaging.transports import (
+    ContentSource,
+    Transport,
+    TransportContext,
+    create_transports,
+)
 from tutela.operations.outbox_listing import list_messages, retry_message
 from tutela.operations.sender_tasks import alert_task, alert_transports
 from tutela.orders.access_exports import end_orders
@@ -37,13 +47,7 @@ from tutela.orders.deadlines import EVERY_S as ORDERS_EVERY_S
 from tutela.orders.deadlines import mark_overdue
 from tutela.orders.transport import order_transports
 from tutela.reporting.filing import NCMEC
-from tutela.reporting.outbox import deliver_due
-from tutela.reporting.sender import PeriodicTask, run_sender, start_sender_thread
-from tutela.reporting.signing import default_key_file, load_key_file
-from tutela.reporting.transports import ReportTransport, TransportContext, create_transports
-from tutela.reporting.transports.base import ContentSource
 from tutela.reporting.transports.dsa_tdb import statement_transports
-from tutela.reporting.transports.http import open_client
 from tutela.reporting.transports.ncmec import DEFAULT_URL, store_credentials
 from tutela.reporting.transports.ncmec_settlement import (
     settle_uncertain_submit,
@@ -68,7 +72,7 @@ NCMEC_ACTOR = "system:ncmec-transport"
 NCMEC_PURPOSE = "upload to the NCMEC CyberTipline report of this item (18 U.S.C. 2258A)"
 
 
-def provider_transports(settings: Settings, database: Database) -> dict[str, ReportTransport]:
+def provider_transports(settings: Settings, database: Database) -> dict[str, Transport]:
     """The transports this provider delivers through: the centre once TUTELA_CENTRE_URL is set,
     NCMEC's CyberTipline with TUTELA_REPORT_NCMEC (see report_destinations)."""
     names = report_destinations(settings)

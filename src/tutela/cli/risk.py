@@ -14,8 +14,8 @@ import typer
 from tutela.cli.app import app, load_settings, print_json
 from tutela.cli.db import opened_database
 from tutela.clock import SystemClock
+from tutela.messaging.signing import default_key_file, load_key_file
 from tutela.reporting.fields import ProviderIdentity
-from tutela.reporting.signing import default_key_file, load_key_file
 from tutela.risk.art5_report import export_report
 from tutela.risk.policy import RiskPolicy
 from tutela.risk.reminders import next_due, reassessments_due

@@ -19,9 +19,9 @@ from tutela.cli.centre import ByOption, JsonOption, centre_app
 from tutela.cli.db import opened_database
 from tutela.db.types import utc_now
 from tutela.errors import Unprocessable, Unreadable
-from tutela.reporting.messages import sign_message
-from tutela.reporting.signing import load_key_file
-from tutela.reporting.transports.http import open_client
+from tutela.messaging.http import open_client
+from tutela.messaging.messages import sign_message
+from tutela.messaging.signing import load_key_file
 
 requester_app = typer.Typer(
     name="requester",

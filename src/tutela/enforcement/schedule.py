@@ -15,7 +15,7 @@ from tutela.enforcement.notices import release_due
 from tutela.enforcement.takedown import resend_due
 from tutela.enforcement.vault import Vault
 from tutela.errors import ConfigurationError
-from tutela.reporting.sender import PeriodicTask
+from tutela.messaging.sender import PeriodicTask
 from tutela.settings import Settings
 
 # Often enough that nothing waits long past its time; each run is a few indexed queries.

@@ -12,12 +12,18 @@ from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
+from tutela.enforcement.keys import (
+    MasterKey,
+    load_master_key,
+    refuse_other_keys,
+    unwrap_data_key,
+    wrap_data_key,
+)
 
 from tutela.audit.log import SYSTEM, Action, Subject, record
 from tutela.clock import Clock, SystemClock
 from tutela.db.database import Database
 from tutela.detection.held_payloads import rewrap_held_payloads
-from tutela.enforcement.envelope import new_data_key, seal, unseal
 from tutela.enforcement.vault_models import VaultBlob, VaultExtension, VaultRecord
 from tutela.errors import (
     ConfigurationError,
@@ -26,13 +32,7 @@ from tutela.errors import (
     NotFound,
     TamperedData,
 )
-from tutela.master_key import (
-    MasterKey,
-    load_master_key,
-    refuse_other_keys,
-    unwrap_data_key,
-    wrap_data_key,
-)
+from tutela.messaging.crypto import new_data_key, seal, unseal
 from tutela.settings import Settings
 
 # Art 22(2): at most 12 months from the report or the removal, unless an authority asks for more.

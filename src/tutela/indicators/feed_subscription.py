@@ -29,8 +29,8 @@ from tutela.indicators.fetchers.checkpoints import (
 )
 from tutela.indicators.ledger import delete_values, insert_indicators
 from tutela.indicators.models import Bank, FetchCheckpoint
-from tutela.reporting.canonical import parse_json
-from tutela.reporting.signing import (
+from tutela.messaging.canonical import parse_json
+from tutela.messaging.signing import (
     SigningKey,
     key_id_of,
     load_public_key,

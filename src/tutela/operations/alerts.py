@@ -27,9 +27,9 @@ from tutela.enforcement.measure_models import TakedownRequest, UserNotice
 from tutela.enforcement.notices import HELD as NOTICE_HELD
 from tutela.enforcement.takedown import REQUESTED as TAKEDOWN_REQUESTED
 from tutela.errors import InvalidInput, NotFound
+from tutela.messaging.outbox import FAILED, enqueue
+from tutela.messaging.outbox_models import OutboxMessage
 from tutela.operations.models import OperatorAlert
-from tutela.reporting.outbox import FAILED, enqueue
-from tutela.reporting.outbox_models import OutboxMessage
 from tutela.review.models import UNDECIDED
 from tutela.review.queues import PRIORITY_NAMES, URGENT
 from tutela.risk.reminders import reassessments_due

@@ -12,18 +12,23 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from tutela.detection.webhooks import sign
 from tutela.errors import ConfigurationError
+from tutela.messaging.http import send_request
+from tutela.messaging.signing import webhook_signature
+from tutela.messaging.transports import (
+    OutgoingMessage,
+    SendResult,
+    Transport,
+    TransportContext,
+)
 from tutela.operations.alerts import ALERT_DESTINATION
-from tutela.reporting.transports.base import OutgoingMessage, ReportTransport, SendResult
-from tutela.reporting.transports.http import send_request
 from tutela.settings import Settings
 
 SECRET_MIN = 16
 
 
-class OperatorWebhook(ReportTransport):
-    """Built by `from_settings`, not from an entry point."""
+class OperatorWebhook(Transport):
+    """Built by `from_settings` (or `create`), not registered by name: the node's own channel."""
 
     name = ALERT_DESTINATION
 
@@ -37,8 +42,11 @@ class OperatorWebhook(ReportTransport):
         self.url, self.secret, self.client, self.clock = url, secret, client, clock
 
     @classmethod
-    def create(cls, context: object) -> OperatorWebhook:
-        raise NotImplementedError("built by OperatorWebhook.from_settings")
+    def create(cls, context: TransportContext) -> OperatorWebhook:
+        webhook = cls.from_settings(context.settings, context.client)
+        if webhook is None:
+            raise ConfigurationError("TUTELA_ALERT_WEBHOOK_URL is not set: no alert webhook")
+        return webhook
 
     @classmethod
     def from_settings(cls, settings: Settings, client: httpx.Client) -> OperatorWebhook | None:
@@ -67,7 +75,7 @@ class OperatorWebhook(ReportTransport):
             headers={
                 "Content-Type": "application/json",
                 "X-Tutela-Timestamp": timestamp,
-                "X-Tutela-Signature": sign(self.secret, timestamp, body),
+                "X-Tutela-Signature": webhook_signature(self.secret, timestamp, body),
                 # The same on every try of one alert: the receiver de-duplicates on it.
                 "Idempotency-Key": message.idempotency_key,
             },

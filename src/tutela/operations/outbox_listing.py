@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from tutela.audit.log import Subject, record
 from tutela.db.database import Database
 from tutela.errors import NotFound
-from tutela.reporting.outbox import FAILED, requeue
-from tutela.reporting.outbox_models import OutboxMessage
+from tutela.messaging.outbox import FAILED, requeue
+from tutela.messaging.outbox_models import OutboxMessage
 
 RETRY_ACTION = "outbox_retry"
 BIGINT_END = 2**63  # ids are 64-bit: a larger number names no message (and must not reach SQL)

@@ -7,17 +7,17 @@ import httpx
 
 from tutela.db.database import Database
 from tutela.db.types import utc_now
+from tutela.messaging.sender import PeriodicTask
+from tutela.messaging.transports import Transport
 from tutela.operations.alerts import raise_alerts
 from tutela.operations.operator_webhook import OperatorWebhook
-from tutela.reporting.sender import PeriodicTask
-from tutela.reporting.transports.base import ReportTransport
 from tutela.settings import Settings
 
 # Alerts are raised this often: a failure is heard of within about half a minute.
 ALERTS_EVERY_S = 30.0
 
 
-def alert_transports(settings: Settings, client: httpx.Client) -> dict[str, ReportTransport]:
+def alert_transports(settings: Settings, client: httpx.Client) -> dict[str, Transport]:
     """The operator's alert webhook, when TUTELA_ALERT_WEBHOOK_URL is set."""
     webhook = OperatorWebhook.from_settings(settings, client)
     return {webhook.name: webhook} if webhook is not None else {}

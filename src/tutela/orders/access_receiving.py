@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session
 
 from tutela.audit.log import Subject, record
 from tutela.errors import InvalidInput, UnknownItem
+from tutela.messaging.messages import Message
 from tutela.orders.access_documents import read_access_order
 from tutela.orders.access_models import ListedUrl, ReceivedOrderUrl
 from tutela.orders.models import AuthorityKey, ReceivedOrder
 from tutela.orders.states import ReceivedState
-from tutela.reporting.messages import Message
 
 
 def take_access_order(

@@ -14,8 +14,8 @@ from tutela.audit.log import Subject, record
 from tutela.clock import Clock, SystemClock
 from tutela.db.database import Database
 from tutela.errors import Conflict, InvalidInput, UnknownAuthority
+from tutela.messaging.signing import key_id_of, load_public_key
 from tutela.orders.models import AuthorityKey
-from tutela.reporting.signing import key_id_of, load_public_key
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """Removal orders and execution reports as signed documents.
 
 An order is the canonical JSON of the fields of Annex IV, signed by the issuing authority with
-its Ed25519 key as a `tutela.message/1` (`tutela.reporting.messages`: the kind, the order's id
+its Ed25519 key as a `tutela.message/1` (`tutela.messaging.messages`: the kind, the order's id
 as idempotency key, the signing time and key id are inside the signed bytes). The provider's
 execution report (Annex VI) goes back the same way, signed with the provider's key. Both sides
 read a document only through `read_removal_order` / `read_execution_report`, which name every

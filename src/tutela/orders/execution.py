@@ -17,14 +17,14 @@ from tutela.audit.log import Subject, record
 from tutela.clock import Clock, SystemClock
 from tutela.db.database import Database
 from tutela.errors import Conflict, InvalidInput, NotFound
+from tutela.messaging.canonical import parse_json
+from tutela.messaging.messages import sign_message
+from tutela.messaging.outbox import enqueue
+from tutela.messaging.signing import SigningKey
 from tutela.orders.documents import REPORT_KIND, ItemOutcome, execution_report, impediment_of
 from tutela.orders.models import ReceivedOrder, ReceivedOrderItem
 from tutela.orders.states import SETTLED, ItemState, ReceivedState
 from tutela.orders.transport import ORDERS, REPORTS_PATH, signed_payload
-from tutela.reporting.canonical import parse_json
-from tutela.reporting.messages import sign_message
-from tutela.reporting.outbox import enqueue
-from tutela.reporting.signing import SigningKey
 
 EXPLANATION_MAX = 5000
 REPORT_PREFIX = "report:"

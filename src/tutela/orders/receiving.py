@@ -22,14 +22,14 @@ from tutela.db.database import Database
 from tutela.detection.models import Item
 from tutela.detection.webhooks import add_verdict_deliveries_many
 from tutela.errors import Conflict, InvalidInput, UnknownItem
+from tutela.messaging.messages import open_message
+from tutela.messaging.signing import SigningWindow
 from tutela.orders.access_documents import ACCESS_KINDS
 from tutela.orders.access_receiving import access_answer, take_access_order
 from tutela.orders.authority_keys import authority_of
 from tutela.orders.documents import REMOVAL_KIND, OrderedItem, RemovalOrder, read_removal_order
 from tutela.orders.models import ReceivedOrder, ReceivedOrderItem
 from tutela.orders.states import ItemState, OrderKind, ReceivedState
-from tutela.reporting.messages import open_message
-from tutela.reporting.signing import SigningWindow
 
 EVENT = "order.removal_requested"
 

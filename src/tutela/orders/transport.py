@@ -11,14 +11,14 @@ from typing import Any, ClassVar
 import httpx
 
 from tutela.errors import PermanentDeliveryError
-from tutela.reporting.messages import SignedMessage
-from tutela.reporting.transports.base import (
+from tutela.messaging.http import send_request
+from tutela.messaging.messages import SignedMessage
+from tutela.messaging.transports import (
     OutgoingMessage,
-    ReportTransport,
     SendResult,
+    Transport,
     TransportContext,
 )
-from tutela.reporting.transports.http import send_request
 
 ORDERS = "orders"
 # Where each kind of signed document is posted, under the receiving node's base URL.
@@ -36,7 +36,7 @@ def signed_payload(url: str, signed: SignedMessage) -> dict[str, Any]:
     }
 
 
-class OrdersTransport(ReportTransport):
+class OrdersTransport(Transport):
     name: ClassVar[str] = ORDERS
 
     def __init__(self, client: httpx.Client) -> None:
@@ -70,7 +70,7 @@ class OrdersTransport(ReportTransport):
         return SendResult(status="acknowledged", remote_ref=None if ref is None else str(ref))
 
 
-def order_transports(client: httpx.Client) -> dict[str, ReportTransport]:
+def order_transports(client: httpx.Client) -> dict[str, Transport]:
     """The transport as a node's sender takes it. Built here rather than looked up by name,
     so that a node runs it before the package metadata that registers it was reinstalled."""
     return {ORDERS: OrdersTransport(client)}

@@ -20,15 +20,15 @@ from tutela.db.database import Database
 from tutela.errors import InvalidInput, InvalidSignature
 from tutela.indicators.feed_subscription import FeedPage
 from tutela.indicators.fetchers.checkpoints import FetchFailed
-from tutela.orders.access_models import ListedUrl
-from tutela.orders.url_hosts import host_of
-from tutela.reporting.canonical import parse_json
-from tutela.reporting.signing import (
+from tutela.messaging.canonical import parse_json
+from tutela.messaging.signing import (
     SigningKey,
     key_id_of,
     request_signing_base,
     verify_signature,
 )
+from tutela.orders.access_models import ListedUrl
+from tutela.orders.url_hosts import host_of
 
 URL_FEED_PATH = "/v1/urls"
 URL_FEED_SCHEMA = "tutela.urls/1"

@@ -13,11 +13,11 @@ from sqlalchemy.orm import Session
 
 from tutela.enforcement.takedown import hasten_takedown, pass_on_hold
 from tutela.errors import InvalidInput, NotFound
-from tutela.reporting.canonical import parse_json
+from tutela.messaging.canonical import parse_json
+from tutela.messaging.messages import Message
+from tutela.messaging.outbox import REMOTE_STATUSES, record_remote_status_by_key
+from tutela.messaging.outbox_models import OutboxMessage
 from tutela.reporting.holds import record_hold
-from tutela.reporting.messages import Message
-from tutela.reporting.outbox import REMOTE_STATUSES, record_remote_status_by_key
-from tutela.reporting.outbox_models import OutboxMessage
 
 CENTRE = "centre"
 HOLD = "hold"

@@ -9,10 +9,10 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from tutela.errors import ConfigurationError
+from tutela.messaging.outbox import enqueue
+from tutela.messaging.signing import SigningKey, sign_report
 from tutela.reporting.fields import ProviderIdentity, ReportInput
-from tutela.reporting.outbox import enqueue
 from tutela.reporting.report import build_report, require_complete
-from tutela.reporting.signing import SigningKey, sign_report
 from tutela.reporting.transports.centre import payload_of
 from tutela.reporting.transports.ncmec import ncmec_payload
 

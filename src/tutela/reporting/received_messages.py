@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 
 from tutela.db.database import Database
 from tutela.errors import StaleSignature
+from tutela.messaging.messages import open_message
+from tutela.messaging.signing import SigningWindow, signature_digest
 from tutela.reporting.centre_messages import apply_centre_message
-from tutela.reporting.messages import open_message
 from tutela.reporting.received_models import ReceivedSignedMessage
-from tutela.reporting.signing import SigningWindow, signature_digest
 
 
 def receive_centre_message(

@@ -22,13 +22,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tutela.reporting.canonical import parse_json
+from tutela.messaging.canonical import parse_json
+from tutela.messaging.messages import sign_message
+from tutela.messaging.outbox import enqueue
+from tutela.messaging.outbox_models import OutboxMessage
+from tutela.messaging.signing import SigningKey, default_key_file, load_key_file
 from tutela.reporting.fields import ProviderIdentity
-from tutela.reporting.messages import sign_message
-from tutela.reporting.outbox import enqueue
-from tutela.reporting.outbox_models import OutboxMessage
 from tutela.reporting.report import elsewhere_entries, report_id_for
-from tutela.reporting.signing import SigningKey, default_key_file, load_key_file
 from tutela.settings import Settings
 
 CENTRE = "centre"

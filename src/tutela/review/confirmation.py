@@ -21,10 +21,10 @@ from tutela.enforcement.vault import PreservationReason, Vault
 from tutela.errors import TutelaError
 from tutela.indicators.models import Bank
 from tutela.media.formats import sniff_format
+from tutela.messaging.signing import SigningKey
 from tutela.reporting.fields import ContentFile, Kind, ProviderIdentity
 from tutela.reporting.filing import NCMEC, file_report
 from tutela.reporting.report_updates import NCMEC_ORGANISATION
-from tutela.reporting.signing import SigningKey
 from tutela.review.report_choices import ReportChoices, awareness_of
 from tutela.review.report_input import report_input
 from tutela.settings import Settings

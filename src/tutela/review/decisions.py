@@ -30,8 +30,8 @@ from tutela.detection.models import Case, Item, ItemMatch, ItemPayload
 from tutela.detection.safelist import insert_safe_entry
 from tutela.enforcement.vault import Vault
 from tutela.errors import Conflict, Forbidden, InvalidInput, NotFound
+from tutela.messaging.signing import default_key_file, load_key_file
 from tutela.reporting.fields import Kind
-from tutela.reporting.signing import default_key_file, load_key_file
 from tutela.review.case_statements import record_case_statement
 from tutela.review.confirmation import Instruments, carry_out
 from tutela.review.models import (

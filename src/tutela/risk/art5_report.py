@@ -16,15 +16,15 @@ from tutela.audit.log import Action, Subject, record, user_actor
 from tutela.clock import Clock
 from tutela.db.database import Database
 from tutela.errors import InvalidInput, InvalidSignature
-from tutela.reporting.canonical import canonical_json, parse_json
-from tutela.reporting.fields import ProviderIdentity
-from tutela.reporting.signing import (
+from tutela.messaging.canonical import canonical_json, parse_json
+from tutela.messaging.signing import (
     SigningKey,
     key_id_of,
     load_public_key,
     sign_report,
     verify_signature,
 )
+from tutela.reporting.fields import ProviderIdentity
 from tutela.risk.models import RiskChange
 from tutela.risk.policy import RiskPolicy
 from tutela.risk.register import acting_officer, latest_signed_off, read_assessment

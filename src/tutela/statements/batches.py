@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tutela.reporting.outbox import QUEUED, enqueue
-from tutela.reporting.outbox_models import OutboxMessage
+from tutela.messaging.outbox import QUEUED, enqueue
+from tutela.messaging.outbox_models import OutboxMessage
 
 DESTINATION = "dsa-tdb"
 KIND = "dsa_statements"

@@ -16,8 +16,8 @@ from starlette.concurrency import run_in_threadpool
 from tutela.auth.roles import Role
 from tutela.clock import Clock, SystemClock
 from tutela.errors import InvalidInput
+from tutela.messaging.signing import default_key_file, load_key_file
 from tutela.reporting.fields import ProviderIdentity
-from tutela.reporting.signing import default_key_file, load_key_file
 from tutela.risk.art5_report import check_exportable, export_report
 from tutela.risk.factors import CHOICES, FUNCTIONS, LABELS
 from tutela.risk.measures import MeasureInput, MeasureKind, MeasureStatus

@@ -8,14 +8,14 @@ from typing import Any, ClassVar
 import httpx
 
 from tutela.errors import ConfigurationError, PermanentDeliveryError
-from tutela.reporting.signing import SignedReport
-from tutela.reporting.transports.base import (
+from tutela.messaging.http import send_request
+from tutela.messaging.signing import SignedReport
+from tutela.messaging.transports import (
     OutgoingMessage,
-    ReportTransport,
     SendResult,
+    Transport,
     TransportContext,
 )
-from tutela.reporting.transports.http import send_request
 
 REPORTS_PATH = "/v1/reports"
 UPDATES_PATH = "/v1/report-updates"
@@ -36,7 +36,7 @@ def payload_of(signed: SignedReport) -> dict[str, Any]:
     }
 
 
-class CentreTransport(ReportTransport):
+class CentreTransport(Transport):
     name: ClassVar[str] = "centre"
 
     def __init__(self, base_url: str, client: httpx.Client) -> None:

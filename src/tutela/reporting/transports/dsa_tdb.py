@@ -16,14 +16,14 @@ from typing import Any, ClassVar
 
 import httpx
 
-from tutela.errors import ConfigurationError, PermanentDeliveryError, TransientDeliveryError
-from tutela.reporting.transports.base import (
+from tutela.errors import ConfigurationError, PermanentDeliveryError
+from tutela.messaging.retry import classify_exception, classify_response, raise_for
+from tutela.messaging.transports import (
     OutgoingMessage,
-    ReportTransport,
     SendResult,
+    Transport,
     TransportContext,
 )
-from tutela.reporting.transports.http import RETRYABLE
 
 NAME = "dsa-tdb"
 SINGLE_PATH = "/api/v1/statement"
@@ -33,7 +33,7 @@ CREATED = 201
 UNPROCESSABLE = 422
 
 
-class DsaTdbTransport(ReportTransport):
+class DsaTdbTransport(Transport):
     name: ClassVar[str] = NAME
 
     def __init__(self, base_url: str, token: str, client: httpx.Client) -> None:
@@ -82,9 +82,8 @@ class DsaTdbTransport(ReportTransport):
         try:
             return self.client.send(request)
         except httpx.HTTPError as error:
-            raise TransientDeliveryError(
-                f"POST {request.url.path} failed: {type(error).__name__}"
-            ) from None
+            raise_for(classify_exception(error), f"POST {request.url.path}")
+            raise  # unreachable: a failure on the way is always retried
 
 
 def _statements_of(message: OutgoingMessage) -> list[dict[str, Any]]:
@@ -118,14 +117,14 @@ def _already_held(response: httpx.Response, pending: list[dict[str, Any]]) -> se
 
 
 def _raise_for(response: httpx.Response) -> None:
-    """The status only: an answer's body may echo what was sent."""
-    where = f"POST {response.request.url.path} answered {response.status_code}"
-    if response.status_code in RETRYABLE:
-        raise TransientDeliveryError(where)
-    raise PermanentDeliveryError(where)
+    """The status only: an answer's body may echo what was sent. Any answer but `201 Created`
+    is not the database's "stored": another 2xx is refused for good too."""
+    where = f"POST {response.request.url.path}"
+    raise_for(classify_response(response), where)
+    raise PermanentDeliveryError(f"{where} answered {response.status_code}")
 
 
-def statement_transports(context: TransportContext) -> dict[str, ReportTransport]:
+def statement_transports(context: TransportContext) -> dict[str, Transport]:
     """The transport as a node's sender takes it: present when TUTELA_DSA_TDB_URL is set. Built
     here as well as registered by name, so that a node runs it before the package metadata that
     registers it was reinstalled."""

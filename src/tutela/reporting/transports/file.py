@@ -8,17 +8,17 @@ import re
 from pathlib import Path
 from typing import ClassVar
 
-from tutela.reporting.transports.base import (
+from tutela.messaging.transports import (
     OutgoingMessage,
-    ReportTransport,
     SendResult,
+    Transport,
     TransportContext,
 )
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 
 
-class FileTransport(ReportTransport):
+class FileTransport(Transport):
     name: ClassVar[str] = "file"
 
     def __init__(self, directory: Path) -> None:

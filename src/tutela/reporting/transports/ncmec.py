@@ -28,7 +28,17 @@ from tutela.errors import (
     ConfigurationError,
     DeliveryError,
     PermanentDeliveryError,
+    TamperedData,
     TransientDeliveryError,
+)
+from tutela.messaging.crypto import NONCE_BYTES, key_from_base64, seal, unseal
+from tutela.messaging.retry import classify_response, raise_for
+from tutela.messaging.transports import (
+    ContentSource,
+    OutgoingMessage,
+    SendResult,
+    Transport,
+    TransportContext,
 )
 from tutela.reporting.report_updates import (
     RETRACT,
@@ -36,15 +46,6 @@ from tutela.reporting.report_updates import (
     lazy_key,
     queue_ncmec_case_number,
 )
-from tutela.reporting.sealing import seal, secrets_key, unseal
-from tutela.reporting.transports.base import (
-    ContentSource,
-    OutgoingMessage,
-    ReportTransport,
-    SendResult,
-    TransportContext,
-)
-from tutela.reporting.transports.http import RETRYABLE
 from tutela.reporting.transports.ncmec_models import NcmecCredential, NcmecFile, NcmecReport
 from tutela.reporting.transports.ncmec_xml import file_details_xml, parse_response, report_xml
 
@@ -76,7 +77,9 @@ def store_credentials(
     """Seal the CyberTipline credentials into the database (inside the caller's transaction)."""
     key = secrets_key(encoded_key)
     secret = json.dumps({"username": username, "password": password, "url": url}).encode()
-    nonce, sealed = seal(key, secret, CREDENTIAL_CONTEXT)
+    # Nonce and ciphertext keep their two columns: the one sealed format, split where it joins.
+    sealed = seal(key, secret, CREDENTIAL_CONTEXT)
+    nonce, sealed = sealed[:NONCE_BYTES], sealed[NONCE_BYTES:]
     row = session.scalar(select(NcmecCredential).where(NcmecCredential.name == CREDENTIAL_NAME))
     if row is None:
         row = NcmecCredential(name=CREDENTIAL_NAME)
@@ -91,11 +94,25 @@ def load_credentials(session: Session, encoded_key: str | None) -> tuple[str, st
             "no NCMEC reporting credentials are stored; store them with "
             "`tutela outbox ncmec credentials --username NAME`"
         )
-    data = json.loads(unseal(secrets_key(encoded_key), row.nonce, row.sealed, CREDENTIAL_CONTEXT))
+    key = secrets_key(encoded_key)
+    try:
+        secret = unseal(key, row.nonce + row.sealed, CREDENTIAL_CONTEXT, "stored credentials")
+    except TamperedData:
+        raise ConfigurationError(
+            "stored credentials do not open with TUTELA_SECRETS_KEY (wrong key or altered data)"
+        ) from None
+    data = json.loads(secret)
     return str(data["username"]), str(data["password"]), str(data.get("url") or DEFAULT_URL)
 
 
-class NcmecTransport(ReportTransport):
+def secrets_key(encoded: str | None) -> bytes:
+    """The node's key for secrets at rest (TUTELA_SECRETS_KEY), never stored beside them."""
+    if not encoded:
+        raise ConfigurationError("TUTELA_SECRETS_KEY is not set; stored credentials need it")
+    return key_from_base64(encoded, "TUTELA_SECRETS_KEY")
+
+
+class NcmecTransport(Transport):
     name: ClassVar[str] = "ncmec"
 
     def __init__(
@@ -260,11 +277,8 @@ class NcmecTransport(ReportTransport):
             raise TransientDeliveryError(f"NCMEC {path} could not be reached") from None
         except httpx.HTTPError as error:
             raise _AnswerLost(f"NCMEC {path}: {type(error).__name__}") from None
-        if response.is_success:
-            return response
-        if response.status_code in RETRYABLE:
-            raise TransientDeliveryError(f"NCMEC {path} answered {response.status_code}")
-        raise PermanentDeliveryError(f"NCMEC {path} answered {response.status_code}")
+        raise_for(classify_response(response), f"NCMEC {path}")
+        return response
 
     def _prior_reports(self, session: Session, row: NcmecReport) -> list[str]:
         if not row.account_id:

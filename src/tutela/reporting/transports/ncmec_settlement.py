@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from tutela.audit.log import Subject, record
 from tutela.errors import Conflict, InvalidInput, NotFound
-from tutela.reporting.outbox import FAILED, requeue
-from tutela.reporting.outbox_models import OutboxMessage
+from tutela.messaging.outbox import FAILED, requeue
+from tutela.messaging.outbox_models import OutboxMessage
 from tutela.reporting.transports.ncmec import NEW, SUBMITTED, SUBMITTING, NcmecTransport
 from tutela.reporting.transports.ncmec_models import NcmecReport
 

@@ -14,8 +14,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from tutela.errors import InvalidInput, InvalidSignature
-from tutela.reporting.canonical import canonical_json, parse_json
-from tutela.reporting.signing import SigningKey, key_id_of, verify_signature
+from tutela.messaging.canonical import canonical_json, parse_json
+from tutela.messaging.signing import SigningKey, key_id_of, verify_signature
 
 SCHEMA = "tutela.message/1"
 KEY_ID_HEADER = "Tutela-Key-Id"

@@ -1,7 +1,9 @@
-"""Ed25519 signatures of reports (Art 13(1)(b)): the provider's key pair, signing and verifying.
+"""The one way Tutela signs and verifies: Ed25519 key pairs of nodes (a provider's reports, Art
+13(1)(b); the centre's and authorities' messages), and the HMAC that signs webhooks to platforms
+and operators (docs/webhooks.md).
 
-The signature is detached: the body is the canonical JSON of the report with the signing time
-and key id inside it, so the signed time stamp cannot be changed without breaking the signature.
+An Ed25519 signature is detached: the body is the canonical JSON of the document with the signing
+time and key id inside it, so the signed time stamp cannot be changed without breaking it.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,7 +29,7 @@ from tutela.errors import (
     InvalidSignature,
     StaleSignature,
 )
-from tutela.reporting.canonical import canonical_json
+from tutela.messaging.canonical import canonical_json
 from tutela.settings import Settings
 
 KEY_FILE_NAME = "provider-ed25519.pem"
@@ -183,3 +186,9 @@ def signature_digest(signature: str) -> str:
 def request_signing_base(method: str, path: str, timestamp: str) -> bytes:
     """What a signed request without a body (a status poll) signs."""
     return f"{method.upper()} {path} {timestamp}".encode()
+
+
+def webhook_signature(secret: str, timestamp: str, body: bytes) -> str:
+    """`X-Tutela-Signature` value: HMAC-SHA256 over `timestamp + "." + body`."""
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()

@@ -14,8 +14,8 @@ from datetime import datetime
 
 from tutela.db.database import Database
 from tutela.db.types import utc_now
-from tutela.reporting.outbox import BASE_BACKOFF_S, CLAIM_S, MAX_ATTEMPTS, deliver_due
-from tutela.reporting.transports.base import ReportTransport
+from tutela.messaging.outbox import BASE_BACKOFF_S, CLAIM_S, MAX_ATTEMPTS, deliver_due
+from tutela.messaging.transports import Transport
 
 log = logging.getLogger("tutela.sender")
 BATCH = 50
@@ -31,7 +31,7 @@ class PeriodicTask:
 
 def run_sender(
     database: Database,
-    transports: Mapping[str, ReportTransport],
+    transports: Mapping[str, Transport],
     stop: threading.Event,
     *,
     interval_s: float = 1.0,
@@ -71,7 +71,7 @@ def run_sender(
 
 def start_sender_thread(
     database: Database,
-    transports: Mapping[str, ReportTransport],
+    transports: Mapping[str, Transport],
     *,
     interval_s: float = 1.0,
     max_attempts: int = MAX_ATTEMPTS,
