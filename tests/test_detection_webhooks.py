@@ -37,6 +37,8 @@ class Endpoint:
     url: str = ""
     answers: list[int] = field(default_factory=lambda: [204])
     signed: list[bool] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+    retry_after: str | None = None
 
 
 @pytest.fixture
@@ -49,8 +51,11 @@ def endpoint() -> Iterator[Endpoint]:
             stamp = self.headers["X-Tutela-Timestamp"].encode()
             mac = hmac.new(SECRET.encode(), stamp + b"." + body, hashlib.sha256).hexdigest()
             state.signed.append(self.headers["X-Tutela-Signature"] == "sha256=" + mac)
+            state.keys.append(self.headers["Idempotency-Key"])
             status = state.answers.pop(0) if len(state.answers) > 1 else state.answers[0]
             self.send_response(status)
+            if state.retry_after is not None:
+                self.send_header("Retry-After", state.retry_after)
             self.send_header("Content-Length", "0")
             self.end_headers()
 
@@ -97,16 +102,16 @@ def test_delivery_is_signed_with_the_endpoint_secret(
     assert delivery(database).state == "delivered"
 
 
-def test_failed_delivery_is_retried_with_exponential_backoff(
+def test_failed_delivery_is_retried_with_jittered_exponential_backoff(
     database: Database, endpoint: Endpoint
 ) -> None:
     endpoint.answers = [500, 500, 500, 204]
     one_verdict_to_deliver(database, endpoint)
     now = utc_now()
-    for wait_s in (1, 2, 4):  # after each failure: 1 s, then 2 s, then 4 s
+    for ceiling_s in (1, 2, 4):  # after each failure: half to all of 1 s, then 2 s, then 4 s
         assert deliver_at(database, now) == 1
-        assert deliver_at(database, now + timedelta(seconds=wait_s - 0.1)) == 0
-        now += timedelta(seconds=wait_s)
+        assert deliver_at(database, now + timedelta(seconds=ceiling_s / 2 - 0.1)) == 0
+        now += timedelta(seconds=ceiling_s)
     assert deliver_at(database, now) == 1
     assert delivery(database).state == "delivered"
     assert delivery(database).attempts == 4
@@ -125,6 +130,40 @@ def test_permanently_failing_endpoint_is_given_up_after_max_attempts(
     assert tries == 5
     assert delivery(database).state == "failed"
     assert deliver_at(database, now + timedelta(days=1), max_attempts=5) == 0
+
+
+def test_an_endpoint_that_refuses_for_good_is_not_tried_again(
+    database: Database, endpoint: Endpoint
+) -> None:
+    endpoint.answers = [410]
+    one_verdict_to_deliver(database, endpoint)
+    now = utc_now()
+    assert deliver_at(database, now) == 1
+    assert delivery(database).state == "failed"
+    assert deliver_at(database, now + timedelta(days=1)) == 0
+
+
+def test_an_endpoints_retry_after_is_honoured(database: Database, endpoint: Endpoint) -> None:
+    endpoint.answers = [429, 204]
+    endpoint.retry_after = "30"
+    one_verdict_to_deliver(database, endpoint)
+    now = utc_now()
+    assert deliver_at(database, now) == 1
+    assert deliver_at(database, now + timedelta(seconds=29)) == 0
+    assert deliver_at(database, now + timedelta(seconds=30)) == 1
+    assert delivery(database).state == "delivered"
+
+
+def test_every_try_carries_the_deliverys_idempotency_key(
+    database: Database, endpoint: Endpoint
+) -> None:
+    endpoint.answers = [503, 204]
+    one_verdict_to_deliver(database, endpoint)
+    now = utc_now()
+    deliver_at(database, now)
+    deliver_at(database, now + timedelta(seconds=1))
+    assert len(endpoint.keys) == 2
+    assert endpoint.keys[0] == endpoint.keys[1] == f"webhook-delivery-{delivery(database).id}"
 
 
 def test_delivery_attempts_are_listed_by_the_api(

@@ -51,7 +51,7 @@ def test_every_emitted_webhook_event_is_documented_and_no_other() -> None:
 
 
 def test_the_documented_verification_snippet_accepts_a_signature_made_by_the_node() -> None:
-    from tutela.detection.webhooks import sign
+    from tutela.messaging.signing import webhook_signature as sign
 
     text = (ROOT / "docs" / "webhooks.md").read_text()
     (snippet,) = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)

@@ -1,15 +1,20 @@
-"""Sends the webhook outbox: signed POSTs, retried with exponential backoff, every try recorded.
+"""The platforms' webhook deliveries as an outbox of the one delivery engine
+(tutela.messaging.delivery): this module holds the table adapter (claims, every try recorded in
+`delivery_attempts`) and the transport that POSTs a delivery, HMAC-signed with its endpoint's
+secret. Retries, backoff with jitter and giving up follow the engine's one rule.
 
-Delivery is at least once (DESIGN ground rule 4); receivers de-duplicate on the item id.
+Delivery is at least once (DESIGN ground rule 4); receivers de-duplicate on `id` plus `event`,
+or on the Idempotency-Key header.
 """
 
 from __future__ import annotations
 
-import functools
+import random
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import ClassVar
 
 import httpx
 from sqlalchemy import insert, select, update
@@ -17,9 +22,15 @@ from sqlalchemy import insert, select, update
 from tutela.db.database import Database
 from tutela.db.types import utc_now
 from tutela.detection.models import DeliveryAttempt, Webhook, WebhookDelivery
-from tutela.detection.webhooks import sign
+from tutela.messaging import delivery
+from tutela.messaging.delivery import Outcome, Tried
+from tutela.messaging.retry import RetryPolicy, classify_exception, classify_response, raise_for
+from tutela.messaging.signing import webhook_signature
+from tutela.messaging.transports import OutgoingMessage, SendResult, Transport, TransportContext
 
+DESTINATION = "platform-webhook"
 MAX_ATTEMPTS = 12
+BASE_BACKOFF_S = 1.0
 MAX_BACKOFF_S = 3600.0
 # A claimed delivery is invisible to other senders this long (a sender that dies mid-POST).
 CLAIM_S = 60.0
@@ -32,26 +43,6 @@ LIMIT = 64
 CONCURRENCY = 16
 
 
-@dataclass(frozen=True, slots=True)
-class _Due:
-    id: int
-    url: str
-    secret: str
-    body: str
-    attempts: int
-
-
-@dataclass(frozen=True, slots=True)
-class _Answer:
-    status: int | None  # None: no answer came
-    error: str | None  # None: delivered
-
-
-def backoff_s(attempts: int, base_s: float = 1.0) -> float:
-    """Wait after the `attempts`-th failure: 1 s, 2 s, 4 s … capped at an hour."""
-    return float(min(MAX_BACKOFF_S, base_s * 2 ** max(0, attempts - 1)))
-
-
 def deliver_due(
     database: Database,
     client: httpx.Client,
@@ -60,105 +51,148 @@ def deliver_due(
     now: datetime | None = None,
     max_attempts: int = MAX_ATTEMPTS,
     pool: Executor | None = None,
+    rng: Callable[[], float] = random.random,
 ) -> int:
     """Send up to `limit` deliveries due at `now` (the clock when None); return how many were tried.
 
     With `pool`, they are POSTed concurrently on its threads (the sender's, CONCURRENCY of them);
-    every try is then recorded in one transaction. A failed try is retried after
-    `backoff_s(attempts)`; after `max_attempts` the delivery is marked failed and no longer sent.
+    every try is then recorded in one transaction. A failed try is retried after the engine's
+    backoff (1 s, 2 s, 4 s … up to an hour, each between half and all of that); after
+    `max_attempts`, or an answer that refuses it for good, the delivery is marked failed.
     """
-    due = _claim(database, limit, now or utc_now())
-    if not due:
-        return 0
-    post = functools.partial(_post, client)
-    answers = list(pool.map(post, due)) if pool is not None else [post(d) for d in due]
-    _record(database, list(zip(due, answers, strict=True)), now or utc_now(), max_attempts)
-    return len(due)
-
-
-def _post(client: httpx.Client, delivery: _Due) -> _Answer:
-    timestamp = str(int(time.time()))
-    body = delivery.body.encode()
-    try:
-        response = client.post(
-            delivery.url,
-            content=body,
-            headers={
-                "Content-Type": "application/json",
-                "X-Tutela-Timestamp": timestamp,
-                "X-Tutela-Signature": sign(delivery.secret, timestamp, body),
-            },
-            timeout=TIMEOUT_S,
-        )
-    except httpx.HTTPError as exc:
-        return _Answer(None, type(exc).__name__)
-    status = response.status_code
-    return _Answer(status, None if 200 <= status < 300 else f"endpoint answered {status}")
-
-
-def _claim(database: Database, limit: int, now: datetime) -> list[_Due]:
-    due = WebhookDelivery.state == "pending", WebhookDelivery.next_attempt_at <= now
-    # A read first: a worker looking for due deliveries after every batch must not take the
-    # single SQLite write lock when there are none.
-    with database.reader() as session:
-        if session.scalar(select(WebhookDelivery.id).where(*due).limit(1)) is None:
-            return []
-    query = (
-        select(WebhookDelivery, Webhook)
-        .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
-        .where(*due)
-        .order_by(WebhookDelivery.next_attempt_at)
-        .limit(limit)
+    run = delivery.deliver_due(
+        database,
+        DELIVERIES,
+        {DESTINATION: WebhookTransport(client)},
+        now or utc_now(),
+        RetryPolicy(max_attempts, BASE_BACKOFF_S, MAX_BACKOFF_S, rng),
+        limit=limit,
+        claim_s=CLAIM_S,
+        pool=pool,
+        together=True,
     )
-    with database.unit_of_work() as session:
-        if database.dialect == "postgresql":
-            query = query.with_for_update(skip_locked=True, of=WebhookDelivery)
-        rows = session.execute(query).all()
-        if not rows:
+    return run.tried
+
+
+class WebhookTransport(Transport):
+    """POSTs one delivery to its endpoint. Not registered by name: built by `deliver_due` for
+    the webhook table, whose rows carry their own endpoint."""
+
+    name: ClassVar[str] = DESTINATION
+
+    def __init__(self, client: httpx.Client, clock: Callable[[], float] = time.time) -> None:
+        self.client = client
+        self.clock = clock
+
+    @classmethod
+    def create(cls, context: TransportContext) -> WebhookTransport:
+        return cls(context.client)
+
+    def send(self, message: OutgoingMessage) -> SendResult:
+        timestamp = str(int(self.clock()))
+        body = str(message.payload["body"]).encode()
+        secret = str(message.payload["secret"])
+        try:
+            response = self.client.post(
+                str(message.payload["url"]),
+                content=body,
+                headers={
+                    "Content-Type": "application/json",
+                    "X-Tutela-Timestamp": timestamp,
+                    "X-Tutela-Signature": webhook_signature(secret, timestamp, body),
+                    "Idempotency-Key": message.idempotency_key,
+                },
+                timeout=TIMEOUT_S,
+            )
+        except httpx.HTTPError as error:
+            raise_for(classify_exception(error), "endpoint")
+            raise  # unreachable: a failure on the way is always retried
+        raise_for(classify_response(response), "endpoint")
+        return SendResult(status="delivered", status_code=response.status_code)
+
+
+class DeliveryTable:
+    """The `webhook_deliveries` table as the delivery engine reaches it (an OutboxTable). A claim
+    moves `next_attempt_at` past the claim time; the table has no claim token, so a sender
+    whose claim ran out may still record its tries (as before the engine was shared)."""
+
+    def claim(
+        self,
+        database: Database,
+        destinations: Sequence[str],
+        now: datetime,
+        limit: int,
+        claim_s: float,
+        token: str,
+    ) -> list[OutgoingMessage]:
+        if DESTINATION not in destinations:
             return []
-        session.execute(
-            update(WebhookDelivery)
-            .where(WebhookDelivery.id.in_([d.id for d, _ in rows]))
-            .values(next_attempt_at=now + timedelta(seconds=CLAIM_S))
-            .execution_options(synchronize_session=False)
+        due = WebhookDelivery.state == "pending", WebhookDelivery.next_attempt_at <= now
+        # A read first: a worker looking for due deliveries after every batch must not take
+        # the single SQLite write lock when there are none.
+        with database.reader() as session:
+            if session.scalar(select(WebhookDelivery.id).where(*due).limit(1)) is None:
+                return []
+        query = (
+            select(WebhookDelivery, Webhook)
+            .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
+            .where(*due)
+            .order_by(WebhookDelivery.next_attempt_at)
+            .limit(limit)
         )
-        return [_Due(d.id, w.url, w.secret, d.body, d.attempts) for d, w in rows]
+        with database.unit_of_work() as session:
+            if database.dialect == "postgresql":
+                query = query.with_for_update(skip_locked=True, of=WebhookDelivery)
+            rows = session.execute(query).all()
+            if not rows:
+                return []
+            session.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id.in_([d.id for d, _ in rows]))
+                .values(next_attempt_at=now + timedelta(seconds=claim_s))
+                .execution_options(synchronize_session=False)
+            )
+            return [
+                OutgoingMessage(
+                    id=d.id,
+                    destination=DESTINATION,
+                    kind="webhook",
+                    payload={"url": w.url, "secret": w.secret, "body": d.body},
+                    idempotency_key=f"webhook-delivery-{d.id}",
+                    attempt=d.attempts + 1,
+                )
+                for d, w in rows
+            ]
+
+    def record(self, database: Database, tried: Sequence[Tried], now: datetime, token: str) -> None:
+        """Every try of one run and where it leaves its delivery, in one transaction."""
+        attempts = []
+        updates = []
+        for one in tried:
+            delivered = one.outcome is Outcome.DELIVERED
+            state = {Outcome.DELIVERED: "delivered", Outcome.FAILED: "failed"}.get(
+                one.outcome, "pending"
+            )
+            attempts.append(
+                {
+                    "delivery_id": one.message.id,
+                    "status_code": one.status_code,
+                    "error": None if delivered else one.reason,
+                    "at": now,
+                }
+            )
+            updates.append(
+                {
+                    "id": one.message.id,
+                    "attempts": one.message.attempt,
+                    "state": state,
+                    "next_attempt_at": one.next_attempt_at,
+                    "delivered_at": now if delivered else None,
+                }
+            )
+        with database.unit_of_work() as session:
+            session.execute(insert(DeliveryAttempt), attempts)
+            session.execute(update(WebhookDelivery), updates)  # by primary key, one executemany
 
 
-def _record(
-    database: Database,
-    tried: list[tuple[_Due, _Answer]],
-    now: datetime,
-    max_attempts: int,
-) -> None:
-    """Every try of one run and where it leaves its delivery, in one transaction."""
-    attempts = []
-    updates = []
-    for delivery, answer in tried:
-        count = delivery.attempts + 1
-        if answer.error is None:
-            state, retry_at = "delivered", now
-        elif count >= max_attempts:
-            state, retry_at = "failed", now
-        else:
-            state, retry_at = "pending", now + timedelta(seconds=backoff_s(count))
-        attempts.append(
-            {
-                "delivery_id": delivery.id,
-                "status_code": answer.status,
-                "error": answer.error,
-                "at": now,
-            }
-        )
-        updates.append(
-            {
-                "id": delivery.id,
-                "attempts": count,
-                "state": state,
-                "next_attempt_at": retry_at,
-                "delivered_at": now if state == "delivered" else None,
-            }
-        )
-    with database.unit_of_work() as session:
-        session.execute(insert(DeliveryAttempt), attempts)
-        session.execute(update(WebhookDelivery), updates)  # by primary key, one executemany
+DELIVERIES = DeliveryTable()

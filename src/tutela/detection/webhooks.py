@@ -7,8 +7,6 @@ item's platform's endpoints, whoever writes them.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import ipaddress
 import json
 import secrets
@@ -174,12 +172,6 @@ def add_verdict_deliveries_many(
     if rows:
         session.execute(_INSERT_DELIVERIES, rows)
     return len(rows)
-
-
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    """`X-Tutela-Signature` value: HMAC-SHA256 over `timestamp + "." + body`."""
-    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return "sha256=" + mac.hexdigest()
 
 
 def _view(row: Webhook) -> WebhookView:
