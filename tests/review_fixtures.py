@@ -26,8 +26,8 @@ from tutela.db.database import Database, open_database
 from tutela.detection.hasher import Hasher
 from tutela.detection.items import accept_signals, accept_upload, get_item
 from tutela.detection.pipeline import process_batch
-from tutela.enforcement.keys import generate_master_key
 from tutela.indicators.matcher import Matcher
+from tutela.master_key import generate_master_key
 from tutela.settings import Settings
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")

@@ -23,9 +23,9 @@ from tutela.detection.hashing_service import HashingService, Result
 from tutela.detection.held_payloads import held_content
 from tutela.detection.items import get_item, upload_submission
 from tutela.detection.models import ItemPayload, Job
-from tutela.enforcement.keys import configured_master_key
 from tutela.errors import ConfigurationError
 from tutela.indicators.matcher import Matcher
+from tutela.master_key import configured_master_key
 from tutela.settings import Settings
 from tutela.signals.hashing import pdq_of_bytes
 from tutela.signals.pdq import PdqMode

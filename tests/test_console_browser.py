@@ -18,7 +18,7 @@ from browser_fixtures import CHROMIUM, LAUNCH_ARGS, needs_chromium, screenshots
 from provider_fixtures import TUTELA, make_bank, make_key, node_env, running_node, wait_decided
 from review_fixtures import METADATA, PASSWORD, jpeg_bytes, photo
 from tutela.db.database import open_database
-from tutela.enforcement.keys import generate_master_key
+from tutela.master_key import generate_master_key
 from tutela.review.models import ReviewDecision
 from tutela.settings import Settings
 

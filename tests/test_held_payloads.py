@@ -24,9 +24,9 @@ from tutela.detection.held_payloads import held_content
 from tutela.detection.items import accept_upload, get_item
 from tutela.detection.models import ItemPayload
 from tutela.detection.worker import run_worker
-from tutela.enforcement.keys import MasterKey, generate_master_key, load_master_key
 from tutela.enforcement.vault import Vault, rotate_master_key
 from tutela.errors import ConfigurationError, TamperedData
+from tutela.master_key import MasterKey, generate_master_key, load_master_key
 from tutela.review import case_views
 from tutela.review.decisions import Decision, decide
 from tutela.settings import Settings

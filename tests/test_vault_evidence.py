@@ -15,10 +15,10 @@ from tutela.audit.log import Action, list_entries
 from tutela.audit.verify import verify_chain
 from tutela.clock import FixedClock
 from tutela.db import Database
-from tutela.enforcement.keys import MasterKey, generate_master_key
 from tutela.enforcement.vault import PreservationReason, Vault, rotate_master_key
 from tutela.enforcement.vault_models import VaultBlob, VaultRecord
 from tutela.errors import ConfigurationError, EvidenceExpired, InvalidInput, NotFound, TamperedData
+from tutela.master_key import MasterKey, generate_master_key
 
 REPORTED = datetime(2025, 2, 1, 12, 0, tzinfo=UTC)
 # Benign stand-in for preserved content: a marker no file or table could hold by chance.

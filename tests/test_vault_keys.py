@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from tutela.enforcement.keys import (
+from tutela.enforcement.vault import Vault
+from tutela.errors import ConfigurationError, Conflict
+from tutela.master_key import (
     generate_master_key,
     load_master_key,
     read_master_key_file,
     write_master_key_file,
 )
-from tutela.enforcement.vault import Vault
-from tutela.errors import ConfigurationError, Conflict
 from tutela.settings import Settings
 
 

@@ -31,9 +31,9 @@ from tutela.detection.hashing_service import HashingService, Result
 from tutela.detection.items import Accepted, Submission, accept_many
 from tutela.detection.pipeline import find_matches, outcome_of
 from tutela.detection.verdicts import Outcome
-from tutela.enforcement.keys import MasterKey
 from tutela.errors import TutelaError
 from tutela.indicators.matcher import Matcher
+from tutela.master_key import MasterKey
 
 # Bounds on one transaction: rows, and payload bytes held in it (at least one upload always goes).
 MAX_BATCH_ITEMS = 64

@@ -13,14 +13,14 @@ from tutela.cli.app import app, load_settings, print_json
 from tutela.cli.audit import operator_actor
 from tutela.cli.db import opened_database
 from tutela.clock import SystemClock
-from tutela.enforcement.keys import (
+from tutela.enforcement.vault import Vault, list_records, rotate_master_key
+from tutela.errors import InvalidInput
+from tutela.master_key import (
     generate_master_key,
     load_master_key,
     read_master_key_file,
     write_master_key_file,
 )
-from tutela.enforcement.vault import Vault, list_records, rotate_master_key
-from tutela.errors import InvalidInput
 
 vault_app = typer.Typer(
     name="vault", help="The encrypted evidence vault (Art 22).", no_args_is_help=True

@@ -9,16 +9,16 @@ from collections.abc import Sequence
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
-from tutela.enforcement.keys import (
+
+from tutela.detection.models import ItemPayload
+from tutela.errors import ConfigurationError, TamperedData
+from tutela.master_key import (
     MasterKey,
     configured_master_key,
     refuse_other_keys,
     unwrap_data_key,
     wrap_data_key,
 )
-
-from tutela.detection.models import ItemPayload
-from tutela.errors import ConfigurationError, TamperedData
 from tutela.messaging.crypto import new_data_key, seal, unseal
 from tutela.settings import Settings
 

@@ -46,8 +46,8 @@ from tutela.detection.verdicts import (
     write_outcomes,
 )
 from tutela.detection.webhooks import add_verdict_deliveries_many
-from tutela.enforcement.keys import MasterKey
 from tutela.errors import InvalidInput, NotFound
+from tutela.master_key import MasterKey
 from tutela.signals.registry import get_signal_type
 
 # The upload path's statements, on Core tables (no ORM bookkeeping per row) and built once:

@@ -25,8 +25,8 @@ from tutela.detection.models import DONE, QUEUED, Case, Item, ItemMatch, ItemPay
 from tutela.detection.policy import ACTION, REVIEW, JudgedMatch, judge_batch, verdict_of
 from tutela.detection.queue import finish_jobs
 from tutela.detection.webhooks import add_verdict_deliveries_many
-from tutela.enforcement.keys import MasterKey
 from tutela.indicators.matcher import MatchResult
+from tutela.master_key import MasterKey
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,13 +12,6 @@ from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
-from tutela.enforcement.keys import (
-    MasterKey,
-    load_master_key,
-    refuse_other_keys,
-    unwrap_data_key,
-    wrap_data_key,
-)
 
 from tutela.audit.log import SYSTEM, Action, Subject, record
 from tutela.clock import Clock, SystemClock
@@ -31,6 +24,13 @@ from tutela.errors import (
     InvalidInput,
     NotFound,
     TamperedData,
+)
+from tutela.master_key import (
+    MasterKey,
+    load_master_key,
+    refuse_other_keys,
+    unwrap_data_key,
+    wrap_data_key,
 )
 from tutela.messaging.crypto import new_data_key, seal, unseal
 from tutela.settings import Settings

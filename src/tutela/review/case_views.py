@@ -16,12 +16,12 @@ from tutela.auth.users import UserView
 from tutela.db.database import Database
 from tutela.detection import held_payloads
 from tutela.detection.models import Case, Item
-from tutela.enforcement.keys import configured_master_key
 from tutela.enforcement.notices import NoticeView, notices_of_case
 from tutela.enforcement.takedown import TakedownView, takedown_of_case
 from tutela.enforcement.vault import Vault
 from tutela.errors import NotFound
 from tutela.indicators.models import Bank
+from tutela.master_key import configured_master_key
 from tutela.review.complaints import ComplaintView, complaints_of_case
 from tutela.review.decisions import Decision, decisions_of_case
 from tutela.review.models import ESCALATED, UNDECIDED
