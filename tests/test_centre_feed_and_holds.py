@@ -13,6 +13,7 @@ from report_samples import NOW, PROVIDER, sample_input
 from tutela.centre.intake import receive_report
 from tutela.centre.providers import register_provider
 from tutela.db import Database
+from tutela.detection.models import Item
 from tutela.errors import InvalidSignature
 from tutela.indicators.banks import get_bank
 from tutela.indicators.feed_subscription import FeedPage, follow_feed, subscribe_bank
@@ -59,11 +60,14 @@ def test_a_hold_longer_than_the_law_allows_is_cut_to_the_limit(
     key = generate_key_file(tmp_path / "provider.pem")
     with database.unit_of_work() as session:
         filed = file_report(session, sample_input(), PROVIDER, key, NOW)
+        item = Item(item_id="upload-7", status="done", meta={})
+        session.add(item)
+        session.flush()
         hold = record_hold(
             session,
             "hold-1",
             filed.report_id,
-            "upload-7",
+            item,
             "lea-de",
             no_user_notice=True,
             no_removal=False,
@@ -72,8 +76,8 @@ def test_a_hold_longer_than_the_law_allows_is_cut_to_the_limit(
             max_days=548,
         )
         assert hold.until == NOW + timedelta(days=548)
-        assert not may_notify_user(session, "upload-7", NOW + timedelta(days=547))
-        assert active_holds(session, "upload-7", NOW + timedelta(days=549)) == []
+        assert not may_notify_user(session, item.id, NOW + timedelta(days=547))
+        assert active_holds(session, item.id, NOW + timedelta(days=549)) == []
 
 
 def test_two_identical_concurrent_submissions_get_one_created_and_one_repeat(

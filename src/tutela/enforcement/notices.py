@@ -107,8 +107,8 @@ def release_due(database: Database, *, clock: Clock | None = None, actor: str = 
             .with_for_update()
         ).all()
         for row in due:
-            if not may_notify_user(session, row.item_ref, now):
-                holds = active_holds(session, row.item_ref, now)
+            if not may_notify_user(session, row.item_id, now):
+                holds = active_holds(session, row.item_id, now)
                 row.hold_until = max(h.until for h in holds if h.no_user_notice)
                 row.hold_reason = "Art 48(6): an authority asked for silence"
                 continue

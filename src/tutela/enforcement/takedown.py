@@ -33,7 +33,6 @@ from tutela.detection.webhooks import add_verdict_deliveries
 from tutela.enforcement.measure_models import TakedownRequest
 from tutela.errors import Conflict, NotFound
 from tutela.reporting.holds import active_holds, may_remove
-from tutela.reporting.holds_models import Hold
 from tutela.reporting.report_updates import FollowUps, queue_removal_update
 
 EVENT = "takedown.requested"
@@ -130,7 +129,7 @@ def confirm_takedown(
             raise NotFound(f"no takedown was requested for item {item_id}")
         if row.state != CONFIRMED:
             when = removed_at or now
-            _refuse_during_hold(session, row.item_ref, when, now)
+            _refuse_during_hold(session, row.item_id, when, now)
             row.state = CONFIRMED
             row.confirmed_at = now
             row.next_send_at = None
@@ -169,11 +168,12 @@ def resend_due(database: Database, resend_after: timedelta, *, clock: Clock | No
         return sum(_send_or_hold(session, row, now, resend_after) for row in due)
 
 
-def pass_on_hold(session: Session, item_ref: str, now: datetime) -> list[int]:
+def pass_on_hold(session: Session, item_id: int, now: datetime) -> list[int]:
     """A hold on removal reached this node (inside the transaction that records it): stop the
-    takedowns of `item_ref`, and tell the platform of each one already sent to keep the content
-    and the account as they are. Returns the ids of the takedowns the platform is told of."""
-    ends = [h.until for h in active_holds(session, item_ref, now) if h.no_removal]
+    takedowns of the internal item `item_id`, and tell the platform of each one already sent to
+    keep the content and the account as they are. Returns the ids of the takedowns the platform
+    is told of."""
+    ends = [h.until for h in active_holds(session, item_id, now) if h.no_removal]
     if not ends:
         return []
     until = max(ends)
@@ -181,7 +181,7 @@ def pass_on_hold(session: Session, item_ref: str, now: datetime) -> list[int]:
     rows = session.scalars(
         select(TakedownRequest)
         .where(
-            TakedownRequest.item_ref == item_ref,
+            TakedownRequest.item_id == item_id,
             TakedownRequest.state.in_((WAITING, REQUESTED, HELD)),
         )
         .with_for_update()
@@ -242,8 +242,8 @@ def view_of(row: TakedownRequest) -> TakedownView:
 def _send_or_hold(
     session: Session, row: TakedownRequest, now: datetime, resend_after: timedelta
 ) -> int:
-    if not may_remove(session, row.item_ref, now):
-        ends = [h.until for h in active_holds(session, row.item_ref, now) if h.no_removal]
+    if not may_remove(session, row.item_id, now):
+        ends = [h.until for h in active_holds(session, row.item_id, now) if h.no_removal]
         if row.state == REQUESTED and row.sends > 0:
             # A hold recorded without being passed on: the platform still has the request.
             add_verdict_deliveries(session, row.item_id, _held_message(row, max(ends), now))
@@ -260,11 +260,9 @@ def _send_or_hold(
 
 
 def _refuse_during_hold(
-    session: Session, item_ref: str, removed_at: datetime, now: datetime
+    session: Session, item_id: int, removed_at: datetime, now: datetime
 ) -> None:
-    holds = session.scalars(
-        select(Hold).where(Hold.item_ref == item_ref, Hold.until > now, Hold.no_removal)
-    ).all()
+    holds = [h for h in active_holds(session, item_id, now) if h.no_removal]
     # A removal before the hold reached this node happened in good faith and is recorded.
     binding = [h for h in holds if removed_at >= h.received_at]
     if binding:

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tutela.detection.models import Case, Item
 from tutela.enforcement.takedown import hasten_takedown, pass_on_hold
 from tutela.errors import InvalidInput, NotFound
 from tutela.messaging.canonical import parse_json
@@ -51,7 +52,7 @@ def apply_centre_message(
             session,
             message.idempotency_key,
             report_key,
-            _item_ref(session, report_key),
+            _reported_item(session, report_key),
             str(payload.get("authority") or ""),
             no_user_notice=bool(payload.get("no_user_notice")),
             no_removal=bool(payload.get("no_removal")),
@@ -60,7 +61,7 @@ def apply_centre_message(
             max_days=max_hold_days,
         )
         # Art 48(6)-(7): a takedown already on its way is stopped and the platform told.
-        held = pass_on_hold(session, hold.item_ref, now)
+        held = pass_on_hold(session, hold.item_id, now) if hold.item_id is not None else []
         return {
             "applied": HOLD,
             "hold_id": hold.id,
@@ -68,10 +69,7 @@ def apply_centre_message(
             "takedowns_held": held,
         }
     if message.kind == REMOVAL_REQUESTED:
-        case_id = _stored_report(session, report_key).get("decision", {}).get("case_id")
-        if not isinstance(case_id, int):
-            raise InvalidInput("our stored report names no case")
-        takedown = hasten_takedown(session, case_id, now)
+        takedown = hasten_takedown(session, _case_id(session, report_key), now)
         return {"applied": REMOVAL_REQUESTED, "takedown_hastened": takedown}
     raise InvalidInput(f"unknown centre message kind {message.kind!r}")
 
@@ -91,11 +89,25 @@ def _stored_report(session: Session, report_key: str) -> dict[str, Any]:
     return report
 
 
-def _item_ref(session: Session, report_key: str) -> str:
-    """The platform's item id, read from the report we signed (the centre never names it)."""
-    item = (_stored_report(session, report_key).get("metadata") or {}).get("item_id")
-    if not isinstance(item, str):
-        raise InvalidInput("our stored report names no item")
+def _case_id(session: Session, report_key: str) -> int:
+    """The case our report under `report_key` was about (the centre never names it)."""
+    decision = _stored_report(session, report_key).get("decision")
+    case_id = decision.get("case_id") if isinstance(decision, dict) else None
+    if not isinstance(case_id, int) or isinstance(case_id, bool):
+        raise InvalidInput("our stored report names no case")
+    return case_id
+
+
+def _reported_item(session: Session, report_key: str) -> Item:
+    """The internal item our report under `report_key` was about: report → case → item. A hold
+    binds this item only, not another platform's item (or a later upload) with the same id."""
+    item = session.scalar(
+        select(Item)
+        .join(Case, Case.item_id == Item.id)
+        .where(Case.id == _case_id(session, report_key))
+    )
+    if item is None:
+        raise NotFound("the case our report was about is gone")
     return item
 
 
