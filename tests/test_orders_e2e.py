@@ -115,7 +115,10 @@ def test_a_removal_order_is_executed_in_part_impeded_in_part_and_reported_back_s
         )
 
         provider_env = base_env(
-            settings["provider"], **PROVIDER_IDENTITY, TUTELA_OUTBOX_INTERVAL_S="0.2"
+            settings["provider"],
+            **PROVIDER_IDENTITY,
+            TUTELA_OUTBOX_INTERVAL_S="0.2",
+            TUTELA_WEBHOOK_ALLOW_PRIVATE="1",  # the platform's receiver runs on this machine
         )
         provider_db = stack.enter_context(
             closing_database(open_database(Settings.from_env(provider_env)))

@@ -37,6 +37,7 @@
     └── DeliveryError                delivery_failed   502
         ├── TransientDeliveryError   delivery_retry    503
         └── PermanentDeliveryError   delivery_rejected 502
+            └── RefusedTarget        refused_target    502
 
 The API renders these as RFC 9457 problem details, the CLI as one line and an exit code.
 Messages never carry content bytes (DESIGN ground rule 2).
@@ -304,6 +305,13 @@ class PermanentDeliveryError(DeliveryError):
     """The receiver rejected the message; sending it again cannot help."""
 
     code = "delivery_rejected"
+
+
+class RefusedTarget(PermanentDeliveryError):
+    """A platform's webhook names this machine or a private network (SSRF), by its address or
+    by a name that resolves there: never connected to (tutela.egress)."""
+
+    code = "refused_target"
 
 
 MEDIA_ERRORS_BY_CODE: dict[str, type[MediaError]] = {

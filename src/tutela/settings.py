@@ -107,9 +107,11 @@ class Settings:
     webhook_allow_private: bool = setting(
         "TUTELA_WEBHOOK_ALLOW_PRIVATE",
         False,
-        "Set to 1 to let platforms register webhooks at loopback, private or reserved addresses "
-        "(development, or receivers on the node's own network); by default /v1/webhooks refuses "
-        "them.",
+        "Set to 1 to let platforms register, and the node deliver to, webhooks at loopback, "
+        "private, link-local or reserved addresses (development, or receivers on the node's own "
+        "network). By default /v1/webhooks refuses such an address, or a name resolving to one, "
+        "and each delivery resolves the name again and connects only to the public address it "
+        "checked (else the delivery fails for good, `refused_target`).",
         parse=flag,
     )
     log_level: str = setting(

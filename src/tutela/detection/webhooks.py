@@ -7,7 +7,6 @@ item's platform's endpoints, whoever writes them.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import secrets
 from collections.abc import Mapping, Sequence
@@ -23,7 +22,8 @@ from tutela.auth.platforms import DEFAULT_PLATFORM
 from tutela.db.database import Database
 from tutela.db.types import utc_now
 from tutela.detection.models import DeliveryAttempt, Item, Webhook, WebhookDelivery
-from tutela.errors import InvalidInput, NotFound
+from tutela.egress import refuse_private_host
+from tutela.errors import InvalidInput, NotFound, RefusedTarget
 
 SECRET_BYTES = 32
 
@@ -47,20 +47,22 @@ class AttemptView:
 
 
 def refuse_private_target(url: str) -> None:
-    """Refuse a webhook URL that names this machine or a private network by its address or as
-    `localhost`: a platform must not make the node POST to the node's own neighbours (SSRF).
-    A name that resolves to such an address is not caught here; that needs egress rules."""
-    host = (urlsplit(url).hostname or "").rstrip(".").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        raise InvalidInput("webhook url must not point at this machine (localhost)")
+    """Refuse a webhook URL that names this machine or a private network by its address, as
+    `localhost`, or by a name that resolves to such an address: a platform must not make the
+    node POST to the node's own neighbours (SSRF). Every delivery checks again, and connects to
+    the address it checked (tutela.egress), so a name that changes its answer later is caught."""
+    parts = urlsplit(url)
     try:
-        address = ipaddress.ip_address(host)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
-        return
-    if not address.is_global:
-        raise InvalidInput(
-            f"webhook url must not point at a private, loopback or reserved address ({host})"
-        )
+        raise InvalidInput("webhook url has an invalid port") from None
+    host = (parts.hostname or "").rstrip(".")
+    if parts.scheme not in ("http", "https") or not host:
+        raise InvalidInput("webhook url must be an absolute http(s) URL")
+    try:
+        refuse_private_host(host, port)
+    except RefusedTarget as refused:
+        raise InvalidInput(refused.message) from None
 
 
 def register_webhook(

@@ -32,8 +32,9 @@ from tutela.detection.held_payloads import sealing_key
 from tutela.detection.pipeline import decide_stream
 from tutela.detection.queue import ClaimedJob, claim_jobs, renew_leases
 from tutela.detection.verdicts import Outcome, record_outcomes
+from tutela.egress import webhook_client
+from tutela.enforcement.keys import MasterKey
 from tutela.indicators.matcher import Matcher
-from tutela.master_key import MasterKey
 from tutela.settings import Settings
 
 # An idle worker looks for jobs (and its sender for webhooks) after IDLE_POLL_S, then less and
@@ -241,7 +242,8 @@ def run_worker(
     stop = stop or threading.Event()
     owned = database is None
     database = database or open_database(settings)
-    client = client or httpx.Client()
+    # Webhooks go to checked public addresses only, unless the operator allows private ones.
+    client = client or webhook_client(allow_private=settings.webhook_allow_private)
     name = worker_name()
     matcher = Matcher(database)
     matcher.load()
