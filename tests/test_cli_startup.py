@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import typer.main
 
@@ -45,6 +46,28 @@ def test_hashing_a_file_does_not_load_the_web_database_or_index_layers() -> None
     loaded = modules_loaded_by(["hash", "--help"])
     assert "tutela.cli.hash" in loaded
     assert not [m for m in loaded if m.split(".")[0] in HEAVY or m.startswith(HEAVY)]
+
+
+def test_hashing_a_file_leaves_decoding_and_conversion_libraries_to_the_workers(
+    tmp_path: Path,
+) -> None:
+    """The parent lists, dispatches and prints: numpy, Pillow and the hashers load only in the
+    isolated workers, pydantic (Typer's conversion) and rich (no terminal) not at all."""
+    from PIL import Image
+
+    photo = tmp_path / "drawn.png"
+    Image.new("RGB", (64, 48), (200, 120, 40)).save(photo)
+    loaded = modules_loaded_by(["hash", "--json", "--jobs", "1", str(photo)])
+    assert "tutela.cli.hash" in loaded
+    roots = {module.split(".")[0] for module in loaded}
+    assert not roots & {"numpy", "PIL", "pdqhash", "numba", "pydantic", "rich", "asyncio"}
+    assert not [
+        m for m in loaded if m.startswith(("tutela.signals.hashing", "tutela.media.decode"))
+    ]
+
+
+def test_help_converts_nothing_through_pydantic() -> None:
+    assert not {m.split(".")[0] for m in modules_loaded_by(["--help"])} & {"pydantic", "numpy"}
 
 
 def test_a_command_is_built_from_its_own_modules_only() -> None:

@@ -12,6 +12,7 @@ import typer.main
 from typer.core import TyperGroup
 
 from tutela.cli.commands import COMMANDS
+from tutela.cli.light_params import lighten, lighten_parameter
 from tutela.settings import Settings
 
 
@@ -26,7 +27,13 @@ class LazyCommands(TyperGroup):
         if cmd_name not in self.commands and cmd_name in COMMANDS:
             load_commands([cmd_name])
             self.commands.update(typer.main.get_group(app).commands)
+            lighten(self.commands.get(cmd_name))
         return self.commands.get(cmd_name)
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)
+        lighten_parameter(option)  # the root's --help is parsed before any command is loaded
+        return option
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         with formatter.section("Commands"):

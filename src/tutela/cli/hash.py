@@ -1,4 +1,9 @@
-"""`tutela hash PATH…`: signals of files and directories, in isolated worker processes."""
+"""`tutela hash PATH…`: signals of files and directories, in isolated worker processes.
+
+This process only lists files, hands them to the workers and prints what comes back (plain data:
+tutela.signals.file_summary): it never imports numpy, Pillow or the hashers, which the workers
+import while it lists the files (tests/test_cli_startup.py checks this).
+"""
 
 from __future__ import annotations
 
@@ -14,10 +19,10 @@ import typer
 from tutela.cli.app import app, load_settings, print_json, stderr_is_terminal
 from tutela.cli.progress import progress_bar
 from tutela.errors import TutelaError
+from tutela.media.formats import is_video_file
 from tutela.media.isolation import IsolatedPool
 from tutela.media.limits import MediaLimits
-from tutela.signals.hashing import MediaSignals, hash_file, is_video_file
-from tutela.signals.pdq import PdqMode
+from tutela.signals.file_summary import HASHING_MODULE, FileSummary, summarise_file
 
 
 @app.command("hash")
@@ -43,12 +48,7 @@ def hash_command(
     """
     settings = load_settings()
     files = list(_expand(paths))
-    task = functools.partial(
-        hash_file,
-        mode=PdqMode.EXACT if exact else PdqMode.FAST,
-        limits=settings.media,
-        dihedral=dihedral,
-    )
+    task = functools.partial(summarise_file, exact=exact, dihedral=dihedral, limits=settings.media)
     workers = min(jobs or os.cpu_count() or 1, max(1, len(files)))
     failed = 0
     if not json_lines:
@@ -60,6 +60,7 @@ def hash_command(
             workers=workers,
             limits=settings.media,
             timeout_of=functools.partial(_time_limit, limits=settings.media),
+            preload=(HASHING_MODULE,),
         ) as pool,
     ):
         for path, result in pool.map_unordered(files):
@@ -85,29 +86,30 @@ def _time_limit(path: str, limits: MediaLimits) -> float:
     return limits.video_timeout_s if is_video_file(path) else limits.decode_timeout_s
 
 
-def _emit(path: str, result: MediaSignals | TutelaError, json_lines: bool) -> int:
+def _emit(path: str, result: FileSummary | TutelaError, json_lines: bool) -> int:
     """Print one file's line; return 1 when it failed."""
-    hashed = isinstance(result, MediaSignals) and result.error is None
-    if isinstance(result, MediaSignals) and hashed and (result.pdq or result.vpdq):
+    hashed = isinstance(result, FileSummary) and result.error is None
+    if (
+        isinstance(result, FileSummary)
+        and hashed
+        and (result.pdq or result.video_frames is not None)
+    ):
         if json_lines:
             print_json(
-                {
-                    "path": path,
-                    "content_type": result.content_type,
-                    "signals": result.signals_dict(),
-                }
+                {"path": path, "content_type": result.content_type, "signals": result.signals}
             )
         elif result.pdq is not None:
-            sys.stdout.write(f"{result.pdq.quality:>7}  {result.pdq.hash}  {path}\n")
-        elif result.vpdq is not None:
-            summary = f"video: {len(result.vpdq.frames)} frames (vPDQ), sha256 {result.sha256}"
+            sys.stdout.write(f"{result.quality:>7}  {result.pdq}  {path}\n")
+        else:
+            sha256 = result.signals["sha256"]
+            summary = f"video: {result.video_frames} frames (vPDQ), sha256 {sha256}"
             sys.stdout.write(f"{'-':>7}  {summary:<64}  {path}\n")
         return 0
-    error = result.error if isinstance(result, MediaSignals) else result
+    error = result.error if isinstance(result, FileSummary) else result
     assert error is not None
     line: dict[str, object] = {"path": path, "error": error.as_dict()}
-    if isinstance(result, MediaSignals):
-        line["signals"] = result.signals_dict()
+    if isinstance(result, FileSummary):
+        line["signals"] = result.signals
     if json_lines:
         print_json(line)
     else:

@@ -1,12 +1,10 @@
-"""A progress bar on the terminal's stderr, or nothing when output goes elsewhere."""
+"""A progress bar on the terminal's stderr, or nothing when output goes elsewhere (then rich is
+not even imported: a command's start-up is part of what it costs)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 
 @contextmanager
@@ -15,6 +13,15 @@ def progress_bar(total: int | None, label: str, *, enabled: bool) -> Iterator[Ca
     if not enabled:
         yield lambda n=1: None
         return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
     columns = (
         TextColumn(label),
         BarColumn(),

@@ -1,4 +1,6 @@
-"""Image formats recognised from their first bytes; a file's name is never trusted."""
+"""Image and video formats recognised from their first bytes; a file's name is never trusted.
+
+No decoder is imported here: a process that only sorts files (the `tutela hash` parent) stays light."""
 
 from __future__ import annotations
 
@@ -63,3 +65,43 @@ def webp_canvas_size(head: bytes) -> tuple[int, int] | None:
         bits = int.from_bytes(head[21:25], "little")
         return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
     return None
+
+
+class VideoFormat(StrEnum):
+    MP4 = "mp4"  # also MOV, 3GP: the ISO base media family
+    MATROSKA = "matroska"  # also WebM
+    AVI = "avi"
+
+    @property
+    def demuxer(self) -> str:
+        return {
+            VideoFormat.MP4: "mov,mp4,m4a,3gp,3g2,mj2",
+            VideoFormat.MATROSKA: "matroska,webm",
+            VideoFormat.AVI: "avi",
+        }[self]
+
+
+# ISO base media boxes a file may start with (ftyp first in nearly all; old QuickTime files
+# start with moov, mdat, wide, free or skip).
+_ISO_FIRST_BOXES = (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip")
+
+
+def sniff_video(head: bytes) -> VideoFormat | None:
+    """The video container `head` (a file's first 16 bytes or more) starts, or None."""
+    if len(head) >= 8 and head[4:8] in _ISO_FIRST_BOXES:
+        return VideoFormat.MP4
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return VideoFormat.MATROSKA
+    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return VideoFormat.AVI
+    return None
+
+
+def is_video_file(path: str) -> bool:
+    """Whether the file's first bytes name a video container (False when it cannot be read:
+    the image path then reports why)."""
+    try:
+        with open(path, "rb") as handle:
+            return sniff_video(handle.read(16)) is not None
+    except OSError:
+        return False

@@ -6,9 +6,9 @@ task gets a typed error, while the node goes on.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ctypes
+import importlib
 import multiprocessing as mp
 import os
 import resource
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from multiprocessing.reduction import ForkingPickler
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from tutela.errors import (
     ConfigurationError,
@@ -29,6 +29,9 @@ from tutela.errors import (
     TutelaError,
 )
 from tutela.media.limits import MediaLimits
+
+if TYPE_CHECKING:  # asyncio is imported by LoopPool's users: a CLI parent need not load it
+    import asyncio
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -69,7 +72,11 @@ def _keep_heap_between_tasks() -> None:
     mallopt(_M_TRIM_THRESHOLD, _KEEP_FREE_BYTES)
 
 
-def _worker_main(func: Callable[[T], R], conn: Connection, memory_bytes: int) -> None:
+def _worker_main(
+    func: Callable[[T], R], conn: Connection, memory_bytes: int, preload: tuple[str, ...] = ()
+) -> None:
+    for module in preload:  # before the limits and before "ready": no task's clock runs yet
+        importlib.import_module(module)
     _keep_heap_between_tasks()
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard != resource.RLIM_INFINITY:
@@ -113,6 +120,10 @@ class IsolatedPool(Generic[T, R]):
     `func` may raise TutelaError; that error is the task's result. A worker that runs past
     `limits.decode_timeout_s` on a task is killed (DecodeTimeout); one that dies is replaced
     (CorruptMedia). The task a worker was sent ahead goes to another one, unharmed.
+
+    Each worker imports the modules named in `preload` before it takes a task: a `func` whose
+    module is light (so that the parent need not import numpy and Pillow to name it) has its
+    heavy imports done there, outside any task's time limit.
     """
 
     def __init__(
@@ -122,8 +133,10 @@ class IsolatedPool(Generic[T, R]):
         workers: int,
         limits: MediaLimits,
         timeout_of: Callable[[T], float] | None = None,
+        preload: tuple[str, ...] = (),
     ) -> None:
         self._func = func
+        self._preload = preload
         self._size = max(1, workers)
         self._limits = limits
         # A task's time limit: limits.decode_timeout_s unless the caller says more (a video).
@@ -158,7 +171,7 @@ class IsolatedPool(Generic[T, R]):
         parent, child = self._context.Pipe()
         process = self._context.Process(
             target=_worker_main,
-            args=(self._func, child, self._limits.worker_memory_bytes),
+            args=(self._func, child, self._limits.worker_memory_bytes, self._preload),
             daemon=True,
         )
         process.start()
@@ -329,17 +342,19 @@ class LoopPool(IsolatedPool[T, R]):
 
     async def __aenter__(self) -> LoopPool[T, R]:
         self._workers = [self._start() for _ in range(self._size)]
+        import asyncio
+
         if not all(await asyncio.gather(*self._booting.values())):
             self.__exit__()
             raise self._broken or ConfigurationError(_NO_START)
-        self._watch = asyncio.get_running_loop().call_later(DEADLINE_CHECK_S, self._check)
+        self._watch = _running_loop().call_later(DEADLINE_CHECK_S, self._check)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         if self._watch is not None:
             self._watch.cancel()
         self._break(ConfigurationError("the node is shutting down"))
-        await asyncio.get_running_loop().run_in_executor(None, self.__exit__)
+        await _running_loop().run_in_executor(None, self.__exit__)
 
     @property
     def working(self) -> bool:
@@ -355,7 +370,7 @@ class LoopPool(IsolatedPool[T, R]):
         """The task's result, or the TutelaError it gave (a hostile file costs one worker)."""
         if self._broken is not None:
             raise self._broken
-        answer: asyncio.Future[R | TutelaError] = asyncio.get_running_loop().create_future()
+        answer: asyncio.Future[R | TutelaError] = _running_loop().create_future()
         self._pending.append(((answer, task), ForkingPickler.dumps(task)))
         self._dispatch(self._pending)
         return await answer
@@ -370,8 +385,8 @@ class LoopPool(IsolatedPool[T, R]):
             raise broken from error
         worker.ready = False
         worker.started = time.monotonic()
-        self._booting[worker] = asyncio.get_running_loop().create_future()
-        asyncio.get_running_loop().add_reader(worker.conn.fileno(), self._on_readable, worker)
+        self._booting[worker] = _running_loop().create_future()
+        _running_loop().add_reader(worker.conn.fileno(), self._on_readable, worker)
         # uvloop makes a watched socket non-blocking; the connection's framing needs whole
         # writes (a send cut short would leave the worker a garbled stream).
         os.set_blocking(worker.conn.fileno(), True)
@@ -389,7 +404,7 @@ class LoopPool(IsolatedPool[T, R]):
         return self._took(worker, item)
 
     def _replace(self, worker: _Worker) -> _Worker:
-        asyncio.get_running_loop().remove_reader(worker.conn.fileno())
+        _running_loop().remove_reader(worker.conn.fileno())
         self._kill(worker)
         self._booting.pop(worker, None)
         fresh = self._start()
@@ -439,14 +454,14 @@ class LoopPool(IsolatedPool[T, R]):
             elif worker.ready and worker.tasks and now - worker.started >= timeout:
                 self._lose(worker, DecodeTimeout(f"decoding took longer than {timeout:g} s"))
         if self._broken is None:
-            self._watch = asyncio.get_running_loop().call_later(DEADLINE_CHECK_S, self._check)
+            self._watch = _running_loop().call_later(DEADLINE_CHECK_S, self._check)
 
     def _break(self, error: TutelaError) -> None:
         """Fail every task not answered, and every later one, with `error`; stop reading the
         workers (a dead one would be readable for ever)."""
         if self._broken is None:
             self._broken = error
-        loop = asyncio.get_running_loop()
+        loop = _running_loop()
         for worker in self._workers:
             loop.remove_reader(worker.conn.fileno())
         entries = [entry for entry, _ in self._pending]
@@ -459,6 +474,12 @@ class LoopPool(IsolatedPool[T, R]):
         for booting in self._booting.values():
             _settle(booting, False)
         self._booting.clear()
+
+
+def _running_loop() -> asyncio.AbstractEventLoop:
+    import asyncio
+
+    return asyncio.get_running_loop()
 
 
 def _settle(future: asyncio.Future[Any], value: object) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from enum import StrEnum
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,6 +30,8 @@ from tutela.errors import (
     TutelaError,
     UnsupportedFormat,
 )
+from tutela.media.formats import VideoFormat as VideoFormat
+from tutela.media.formats import sniff_video as sniff_video
 from tutela.media.limits import MediaLimits
 
 if TYPE_CHECKING:
@@ -41,36 +42,6 @@ if TYPE_CHECKING:
 # Frame rates outside this range are a broken or hostile header; vPDQ divides by the rate.
 MIN_FRAME_RATE = 0.1
 MAX_FRAME_RATE = 1000.0
-
-
-class VideoFormat(StrEnum):
-    MP4 = "mp4"  # also MOV, 3GP: the ISO base media family
-    MATROSKA = "matroska"  # also WebM
-    AVI = "avi"
-
-    @property
-    def demuxer(self) -> str:
-        return {
-            VideoFormat.MP4: "mov,mp4,m4a,3gp,3g2,mj2",
-            VideoFormat.MATROSKA: "matroska,webm",
-            VideoFormat.AVI: "avi",
-        }[self]
-
-
-# ISO base media boxes a file may start with (ftyp first in nearly all; old QuickTime files
-# start with moov, mdat, wide, free or skip).
-_ISO_FIRST_BOXES = (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip")
-
-
-def sniff_video(head: bytes) -> VideoFormat | None:
-    """The video container `head` (a file's first 16 bytes or more) starts, or None."""
-    if len(head) >= 8 and head[4:8] in _ISO_FIRST_BOXES:
-        return VideoFormat.MP4
-    if head.startswith(b"\x1a\x45\xdf\xa3"):
-        return VideoFormat.MATROSKA
-    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"AVI ":
-        return VideoFormat.AVI
-    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,14 +5,17 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from tutela.errors import MediaError, MediaTooLarge, NotFound, Unreadable
-from tutela.media import MediaLimits, decode_image
-from tutela.media.video import sniff_video
+from tutela.media.decode import decode_image
+from tutela.media.formats import is_video_file as is_video_file
+from tutela.media.limits import MediaLimits
 from tutela.signals.pdq import FAST_MIN_SIDE, PdqHash, PdqMode, pdq_of_pixels
 from tutela.signals.pdq_fast import fast_pdq
-from tutela.signals.robust import robust_variants
-from tutela.signals.vpdq import VpdqHash, vpdq_of_file
+
+if TYPE_CHECKING:
+    from tutela.signals.vpdq import VpdqHash
 
 _CHUNK_BYTES = 1 << 20
 
@@ -83,6 +86,8 @@ def pdq_of_bytes(
         )
     if not robust:
         return pdq
+    from tutela.signals.robust import robust_variants  # only where a robust bank is enabled
+
     return replace(pdq, robust=robust_variants(image.pixels))
 
 
@@ -112,16 +117,6 @@ def hash_file(
     return hash_media(data, mode=mode, limits=limits, dihedral=dihedral, robust=robust)
 
 
-def is_video_file(path: str) -> bool:
-    """Whether the file's first bytes name a video container (False when it cannot be read:
-    the image path then reports why)."""
-    try:
-        with open(path, "rb") as handle:
-            return sniff_video(handle.read(16)) is not None
-    except OSError:
-        return False
-
-
 def hash_video_file(
     path: str, *, mode: PdqMode = PdqMode.FAST, limits: MediaLimits | None = None
 ) -> MediaSignals:
@@ -146,6 +141,8 @@ def hash_video_file(
         raise Unreadable(f"cannot read {path}: {error.strerror or type(error).__name__}") from None
     digests = md5.hexdigest(), sha1.hexdigest(), sha256.hexdigest()
     try:
+        from tutela.signals.vpdq import vpdq_of_file  # PyAV's frame sampling: videos only
+
         vpdq = vpdq_of_file(path, mode=mode, limits=limits)
     except MediaError as error:
         return MediaSignals("video", *digests, pdq=None, error=error)
