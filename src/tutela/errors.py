@@ -70,33 +70,47 @@ class MediaError(TutelaError):
 
 
 class EmptyMedia(MediaError):
+    """The file has no bytes."""
+
     code = "empty"
 
 
 class UnsupportedFormat(MediaError):
+    """Not an image or video format Tutela decodes, judged by the content, never the name."""
+
     code = "unsupported_format"
     status = 415
 
 
 class CorruptMedia(MediaError):
+    """The bytes claim a supported format but do not decode (or the decoder failed on them)."""
+
     code = "corrupt"
 
 
 class MediaTooLarge(MediaError):
+    """Over a size limit: bytes, pixels from the header, video length, or a worker's memory."""
+
     code = "too_large"
     status = 413
 
 
 class DecodeTimeout(MediaError):
+    """Decoding ran past its time limit; the worker was stopped."""
+
     code = "timeout"
 
 
 class InvalidInput(TutelaError):
+    """A request or command argument that is malformed or out of range."""
+
     code = "invalid_input"
     status = 422
 
 
 class InvalidHash(InvalidInput):
+    """A hash that is not of its signal type's form (e.g. PDQ: 64 hex digits)."""
+
     code = "invalid_hash"
 
 
@@ -199,6 +213,8 @@ class CsrfRejected(Forbidden):
 
 
 class NotFound(TutelaError):
+    """No such object (or not one the caller may see)."""
+
     code = "not_found"
     status = 404
 
@@ -249,11 +265,15 @@ class Unprocessable(TutelaError):
 
 
 class Conflict(TutelaError):
+    """The change contradicts the current state (a duplicate, or a step already taken)."""
+
     code = "conflict"
     status = 409
 
 
 class ConfigurationError(TutelaError):
+    """The node's settings or environment are wrong (a bad setting, a missing key)."""
+
     code = "configuration"
     status = 500
 
