@@ -22,7 +22,6 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from tutela.api.centre import create_centre_app
 from tutela.auth.users import create_user
 from tutela.authority.access_issuing import issue_access_order
 from tutela.authority.issuing import Issuer
@@ -33,6 +32,7 @@ from tutela.db.database import Database
 from tutela.db.types import utc_now
 from tutela.messaging.outbox_models import OutboxMessage
 from tutela.messaging.signing import SigningKey, SigningWindow, generate_key_file
+from tutela.nodes.centre import create_centre_app
 from tutela.orders.authority_keys import add_authority_key
 from tutela.orders.receiving import OrderRules, receive_order
 from tutela.orders.states import OrderKind

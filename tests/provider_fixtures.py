@@ -21,7 +21,6 @@ import httpx
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from tutela.api.app import create_app
 from tutela.auth.api_keys import SCOPES, create_api_key
 from tutela.auth.platforms import DEFAULT_PLATFORM
 from tutela.db.database import Database
@@ -32,6 +31,7 @@ from tutela.indicators.banks import create_bank
 from tutela.indicators.ledger import add_indicator
 from tutela.indicators.matcher import Matcher
 from tutela.media.limits import MediaLimits
+from tutela.nodes.provider import create_app
 from tutela.settings import Settings
 from tutela.signals.hashing import pdq_of_bytes
 from tutela.signals.pdq import PdqMode

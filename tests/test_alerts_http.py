@@ -10,7 +10,6 @@ import httpx
 import pytest
 
 from password_hashing import cheap_argon2  # noqa: F401  (fixture)
-from tutela.api.app import create_app
 from tutela.auth.api_keys import create_api_key
 from tutela.auth.csrf import issue_csrf_token
 from tutela.auth.sessions import log_in
@@ -19,6 +18,7 @@ from tutela.db import Database
 from tutela.errors import TransientDeliveryError
 from tutela.messaging.outbox import deliver_due, enqueue
 from tutela.messaging.transports import OutgoingMessage, SendResult, Transport
+from tutela.nodes.provider import create_app
 from tutela.operations.alerts import list_alerts, raise_alerts
 from tutela.settings import Settings
 from tutela.ui.access import SESSION_COOKIE

@@ -13,12 +13,12 @@ import pytest
 from sqlalchemy import create_engine
 
 from provider_fixtures import make_key, running_node
-from tutela.api import create_app
 from tutela.api.deps import AUTH_KEY, CENTRE_SIGNATURE, SCOPE_KEY
 from tutela.auth import api_keys
 from tutela.auth.api_keys import SCOPES, ApiKeyCache, revoke_api_key
 from tutela.db.database import Database, open_database
 from tutela.errors import Forbidden, Unauthorized
+from tutela.nodes.provider import create_app
 from tutela.settings import Settings
 
 

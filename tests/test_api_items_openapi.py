@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import create_engine
 
-from tutela.api import create_app
 from tutela.api.schemas import ItemCreate, ItemMetadata
 from tutela.db.database import Database
+from tutela.nodes.provider import create_app
 from tutela.settings import Settings
 
 # What a report to the EU Centre needs of an upload (Art 13(1)(d)-(f)): the example carries it.

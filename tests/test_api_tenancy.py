@@ -18,7 +18,6 @@ from sqlalchemy import select, text
 from provider_fixtures import make_key
 from review_fixtures import PHOTOS, jpeg_bytes, photo, review_db
 from test_api_auth import OPERATIONS
-from tutela.api.app import create_app
 from tutela.api.deps import AUTH_KEY
 from tutela.auth.api_keys import SCOPES, authenticate, create_api_key, list_api_keys
 from tutela.auth.platforms import DEFAULT_PLATFORM
@@ -29,6 +28,7 @@ from tutela.detection.items import get_item
 from tutela.detection.models import Case, Item, Webhook, WebhookDelivery
 from tutela.detection.webhooks import list_webhooks, register_webhook
 from tutela.enforcement.measure_models import Complaint, TakedownRequest
+from tutela.nodes.provider import create_app
 from tutela.review.complaints import decide_complaint
 from tutela.review.decisions import Decision, decide
 from tutela.settings import Settings

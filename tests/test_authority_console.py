@@ -26,7 +26,6 @@ from browser_fixtures import CHROMIUM, LAUNCH_ARGS, needs_chromium, screenshots
 from order_fixtures import uploads
 from password_hashing import cheap_argon2  # noqa: F401  (a fixture)
 from test_console_access import endpoints
-from tutela.api.authority import create_authority_app
 from tutela.audit.models import AuditEntry
 from tutela.auth.csrf import issue_csrf_token
 from tutela.auth.users import create_user
@@ -39,6 +38,7 @@ from tutela.db.types import utc_now
 from tutela.messaging.outbox import deliver_due
 from tutela.messaging.outbox_models import OutboxMessage
 from tutela.messaging.signing import SigningKey, SigningWindow, generate_key_file
+from tutela.nodes.authority import create_authority_app
 from tutela.orders.authority_keys import add_authority_key
 from tutela.orders.execution import confirm_executed
 from tutela.orders.receiving import OrderRules, receive_order

@@ -22,7 +22,6 @@ from password_hashing import CHEAP
 from report_samples import NOW, PDQ_A, PROVIDER, sample_input
 from review_fixtures import PASSWORD
 from test_console_access import endpoints
-from tutela.api.centre import create_centre_app
 from tutela.audit.log import Action, list_entries
 from tutela.auth import passwords
 from tutela.auth.csrf import issue_csrf_token
@@ -35,6 +34,7 @@ from tutela.centre.providers import register_provider
 from tutela.centre.triage import set_routing_rule
 from tutela.db.database import Database
 from tutela.messaging.signing import generate_key_file, sign_report
+from tutela.nodes.centre import create_centre_app
 from tutela.reporting.fields import ProviderIdentity
 from tutela.reporting.report import build_report
 from tutela.settings import Settings

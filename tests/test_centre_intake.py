@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import select
 
 from report_samples import NOW, PDQ_A, PROVIDER, sample_input
-from tutela.api.centre import create_centre_app
 from tutela.centre.intake import accept_report, receive_report
 from tutela.centre.models import CentreReport, Forwarding
 from tutela.centre.providers import register_provider
@@ -21,6 +20,7 @@ from tutela.errors import IncompleteReport, InvalidSignature, UnknownProvider
 from tutela.messaging.outbox import ACKNOWLEDGED, deliver_due
 from tutela.messaging.outbox_models import OutboxMessage
 from tutela.messaging.signing import SignedReport, SigningKey, generate_key_file, sign_report
+from tutela.nodes.centre import create_centre_app
 from tutela.reporting.fields import MatchFacts, ProviderIdentity
 from tutela.reporting.filing import file_report
 from tutela.reporting.report import build_report

@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import func, select
 
 from report_samples import PROVIDER, sample_input
-from tutela.api.centre import create_centre_app
 from tutela.centre.models import CentreReport
 from tutela.centre.providers import register_provider
 from tutela.centre.update_models import CentreReportUpdate
@@ -21,6 +20,7 @@ from tutela.db import Database
 from tutela.db.types import utc_now
 from tutela.messaging.outbox import deliver_due
 from tutela.messaging.signing import SigningKey, generate_key_file
+from tutela.nodes.centre import create_centre_app
 from tutela.reporting.fields import ProviderIdentity
 from tutela.reporting.filing import file_report
 from tutela.reporting.report_updates import (

@@ -19,7 +19,6 @@ from sqlalchemy import select
 from password_hashing import cheap_argon2  # noqa: F401  (fixture)
 from provider_fixtures import drawn_image, edited_copy, png
 from report_samples import NOW, PROVIDER, sample_input
-from tutela.api.centre import create_centre_app
 from tutela.audit.models import AuditEntry
 from tutela.auth.users import create_user
 from tutela.centre.administration import add_provider
@@ -33,6 +32,7 @@ from tutela.db.types import utc_now
 from tutela.messaging.messages import sign_message
 from tutela.messaging.outbox_models import OutboxMessage
 from tutela.messaging.signing import SigningKey, generate_key_file, sign_report
+from tutela.nodes.centre import create_centre_app
 from tutela.reporting.fields import MatchFacts
 from tutela.reporting.report import build_report
 from tutela.settings import Settings

@@ -10,10 +10,10 @@ import pytest
 from fastapi import FastAPI
 
 from password_hashing import cheap_argon2  # noqa: F401  (fixture)
-from tutela.api.app import create_app
 from tutela.audit.log import Action, list_entries
 from tutela.auth.client_addresses import client_address
 from tutela.db import Database
+from tutela.nodes.provider import create_app
 from tutela.settings import Settings
 from tutela.ui.access import LOGIN_CSRF_COOKIE
 

@@ -18,7 +18,6 @@ from starlette.routing import Route
 
 from password_hashing import CHEAP
 from review_fixtures import PASSWORD, with_vault
-from tutela.api.app import create_app
 from tutela.api.deps import SCOPE_KEY
 from tutela.auth import passwords
 from tutela.auth.api_keys import create_api_key
@@ -27,6 +26,7 @@ from tutela.auth.roles import Role
 from tutela.auth.sessions import log_in
 from tutela.auth.users import create_user
 from tutela.db.database import Database, open_database
+from tutela.nodes.provider import create_app
 from tutela.settings import Settings
 from tutela.ui.access import LOGIN_CSRF_COOKIE, ROLES_ATTRIBUTE, SESSION_COOKIE
 

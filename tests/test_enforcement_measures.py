@@ -14,7 +14,6 @@ from sqlalchemy import select
 
 from provider_fixtures import make_key
 from review_fixtures import START, detect, review_db
-from tutela.api.app import create_app
 from tutela.clock import FixedClock
 from tutela.db.database import Database
 from tutela.detection.models import WebhookDelivery
@@ -22,6 +21,7 @@ from tutela.detection.webhooks import register_webhook
 from tutela.enforcement.notices import release_due, set_hold
 from tutela.enforcement.takedown import confirm_takedown, resend_due
 from tutela.errors import Forbidden
+from tutela.nodes.provider import create_app
 from tutela.review.complaints import decide_complaint, lodge_complaint
 from tutela.review.decisions import Decision, decide
 from tutela.settings import Settings

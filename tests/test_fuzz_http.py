@@ -18,8 +18,8 @@ from fuzzing import Tally, answers_health, console_document, fuzz, running_centr
 from password_hashing import cheap_argon2  # noqa: F401 (a fixture)
 from provider_fixtures import make_bank, make_key, running_node
 from review_fixtures import PASSWORD, detect, photo, with_vault
-from tutela.api.app import create_app
 from tutela.api.centre import create_centre_app
+from tutela.api.centre import create_app
 from tutela.auth.csrf import issue_csrf_token
 from tutela.auth.roles import Role
 from tutela.auth.sessions import log_in

@@ -19,8 +19,8 @@ from password_hashing import cheap_argon2  # noqa: F401 (a fixture)
 from provider_fixtures import make_key
 from review_fixtures import PASSWORD
 from tutela import errors
-from tutela.api.app import create_app
 from tutela.api.centre import create_centre_app
+from tutela.api.centre import create_app
 from tutela.auth.csrf import issue_csrf_token
 from tutela.auth.roles import Role
 from tutela.auth.sessions import log_in

@@ -14,12 +14,12 @@ import pytest
 from fastapi import FastAPI
 
 from provider_fixtures import make_key
-from tutela.api.app import create_app
 from tutela.api.centre import create_centre_app
+from tutela.api.centre import create_app
 from tutela.auth.api_keys import SCOPES
 from tutela.db.database import Database
+from tutela.security_headers import SECURITY_HEADERS
 from tutela.settings import Settings
-from tutela.ui.access import SECURITY_HEADERS
 
 # A page, an API answer, an API problem, a console error page, the login form.
 PROVIDER_PATHS = ("/healthz", "/v1/items/1", "/no-such-path", "/ui/no-such-page", "/ui/login")

@@ -11,8 +11,8 @@ import schemathesis
 from schemathesis.core.result import Ok
 from sqlalchemy import create_engine
 
-from tutela.api import create_app
 from tutela.api.centre import create_centre_app
+from tutela.api.centre import create_app
 from tutela.db.database import Database
 from tutela.settings import Settings
 

@@ -16,12 +16,12 @@ from sqlalchemy import func, select
 from password_hashing import CHEAP
 from review_fixtures import PASSWORD
 from test_console_access import endpoints
-from tutela.api.app import create_app
 from tutela.auth import passwords
 from tutela.auth.csrf import issue_csrf_token
 from tutela.auth.sessions import log_in
 from tutela.auth.users import create_user
 from tutela.db.database import Database, open_database
+from tutela.nodes.provider import create_app
 from tutela.risk.models import RiskAssessment
 from tutela.settings import Settings
 from tutela.ui.access import SESSION_COOKIE

@@ -19,11 +19,11 @@ import pytest
 from browser_fixtures import CHROMIUM, LAUNCH_ARGS, needs_chromium, screenshots
 from review_fixtures import PASSWORD
 from test_risk_figures import NOW, add_reviewer, at, seed_item
-from tutela.api.app import create_app
 from tutela.auth.users import create_user
 from tutela.clock import FixedClock
 from tutela.db.database import Database, open_database
 from tutela.messaging.signing import SigningKey, default_key_file, generate_key_file
+from tutela.nodes.provider import create_app
 from tutela.review.models import CONFIRMED
 from tutela.risk.art5_report import verify_exported
 from tutela.settings import Settings

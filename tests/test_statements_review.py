@@ -17,7 +17,6 @@ from sqlalchemy import select
 
 from dsa_tdb_server import TOKEN, TransparencyDatabase, transparency_database
 from review_fixtures import METADATA, PASSWORD, START, detect, review_db
-from tutela.api.app import create_app
 from tutela.audit.log import list_entries
 from tutela.auth.csrf import issue_csrf_token
 from tutela.auth.sessions import log_in
@@ -28,6 +27,7 @@ from tutela.detection.webhooks import register_webhook
 from tutela.enforcement.measure_models import UserNotice
 from tutela.enforcement.notices import release_due
 from tutela.messaging.outbox import deliver_due
+from tutela.nodes.provider import create_app
 from tutela.reporting.transports.dsa_tdb import DsaTdbTransport
 from tutela.review.decisions import Decision, decide
 from tutela.review.report_choices import AccountAction, ReportChoices

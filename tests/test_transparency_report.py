@@ -28,12 +28,12 @@ from transparency_seed import (
     YEAR,
     seed_node,
 )
-from tutela.api import create_app
 from tutela.api.transparency_metrics import TransparencyCollector
 from tutela.audit.models import AuditEntry
 from tutela.cli import main
 from tutela.db import Database, open_database
 from tutela.errors import Forbidden
+from tutela.nodes.provider import create_app
 from tutela.settings import Settings
 from tutela.transparency.reports import yearly_figures
 

@@ -1,5 +1,6 @@
-"""The provider node's composition root: `create_app(settings)` wires database, matcher, hashing
-pool, metrics, routes and the one error handler. Nothing happens at import."""
+"""The provider node's HTTP API: `create_app(settings)` wires database, matcher, hashing pool,
+metrics, routes and the one error handler. Nothing happens at import. The node itself (this API
+and the review console) is assembled in `tutela.nodes.provider`."""
 
 from __future__ import annotations
 
@@ -24,7 +25,6 @@ from tutela.detection.held_payloads import sealing_key
 from tutela.indicators.matcher import Matcher
 from tutela.process import startup_heap_frozen
 from tutela.settings import Settings
-from tutela.ui.console import install_console
 
 
 def create_app(
@@ -80,7 +80,6 @@ def create_app(
     install_problem_handlers(app)
     for module in (health, hashing, hma, items, webhooks, centre_messages, enforcement, orders):
         app.include_router(module.router)
-    install_console(app)  # the review console's pages (tutela.ui)
     app.add_middleware(BodyLimit, max_bytes=settings.media.max_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)
     harden(app, settings)

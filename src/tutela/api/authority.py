@@ -1,8 +1,7 @@
-"""The authority node's composition root: `create_authority_app(settings, database)` takes the
-providers' signed execution reports (`POST /v1/order-reports`, Annex VI) and serves the console
-at `/ui` (tutela.ui.authority_pages). Orders leave through
-the outbox sender that `tutela authority serve` runs beside it; the rules are in
-`tutela.authority`."""
+"""The authority node's HTTP API: `create_authority_app(settings, database)` takes the
+providers' signed execution reports (`POST /v1/order-reports`, Annex VI); `tutela.nodes.authority`
+mounts the console (tutela.ui.authority_pages) on it. Orders leave through the outbox sender
+that `tutela authority serve` runs beside it; the rules are in `tutela.authority`."""
 
 from __future__ import annotations
 
@@ -25,15 +24,16 @@ from tutela.db.types import utc_now
 from tutela.errors import Unauthorized
 from tutela.messaging.signing import SigningWindow
 from tutela.settings import Settings
-from tutela.ui.authority_pages import install_authority_console
 
 # How the report route says it is authenticated: by the provider's signature.
 PROVIDER_SIGNATURE = "provider-signature"
 
 
-def create_authority_app(settings: Settings, database: Database | None = None) -> FastAPI:
-    """An authority node app. A database passed in is the caller's to close."""
-    owns_database = database is None
+def create_authority_app(
+    settings: Settings, database: Database | None = None, *, owns: bool = False
+) -> FastAPI:
+    """An authority node's API. A database passed in is the caller's to close, unless `owns`."""
+    owns_database = database is None or owns
     db = database or open_database(settings)
     window = SigningWindow.of(settings)
 
@@ -82,6 +82,4 @@ def create_authority_app(settings: Settings, database: Database | None = None) -
             answer, status_code=201, headers=None if created else {REPLAYED_HEADER: "true"}
         )
 
-    # The case officers' and supervisors' console (/ui): orders, their state and reports.
-    install_authority_console(app, settings, db)
     return app

@@ -1,11 +1,11 @@
-"""The centre node's composition root: `create_centre_app(settings, database)` with report intake
+"""The centre node's HTTP API: `create_centre_app(settings, database)` with report intake
 (`POST /v1/reports`), the provider's status poll and the signed indicator feed
-(`GET /v1/indicators`). Lives in `api` because domain packages know nothing of HTTP (DESIGN
-layers); the rules are in `tutela.centre`.
+(`GET /v1/indicators`); the rules are in `tutela.centre`. The node itself (this API and the
+analysts' console) is assembled in `tutela.nodes.centre`.
 
-`tutela centre serve --workers N` runs N processes, each built by `centre_app_from_env`; they
-share nothing but the database, which is all intake and linking rely on (see
-`tutela.centre.linking`)."""
+`tutela centre serve --workers N` runs N processes, each built by
+`tutela.nodes.centre.centre_app_from_env`; they share nothing but the database, which is all
+intake and linking rely on (see `tutela.centre.linking`)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,6 @@ from tutela.errors import InvalidInput, RequestTooLarge, Unauthorized
 from tutela.messaging.signing import SigningKey, SigningWindow
 from tutela.process import startup_heap_frozen
 from tutela.settings import Settings
-from tutela.ui.centre_pages import install_centre_console
 
 # Intakes one process runs at once. More would only queue on PostgreSQL's commits and the GIL;
 # fewer leaves the database idle while a thread parses or verifies. The pool holds one
@@ -58,14 +57,6 @@ def open_centre_database(settings: Settings, *, migrate: bool = True) -> Databas
     if migrate:
         database.upgrade()
     return database
-
-
-def centre_app_from_env() -> FastAPI:
-    """The app of one uvicorn worker process (`uvicorn.run(..., factory=True)`): settings from
-    the environment; the schema was brought up to date by the serving command before the
-    workers started."""
-    settings = Settings.from_env()
-    return create_centre_app(settings, open_centre_database(settings, migrate=False), owns=True)
 
 
 def create_centre_app(
@@ -207,7 +198,6 @@ def create_centre_app(
         )
         return Response(page.body, media_type="application/json", headers=page.headers)
 
-    # The analysts' triage console (/ui): sign-in, the queue, reports and their assessment.
     # Providers' signed follow-ups to their reports: removal, case numbers, retractions.
     install_report_updates(app, db, keys, window)
     # Copies of the authorities' orders (tutela.centre.order_copies).
@@ -216,7 +206,6 @@ def create_centre_app(
     install_victim_requests(app, db, linker, window)
     # The URL list for blocking and delisting orders (tutela.centre.url_list).
     install_url_feed(app, db, centre_key, window)
-    install_centre_console(app, settings, db)
     return app
 
 

@@ -17,8 +17,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tutela.api.metrics import NodeMetrics
 from tutela.api.problems import problem, render_error
 from tutela.errors import InternalError, InvalidInput
+from tutela.security_headers import SECURITY_HEADERS
 from tutela.settings import Settings
-from tutela.ui.access import SECURITY_HEADERS
 
 log = logging.getLogger(__name__)
 # A year; browsers that saw it over HTTPS will not speak plain HTTP to this host meanwhile.

@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-import uvicorn
 
-from tutela.api.authority import create_authority_app
-from tutela.api.http_server import server_options
 from tutela.authority.issuing import (
     DEFAULT_LEGAL_BASIS,
     DEFAULT_REDRESS,
@@ -34,6 +31,8 @@ from tutela.errors import InvalidInput, Unreadable
 from tutela.logs import configure_logging
 from tutela.messaging.http import open_client
 from tutela.messaging.sender import start_sender_thread
+from tutela.nodes.authority import create_authority_app
+from tutela.nodes.serving import run_http
 from tutela.operations.sender_tasks import alert_task, alert_transports
 from tutela.orders.authority_keys import add_authority_key, list_authority_keys
 from tutela.orders.documents import ITEM_KEYS
@@ -79,15 +78,8 @@ def serve_command(
         backoff_base_s=settings.outbox_backoff_s,
         tasks=[alert_task(settings, database)],
     )
-    served: dict[str, Any] = {
-        "host": host,
-        "port": port,
-        "log_level": "warning",
-        "proxy_headers": False,
-        **server_options(settings),
-    }
     try:
-        uvicorn.run(create_authority_app(settings, database), access_log=False, **served)
+        run_http(create_authority_app(settings, database), settings, host=host, port=port)
     finally:
         stop_sender()
         database.close()

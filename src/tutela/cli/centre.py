@@ -13,10 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import uvicorn
 
-from tutela.api.centre import create_centre_app, open_centre_database
-from tutela.api.http_server import server_options
 from tutela.centre.administration import add_provider, save_recipient, set_endpoint, set_route
 from tutela.centre.decisions import (
     confirm_indicators,
@@ -35,6 +32,8 @@ from tutela.errors import InvalidInput, Unreadable
 from tutela.logs import configure_logging
 from tutela.messaging.http import open_client
 from tutela.messaging.sender import start_sender_thread
+from tutela.nodes.centre import CENTRE_APP_FACTORY, create_centre_app, open_centre_database
+from tutela.nodes.serving import run_http
 from tutela.operations.sender_tasks import alert_task, alert_transports
 
 centre_app = typer.Typer(name="centre", help="The EU Centre node.", no_args_is_help=True)
@@ -95,26 +94,12 @@ def serve_command(
             backoff_base_s=settings.outbox_backoff_s,
             tasks=[alert_task(settings, database)],
         )
-    # X-Forwarded-For is read by the app, from TUTELA_TRUSTED_PROXIES only (tutela.auth).
-    served: dict[str, Any] = {
-        "host": host,
-        "port": port,
-        "log_level": "warning",
-        "proxy_headers": False,
-        **server_options(settings),  # slow clients cut off (tutela.api.http_server)
-    }
     try:
         if workers == 1:
-            uvicorn.run(create_centre_app(settings, database), access_log=False, **served)
+            run_http(create_centre_app(settings, database), settings, host=host, port=port)
         else:
             # Each worker builds its own app from the environment this process read.
-            uvicorn.run(
-                "tutela.api.centre:centre_app_from_env",
-                factory=True,
-                workers=workers,
-                access_log=False,
-                **served,
-            )
+            run_http(CENTRE_APP_FACTORY, settings, host=host, port=port, workers=workers)
     finally:
         if stop_sender is not None:
             stop_sender()

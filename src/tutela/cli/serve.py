@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import os
-import threading
 from typing import Annotated
 
 import typer
-import uvicorn
 
-from tutela.api.app import create_app
-from tutela.api.http_server import server_options
 from tutela.cli.app import app, load_settings
 from tutela.cli.outbox import start_provider_sender
 from tutela.db.database import open_database
 from tutela.detection.supervisor import WorkerSupervisor
-from tutela.detection.worker import run_worker
 from tutela.logs import configure_logging
+from tutela.nodes.provider import create_app
+from tutela.nodes.serving import run_http
+from tutela.nodes.worker import run_worker_node
 
 HashWorkers = Annotated[
     int | None,
@@ -56,15 +54,7 @@ def serve_command(
     sender_database = open_database(settings, migrate=False)
     stop_sender = start_provider_sender(settings, sender_database)
     try:
-        uvicorn.run(
-            create_app(settings, hash_workers=processes),
-            host=host,
-            port=port,
-            log_level="warning",
-            access_log=False,  # paths carry ids only, but the API has its own metrics
-            proxy_headers=False,  # X-Forwarded-For: from TUTELA_TRUSTED_PROXIES only (tutela.auth)
-            **server_options(settings),  # slow clients cut off (tutela.api.http_server)
-        )
+        run_http(create_app(settings, hash_workers=processes), settings, host=host, port=port)
     finally:
         stop_sender()
         sender_database.close()
@@ -74,8 +64,4 @@ def serve_command(
 @app.command("worker")
 def worker_command(hash_workers: HashWorkers = None) -> None:
     """Run one detection worker (for scaling workers apart from the API)."""
-    stop = threading.Event()
-    try:
-        run_worker(load_settings(), hash_workers=hash_workers or usable_cpus(), stop=stop)
-    except KeyboardInterrupt:
-        stop.set()
+    run_worker_node(load_settings(), hash_workers=hash_workers or usable_cpus())

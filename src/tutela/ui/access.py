@@ -20,6 +20,7 @@ from tutela.auth.sessions import SessionPolicy, authenticate_session
 from tutela.auth.users import UserView
 from tutela.db.database import Database
 from tutela.errors import Forbidden, Unauthorized
+from tutela.security_headers import SECURITY_HEADERS
 from tutela.settings import Settings
 
 SESSION_COOKIE = "tutela_session"
@@ -28,16 +29,6 @@ CSRF_FIELD = "csrf"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 ROLES_ATTRIBUTE = "tutela_roles"
-# Pages load nothing from elsewhere and run only our script; revealed pictures are blob: URLs.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' blob:; script-src 'self'; "
-    "style-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-    "frame-ancestors 'none'",
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-}
 
 REVIEWERS = (Role.REVIEWER, Role.SENIOR_REVIEWER)
 SENIORS = (Role.SENIOR_REVIEWER,)

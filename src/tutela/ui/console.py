@@ -3,13 +3,15 @@ rendering that sends people without a session to the login page and shows others
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Awaitable, Callable
 from importlib import resources
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
-from tutela.api.problems import problem
-from tutela.errors import NotFound, TutelaError
+from tutela.errors import ConfigurationError, NotFound, TutelaError
 from tutela.ui import (
     audit_pages,
     auth_pages,
@@ -54,13 +56,29 @@ def install_pages(app: FastAPI, *routers: APIRouter, shortcuts: str = REVIEW_SHO
     app.state.shortcuts = shortcuts
     for router in (static_router, auth_pages.router, audit_pages.router, *routers):
         app.include_router(router)
-    app.add_exception_handler(TutelaError, _error)
+    app.add_exception_handler(TutelaError, _console_errors(app))
 
 
-async def _error(request: Request, error: Exception) -> Response:
-    assert isinstance(error, TutelaError)
-    if not request.url.path.startswith("/ui"):
-        return problem(error.status, error.code, error.message)
-    if isinstance(error, LoginRequired) and request.method == "GET":
-        return secure(RedirectResponse("/ui/login", status_code=303))
-    return page("error.html", None, status=error.status, error=error)
+ErrorHandler = Callable[[Request, Exception], Awaitable[Response]]
+AnyErrorHandler = Callable[[Request, Any], Response | Awaitable[Response]]
+
+
+def _console_errors(app: FastAPI) -> ErrorHandler:
+    """Errors under /ui as pages (or the way to the login page); every other path keeps the
+    rendering the app had before the console was mounted (the API's problem details), which the
+    node's composition root installs first (tutela.nodes)."""
+    others: AnyErrorHandler | None = app.exception_handlers.get(TutelaError)
+    if others is None:
+        raise ConfigurationError("mount the console on an app that already renders its errors")
+    outside = others
+
+    async def handle(request: Request, error: Exception) -> Response:
+        assert isinstance(error, TutelaError)
+        if not request.url.path.startswith("/ui"):
+            answer = outside(request, error)
+            return await answer if inspect.isawaitable(answer) else answer
+        if isinstance(error, LoginRequired) and request.method == "GET":
+            return secure(RedirectResponse("/ui/login", status_code=303))
+        return page("error.html", None, status=error.status, error=error)
+
+    return handle

@@ -1,0 +1,20 @@
+"""The authority node's composition root: the authority's HTTP API (tutela.api.authority) with
+the case officers' and supervisors' console (tutela.ui.authority_pages) mounted on it."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from tutela.api.authority import create_authority_app as create_authority_api
+from tutela.db.database import Database, open_database
+from tutela.settings import Settings
+from tutela.ui.authority_pages import install_authority_console
+
+
+def create_authority_app(settings: Settings, database: Database | None = None) -> FastAPI:
+    """An authority node app: its API and the console at /ui (orders, their state and
+    reports). A database passed in is the caller's to close."""
+    db = database or open_database(settings)
+    app = create_authority_api(settings, db, owns=database is None)
+    install_authority_console(app, settings, db)
+    return app
