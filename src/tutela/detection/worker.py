@@ -33,8 +33,8 @@ from tutela.detection.pipeline import decide_stream
 from tutela.detection.queue import ClaimedJob, claim_jobs, renew_leases
 from tutela.detection.verdicts import Outcome, record_outcomes
 from tutela.egress import webhook_client
-from tutela.enforcement.keys import MasterKey
 from tutela.indicators.matcher import Matcher
+from tutela.master_key import MasterKey
 from tutela.settings import Settings
 
 # An idle worker looks for jobs (and its sender for webhooks) after IDLE_POLL_S, then less and
