@@ -14,12 +14,12 @@ from sqlalchemy import func, select
 from report_samples import PROVIDER, sample_input
 from tutela.db import Database
 from tutela.db.types import utc_now
+from tutela.enforcement.received_messages import receive_centre_message
 from tutela.errors import StaleSignature
 from tutela.messaging.messages import SignedMessage, sign_message
 from tutela.messaging.outbox_models import OutboxMessage
 from tutela.messaging.signing import SigningKey, SigningWindow, generate_key_file, load_public_key
 from tutela.reporting.filing import file_report
-from tutela.reporting.received_messages import receive_centre_message
 from tutela.reporting.received_models import ReceivedSignedMessage
 
 

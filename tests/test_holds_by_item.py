@@ -27,6 +27,7 @@ from tutela.db.types import UtcDateTime
 from tutela.detection.items import accept_upload, get_item
 from tutela.detection.models import Case, Item, WebhookDelivery
 from tutela.detection.webhooks import register_webhook
+from tutela.enforcement.centre_messages import apply_centre_message
 from tutela.enforcement.notices import release_due
 from tutela.enforcement.takedown import confirm_takedown, resend_due
 from tutela.errors import Conflict
@@ -34,7 +35,6 @@ from tutela.master_key import generate_master_key
 from tutela.messaging.messages import Message
 from tutela.messaging.outbox_models import OutboxMessage
 from tutela.messaging.signing import default_key_file, generate_key_file
-from tutela.reporting.centre_messages import apply_centre_message
 from tutela.reporting.holds import active_holds, may_notify_user, may_remove
 from tutela.reporting.holds_models import Hold
 from tutela.review.decisions import Decision, decide

@@ -19,6 +19,7 @@ from tutela.db.database import Database
 from tutela.detection.items import accept_upload, get_item
 from tutela.detection.models import Item, WebhookDelivery
 from tutela.detection.webhooks import register_webhook
+from tutela.enforcement.centre_messages import apply_centre_message
 from tutela.enforcement.takedown import confirm_takedown, resend_due
 from tutela.errors import Conflict, InvalidInput
 from tutela.indicators.models import Bank
@@ -30,7 +31,6 @@ from tutela.messaging.signing import (
     load_key_file,
     load_public_key,
 )
-from tutela.reporting.centre_messages import apply_centre_message
 from tutela.reporting.fields import Awareness
 from tutela.reporting.report_updates import follow_ups_from
 from tutela.review.complaints import decide_complaint, lodge_complaint

@@ -14,9 +14,9 @@ from starlette.concurrency import run_in_threadpool
 
 from tutela.api.deps import AUTH_KEY, CENTRE_SIGNATURE, ServicesDep
 from tutela.db.types import utc_now
+from tutela.enforcement import received_messages
 from tutela.errors import RequestTooLarge, Unauthorized, Unreadable
 from tutela.messaging.signing import SigningWindow, load_public_key
-from tutela.reporting import received_messages
 
 router = APIRouter(prefix="/v1/centre-messages", tags=["centre"])
 # Status messages and holds are small; a larger body is not from the centre.

@@ -3,7 +3,7 @@ again by its signature's digest and answered as it was the first time (DESIGN co
 refuse stale messages and answer a replay as they answered the original).
 
 A message signed outside the window (TUTELA_SIGNED_MESSAGE_MAX_AGE_S, …_MAX_SKEW_S) is refused
-unless it is one already taken; what a message does is `tutela.reporting.centre_messages`."""
+unless it is one already taken; what a message does is `tutela.enforcement.centre_messages`."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tutela.db.database import Database
+from tutela.enforcement.centre_messages import apply_centre_message
 from tutela.errors import StaleSignature
 from tutela.messaging.messages import open_message
 from tutela.messaging.signing import SigningWindow, signature_digest
-from tutela.reporting.centre_messages import apply_centre_message
 from tutela.reporting.received_models import ReceivedSignedMessage
 
 
