@@ -127,7 +127,7 @@ class FakeHashing:
         self.working = working
         self.hashed = 0
 
-    async def hash(self, data: bytes) -> Result:
+    async def hash(self, data: bytes, *, exact: bool = False, robust: bool = False) -> Result:
         self.hashed += 1
         raise ConfigurationError("the hashing pool stopped")
 

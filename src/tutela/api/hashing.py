@@ -2,7 +2,9 @@
 look up one hash or a batch of them.
 
 Lookups read the in-memory matcher only; it follows bank changes in the background
-(tutela.api.matcher_refresh), so no lookup waits on the database.
+(tutela.api.matcher_refresh), so no lookup waits on the database. A file is matched as uploads
+are: fast mode, its robust variants when some enabled bank is robust, and an exact hash when a
+fast candidate lies near a bank's limit. A bare hash is matched as given (no image to confirm).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from tutela.api.schemas import (
     MatchQueryCreate,
 )
 from tutela.api.uploads import is_multipart, multipart_body, parse_model, read_upload
-from tutela.detection.pipeline import find_matches, outcome_of
+from tutela.detection.pipeline import fast_outcome, find_matches, outcome_of
 from tutela.errors import InvalidHash, RequestTooLarge, TutelaError
 from tutela.indicators.matcher import Matcher
 from tutela.signals.hashing import MediaSignals
@@ -71,10 +73,16 @@ async def match_upload(
     1,000 hashes of one signal type (`values`), one answer each, in one pass through the index."""
     if is_multipart(request):
         upload = await read_upload(request, services.settings.media.max_bytes)
-        result = await services.hashing.hash(upload.data)
+        robust = services.matcher.robust
+        result = await services.hashing.hash(upload.data, robust=robust)
         if isinstance(result, TutelaError):
             raise result
-        outcome = outcome_of(services.matcher, result)
+        outcome = fast_outcome(services.matcher, result)
+        if outcome is None:  # a fast candidate near a limit: exact mode decides
+            result = await services.hashing.hash(upload.data, exact=True, robust=robust)
+            if isinstance(result, TutelaError):
+                raise result
+            outcome = outcome_of(services.matcher, result)
         if result.error is not None and not outcome.matches:
             # Not an image it could read (415 unsupported_format, 422 corrupt…), and its exact
             # hashes are in no bank: "no match" would claim a look that never happened.

@@ -10,20 +10,19 @@ from __future__ import annotations
 import functools
 from typing import Self
 
-from tutela.detection.hasher import Task, hash_task
-from tutela.errors import TutelaError
+from tutela.detection.hasher import HashJob, Result, hash_task
 from tutela.media.isolation import LoopPool
 from tutela.media.limits import MediaLimits
 from tutela.signals.hashing import MediaSignals
 
-Result = MediaSignals | TutelaError
+__all__ = ["HashingService", "Result"]
 
 
 class HashingService:
     """`workers` isolated hashing processes for the requests of one event loop."""
 
     def __init__(self, limits: MediaLimits, *, workers: int) -> None:
-        self._pool: LoopPool[Task, MediaSignals] = LoopPool(
+        self._pool: LoopPool[HashJob, MediaSignals] = LoopPool(
             functools.partial(hash_task, limits=limits), workers=workers, limits=limits
         )
 
@@ -44,7 +43,9 @@ class HashingService:
         """Uploads submitted and not yet answered (being hashed, or waiting for it)."""
         return self._pool.waiting
 
-    async def hash(self, data: bytes) -> Result:
+    async def hash(self, data: bytes, *, exact: bool = False, robust: bool = False) -> Result:
         """The upload's signals, or the media error its decoding gave (a hostile file costs one
-        hashing process, replaced). Raises ConfigurationError if the pool itself broke."""
-        return await self._pool.run((0, data))
+        hashing process, replaced). Raises ConfigurationError if the pool itself broke.
+        `exact`: PDQ in exact mode (to confirm a fast candidate near a threshold); `robust`:
+        with the robust query variants."""
+        return await self._pool.run(HashJob(0, data, exact=exact, robust=robust))
