@@ -61,6 +61,7 @@ def hash_command(
             limits=settings.media,
             timeout_of=functools.partial(_time_limit, limits=settings.media),
             preload=(HASHING_MODULE,),
+            fork=True,  # this process runs no thread; a fork starts far faster than a spawn
         ) as pool,
     ):
         for path, result in pool.map_unordered(files):

@@ -12,6 +12,8 @@ import importlib
 import multiprocessing as mp
 import os
 import resource
+import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -123,7 +125,8 @@ class IsolatedPool(Generic[T, R]):
 
     Each worker imports the modules named in `preload` before it takes a task: a `func` whose
     module is light (so that the parent need not import numpy and Pillow to name it) has its
-    heavy imports done there, outside any task's time limit.
+    heavy imports done there, outside any task's time limit. `fork=True` forks the workers from
+    the caller instead of spawning them, for a caller that runs no other thread.
     """
 
     def __init__(
@@ -134,6 +137,7 @@ class IsolatedPool(Generic[T, R]):
         limits: MediaLimits,
         timeout_of: Callable[[T], float] | None = None,
         preload: tuple[str, ...] = (),
+        fork: bool = False,
     ) -> None:
         self._func = func
         self._preload = preload
@@ -141,7 +145,12 @@ class IsolatedPool(Generic[T, R]):
         self._limits = limits
         # A task's time limit: limits.decode_timeout_s unless the caller says more (a video).
         self._timeout_of = timeout_of
-        self._context = mp.get_context("spawn")
+        # Workers are spawned (a fresh interpreter) unless the caller asks them forked and runs no
+        # other thread (a thread holding a lock at the fork would leave it held in the worker for
+        # ever); a fork spares a second interpreter start and multiprocessing's resource tracker.
+        alone = threading.active_count() == 1
+        forkable = fork and alone and "fork" in mp.get_all_start_methods()
+        self._context = mp.get_context("fork") if forkable else mp.get_context("spawn")
         self._workers: list[_Worker] = []
 
     def __enter__(self) -> IsolatedPool[T, R]:
@@ -168,6 +177,10 @@ class IsolatedPool(Generic[T, R]):
         self._workers = []
 
     def _spawn(self) -> _Worker:
+        # A forked worker would otherwise write out again what the caller had buffered.
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
         parent, child = self._context.Pipe()
         process = self._context.Process(
             target=_worker_main,
