@@ -279,6 +279,11 @@ class TransparencyDatabase:
     scripted: list[int] = field(default_factory=list)
     url: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Set `hold_next`, and the next call is stored, then its answer waits for `release` (a
+    # sender killed meanwhile never reads it); `answer_held` says the call got that far.
+    hold_next: bool = False
+    answer_held: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
 
     def store(self, statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
         out = []
@@ -308,16 +313,23 @@ class _Handler(BaseHTTPRequestHandler):
             db.bodies.append(raw)
             status, answer, drop = self._answer(db, raw)
             db.calls.append((self.path, status))
+            held, db.hold_next = db.hold_next, False
         if drop:
             self.close_connection = True
             self.connection.close()
             return
+        if held:
+            db.answer_held.set()
+            db.release.wait(120)
         body = json.dumps(answer).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except OSError:  # the caller is gone (killed while its answer was held)
+            self.close_connection = True
 
     def _answer(self, db: TransparencyDatabase, raw: bytes) -> tuple[int, dict[str, Any], bool]:
         if self.path not in (SINGLE, MULTIPLE):

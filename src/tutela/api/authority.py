@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 import tutela
+from tutela.api.compliance_documents import install_compliance_intake
 from tutela.api.deps import AUTH_KEY
 from tutela.api.middleware import harden
 from tutela.api.orders import REPLAYED_HEADER, signed_body
@@ -82,4 +83,6 @@ def create_authority_app(
             answer, status_code=201, headers=None if created else {REPLAYED_HEADER: "true"}
         )
 
+    # Providers' signed Art 5 risk reports and yearly figures (tutela.authority.compliance).
+    install_compliance_intake(app, db, window)
     return app

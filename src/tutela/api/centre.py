@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 import tutela
+from tutela.api.centre_metrics import install_centre_metrics
 from tutela.api.centre_updates import install_report_updates
 from tutela.api.middleware import harden
 from tutela.api.orders import install_order_copies
@@ -206,6 +207,8 @@ def create_centre_app(
     install_victim_requests(app, db, linker, window)
     # The URL list for blocking and delisting orders (tutela.centre.url_list).
     install_url_feed(app, db, centre_key, window)
+    # The Art 83(3) figures as Prometheus gauges, for a key with the `metrics` scope.
+    install_centre_metrics(app, db)
     return app
 
 

@@ -68,6 +68,16 @@ def supervised_orders(
         return [_supervised(session, row, now, deadline) for row in rows]
 
 
+def provider_orders(
+    session: Session, provider_id: int, now: datetime, deadline: timedelta
+) -> list[SupervisedOrder]:
+    """One provider's orders, oldest first (a compliance record reads them in order)."""
+    rows = session.scalars(
+        select(IssuedOrder).where(IssuedOrder.provider_id == provider_id).order_by(IssuedOrder.id)
+    )
+    return [_supervised(session, row, now, deadline) for row in rows]
+
+
 def supervised_order(
     database: Database, order_id: int, now: datetime, deadline: timedelta
 ) -> tuple[SupervisedOrder, SignedReport | None]:

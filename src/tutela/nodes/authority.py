@@ -1,5 +1,6 @@
 """The authority node's composition root: the authority's HTTP API (tutela.api.authority) with
-the case officers' and supervisors' console (tutela.ui.authority_pages) mounted on it."""
+the case officers' and supervisors' console (tutela.ui.authority_pages) and its supervision
+per provider (tutela.ui.authority_provider_pages) mounted on it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from fastapi import FastAPI
 from tutela.api.authority import create_authority_app as create_authority_api
 from tutela.db.database import Database, open_database
 from tutela.settings import Settings
+from tutela.ui import authority_provider_pages
 from tutela.ui.authority_pages import install_authority_console
 
 
@@ -17,4 +19,6 @@ def create_authority_app(settings: Settings, database: Database | None = None) -
     db = database or open_database(settings)
     app = create_authority_api(settings, db, owns=database is None)
     install_authority_console(app, settings, db)
+    # Supervision per provider: its orders, Art 5 reports, yearly figures, compliance record.
+    app.include_router(authority_provider_pages.router)
     return app
