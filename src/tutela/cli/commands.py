@@ -20,7 +20,7 @@ COMMANDS: dict[str, CommandEntry] = {
     "apikey": CommandEntry(("apikey",), "API keys of the provider node."),
     "audit": CommandEntry(("audit",), "The hash-chained audit log."),
     "authority": CommandEntry(
-        ("authority", "access_orders"), "The authority node: removal orders."
+        ("authority", "access_orders", "compliance_record"), "The authority node: removal orders."
     ),
     "authority-key": CommandEntry(
         ("authority",), "Authorities whose signed orders this node accepts."
@@ -40,7 +40,7 @@ COMMANDS: dict[str, CommandEntry] = {
     "orders": CommandEntry(("orders",), "Blocking and delisting orders in force."),
     "outbox": CommandEntry(("outbox",), "Messages to other nodes."),
     "policy": CommandEntry(("policy",), "What matches of each bank lead to."),
-    "risk": CommandEntry(("risk",), "The risk assessment register (Art 3-5)."),
+    "risk": CommandEntry(("risk", "risk_sending"), "The risk assessment register (Art 3-5)."),
     "safelist": CommandEntry(("policy",), "Known false positives, whose matches are suppressed."),
     "scan": CommandEntry(
         ("scan",),
@@ -54,7 +54,9 @@ COMMANDS: dict[str, CommandEntry] = {
         ("status",), "Summarise queues (items, review, outbox, webhooks) and open alerts."
     ),
     "takedowns": CommandEntry(("enforcement",), "Takedown requests to the platform."),
-    "transparency": CommandEntry(("transparency",), "Yearly figures with error rates (Art 83)."),
+    "transparency": CommandEntry(
+        ("transparency", "transparency_sending"), "Yearly figures with error rates (Art 83)."
+    ),
     "user": CommandEntry(("user",), "Console users and their roles."),
     "vault": CommandEntry(("vault",), "The encrypted evidence vault (Art 22)."),
     "worker": CommandEntry(
