@@ -18,14 +18,14 @@ from fuzzing import Tally, answers_health, console_document, fuzz, running_centr
 from password_hashing import cheap_argon2  # noqa: F401 (a fixture)
 from provider_fixtures import make_bank, make_key, running_node
 from review_fixtures import PASSWORD, detect, photo, with_vault
-from tutela.api.centre import create_centre_app
-from tutela.api.centre import create_app
 from tutela.auth.csrf import issue_csrf_token
 from tutela.auth.roles import Role
 from tutela.auth.sessions import log_in
 from tutela.auth.users import create_user
 from tutela.db.database import Database, open_database
 from tutela.messaging.signing import generate_key_file
+from tutela.nodes.centre import create_centre_app
+from tutela.nodes.provider import create_app
 from tutela.settings import Settings
 from tutela.ui import audit_pages, auth_pages, centre_pages, oversight_pages, review_pages
 from tutela.ui.access import SESSION_COOKIE

@@ -19,13 +19,13 @@ from password_hashing import cheap_argon2  # noqa: F401 (a fixture)
 from provider_fixtures import make_key
 from review_fixtures import PASSWORD
 from tutela import errors
-from tutela.api.centre import create_centre_app
-from tutela.api.centre import create_app
 from tutela.auth.csrf import issue_csrf_token
 from tutela.auth.roles import Role
 from tutela.auth.sessions import log_in
 from tutela.auth.users import create_user
 from tutela.db.database import Database
+from tutela.nodes.centre import create_centre_app
+from tutela.nodes.provider import create_app
 from tutela.settings import Settings
 from tutela.ui.access import SESSION_COOKIE
 

@@ -14,10 +14,10 @@ import pytest
 from fastapi import FastAPI
 
 from provider_fixtures import make_key
-from tutela.api.centre import create_centre_app
-from tutela.api.centre import create_app
 from tutela.auth.api_keys import SCOPES
 from tutela.db.database import Database
+from tutela.nodes.centre import create_centre_app
+from tutela.nodes.provider import create_app
 from tutela.security_headers import SECURITY_HEADERS
 from tutela.settings import Settings
 

@@ -11,9 +11,9 @@ import schemathesis
 from schemathesis.core.result import Ok
 from sqlalchemy import create_engine
 
-from tutela.api.centre import create_centre_app
-from tutela.api.centre import create_app
 from tutela.db.database import Database
+from tutela.nodes.centre import create_centre_app
+from tutela.nodes.provider import create_app
 from tutela.settings import Settings
 
 
