@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -19,7 +19,7 @@ import pytest
 from provider_fixtures import run_pipeline
 from tutela.db.database import Database
 from tutela.db.types import utc_now
-from tutela.detection.hasher import Hasher
+from tutela.detection.hasher import Hasher, HashJob, Result
 from tutela.detection.items import accept_signals, accept_upload, get_item
 from tutela.detection.pipeline import MAX_JOB_ATTEMPTS, Outcomes, decide_stream
 from tutela.detection.queue import ClaimedJob, claim_jobs, renew_leases
@@ -139,10 +139,12 @@ class CountingHasher:
     def __init__(self) -> None:
         self.results = 0
 
-    def hash_many(self, tasks: Iterable[tuple[int, bytes]]) -> Iterator[tuple[int, TutelaError]]:
-        for item_id, _ in tasks:
+    def hash_many(
+        self, tasks: Iterable[HashJob], *, confirm: Callable[[int, Result], bool] | None = None
+    ) -> Iterator[tuple[int, TutelaError]]:
+        for task in tasks:
             self.results += 1
-            yield item_id, CorruptMedia("not an image")
+            yield task.key, CorruptMedia("not an image")
 
 
 def test_pipeline_beats_the_heart_with_each_hashing_result(database: Database) -> None:

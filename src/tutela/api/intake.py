@@ -9,6 +9,11 @@ INLINE_MAX_BYTES, uploads are queued for the detection workers as before, so a b
 time to store it, not to hash it. A hash-only
 submission needs no hashing: it is matched and decided at intake always, whatever `inline_limit`.
 
+**Confirmed exactly.** An upload is hashed in fast mode (with robust variants when some enabled
+bank is robust); one whose fast PDQ has a candidate within CONFIRM_MARGIN bits of a bank's limit
+is left out of its batch, hashed again in exact mode by the pool, and written with the next batch,
+decided by that hash (tutela.detection.pipeline.fast_outcome): the verdict is exact mode's.
+
 **Group commit.** Submissions that arrive while a batch is being written wait for the next one, and
 each batch is one transaction (tutela.detection.items.accept_many). A request is answered only
 after the commit of the batch holding it. Under load, many uploads share one transaction and
@@ -29,7 +34,7 @@ from tutela.db.database import Database
 from tutela.db.types import utc_now
 from tutela.detection.hashing_service import HashingService, Result
 from tutela.detection.items import Accepted, Submission, accept_many
-from tutela.detection.pipeline import find_matches, outcome_of
+from tutela.detection.pipeline import fast_outcome, find_matches, outcome_of
 from tutela.detection.verdicts import Outcome
 from tutela.errors import TutelaError
 from tutela.indicators.matcher import Matcher
@@ -45,7 +50,9 @@ INLINE_MAX_BYTES = 16 * 1024 * 1024
 # about half a millisecond of this process's time, however few rows it writes).
 GATHER_S = 0.002
 
-_Entry = tuple[Submission, Result | None, asyncio.Future[Accepted]]
+# A submission, what hashing it here gave (None: nothing), whether that was in exact mode, and
+# its request's wait.
+_Entry = tuple[Submission, Result | None, bool, asyncio.Future[Accepted]]
 
 
 class Intake:
@@ -72,6 +79,7 @@ class Intake:
         self._master_key = master_key
         self._waiting: deque[_Entry] = deque()
         self._writer: asyncio.Task[None] | None = None
+        self._confirming: set[asyncio.Task[None]] = set()
 
     async def accept(self, submission: Submission) -> Accepted:
         """Store the submission (decided, if it was hashed here); return once it is committed."""
@@ -79,16 +87,41 @@ class Intake:
         hashed: Result | None = None
         if submission.data is not None and self._hashes_inline(len(submission.data)):
             try:
-                hashed = await self._hashing.hash(submission.data)
+                hashed = await self._hashing.hash(submission.data, robust=self._matcher.robust)
             except TutelaError:  # the pool broke meanwhile: the workers will hash it
                 hashed = None
         answer: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
-        self._waiting.append((submission, hashed, answer))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_all())
+        self._enqueue((submission, hashed, False, answer))
         # A client that hangs up cancels its wait, not the batch: its item is stored regardless,
         # and a retry with the same item_id finds it.
         return await answer
+
+    def _enqueue(self, entry: _Entry) -> None:
+        self._waiting.append(entry)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_all())
+
+    async def _confirm(self, entry: _Entry) -> None:
+        """Hash an upload again in exact mode (a fast candidate lay near a limit), then queue it
+        to be written, decided by that hash; should the pool break, the workers hash it."""
+        submission, _, _, answer = entry
+        assert submission.data is not None
+        try:
+            hashed: Result | None = await self._hashing.hash(
+                submission.data, exact=True, robust=self._matcher.robust
+            )
+        except TutelaError:
+            hashed = None
+        self._enqueue((submission, hashed, True, answer))
+
+    def _settle(self, entry: _Entry, result: Accepted | BaseException | None) -> None:
+        """Answer the entry's request, or (None: left out to be confirmed) hash it exactly."""
+        if result is not None:
+            _answer(entry[3], result)
+            return
+        task = asyncio.create_task(self._confirm(entry))
+        self._confirming.add(task)
+        task.add_done_callback(self._confirming.discard)
 
     def _hashes_inline(self, size: int) -> bool:
         return (
@@ -105,44 +138,59 @@ class Intake:
                 await asyncio.sleep(GATHER_S)
             batch = self._take_batch()
             try:
-                results = await run_in_threadpool(self._store, [(s, h) for s, h, _ in batch])
+                results = await run_in_threadpool(self._store, batch)
             except Exception as error:
                 if len(batch) == 1:
-                    _answer(batch[0][2], error)
+                    _answer(batch[0][3], error)
                     continue
                 # One submission the database refused rolled back the whole batch: write each
                 # alone, so that only it fails.
-                for submission, hashed, answer in batch:
+                for entry in batch:
                     try:
-                        (result,) = await run_in_threadpool(self._store, [(submission, hashed)])
+                        (result,) = await run_in_threadpool(self._store, [entry])
                     except Exception as alone:
-                        _answer(answer, alone)
+                        self._settle(entry, alone)
                     else:
-                        _answer(answer, result)
+                        self._settle(entry, result)
                 continue
-            for (_, _, answer), result in zip(batch, results, strict=True):
-                _answer(answer, result)
+            for entry, result in zip(batch, results, strict=True):
+                self._settle(entry, result)
 
-    def _store(self, batch: list[tuple[Submission, Result | None]]) -> list[Accepted]:
+    def _store(self, batch: list[_Entry]) -> list[Accepted | None]:
         """Match what was hashed here, and the signals of hash-only submissions (against
-        indicators as of now), then store the batch."""
-        if any(self._decides(submission, result) for submission, result in batch):
+        indicators as of now), then store the batch. None for an upload whose fast hash had a
+        candidate near a limit: it is not stored yet (to be hashed in exact mode)."""
+        if any(self._decides(submission, result) for submission, result, _, _ in batch):
             self._matcher.refresh()
-        submissions = [
-            dataclasses.replace(submission, outcome=self._outcome(submission, result))
-            if self._decides(submission, result)
-            else submission
-            for submission, result in batch
-        ]
-        return accept_many(self._database, submissions, master_key=self._master_key)
+        submissions: list[Submission | None] = []
+        for submission, result, exact, _ in batch:
+            if not self._decides(submission, result):
+                submissions.append(submission)
+                continue
+            outcome = self._outcome(submission, result, exact)
+            submissions.append(
+                None if outcome is None else dataclasses.replace(submission, outcome=outcome)
+            )
+        stored = iter(
+            accept_many(
+                self._database,
+                [s for s in submissions if s is not None],
+                master_key=self._master_key,
+            )
+        )
+        return [None if s is None else next(stored) for s in submissions]
 
     def _decides(self, submission: Submission, result: Result | None) -> bool:
         """Whether the submission is decided here: hashed here, or hash-only (nothing to hash)."""
         return result is not None or submission.signals is not None
 
-    def _outcome(self, submission: Submission, result: Result | None) -> Outcome:
+    def _outcome(
+        self, submission: Submission, result: Result | None, exact: bool
+    ) -> Outcome | None:
         if result is not None:
-            return outcome_of(self._matcher, result)
+            if exact:
+                return outcome_of(self._matcher, result)
+            return fast_outcome(self._matcher, result)
         given = submission.signals or {}
         return Outcome(given, find_matches(self._matcher, given))
 

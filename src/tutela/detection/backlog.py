@@ -1,7 +1,9 @@
 """Batch scanning of a backlog of files through the same pipeline functions as uploads.
 
 Each file becomes an item keyed by path, size and modification time, so a re-run skips the files
-already decided and picks up where an interrupted run stopped.
+already decided and picks up where an interrupted run stopped. As for uploads, a file with a fast
+candidate near a threshold is decided by its exact hash, and robust variants are hashed when some
+enabled bank is robust.
 """
 
 from __future__ import annotations
@@ -11,12 +13,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from tutela.db.database import Database
-from tutela.detection.hasher import Hasher
+from tutela.detection.hasher import Hasher, HashJob
 from tutela.detection.items import ItemView, accept_local, find_item, get_item
 from tutela.detection.models import DONE
-from tutela.detection.pipeline import outcome_of
+from tutela.detection.pipeline import Decider
 from tutela.detection.verdicts import Outcome, record_outcome
-from tutela.errors import MediaTooLarge, TutelaError, Unreadable
+from tutela.errors import MediaTooLarge, Unreadable
 from tutela.indicators.matcher import Matcher
 from tutela.media.limits import MediaLimits
 
@@ -58,11 +60,10 @@ def scan_paths(
         accepted = found or accept_local(database, key, {"item_id": key, "source": "scan"})
         pending[accepted.id] = path
     matcher.refresh()
-    for item_id, result in hasher.hash_many(_read(pending, limits)):
-        if isinstance(result, TutelaError) and not isinstance(result, MediaTooLarge):
-            outcome = Outcome(None, [], result.as_dict())
-        else:
-            outcome = outcome_of(matcher, result)
+    decider = Decider(matcher)
+    jobs = _read(pending, limits, robust=matcher.robust)
+    for item_id, result in hasher.hash_many(jobs, confirm=decider.needs_exact):
+        outcome = decider.outcome(item_id, result)  # a media error is kept in it
         record_outcome(database, item_id, outcome)
         yield ScanResult(pending[item_id], get_item(database, item_id), skipped=False)
     for item_id in _too_large(pending, limits):
@@ -71,12 +72,12 @@ def scan_paths(
         yield ScanResult(pending[item_id], get_item(database, item_id), skipped=False)
 
 
-def _read(pending: dict[int, str], limits: MediaLimits) -> Iterator[tuple[int, bytes]]:
+def _read(pending: dict[int, str], limits: MediaLimits, *, robust: bool) -> Iterator[HashJob]:
     for item_id, path in pending.items():
         if os.path.getsize(path) > limits.max_bytes:
             continue
         with open(path, "rb") as handle:
-            yield item_id, handle.read(limits.max_bytes + 1)
+            yield HashJob(item_id, handle.read(limits.max_bytes + 1), robust=robust)
 
 
 def _too_large(pending: dict[int, str], limits: MediaLimits) -> list[int]:

@@ -1,5 +1,11 @@
 """The detection pipeline: claimed jobs → hashes (isolated) → matches → policy → one verdict.
 
+Uploads are hashed in fast mode; one with a PDQ candidate within CONFIRM_MARGIN bits of a bank's
+threshold (or review distance), either side, is hashed again in exact mode and decided by that
+hash (`Decider`, `fast_outcome`), so every verdict equals exact mode's while most uploads (no
+candidate near a limit) cost one fast hash. Robust query variants are hashed when some enabled
+bank is robust, as the batch is claimed.
+
 `decide_stream` claims batch after batch and turns each into outcomes (hashing only what has a
 payload), handing every finished batch to a recorder (tutela.detection.verdicts: one transaction
 per batch). The next batch is claimed on a thread while the one before is hashed, and the pool is
@@ -13,19 +19,18 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
 
 from tutela.db.database import Database
-from tutela.detection.hasher import Hasher
+from tutela.detection.hasher import Hasher, HashJob, Result
 from tutela.detection.models import Item, ItemPayload
 from tutela.detection.queue import ClaimedJob, claim_jobs
 from tutela.detection.verdicts import Outcome, record_outcomes
 from tutela.errors import TutelaError, Unprocessable
-from tutela.indicators.matcher import Matcher, MatchResult
-from tutela.signals.hashing import MediaSignals
+from tutela.indicators.matcher import CONFIRM_MARGIN, Matcher, MatchResult
 from tutela.signals.pdq import MIN_MATCHABLE_QUALITY, PdqHash, PdqSignal
 
 # A job that has been claimed this often without an outcome kills its workers; give up on it.
@@ -35,13 +40,19 @@ PDQ = PdqSignal.name
 PAYLOAD_READ_BYTES = 16 * 1024 * 1024
 # How often the claiming thread, waiting for its last batch to be taken, checks it should stop.
 SLOT_POLL_S = 0.1
+# Fast-mode PDQ quality stays within 2 points of exact mode's on the accuracy harness's copies
+# (bench/accuracy.py); a fast quality this near PDQ's rule, with a match, is decided by the
+# exact hash (its quality may fall on the rule's other side).
+QUALITY_MARGIN = 4
 
 Outcomes = list[tuple[int, Outcome]]
 
 __all__ = [
     "MAX_JOB_ATTEMPTS",
+    "Decider",
     "Outcome",
     "decide_stream",
+    "fast_outcome",
     "find_matches",
     "outcome_of",
     "process_batch",
@@ -70,6 +81,8 @@ class _Batch:
     outcomes: Outcomes
     to_hash: dict[int, int] = field(default_factory=dict)  # item id → payload bytes
     sealed: bool = False
+    # Some enabled bank was robust when it was claimed: its files' robust variants are hashed.
+    robust: bool = False
 
     @property
     def complete(self) -> bool:
@@ -102,7 +115,7 @@ def decide_stream(
         matcher.refresh()
         return len(claimed), _prepare(database, matcher, claimed)
 
-    def files(ahead: _ClaimAhead) -> Iterator[tuple[int, bytes]]:
+    def files(ahead: _ClaimAhead) -> Iterator[HashJob]:
         nonlocal claimed_count
         for count, batch in ahead:
             claimed_count += count
@@ -112,7 +125,7 @@ def decide_stream(
                 del batch.to_hash[item_id]
             for item_id, data in _payloads(database, sorted(batch.to_hash.items())):
                 owner[item_id] = batch
-                yield item_id, data
+                yield HashJob(item_id, data, robust=batch.robust)
             for item_id in batch.to_hash.keys() - owner.keys():  # its payload went meanwhile
                 del batch.to_hash[item_id]
                 batch.outcomes.append((item_id, Outcome(None, [])))
@@ -120,13 +133,14 @@ def decide_stream(
             if batch.complete:
                 record(batch.outcomes)
 
+    decider = Decider(matcher)
     with _ClaimAhead(claim_and_prepare) as ahead:
-        for item_id, result in hasher.hash_many(files(ahead)):
+        for item_id, result in hasher.hash_many(files(ahead), confirm=decider.needs_exact):
             if heartbeat is not None:
                 heartbeat()
             batch = owner.pop(item_id)
             del batch.to_hash[item_id]
-            batch.outcomes.append((item_id, outcome_of(matcher, result)))
+            batch.outcomes.append((item_id, decider.outcome(item_id, result)))
             if batch.complete:
                 record(batch.outcomes)
     return claimed_count
@@ -191,7 +205,7 @@ def _prepare(database: Database, matcher: Matcher, claimed: Sequence[ClaimedJob]
                 )
             ).all()
         )
-    batch = _Batch(outcomes=[])
+    batch = _Batch(outcomes=[], robust=matcher.robust)
     for item_id in ids:
         if item_id in given_up:
             error = Unprocessable(f"processing failed {MAX_JOB_ATTEMPTS} times")
@@ -205,44 +219,89 @@ def _prepare(database: Database, matcher: Matcher, claimed: Sequence[ClaimedJob]
     return batch
 
 
-def outcome_of(matcher: Matcher, signals: MediaSignals | TutelaError) -> Outcome:
-    """Match what hashing produced; a media error is kept, and exact hashes still match."""
+class Decider:
+    """Outcomes of hashing results, a fast one confirmed by an exact hash near a limit: the
+    hasher asks `needs_exact(key, fast result)` (which decides it, or says the file must be
+    hashed exactly), then `outcome(key, result)` gives the outcome of what it yielded."""
+
+    def __init__(self, matcher: Matcher) -> None:
+        self._matcher = matcher
+        self._decided: dict[int, Outcome] = {}
+
+    def needs_exact(self, key: int, result: Result) -> bool:
+        outcome = fast_outcome(self._matcher, result)
+        if outcome is None:
+            return True
+        self._decided[key] = outcome
+        return False
+
+    def outcome(self, key: int, result: Result) -> Outcome:
+        decided = self._decided.pop(key, None)
+        return decided if decided is not None else outcome_of(self._matcher, result)
+
+
+def outcome_of(matcher: Matcher, signals: Result) -> Outcome:
+    """Match what hashing produced, as it is (an exact-mode hash, or a fast one taken as it
+    is); a media error is kept, and exact hashes still match."""
+    outcome = _outcome(matcher, signals, margin=0)
+    assert outcome is not None  # with no margin every query is decided
+    return outcome
+
+
+def fast_outcome(matcher: Matcher, signals: Result) -> Outcome | None:
+    """The outcome of a fast-mode hash, or None when the file must be hashed in exact mode and
+    decided by `outcome_of` that: a PDQ candidate within CONFIRM_MARGIN bits of a bank's limit
+    (either side), or any candidate with a quality within QUALITY_MARGIN of PDQ's rule."""
+    return _outcome(matcher, signals, margin=CONFIRM_MARGIN)
+
+
+def _outcome(matcher: Matcher, signals: Result, *, margin: int) -> Outcome | None:
     if isinstance(signals, TutelaError):
         return Outcome(signals=None, matches=[], error=signals.as_dict())
     stored = signals.signals_dict()
-    if signals.pdq is not None:
-        stored["pdq"] = {"hash": signals.pdq.hash, "quality": signals.pdq.quality}
-    variants = signals.pdq.dihedral if signals.pdq is not None else None
-    robust = signals.pdq.robust if signals.pdq is not None else None
-    matches = find_matches(matcher, stored, variants, robust)
+    pdq = signals.pdq
+    if pdq is not None:
+        stored["pdq"] = {"hash": pdq.hash, "quality": pdq.quality}
+    matches = _find(matcher, stored, pdq, margin)
+    if matches is None:
+        return None
     error = signals.error.as_dict() if signals.error is not None else None
     return Outcome(signals=stored, matches=matches, error=error)
 
 
-def find_matches(
-    matcher: Matcher,
-    signals: dict[str, Any],
-    dihedral: Sequence[str] | None = None,
-    robust: Sequence[tuple[str, str]] | None = None,
-) -> list[MatchResult]:
-    """Every match of the item's signals, review band included (policy sorts them out)."""
+def find_matches(matcher: Matcher, signals: dict[str, Any]) -> list[MatchResult]:
+    """Every match of stored or given signals, review band included (policy sorts them out).
+    A PDQ given as a bare hash is matched as given: there is no image to confirm it with."""
+    found = _find(matcher, signals, None, margin=0)
+    assert found is not None
+    return found
+
+
+def _find(
+    matcher: Matcher, signals: dict[str, Any], hashed: PdqHash | None, margin: int
+) -> list[MatchResult] | None:
+    """Matches of `signals`; `hashed` (the PDQ as hashed here) adds its dihedral and robust
+    variants. None when, with `margin`, a PDQ candidate lies that near a limit."""
     found: list[MatchResult] = []
     for name, value in signals.items():
-        if name == PDQ:
-            quality = value.get("quality")
-            if quality is not None and quality < MIN_MATCHABLE_QUALITY:
-                continue  # PDQ's own rule: featureless images match everything nearby
-            if robust:  # the upload's robust variants, for banks that match them
-                query = PdqHash(value["hash"], quality or 0, tuple(dihedral or ()) or None)
-                found += (
-                    matcher.match_pdq(replace(query, robust=tuple(robust)), include_review=True)
-                    or []
-                )
-                continue
-            variants = [list(dihedral)] if dihedral else None
-            found += matcher.match_hashes(PDQ, [value["hash"]], variants, include_review=True)[0]
-        else:
+        if name != PDQ:
             found += matcher.match_hashes(name, [value], include_review=True)[0]
+            continue
+        quality = value.get("quality")
+        query = hashed or PdqHash(value["hash"], quality if quality is not None else 100)
+        # Fast quality this near PDQ's rule may fall on its other side in exact mode.
+        near = QUALITY_MARGIN if margin else 0
+        if quality is not None and quality < MIN_MATCHABLE_QUALITY - near:
+            continue  # PDQ's own rule: featureless images match everything nearby
+        matches = matcher.match_pdq(query, include_review=True, margin=margin)
+        if matches is None:
+            return None
+        if quality is not None and quality < MIN_MATCHABLE_QUALITY + near:
+            if matches and near:
+                return None
+            if quality < MIN_MATCHABLE_QUALITY:
+                continue
+        found += matches
     return found
 
 

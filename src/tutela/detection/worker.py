@@ -250,8 +250,8 @@ def run_worker(
     lease_s = settings.job_lease_s
     try:
         with (
-            # Robust variants are hashed when a robust bank is enabled at start.
-            Hasher(settings.media, workers=hash_workers, robust=matcher.robust) as hasher,
+            # Robust variants are hashed for a batch when a robust bank is enabled as it is claimed.
+            Hasher(settings.media, workers=hash_workers) as hasher,
             LeaseKeeper(
                 database,
                 name,
