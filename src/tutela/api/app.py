@@ -80,7 +80,12 @@ def create_app(
     install_problem_handlers(app)
     for module in (health, hashing, hma, items, webhooks, centre_messages, enforcement, orders):
         app.include_router(module.router)
-    app.add_middleware(BodyLimit, max_bytes=settings.media.max_bytes)
+    # Uploads stream to disk and keep to their own limits (a video's is larger) as they do.
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.media.max_bytes,
+        larger={"/v1/items": max(settings.media.max_bytes, settings.media.max_video_bytes)},
+    )
     app.add_middleware(RequestMetrics, metrics=metrics)
     harden(app, settings)
     return app

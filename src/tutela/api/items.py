@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from tutela.api.deps import ItemsReadKey, ItemsWriteKey, ServicesDep, scope_doc, services_of
 from tutela.api.schemas import (
@@ -15,9 +16,11 @@ from tutela.api.schemas import (
     ItemMetadata,
     ItemPublic,
 )
-from tutela.api.uploads import is_multipart, multipart_body, parse_model, read_upload
+from tutela.api.spooled_uploads import discarded, read_capped, spool_upload
+from tutela.api.uploads import is_multipart, multipart_body, parse_model
 from tutela.detection.item_metadata import METADATA_MAX_BYTES
 from tutela.detection.items import Submission, get_item, signals_submission, upload_submission
+from tutela.detection.video_items import hash_video_isolated, video_outcome, video_submission
 from tutela.errors import InvalidInput
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
@@ -25,6 +28,8 @@ router = APIRouter(prefix="/v1/items", tags=["items"])
 # then apply): a 20 MB string is refused unread.
 METADATA_FIELD_MAX = METADATA_MAX_BYTES
 JSON_BODY_MAX = METADATA_MAX_BYTES + 4096
+# Where uploads stream to while they are read (in the data directory: the node's own disk).
+SPOOL_DIRECTORY = "spool"
 
 
 def inline_schema(model: type[ItemCreate] | type[ItemMetadata]) -> dict[str, Any]:
@@ -98,21 +103,32 @@ async def create_item(
     services = services_of(request)
     submission: Submission
     if is_multipart(request):
-        upload = await read_upload(request, services.settings.media.max_bytes)
-        if "metadata" not in upload.fields:
-            raise InvalidInput("the form has no metadata field")
-        raw = upload.fields["metadata"]
-        if len(raw) > METADATA_FIELD_MAX:
-            raise InvalidInput(f"metadata must be at most {METADATA_FIELD_MAX} bytes as JSON")
-        metadata = parse_model(ItemMetadata, raw, "metadata")
-        submission = upload_submission(
-            metadata.item_id,
-            metadata.model_dump(mode="json", exclude_none=True),
-            upload.data,
-            platform=key.platform,
+        settings = services.settings
+        spooled = await spool_upload(
+            request,
+            settings.data_dir / SPOOL_DIRECTORY,
+            max_bytes=settings.media.max_bytes,
+            max_video_bytes=settings.media.max_video_bytes,
+            max_field_bytes=METADATA_FIELD_MAX,
         )
+        with discarded(spooled) as upload:
+            if "metadata" not in upload.fields:
+                raise InvalidInput("the form has no metadata field")
+            metadata = parse_model(ItemMetadata, upload.fields["metadata"], "metadata")
+            fields = metadata.model_dump(mode="json", exclude_none=True)
+            if upload.path is not None:  # a video, on disk
+                # Hashed from the file it streamed to, in a worker process of its own.
+                hashed = await run_in_threadpool(hash_video_isolated, upload.path, settings.media)
+                outcome = await run_in_threadpool(video_outcome, services.matcher, hashed)
+                submission = video_submission(
+                    metadata.item_id, fields, outcome, sha256=upload.sha256, platform=key.platform
+                )
+            else:
+                submission = upload_submission(
+                    metadata.item_id, fields, upload.read(), platform=key.platform
+                )
     else:
-        body = await request.body()
+        body = await read_capped(request, JSON_BODY_MAX)
         if len(body) > JSON_BODY_MAX:
             raise InvalidInput(f"a hash-only submission must be at most {JSON_BODY_MAX} bytes")
         create = parse_model(ItemCreate, body, "body")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import traceback
+from collections.abc import Mapping
 
 import anyio
 from fastapi import FastAPI
@@ -32,19 +33,26 @@ FRAMING_BYTES = 256 * 1024
 
 
 class BodyLimit:
-    """Refuse (413) a request body past the limit as soon as it is exceeded, never buffering it."""
+    """Refuse (413) a request body past the limit as soon as it is exceeded, never buffering it.
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    `larger`: paths whose route streams its body to disk (video uploads) and enforces its own
+    limits while it does, with the largest body they may take."""
+
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, larger: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.limit = max_bytes + FRAMING_BYTES
+        self.larger = {path: size + FRAMING_BYTES for path, size in (larger or {}).items()}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get(scope.get("path", ""), self.limit)
         for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
-                await _refuse(send, self.limit)
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                await _refuse(send, limit)
                 return
         seen = 0
 
@@ -53,10 +61,10 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
+                if seen > limit:
                     # Raised inside the route's body parsing; FastAPI passes HTTPException through
                     # to the problem handler (the one place this layer may use it).
-                    raise HTTPException(413, f"the request body is over {self.limit} bytes")
+                    raise HTTPException(413, f"the request body is over {limit} bytes")
             return message
 
         await self.app(scope, limited, send)

@@ -149,6 +149,23 @@ class ErrorPublic(BaseModel):
     message: str
 
 
+class FrameMatchPublic(BaseModel):
+    time: float | None = Field(None, description="The query frame's time in the video (s).")
+    distance: int
+    banked_time: float | None = Field(
+        None, description="The time (s) of the banked video's frame it matched."
+    )
+
+
+class VideoMatchPublic(BaseModel):
+    """What a video's match found: vPDQ's shares (of a banked video) and the matched frames."""
+
+    query_match_percent: float | None = None
+    compared_match_percent: float | None = None
+    matched_frames: int
+    frames: list[FrameMatchPublic]
+
+
 class MatchPublic(BaseModel):
     bank: str
     indicator_id: int
@@ -157,6 +174,7 @@ class MatchPublic(BaseModel):
     variant: str | None = None
     outcome: str | None = None
     review: bool | None = None
+    video: VideoMatchPublic | None = None
 
 
 class ItemPublic(BaseModel):

@@ -66,6 +66,8 @@ def evidence_of(judged: JudgedMatch) -> dict[str, object]:
         "distance": match.distance,
         "variant": match.variant,
         "outcome": judged.outcome,
+        # A video's match: vPDQ's shares and the matched frames' times, for the reviewer.
+        **({"video": match.video.as_dict()} if match.video is not None else {}),
     }
 
 

@@ -291,6 +291,7 @@ def match_dict(match: ItemMatch) -> dict[str, object]:
         "signal_type": match.signal_type,
         "distance": match.distance,
         "variant": match.variant,
+        **({"video": match.video} if match.video is not None else {}),
         "outcome": match.outcome,
     }
 

@@ -101,6 +101,8 @@ class ItemMatch(Base):
     signal_type: Mapped[str] = mapped_column(String(32))
     distance: Mapped[int] = mapped_column(Integer)
     variant: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # A video's match: vPDQ's shares, the matched frames' times (tutela.indicators.matcher_videos).
+    video: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     # action | review | ignore | safelisted
     outcome: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)

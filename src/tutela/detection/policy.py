@@ -206,6 +206,8 @@ def _outcome(
     )
     if policy is None or not bank.verified or flooding or match.review:
         return REVIEW
+    if match.signal_type == "vpdq":
+        return REVIEW  # a video's share of similar frames: people decide, whatever the policy
     if pdq:
         allowed = policy.action_pdq_distance
         return ACTION if allowed is not None and match.distance <= allowed else REVIEW

@@ -219,6 +219,7 @@ def _match_row(item_id: int, judged: JudgedMatch, now: datetime) -> dict[str, ob
         "signal_type": judged.match.signal_type,
         "distance": judged.match.distance,
         "variant": judged.match.variant,
+        "video": _video_of(judged),
         "outcome": judged.outcome,
         "created_at": now,
     }
@@ -232,5 +233,12 @@ def _public_match(judged: JudgedMatch) -> dict[str, object]:
         "signal_type": judged.match.signal_type,
         "distance": judged.match.distance,
         "variant": judged.match.variant,
+        **({"video": video} if (video := _video_of(judged)) is not None else {}),
         "outcome": judged.outcome,
     }
+
+
+def _video_of(judged: JudgedMatch) -> dict[str, object] | None:
+    """A video's match: vPDQ's shares and the matched frames' times (no content)."""
+    detail = judged.match.video
+    return detail.as_dict() if detail is not None else None

@@ -39,6 +39,9 @@ class EvidenceView:
     distance: int
     variant: str | None
     outcome: str
+    # A video's match: its shares and the matched frames' times, as a reviewer reads them.
+    video_summary: str = ""
+    frame_times: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +155,35 @@ def _evidence(e: dict[str, Any], banks: dict[str, Bank]) -> EvidenceView:
         distance=int(e.get("distance", 0)),
         variant=e.get("variant"),
         outcome=str(e.get("outcome", "")),
+        **_video_lines(e.get("video")),
     )
+
+
+def _video_lines(video: object) -> dict[str, Any]:
+    """A video match's shares and frame times as short text ("12.0 s (banked 40.0 s)")."""
+    if not isinstance(video, dict):
+        return {}
+    shares = [
+        f"{float(video[key]):.0f} % of {whose} frames"
+        for key, whose in (
+            ("query_match_percent", "the upload's"),
+            ("compared_match_percent", "the banked video's"),
+        )
+        if isinstance(video.get(key), int | float)
+    ]
+    times = []
+    for frame in video.get("frames") or []:
+        if not isinstance(frame, dict) or not isinstance(frame.get("time"), int | float):
+            continue
+        text = f"{float(frame['time']):.1f} s"
+        if isinstance(frame.get("banked_time"), int | float):
+            text += f" (banked {float(frame['banked_time']):.1f} s)"
+        times.append(text)
+    count = video.get("matched_frames")
+    summary = "matched " + ", ".join(shares) if shares else "a banked image in its frames"
+    if isinstance(count, int) and count > len(times):
+        summary += f"; first {len(times)} of {count} matched frames"
+    return {"video_summary": summary, "frame_times": tuple(times)}
 
 
 def _choices(status: str, viewer: UserView, deciders: set[int]) -> tuple[Decision, ...]:
