@@ -19,7 +19,9 @@ from tutela.api.metrics import NodeMetrics
 from tutela.api.middleware import BodyLimit, RequestMetrics, harden
 from tutela.api.problems import install_problem_handlers
 from tutela.auth.api_keys import ApiKeyCache
+from tutela.clock import Clock
 from tutela.db.database import Database, open_database
+from tutela.detection.bases import DetectionGate
 from tutela.detection.hashing_service import HashingService
 from tutela.detection.held_payloads import sealing_key
 from tutela.indicators.matcher import Matcher
@@ -33,8 +35,10 @@ def create_app(
     database: Database | None = None,
     matcher: Matcher | None = None,
     hash_workers: int = 1,
+    clock: Clock | None = None,
 ) -> FastAPI:
     """A provider node app. Resources passed in are the caller's to close; the rest are its own.
+    `clock` is the time detection orders and voluntary bases are in force by (tests move it).
 
     `hash_workers` isolated processes hash the uploads of `/v1/hash`, `/v1/match` and, while
     they keep up, `/v1/items` (see tutela.api.intake); never this process itself.
@@ -57,6 +61,7 @@ def create_app(
                 hashing_service,
                 inline_limit=settings.inline_hashing_depth * hash_workers,
                 master_key=master_key,
+                gate=DetectionGate(database, clock),
             )
             keys = ApiKeyCache(database)
             app.state.services = Services(

@@ -32,10 +32,11 @@ from starlette.concurrency import run_in_threadpool
 
 from tutela.db.database import Database
 from tutela.db.types import utc_now
+from tutela.detection.bases import DetectionGate, service_of
 from tutela.detection.hashing_service import HashingService, Result
 from tutela.detection.items import Accepted, Submission, accept_many
 from tutela.detection.pipeline import fast_outcome, find_matches, outcome_of
-from tutela.detection.verdicts import Outcome
+from tutela.detection.verdicts import Outcome, gated, not_under_order
 from tutela.errors import TutelaError
 from tutela.indicators.matcher import Matcher
 from tutela.master_key import MasterKey
@@ -60,7 +61,9 @@ class Intake:
 
     `hashing` and `matcher` hash and match uploads at intake while fewer than `inline_limit` wait
     for the pool (0: every upload is queued for the workers); `master_key` (the vault's) seals
-    the bytes of uploads that matched, held for review.
+    the bytes of uploads that matched, held for review. `gate` says whether an order or a
+    voluntary basis covers a submission's service: one that none covers is decided at once,
+    `no_match` with reason `not_under_order`, neither hashed nor matched (Art 7-11).
     """
 
     def __init__(
@@ -71,8 +74,10 @@ class Intake:
         *,
         inline_limit: int,
         master_key: MasterKey | None = None,
+        gate: DetectionGate | None = None,
     ) -> None:
         self._database = database
+        self.gate = gate or DetectionGate(database)
         self._matcher = matcher
         self._hashing = hashing
         self._inline_limit = inline_limit
@@ -85,7 +90,14 @@ class Intake:
         """Store the submission (decided, if it was hashed here); return once it is committed."""
         submission = dataclasses.replace(submission, received_at=utc_now())
         hashed: Result | None = None
-        if submission.data is not None and self._hashes_inline(len(submission.data)):
+        service = service_of(submission.metadata)
+        if self.gate.stale:  # reading the bases waits for the database: not on the event loop
+            decision = await run_in_threadpool(self.gate.decide, service)
+        else:
+            decision = self.gate.decide(service)
+        if decision is None:
+            submission = dataclasses.replace(submission, signals=None, outcome=not_under_order())
+        elif submission.data is not None and self._hashes_inline(len(submission.data)):
             try:
                 hashed = await self._hashing.hash(submission.data, robust=self._matcher.robust)
             except TutelaError:  # the pool broke meanwhile: the workers will hash it
@@ -164,10 +176,12 @@ class Intake:
             self._matcher.refresh()
         submissions: list[Submission | None] = []
         for submission, result, exact, _ in batch:
-            if not self._decides(submission, result):
-                submissions.append(submission)
+            if submission.outcome is not None or not self._decides(submission, result):
+                submissions.append(submission)  # not under order, or left to the workers
                 continue
             outcome = self._outcome(submission, result, exact)
+            if outcome is not None:  # the basis as of now: it may have ended since `accept`
+                outcome = gated(outcome, self.gate.decide(service_of(submission.metadata)))
             submissions.append(
                 None if outcome is None else dataclasses.replace(submission, outcome=outcome)
             )

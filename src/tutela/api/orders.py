@@ -25,7 +25,7 @@ from tutela.errors import RequestTooLarge, Unauthorized
 from tutela.messaging.signing import SigningKey, SigningWindow, default_key_file, load_key_file
 from tutela.orders.execution import ItemAnswer, confirm_executed, file_impediment
 from tutela.orders.receiving import OrderRules, receive_order
-from tutela.orders.states import ItemState
+from tutela.orders.states import ItemState, OrderKind
 from tutela.settings import Settings
 
 router = APIRouter(tags=["orders"])
@@ -82,10 +82,13 @@ async def post_order(
         SigningWindow.of(settings),
         deadline_of(settings),
         provider_name=settings.provider_name,
+        services=settings.provider_services,
     )
     answer, created = await run_in_threadpool(
         receive_order, services.database, key_id, body, signature, utc_now(), rules
     )
+    if created and answer.get("kind") == OrderKind.DETECTION:
+        services.intake.gate.invalidate()  # this process's uploads follow it at once
     return _created(answer, created)
 
 

@@ -175,6 +175,21 @@ class MatchPublic(BaseModel):
     outcome: str | None = None
     review: bool | None = None
     video: VideoMatchPublic | None = None
+    basis_id: int | None = Field(
+        None, description="The detection basis (order or voluntary) the match ran under."
+    )
+
+
+class BasisPublic(BaseModel):
+    """What allowed detection on the item's service (Art 7-11)."""
+
+    id: int
+    source: Literal["order", "voluntary"]
+    service: str = Field(description="The service part it covers; `*`: every service.")
+    order_id: str | None = Field(None, description="The authority's id of the detection order.")
+    authority: str | None = None
+    set_by: str | None = Field(None, description="Who set a voluntary basis.")
+    ends_at: str | None = None
 
 
 class ItemPublic(BaseModel):
@@ -182,6 +197,12 @@ class ItemPublic(BaseModel):
     item_id: str
     status: Literal["queued", "processing", "done"]
     verdict: Literal["no_match", "review", "action", "error"] | None
+    reason: Literal["not_under_order"] | None = Field(
+        None,
+        description="`not_under_order`: no detection order or voluntary basis covers the "
+        "item's service (`metadata.service`), so it was neither hashed nor matched.",
+    )
+    basis: BasisPublic | None = Field(None, description="What its detection ran under.")
     error: ErrorPublic | None
     matches: list[MatchPublic]
     case_id: int | None

@@ -17,9 +17,14 @@ from tutela.db.database import Database
 from tutela.errors import Conflict, InvalidInput
 from tutela.messaging.messages import open_message
 from tutela.messaging.signing import SigningWindow
-from tutela.orders.access_documents import ACCESS_KINDS, read_access_order
+from tutela.orders.access_documents import ACCESS_KINDS, AccessOrder, read_access_order
 from tutela.orders.authority_keys import authority_of
-from tutela.orders.documents import REMOVAL_KIND, read_removal_order
+from tutela.orders.detection_documents import (
+    DETECTION_KIND,
+    DetectionOrder,
+    read_detection_order,
+)
+from tutela.orders.documents import REMOVAL_KIND, RemovalOrder, read_removal_order
 
 
 def receive_order_copy(
@@ -48,8 +53,10 @@ def _receive(
     with database.unit_of_work() as session:
         authority, public_key = authority_of(session, key_id)
         message = open_message(public_key, key_id, body, signature)
-        if message.kind != REMOVAL_KIND and message.kind not in ACCESS_KINDS:
-            raise InvalidInput("this endpoint takes removal, blocking and delisting orders")
+        if message.kind not in ACCESS_KINDS | {REMOVAL_KIND, DETECTION_KIND}:
+            raise InvalidInput(
+                "this endpoint takes removal, blocking, delisting and detection orders"
+            )
         earlier = session.scalar(
             select(CentreOrderCopy).where(
                 CentreOrderCopy.authority_id == authority.id,
@@ -61,11 +68,13 @@ def _receive(
                 raise Conflict("another document was received under this order's id")
             return _answer(earlier), False
         window.check(message.signed_at, now)
-        order = (
-            read_access_order(message.kind, message.payload)
-            if message.kind in ACCESS_KINDS
-            else read_removal_order(message.payload)
-        )
+        order: RemovalOrder | AccessOrder | DetectionOrder
+        if message.kind in ACCESS_KINDS:
+            order = read_access_order(message.kind, message.payload)
+        elif message.kind == DETECTION_KIND:
+            order = read_detection_order(message.payload)
+        else:
+            order = read_removal_order(message.payload)
         if order.order_id != message.idempotency_key:
             raise InvalidInput("the order's id differs from the signed message's")
         row = CentreOrderCopy(

@@ -20,7 +20,8 @@ COMMANDS: dict[str, CommandEntry] = {
     "apikey": CommandEntry(("apikey",), "API keys of the provider node."),
     "audit": CommandEntry(("audit",), "The hash-chained audit log."),
     "authority": CommandEntry(
-        ("authority", "access_orders", "compliance_record"), "The authority node: removal orders."
+        ("authority", "access_orders", "compliance_record", "detection_orders"),
+        "The authority node: removal orders.",
     ),
     "authority-key": CommandEntry(
         ("authority",), "Authorities whose signed orders this node accepts."
@@ -28,6 +29,9 @@ COMMANDS: dict[str, CommandEntry] = {
     "bank": CommandEntry(("bank", "feed"), "Banks: named lists of hashes to match against."),
     "centre": CommandEntry(("centre", "centre_urls", "victims"), "The EU Centre node."),
     "db": CommandEntry(("db",), "The database: schema migrations."),
+    "detection": CommandEntry(
+        ("detection",), "Detection orders and voluntary bases that allow detection."
+    ),
     "hash": CommandEntry(
         ("hash",), "Hash images: PDQ (perceptual) and MD5, SHA-1, SHA-256 of the bytes."
     ),

@@ -33,11 +33,20 @@ def scan_command(
     jobs: Annotated[
         int | None, typer.Option("--jobs", "-j", min=1, help="Hashing processes (default: cores).")
     ] = None,
+    service: Annotated[
+        str | None,
+        typer.Option(
+            "--service",
+            help="The service part the files are of; they are matched only under a detection "
+            "order or voluntary basis covering it (`tutela detection basis list`).",
+        ),
+    ] = None,
 ) -> None:
     """Match a backlog against every bank; files already decided are skipped on a re-run.
 
     Each file gets one verdict (no_match, review, action, error) and, for review or action, a
-    case. A summary table of verdicts ends the output.
+    case. A summary table of verdicts ends the output. With no order or voluntary basis for
+    the service, every file is no_match (not_under_order), unread.
     """
     if (directory is None) == (file_list is None):
         raise InvalidInput("give a directory or --list FILE, not both")
@@ -58,7 +67,7 @@ def scan_command(
     ):
         matcher = Matcher(database)
         matcher.load()
-        for result in scan_paths(database, matcher, hasher, paths, settings.media):
+        for result in scan_paths(database, matcher, hasher, paths, settings.media, service=service):
             advance()
             counts[result.item.verdict or "error"] += 1
             skipped += result.skipped
@@ -82,7 +91,8 @@ def _emit(result: ScanResult, json_lines: bool) -> None:
     note = " (already scanned)" if result.skipped else ""
     code = f" {item.error['code']}" if item.error else ""
     case = f" case {item.case_id}" if item.case_id else ""
-    sys.stdout.write(f"{item.verdict or '-':<9}{code}{case}  {result.path}{note}\n")
+    reason = f" {item.reason}" if item.reason else ""
+    sys.stdout.write(f"{item.verdict or '-':<9}{code}{reason}{case}  {result.path}{note}\n")
 
 
 def _summary(counts: Counter[str], skipped: int, json_lines: bool) -> None:

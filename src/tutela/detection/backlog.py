@@ -13,11 +13,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from tutela.db.database import Database
+from tutela.detection.bases import DetectionGate
 from tutela.detection.hasher import Hasher, HashJob
 from tutela.detection.items import ItemView, accept_local, find_item, get_item
 from tutela.detection.models import DONE
 from tutela.detection.pipeline import Decider
-from tutela.detection.verdicts import Outcome, record_outcome
+from tutela.detection.verdicts import Outcome, gated, not_under_order, record_outcome
 from tutela.errors import MediaTooLarge, Unreadable
 from tutela.indicators.matcher import Matcher
 from tutela.media.limits import MediaLimits
@@ -45,8 +46,15 @@ def scan_paths(
     hasher: Hasher,
     paths: Iterable[str],
     limits: MediaLimits,
+    *,
+    service: str | None = None,
+    gate: DetectionGate | None = None,
 ) -> Iterator[ScanResult]:
-    """Yield each file's result: already decided ones first (skipped), then the rest as decided."""
+    """Yield each file's result: already decided ones first (skipped), then the rest as decided.
+    The files are of `service` (their items name it); they are hashed and matched only under
+    an order or voluntary basis covering it (`gate`), else each is `no_match`, not_under_order."""
+    gate = gate or DetectionGate(database)
+    metadata = {"source": "scan", **({"service": service} if service else {})}
     pending: dict[int, str] = {}
     for path in paths:
         try:
@@ -57,13 +65,20 @@ def scan_paths(
         if found is not None and found.status == DONE:
             yield ScanResult(path, get_item(database, found.id), skipped=True)
             continue
-        accepted = found or accept_local(database, key, {"item_id": key, "source": "scan"})
+        accepted = found or accept_local(database, key, {"item_id": key, **metadata})
         pending[accepted.id] = path
+    if gate.decide(service) is None:
+        # Art 7-11: nothing covers the service; no file is read, hashed or matched.
+        for item_id, path in pending.items():
+            record_outcome(database, item_id, not_under_order())
+            yield ScanResult(path, get_item(database, item_id), skipped=False)
+        return
     matcher.refresh()
     decider = Decider(matcher)
     jobs = _read(pending, limits, robust=matcher.robust)
     for item_id, result in hasher.hash_many(jobs, confirm=decider.needs_exact):
-        outcome = decider.outcome(item_id, result)  # a media error is kept in it
+        # A media error is kept in it; the basis is the one as of now (it may end meanwhile).
+        outcome = gated(decider.outcome(item_id, result), gate.decide(service))
         record_outcome(database, item_id, outcome)
         yield ScanResult(pending[item_id], get_item(database, item_id), skipped=False)
     for item_id in _too_large(pending, limits):

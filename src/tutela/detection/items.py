@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from tutela.auth.platforms import DEFAULT_PLATFORM
 from tutela.db.database import Database
 from tutela.db.types import utc_now
+from tutela.detection.bases import basis_names
 from tutela.detection.item_metadata import ITEM_ID_MAX, check_identifier, check_metadata
 from tutela.detection.models import (
     DONE,
@@ -40,6 +41,7 @@ from tutela.detection.models import (
 from tutela.detection.policy import verdict_of
 from tutela.detection.verdicts import (
     Outcome,
+    basis_columns,
     decided_columns,
     undecided_columns,
     verdict_message,
@@ -122,6 +124,9 @@ class ItemView:
     case_id: int | None
     created_at: datetime
     decided_at: datetime | None
+    # Why a `no_match` came without matching (`not_under_order`), and what detection ran under.
+    reason: str | None = None
+    basis: dict[str, object] | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -129,6 +134,8 @@ class ItemView:
             "item_id": self.item_id,
             "status": self.status,
             "verdict": self.verdict,
+            "reason": self.reason,
+            "basis": self.basis,
             "error": self.error,
             "matches": self.matches,
             "case_id": self.case_id,
@@ -239,6 +246,8 @@ def get_item(database: Database, ident: int, *, platform: str | None = None) -> 
             if item.error_code
             else None
         )
+        bases = basis_names(session, [item.detection_basis_id] if item.detection_basis_id else [])
+        basis = bases.get(item.detection_basis_id) if item.detection_basis_id else None
         return ItemView(
             id=item.id,
             item_id=item.item_id,
@@ -249,6 +258,8 @@ def get_item(database: Database, ident: int, *, platform: str | None = None) -> 
             case_id=case_id,
             created_at=item.created_at,
             decided_at=item.decided_at,
+            reason=item.verdict_reason,
+            basis=basis.as_dict() if basis is not None else None,
         )
 
 
@@ -293,6 +304,7 @@ def match_dict(match: ItemMatch) -> dict[str, object]:
         "variant": match.variant,
         **({"video": match.video} if match.video is not None else {}),
         "outcome": match.outcome,
+        "basis_id": match.basis_id,
     }
 
 
@@ -365,6 +377,7 @@ def _insert(
                 [],
                 None,
                 now,
+                s.outcome,
             ),
         )
         for s in new
@@ -390,7 +403,11 @@ def _item_row(submission: Submission, now: datetime) -> dict[str, object]:
     if outcome is None or outcome.matches:
         return {**row, **undecided_columns(submission.signals)}
     verdict = verdict_of([], outcome.error)
-    return {**row, **decided_columns(verdict, outcome.signals, outcome.error, now)}
+    return {
+        **row,
+        **decided_columns(verdict, outcome.signals, outcome.error, now),
+        **basis_columns(outcome),
+    }
 
 
 def _accept(database: Database, submission: Submission, master_key: MasterKey | None) -> Accepted:

@@ -54,6 +54,10 @@ class Item(Base):
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # The detection basis (tutela.detection.basis_models) its detection ran under, if any.
+    detection_basis_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Why a `no_match` verdict was given without matching (`not_under_order`).
+    verdict_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class ItemPayload(Base):
@@ -106,6 +110,8 @@ class ItemMatch(Base):
     # action | review | ignore | safelisted
     outcome: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    # The detection basis (order or voluntary) the match ran under; None before migration 0019.
+    basis_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Case(Base):

@@ -25,10 +25,11 @@ from typing import Any
 from sqlalchemy import func, select
 
 from tutela.db.database import Database
+from tutela.detection.bases import Decision, DetectionGate, service_of
 from tutela.detection.hasher import Hasher, HashJob, Result
 from tutela.detection.models import Item, ItemPayload
 from tutela.detection.queue import ClaimedJob, claim_jobs
-from tutela.detection.verdicts import Outcome, record_outcomes
+from tutela.detection.verdicts import Outcome, gated, not_under_order, record_outcomes
 from tutela.errors import TutelaError, Unprocessable
 from tutela.indicators.matcher import CONFIRM_MARGIN, Matcher, MatchResult
 from tutela.signals.pdq import MIN_MATCHABLE_QUALITY, PdqHash, PdqSignal
@@ -60,7 +61,14 @@ __all__ = [
 
 
 def process_batch(
-    database: Database, hasher: Hasher, matcher: Matcher, *, worker: str, limit: int, lease_s: float
+    database: Database,
+    hasher: Hasher,
+    matcher: Matcher,
+    *,
+    worker: str,
+    limit: int,
+    lease_s: float,
+    gate: DetectionGate | None = None,
 ) -> int:
     """Claim up to `limit` jobs, decide them and record the verdicts; return how many were claimed."""
     batches = [claim_jobs(database, worker, limit, lease_s)]
@@ -70,6 +78,7 @@ def process_batch(
         matcher,
         claim=lambda: batches.pop() if batches else [],
         record=lambda outcomes: record_outcomes(database, outcomes),
+        gate=gate,
     )
 
 
@@ -80,6 +89,8 @@ class _Batch:
 
     outcomes: Outcomes
     to_hash: dict[int, int] = field(default_factory=dict)  # item id → payload bytes
+    # What allows matching each item to hash (tutela.detection.bases).
+    decisions: dict[int, Decision] = field(default_factory=dict)
     sealed: bool = False
     # Some enabled bank was robust when it was claimed: its files' robust variants are hashed.
     robust: bool = False
@@ -97,23 +108,27 @@ def decide_stream(
     claim: Callable[[], Sequence[ClaimedJob]],
     record: Callable[[Outcomes], object],
     heartbeat: Callable[[], object] | None = None,
+    gate: DetectionGate | None = None,
 ) -> int:
     """Decide claimed batches until `claim` returns none; `record` gets each batch's outcomes once
     all of them are known. Return how many jobs were claimed. `heartbeat` is called with each
     hashing result, as progress (the worker's lease keeper stops renewing without it).
 
-    An item is hashed from its payload, or matched from the signals a hash-only submission gave;
-    one claimed too often gets `unprocessable` instead.
+    An item is hashed from its payload, or matched from the signals a hash-only submission gave,
+    only when an order or voluntary basis covers its service as it is claimed (`gate`, one on
+    the system clock by default); otherwise it is `no_match`, `not_under_order`, unhashed. One
+    claimed too often gets `unprocessable` instead.
     """
     owner: dict[int, _Batch] = {}
     claimed_count = 0
+    gate = gate or DetectionGate(database)
 
     def claim_and_prepare() -> tuple[int, _Batch] | None:
         claimed = claim()
         if not claimed:
             return None
         matcher.refresh()
-        return len(claimed), _prepare(database, matcher, claimed)
+        return len(claimed), _prepare(database, matcher, claimed, gate)
 
     def files(ahead: _ClaimAhead) -> Iterator[HashJob]:
         nonlocal claimed_count
@@ -140,7 +155,8 @@ def decide_stream(
                 heartbeat()
             batch = owner.pop(item_id)
             del batch.to_hash[item_id]
-            batch.outcomes.append((item_id, decider.outcome(item_id, result)))
+            outcome = gated(decider.outcome(item_id, result), batch.decisions.pop(item_id, None))
+            batch.outcomes.append((item_id, outcome))
             if batch.complete:
                 record(batch.outcomes)
     return claimed_count
@@ -190,14 +206,18 @@ class _ClaimAhead:
             self._ready.put(error)
 
 
-def _prepare(database: Database, matcher: Matcher, claimed: Sequence[ClaimedJob]) -> _Batch:
+def _prepare(
+    database: Database, matcher: Matcher, claimed: Sequence[ClaimedJob], gate: DetectionGate
+) -> _Batch:
     """The outcomes known without hashing, and the items left to hash."""
     ids = [job.item_id for job in claimed]
     given_up = {job.item_id for job in claimed if job.attempts > MAX_JOB_ATTEMPTS}
     with database.reader() as session:
-        stored: dict[int, dict[str, Any] | None] = dict(
-            session.execute(select(Item.id, Item.signals).where(Item.id.in_(ids))).all()
-        )
+        rows = session.execute(
+            select(Item.id, Item.signals, Item.meta).where(Item.id.in_(ids))
+        ).all()
+        stored: dict[int, dict[str, Any] | None] = {row.id: row.signals for row in rows}
+        services = {row.id: service_of(row.meta) for row in rows}
         sizes: dict[int, int] = dict(
             session.execute(
                 select(ItemPayload.item_id, func.length(ItemPayload.data)).where(
@@ -210,10 +230,17 @@ def _prepare(database: Database, matcher: Matcher, claimed: Sequence[ClaimedJob]
         if item_id in given_up:
             error = Unprocessable(f"processing failed {MAX_JOB_ATTEMPTS} times")
             batch.outcomes.append((item_id, Outcome(None, [], error.as_dict())))
+        elif item_id not in services:
+            batch.outcomes.append((item_id, Outcome(None, [])))  # gone
+        elif (decision := gate.decide(services[item_id])) is None:
+            # Art 7-11: no order or voluntary basis covers its service; nothing is hashed.
+            batch.outcomes.append((item_id, not_under_order()))
         elif item_id in sizes:
             batch.to_hash[item_id] = sizes[item_id]
+            batch.decisions[item_id] = decision
         elif given := stored.get(item_id):
-            batch.outcomes.append((item_id, Outcome(given, find_matches(matcher, given))))
+            matched = Outcome(given, find_matches(matcher, given))
+            batch.outcomes.append((item_id, gated(matched, decision)))
         else:
             batch.outcomes.append((item_id, Outcome(None, [])))  # already decided, or gone
     return batch

@@ -10,7 +10,7 @@ any point leaves either nothing or everything of its batch, and an item never ge
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from tutela.db.database import Database
 from tutela.db.types import utc_now
+from tutela.detection.bases import NOT_UNDER_ORDER, Decision
 from tutela.detection.cases import case_row
 from tutela.detection.held_payloads import seal_held_payloads
 from tutela.detection.models import DONE, QUEUED, Case, Item, ItemMatch, ItemPayload
@@ -36,6 +37,22 @@ class Outcome:
     signals: dict[str, Any] | None
     matches: Sequence[MatchResult]
     error: dict[str, str] | None = None
+    # What allowed matching it (tutela.detection.bases); None with `reason`: nothing did.
+    decision: Decision | None = None
+    reason: str | None = None
+
+
+def not_under_order() -> Outcome:
+    """The outcome of an item no order or voluntary basis covers: nothing hashed or matched."""
+    return Outcome(None, [], reason=NOT_UNDER_ORDER)
+
+
+def gated(outcome: Outcome, decision: Decision | None) -> Outcome:
+    """`outcome` as `decision` allows it: only the matches a basis covers, each under it; with
+    no decision, no match at all."""
+    if decision is None:
+        return replace(not_under_order(), signals=outcome.signals, error=outcome.error)
+    return replace(outcome, matches=decision.allowed(outcome.matches), decision=decision)
 
 
 def record_outcomes(
@@ -96,18 +113,22 @@ def write_outcomes(
         decided.append(
             _Decided(row.id, row.platform, row.item_id, verdict, outcome, judged, signals)
         )
-    match_rows = [_match_row(d.id, j, now) for d in decided for j in d.judged]
+    match_rows = [_match_row(d.id, j, now, d.outcome.decision) for d in decided for j in d.judged]
     if match_rows:
         session.execute(insert(ItemMatch), match_rows)
     session.execute(
         update(Item),
         [
-            {"id": d.id, **decided_columns(d.verdict, d.signals, d.outcome.error, now)}
+            {
+                "id": d.id,
+                **decided_columns(d.verdict, d.signals, d.outcome.error, now),
+                **basis_columns(d.outcome),
+            }
             for d in decided
         ],
     )
     cases = [
-        case_row(d.id, d.verdict, d.judged, now, platform=d.platform)
+        _with_bases(case_row(d.id, d.verdict, d.judged, now, platform=d.platform), d.outcome)
         for d in decided
         if d.opens_case
     ]
@@ -143,6 +164,8 @@ def undecided_columns(signals: dict[str, object] | None) -> dict[str, object]:
         "error_code": None,
         "error_message": None,
         "decided_at": None,
+        "detection_basis_id": None,
+        "verdict_reason": None,
     }
 
 
@@ -160,6 +183,15 @@ def decided_columns(
     }
 
 
+def basis_columns(outcome: Outcome) -> dict[str, object]:
+    """An item's columns naming what its detection ran under, or why it did not run."""
+    decision = outcome.decision
+    return {
+        "detection_basis_id": decision.basis.id if decision is not None else None,
+        "verdict_reason": outcome.reason,
+    }
+
+
 def verdict_message(
     ident: int,
     item_id: str,
@@ -168,15 +200,20 @@ def verdict_message(
     judged: Sequence[JudgedMatch],
     case_id: int | None,
     now: datetime,
+    outcome: Outcome | None = None,
 ) -> dict[str, object]:
-    """The webhook body: ids, verdict, error and matches; hashes and ids, never content."""
+    """The webhook body: ids, verdict, error and matches, the basis detection ran under or the
+    reason it did not; hashes and ids, never content."""
+    decision = outcome.decision if outcome is not None else None
     return {
         "event": "item.verdict",
         "id": ident,
         "item_id": item_id,
         "verdict": verdict,
+        "reason": outcome.reason if outcome is not None else None,
+        "basis": decision.basis.as_dict() if decision is not None else None,
         "error": error,
-        "matches": [_public_match(j) for j in judged],
+        "matches": [_public_match(j, decision) for j in judged],
         "case_id": case_id,
         "decided_at": now.isoformat(),
     }
@@ -206,12 +243,33 @@ class _Decided:
 
     def message(self, case_id: int | None, now: datetime) -> dict[str, object]:
         return verdict_message(
-            self.id, self.item_id, self.verdict, self.outcome.error, self.judged, case_id, now
+            self.id,
+            self.item_id,
+            self.verdict,
+            self.outcome.error,
+            self.judged,
+            case_id,
+            now,
+            self.outcome,
         )
 
 
-def _match_row(item_id: int, judged: JudgedMatch, now: datetime) -> dict[str, object]:
+def _with_bases(case: dict[str, Any], outcome: Outcome) -> dict[str, Any]:
+    """The case's evidence, each match with the basis it ran under (reports carry it)."""
+    decision = outcome.decision
+    if decision is not None:
+        for entry in case["evidence"]:
+            basis = decision.basis_of(str(entry["bank"]))
+            entry["basis"] = basis.as_dict() if basis is not None else None
+    return case
+
+
+def _match_row(
+    item_id: int, judged: JudgedMatch, now: datetime, decision: Decision | None
+) -> dict[str, object]:
+    basis = decision.basis_of(judged.match.bank) if decision is not None else None
     return {
+        "basis_id": basis.id if basis is not None else None,
         "item_id": item_id,
         "bank_id": judged.bank_id,
         "bank": judged.match.bank,
@@ -225,9 +283,11 @@ def _match_row(item_id: int, judged: JudgedMatch, now: datetime) -> dict[str, ob
     }
 
 
-def _public_match(judged: JudgedMatch) -> dict[str, object]:
+def _public_match(judged: JudgedMatch, decision: Decision | None) -> dict[str, object]:
     """As `tutela.detection.items.match_dict` renders a stored match row."""
+    basis = decision.basis_of(judged.match.bank) if decision is not None else None
     return {
+        "basis_id": basis.id if basis is not None else None,
         "bank": judged.match.bank,
         "indicator_id": judged.match.indicator_id,
         "signal_type": judged.match.signal_type,

@@ -25,7 +25,9 @@ from typing import Self
 
 import httpx
 
+from tutela.clock import Clock
 from tutela.db.database import Database, open_database
+from tutela.detection.bases import DetectionGate
 from tutela.detection.deliveries import CONCURRENCY, deliver_due
 from tutela.detection.hasher import Hasher
 from tutela.detection.held_payloads import sealing_key
@@ -231,9 +233,12 @@ def run_worker(
     client: httpx.Client | None = None,
     on_ready: Callable[[], None] | None = None,
     on_stall: Callable[[], None] | None = None,
+    clock: Clock | None = None,
 ) -> None:
     """Work until `stop` is set (forever when None). Used by `tutela worker` and `tutela serve`.
 
+    Items are matched only under a detection order or voluntary basis in force on `clock`
+    (tutela.detection.bases, read again at least once a minute).
     `on_ready` is called once the hashing processes have started and jobs are being taken.
     `on_stall` is called when the loop has made no progress for `stall_limit_s` (see LeaseKeeper);
     by default the process ends (`end_hung_worker`).
@@ -245,6 +250,7 @@ def run_worker(
     # Webhooks go to checked public addresses only, unless the operator allows private ones.
     client = client or webhook_client(allow_private=settings.webhook_allow_private)
     name = worker_name()
+    gate = DetectionGate(database, clock)
     matcher = Matcher(database)
     matcher.load()
     lease_s = settings.job_lease_s
@@ -280,6 +286,7 @@ def run_worker(
                     claim=claim,
                     record=recorder.submit,
                     heartbeat=keeper.heartbeat,
+                    gate=gate,
                 )
                 recorder.wait()
                 if claimed:

@@ -4,8 +4,8 @@ provider and naming only items it holds — or refused with nothing written. Acc
 stored with its items and deadline (Art 14(1): TUTELA_REMOVAL_DEADLINE_HOURS from receipt) and
 each item goes to its platform as a signed `order.removal_requested` webhook, all in one
 transaction. Blocking and delisting orders, verified the same way, are taken by
-`tutela.orders.access_receiving`. A repeated delivery is answered as the first was and changes
-nothing."""
+`tutela.orders.access_receiving`, detection orders by `tutela.orders.detection_receiving`. A
+repeated delivery is answered as the first was and changes nothing."""
 
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ from tutela.messaging.signing import SigningWindow
 from tutela.orders.access_documents import ACCESS_KINDS
 from tutela.orders.access_receiving import access_answer, take_access_order
 from tutela.orders.authority_keys import authority_of
+from tutela.orders.detection_documents import DETECTION_KIND
+from tutela.orders.detection_receiving import detection_answer, take_detection_order
 from tutela.orders.documents import REMOVAL_KIND, OrderedItem, RemovalOrder, read_removal_order
 from tutela.orders.models import ReceivedOrder, ReceivedOrderItem
 from tutela.orders.states import ItemState, OrderKind, ReceivedState
@@ -42,6 +44,8 @@ class OrderRules:
     deadline: timedelta
     # This provider's legal name (TUTELA_PROVIDER_NAME); an order to another is refused.
     provider_name: str = ""
+    # Its service parts (TUTELA_PROVIDER_SERVICES); a detection order naming another is refused.
+    services: tuple[str, ...] = ()
 
 
 def receive_order(
@@ -61,8 +65,10 @@ def _receive(
     with database.unit_of_work() as session:
         authority, public_key = authority_of(session, key_id)
         message = open_message(public_key, key_id, body, signature)
-        if message.kind != REMOVAL_KIND and message.kind not in ACCESS_KINDS:
-            raise InvalidInput("this endpoint takes removal, blocking and delisting orders")
+        if message.kind not in ACCESS_KINDS | {REMOVAL_KIND, DETECTION_KIND}:
+            raise InvalidInput(
+                "this endpoint takes removal, blocking, delisting and detection orders"
+            )
         earlier = session.scalar(
             select(ReceivedOrder).where(
                 ReceivedOrder.authority_id == authority.id,
@@ -86,6 +92,18 @@ def _receive(
                 rules.provider_name,
             )
             return access_answer(session, taken), True
+        if message.kind == DETECTION_KIND:
+            detection = take_detection_order(
+                session,
+                authority,
+                message,
+                body,
+                signature,
+                now,
+                rules.provider_name,
+                rules.services,
+            )
+            return detection_answer(session, detection), True
         order = read_removal_order(message.payload)
         if order.order_id != message.idempotency_key:
             raise InvalidInput("the order's id differs from the signed message's")
@@ -194,6 +212,8 @@ def _webhook(
 
 def _answer(session: Session, row: ReceivedOrder) -> dict[str, Any]:
     """The receipt: the same for every delivery of the order."""
+    if row.kind == OrderKind.DETECTION:
+        return detection_answer(session, row)
     if row.kind != OrderKind.REMOVAL:
         return access_answer(session, row)
     items = session.scalars(

@@ -10,6 +10,7 @@ class OrderKind(StrEnum):
     REMOVAL = "removal"
     BLOCKING = "blocking"  # internet access services (Art 16)
     DELISTING = "delisting"  # search engines (Art 18a)
+    DETECTION = "detection"  # detection on named service parts (Art 7-11)
 
 
 class ReceivedState(StrEnum):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from tutela.settings import Settings
 
@@ -112,3 +114,5 @@ class ReportInput:
     victim_identifiers: tuple[str, ...] = ()
     free_text: str = ""
     content: tuple[ContentFile, ...] = ()
+    # The detection order or voluntary basis the matches ran under (tutela.detection.bases).
+    detection_basis: Mapping[str, Any] | None = None

@@ -130,6 +130,8 @@ def build_report(source: ReportInput, provider: ProviderIdentity, now: datetime)
         "urgency": {"urgent": source.urgent, "reason": source.urgent_reason},  # Art 13(1)(j)
         "legal_basis": source.legal_basis,  # Art 13(1)(k)
         "awareness": source.awareness.value,  # Annex III
+        # Art 7-11: the detection order (or voluntary basis) the matches ran under.
+        **({"detection_basis": dict(source.detection_basis)} if source.detection_basis else {}),
         "account_measures": list(source.account_measures),  # Annex III
         "victim_identifiers": list(source.victim_identifiers),  # Annex III
         "free_text": source.free_text,  # Annex III

@@ -27,6 +27,7 @@ from tutela.review.decisions import Decision, decisions_of_case
 from tutela.review.models import ESCALATED, UNDECIDED
 from tutela.review.queues import QueueEntry, entry_of
 from tutela.review.report_choices import awareness_of
+from tutela.review.report_input import basis_of_evidence
 from tutela.settings import Settings
 
 
@@ -114,6 +115,7 @@ def case_view(
                     for e in case.evidence or []
                     if str(e.get("bank")) in banks
                 ],
+                under_order=(basis_of_evidence(case.evidence or []) or {}).get("source") == "order",
             ).value,
         )
 

@@ -26,7 +26,7 @@ from tutela.reporting.fields import ContentFile, Kind, ProviderIdentity
 from tutela.reporting.filing import NCMEC, file_report
 from tutela.reporting.report_updates import NCMEC_ORGANISATION
 from tutela.review.report_choices import ReportChoices, awareness_of
-from tutela.review.report_input import report_input
+from tutela.review.report_input import basis_of_evidence, report_input
 from tutela.settings import Settings
 
 NOTICE_KIND = "decision"
@@ -130,7 +130,12 @@ def _report(
         return {"skipped": "TUTELA_CENTRE_URL is not set: no EU Centre to report to"}
     # Art 13(1)(h): NCMEC's report id comes with its answer, and follows in a report update.
     elsewhere = ((NCMEC_ORGANISATION, ""),) if NCMEC in destinations else ()
-    awareness = choices.awareness or awareness_of(item.meta, _bank_tags(session, case))
+    basis = basis_of_evidence(case.evidence)
+    awareness = choices.awareness or awareness_of(
+        item.meta,
+        _bank_tags(session, case),
+        under_order=basis is not None and basis.get("source") == "order",
+    )
     filed = file_report(
         session,
         report_input(

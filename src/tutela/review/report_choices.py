@@ -85,14 +85,20 @@ def suggested_urgency(meta: Mapping[str, Any] | None) -> tuple[bool, str]:
     return urgent, reason
 
 
-def awareness_of(meta: Mapping[str, Any] | None, bank_tags: Iterable[Iterable[str]]) -> Awareness:
+def awareness_of(
+    meta: Mapping[str, Any] | None,
+    bank_tags: Iterable[Iterable[str]],
+    *,
+    under_order: bool = False,
+) -> Awareness:
     """Annex III, from how the item came: the platform's `extra.awareness` when it names a
-    channel (a user notice, an authority, a hotline or trusted flagger), else a match in a bank
-    tagged `detection_order`, else the provider's own initiative (voluntary detection)."""
+    channel (a user notice, an authority, a hotline or trusted flagger), else a match that ran
+    under a detection order (`under_order`) or in a bank tagged `detection_order`, else the
+    provider's own initiative (voluntary detection)."""
     extra = (meta or {}).get("extra") or {}
     declared = extra.get("awareness")
     if isinstance(declared, str) and declared in {a.value for a in Awareness}:
         return Awareness(declared)
-    if any(DETECTION_ORDER_TAG in tags for tags in bank_tags):
+    if under_order or any(DETECTION_ORDER_TAG in tags for tags in bank_tags):
         return Awareness.DETECTION_ORDER
     return Awareness.OWN_INITIATIVE

@@ -66,7 +66,19 @@ def report_input(
         reported_elsewhere=reported_elsewhere,
         account_measures=(choices.account_action.value,),
         content=(content,) if content is not None else (),
+        detection_basis=basis_of_evidence(evidence),
     )
+
+
+def basis_of_evidence(evidence: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The basis the case's matches ran under: a detection order where one did, else the
+    voluntary basis; None for evidence recorded before detection bases (migration 0019)."""
+    bases: list[Mapping[str, Any]] = [
+        e["basis"] for e in evidence if isinstance(e.get("basis"), Mapping)
+    ]
+    orders = [basis for basis in bases if basis.get("source") == "order"]
+    chosen = orders or bases
+    return chosen[0] if chosen else None
 
 
 def _facts(item_ref: str, meta: Mapping[str, Any]) -> ItemFacts:

@@ -2,14 +2,15 @@
 parts (sign-in, sessions, CSRF, `require_roles`, templates, style, the audit log page): every
 order with its state (sent, received, executed, impediment, overdue; in force or ended for
 blocking and delisting orders) and the time it took or has left; a case officer issues removal,
-blocking and delisting orders through a form (the same services as `tutela authority order`);
+blocking, delisting and detection orders through a form (the same services as `tutela authority
+order`);
 an order's page shows its items' outcomes and the provider's signed execution report. A
 supervisor reads everything and issues nothing. Every page view is audited."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Form
@@ -20,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from tutela.audit.log import Action, Subject, record
 from tutela.auth.roles import Role
 from tutela.authority.access_issuing import issue_access_order
+from tutela.authority.detection_issuing import issue_detection_order
 from tutela.authority.issuing import DEFAULT_REDRESS, IssuedView, Issuer, issue_removal_order
 from tutela.authority.keys import load_authority_key
 from tutela.authority.models import OrderedProvider
@@ -31,6 +33,7 @@ from tutela.authority.supervision import (
 )
 from tutela.db.database import Database
 from tutela.db.types import utc_now
+from tutela.detection.kinds import DetectionKind
 from tutela.errors import InvalidInput
 from tutela.orders.access_documents import end_of, entry_of
 from tutela.orders.documents import ITEM_KEYS
@@ -91,6 +94,7 @@ async def new_order_page(viewer: OfficerDep, kind: str = OrderKind.REMOVAL) -> R
         viewer,
         providers=names,
         kinds=[k.value for k in OrderKind],
+        detection_kinds=[k.value for k in DetectionKind],
         kind=kind,
         redress=DEFAULT_REDRESS,
         queue_url=ORDERS,
@@ -106,6 +110,9 @@ async def issue_order(
     reasons: Annotated[str, Form()] = "",
     ends: Annotated[str, Form()] = "",
     non_disclosure_weeks: Annotated[int, Form()] = 0,
+    starts: Annotated[str, Form()] = "",
+    detection_kinds: Annotated[list[str] | None, Form()] = None,
+    safeguards: Annotated[str, Form()] = "",
 ) -> Response:
     """Issue one order from the form; on to its page."""
     settings = viewer.services.settings
@@ -126,8 +133,22 @@ async def issue_order(
                 key,
                 non_disclosure_weeks=non_disclosure_weeks,
             )
+        if kind == OrderKind.DETECTION:  # items: the service parts, one per line
+            return issue_detection_order(
+                database,
+                name,
+                provider,
+                lines,
+                detection_kinds or ["known"],
+                end_of(ends),
+                safeguards,
+                reasons,
+                issuer,
+                key,
+                starts_at=_start_of(starts),
+            )
         if kind not in (OrderKind.BLOCKING, OrderKind.DELISTING):
-            raise InvalidInput("the kind is removal, blocking or delisting")
+            raise InvalidInput("the kind is removal, blocking, delisting or detection")
         entries = [entry_of(line) for line in lines]
         return issue_access_order(
             database, name, provider, OrderKind(kind), entries, end_of(ends), reasons, issuer, key
@@ -148,6 +169,14 @@ async def order_page(order_id: int, viewer: ReaderDep) -> Response:
 
     order, report = await run_in_threadpool(view)
     return page("authority_order.html", viewer, order=order, report=report, queue_url=ORDERS)
+
+
+def _start_of(text: str) -> datetime | None:
+    """A detection order's start as the form's date gives it; today (or none): at once."""
+    if not text.strip():
+        return None
+    start = end_of(text)
+    return None if start.date() == utc_now().date() else start
 
 
 def _item_ref(line: str) -> tuple[str, str]:

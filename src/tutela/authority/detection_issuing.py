@@ -1,0 +1,110 @@
+"""Issuing a detection order (Art 7-11): a case officer names the provider's service parts (among
+the services it was registered with, when any were), the kinds of detection, the Centre's
+indicators to use, the start and end (at most 24 months, 12 for solicitation) and the safeguards;
+the order is signed, queued for the provider with its copy for the Centre, and audited, in one
+transaction, as a removal order is (`tutela.authority.issuing.queue_order`)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from tutela.auth.actors import acting_account
+from tutela.auth.roles import Permission
+from tutela.authority.issuing import DEFAULT_REDRESS, TEXT_MAX, IssuedView, Issuer, queue_order
+from tutela.authority.providers import provider_named
+from tutela.clock import Clock, SystemClock
+from tutela.db.database import Database
+from tutela.errors import InvalidInput
+from tutela.messaging.signing import SigningKey
+from tutela.orders.detection_documents import (
+    DETECTION_KIND,
+    DetectionOrder,
+    check_indicators,
+    check_period,
+    detection_kinds,
+    service_parts,
+)
+from tutela.orders.states import OrderKind
+
+DEFAULT_LEGAL_BASIS = "Regulation on preventing and combating child sexual abuse, Art 7"
+
+
+def issue_detection_order(
+    database: Database,
+    by: str,
+    provider: str,
+    services: list[str],
+    kinds: list[str],
+    ends_at: datetime,
+    safeguards: str,
+    reasons: str,
+    issuer: Issuer,
+    key: SigningKey,
+    *,
+    indicators: list[str] | None = None,
+    starts_at: datetime | None = None,
+    legal_basis: str = DEFAULT_LEGAL_BASIS,
+    redress: str = DEFAULT_REDRESS,
+    clock: Clock | None = None,
+) -> IssuedView:
+    """Sign and queue one detection order; `by` is a case officer's account. The indicators
+    default to the Centre's databases of the kinds ordered; the start, to the issue."""
+    safeguards, reasons = safeguards.strip(), reasons.strip()
+    legal_basis, redress = legal_basis.strip(), redress.strip()
+    for label, text in (
+        ("safeguards", safeguards),
+        ("reasons", reasons),
+        ("legal basis", legal_basis),
+        ("redress", redress),
+    ):
+        if not text or len(text) > TEXT_MAX:
+            raise InvalidInput(f"the {label} is 1 to {TEXT_MAX} characters (Art 7-8)")
+    parts = service_parts(services)
+    ordered = detection_kinds(kinds, "kinds")
+    used = detection_kinds(indicators, "indicators") if indicators else ordered
+    check_indicators(ordered, used)
+    now = (clock or SystemClock()).now()
+    start = starts_at or now
+    check_period(now, start, ends_at, ordered)
+    with database.unit_of_work() as session:
+        account = acting_account(session, by, Permission.ISSUE_ORDER)
+        target = provider_named(session, provider)
+        unknown = [part for part in parts if target.services and part not in target.services]
+        if unknown:
+            raise InvalidInput(
+                f"{target.name} was registered with the services {', '.join(target.services)}; "
+                f"not {', '.join(unknown)}"
+            )
+        order = DetectionOrder(
+            order_id=str(uuid.uuid4()),
+            issued_at=now,
+            starts_at=start,
+            ends_at=ends_at,
+            authority_name=issuer.name,
+            authority_contact=issuer.contact,
+            authority_country=issuer.country,
+            authority_url=issuer.url,
+            provider_name=target.name,
+            provider_legal_representative=target.legal_representative,
+            services=parts,
+            kinds=ordered,
+            indicators=used,
+            safeguards=safeguards,
+            reasons=reasons,
+            legal_basis=legal_basis,
+            redress=redress,
+        )
+        row = queue_order(
+            session,
+            account.actor,
+            target,
+            OrderKind.DETECTION,
+            DETECTION_KIND,
+            order.order_id,
+            order.document(),
+            issuer,
+            key,
+            now,
+        )
+        return IssuedView(row.id, order.order_id, target.name, row.state, len(parts))
