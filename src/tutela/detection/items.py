@@ -47,7 +47,7 @@ from tutela.detection.verdicts import (
     verdict_message,
     write_outcomes,
 )
-from tutela.detection.webhooks import add_verdict_deliveries_many
+from tutela.detection.webhooks import enqueue_platform_events
 from tutela.errors import InvalidInput, NotFound
 from tutela.master_key import MasterKey
 from tutela.signals.registry import get_signal_type
@@ -385,7 +385,7 @@ def _insert(
     ]
     if unmatched:
         platforms = {ids[s.identity]: s.platform for s in new}
-        add_verdict_deliveries_many(session, unmatched, platforms=platforms)
+        enqueue_platform_events(session, unmatched, platforms=platforms)
     for s in new:
         known[s.identity] = (ids[s.identity], QUEUED if s.outcome is None else DONE)
 

@@ -25,7 +25,7 @@ from tutela.detection.held_payloads import seal_held_payloads
 from tutela.detection.models import DONE, QUEUED, Case, Item, ItemMatch, ItemPayload
 from tutela.detection.policy import ACTION, REVIEW, JudgedMatch, judge_batch, verdict_of
 from tutela.detection.queue import finish_jobs
-from tutela.detection.webhooks import add_verdict_deliveries_many
+from tutela.detection.webhooks import enqueue_platform_events
 from tutela.indicators.matcher import MatchResult
 from tutela.master_key import MasterKey
 
@@ -147,7 +147,7 @@ def write_outcomes(
         .where(ItemPayload.item_id.in_([d.id for d in decided if not d.opens_case]))
         .execution_options(synchronize_session=False)
     )
-    add_verdict_deliveries_many(
+    enqueue_platform_events(
         session,
         [(d.id, d.message(case_ids.get(d.id), now)) for d in decided],
         platforms={d.id: d.platform for d in decided},

@@ -129,19 +129,20 @@ _ACTIVE_HOOKS = select(Webhook.id, Webhook.platform).where(Webhook.active)
 _INSERT_DELIVERIES = insert(cast(Table, WebhookDelivery.__table__))
 
 
-def add_verdict_deliveries(session: Session, item_id: int, message: dict[str, object]) -> int:
-    """Write one outbox row per active endpoint of the item's platform, inside the transaction
-    recording the verdict (or takedown, notice, complaint outcome)."""
-    return add_verdict_deliveries_many(session, [(item_id, message)])
+def enqueue_platform_event(session: Session, item_id: int, message: dict[str, object]) -> int:
+    """Queue one message about an item for its platform (a verdict, takedown request or hold,
+    user notice, complaint outcome, removal order ...): one outbox row per active endpoint of the
+    item's platform, inside the caller's transaction, so it commits with what it reports."""
+    return enqueue_platform_events(session, [(item_id, message)])
 
 
-def add_verdict_deliveries_many(
+def enqueue_platform_events(
     session: Session,
     messages: Sequence[tuple[int, dict[str, object]]],
     *,
     platforms: Mapping[int, str] | None = None,
 ) -> int:
-    """`add_verdict_deliveries` for a batch of messages: one insert for all their outbox rows.
+    """`enqueue_platform_event` for a batch of messages: one insert for all their outbox rows.
     `platforms` (item id → platform) saves reading the items' platforms when the caller knows."""
     if not messages:
         return 0

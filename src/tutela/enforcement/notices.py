@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from tutela.audit.log import SYSTEM, Subject, record
 from tutela.clock import Clock, SystemClock
 from tutela.db.database import Database
-from tutela.detection.webhooks import add_verdict_deliveries
+from tutela.detection.webhooks import enqueue_platform_event
 from tutela.enforcement.measure_models import UserNotice
 from tutela.errors import InvalidInput, NotFound
 from tutela.reporting.holds import active_holds, may_notify_user
@@ -115,7 +115,7 @@ def release_due(database: Database, *, clock: Clock | None = None, actor: str = 
             row.state = RELEASED
             row.released_at = now
             message = {"event": EVENT, "notice_id": row.id, "id": row.item_id}
-            add_verdict_deliveries(session, row.item_id, {**message, **row.body})
+            enqueue_platform_event(session, row.item_id, {**message, **row.body})
             record(
                 session,
                 actor,

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from tutela.audit.log import Subject, record
 from tutela.clock import Clock, SystemClock
 from tutela.db.database import Database
-from tutela.detection.webhooks import add_verdict_deliveries
+from tutela.detection.webhooks import enqueue_platform_event
 from tutela.enforcement.measure_models import TakedownRequest
 from tutela.errors import Conflict, NotFound
 from tutela.reporting.holds import active_holds, may_remove
@@ -192,7 +192,7 @@ def pass_on_hold(session: Session, item_id: int, now: datetime) -> list[int]:
         tell = row.sends > 0 and (row.state == REQUESTED or (row.state == HELD and extended))
         row.state, row.next_send_at = HELD, until
         if tell:
-            add_verdict_deliveries(session, row.item_id, _held_message(row, until, now))
+            enqueue_platform_event(session, row.item_id, _held_message(row, until, now))
             told.append(row.id)
     return told
 
@@ -246,7 +246,7 @@ def _send_or_hold(
         ends = [h.until for h in active_holds(session, row.item_id, now) if h.no_removal]
         if row.state == REQUESTED and row.sends > 0:
             # A hold recorded without being passed on: the platform still has the request.
-            add_verdict_deliveries(session, row.item_id, _held_message(row, max(ends), now))
+            enqueue_platform_event(session, row.item_id, _held_message(row, max(ends), now))
         row.state = HELD
         row.next_send_at = max(ends)
         return 0
@@ -255,7 +255,7 @@ def _send_or_hold(
     # 1×, 2×, 4× … the configured wait, at most a day: the platform is not flooded.
     wait = min(MAX_RESEND, resend_after * 2 ** (row.sends - 1))
     row.next_send_at = now + wait
-    add_verdict_deliveries(session, row.item_id, _message(row, now))
+    enqueue_platform_event(session, row.item_id, _message(row, now))
     return 1
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from tutela.audit.log import Subject, record
 from tutela.db.database import Database
 from tutela.detection.models import Item
-from tutela.detection.webhooks import add_verdict_deliveries_many
+from tutela.detection.webhooks import enqueue_platform_events
 from tutela.errors import Conflict, InvalidInput, UnknownItem
 from tutela.messaging.messages import open_message
 from tutela.messaging.signing import SigningWindow
@@ -136,7 +136,7 @@ def _receive(
                 )
             )
         session.flush()
-        add_verdict_deliveries_many(
+        enqueue_platform_events(
             session,
             [(item.id, _webhook(row, order, ordered, item)) for ordered, item in items],
             platforms={item.id: item.platform for _, item in items},

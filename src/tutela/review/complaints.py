@@ -18,7 +18,7 @@ from tutela.auth.users import view_user
 from tutela.clock import Clock, SystemClock
 from tutela.db.database import Database
 from tutela.detection.models import Case, Item
-from tutela.detection.webhooks import add_verdict_deliveries
+from tutela.detection.webhooks import enqueue_platform_event
 from tutela.enforcement.measure_models import Complaint
 from tutela.enforcement.notices import add_months, withdraw_notices
 from tutela.enforcement.takedown import cancel_takedown
@@ -159,7 +159,7 @@ def decide_complaint(
             )
         row.state = UPHELD if uphold else REJECTED
         row.decided_by, row.decided_at, row.note = user.name, now, note.strip()
-        add_verdict_deliveries(
+        enqueue_platform_event(
             session,
             row.item_id,
             {
