@@ -2,11 +2,13 @@
 order (authenticated by its Ed25519 signature against the keys `tutela authority-key add`
 registered, not by an API key), and the platform answers per item, with an API key and only for
 its own items: `POST /v1/orders/{order_id}/items/{item_id}/executed` or `…/impediment`
-(Annex V). On the centre node, `install_order_copies` adds its own `POST /v1/orders`, which keeps
-the copy of every order. The rules are in `tutela.orders` and `tutela.centre.order_copies`."""
+(Annex V); `POST /v1/orders/answers` takes the authority's signed answer to an impediment. On the
+centre node, `install_order_copies` adds its own `POST /v1/orders`, which keeps the copy of every
+order. The rules are in `tutela.orders` and `tutela.centre.order_copies`."""
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from functools import partial
 from typing import Annotated, Any
@@ -21,13 +23,16 @@ from tutela.audit.log import api_key_actor
 from tutela.centre.order_copies import receive_order_copy
 from tutela.db.database import Database
 from tutela.db.types import utc_now
-from tutela.errors import RequestTooLarge, Unauthorized
+from tutela.errors import ConfigurationError, RequestTooLarge, Unauthorized
 from tutela.messaging.signing import SigningKey, SigningWindow, default_key_file, load_key_file
+from tutela.orders.access_reports import report_access_orders
 from tutela.orders.execution import ItemAnswer, confirm_executed, file_impediment
+from tutela.orders.impediment_answers import AnswerRules, receive_impediment_answer
 from tutela.orders.receiving import OrderRules, receive_order
 from tutela.orders.states import ItemState, OrderKind
 from tutela.settings import Settings
 
+log = logging.getLogger("tutela.orders")
 router = APIRouter(tags=["orders"])
 # How a route says it is authenticated by an authority's signature (tests read the route table).
 AUTHORITY_SIGNATURE = "authority-signature"
@@ -89,6 +94,35 @@ async def post_order(
     )
     if created and answer.get("kind") == OrderKind.DETECTION:
         services.intake.gate.invalidate()  # this process's uploads follow it at once
+    if created and answer.get("kind") in (OrderKind.BLOCKING, OrderKind.DELISTING):
+        # In force in the exports now: the signed execution report goes back at once (the
+        # sender's timed step reports it otherwise, as after a crash here).
+        try:
+            await run_in_threadpool(
+                report_access_orders, services.database, partial(provider_key, settings)
+            )
+        except ConfigurationError as error:  # the order is taken; the report waits for the key
+            log.error("no execution report for order %s: %s", answer.get("id"), error)
+    return _created(answer, created)
+
+
+@router.post("/v1/orders/answers", status_code=201, openapi_extra={AUTH_KEY: AUTHORITY_SIGNATURE})
+async def post_impediment_answer(
+    request: Request,
+    services: ServicesDep,
+    key_id: Annotated[str | None, Header(alias="Tutela-Key-Id")] = None,
+    signature: Annotated[str | None, Header(alias="Tutela-Signature")] = None,
+) -> JSONResponse:
+    """Take the authority's signed answer to an impediment (201): a clarification restarts the
+    order's clock for the impeded items from now (Art 14(5)-(6)) and asks their platforms
+    again; a withdrawal closes the order. A repeat is answered as the first."""
+    key_id, signature = _signed(key_id, signature)
+    body = await signed_body(request)
+    settings = services.settings
+    rules = AnswerRules(SigningWindow.of(settings), deadline_of(settings))
+    answer, created = await run_in_threadpool(
+        receive_impediment_answer, services.database, key_id, body, signature, utc_now(), rules
+    )
     return _created(answer, created)
 
 

@@ -1,6 +1,8 @@
 """What comes back to the authority: the provider's signed execution report (Annex VI), verified
-against the provider's registered key and recorded on the order, once; and what the authority's
-people read of its orders."""
+against the provider's registered key and recorded on the order, once per round (round 0 answers
+the order, round n the order after the authority's n-th answer to an impediment; every round is
+kept in `issued_order_reports`, the order row holds the newest); and what the authority's people
+read of its orders."""
 
 from __future__ import annotations
 
@@ -8,10 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tutela.audit.log import Subject, record
+from tutela.authority.answer_models import ImpedimentAnswer, IssuedOrderReport
 from tutela.authority.models import IssuedOrder, OrderedProvider
 from tutela.db.database import Database
 from tutela.errors import Conflict, InvalidInput, NotFound, UnknownProvider
@@ -19,7 +22,8 @@ from tutela.messaging.canonical import parse_json
 from tutela.messaging.messages import open_message
 from tutela.messaging.outbox_models import OutboxMessage
 from tutela.messaging.signing import SigningWindow, load_public_key
-from tutela.orders.documents import REPORT_KIND, read_execution_report
+from tutela.orders.answer_documents import AnswerKind
+from tutela.orders.documents import REPORT_KIND, read_execution_report, report_round
 from tutela.orders.states import IssuedState, ItemState
 from tutela.orders.transport import ORDERS
 
@@ -42,17 +46,35 @@ def receive_execution_report(
         if message.kind != REPORT_KIND:
             raise InvalidInput(f"expected an {REPORT_KIND}, not {message.kind!r}")
         order_id, outcomes = read_execution_report(message.payload)
+        round_ = report_round(message.payload)
         order = session.scalar(
-            select(IssuedOrder).where(
-                IssuedOrder.order_ref == order_id, IssuedOrder.provider_id == provider.id
-            )
+            select(IssuedOrder)
+            .where(IssuedOrder.order_ref == order_id, IssuedOrder.provider_id == provider.id)
+            .with_for_update()
         )
         if order is None:
             raise NotFound("no order of this authority to that provider has that id")
-        if order.report_signature is not None:
-            if order.report_signature == signature:
+        earlier = session.scalar(
+            select(IssuedOrderReport).where(
+                IssuedOrderReport.order_id == order.id, IssuedOrderReport.round == round_
+            )
+        )
+        if earlier is not None or (round_ == 0 and order.report_signature is not None):
+            if signature in (getattr(earlier, "signature", None), order.report_signature):
                 return _answer(order), False
-            raise Conflict("the order's execution report is already recorded")
+            raise Conflict("the order's execution report of that round is already recorded")
+        answers = session.scalar(
+            select(func.count())
+            .select_from(ImpedimentAnswer)
+            .where(
+                ImpedimentAnswer.order_id == order.id,
+                ImpedimentAnswer.kind == AnswerKind.CLARIFICATION,
+            )
+        )
+        if round_ != (answers or 0) or order.state == IssuedState.WITHDRAWN:
+            raise Conflict(
+                f"no execution report of round {round_} is awaited: the order is {order.state}"
+            )
         window.check(message.signed_at, now)
         impeded = any(entry["outcome"] == ItemState.IMPEDED for entry in outcomes)
         order.state = IssuedState.IMPEDED if impeded else IssuedState.EXECUTED
@@ -60,12 +82,21 @@ def receive_execution_report(
         order.report_signature = signature
         order.report_received_at = now
         order.outcomes = outcomes
+        session.add(
+            IssuedOrderReport(
+                order_id=order.id,
+                round=round_,
+                body=order.report_body,
+                signature=signature,
+                received_at=now,
+            )
+        )
         record(
             session,
             f"provider:{provider.name}"[:128],
             "order_report_received",
             Subject("order", str(order.id)),
-            {"order_id": order_id, "state": order.state, "items": len(outcomes)},
+            {"order_id": order_id, "state": order.state, "items": len(outcomes), "round": round_},
             now=now,
         )
         return _answer(order), True

@@ -1,9 +1,11 @@
 """What the authority's people see of its orders (the console's supervision): each order's state
 as the authority can know it — sent (queued for the provider), received (the provider took it:
 the outbox's acknowledgement), executed or impediment (the signed execution report says so),
-overdue (received, no report, the removal deadline passed: Art 14(1)), in force or ended (a
-blocking or delisting order, until its end) — with the time it took or the time left, the next
-yearly review of blocking and delisting orders (Art 16-18), and the signed execution report."""
+overdue (received, no report, the removal deadline passed: Art 14(1)), clarified or withdrawn (the
+authority answered an impediment: a clarified order runs on a new clock from the answer's
+receipt, Art 14(5)-(6)), in force or ended (a blocking or delisting order, until its end) —
+with the time it took or the time left, the next yearly review of blocking and delisting orders
+(Art 16-18), and the signed execution report."""
 
 from __future__ import annotations
 
@@ -12,9 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tutela.authority.answer_models import ImpedimentAnswer
 from tutela.authority.models import IssuedOrder, OrderedProvider
 from tutela.db.database import Database
 from tutela.errors import NotFound
@@ -22,6 +25,7 @@ from tutela.messaging.canonical import parse_json
 from tutela.messaging.outbox import ACKNOWLEDGED
 from tutela.messaging.outbox_models import OutboxMessage
 from tutela.orders.access_documents import next_review
+from tutela.orders.answer_documents import answer_key
 from tutela.orders.states import IssuedState, OrderKind
 from tutela.orders.transport import ORDERS
 
@@ -102,7 +106,7 @@ def _supervised(
     )
     document = parse_json(row.body.encode("utf-8"))["payload"]
     ends_at = datetime.fromisoformat(document["ends_at"]) if "ends_at" in document else None
-    status, took, left = _status(row, received_at, ends_at, now, deadline)
+    status, took, left = _status(session, row, received_at, ends_at, now, deadline)
     review_at = next_review(row.issued_at, now) if ends_at is not None and ends_at > now else None
     items = list(row.outcomes) if row.outcomes is not None else list(document["items"])
     return SupervisedOrder(
@@ -124,6 +128,7 @@ def _supervised(
 
 
 def _status(
+    session: Session,
     row: IssuedOrder,
     received_at: datetime | None,
     ends_at: datetime | None,
@@ -134,16 +139,36 @@ def _status(
         if ends_at is not None and ends_at <= now:
             return "ended", None, None
         return ("in_force" if received_at else IssuedState.SENT), None, None
-    if row.report_body is not None:
+    if row.state == IssuedState.CLARIFIED:
+        # The clock runs again from the clarification's receipt (Art 14(5)-(6)).
+        received_at = clarification_received(session, row)
+        if received_at is None:
+            return IssuedState.CLARIFIED, None, None
+    elif row.report_body is not None:
         report = parse_json(row.report_body.encode("utf-8"))["payload"]
-        took = datetime.fromisoformat(report["completed_at"]) - datetime.fromisoformat(
-            report["received_at"]
-        )
+        started = report.get("clock_started_at") or report["received_at"]
+        took = datetime.fromisoformat(report["completed_at"]) - datetime.fromisoformat(started)
         return row.state, took, None
     if received_at is None:
         return IssuedState.SENT, None, None
     left = received_at + deadline - now
     return ("overdue" if left <= timedelta(0) else "received"), None, left
+
+
+def clarification_received(session: Session, row: IssuedOrder) -> datetime | None:
+    """When the provider took the authority's newest answer (its outbox acknowledgement)."""
+    number = session.scalar(
+        select(func.max(ImpedimentAnswer.number)).where(ImpedimentAnswer.order_id == row.id)
+    )
+    if number is None:
+        return None
+    return session.scalar(
+        select(OutboxMessage.delivered_at).where(
+            OutboxMessage.destination == ORDERS,
+            OutboxMessage.idempotency_key == answer_key(row.order_ref, int(number)),
+            OutboxMessage.status == ACKNOWLEDGED,
+        )
+    )
 
 
 def _report(session: Session, row: IssuedOrder) -> SignedReport | None:

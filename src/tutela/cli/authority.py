@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from tutela.authority.impediment_answers import answer_impediment
 from tutela.authority.issuing import (
     DEFAULT_LEGAL_BASIS,
     DEFAULT_REDRESS,
@@ -34,6 +35,7 @@ from tutela.messaging.sender import start_sender_thread
 from tutela.nodes.authority import create_authority_app
 from tutela.nodes.serving import run_http
 from tutela.operations.sender_tasks import alert_task, alert_transports
+from tutela.orders.answer_documents import AnswerKind
 from tutela.orders.authority_keys import add_authority_key, list_authority_keys
 from tutela.orders.documents import ITEM_KEYS
 from tutela.orders.transport import order_transports
@@ -184,6 +186,43 @@ def order_issue_command(
         sys.stdout.write(
             f"order {view.id} ({view.order_id}) for {view.items} item(s) queued for "
             f"{view.provider}\n"
+        )
+
+
+@order_app.command("answer")
+def order_answer_command(
+    order: Annotated[str, typer.Argument(help="The order's number or id.")],
+    by: Annotated[str, typer.Option("--by", help="Your console account (role case_officer).")],
+    clarification: Annotated[
+        str | None,
+        typer.Option(
+            "--clarification",
+            help="Answer the impediment: the provider's clock restarts from its receipt.",
+        ),
+    ] = None,
+    withdraw: Annotated[
+        bool, typer.Option("--withdraw", help="Withdraw the order instead.")
+    ] = False,
+    json_lines: JsonOption = False,
+) -> None:
+    """Answer the impediment an order's execution report names (Art 14(5)-(6)): a signed
+    clarification, or the order's withdrawal, queued for the provider."""
+    if withdraw == (clarification is not None):
+        raise InvalidInput("give either --clarification TEXT or --withdraw")
+    settings = load_settings()
+    issuer = Issuer.of(settings)
+    key = load_authority_key(settings)
+    kind = AnswerKind.WITHDRAWN if withdraw else AnswerKind.CLARIFICATION
+    with opened_database() as database:
+        view = answer_impediment(
+            database, by, order, kind, issuer.name, key, clarification=clarification
+        )
+    if json_lines:
+        print_json(view.as_dict())
+    else:
+        sys.stdout.write(
+            f"order {view.order} ({view.order_id}): answer {view.number} ({view.answer}) "
+            f"queued for the provider; the order is {view.state}\n"
         )
 
 

@@ -43,6 +43,7 @@ from tutela.messaging.transports import (
 from tutela.operations.outbox_listing import list_messages, retry_message
 from tutela.operations.sender_tasks import alert_task, alert_transports
 from tutela.orders.access_exports import end_orders
+from tutela.orders.access_reports import report_access_orders
 from tutela.orders.deadlines import EVERY_S as ORDERS_EVERY_S
 from tutela.orders.deadlines import mark_overdue
 from tutela.orders.transport import order_transports
@@ -134,6 +135,16 @@ def provider_tasks(settings: Settings, database: Database) -> list[PeriodicTask]
         alert_task(settings, database),
         PeriodicTask("orders-overdue", ORDERS_EVERY_S, partial(mark_overdue, database)),
         PeriodicTask("orders-ended", ORDERS_EVERY_S, partial(end_orders, database)),
+        # Blocking and delisting orders in force: their signed execution reports.
+        PeriodicTask(
+            "orders-access-reports",
+            ORDERS_EVERY_S,
+            partial(
+                report_access_orders,
+                database,
+                lambda: load_key_file(default_key_file(settings)),
+            ),
+        ),
     ]
 
 

@@ -1,5 +1,5 @@
-"""Alerts to the operator: floods, messages that failed for good, breached review SLAs and overdue
-deadlines. Each is derived from the state of the node by `raise_alerts`, which the sender runs
+"""Alerts to the operator: floods, messages that failed for good, breached review SLAs, overdue
+deadlines and removal orders escalating (50 % and 90 % of their time, then overdue). Each is derived from the state of the node by `raise_alerts`, which the sender runs
 every half minute (and `tutela status` before it reports): a condition raises one alert row, which
 resolves itself when the condition clears and opens again if it recurs. An alert raised or opened
 again also queues a signed webhook to the operator on the outbox, in the same transaction, so it
@@ -30,6 +30,7 @@ from tutela.errors import InvalidInput, NotFound
 from tutela.messaging.outbox import FAILED, enqueue
 from tutela.messaging.outbox_models import OutboxMessage
 from tutela.operations.models import OperatorAlert
+from tutela.orders.escalation import escalated
 from tutela.review.models import UNDECIDED
 from tutela.review.queues import PRIORITY_NAMES, URGENT
 from tutela.risk.reminders import reassessments_due
@@ -58,6 +59,7 @@ class AlertKind(StrEnum):
     SLA_BREACH = "sla_breach"
     DEADLINE_OVERDUE = "deadline_overdue"
     RISK_REASSESSMENT_DUE = "risk_reassessment_due"
+    ORDER_ESCALATION = "order_escalation"
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,6 +253,7 @@ def _conditions(session: Session, settings: Settings, now: datetime) -> Iterator
     yield from _breached_slas(session, settings, now)
     yield from _overdue_deadlines(session, now)
     yield from _risk_reassessments(session, now)
+    yield from _order_escalations(session, now)
 
 
 def _floods(session: Session, now: datetime) -> Iterator[Condition]:
@@ -386,6 +389,26 @@ def _overdue_deadlines(session: Session, now: datetime) -> Iterator[Condition]:
             f"for release at {notice.hold_until:%Y-%m-%d %H:%M} UTC and is still held; is the "
             "sender (`tutela serve` or `tutela outbox run`) running?",
             {"case_id": notice.case_id, "item_id": notice.item_id},
+        )
+
+
+def _order_escalations(session: Session, now: datetime) -> Iterator[Condition]:
+    # A removal order past 50 % of its time, then 90 %, then overdue (tutela.orders.escalation):
+    # one alert per order whose count is its level, so an acknowledged alert opens again when
+    # the order escalates further.
+    for order, level in escalated(session, now):
+        yield Condition(
+            AlertKind.ORDER_ESCALATION,
+            Subject("order", str(order.id)),
+            f"removal order {order.id} ({order.order_ref}) is {level.label} through its time: "
+            f"its deadline is {order.deadline_at:%Y-%m-%d %H:%M} UTC and an item still awaits "
+            "removal",
+            {
+                "order_id": order.order_ref,
+                "level": level.value,
+                "deadline_at": order.deadline_at.isoformat(),
+            },
+            count=level.value,
         )
 
 

@@ -26,6 +26,12 @@ MAX_NON_DISCLOSURE_WEEKS = 6
 MAX_ITEMS = 1000
 TEXT_MAX = 5000
 REF_MAX = 64
+# What an execution report may say of an item: removed, disabled or impeded (Annex VI), or, for
+# a blocking or delisting order, that its entry is in force in the exports.
+IN_FORCE_OUTCOME = "in_force"
+REPORT_OUTCOMES = frozenset(
+    {ItemState.REMOVED, ItemState.DISABLED, ItemState.IMPEDED, IN_FORCE_OUTCOME}
+)
 # What an item may be named by: the provider's item id, a URL, a SHA-256 of its bytes.
 ITEM_KEYS = ("item_id", "url", "sha256")
 
@@ -206,16 +212,30 @@ def execution_report(
     received_at: datetime,
     completed_at: datetime,
     outcomes: list[ItemOutcome],
+    round_: int = 0,
+    clock_started_at: datetime | None = None,
 ) -> dict[str, Any]:
-    """The execution report's document (Annex VI), to be signed with the provider's key."""
+    """The execution report's document (Annex VI), to be signed with the provider's key.
+    `round_` n > 0: the report after the authority's n-th answer to an impediment, whose receipt
+    (`clock_started_at`) started the clock again (Art 14(5)-(6))."""
     return {
         "schema": REPORT_SCHEMA,
         "order_id": order_id,
         "provider": provider_name,
+        "round": round_,
         "received_at": received_at.isoformat(),
+        "clock_started_at": (clock_started_at or received_at).isoformat(),
         "completed_at": completed_at.isoformat(),
         "items": [outcome.as_dict() for outcome in outcomes],
     }
+
+
+def report_round(document: dict[str, Any]) -> int:
+    """The round of a verified execution report (0 where the document predates rounds)."""
+    value = document.get("round", 0)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise InvalidInput("an execution report's round is a whole number from 0")
+    return value
 
 
 def read_execution_report(document: object) -> tuple[str, list[dict[str, Any]]]:
@@ -227,10 +247,9 @@ def read_execution_report(document: object) -> tuple[str, list[dict[str, Any]]]:
         raise IncompleteOrder(
             "an execution report names its order_id and items", missing=("order_id", "items")
         )
-    outcomes = {ItemState.REMOVED, ItemState.DISABLED, ItemState.IMPEDED}
     for entry in items:
-        if not isinstance(entry, dict) or entry.get("outcome") not in outcomes:
-            raise InvalidInput("each item of a report is removed, disabled or impediment")
+        if not isinstance(entry, dict) or entry.get("outcome") not in REPORT_OUTCOMES:
+            raise InvalidInput("each item of a report is removed, disabled, impediment or in_force")
     return order_id, [dict(entry) for entry in items]
 
 

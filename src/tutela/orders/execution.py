@@ -3,7 +3,10 @@
 the Annex V reasons (`…/impediment`), which takes the item off the 24-hour clock (Art 14(5)-(6)).
 Once every item is settled, the execution report (Annex VI: removed or disabled, date and time,
 per item; the impediments) is signed with the provider's key and queued for the authority in the
-same transaction. A platform reaches only its own items; a repeated answer changes nothing."""
+same transaction. A platform reaches only its own items (the provider's compliance officers, in
+the console's order queue, reach every item); a repeated answer changes nothing. After the
+authority's n-th answer to an impediment (tutela.orders.impediment_answers) the next report is
+round n, under its own idempotency key."""
 
 from __future__ import annotations
 
@@ -55,12 +58,13 @@ def confirm_executed(
     actor: str,
     key: SigningKey,
     *,
-    platform: str,
+    platform: str | None,
     action: str = ItemState.REMOVED,
     executed_at: datetime | None = None,
     clock: Clock | None = None,
 ) -> ItemAnswer:
-    """The platform removed (or disabled) the item; `executed_at` defaults to now."""
+    """The platform removed (or disabled) the item; `executed_at` defaults to now. `platform`
+    None: any platform's item (a person in the console answers for the provider)."""
     if action not in (ItemState.REMOVED, ItemState.DISABLED):
         raise InvalidInput("an executed item was removed or disabled")
     now = (clock or SystemClock()).now()
@@ -93,12 +97,13 @@ def file_impediment(
     actor: str,
     key: SigningKey,
     *,
-    platform: str,
+    platform: str | None,
     reason: str,
     explanation: str,
     clock: Clock | None = None,
 ) -> ItemAnswer:
-    """The item cannot be removed, for one of the reasons of Annex V: it stops its clock."""
+    """The item cannot be removed, for one of the reasons of Annex V: it stops its clock.
+    `platform` None: any platform's item (the console's impediment form)."""
     cause = impediment_of(reason)
     explanation = explanation.strip()
     if not explanation or len(explanation) > EXPLANATION_MAX:
@@ -125,7 +130,7 @@ def file_impediment(
 
 
 def _item_of(
-    session: Session, order_id: int, item_id: int, platform: str
+    session: Session, order_id: int, item_id: int, platform: str | None
 ) -> tuple[ReceivedOrder, ReceivedOrderItem]:
     """The order's item, if it is `platform`'s (another platform's is NotFound, as a missing
     one); the order row is locked, so that two last answers cannot both miss the report."""
@@ -137,8 +142,10 @@ def _item_of(
             ReceivedOrderItem.order_id == order_id, ReceivedOrderItem.item_id == item_id
         )
     )
-    if order is None or item is None or item.platform != platform:
+    if order is None or item is None or platform not in (None, item.platform):
         raise NotFound(f"no item {item_id} in order {order_id}")
+    if order.state == ReceivedState.WITHDRAWN:
+        raise Conflict("the authority withdrew this order")
     return order, item
 
 
@@ -165,7 +172,13 @@ def _report_if_settled(
         for item in items
     ]
     report = execution_report(
-        order.order_ref, document["provider"]["name"], order.received_at, now, outcomes
+        order.order_ref,
+        document["provider"]["name"],
+        order.received_at,
+        now,
+        outcomes,
+        order.answers,
+        order.clock_started_at,
     )
     signed = sign_message(key, REPORT_KIND, report_key(order), report, now)
     url = str(document["authority"]["url"]).rstrip("/") + REPORTS_PATH
@@ -181,8 +194,10 @@ def _report_if_settled(
 
 
 def report_key(order: ReceivedOrder) -> str:
-    """The idempotency key of the order's execution report."""
-    return REPORT_PREFIX + order.order_ref
+    """The idempotency key of the order's execution report of its current round."""
+    if not order.answers:
+        return REPORT_PREFIX + order.order_ref
+    return f"{REPORT_PREFIX}{order.order_ref}:{order.answers}"
 
 
 def _answer(order: ReceivedOrder, item: ReceivedOrderItem) -> ItemAnswer:

@@ -52,6 +52,12 @@ class ReceivedOrder(Base):
     non_disclosure_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     # Art 16-18: a blocking or delisting order is in force until then (at most 5 years).
     ends_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # When the running clock started: receipt, or the authority's clarification of an
+    # impediment (Art 14(5)-(6)); None means at receipt (orders received before it was kept).
+    clock_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # The authority's answers to impediments taken (tutela.orders.impediment_answers); the
+    # execution report after the n-th is round n.
+    answers: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ReceivedOrderItem(Base):

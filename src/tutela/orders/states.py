@@ -22,6 +22,7 @@ class ReceivedState(StrEnum):
     IMPEDED = "impediment"  # every item settled, at least one by an impediment (Annex V)
     IN_FORCE = "in_force"  # a blocking or delisting order, until its end (Art 16-18)
     ENDED = "ended"  # its end passed: its URLs left the exports
+    WITHDRAWN = "withdrawn"  # the authority withdrew it in answer to an impediment
 
 
 class ItemState(StrEnum):
@@ -50,3 +51,5 @@ class IssuedState(StrEnum):
     SENT = "sent"  # in the outbox, or taken by the provider (see the outbox message's status)
     EXECUTED = "executed"  # the signed execution report says every item was removed or disabled
     IMPEDED = "impediment"  # the report names at least one impediment
+    CLARIFIED = "clarified"  # the authority answered the impediment: the clock runs again
+    WITHDRAWN = "withdrawn"  # the authority withdrew the order in answer to an impediment
