@@ -23,6 +23,7 @@ import httpcore
 import httpx
 
 from tutela.errors import RefusedTarget
+from tutela.messaging.http import open_client
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 # (host, port) → the addresses a TCP connection to it may use; OSError when it does not resolve.
@@ -173,5 +174,5 @@ def webhook_client(*, allow_private: bool, timeout_s: float = TIMEOUT_S) -> http
     """The client platform webhooks are POSTed with: pinned to checked public addresses, or, on a
     node that allows private targets, httpx's own (environment proxies honoured)."""
     if allow_private:
-        return httpx.Client(timeout=timeout_s, follow_redirects=False)
-    return httpx.Client(timeout=timeout_s, follow_redirects=False, transport=PinnedTransport())
+        return open_client(timeout_s)
+    return open_client(timeout_s, transport=PinnedTransport())
