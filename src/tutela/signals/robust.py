@@ -37,6 +37,8 @@ WORK_SIDE = 256
 # A copy turned onto a larger canvas has this much of each outermost line in the fill colour
 # (all but where a corner of the picture touches it).
 ROTATED_EDGE_SHARE = 0.6
+# Edge lines judged at once when peeling a frame, doubling while all are frame.
+PEEL_CHUNK = 16
 # A trim that keeps less than this share of either side is a guess too far.
 MIN_KEPT = 0.3
 # Under this share trimmed from every side the trim variant would repeat the plain hash.
@@ -59,7 +61,7 @@ def robust_variants(grey: np.ndarray) -> tuple[tuple[str, str], ...]:
     # A frame's first pass (one bar: a caption) and its last (layers of app chrome) both, as
     # further passes may eat into a picture of flat shapes.
     boxes = [("trim", frame_box(grey, uniform=True))]
-    boxes += [("frame", frame_box(grey, uniform=False, passes=n)) for n in (1, FRAME_PASSES)]
+    boxes += [("frame", box) for box in frame_boxes(grey, uniform=False, passes=(1, FRAME_PASSES))]
     for name, box in boxes:
         if box is not None and box not in seen:
             seen.add(box)
@@ -83,18 +85,27 @@ def frame_box(
     tones (caption bars, app chrome). Runs of frame lines are peeled from each edge, each judged
     within what is left, so a title bar above a sidebar comes off before the sidebar is judged;
     at most `passes` rounds of the four sides (default: one for `uniform`, else FRAME_PASSES)."""
+    count = passes or (1 if uniform else FRAME_PASSES)
+    return frame_boxes(grey, uniform=uniform, passes=(count,))[0]
+
+
+def frame_boxes(
+    grey: np.ndarray, *, uniform: bool, passes: tuple[int, ...]
+) -> list[tuple[int, int, int, int] | None]:
+    """frame_box after each number of `passes` (ascending), from one run of the rounds."""
     height, width = grey.shape
     top, bottom, left, right = 0, height, 0, width
     bins = grey >> 4  # 16 tone bins
+    found: list[tuple[int, int, int, int] | None] = []
     # A border is one band per side; app chrome may be several (a title bar above tabs).
-    for _ in range(passes or (1 if uniform else FRAME_PASSES)):
+    for done in range(1, max(passes) + 1):
         box = (top, bottom, left, right)
         inner = bins[top:bottom, left:right]
         peel_top, ground_top = _peel(inner, uniform)
         peel_bottom, ground_bottom = _peel(inner[::-1], uniform)
         top, bottom = top + peel_top, bottom - peel_bottom
         if bottom - top <= MIN_KEPT * height:
-            return None
+            break
         # A frame has one ground colour: with bars peeled above or below, the sides must match
         # them (else the flat side of a picture of shapes would be taken for frame).
         same = None
@@ -104,13 +115,16 @@ def frame_box(
         left += _peel(inner, uniform, same)[0]
         right -= _peel(inner[::-1], uniform, same)[0]
         if right - left <= MIN_KEPT * width:
-            return None
-        if (top, bottom, left, right) == box:
             break
-    trimmed = max(top / height, 1 - bottom / height, left / width, 1 - right / width)
-    if trimmed < MIN_TRIMMED:
-        return None
-    return top, bottom, left, right
+        settled = (top, bottom, left, right) == box
+        if done in passes or settled:
+            trimmed = max(top / height, 1 - bottom / height, left / width, 1 - right / width)
+            kept = None if trimmed < MIN_TRIMMED else (top, bottom, left, right)
+            found += [kept] * sum(1 for n in passes if n >= done and (n == done or settled))
+        if settled:
+            break
+    # A guess too far (too little kept) answers None for this and every later count.
+    return found + [None] * (len(passes) - len(found))
 
 
 def _frame_lines(
@@ -133,12 +147,20 @@ def _frame_lines(
 
 
 def _peel(bins: np.ndarray, uniform: bool, ground: int | None = None) -> tuple[int, int]:
-    """How many leading rows of `bins` are frame, and the ground tone they were judged by."""
+    """How many leading rows of `bins` are frame, and the ground tone they were judged by.
+    Rows are judged in growing chunks until one is not frame (a frame is a small share of the
+    picture: judging every row each time cost most of the robust variants' time)."""
     first, edge_ground = _frame_lines(bins[:1], uniform, ground)
     if not first.all():  # the usual case, a picture to its edge: one line looked at
         return 0, edge_ground
-    flags, ground = _frame_lines(bins, uniform, edge_ground)
-    return _run(flags), ground
+    start, chunk = 1, PEEL_CHUNK
+    while start < len(bins):
+        flags, _ = _frame_lines(bins[start : start + chunk], uniform, edge_ground)
+        run = _run(flags)
+        if run < len(flags):
+            return start + run, edge_ground
+        start, chunk = start + len(flags), 2 * chunk
+    return len(bins), edge_ground
 
 
 def _run(flags: np.ndarray) -> int:
@@ -168,14 +190,21 @@ def _unrotated(image: Image.Image, degrees: float) -> np.ndarray | None:
     h = (height * c - width * s) / det
     if min(w, h) <= MIN_HASHABLE_SIDE:
         return None
-    back = image.rotate(-degrees, Image.Resampling.BILINEAR)
-    return _centre(back, w, h)
-
-
-def _centre(image: Image.Image, w: float, h: float) -> np.ndarray:
-    left, top = (image.width - w) / 2, (image.height - h) / 2
-    box = (round(left), round(top), round(left + w), round(top + h))
-    return np.asarray(image.crop(box))
+    # Image.rotate(-degrees) cut to the centred w × h box, sampling only that box: the same
+    # affine map as Pillow's rotate, shifted to the box's corner.
+    left = round((width - w) / 2)
+    top = round((height - h) / 2)
+    size = (round((width + w) / 2) - left, round((height + h) / 2) - top)
+    angle = math.radians(degrees)
+    a, b = round(math.cos(angle), 15), round(math.sin(angle), 15)
+    d, e = -b, a
+    cx, cy = width / 2.0, height / 2.0
+    c = a * (left - cx) + b * (top - cy) + cx
+    f = d * (left - cx) + e * (top - cy) + cy
+    back = image.transform(
+        size, Image.Transform.AFFINE, (a, b, c, d, e, f), Image.Resampling.BILINEAR
+    )
+    return np.asarray(back)
 
 
 def _add(out: list[tuple[str, str]], name: str, pixels: np.ndarray) -> None:
