@@ -24,10 +24,10 @@ from provider_fixtures import decide_signals, in_process_client
 from tutela import egress
 from tutela.db.database import Database
 from tutela.db.types import utc_now
-from tutela.detection.deliveries import deliver_due
+from tutela.detection.deliveries import deliver_due, webhook_client
 from tutela.detection.models import DeliveryAttempt, WebhookDelivery
 from tutela.detection.webhooks import register_webhook
-from tutela.egress import Address, PinnedTransport, is_private, webhook_client
+from tutela.egress import Address, PinnedTransport, is_private
 from tutela.errors import RefusedTarget
 from tutela.settings import Settings
 

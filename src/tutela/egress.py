@@ -23,7 +23,6 @@ import httpcore
 import httpx
 
 from tutela.errors import RefusedTarget
-from tutela.messaging.http import open_client
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 # (host, port) → the addresses a TCP connection to it may use; OSError when it does not resolve.
@@ -168,11 +167,3 @@ class PinnedTransport(httpx.HTTPTransport):
             keepalive_expiry=limits.keepalive_expiry,
             network_backend=PinnedBackend(backend),
         )
-
-
-def webhook_client(*, allow_private: bool, timeout_s: float = TIMEOUT_S) -> httpx.Client:
-    """The client platform webhooks are POSTed with: pinned to checked public addresses, or, on a
-    node that allows private targets, httpx's own (environment proxies honoured)."""
-    if allow_private:
-        return open_client(timeout_s)
-    return open_client(timeout_s, transport=PinnedTransport())

@@ -19,11 +19,13 @@ from typing import ClassVar
 import httpx
 from sqlalchemy import insert, select, update
 
+from tutela.clock import utc_now
 from tutela.db.database import Database
-from tutela.db.types import utc_now
 from tutela.detection.models import DeliveryAttempt, Webhook, WebhookDelivery
+from tutela.egress import PinnedTransport
 from tutela.messaging import delivery
 from tutela.messaging.delivery import Outcome, Tried
+from tutela.messaging.http import open_client
 from tutela.messaging.retry import RetryPolicy, classify_exception, classify_response, raise_for
 from tutela.messaging.signing import webhook_signature
 from tutela.messaging.transports import OutgoingMessage, SendResult, Transport, TransportContext
@@ -72,6 +74,15 @@ def deliver_due(
         together=True,
     )
     return run.tried
+
+
+def webhook_client(*, allow_private: bool, timeout_s: float = TIMEOUT_S) -> httpx.Client:
+    """The client platform webhooks are POSTed with (the one client factory's): connecting only
+    to addresses tutela.egress checked as public, or, on a node that allows private targets,
+    httpx's own transport (environment proxies honoured)."""
+    if allow_private:
+        return open_client(timeout_s)
+    return open_client(timeout_s, transport=PinnedTransport())
 
 
 class WebhookTransport(Transport):

@@ -28,13 +28,12 @@ import httpx
 from tutela.clock import Clock
 from tutela.db.database import Database, open_database
 from tutela.detection.bases import DetectionGate
-from tutela.detection.deliveries import CONCURRENCY, deliver_due
+from tutela.detection.deliveries import CONCURRENCY, deliver_due, webhook_client
 from tutela.detection.hasher import Hasher
 from tutela.detection.held_payloads import sealing_key
 from tutela.detection.pipeline import decide_stream
 from tutela.detection.queue import ClaimedJob, claim_jobs, renew_leases
 from tutela.detection.verdicts import Outcome, record_outcomes
-from tutela.egress import webhook_client
 from tutela.indicators.matcher import Matcher
 from tutela.master_key import MasterKey
 from tutela.settings import Settings
