@@ -89,6 +89,9 @@ class Job(Base):
     leased_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     leased_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    # A video upload's file, relative to the data directory (tutela.detection.video_queue); it is
+    # removed once the verdict is committed. None: the content is in item_payloads, or none.
+    spool_path: Mapped[str | None] = mapped_column(String(512), nullable=True)
 
 
 class ItemMatch(Base):
