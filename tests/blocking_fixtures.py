@@ -28,8 +28,8 @@ from tutela.authority.issuing import Issuer
 from tutela.authority.providers import add_provider
 from tutela.centre.providers import register_provider
 from tutela.centre.url_list import add_url
+from tutela.clock import utc_now
 from tutela.db.database import Database
-from tutela.db.types import utc_now
 from tutela.messaging.outbox_models import OutboxMessage
 from tutela.messaging.signing import SigningKey, SigningWindow, generate_key_file
 from tutela.nodes.centre import create_centre_app

@@ -33,8 +33,8 @@ from tutela.authority.keys import authority_key_file
 from tutela.authority.models import IssuedOrder
 from tutela.authority.providers import add_provider
 from tutela.authority.supervision import supervised_orders
+from tutela.clock import utc_now
 from tutela.db.database import Database, open_database
-from tutela.db.types import utc_now
 from tutela.messaging.outbox import deliver_due
 from tutela.messaging.outbox_models import OutboxMessage
 from tutela.messaging.signing import SigningKey, SigningWindow, generate_key_file

@@ -21,8 +21,8 @@ from tutela.centre.models import CentreIndicator, CentreReport, Forwarding
 from tutela.centre.providers import register_provider
 from tutela.centre.triage import forward_report, mark_unfounded
 from tutela.cli import main
+from tutela.clock import utc_now
 from tutela.db import Database
-from tutela.db.types import utc_now
 from tutela.messaging.outbox_models import OutboxMessage
 from tutela.messaging.signing import generate_key_file, sign_report
 from tutela.reporting.report import build_report

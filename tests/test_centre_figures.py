@@ -31,8 +31,8 @@ from tutela.audit.log import Action, list_entries
 from tutela.auth.api_keys import create_api_key
 from tutela.auth.csrf import issue_csrf_token
 from tutela.auth.users import create_user
+from tutela.clock import FixedClock, utc_now
 from tutela.db.database import Database
-from tutela.db.types import utc_now
 from tutela.nodes.centre import create_centre_app
 from tutela.settings import Settings
 from tutela.transparency.centre_figures import centre_figures
@@ -143,7 +143,7 @@ def test_the_centres_metrics_carry_the_figures_of_the_year(
     seeded: Database,  # noqa: F811
 ) -> None:
     registry = CollectorRegistry()
-    registry.register(CentreFiguresCollector(seeded, clock=lambda: NOW))
+    registry.register(CentreFiguresCollector(seeded, clock=FixedClock(NOW)))
     samples = samples_of(generate_latest(registry).decode())
 
     figures = expected(seeded)

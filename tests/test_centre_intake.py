@@ -14,8 +14,8 @@ from tutela.centre.intake import accept_report, receive_report
 from tutela.centre.models import CentreReport, Forwarding
 from tutela.centre.providers import register_provider
 from tutela.centre.triage import forward_report, mark_unfounded, next_for_triage, set_routing_rule
+from tutela.clock import utc_now
 from tutela.db import Database
-from tutela.db.types import utc_now
 from tutela.errors import IncompleteReport, InvalidSignature, UnknownProvider
 from tutela.messaging.outbox import ACKNOWLEDGED, deliver_due
 from tutela.messaging.outbox_models import OutboxMessage

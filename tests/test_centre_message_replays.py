@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import func, select
 
 from report_samples import PROVIDER, sample_input
+from tutela.clock import utc_now
 from tutela.db import Database
-from tutela.db.types import utc_now
 from tutela.enforcement.received_messages import receive_centre_message
 from tutela.errors import StaleSignature
 from tutela.messaging.messages import SignedMessage, sign_message

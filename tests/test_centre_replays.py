@@ -18,8 +18,8 @@ from sqlalchemy import func, select
 from report_samples import PROVIDER, sample_input
 from tutela.centre.models import CentreReport
 from tutela.centre.providers import register_provider
+from tutela.clock import utc_now
 from tutela.db import Database
-from tutela.db.types import utc_now
 from tutela.messaging.canonical import canonical_json
 from tutela.messaging.signing import SignedReport, SigningKey, generate_key_file, sign_report
 from tutela.nodes.centre import create_centre_app

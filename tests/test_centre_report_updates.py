@@ -16,8 +16,8 @@ from report_samples import PROVIDER, sample_input
 from tutela.centre.models import CentreReport
 from tutela.centre.providers import register_provider
 from tutela.centre.update_models import CentreReportUpdate
+from tutela.clock import utc_now
 from tutela.db import Database
-from tutela.db.types import utc_now
 from tutela.messaging.outbox import deliver_due
 from tutela.messaging.signing import SigningKey, generate_key_file
 from tutela.nodes.centre import create_centre_app

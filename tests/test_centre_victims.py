@@ -27,8 +27,8 @@ from tutela.centre.models import CentreReport
 from tutela.centre.triage import forward_report, set_routing_rule
 from tutela.centre.victims import add_requester
 from tutela.cli import main
+from tutela.clock import utc_now
 from tutela.db import Database
-from tutela.db.types import utc_now
 from tutela.messaging.messages import sign_message
 from tutela.messaging.outbox_models import OutboxMessage
 from tutela.messaging.signing import SigningKey, generate_key_file, sign_report

@@ -9,8 +9,8 @@ import time
 from sqlalchemy import select
 
 from provider_fixtures import decide_signals
+from tutela.clock import utc_now
 from tutela.db.database import Database
-from tutela.db.types import utc_now
 from tutela.detection.items import accept_signals
 from tutela.detection.models import FloodAlert
 from tutela.detection.policy import set_bank_policy

@@ -17,8 +17,8 @@ from password_hashing import cheap_argon2  # noqa: F401  (a fixture)
 from test_authority_console import PROVIDER, client_of, count, sign_in
 from test_authority_console import authority as authority  # a fixture
 from tutela.authority.models import IssuedOrder
+from tutela.clock import utc_now
 from tutela.db.database import Database
-from tutela.db.types import utc_now
 from tutela.messaging.outbox_models import OutboxMessage
 from tutela.messaging.signing import SigningKey
 

@@ -17,8 +17,8 @@ from typing import cast
 import pytest
 
 from provider_fixtures import run_pipeline
+from tutela.clock import utc_now
 from tutela.db.database import Database
-from tutela.db.types import utc_now
 from tutela.detection.hasher import Hasher, HashJob, Result
 from tutela.detection.items import accept_signals, accept_upload, get_item
 from tutela.detection.pipeline import MAX_JOB_ATTEMPTS, Outcomes, decide_stream

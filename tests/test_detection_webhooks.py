@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy import select
 
 from provider_fixtures import decide_signals, in_process_client
+from tutela.clock import utc_now
 from tutela.db.database import Database
-from tutela.db.types import utc_now
 from tutela.detection.deliveries import CONCURRENCY, MAX_ATTEMPTS, deliver_due
 from tutela.detection.models import WebhookDelivery
 from tutela.detection.webhooks import register_webhook

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import select
 
+from tutela.clock import FixedClock
 from tutela.db import Database
 from tutela.indicators.banks import create_bank
 from tutela.indicators.fetchers import FetchFailed, NcmecCredentials, fetch_ncmec, ncmec_client
@@ -21,6 +23,7 @@ from tutela.indicators.models import Indicator
 
 MD5 = "0123456789abcdef0123456789abcdef"
 SHA1 = "0123456789abcdef0123456789abcdef01234567"
+AT = datetime.fromtimestamp(1_700_000_000, UTC)
 PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
 VIDEO_MD5 = "fedcba9876543210fedcba9876543210"
 NS = 'xmlns="https://hashsharing.ncmec.org/hashsharing/v2"'
@@ -160,9 +163,9 @@ def test_a_completed_fetch_starts_the_next_from_where_it_ended(
     database: Database, client: object, ncmec: FakeNcmec
 ) -> None:
     create_bank(database, "ncmec")
-    fetch_ncmec(database, "ncmec", client, now=lambda: 1_700_000_000)
+    fetch_ncmec(database, "ncmec", client, clock=FixedClock(AT))
     ncmec.requests.clear()
-    fetch_ncmec(database, "ncmec", client, now=lambda: 1_700_000_600)
+    fetch_ncmec(database, "ncmec", client, clock=FixedClock(AT + timedelta(minutes=10)))
     first = parse_qs(urlsplit(ncmec.requests[0]).query)
     # The new range starts at the old end (the client formats it as a date).
     assert first["from"] != ["1970-01-01T00:00:00Z"]

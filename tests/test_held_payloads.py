@@ -18,8 +18,8 @@ from password_hashing import CHEAP
 from provider_fixtures import make_bank
 from review_fixtures import METADATA, add_people, jpeg_bytes, photo, with_vault
 from tutela.auth import passwords
+from tutela.clock import utc_now
 from tutela.db.database import Database, open_database
-from tutela.db.types import utc_now
 from tutela.detection.held_payloads import held_content
 from tutela.detection.items import accept_upload, get_item
 from tutela.detection.models import ItemPayload

@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
+from tutela.clock import utc_now
 from tutela.db import Database
-from tutela.db.types import utc_now
 from tutela.indicators import banks, matcher_rows
 from tutela.indicators.changes import changes_since, latest_seq
 from tutela.indicators.ledger import (

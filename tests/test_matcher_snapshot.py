@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy import text
 
 from tutela.cli import main
+from tutela.clock import utc_now
 from tutela.db import Database, open_database
-from tutela.db.types import utc_now
 from tutela.indicators import banks
 from tutela.indicators import matcher as matcher_module
 from tutela.indicators.changes import latest_seq

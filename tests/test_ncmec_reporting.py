@@ -28,8 +28,8 @@ from review_fixtures import detect, jpeg_bytes, photo, review_db, with_vault
 from tutela.audit.log import Subject, list_entries
 from tutela.cli import main
 from tutela.cli.outbox import NCMEC_ACTOR, NCMEC_PURPOSE, provider_transports
+from tutela.clock import utc_now
 from tutela.db import Database
-from tutela.db.types import utc_now
 from tutela.errors import ConfigurationError, Conflict
 from tutela.messaging.messages import open_message
 from tutela.messaging.outbox import (

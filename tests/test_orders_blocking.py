@@ -20,9 +20,8 @@ from blocking_fixtures import LISTED, RULES, Nodes, delivered, follow, issue, no
 from password_hashing import cheap_argon2  # noqa: F401  (a fixture)
 from tutela.audit.models import AuditEntry
 from tutela.centre.order_copies import receive_order_copy
-from tutela.clock import FixedClock
+from tutela.clock import FixedClock, utc_now
 from tutela.db.database import Database
-from tutela.db.types import utc_now
 from tutela.errors import InvalidInput, InvalidSignature, UnknownItem
 from tutela.indicators.feed_subscription import FeedPage
 from tutela.indicators.fetchers.checkpoints import FetchFailed

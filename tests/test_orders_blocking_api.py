@@ -19,8 +19,8 @@ from blocking_fixtures import LISTED, Nodes, delivered, issue, nodes
 from password_hashing import cheap_argon2  # noqa: F401  (fixture)
 from provider_fixtures import in_process_client
 from tutela.audit.models import AuditEntry
+from tutela.clock import utc_now
 from tutela.db.database import Database
-from tutela.db.types import utc_now
 from tutela.messaging.messages import SignedMessage, sign_message
 from tutela.orders.access_documents import BLOCKING_KIND
 from tutela.orders.access_models import ListedUrl, ReceivedOrderUrl

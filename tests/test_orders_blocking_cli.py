@@ -20,8 +20,8 @@ from tutela.audit.models import AuditEntry
 from tutela.auth.users import create_user
 from tutela.centre.url_list_models import CentreUrl
 from tutela.cli import main
+from tutela.clock import utc_now
 from tutela.db import Database
-from tutela.db.types import utc_now
 from tutela.messaging.outbox_models import OutboxMessage
 from tutela.settings import Settings
 

@@ -31,6 +31,7 @@ from transparency_seed import (
 from tutela.api.transparency_metrics import TransparencyCollector
 from tutela.audit.models import AuditEntry
 from tutela.cli import main
+from tutela.clock import FixedClock
 from tutela.db import Database, open_database
 from tutela.errors import Forbidden
 from tutela.nodes.provider import create_app
@@ -216,7 +217,9 @@ def test_making_a_report_is_audited_and_a_reviewer_may_not_read_the_figures(
 def test_metrics_show_this_years_error_rates_and_reversal_rate(seeded: Settings) -> None:
     database = open_database(seeded)
     try:
-        families = {m.name: m for m in TransparencyCollector(database, lambda: IN_YEAR).collect()}
+        families = {
+            m.name: m for m in TransparencyCollector(database, FixedClock(IN_YEAR)).collect()
+        }
     finally:
         database.close()
     want = expected_error_rates()[("ncmec", "pdq", "11-20")]

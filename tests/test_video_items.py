@@ -17,8 +17,8 @@ from sqlalchemy import select
 
 from provider_fixtures import in_process_client, make_key
 from tutela.auth.users import create_user, get_user
+from tutela.clock import utc_now
 from tutela.db.database import Database
-from tutela.db.types import utc_now
 from tutela.detection.models import Case
 from tutela.indicators import banks
 from tutela.indicators.ledger import add_indicator

@@ -22,8 +22,8 @@ from sqlalchemy import select
 
 from provider_fixtures import decide_signals, in_process_client
 from tutela import egress
+from tutela.clock import utc_now
 from tutela.db.database import Database
-from tutela.db.types import utc_now
 from tutela.detection.deliveries import deliver_due, webhook_client
 from tutela.detection.models import DeliveryAttempt, WebhookDelivery
 from tutela.detection.webhooks import register_webhook

@@ -1,9 +1,19 @@
-"""Where services get the time: the system clock in production, a fixed one that tests move."""
+"""Where the time comes from, the one place in tutela that reads the machine's clock.
+
+Services take a `Clock` (the `SystemClock` in production, a `FixedClock` that tests set and move);
+functions that are given the time take it as a `now: datetime` parameter. `utc_now` is the system
+clock's time as a function, for column defaults and the edges that pass `now` in.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
+
+
+def utc_now() -> datetime:
+    """The machine's current time, as an aware UTC datetime."""
+    return datetime.now(UTC)
 
 
 class Clock(Protocol):
@@ -16,7 +26,7 @@ class SystemClock:
     """The machine's clock."""
 
     def now(self) -> datetime:
-        return datetime.now(UTC)
+        return utc_now()
 
 
 class FixedClock:

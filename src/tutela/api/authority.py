@@ -20,8 +20,8 @@ from tutela.api.middleware import harden
 from tutela.api.orders import REPLAYED_HEADER, signed_body
 from tutela.api.problems import install_problem_handlers
 from tutela.authority.reports import receive_execution_report
+from tutela.clock import utc_now
 from tutela.db.database import Database, open_database
-from tutela.db.types import utc_now
 from tutela.errors import Unauthorized
 from tutela.messaging.signing import SigningWindow
 from tutela.settings import Settings

@@ -34,9 +34,9 @@ from tutela.centre.keys import load_centre_key
 from tutela.centre.linking import PdqLinker
 from tutela.centre.providers import ProviderKeys
 from tutela.centre.status import report_status
+from tutela.clock import utc_now
 from tutela.db.database import Database
 from tutela.db.engine import create_engine_from
-from tutela.db.types import utc_now
 from tutela.errors import InvalidInput, RequestTooLarge, Unauthorized
 from tutela.messaging.signing import SigningKey, SigningWindow
 from tutela.process import startup_heap_frozen

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Header, Request
 from starlette.concurrency import run_in_threadpool
 
 from tutela.api.deps import AUTH_KEY, CENTRE_SIGNATURE, ServicesDep
-from tutela.db.types import utc_now
+from tutela.clock import utc_now
 from tutela.enforcement import received_messages
 from tutela.errors import RequestTooLarge, Unauthorized, Unreadable
 from tutela.messaging.signing import SigningWindow, load_public_key

@@ -7,8 +7,7 @@ providers' registered names, never a person."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from datetime import datetime
+from collections.abc import Iterator
 
 from fastapi import Depends, FastAPI, Response
 from prometheus_client import CollectorRegistry, generate_latest
@@ -19,8 +18,8 @@ from starlette.concurrency import run_in_threadpool
 from tutela.api.deps import BearerDep, scope_doc
 from tutela.api.metrics import CONTENT_TYPE
 from tutela.auth.api_keys import ApiKeyView, authenticate
+from tutela.clock import Clock, SystemClock
 from tutela.db.database import Database
-from tutela.db.types import utc_now
 from tutela.transparency.centre_figures import centre_figures
 from tutela.transparency.periods import Year
 
@@ -28,13 +27,13 @@ SCOPE = "metrics"
 
 
 class CentreFiguresCollector(Collector):
-    def __init__(self, database: Database, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, database: Database, clock: Clock | None = None) -> None:
         self._database = database
-        self._clock = clock
+        self._clock = clock or SystemClock()
 
     def collect(self) -> Iterator[Metric]:
         with self._database.reader() as session:
-            figures = centre_figures(session, Year.of(self._clock().year))
+            figures = centre_figures(session, Year.of(self._clock.now().year))
         reports = figures["reports"]
         yield _labelled(
             "tutela_centre_reports_by_member_state",

@@ -12,8 +12,8 @@ from starlette.concurrency import run_in_threadpool
 
 from tutela.centre.providers import ProviderKeys
 from tutela.centre.updates import receive_report_update
+from tutela.clock import utc_now
 from tutela.db.database import Database
-from tutela.db.types import utc_now
 from tutela.errors import RequestTooLarge, Unauthorized
 from tutela.messaging.signing import SigningWindow
 

@@ -13,9 +13,9 @@ from starlette.concurrency import run_in_threadpool
 from tutela.api.deps import AUTH_KEY
 from tutela.api.orders import REPLAYED_HEADER, signed_body
 from tutela.authority.compliance import receive_compliance_document
+from tutela.clock import utc_now
 from tutela.compliance.documents import COMPLIANCE_PATH
 from tutela.db.database import Database
-from tutela.db.types import utc_now
 from tutela.errors import Unauthorized
 from tutela.messaging.signing import SigningWindow
 

@@ -30,8 +30,8 @@ from collections import deque
 
 from starlette.concurrency import run_in_threadpool
 
+from tutela.clock import utc_now
 from tutela.db.database import Database
-from tutela.db.types import utc_now
 from tutela.detection.bases import DetectionGate, service_of
 from tutela.detection.hashing_service import HashingService, Result
 from tutela.detection.items import Accepted, Submission, accept_many

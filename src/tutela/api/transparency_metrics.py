@@ -5,14 +5,13 @@ complaints by outcome. Labels name banks and signal types only, never a person o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from datetime import datetime
+from collections.abc import Iterator
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from tutela.clock import Clock, SystemClock
 from tutela.db.database import Database
-from tutela.db.types import utc_now
 from tutela.transparency.periods import Year
 from tutela.transparency.provider_figures import provider_figures
 
@@ -20,13 +19,13 @@ RATE_LABELS = ["bank", "signal_type", "distance_band"]
 
 
 class TransparencyCollector(Collector):
-    def __init__(self, database: Database, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, database: Database, clock: Clock | None = None) -> None:
         self._database = database
-        self._clock = clock
+        self._clock = clock or SystemClock()
 
     def collect(self) -> Iterator[Metric]:
         with self._database.reader() as session:
-            figures = provider_figures(session, Year.of(self._clock().year))
+            figures = provider_figures(session, Year.of(self._clock.now().year))
         rate = GaugeMetricFamily(
             "tutela_error_rate",
             "Share of reviewed matches judged not abuse this year",

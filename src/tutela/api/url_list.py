@@ -12,8 +12,8 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from tutela.centre.url_list import MAX_PAGE, URL_FEED_PATH, signed_url_page
+from tutela.clock import utc_now
 from tutela.db.database import Database
-from tutela.db.types import utc_now
 from tutela.errors import Unauthorized
 from tutela.messaging.signing import SigningKey, SigningWindow
 

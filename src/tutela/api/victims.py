@@ -13,8 +13,8 @@ from starlette.concurrency import run_in_threadpool
 
 from tutela.centre.linking import PdqLinker
 from tutela.centre.victims import REQUESTS_PATH, answer_victim_request
+from tutela.clock import utc_now
 from tutela.db.database import Database
-from tutela.db.types import utc_now
 from tutela.errors import InvalidInput, RequestTooLarge, Unauthorized
 from tutela.messaging.signing import SigningWindow
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tutela.audit.models import AuditEntry, AuditHead
-from tutela.db.types import utc_now
+from tutela.clock import utc_now
 from tutela.errors import ConfigurationError, InvalidInput
 
 HEAD_ROW = 1

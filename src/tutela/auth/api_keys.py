@@ -20,8 +20,8 @@ from sqlalchemy.exc import IntegrityError
 from tutela.audit.log import SYSTEM, Subject, record
 from tutela.auth.models import ApiKey
 from tutela.auth.platforms import check_platform
+from tutela.clock import utc_now
 from tutela.db.database import Database
-from tutela.db.types import utc_now
 from tutela.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 
 # One scope per endpoint family of the provider API; `metrics` is for a Prometheus scraper.

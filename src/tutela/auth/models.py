@@ -8,8 +8,9 @@ from sqlalchemy import JSON, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tutela.auth.platforms import DEFAULT_PLATFORM, PLATFORM_MAX
+from tutela.clock import utc_now
 from tutela.db.base import Base
-from tutela.db.types import UtcDateTime, utc_now
+from tutela.db.types import UtcDateTime
 
 
 class ApiKey(Base):

@@ -13,8 +13,8 @@ from tutela.auth.roles import Permission
 from tutela.centre.providers import register_provider, set_provider_endpoint
 from tutela.centre.recipients import add_recipient
 from tutela.centre.triage import set_routing_rule
+from tutela.clock import utc_now
 from tutela.db.database import Database
-from tutela.db.types import utc_now
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,8 +13,8 @@ from tutela.auth.roles import Permission
 from tutela.centre.holds import request_hold
 from tutela.centre.indicators import Confirmed, confirm_indicator
 from tutela.centre.triage import UNFOUNDED, Assessment, forward_report, mark_unfounded
+from tutela.clock import utc_now
 from tutela.db.database import Database
-from tutela.db.types import utc_now
 
 FORWARD = "forward"
 CONFIRM_INDICATOR = "confirm_indicator"

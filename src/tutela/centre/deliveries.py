@@ -5,17 +5,14 @@ key inside the signed body and in the header lets receivers de-duplicate retries
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
-
 import httpx
 
 from tutela.centre.keys import load_centre_key
 from tutela.centre.models import CentreProvider
 from tutela.centre.recipients import recipient_url
 from tutela.centre.triage import TO_EUROPOL, TO_LEA, TO_PROVIDER
+from tutela.clock import Clock, SystemClock
 from tutela.db.database import Database
-from tutela.db.types import utc_now
 from tutela.errors import NotFound, PermanentDeliveryError, TransientDeliveryError
 from tutela.messaging.http import send_request
 from tutela.messaging.messages import sign_message
@@ -36,12 +33,12 @@ class CentreDelivery(Transport):
         database: Database,
         client: httpx.Client,
         key: SigningKey,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock | None = None,
     ) -> None:
         self.database = database
         self.client = client
         self.key = key
-        self.clock = clock
+        self.clock = clock or SystemClock()
 
     @classmethod
     def create(cls, context: TransportContext) -> CentreDelivery:
@@ -50,7 +47,7 @@ class CentreDelivery(Transport):
     def send(self, message: OutgoingMessage) -> SendResult:
         url = self._url(message)
         signed = sign_message(
-            self.key, message.kind, message.idempotency_key, message.payload, self.clock()
+            self.key, message.kind, message.idempotency_key, message.payload, self.clock.now()
         )
         request = self.client.build_request(
             "POST", url, content=signed.body, headers=signed.headers(message.idempotency_key)

@@ -18,8 +18,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from tutela.clock import utc_now
 from tutela.db.base import Base
-from tutela.db.types import BigId, UtcDateTime, utc_now
+from tutela.db.types import BigId, UtcDateTime
 
 
 class CentreProvider(Base):

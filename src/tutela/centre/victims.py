@@ -29,8 +29,8 @@ from tutela.centre.linking import PDQ_LINK_DISTANCE, PdqLinker
 from tutela.centre.models import CentreReport, CentreReportHash, Forwarding
 from tutela.centre.triage import EUROPOL, UNFOUNDED, tell_provider
 from tutela.centre.victim_models import VictimRequest, VictimRequester
+from tutela.clock import utc_now
 from tutela.db.database import Database
-from tutela.db.types import utc_now
 from tutela.errors import Conflict, InvalidInput, UnknownRequester
 from tutela.messaging.messages import open_message
 from tutela.messaging.signing import (

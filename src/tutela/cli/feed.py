@@ -12,7 +12,7 @@ from tutela.cli.app import load_settings, print_json
 from tutela.cli.audit import operator_actor
 from tutela.cli.bank import bank_app
 from tutela.cli.db import opened_database
-from tutela.db.types import utc_now
+from tutela.clock import utc_now
 from tutela.errors import Unreadable
 from tutela.indicators.feed_subscription import HttpFeedClient, follow_feed, subscribe_bank
 from tutela.messaging.http import open_client

@@ -14,7 +14,7 @@ import typer
 from tutela.cli.app import app, load_settings, print_json
 from tutela.cli.audit import operator_actor
 from tutela.cli.db import opened_database
-from tutela.db.types import utc_now
+from tutela.clock import utc_now
 from tutela.errors import ConfigurationError, Unreadable
 from tutela.messaging.http import open_client
 from tutela.messaging.signing import default_key_file, load_key_file, load_public_key

@@ -10,7 +10,7 @@ import typer
 
 from tutela.cli.app import app, load_settings, print_json
 from tutela.cli.db import opened_database
-from tutela.db.types import utc_now
+from tutela.clock import utc_now
 from tutela.operations.alerts import raise_alerts
 from tutela.operations.node_status import NodeStatus, read_status
 

@@ -17,7 +17,7 @@ from tutela.centre.victims import KIND, REQUESTER_KINDS, REQUESTS_PATH, add_requ
 from tutela.cli.app import print_json
 from tutela.cli.centre import ByOption, JsonOption, centre_app
 from tutela.cli.db import opened_database
-from tutela.db.types import utc_now
+from tutela.clock import utc_now
 from tutela.errors import Unprocessable, Unreadable
 from tutela.messaging.http import open_client
 from tutela.messaging.messages import sign_message

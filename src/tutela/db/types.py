@@ -8,6 +8,9 @@ from typing import Any
 from sqlalchemy import BigInteger, DateTime, Dialect, Integer
 from sqlalchemy.types import TypeDecorator
 
+# The column defaults' time: the one clock (tutela.clock); import it from there.
+from tutela.clock import utc_now as utc_now
+
 # 64-bit keys on PostgreSQL; SQLite only auto-assigns an INTEGER PRIMARY KEY (its rowid).
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -32,7 +35,3 @@ class UtcDateTime(TypeDecorator[datetime]):
             return None
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)

@@ -10,7 +10,6 @@ or on the Idempotency-Key header.
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from datetime import datetime, timedelta
@@ -19,7 +18,7 @@ from typing import ClassVar
 import httpx
 from sqlalchemy import insert, select, update
 
-from tutela.clock import utc_now
+from tutela.clock import Clock, SystemClock, utc_now
 from tutela.db.database import Database
 from tutela.detection.models import DeliveryAttempt, Webhook, WebhookDelivery
 from tutela.egress import PinnedTransport
@@ -91,16 +90,16 @@ class WebhookTransport(Transport):
 
     name: ClassVar[str] = DESTINATION
 
-    def __init__(self, client: httpx.Client, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, client: httpx.Client, clock: Clock | None = None) -> None:
         self.client = client
-        self.clock = clock
+        self.clock = clock or SystemClock()
 
     @classmethod
     def create(cls, context: TransportContext) -> WebhookTransport:
         return cls(context.client)
 
     def send(self, message: OutgoingMessage) -> SendResult:
-        timestamp = str(int(self.clock()))
+        timestamp = str(int(self.clock.now().timestamp()))
         body = str(message.payload["body"]).encode()
         secret = str(message.payload["secret"])
         try:

@@ -24,8 +24,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tutela.auth.platforms import DEFAULT_PLATFORM
+from tutela.clock import utc_now
 from tutela.db.database import Database
-from tutela.db.types import utc_now
 from tutela.detection.bases import basis_names
 from tutela.detection.item_metadata import ITEM_ID_MAX, check_identifier, check_metadata
 from tutela.detection.models import (
@@ -96,6 +96,9 @@ class Submission:
     # SHA-256 (hex) of the content; "" until `with_digest` computed it (on the thread that stores
     # it, not the API's event loop: hashing 16 MiB takes about 10 ms).
     content_digest: str = ""
+    # A video upload's spooled file, relative to the data directory: its job names it, and the
+    # workers hash it from there (tutela.detection.video_queue).
+    spool_path: str | None = None
 
     @property
     def identity(self) -> ItemKey:
@@ -355,7 +358,13 @@ def _insert(
     if payloads:
         session.execute(_INSERT_PAYLOADS, payloads)
     jobs = [
-        {"item_id": ids[s.identity], "state": QUEUED, "attempts": 0, "created_at": now}
+        {
+            "item_id": ids[s.identity],
+            "state": QUEUED,
+            "attempts": 0,
+            "created_at": now,
+            "spool_path": s.spool_path,
+        }
         for s in new
         if s.outcome is None
     ]

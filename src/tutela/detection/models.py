@@ -21,8 +21,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tutela.auth.platforms import DEFAULT_PLATFORM, PLATFORM_MAX
+from tutela.clock import utc_now
 from tutela.db.base import Base
-from tutela.db.types import BigId, UtcDateTime, utc_now
+from tutela.db.types import BigId, UtcDateTime
 
 # An item's status: waiting for a worker, being decided (a batch scan's), or decided.
 QUEUED = "queued"

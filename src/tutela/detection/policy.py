@@ -16,8 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tutela.audit.log import SYSTEM, Action, Subject, record
+from tutela.clock import utc_now
 from tutela.db.database import Database
-from tutela.db.types import utc_now
 from tutela.detection.flood import FloodCounter
 from tutela.detection.models import BankPolicy
 from tutela.detection.safelist import safelisted_values

@@ -13,11 +13,11 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from tutela.clock import utc_now
 from tutela.db.database import Database
-from tutela.db.types import utc_now
 from tutela.detection.models import Item, Job
 
 QUEUED = "queued"
@@ -29,6 +29,8 @@ class ClaimedJob:
     job_id: int
     item_id: int
     attempts: int
+    # A video's spooled file, relative to the data directory (claimed with `videos=True` only).
+    spool_path: str | None = None
 
 
 def enqueue(session: Session, item_id: int) -> None:
@@ -37,16 +39,24 @@ def enqueue(session: Session, item_id: int) -> None:
 
 
 def claim_jobs(
-    database: Database, worker: str, limit: int, lease_s: float, *, now: datetime | None = None
+    database: Database,
+    worker: str,
+    limit: int,
+    lease_s: float,
+    *,
+    now: datetime | None = None,
+    videos: bool = False,
 ) -> list[ClaimedJob]:
-    """Lease up to `limit` jobs to `worker` for `lease_s` seconds; oldest first."""
+    """Lease up to `limit` jobs to `worker` for `lease_s` seconds; oldest first. `videos`: the
+    jobs of spooled video files (tutela.detection.video_queue) instead of every other job."""
     now = now or utc_now()
+    wanted = _claimable(now, videos=videos)
     # A read first: an idle worker polling an empty queue must not take the single SQLite write
     # lock that every upload needs.
     with database.reader() as session:
-        if session.scalar(select(Job.id).where(_claimable(now)).limit(1)) is None:
+        if session.scalar(select(Job.id).where(wanted).limit(1)) is None:
             return []
-    claimable = select(Job.id).where(_claimable(now)).order_by(Job.id).limit(limit)
+    claimable = select(Job.id).where(wanted).order_by(Job.id).limit(limit)
     with database.unit_of_work() as session:
         if database.dialect == "postgresql":
             claimable = claimable.with_for_update(skip_locked=True)
@@ -59,10 +69,10 @@ def claim_jobs(
                 leased_until=now + timedelta(seconds=lease_s),
                 attempts=Job.attempts + 1,
             )
-            .returning(Job.id, Job.item_id, Job.attempts)
+            .returning(Job.id, Job.item_id, Job.attempts, Job.spool_path)
             .execution_options(synchronize_session=False)
         ).all()
-        claimed = [ClaimedJob(job_id=r[0], item_id=r[1], attempts=r[2]) for r in rows]
+        claimed = [ClaimedJob(r[0], r[1], r[2], r[3]) for r in rows]
         if claimed:
             session.execute(
                 update(Item)
@@ -107,5 +117,6 @@ def queue_depth(database: Database) -> int:
         return int(session.scalar(select(func.count()).select_from(Job)) or 0)
 
 
-def _claimable(now: datetime) -> ColumnElement[bool]:
-    return or_(Job.state == QUEUED, Job.leased_until < now)
+def _claimable(now: datetime, *, videos: bool) -> ColumnElement[bool]:
+    kind = Job.spool_path.is_not(None) if videos else Job.spool_path.is_(None)
+    return and_(kind, or_(Job.state == QUEUED, Job.leased_until < now))

@@ -14,8 +14,8 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from tutela.audit.log import SYSTEM, Subject, record
+from tutela.clock import utc_now
 from tutela.db.database import Database
-from tutela.db.types import utc_now
 from tutela.detection.models import SafeEntry
 from tutela.errors import Conflict, NotFound
 from tutela.signals.registry import get_signal_type

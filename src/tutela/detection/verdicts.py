@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from tutela.clock import utc_now
 from tutela.db.database import Database
-from tutela.db.types import utc_now
 from tutela.detection.bases import NOT_UNDER_ORDER, Decision
 from tutela.detection.cases import case_row
 from tutela.detection.held_payloads import seal_held_payloads

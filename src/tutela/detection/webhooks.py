@@ -19,8 +19,8 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from tutela.auth.platforms import DEFAULT_PLATFORM
+from tutela.clock import utc_now
 from tutela.db.database import Database
-from tutela.db.types import utc_now
 from tutela.detection.models import DeliveryAttempt, Item, Webhook, WebhookDelivery
 from tutela.egress import refuse_private_host
 from tutela.errors import InvalidInput, NotFound, RefusedTarget

@@ -10,8 +10,9 @@ from sqlalchemy import JSON, ForeignKey, Identity, Index, Integer, String, Text,
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tutela.auth.platforms import DEFAULT_PLATFORM, PLATFORM_MAX
+from tutela.clock import utc_now
 from tutela.db.base import Base
-from tutela.db.types import BigId, UtcDateTime, utc_now
+from tutela.db.types import BigId, UtcDateTime
 
 
 class TakedownRequest(Base):

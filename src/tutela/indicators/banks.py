@@ -13,8 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tutela.audit.log import SYSTEM
+from tutela.clock import utc_now
 from tutela.db.database import Database
-from tutela.db.types import utc_now
 from tutela.errors import Conflict, InvalidInput, NotFound
 from tutela.indicators.bank_audit import BankAction, record_bank_change
 from tutela.indicators.changes import ChangeOp, record_change

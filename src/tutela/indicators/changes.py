@@ -13,11 +13,14 @@ from enum import StrEnum
 from sqlalchemy import bindparam, func, insert, select, text
 from sqlalchemy.orm import Session
 
-from tutela.db.types import utc_now
+from tutela.clock import utc_now
 from tutela.indicators.models import IndicatorChange
 
 # Any fixed 64-bit number; names the lock that orders writers of the change sequence.
 _CHANGE_LOCK_KEY = 0x7475_7465_6C61_0001
+# PostgreSQL: every transaction that writes changes notifies this channel when it commits, so
+# matchers in every process (API replicas) refresh at once instead of at their next poll.
+CHANGES_CHANNEL = "tutela_indicator_changes"
 
 
 class ChangeOp(StrEnum):
@@ -53,9 +56,13 @@ def lock_change_sequence(session: Session) -> None:
     that took seq 10 could commit after one that took seq 11, and a matcher that had already read
     11 would never see 10. Serialising writers makes commit order equal seq order. SQLite
     serialises writers by itself.
+
+    On PostgreSQL the transaction also notifies CHANGES_CHANNEL: delivered when it commits
+    (after its change rows are visible), never when it rolls back, once however often asked.
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHANGE_LOCK_KEY})
+        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANGES_CHANNEL})
 
 
 def record_change(

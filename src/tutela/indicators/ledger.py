@@ -12,8 +12,8 @@ from typing import Any, cast
 from sqlalchemy import Table, delete, select, text, update
 from sqlalchemy.orm import Session
 
+from tutela.clock import utc_now
 from tutela.db.database import Database
-from tutela.db.types import utc_now
 from tutela.errors import InvalidInput, NotFound
 from tutela.indicators.banks import bank_by_name
 from tutela.indicators.changes import (

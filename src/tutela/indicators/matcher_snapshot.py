@@ -36,6 +36,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import tutela
+from tutela.clock import utc_now
 from tutela.errors import InvalidInput, Unreadable
 from tutela.indicators.matcher_entries import BankRule, EntryTable
 from tutela.indicators.matcher_rows import VPDQ_KEY_TYPE
@@ -215,7 +216,7 @@ def _write_files(target: Path, state: MatcherState, identity: dict[str, Any]) ->
         "kind": _KIND,
         "format": FORMAT,
         "tutela": tutela.__version__,
-        "written_at": datetime.now(UTC).isoformat(),
+        "written_at": utc_now().isoformat(),
         "seq": state.seq,
         "database": identity,
         "indicators": len(state.entries),

@@ -32,8 +32,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tutela.audit.log import SYSTEM
+from tutela.clock import utc_now
 from tutela.db.database import Database
-from tutela.db.types import utc_now
 from tutela.errors import InvalidHash, InvalidInput, NotFound, Unreadable
 from tutela.indicators.bank_audit import BankAction, record_bank_change
 from tutela.indicators.banks import bank_by_name

@@ -10,10 +10,10 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
+from tutela.clock import Clock, SystemClock
+from tutela.db.advisory_locks import run_alone
 from tutela.db.database import Database
-from tutela.db.types import utc_now
 from tutela.messaging.outbox import BASE_BACKOFF_S, CLAIM_S, MAX_ATTEMPTS, deliver_due
 from tutela.messaging.transports import Transport
 
@@ -23,10 +23,15 @@ BATCH = 50
 
 @dataclass
 class PeriodicTask:
+    """Work the sender runs every `every_s`. Replicas of a node each run the same tasks: a run
+    holds the node-wide lock `lock` (by default the task's name; tutela.db.advisory_locks), and
+    a replica that finds it held skips that turn, so no task runs twice at once."""
+
     name: str
     every_s: float
     run: Callable[[], object]
     due_at: float = 0.0
+    lock: str = ""
 
 
 def run_sender(
@@ -39,9 +44,10 @@ def run_sender(
     claim_s: float = CLAIM_S,
     backoff_base_s: float = BASE_BACKOFF_S,
     tasks: Sequence[PeriodicTask] = (),
-    clock: Callable[[], datetime] = utc_now,
+    clock: Clock | None = None,
 ) -> None:
     """Run until `stop` is set."""
+    now = (clock or SystemClock()).now
     while not stop.is_set():
         busy = False
         if transports:
@@ -49,7 +55,7 @@ def run_sender(
                 run = deliver_due(
                     database,
                     transports,
-                    clock(),
+                    now(),
                     limit=BATCH,
                     max_attempts=max_attempts,
                     claim_s=claim_s,
@@ -62,7 +68,9 @@ def run_sender(
             if time.monotonic() >= task.due_at:
                 task.due_at = time.monotonic() + task.every_s
                 try:
-                    task.run()
+                    with run_alone(database, task.lock or task.name) as mine:
+                        if mine:
+                            task.run()
                 except Exception as error:  # a feed that is down must not stop reports
                     log.warning("periodic task %s failed: %s", task.name, type(error).__name__)
         if not busy:

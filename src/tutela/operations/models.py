@@ -8,8 +8,9 @@ from typing import Any
 from sqlalchemy import JSON, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from tutela.clock import utc_now
 from tutela.db.base import Base
-from tutela.db.types import UtcDateTime, utc_now
+from tutela.db.types import UtcDateTime
 
 
 class OperatorAlert(Base):

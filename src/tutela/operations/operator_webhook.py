@@ -6,12 +6,11 @@ sender's transports by the composition root when the URL is set."""
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import httpx
 
+from tutela.clock import Clock, SystemClock
 from tutela.errors import ConfigurationError
 from tutela.messaging.http import send_request
 from tutela.messaging.signing import webhook_signature
@@ -37,9 +36,10 @@ class OperatorWebhook(Transport):
         url: str,
         secret: str,
         client: httpx.Client,
-        clock: Callable[[], float] = time.time,
+        clock: Clock | None = None,
     ) -> None:
-        self.url, self.secret, self.client, self.clock = url, secret, client, clock
+        self.url, self.secret, self.client = url, secret, client
+        self.clock = clock or SystemClock()
 
     @classmethod
     def create(cls, context: TransportContext) -> OperatorWebhook:
@@ -67,7 +67,7 @@ class OperatorWebhook(Transport):
 
     def send(self, message: OutgoingMessage) -> SendResult:
         body = json.dumps(message.payload, separators=(",", ":"), sort_keys=True).encode()
-        timestamp = str(int(self.clock()))
+        timestamp = str(int(self.clock.now().timestamp()))
         request = self.client.build_request(
             "POST",
             self.url,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import httpx
 
+from tutela.clock import utc_now
 from tutela.db.database import Database
-from tutela.db.types import utc_now
 from tutela.messaging.sender import PeriodicTask
 from tutela.messaging.transports import Transport
 from tutela.operations.alerts import raise_alerts

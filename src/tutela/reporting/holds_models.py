@@ -13,8 +13,9 @@ from sqlalchemy import Boolean, Identity, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tutela.auth.platforms import PLATFORM_MAX
+from tutela.clock import utc_now
 from tutela.db.base import Base
-from tutela.db.types import BigId, UtcDateTime, utc_now
+from tutela.db.types import BigId, UtcDateTime
 
 
 class Hold(Base):

@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Identity, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from tutela.clock import utc_now
 from tutela.db.base import Base
-from tutela.db.types import BigId, UtcDateTime, utc_now
+from tutela.db.types import BigId, UtcDateTime
 
 PUID_MAX = 64
 DECISION_REF_MAX = 128

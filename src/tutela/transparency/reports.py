@@ -9,8 +9,8 @@ from typing import Any
 
 from tutela.audit.log import Action, Subject, record
 from tutela.auth.roles import Permission, Role, require_permission
+from tutela.clock import utc_now
 from tutela.db.database import Database
-from tutela.db.types import utc_now
 from tutela.transparency.centre_figures import centre_figures
 from tutela.transparency.periods import Year
 from tutela.transparency.provider_figures import provider_figures

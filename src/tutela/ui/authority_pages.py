@@ -31,8 +31,8 @@ from tutela.authority.supervision import (
     supervised_order,
     supervised_orders,
 )
+from tutela.clock import utc_now
 from tutela.db.database import Database
-from tutela.db.types import utc_now
 from tutela.detection.kinds import DetectionKind
 from tutela.errors import InvalidInput
 from tutela.orders.access_documents import end_of, entry_of

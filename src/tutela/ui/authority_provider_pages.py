@@ -27,7 +27,7 @@ from tutela.authority.compliance_record import (
 )
 from tutela.authority.issuing import Issuer
 from tutela.authority.keys import load_authority_key
-from tutela.db.types import utc_now
+from tutela.clock import utc_now
 from tutela.errors import NotFound
 from tutela.ui.access import Viewer, page, require_roles, secure
 

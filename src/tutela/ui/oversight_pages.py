@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from tutela.auth.roles import Role
-from tutela.db.types import utc_now
+from tutela.clock import utc_now
 from tutela.operations.alerts import acknowledge_alert, list_alerts, raise_alerts
 from tutela.reporting.report_updates import follow_ups_from
 from tutela.review.complaints import decide_complaint, list_complaints

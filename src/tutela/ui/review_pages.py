@@ -3,13 +3,13 @@ form, and the wellness settings."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from tutela.clock import utc_now
 from tutela.reporting.fields import Awareness
 from tutela.review.case_views import case_view, held_content, reveal_content
 from tutela.review.decisions import Decision, decide
@@ -35,7 +35,7 @@ DECISION_LABELS = {
 
 @router.get("/queue")
 def queue(viewer: ReviewerDep, done: int | None = None) -> Response:
-    now = datetime.now(UTC)
+    now = utc_now()
     entries = list_queue(viewer.services.database, viewer.user, viewer.services.settings, now)
     return page("queue.html", viewer, entries=entries, now=now, done=done)
 
@@ -50,7 +50,7 @@ async def case_page(case_id: int, viewer: ReviewerDep) -> Response:
         viewer.user,
         viewer.actor,
         services.settings,
-        datetime.now(UTC),
+        utc_now(),
     )
     prefs = get_preferences(services.database, viewer.user.id)
     urgent, reason = suggested_urgency(view.metadata)
@@ -129,7 +129,7 @@ async def decision(
             choices=choices,
         )
     )
-    entries = list_queue(services.database, viewer.user, services.settings, datetime.now(UTC))
+    entries = list_queue(services.database, viewer.user, services.settings, utc_now())
     target = f"/ui/cases/{entries[0].case_id}" if entries else f"/ui/queue?done={case_id}"
     return secure(RedirectResponse(target, status_code=303))
 
@@ -151,6 +151,6 @@ def save_preferences(
         viewer.services.database,
         viewer.user.id,
         Preferences(blur_px, greyscale, autoplay),
-        datetime.now(UTC),
+        utc_now(),
     )
     return page("preferences.html", viewer, prefs=prefs, saved=True)

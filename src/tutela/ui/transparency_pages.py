@@ -13,7 +13,7 @@ from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
 from tutela.auth.roles import Role
-from tutela.db.types import utc_now
+from tutela.clock import utc_now
 from tutela.transparency.documents import Format, charts, figure_rows, render
 from tutela.transparency.periods import FIRST_YEAR, LAST_YEAR
 from tutela.transparency.reports import yearly_figures

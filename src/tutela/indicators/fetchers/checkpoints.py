@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tutela.db.types import utc_now
+from tutela.clock import utc_now
 from tutela.errors import TutelaError
 from tutela.indicators.models import FetchCheckpoint
 

@@ -6,7 +6,6 @@ the MD5 and SHA-1 of images too, so every file hash and PDQ of every entry is ke
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
@@ -15,6 +14,7 @@ import requests
 from threatexchange.exchanges.clients.ncmec.hash_api import NCMECEnvironment, NCMECHashAPI
 
 from tutela.audit.log import SYSTEM
+from tutela.clock import Clock, SystemClock
 from tutela.db.database import Database
 from tutela.errors import ConfigurationError, InvalidHash
 from tutela.indicators.bank_audit import record_fetched_page
@@ -56,7 +56,7 @@ def fetch_ncmec(
     bank_name: str,
     client: Any,
     *,
-    now: Callable[[], float] = time.time,
+    clock: Clock | None = None,
     progress: Callable[[int], None] | None = None,
     actor: str = SYSTEM,
 ) -> FetchReport:
@@ -72,6 +72,11 @@ def fetch_ncmec(
     report = FetchReport(bank=bank_name, exchange=EXCHANGE)
     start = int(state.get("max_ts", 0))
     paging_url = str(state.get("paging_url", ""))
+    clock = clock or SystemClock()
+
+    def now() -> float:
+        return clock.now().timestamp()
+
     end = int(now())
     if paging_url and now() - float(state.get("paging_ts", 0)) <= PAGING_URL_LIFETIME_S:
         # The paging URL is only valid with the time range it was issued for.

@@ -22,8 +22,8 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tutela.clock import utc_now
 from tutela.db.database import Database
-from tutela.db.types import utc_now
 from tutela.errors import (
     ConfigurationError,
     DeliveryError,
