@@ -17,7 +17,7 @@ from tutela.detection.webhooks import register_webhook
 from tutela.enforcement.measure_models import TakedownRequest, UserNotice
 from tutela.enforcement.vault import Vault
 from tutela.enforcement.vault_models import VaultRecord
-from tutela.errors import Conflict, Forbidden
+from tutela.errors import Conflict, Forbidden, Unauthorized
 from tutela.review.decisions import Decision, decide
 from tutela.settings import Settings
 
@@ -110,12 +110,19 @@ def test_only_a_senior_reviewer_decides_an_escalated_case(review_db: Node) -> No
     assert view.status == "confirmed"
 
 
-@pytest.mark.parametrize("name", ["aldo", "ada", "cora", "nobody"])
+@pytest.mark.parametrize("name", ["aldo", "ada", "cora"])
 def test_people_without_a_reviewing_role_cannot_decide(review_db: Node, name: str) -> None:
     database, settings = review_db
     (case_id,) = detect(database, settings, ("coffee",))
     with pytest.raises(Forbidden):
         decide(database, case_id, name, Decision.NOT_ABUSE, settings=settings)
+
+
+def test_a_name_without_an_active_account_cannot_decide(review_db: Node) -> None:
+    database, settings = review_db
+    (case_id,) = detect(database, settings, ("coffee",))
+    with pytest.raises(Unauthorized, match="no active account is named 'nobody'"):
+        decide(database, case_id, "nobody", Decision.NOT_ABUSE, settings=settings)
 
 
 def test_four_eyes_needs_two_different_reviewers_before_anything_leaves(review_db: Node) -> None:

@@ -11,17 +11,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tutela.audit.log import user_actor
-from tutela.auth.roles import Permission, require_permission
+from tutela.auth.roles import ROLE_PERMISSIONS, Permission, Role, require_permission
 from tutela.auth.user_models import User, UserRole
 from tutela.errors import Forbidden, Unauthorized
 
 
 @dataclass(frozen=True, slots=True)
 class Account:
-    """The account an act is recorded under."""
+    """The account an act is recorded under, with the roles it holds (a service that needs more
+    than one permission, depending on what it finds, checks the others against them)."""
 
     id: int
     name: str
+    roles: frozenset[Role]
 
     @property
     def actor(self) -> str:
@@ -40,6 +42,13 @@ def acting_account(session: Session, name: str, permission: Permission) -> Accou
         require_permission(roles, permission)
     except Forbidden:
         raise Forbidden(
-            f"{name} may not do this: it needs the {permission.value!r} permission"
+            f"{name} may not do this: it needs the {permission.value!r} permission, "
+            f"which a {_holders(permission)} holds"
         ) from None
-    return Account(user.id, user.name)
+    return Account(user.id, user.name, frozenset(Role(role) for role in roles))
+
+
+def _holders(permission: Permission) -> str:
+    """The roles that grant `permission`, as people say them ("senior analyst")."""
+    roles = sorted(r.value for r, granted in ROLE_PERMISSIONS.items() if permission in granted)
+    return " or ".join(role.replace("_", " ") for role in roles)

@@ -11,10 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tutela.audit.log import Subject, record, user_actor
+from tutela.auth.actors import acting_account
 from tutela.auth.platforms import DEFAULT_PLATFORM
-from tutela.auth.roles import Permission, require_permission
-from tutela.auth.user_models import User
-from tutela.auth.users import view_user
+from tutela.auth.roles import Permission
 from tutela.clock import Clock, SystemClock
 from tutela.db.database import Database
 from tutela.detection.models import Case, Item
@@ -128,10 +127,7 @@ def decide_complaint(
     the EU Centre): a signed retraction to the Centre, NCMEC's `/retract` where it was filed."""
     now = (clock or SystemClock()).now()
     with database.unit_of_work() as session:
-        user = session.scalar(select(User).where(User.name == reviewer))
-        if user is None or user.disabled_at is not None:
-            raise Forbidden(f"{reviewer!r} is not an active user")
-        require_permission(view_user(session, user).roles, Permission.DECIDE_ESCALATED)
+        user = acting_account(session, reviewer, Permission.DECIDE_ESCALATED)
         row = session.get(Complaint, complaint_id, with_for_update=True)
         if row is None:
             raise NotFound(f"no complaint {complaint_id}")

@@ -20,16 +20,15 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from tutela.audit.log import Action, Subject, record, user_actor
+from tutela.auth.actors import Account, acting_account
 from tutela.auth.roles import Permission, require_permission
-from tutela.auth.user_models import User
-from tutela.auth.users import UserView, view_user
 from tutela.clock import Clock, SystemClock
 from tutela.db.database import Database
 from tutela.detection.held_payloads import is_held
 from tutela.detection.models import Case, Item, ItemMatch, ItemPayload
 from tutela.detection.safelist import insert_safe_entry
 from tutela.enforcement.vault import Vault
-from tutela.errors import Conflict, Forbidden, InvalidInput, NotFound
+from tutela.errors import Conflict, InvalidInput, NotFound
 from tutela.messaging.signing import default_key_file, load_key_file
 from tutela.reporting.fields import Kind
 from tutela.review.case_statements import record_case_statement
@@ -102,7 +101,7 @@ def decide(
     account action, other reports: Art 13(1)(h),(j), Annex III); only a confirmation uses them,
     and the defaults say: not urgent, awareness as the item came, suspend the account.
 
-    Forbidden without the role; Conflict when the case is already decided, or when the same
+    Unauthorized when no active account has that name; Forbidden without the role; Conflict when the case is already decided, or when the same
     person tries to be both pairs of eyes; ConfigurationError when a confirmation needs the vault
     key or the report signing key and it is missing (nothing is recorded then).
     """
@@ -113,7 +112,8 @@ def decide(
     now = clock.now()
     tools = _instruments(database, case_id, decision, settings, clock)
     with database.unit_of_work() as session:
-        user = _reviewer(session, reviewer)
+        # Every reviewer holds `review`; an escalated case needs more (_check_may_decide).
+        user = acting_account(session, reviewer, Permission.REVIEW)
         case = session.get(Case, case_id, with_for_update=True)
         if case is None:
             raise NotFound(f"no case {case_id}")
@@ -199,14 +199,7 @@ def _instruments(
     return Instruments(settings, vault, key)
 
 
-def _reviewer(session: Session, name: str) -> UserView:
-    user = session.scalar(select(User).where(User.name == name))
-    if user is None or user.disabled_at is not None:
-        raise Forbidden(f"{name!r} is not an active user")
-    return view_user(session, user)
-
-
-def _check_may_decide(session: Session, case: Case, user: UserView, decision: Decision) -> None:
+def _check_may_decide(session: Session, case: Case, user: Account, decision: Decision) -> None:
     if case.status not in UNDECIDED:
         raise Conflict(f"case {case.id} is already decided ({case.status})")
     if case.status == ESCALATED:
@@ -223,7 +216,7 @@ def _apply(
     session: Session,
     case: Case,
     item: Item,
-    user: UserView,
+    user: Account,
     decision: Decision,
     now: datetime,
     tools: Instruments,

@@ -14,14 +14,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tutela.audit.log import Subject, record, user_actor
-from tutela.auth.roles import Permission, require_permission
-from tutela.auth.user_models import User
-from tutela.auth.users import view_user
+from tutela.auth.actors import Account, acting_account
+from tutela.auth.roles import Permission
 from tutela.clock import Clock
 from tutela.db.database import Database
 from tutela.detection.item_metadata import check_name, check_text
 from tutela.enforcement.notices import add_months
-from tutela.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from tutela.errors import Conflict, InvalidInput, NotFound
 from tutela.risk.evaluation import Evaluation, evaluate, evaluation_from
 from tutela.risk.factors import parse_factors
 from tutela.risk.measures import (
@@ -394,17 +393,9 @@ def _view(
     )
 
 
-def acting_officer(session: Session, name: str) -> User:
-    user = session.scalar(select(User).where(User.name == name))
-    if user is None or user.disabled_at is not None:
-        raise Unauthorized(f"no active account is named {name!r}")
-    try:
-        require_permission(view_user(session, user).roles, Permission.ASSESS_RISK)
-    except Forbidden:
-        raise Forbidden(
-            f"{name} may not do this: the risk register is a compliance officer's"
-        ) from None
-    return user
+def acting_officer(session: Session, name: str) -> Account:
+    """The compliance officer's active account (tutela.auth.actors: the one check for all)."""
+    return acting_account(session, name, Permission.ASSESS_RISK)
 
 
 def _draft(session: Session, assessment_id: int) -> RiskAssessment:
