@@ -45,7 +45,11 @@ PUBLIC = {
 }
 # Authenticated by the centre's signature (or, for orders, an authority's), which no console
 # user or API key carries.
-CENTRE_SIGNED = {("POST", "/v1/centre-messages"), ("POST", "/v1/orders")}
+CENTRE_SIGNED = {
+    ("POST", "/v1/centre-messages"),
+    ("POST", "/v1/orders"),
+    ("POST", "/v1/orders/answers"),
+}
 PRINCIPALS = ["anonymous", "key:all", "key:hash", *[f"role:{r.value}" for r in Role]]
 REFUSED = {401, 403}
 

@@ -15,6 +15,7 @@ from tutela.errors import ConfigurationError, NotFound, TutelaError
 from tutela.ui import (
     audit_pages,
     auth_pages,
+    order_queue_pages,
     oversight_pages,
     review_pages,
     risk_pages,
@@ -22,7 +23,12 @@ from tutela.ui import (
 )
 from tutela.ui.access import REVIEW_SHORTCUTS, LoginRequired, page, secure
 
-STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
+STATIC = {
+    "console.css": "text/css",
+    "console.js": "text/javascript",
+    # The order queue's countdowns (tutela.ui.order_queue_pages).
+    "order_countdown.js": "text/javascript",
+}
 static_router = APIRouter(prefix="/ui", include_in_schema=False)
 
 
@@ -46,6 +52,7 @@ def install_console(app: FastAPI) -> None:
         oversight_pages.router,
         transparency_pages.router,
         risk_pages.router,
+        order_queue_pages.router,
     )
 
 
