@@ -4,6 +4,7 @@ the safe list, flood alerts, and webhook endpoints with their outbox of deliveri
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -23,12 +24,50 @@ from sqlalchemy.orm import Mapped, mapped_column
 from tutela.auth.platforms import DEFAULT_PLATFORM, PLATFORM_MAX
 from tutela.clock import utc_now
 from tutela.db.base import Base
+from tutela.db.checks import state_check
 from tutela.db.types import BigId, UtcDateTime
 
-# An item's status: waiting for a worker, being decided (a batch scan's), or decided.
-QUEUED = "queued"
-PROCESSING = "processing"
-DONE = "done"
+
+class ItemStatus(StrEnum):
+    """An item's `status`: waiting for a worker, being decided (a batch scan's), or decided."""
+
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    DONE = "done"
+
+
+class JobState(StrEnum):
+    """A job's `state` in the durable queue: waiting, or leased to a worker until its lease ends."""
+
+    QUEUED = "queued"
+    LEASED = "leased"
+
+
+class CaseState(StrEnum):
+    """A case's `status`: detection opens it, review decides it (tutela.review.decisions)."""
+
+    OPEN = "open"  # waiting for a reviewer
+    ESCALATED = "escalated"  # waiting for a senior reviewer
+    SECOND_REVIEW = "second_review"  # four-eyes: one confirmation given, a second must agree
+    CONFIRMED = "confirmed"  # abuse confirmed; evidence, report, takedown and notice under way
+    DISMISSED = "dismissed"  # not abuse; the matched values are on the safe list
+    REVERSED = "reversed"  # a complaint overturned the confirmation (DSA Art 20(4))
+
+
+# The cases still waiting for a decision.
+UNDECIDED = frozenset({CaseState.OPEN, CaseState.ESCALATED, CaseState.SECOND_REVIEW})
+
+
+class DeliveryState(StrEnum):
+    """A webhook delivery's `state`: sent until the endpoint takes it, or given up."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+# The names modules still being changed elsewhere import; use ItemStatus.
+QUEUED, PROCESSING, DONE = ItemStatus.QUEUED, ItemStatus.PROCESSING, ItemStatus.DONE
 
 
 class Item(Base):
@@ -37,7 +76,10 @@ class Item(Base):
     __tablename__ = "items"
     # An item is its platform's id for it and the SHA-256 of its content: the same three again
     # are a replay (the existing item answers); the same id with other content is a new item.
-    __table_args__ = (UniqueConstraint("platform", "item_id", "content_digest"),)
+    __table_args__ = (
+        UniqueConstraint("platform", "item_id", "content_digest"),
+        state_check("status", ItemStatus),
+    )
 
     id: Mapped[int] = mapped_column(BigId, Identity(always=False), primary_key=True)
     platform: Mapped[str] = mapped_column(String(PLATFORM_MAX), server_default=DEFAULT_PLATFORM)
@@ -46,7 +88,7 @@ class Item(Base):
     # SHA-256 (hex) of the upload's bytes, or of a hash-only submission's canonical signals;
     # "" for items stored before migration 0008 (their content was never recorded).
     content_digest: Mapped[str] = mapped_column(String(64), server_default="")
-    status: Mapped[str] = mapped_column(String(16), default="queued")
+    status: Mapped[str] = mapped_column(String(16), default=ItemStatus.QUEUED)
     verdict: Mapped[str | None] = mapped_column(String(16), nullable=True)
     error_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -81,11 +123,14 @@ class Job(Base):
     """A unit of work in the durable queue; deleted when its item has its verdict."""
 
     __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_state_lease", "state", "leased_until"),)
+    __table_args__ = (
+        Index("ix_jobs_state_lease", "state", "leased_until"),
+        state_check("state", JobState),
+    )
 
     id: Mapped[int] = mapped_column(BigId, Identity(always=False), primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), unique=True)
-    state: Mapped[str] = mapped_column(String(16), default="queued")
+    state: Mapped[str] = mapped_column(String(16), default=JobState.QUEUED)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     leased_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     leased_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
@@ -122,11 +167,12 @@ class Case(Base):
     """Opened for every `review` or `action` verdict, for a person to look at (DESIGN rule 3)."""
 
     __tablename__ = "cases"
+    __table_args__ = (state_check("status", CaseState),)
 
     id: Mapped[int] = mapped_column(BigId, Identity(always=False), primary_key=True)
     platform: Mapped[str] = mapped_column(String(PLATFORM_MAX), server_default=DEFAULT_PLATFORM)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), unique=True)
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    status: Mapped[str] = mapped_column(String(16), default=CaseState.OPEN)
     priority: Mapped[int] = mapped_column(Integer)
     # The matches that opened it (bank, indicator, signal, distance, variant), frozen at opening.
     evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
@@ -200,15 +246,17 @@ class WebhookDelivery(Base):
     """One message in the outbox: written with the verdict, sent until the endpoint takes it."""
 
     __tablename__ = "webhook_deliveries"
-    __table_args__ = (Index("ix_webhook_deliveries_state_due", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_webhook_deliveries_state_due", "state", "next_attempt_at"),
+        state_check("state", DeliveryState),
+    )
 
     id: Mapped[int] = mapped_column(BigId, Identity(always=False), primary_key=True)
     platform: Mapped[str] = mapped_column(String(PLATFORM_MAX), server_default=DEFAULT_PLATFORM)
     webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
     item_id: Mapped[int] = mapped_column(BigId)
     body: Mapped[str] = mapped_column(Text)
-    # pending | delivered | failed
-    state: Mapped[str] = mapped_column(String(16), default="pending")
+    state: Mapped[str] = mapped_column(String(16), default=DeliveryState.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)

@@ -4,6 +4,7 @@ to the user held through the silence period, and users' complaints about decisio
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Identity, Index, Integer, String, Text, UniqueConstraint
@@ -12,20 +13,49 @@ from sqlalchemy.orm import Mapped, mapped_column
 from tutela.auth.platforms import DEFAULT_PLATFORM, PLATFORM_MAX
 from tutela.clock import utc_now
 from tutela.db.base import Base
+from tutela.db.checks import state_check
 from tutela.db.types import BigId, UtcDateTime
+
+
+class TakedownState(StrEnum):
+    """A takedown request's `state` (tutela.enforcement.takedown)."""
+
+    WAITING = "waiting"  # the hold wait runs: not sent yet, so that a hold can still arrive
+    REQUESTED = "requested"
+    HELD = "held"  # an authority asked the provider not to remove yet (Art 48(6)-(7))
+    CONFIRMED = "confirmed"  # the platform confirmed the removal
+    CANCELLED = "cancelled"  # a complaint reversed the decision before removal
+
+
+class NoticeState(StrEnum):
+    """A user notice's `state` (tutela.enforcement.notices)."""
+
+    HELD = "held"  # the silence period runs (Art 12(2))
+    RELEASED = "released"
+    WITHDRAWN = "withdrawn"
+
+
+class ComplaintState(StrEnum):
+    """A complaint's `state` (tutela.review.complaints)."""
+
+    OPEN = "open"
+    UPHELD = "upheld"  # the complaint is right: the decision is reversed
+    REJECTED = "rejected"
 
 
 class TakedownRequest(Base):
     """Asks the platform to remove an item; sent again until the platform confirms removal."""
 
     __tablename__ = "takedown_requests"
-    __table_args__ = (Index("ix_takedown_requests_state_next", "state", "next_send_at"),)
+    __table_args__ = (
+        Index("ix_takedown_requests_state_next", "state", "next_send_at"),
+        state_check("state", TakedownState),
+    )
 
     id: Mapped[int] = mapped_column(BigId, Identity(always=False), primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), unique=True)
     item_id: Mapped[int] = mapped_column(BigId, index=True)
     item_ref: Mapped[str] = mapped_column(String(256))
-    # requested | held (an authority asked not to remove yet) | confirmed
     state: Mapped[str] = mapped_column(String(16))
     account_action: Mapped[str] = mapped_column(String(32))
     sends: Mapped[int] = mapped_column(Integer, default=0)
@@ -41,7 +71,10 @@ class UserNotice(Base):
     """What the platform must tell its user, held back while a silence period runs (Art 12(2))."""
 
     __tablename__ = "user_notices"
-    __table_args__ = (Index("ix_user_notices_state_hold", "state", "hold_until"),)
+    __table_args__ = (
+        Index("ix_user_notices_state_hold", "state", "hold_until"),
+        state_check("state", NoticeState),
+    )
 
     id: Mapped[int] = mapped_column(BigId, Identity(always=False), primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
@@ -49,7 +82,6 @@ class UserNotice(Base):
     item_ref: Mapped[str] = mapped_column(String(256))
     kind: Mapped[str] = mapped_column(String(32))
     body: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    # held | released | withdrawn
     state: Mapped[str] = mapped_column(String(16))
     hold_until: Mapped[datetime] = mapped_column(UtcDateTime)
     hold_reason: Mapped[str] = mapped_column(Text, default="")
@@ -61,7 +93,10 @@ class Complaint(Base):
     """A user's complaint about a decision, forwarded by the platform (DSA Art 20)."""
 
     __tablename__ = "complaints"
-    __table_args__ = (UniqueConstraint("platform", "complaint_ref"),)
+    __table_args__ = (
+        UniqueConstraint("platform", "complaint_ref"),
+        state_check("state", ComplaintState),
+    )
 
     id: Mapped[int] = mapped_column(BigId, Identity(always=False), primary_key=True)
     # The platform that forwarded it (the item's): only its API keys see the complaint.
@@ -71,7 +106,6 @@ class Complaint(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     item_id: Mapped[int] = mapped_column(BigId)
     grounds: Mapped[str] = mapped_column(Text)
-    # open | upheld (the decision is reversed) | rejected
     state: Mapped[str] = mapped_column(String(16))
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
     decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
