@@ -3,7 +3,7 @@ in a subprocess) with a bank of N random PDQ hashes (issue 18; target ≥ 20,000
 on 2 cores, every planted neighbour found).
 
     python bench/lookup.py [--n 10000000] [--queries 20000] [--batch 1000] [--single 3000]
-                           [--clients 4]
+                           [--clients 4] [--threads 2] [--cores 0,1] [--no-http]
 
 The bank is N random hashes plus neighbours planted 0..31 bits from some of the queries, imported
 as `tutela bank import` does and snapshotted, so the node starts in seconds. Single lookups send
@@ -11,6 +11,11 @@ as `tutela bank import` does and snapshotted, so the node starts in seconds. Sin
 `--batch` hashes. Each answer is checked: a query with planted neighbours must get exactly their
 distances back (random hashes are never within 31 bits of each other in practice). Set
 TUTELA_DATABASE_URL to run against PostgreSQL.
+
+Before the HTTP runs, the same batches go straight to a Matcher in this process from 1 and from
+`--threads` threads, pinned to `--cores`: as lookups run now (no lock: each reads the published
+view) and serialised by one lock around each call (as the matcher's lock did before), in the same
+run, so the ratio says what the lock-free reads give.
 """
 
 from __future__ import annotations
@@ -142,7 +147,11 @@ def main() -> None:
     parser.add_argument("--single", type=int, default=3000)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--seed", type=int, default=18)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--cores", default="0,1", help="CPUs to pin to (comma-separated)")
+    parser.add_argument("--no-http", action="store_true", help="in-process comparison only")
     args = parser.parse_args()
+    os.sched_setaffinity(0, {int(core) for core in args.cores.split(",")})
 
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
@@ -155,10 +164,15 @@ def main() -> None:
         create_bank(database, bank)
         report = import_file(database, bank, listing, signal_type="pdq")
         listing.unlink()
-        Matcher(database).save_snapshot()
+        matcher = Matcher(database)
+        matcher.save_snapshot()
         key = create_api_key(database, "bench", ["match"])[1]
-        database.close()
         print(f"bank: {report.added:,} hashes built in {time.perf_counter() - started:.0f} s")
+        in_process(matcher, queries, planted, args.batch, args.threads)
+        del matcher
+        database.close()
+        if args.no_http:
+            return
 
         port = free_port()
         url = f"http://127.0.0.1:{port}"
@@ -178,6 +192,102 @@ def main() -> None:
         finally:
             node.terminate()
             node.wait(60)
+
+
+def in_process(
+    matcher: Matcher,
+    queries: list[str],
+    planted: dict[int, list[int]],
+    batch: int,
+    threads: int,
+) -> None:
+    """Batched lookups straight to the Matcher, lock-free and serialised: throughput from 1 and
+    `threads` threads (best of three rounds, with the CPU time the process got per second), and
+    the latency of single lookups made while another thread streams batches."""
+    starts = list(range(0, len(queries), batch))
+    serialised = threading.Lock()
+
+    def lookup(start: int, size: int, locked: bool) -> None:
+        values = queries[start : start + size]
+        if locked:
+            with serialised:
+                found = matcher.match_hashes("pdq", values, include_review=True)
+        else:
+            found = matcher.match_hashes("pdq", values, include_review=True)
+        for offset, matches in enumerate(found):
+            check(start + offset, [m.as_dict() for m in matches], planted)
+
+    def work(pending: list[int], guard: threading.Lock, locked: bool) -> None:
+        while True:
+            with guard:
+                if not pending:
+                    return
+                start = pending.pop()
+            lookup(start, batch, locked)
+
+    def rate(count: int, locked: bool) -> tuple[float, float]:
+        best, cpu_share = 0.0, 0.0
+        for _ in range(3):
+            args = (list(reversed(starts)), threading.Lock(), locked)
+            workers = [threading.Thread(target=work, args=args) for _ in range(count)]
+            began, cpu = time.perf_counter(), time.process_time()
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join()
+            wall = time.perf_counter() - began
+            if len(queries) / wall > best:
+                best, cpu_share = len(queries) / wall, (time.process_time() - cpu) / wall
+        return best, cpu_share
+
+    def single_latency(locked: bool) -> float:
+        """Median ms of one-hash lookups while another thread streams batches."""
+        stop, streaming = threading.Event(), threading.Event()
+
+        def stream() -> None:
+            while not stop.is_set():
+                lookup(0, batch, locked)
+                streaming.set()
+
+        streamer = threading.Thread(target=stream)
+        streamer.start()
+        times: list[float] = []
+        try:
+            streaming.wait()
+            ends = time.perf_counter() + 3.0  # several batches long
+            row = 0
+            while time.perf_counter() < ends or len(times) < 20:
+                began = time.perf_counter()
+                lookup(row, 1, locked)
+                times.append(time.perf_counter() - began)
+                row = (row + 1) % len(queries)
+        finally:
+            stop.set()
+            streamer.join()
+        return sorted(times)[len(times) // 2] * 1000
+
+    lookup(0, batch, False)  # compiled and warm
+    cores = sorted(os.sched_getaffinity(0))
+    figures = {}
+    for locked in (False, True):
+        how = "serialised (one lock)" if locked else "lock-free"
+        for count in (1, threads):
+            figures[(count, locked)], share = rate(count, locked)
+            print(
+                f"in-process {how}, {count} thread(s) on cores {cores}: "
+                f"{figures[(count, locked)]:,.0f} hashes/s ({share:.2f} CPU-s per s)"
+            )
+    free, held = figures[(threads, False)], figures[(threads, True)]
+    print(
+        f"in-process: {threads} threads / 1 thread = {free / figures[(1, False)]:.2f}x lock-free, "
+        f"{held / figures[(1, True)]:.2f}x serialised; lock-free / serialised at {threads} "
+        f"threads = {free / held:.2f}x"
+    )
+    free_ms, held_ms = single_latency(False), single_latency(True)
+    print(
+        f"in-process: single lookup beside a stream of {batch}-hash batches: median "
+        f"{free_ms:.2f} ms lock-free, {held_ms:.2f} ms serialised ({held_ms / free_ms:.0f}x)"
+    )
 
 
 def single(

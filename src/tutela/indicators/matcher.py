@@ -13,7 +13,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -45,18 +44,12 @@ from tutela.indicators.matcher_snapshot import (
     snapshot_directory,
     write_matcher_snapshot,
 )
-from tutela.indicators.matcher_videos import (
-    FrameMatch,
-    FrameSet,
-    VideoDetail,
-    frame_set,
-    image_detail,
-    score,
-)
+from tutela.indicators.matcher_videos import FrameSet, frame_set
+from tutela.indicators.matcher_view import MatcherView, MatchResult
 from tutela.indicators.models import Bank
 from tutela.indicators.video_banks import VPDQ, video_frames
 from tutela.matching import ExactIndex, PdqIndex
-from tutela.signals.pdq import DIHEDRAL_NAMES, PdqHash, PdqSignal
+from tutela.signals.pdq import PdqHash, PdqSignal
 from tutela.signals.registry import get_signal_type
 from tutela.signals.vpdq import VpdqFrame
 
@@ -65,7 +58,6 @@ __all__ = ["MatchResult", "Matcher", "SnapshotInfo", "count_matchable"]
 log = logging.getLogger("tutela.matcher")
 
 PDQ = PdqSignal.name
-PDQ_BYTES = PdqSignal.hex_length // 2
 # Fast-mode PDQ stays within this many bits of exact on the accuracy harness's copies (the
 # widest drift seen: bench/accuracy.py); a fast candidate this close to a threshold, either side,
 # is decided by the exact hash instead (`match_pdq`).
@@ -76,37 +68,11 @@ CHANGE_PAGE = 50_000
 ID_BATCH = 900  # under SQLite's historical 999-parameter limit
 
 
-@dataclass(frozen=True, slots=True)
-class MatchResult:
-    bank: str
-    indicator_id: int
-    signal_type: str
-    distance: int
-    # Which dihedral variant of the query matched (PDQ with variants only).
-    variant: str | None = None
-    # True when the distance is past the bank's threshold but inside its review band.
-    review: bool = False
-    # A video's match (tutela.indicators.matcher_videos): vPDQ's shares, the frames' times.
-    video: VideoDetail | None = None
-
-    def as_dict(self) -> dict[str, object]:
-        out: dict[str, object] = {
-            "bank": self.bank,
-            "indicator_id": self.indicator_id,
-            "signal_type": self.signal_type,
-            "distance": self.distance,
-        }
-        if self.signal_type == PDQ:
-            out["variant"] = self.variant or DIHEDRAL_NAMES[0]
-        if self.review:
-            out["review"] = True
-        if self.video is not None:
-            out["video"] = self.video.as_dict()
-        return out
-
-
 class Matcher:
-    """In-memory indices over the enabled indicators of enabled banks. Thread-safe.
+    """In-memory indices over the enabled indicators of enabled banks. Thread-safe: lookups
+    take no lock and run in parallel (the index kernels release the GIL); they read the view
+    last published (tutela.indicators.matcher_view), while loads and refreshes, one at a time,
+    change the writer's own copy and publish it when done.
 
     The snapshot lives in `snapshot_dir`, by default `matcher-snapshot` in the database's data
     directory; `use_snapshot=False` makes `load()` always read the database.
@@ -126,8 +92,11 @@ class Matcher:
             snapshot_dir = snapshot_directory(database.data_dir)
         self._snapshot_dir = snapshot_dir
         self._use_snapshot = use_snapshot
+        # Held by loads, refreshes and snapshot writes (the writer), never by lookups.
         self._lock = threading.RLock()
+        self._view = MatcherView()
         self._loaded = False
+        self._woke = False  # indicators woken since the last publish (no change row says so)
         self._loaded_from: str | None = None
         self._seq = 0
         self._rules: dict[int, BankRule] = {}
@@ -142,8 +111,8 @@ class Matcher:
 
     @property
     def seq(self) -> int:
-        """The last change sequence number applied."""
-        return self._seq
+        """The last change sequence number applied (in the view lookups read)."""
+        return self._view.seq
 
     @property
     def loaded_from(self) -> str | None:
@@ -155,37 +124,40 @@ class Matcher:
         return self._snapshot_dir
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._view.entries)
 
     @property
     def robust(self) -> bool:
-        """Whether some enabled bank matches robust query variants (worth hashing them). Read
-        without the lock (the rules are copied at once), so asking never waits for a refresh."""
-        return any(rule.robust for rule in tuple(self._rules.values()))
+        """Whether some enabled bank matches robust query variants (worth hashing them)."""
+        return self._view.robust
 
     def load(self, *, progress: Callable[[int], None] | None = None) -> None:
         """Bring in every matchable indicator: from the snapshot and the changes made since it
         when there is a usable one, else from the database (`progress(n)` after each n rows)."""
         with self._lock:
-            if self._use_snapshot and self._load_snapshot():
-                return
-            self._load_database(progress)
+            if not (self._use_snapshot and self._load_snapshot()):
+                self._load_database(progress)
+            self._publish()
 
     def refresh(self) -> int:
         """Apply the changes since the last load or refresh; return how many were read."""
         if not self._loaded:
             self.load()
             return 0
-        with self._lock, self._database.reader() as session:
-            seen, caught_up = self._follow(session)
-        if not caught_up:
-            self.load()
+        with self._lock:
+            with self._database.reader() as session:
+                seen, caught_up = self._follow(session)
+            if not caught_up:
+                self.load()
+            elif seen or self._seq != self._view.seq or self._woke:
+                self._publish()
+            self._woke = False
         return seen
 
     def save_snapshot(self) -> SnapshotInfo:
         """Write what the Matcher holds now (loading first if it has not) as the snapshot.
 
-        Matching waits while it writes (seconds at millions of indicators).
+        Lookups go on meanwhile; refreshes wait (seconds at millions of indicators).
         """
         if self._snapshot_dir is None:
             raise ConfigurationError("no data directory to keep the matcher snapshot in")
@@ -194,6 +166,8 @@ class Matcher:
                 self.load()
             with self._database.reader() as session:
                 identity = database_identity(session, self._seq)
+            # Writing folds the exact indices' recent digests in: into the writer's own copies.
+            self._fork()
             state = MatcherState(
                 self._seq,
                 self._rules,
@@ -219,16 +193,7 @@ class Matcher:
         canonical = [kind.validate(value) for value in values]
         if dihedral_variants is not None and len(dihedral_variants) != len(canonical):
             raise InvalidInput("give one set of dihedral variants per value")
-        with self._lock:
-            if signal_type == PDQ:
-                return self._match_pdq(canonical, dihedral_variants, include_review)
-            if kind.perceptual:
-                raise InvalidInput(f"matching {signal_type} is not supported")
-            index = self._exact.get(signal_type)
-            if index is None:
-                return [[] for _ in canonical]
-            found = index.query([bytes.fromhex(value) for value in canonical])
-            return [self._exact_results(signal_type, ids) for ids in found]
+        return self._view.match_hashes(signal_type, canonical, dihedral_variants, include_review)
 
     def match_pdq(
         self, pdq: PdqHash, *, include_review: bool = False, margin: int = 0
@@ -242,31 +207,7 @@ class Matcher:
         margin 0, so the answer equals exact mode's while most queries (no candidate) stay fast.
         Robust variants count the same way (in robust banks): exact mode makes them from the
         full decode, fast mode from the reduced one."""
-        main = list(pdq.dihedral) if pdq.dihedral else [pdq.hash]
-        checked = [PdqSignal.validate(v) for v in main]
-        robust = [(name, PdqSignal.validate(v)) for name, v in pdq.robust or ()]
-        with self._lock:
-            if not self._rules or len(self._pdq) == 0:
-                return []
-            radius = max(
-                rule.radius if include_review else rule.pdq_threshold
-                for rule in self._rules.values()
-            )
-            codes = _codes(checked)
-            if len(checked) == len(DIHEDRAL_NAMES):
-                found = self._pdq.query_dihedral(codes, radius + margin)
-            else:
-                found = [(i, d, 0) for i, d in self._pdq.query(codes, radius + margin)[0]]
-            if margin and self._near_a_limit(found, margin, include_review):
-                return None
-            results = self._pdq_results(found, include_review)
-            if robust and any(rule.robust for rule in self._rules.values()):
-                extra = self._robust_results(robust, radius, include_review, margin)
-                if extra is None:
-                    return None
-                known = {result.indicator_id for result in results}
-                results += [result for result in extra if result.indicator_id not in known]
-            return results
+        return self._view.match_pdq(pdq, include_review, margin)
 
     def match_video(
         self, frames: Sequence[VpdqFrame], *, include_review: bool = False
@@ -275,152 +216,28 @@ class Matcher:
         vPDQ's shares against each bank's thresholds, banked images by any frame within the
         bank's threshold (or review band); one index lookup per distinct matchable frame.
         Videos first, each list nearest first."""
-        query = frame_set(frames)
-        with self._lock:
-            if not len(query) or not self._rules or len(self._pdq) == 0:
-                return []
-            radius = max(
-                rule.radius if include_review else rule.pdq_threshold
-                for rule in self._rules.values()
-            )
-            hits = self._pdq.query(query.codes, radius)
-            images: dict[int, list[tuple[int, int]]] = {}
-            candidates: set[int] = set()
-            for row, found in enumerate(hits):
-                for ident, distance in found:
-                    rule = self._rules.get(self._entries.bank_of(ident))
-                    if rule is None:
-                        continue
-                    if ident in self._videos:
-                        if distance <= rule.pdq_threshold:
-                            candidates.add(ident)
-                    elif distance <= rule.pdq_threshold or (
-                        include_review and distance <= rule.radius
-                    ):
-                        images.setdefault(ident, []).append((row, distance))
-            videos = self._video_results(query, candidates)
-            stills = []
-            for ident, rows in images.items():
-                rule = self._rules[self._entries.bank_of(ident)]
-                distance = min(d for _, d in rows)
-                review = distance > rule.pdq_threshold
-                detail = image_detail(query, rows)
-                stills.append(MatchResult(rule.name, ident, PDQ, distance, None, review, detail))
-        order = sorted(videos, key=lambda r: (r.distance, r.indicator_id))
-        return order + sorted(stills, key=lambda r: (r.distance, r.indicator_id))
+        return self._view.match_video(frames, include_review)
 
-    def _video_results(self, query: FrameSet, candidates: set[int]) -> list[MatchResult]:
-        results = []
-        for ident in sorted(candidates):
-            rule = self._rules[self._entries.bank_of(ident)]
-            found = score(query, self._videos[ident], rule.pdq_threshold)
-            if (
-                found is None
-                or found.query_match_percent < rule.vpdq_query_match
-                or found.compared_match_percent < rule.vpdq_compared_match
-            ):
-                continue
-            results.append(
-                MatchResult(rule.name, ident, VPDQ, found.distance, None, False, found.detail)
-            )
-        return results
+    # -- publishing -----------------------------------------------------------------------------
 
-    # -- matching -----------------------------------------------------------------------------
-
-    def _near_a_limit(
-        self, found: list[tuple[int, int, int]], margin: int, include_review: bool
-    ) -> bool:
-        """Whether any candidate lies within `margin` bits of its bank's threshold, or of its
-        review distance when the review band is asked for."""
-        for ident, distance, _ in found:
-            rule = self._rules.get(self._entries.bank_of(ident))
-            if rule is None:
-                continue
-            limits = [rule.pdq_threshold]
-            if include_review and rule.review_distance is not None:
-                limits.append(rule.review_distance)
-            if any(abs(distance - limit) <= margin for limit in limits):
-                return True
-        return False
-
-    def _robust_results(
-        self, variants: list[tuple[str, str]], radius: int, include_review: bool, margin: int = 0
-    ) -> list[MatchResult] | None:
-        """Matches of robust variants in robust banks, each indicator once (nearest variant);
-        None when, with `margin`, a candidate in a robust bank lies that near a limit."""
-        hits = self._pdq.query(_codes([value for _, value in variants]), radius + margin)
-        best: dict[int, tuple[int, str]] = {}
-        for (name, _), row in zip(variants, hits, strict=True):
-            for ident, distance in row:
-                if ident not in best or distance < best[ident][0]:
-                    best[ident] = (distance, name)
-        if margin:
-            robust_found = [
-                (ident, distance, 0)
-                for ident, (distance, _) in best.items()
-                if (rule := self._rules.get(self._entries.bank_of(ident))) and rule.robust
-            ]
-            if self._near_a_limit(robust_found, margin, include_review):
-                return None
-        results = []
-        for ident, (distance, name) in sorted(best.items(), key=lambda item: item[1][0]):
-            rule = self._rules.get(self._entries.bank_of(ident))
-            if rule is None or not rule.robust or ident in self._videos:
-                continue
-            review = distance > rule.pdq_threshold
-            if review and not (include_review and distance <= rule.radius):
-                continue
-            results.append(MatchResult(rule.name, ident, PDQ, distance, name, review))
-        return results
-
-    def _match_pdq(
-        self,
-        values: list[str],
-        variants: Sequence[Sequence[str]] | None,
-        include_review: bool,
-    ) -> list[list[MatchResult]]:
-        if not self._rules or len(self._pdq) == 0:
-            return [[] for _ in values]
-        radius = max(
-            rule.radius if include_review else rule.pdq_threshold for rule in self._rules.values()
+    def _publish(self) -> None:
+        """Make what the writer holds the view lookups read (one reference stored), and fork the
+        writer's indices so that its next changes do not reach the view."""
+        self._view = MatcherView(
+            self._seq,
+            dict(self._rules),
+            self._entries,
+            self._pdq,
+            dict(self._exact),
+            dict(self._videos),
         )
-        if variants is None:
-            hits = self._pdq.query(_codes(values), radius)
-            found = [[(ident, dist, 0) for ident, dist in row] for row in hits]
-        else:
-            found = []
-            for eight in variants:
-                checked = [PdqSignal.validate(v) for v in eight]
-                found.append(self._pdq.query_dihedral(_codes(checked), radius))
-        return [self._pdq_results(row, include_review) for row in found]
+        self._fork()
 
-    def _pdq_results(
-        self, row: list[tuple[int, int, int]], include_review: bool
-    ) -> list[MatchResult]:
-        results = []
-        for ident, distance, variant in row:
-            rule = self._rules.get(self._entries.bank_of(ident))
-            if rule is None:
-                continue
-            review = distance > rule.pdq_threshold
-            if review and not (include_review and distance <= rule.radius):
-                continue
-            name = DIHEDRAL_NAMES[variant]
-            if ident in self._videos:
-                # An image showing a frame of a banked video (a still taken from it).
-                still = VideoDetail((FrameMatch(None, distance),), 1)
-                results.append(MatchResult(rule.name, ident, VPDQ, distance, name, review, still))
-                continue
-            results.append(MatchResult(rule.name, ident, PDQ, distance, name, review))
-        return results
-
-    def _exact_results(self, signal_type: str, ids: list[int]) -> list[MatchResult]:
-        results = []
-        for ident in ids:
-            rule = self._rules.get(self._entries.bank_of(ident))
-            if rule is not None:
-                results.append(MatchResult(rule.name, ident, signal_type, 0))
-        return results
+    def _fork(self) -> None:
+        """Indices of the writer's own that share arrays with the published view until changed."""
+        self._entries = self._entries.fork()
+        self._pdq = self._pdq.fork()
+        self._exact = {name: index.fork() for name, index in self._exact.items()}
 
     # -- loading ------------------------------------------------------------------------------
 
@@ -604,6 +421,7 @@ class Matcher:
         due = [ident for ident, until in self._waiting.items() if until <= now]
         if due:
             self._reread(session, due)
+            self._woke = True
 
     # -- index bookkeeping ----------------------------------------------------------------------
 
@@ -698,7 +516,3 @@ def count_matchable(database: Database) -> int:
     with database.reader() as session:
         query = select(func.count()).select_from(enabled_now().subquery())
         return int(session.scalar(query) or 0)
-
-
-def _codes(values: list[str]) -> np.ndarray:
-    return np.frombuffer(bytes.fromhex("".join(values)), np.uint8).reshape(-1, PDQ_BYTES)

@@ -38,6 +38,8 @@ class EntryTable:
         self._types = np.zeros(0, dtype=np.int8)
         self._type_names: list[str] = []
         self._count = 0
+        # The arrays are another table's too (see fork).
+        self._shared = False
 
     def __len__(self) -> int:
         return self._count
@@ -57,6 +59,16 @@ class EntryTable:
         code = self._type_names.index(signal_type)
         return [int(i) for i in np.flatnonzero((self._banks != 0) & (self._types == code))]
 
+    def fork(self) -> EntryTable:
+        """A table equal to this one that may change while this one is read, as long as this one
+        no longer changes. It shares the arrays while it only fills ids this table does not hold
+        (the ones its readers never ask about) and copies them before it changes any other."""
+        twin = EntryTable()
+        twin._banks, twin._types, twin._count = self._banks, self._types, self._count
+        twin._type_names = list(self._type_names)
+        twin._shared = True
+        return twin
+
     def put_many(self, ids: np.ndarray, bank_ids: np.ndarray, signal_type: str) -> None:
         """Record distinct ids, all of one signal type, each with its bank."""
         if len(ids) == 0:
@@ -66,6 +78,9 @@ class EntryTable:
             size = max(top + 1, len(self._banks) * 3 // 2, 1024)
             self._banks = _grown(self._banks, size)
             self._types = _grown(self._types, size)
+            self._shared = False
+        elif self._shared and np.any(self._banks[ids] != 0):
+            self._unshare()
         self._count += int(np.count_nonzero(self._banks[ids] == 0))
         self._banks[ids] = bank_ids
         self._types[ids] = self._type_code(signal_type)
@@ -74,6 +89,8 @@ class EntryTable:
         """Forget an id; return its signal type, or None when it was not indexed."""
         if ident not in self:
             return None
+        if self._shared:
+            self._unshare()
         self._banks[ident] = 0
         self._count -= 1
         return self._type_names[int(self._types[ident])]
@@ -118,6 +135,10 @@ class EntryTable:
         table._type_names = list(type_names)
         table._count = int(np.count_nonzero(indexed))
         return table
+
+    def _unshare(self) -> None:
+        self._banks, self._types = self._banks.copy(), self._types.copy()
+        self._shared = False
 
     def _type_code(self, signal_type: str) -> int:
         if signal_type not in self._type_names:

@@ -43,6 +43,8 @@ class ExactIndex:
         self._recent_by_id: dict[int, list[bytes]] = {}  # so remove() need not walk _recent
         self._recent_count = 0
         self._perm: np.ndarray | None = None  # argsort of _ids, built on first remove
+        # The alive mask and the recent dicts are another index's too (see fork).
+        self._shared = False
 
     def __len__(self) -> int:
         return int(np.count_nonzero(self._alive)) + self._recent_count
@@ -54,6 +56,15 @@ class ExactIndex:
         # A dict entry costs roughly a key object, a list and its int objects.
         return int(total + self._recent_count * (150 + self.digest_size))
 
+    def fork(self) -> ExactIndex:
+        """An index equal to this one that may change while this one is queried, as long as this
+        one no longer changes: it shares the arrays (a fold replaces them) and copies the alive
+        mask and the recent digests before it first changes them."""
+        twin = ExactIndex.__new__(ExactIndex)
+        twin.__dict__.update(self.__dict__)
+        twin._shared = True
+        return twin
+
     def add(self, ids: Any, digests: Any) -> None:
         id_array = check_ids(ids)
         rows = self._check_digests(digests)
@@ -62,6 +73,7 @@ class ExactIndex:
         if len(rows) >= _FOLD_AT:
             self._fold(rows, id_array)
             return
+        self._unshare()
         for digest, id_ in zip(_as_bytes(rows), id_array.tolist(), strict=True):
             self._recent.setdefault(digest, []).append(id_)
             self._recent_by_id.setdefault(id_, []).append(digest)
@@ -73,6 +85,7 @@ class ExactIndex:
         """Forget every digest of these ids; return how many (digest, id) pairs were live."""
         targets = np.unique(check_ids(ids))
         removed = 0
+        self._unshare()
         if len(targets) and len(self._ids):
             if self._perm is None:
                 self._perm = np.argsort(self._ids, kind="stable")
@@ -171,6 +184,16 @@ class ExactIndex:
         self._keys, self._digests, self._ids = keys[order], digests[order], all_ids[order]
         self._alive = np.ones(len(keys), np.uint8)
         self._recent, self._recent_by_id, self._recent_count, self._perm = {}, {}, 0, None
+        self._shared = False
+
+    def _unshare(self) -> None:
+        """Copies of what add() and remove() change in place, when another index shares them."""
+        if not self._shared:
+            return
+        self._alive = self._alive.copy()
+        self._recent = {digest: list(ids) for digest, ids in self._recent.items()}
+        self._recent_by_id = {id_: list(ds) for id_, ds in self._recent_by_id.items()}
+        self._shared = False
 
     def _recent_arrays(self) -> tuple[np.ndarray, np.ndarray]:
         pairs = [(digest, id_) for digest, ids in self._recent.items() for id_ in ids]

@@ -54,7 +54,8 @@ class PdqIndex:
     `remove` drops all of an id's codes. Codes added are searchable at once and never make the
     whole index rebuild, except when its size crosses a bucket-count step (once per doubling)
     or `compact` runs because a quarter of its codes were removed. Queries may run from several
-    threads (the kernels release the GIL); changes must not run alongside them.
+    threads (the kernels release the GIL); changes must not run alongside them, but may run on
+    a `fork()` while queries read the original.
     """
 
     def __init__(self) -> None:
@@ -68,6 +69,8 @@ class PdqIndex:
         # Lazily built argsort of ids over positions [0, _perm_upto), for remove().
         self._perm: np.ndarray | None = None
         self._perm_upto = 0
+        # The alive mask is another index's too (a fork's, until its first removal).
+        self._alive_shared = False
 
     # -- building and changing ------------------------------------------------------------------
 
@@ -102,6 +105,16 @@ class PdqIndex:
         if self._size - self._indexed_end() >= _TAIL_LIMIT:
             self._index_tail()
 
+    def fork(self) -> PdqIndex:
+        """An index equal to this one that may change while this one is queried, as long as this
+        one no longer changes. It shares the code arrays: a fork appends past this index's
+        size (which this index never reads) and copies the alive mask before its first removal;
+        the tables are replaced, never changed, so they are shared as they are."""
+        twin = PdqIndex.__new__(PdqIndex)
+        twin.__dict__.update(self.__dict__)
+        twin._alive_shared = True
+        return twin
+
     def remove(self, ids: np.ndarray) -> int:
         """Forget every code of these ids; return how many codes were live. Unknown ids are fine."""
         targets = check_ids(ids)
@@ -109,6 +122,9 @@ class PdqIndex:
             return 0
         positions = self._positions_of(np.unique(targets))
         positions = positions[self._alive[positions] != 0]
+        if len(positions) and self._alive_shared:
+            self._alive = self._alive.copy()
+            self._alive_shared = False
         self._alive[positions] = 0
         self._live -= len(positions)
         return len(positions)
@@ -287,6 +303,7 @@ class PdqIndex:
             new = np.zeros((capacity, *old.shape[1:]), old.dtype)
             new[: self._size] = old[: self._size]
             setattr(self, name, new)
+        self._alive_shared = False
 
     def _index_tail(self) -> None:
         """Give the scanned tail tables: rebuild the delta, or merge it into the main tables."""
