@@ -1,6 +1,6 @@
-"""Video uploads through `POST /v1/items`: streamed to disk within TUTELA_MAX_VIDEO_BYTES,
-hashed in a worker process, matched with vPDQ (and frame by frame against image banks), and
-decided with the matched frames' times in the verdict."""
+"""Video uploads through `POST /v1/items`: streamed to disk within TUTELA_MAX_VIDEO_BYTES, queued,
+hashed by the detection workers in a process of their own, matched with vPDQ (and frame by frame
+against image banks), and decided with the matched frames' times in the verdict."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from provider_fixtures import in_process_client, make_key
 from tutela.auth.users import create_user, get_user
 from tutela.clock import utc_now
 from tutela.db.database import Database
+from tutela.detection.items import get_item
 from tutela.detection.models import Case
 from tutela.indicators import banks
 from tutela.indicators.ledger import add_indicator
@@ -28,6 +29,7 @@ from tutela.settings import Settings
 from tutela.signals.pdq import pdq_of_pixels
 from tutela.signals.vpdq import vpdq_of_file
 from video_scenes import pan, photo, resized, shot, slideshow_frames, video, zoom
+from video_workers import decide_videos
 
 MOVIE = slideshow_frames(["astronaut", "coffee", "chelsea"]) + zoom("rocket", 2)
 
@@ -42,20 +44,24 @@ def upload(item_id: str, path: Path) -> dict[str, Any]:
 def post_all(
     settings: Settings, database: Database, *requests: dict[str, Any], key: str = ""
 ) -> list[Any]:
-    """POST each upload in turn; answer each one's (status, body, item as GET shows it)."""
+    """POST each upload in turn, let the workers decide the queued videos; answer each one's
+    (status, answer, item as GET shows it then)."""
 
     async def run() -> list[Any]:
-        out = []
         async with in_process_client(settings, database, key) as client:
-            for request in requests:
-                answer = await client.post("/v1/items", **request)
-                item = None
-                if answer.status_code in (200, 202):
-                    item = (await client.get(f"/v1/items/{answer.json()['id']}")).json()
-                out.append((answer.status_code, answer, item))
-        return out
+            return [
+                (a.status_code, a) for a in [await client.post("/v1/items", **r) for r in requests]
+            ]
 
-    return asyncio.run(run())
+    answers = asyncio.run(run())
+    decide_videos(settings, database)
+    out = []
+    for status, answer in answers:
+        item = None
+        if status in (200, 202):
+            item = get_item(database, answer.json()["id"]).as_dict()
+        out.append((status, answer, item))
+    return out
 
 
 @pytest.fixture
@@ -84,6 +90,9 @@ def test_a_copy_of_a_banked_video_goes_to_review_with_its_frames_and_others_do_n
         upload("inserted", inserted),
     )
     assert [status for status, _, _ in answers] == [202, 202, 202]
+    assert {answer.json()["status"] for _, answer, _ in answers} == {"queued"}
+    # Each file was removed once its verdict was committed.
+    assert not list((settings.data_dir / "spool").rglob("*.video"))
     (_, _, copy_item), (_, _, other_item), (_, _, inserted_item) = answers
     assert copy_item["verdict"] == "review"
     [match] = [m for m in copy_item["matches"] if m["signal_type"] == "vpdq"]
@@ -117,7 +126,9 @@ def test_a_video_over_the_limit_is_refused_while_it_streams(
     assert status == 413
     assert answer.headers["content-type"].startswith("application/problem+json")
     assert answer.json()["code"] == "too_large"
-    assert not list((settings.data_dir / "spool").glob("*"))  # nothing left on disk
+    # Nothing of it left on disk (the slots' lock files hold no content).
+    spool = settings.data_dir / "spool"
+    assert not [p for p in spool.rglob("*") if p.is_file() and p.parent.name != "slots"]
 
 
 def test_a_broken_video_gets_its_typed_error_and_the_node_goes_on(

@@ -169,6 +169,15 @@ class Settings:
         "upload.",
         parse=_COUNT,
     )
+    video_workers: int = setting(
+        "TUTELA_VIDEO_WORKERS",
+        1,
+        "Videos hashed at once on this node, by all its detection workers together (each in an "
+        "isolated process of its own, for up to `TUTELA_VIDEO_TIMEOUT_S`). A video upload is "
+        "spooled in the data directory and queued: the workers that hash it must share that "
+        "directory with the API that took it.",
+        parse=_POSITIVE_COUNT,
+    )
     job_lease_s: float = setting(
         "TUTELA_JOB_LEASE_S",
         120.0,

@@ -8,7 +8,14 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from tutela.api.deps import ItemsReadKey, ItemsWriteKey, ServicesDep, scope_doc, services_of
+from tutela.api.deps import (
+    ItemsReadKey,
+    ItemsWriteKey,
+    Services,
+    ServicesDep,
+    scope_doc,
+    services_of,
+)
 from tutela.api.schemas import (
     EXAMPLE_METADATA,
     ItemAcceptedPublic,
@@ -20,7 +27,9 @@ from tutela.api.spooled_uploads import discarded, read_capped, spool_upload
 from tutela.api.uploads import is_multipart, multipart_body, parse_model
 from tutela.detection.item_metadata import METADATA_MAX_BYTES
 from tutela.detection.items import Submission, get_item, signals_submission, upload_submission
-from tutela.detection.video_items import hash_video_isolated, video_outcome, video_submission
+from tutela.detection.models import QUEUED
+from tutela.detection.video_items import video_submission
+from tutela.detection.video_queue import keep_for_workers, remove_spooled
 from tutela.errors import InvalidInput
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
@@ -116,17 +125,21 @@ async def create_item(
                 raise InvalidInput("the form has no metadata field")
             metadata = parse_model(ItemMetadata, upload.fields["metadata"], "metadata")
             fields = metadata.model_dump(mode="json", exclude_none=True)
-            if upload.path is not None:  # a video, on disk
-                # Hashed from the file it streamed to, in a worker process of its own.
-                hashed = await run_in_threadpool(hash_video_isolated, upload.path, settings.media)
-                outcome = await run_in_threadpool(video_outcome, services.matcher, hashed)
+            if upload.path is not None:  # a video, on disk: queued for the workers
+                spooled_at = await run_in_threadpool(
+                    keep_for_workers, upload.path, settings.data_dir
+                )
                 submission = video_submission(
-                    metadata.item_id, fields, outcome, sha256=upload.sha256, platform=key.platform
+                    metadata.item_id,
+                    fields,
+                    sha256=upload.sha256,
+                    platform=key.platform,
+                    spool_path=spooled_at,
                 )
-            else:
-                submission = upload_submission(
-                    metadata.item_id, fields, upload.read(), platform=key.platform
-                )
+                return await _accept_video(services, response, submission, spooled_at)
+            submission = upload_submission(
+                metadata.item_id, fields, upload.read(), platform=key.platform
+            )
     else:
         body = await read_capped(request, JSON_BODY_MAX)
         if len(body) > JSON_BODY_MAX:
@@ -139,6 +152,23 @@ async def create_item(
             platform=key.platform,
         )
     accepted = await services.intake.accept(submission)
+    response.status_code = 202 if accepted.created else 200
+    return ItemAcceptedPublic(id=accepted.id, status=accepted.status)
+
+
+async def _accept_video(
+    services: Services, response: Response, submission: Submission, spooled_at: str
+) -> ItemAcceptedPublic:
+    """Store a video's item with its job; its file stays only if a job now names it (not for a
+    replay, or an item decided at once, under no order or basis)."""
+    data_dir = services.settings.data_dir
+    try:
+        accepted = await services.intake.accept(submission)
+    except BaseException:
+        remove_spooled(data_dir, spooled_at)
+        raise
+    if not (accepted.created and accepted.status == QUEUED):
+        remove_spooled(data_dir, spooled_at)
     response.status_code = 202 if accepted.created else 200
     return ItemAcceptedPublic(id=accepted.id, status=accepted.status)
 

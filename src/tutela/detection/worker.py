@@ -2,7 +2,9 @@
 
 Hashing, recording and webhooks overlap: while batch k's verdicts are written (one transaction,
 on the recorder thread), the files of batch k+1 are already being hashed (see
-tutela.detection.pipeline.decide_stream), and a sender thread posts verdicts to the platform. A lease keeper thread renews the leases of
+tutela.detection.pipeline.decide_stream), and a sender thread posts verdicts to the platform. Spooled
+video uploads are hashed on a thread of their own, a bounded number per node at once
+(tutela.detection.video_queue). A lease keeper thread renews the leases of
 every job the worker holds, so a slow batch is not reclaimed by another worker while this one lives;
 if the process dies the renewals stop and its jobs come back to the queue when their leases run out.
 Renewals also stop when the worker's loop shows no progress for `stall_limit_s` (it hangs while the
@@ -34,6 +36,7 @@ from tutela.detection.held_payloads import sealing_key
 from tutela.detection.pipeline import decide_stream
 from tutela.detection.queue import ClaimedJob, claim_jobs, renew_leases
 from tutela.detection.verdicts import Outcome, record_outcomes
+from tutela.detection.video_queue import VideoHashing
 from tutela.indicators.matcher import Matcher
 from tutela.master_key import MasterKey
 from tutela.settings import Settings
@@ -266,6 +269,18 @@ def run_worker(
             ) as keeper,
             WebhookSender(database, client),
             Recorder(database, master_key) as recorder,
+            # Spooled videos, on a thread of their own: a long video never holds up images.
+            VideoHashing(
+                database,
+                matcher,
+                data_dir=settings.data_dir,
+                limits=settings.media,
+                slots=settings.video_workers,
+                worker=name,
+                lease_s=lease_s,
+                gate=gate,
+                master_key=master_key,
+            ),
         ):
             if on_ready is not None:
                 on_ready()
