@@ -22,9 +22,9 @@ from test_risk_figures import NOW, add_reviewer, at, seed_item
 from tutela.auth.users import create_user
 from tutela.clock import FixedClock
 from tutela.db.database import Database, open_database
+from tutela.detection.models import CaseState
 from tutela.messaging.signing import SigningKey, default_key_file, generate_key_file
 from tutela.nodes.provider import create_app
-from tutela.review.models import CONFIRMED
 from tutela.risk.art5_report import verify_exported
 from tutela.settings import Settings
 
@@ -50,7 +50,7 @@ def node(tmp_path: Path) -> Iterator[tuple[str, FixedClock, SigningKey, Database
     database = open_database(settings)
     add_reviewer(database)
     create_user(database, "cora", PASSWORD, ["compliance_officer"], actor="test")
-    seed_item(database, 1, "chat", at(5), status=CONFIRMED, decided_at=at(6))
+    seed_item(database, 1, "chat", at(5), status=CaseState.CONFIRMED, decided_at=at(6))
     seed_item(database, 2, "chat", at(6))
     seed_item(database, 3, "photos", at(4))
     key = generate_key_file(default_key_file(settings))

@@ -15,9 +15,9 @@ from tutela.auth import passwords
 from tutela.auth.user_models import User
 from tutela.auth.users import create_user
 from tutela.db.database import Database
-from tutela.detection.models import Case, Item, ItemMatch
+from tutela.detection.models import Case, CaseState, Item, ItemMatch
 from tutela.enforcement.measure_models import Complaint
-from tutela.review.models import CONFIRMED, DISMISSED, REVERSED, ReviewDecision
+from tutela.review.models import ReviewDecision
 from tutela.risk.figures import UNNAMED_PART, figures_by_part, window_start
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
@@ -84,8 +84,12 @@ def seed_item(
                 case_id=case.id,
                 user_id=reviewer,
                 reviewer=REVIEWER,
-                decision="confirm" if status in (CONFIRMED, REVERSED) else "dismiss",
-                status_after=CONFIRMED if status in (CONFIRMED, REVERSED) else DISMISSED,
+                decision="confirm"
+                if status in (CaseState.CONFIRMED, CaseState.REVERSED)
+                else "dismiss",
+                status_after=CaseState.CONFIRMED
+                if status in (CaseState.CONFIRMED, CaseState.REVERSED)
+                else CaseState.DISMISSED,
                 effects={},
                 created_at=decided_at or matched_at,
             )
@@ -115,16 +119,22 @@ def test_figures_count_matched_items_confirmed_reports_and_complaints_per_part_a
     # chat: two items matched in May (one of them twice), one confirmed in June with a complaint.
     seed_item(database, 1, "chat", at(5), outcomes=("review", "action"))
     seed_item(
-        database, 2, "chat", at(5), status=CONFIRMED, decided_at=at(6), complaint_at=at(6, 12)
+        database,
+        2,
+        "chat",
+        at(5),
+        status=CaseState.CONFIRMED,
+        decided_at=at(6),
+        complaint_at=at(6, 12),
     )
     # chat: matches that were ignored or safe-listed count for nothing.
     seed_item(database, 3, "chat", at(5), outcomes=("ignore", "safelisted"))
     # photos: one dismissed (a match, no report), one confirmed then reversed on complaint.
-    seed_item(database, 4, "photos", at(6), status=DISMISSED)
-    seed_item(database, 5, "photos", at(4), status=REVERSED, complaint_at=at(5))
+    seed_item(database, 4, "photos", at(6), status=CaseState.DISMISSED)
+    seed_item(database, 5, "photos", at(4), status=CaseState.REVERSED, complaint_at=at(5))
     # No service named, and one from before the window.
-    seed_item(database, 6, None, at(6), status=CONFIRMED)
-    seed_item(database, 7, "photos", datetime(2025, 5, 1, tzinfo=UTC), status=CONFIRMED)
+    seed_item(database, 6, None, at(6), status=CaseState.CONFIRMED)
+    seed_item(database, 7, "photos", datetime(2025, 5, 1, tzinfo=UTC), status=CaseState.CONFIRMED)
 
     start = window_start(NOW, 3)
     assert start == datetime(2026, 4, 1, tzinfo=UTC)

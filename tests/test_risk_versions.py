@@ -16,8 +16,8 @@ from tutela.audit.models import AuditEntry
 from tutela.auth.users import create_user
 from tutela.clock import FixedClock
 from tutela.db.database import Database
+from tutela.detection.models import CaseState
 from tutela.errors import Conflict, Forbidden, InvalidInput
-from tutela.review.models import CONFIRMED
 from tutela.risk.measures import MeasureInput
 from tutela.risk.method import RiskLevel
 from tutela.risk.models import RiskAssessment, RiskPart
@@ -68,7 +68,7 @@ def signed_off_chat(database: Database, clock: FixedClock) -> int:
 
 
 def test_a_draft_shows_the_nodes_figures_and_the_level_of_each_part(people: Database) -> None:
-    seed_item(people, 1, "chat", at(5), status=CONFIRMED, decided_at=at(6))
+    seed_item(people, 1, "chat", at(5), status=CaseState.CONFIRMED, decided_at=at(6))
     clock = FixedClock(NOW)
     draft, created = start_assessment(people, "Example Social", OFFICER, clock=clock)
     save_part(people, draft, "chat", CHAT, OFFICER, clock=clock)
@@ -95,7 +95,7 @@ def test_a_signed_off_version_cannot_change(people: Database) -> None:
 def test_sign_off_freezes_the_figures_it_was_signed_with(people: Database) -> None:
     clock = FixedClock(NOW)
     signed = signed_off_chat(people, clock)
-    seed_item(people, 9, "chat", NOW - timedelta(days=1), status=CONFIRMED)
+    seed_item(people, 9, "chat", NOW - timedelta(days=1), status=CaseState.CONFIRMED)
     with people.reader() as session:
         view = read_assessment(session, signed, POLICY, NOW + timedelta(days=1))
     assert view.evaluation.parts[0].figures.confirmed_reports == 0

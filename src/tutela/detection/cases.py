@@ -9,10 +9,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from tutela.auth.platforms import DEFAULT_PLATFORM
-from tutela.detection.models import Case
+from tutela.detection.models import Case, CaseState
 from tutela.detection.policy import ACTION, REVIEW, JudgedMatch
 
-OPEN = "open"
 # Lower is more urgent: an administrator-approved action first, then exact or near matches.
 PRIORITY_ACTION = 1
 PRIORITY_CLOSE = 2
@@ -50,7 +49,7 @@ def case_row(
     return {
         "platform": platform,
         "item_id": item_id,
-        "status": OPEN,
+        "status": CaseState.OPEN,
         "priority": _priority(verdict, relevant),
         "evidence": [evidence_of(j) for j in relevant],
         "created_at": now,

@@ -20,7 +20,7 @@ from sqlalchemy import insert, select, update
 
 from tutela.clock import Clock, SystemClock, utc_now
 from tutela.db.database import Database
-from tutela.detection.models import DeliveryAttempt, Webhook, WebhookDelivery
+from tutela.detection.models import DeliveryAttempt, DeliveryState, Webhook, WebhookDelivery
 from tutela.egress import PinnedTransport
 from tutela.messaging import delivery
 from tutela.messaging.delivery import Outcome, Tried
@@ -137,7 +137,7 @@ class DeliveryTable:
     ) -> list[OutgoingMessage]:
         if DESTINATION not in destinations:
             return []
-        due = WebhookDelivery.state == "pending", WebhookDelivery.next_attempt_at <= now
+        due = WebhookDelivery.state == DeliveryState.PENDING, WebhookDelivery.next_attempt_at <= now
         # A read first: a worker looking for due deliveries after every batch must not take
         # the single SQLite write lock when there are none.
         with database.reader() as session:
@@ -180,9 +180,10 @@ class DeliveryTable:
         updates = []
         for one in tried:
             delivered = one.outcome is Outcome.DELIVERED
-            state = {Outcome.DELIVERED: "delivered", Outcome.FAILED: "failed"}.get(
-                one.outcome, "pending"
-            )
+            state = {
+                Outcome.DELIVERED: DeliveryState.DELIVERED,
+                Outcome.FAILED: DeliveryState.FAILED,
+            }.get(one.outcome, DeliveryState.PENDING)
             attempts.append(
                 {
                     "delivery_id": one.message.id,

@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 
 from tutela.clock import utc_now
 from tutela.db.database import Database
-from tutela.detection.models import Item, Job
+from tutela.detection.models import Item, ItemStatus, Job, JobState
 
-QUEUED = "queued"
-LEASED = "leased"
+# The name a module being changed elsewhere imports; use JobState.
+LEASED = JobState.LEASED
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +35,7 @@ class ClaimedJob:
 
 def enqueue(session: Session, item_id: int) -> None:
     """Add a job for `item_id` inside the caller's transaction."""
-    session.add(Job(item_id=item_id, state=QUEUED, attempts=0, created_at=utc_now()))
+    session.add(Job(item_id=item_id, state=JobState.QUEUED, attempts=0, created_at=utc_now()))
 
 
 def claim_jobs(
@@ -64,7 +64,7 @@ def claim_jobs(
             update(Job)
             .where(Job.id.in_(claimable.scalar_subquery()))
             .values(
-                state=LEASED,
+                state=JobState.LEASED,
                 leased_by=worker,
                 leased_until=now + timedelta(seconds=lease_s),
                 attempts=Job.attempts + 1,
@@ -76,8 +76,8 @@ def claim_jobs(
         if claimed:
             session.execute(
                 update(Item)
-                .where(Item.id.in_([c.item_id for c in claimed]), Item.status != "done")
-                .values(status="processing")
+                .where(Item.id.in_([c.item_id for c in claimed]), Item.status != ItemStatus.DONE)
+                .values(status=ItemStatus.PROCESSING)
                 .execution_options(synchronize_session=False)
             )
     return sorted(claimed, key=lambda c: c.job_id)
@@ -95,7 +95,7 @@ def renew_leases(
     with database.unit_of_work() as session:
         result = session.execute(
             update(Job)
-            .where(Job.leased_by == worker, Job.state == LEASED)
+            .where(Job.leased_by == worker, Job.state == JobState.LEASED)
             .values(leased_until=now + timedelta(seconds=lease_s))
             .execution_options(synchronize_session=False)
         )
@@ -119,4 +119,4 @@ def queue_depth(database: Database) -> int:
 
 def _claimable(now: datetime, *, videos: bool) -> ColumnElement[bool]:
     kind = Job.spool_path.is_not(None) if videos else Job.spool_path.is_(None)
-    return and_(kind, or_(Job.state == QUEUED, Job.leased_until < now))
+    return and_(kind, or_(Job.state == JobState.QUEUED, Job.leased_until < now))

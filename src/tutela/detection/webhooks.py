@@ -21,7 +21,13 @@ from sqlalchemy.orm import Session
 from tutela.auth.platforms import DEFAULT_PLATFORM
 from tutela.clock import utc_now
 from tutela.db.database import Database
-from tutela.detection.models import DeliveryAttempt, Item, Webhook, WebhookDelivery
+from tutela.detection.models import (
+    DeliveryAttempt,
+    DeliveryState,
+    Item,
+    Webhook,
+    WebhookDelivery,
+)
 from tutela.egress import refuse_private_host
 from tutela.errors import InvalidInput, NotFound, RefusedTarget
 
@@ -162,7 +168,7 @@ def enqueue_platform_events(
             "webhook_id": hook_id,
             "item_id": item_id,
             "body": body,
-            "state": "pending",
+            "state": DeliveryState.PENDING,
             "attempts": 0,
             "next_attempt_at": now,
             "created_at": now,

@@ -21,14 +21,13 @@ from tutela.audit.log import SYSTEM, Subject, record
 from tutela.clock import Clock, SystemClock
 from tutela.db.database import Database
 from tutela.detection.webhooks import enqueue_platform_event
-from tutela.enforcement.measure_models import UserNotice
+from tutela.enforcement.measure_models import NoticeState, UserNotice
 from tutela.errors import InvalidInput, NotFound
 from tutela.reporting.holds import active_holds, may_notify_user
 
 EVENT = "user_notice.released"
-HELD = "held"
-RELEASED = "released"
-WITHDRAWN = "withdrawn"
+# The name a module being changed elsewhere imports; use NoticeState.
+HELD = NoticeState.HELD
 SILENCE_REASON = "Art 12(2): silence period after a report to the EU Centre"
 BATCH = 200
 
@@ -83,7 +82,7 @@ def hold_notice(
         item_ref=item_ref,
         kind=kind,
         body=body,
-        state=HELD,
+        state=NoticeState.HELD,
         hold_until=add_months(now, silence_months),
         hold_reason=SILENCE_REASON,
         created_at=now,
@@ -101,7 +100,7 @@ def release_due(database: Database, *, clock: Clock | None = None, actor: str = 
     with database.unit_of_work() as session:
         due = session.scalars(
             select(UserNotice)
-            .where(UserNotice.state == HELD, UserNotice.hold_until <= now)
+            .where(UserNotice.state == NoticeState.HELD, UserNotice.hold_until <= now)
             .order_by(UserNotice.hold_until)
             .limit(BATCH)
             .with_for_update()
@@ -112,7 +111,7 @@ def release_due(database: Database, *, clock: Clock | None = None, actor: str = 
                 row.hold_until = max(h.until for h in holds if h.no_user_notice)
                 row.hold_reason = "Art 48(6): an authority asked for silence"
                 continue
-            row.state = RELEASED
+            row.state = NoticeState.RELEASED
             row.released_at = now
             message = {"event": EVENT, "notice_id": row.id, "id": row.item_id}
             enqueue_platform_event(session, row.item_id, {**message, **row.body})
@@ -146,7 +145,9 @@ def set_hold(
     now = (clock or SystemClock()).now()
     with database.unit_of_work() as session:
         rows = session.scalars(
-            select(UserNotice).where(UserNotice.case_id == case_id, UserNotice.state == HELD)
+            select(UserNotice).where(
+                UserNotice.case_id == case_id, UserNotice.state == NoticeState.HELD
+            )
         ).all()
         if not rows:
             raise NotFound(f"case {case_id} has no held notice")
@@ -166,10 +167,12 @@ def set_hold(
 def withdraw_notices(session: Session, case_id: int) -> int:
     """Drop a case's held notices (its decision was reversed, there is nothing to tell)."""
     rows = session.scalars(
-        select(UserNotice).where(UserNotice.case_id == case_id, UserNotice.state == HELD)
+        select(UserNotice).where(
+            UserNotice.case_id == case_id, UserNotice.state == NoticeState.HELD
+        )
     ).all()
     for row in rows:
-        row.state = WITHDRAWN
+        row.state = NoticeState.WITHDRAWN
     return len(rows)
 
 

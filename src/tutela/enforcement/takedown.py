@@ -30,18 +30,15 @@ from tutela.audit.log import Subject, record
 from tutela.clock import Clock, SystemClock
 from tutela.db.database import Database
 from tutela.detection.webhooks import enqueue_platform_event
-from tutela.enforcement.measure_models import TakedownRequest
+from tutela.enforcement.measure_models import TakedownRequest, TakedownState
 from tutela.errors import Conflict, NotFound
 from tutela.reporting.holds import active_holds, may_remove
 from tutela.reporting.report_updates import FollowUps, queue_removal_update
 
 EVENT = "takedown.requested"
 HELD_EVENT = "takedown.held"
-WAITING = "waiting"  # the hold wait runs: not sent yet, so that a hold can still arrive
-REQUESTED = "requested"
-HELD = "held"  # an authority asked the provider not to remove yet (Art 48(6)-(7))
-CONFIRMED = "confirmed"
-CANCELLED = "cancelled"  # a complaint reversed the decision before removal
+# The name a module being changed elsewhere imports; use TakedownState.
+REQUESTED = TakedownState.REQUESTED
 MAX_RESEND = timedelta(hours=24)
 # Account measures a confirmed case recommends to the platform (Annex III "measures taken").
 SUSPEND_ACCOUNT = "suspend_account"
@@ -88,7 +85,7 @@ def request_takedown(
         case_id=case_id,
         item_id=item_id,
         item_ref=item_ref,
-        state=REQUESTED,
+        state=TakedownState.REQUESTED,
         account_action=account_action,
         sends=0,
         requested_at=now,
@@ -96,7 +93,7 @@ def request_takedown(
     session.add(row)
     session.flush()
     if wait > timedelta(0):
-        row.state, row.next_send_at = WAITING, now + wait
+        row.state, row.next_send_at = TakedownState.WAITING, now + wait
     else:
         _send_or_hold(session, row, now, resend_after)
     return row
@@ -127,10 +124,10 @@ def confirm_takedown(
         )
         if row is None:
             raise NotFound(f"no takedown was requested for item {item_id}")
-        if row.state != CONFIRMED:
+        if row.state != TakedownState.CONFIRMED:
             when = removed_at or now
             _refuse_during_hold(session, row.item_id, when, now)
-            row.state = CONFIRMED
+            row.state = TakedownState.CONFIRMED
             row.confirmed_at = now
             row.next_send_at = None
             row.confirmation = {"action": action, "removed_at": when.isoformat()}
@@ -159,7 +156,9 @@ def resend_due(database: Database, resend_after: timedelta, *, clock: Clock | No
         due = session.scalars(
             select(TakedownRequest)
             .where(
-                TakedownRequest.state.in_((WAITING, REQUESTED, HELD)),
+                TakedownRequest.state.in_(
+                    (TakedownState.WAITING, TakedownState.REQUESTED, TakedownState.HELD)
+                ),
                 TakedownRequest.next_send_at <= now,
             )
             .order_by(TakedownRequest.next_send_at)
@@ -182,15 +181,19 @@ def pass_on_hold(session: Session, item_id: int, now: datetime) -> list[int]:
         select(TakedownRequest)
         .where(
             TakedownRequest.item_id == item_id,
-            TakedownRequest.state.in_((WAITING, REQUESTED, HELD)),
+            TakedownRequest.state.in_(
+                (TakedownState.WAITING, TakedownState.REQUESTED, TakedownState.HELD)
+            ),
         )
         .with_for_update()
     )
     for row in rows:
         # Sent and not yet held, or held before for less long: the platform must hear of it.
         extended = row.next_send_at is None or row.next_send_at < until
-        tell = row.sends > 0 and (row.state == REQUESTED or (row.state == HELD and extended))
-        row.state, row.next_send_at = HELD, until
+        tell = row.sends > 0 and (
+            row.state == TakedownState.REQUESTED or (row.state == TakedownState.HELD and extended)
+        )
+        row.state, row.next_send_at = TakedownState.HELD, until
         if tell:
             enqueue_platform_event(session, row.item_id, _held_message(row, until, now))
             told.append(row.id)
@@ -205,7 +208,7 @@ def hasten_takedown(session: Session, case_id: int, now: datetime) -> int | None
     row = session.scalar(
         select(TakedownRequest).where(TakedownRequest.case_id == case_id).with_for_update()
     )
-    if row is None or row.state not in (WAITING, REQUESTED):
+    if row is None or row.state not in (TakedownState.WAITING, TakedownState.REQUESTED):
         return None
     row.next_send_at = now
     return row.id
@@ -219,9 +222,9 @@ def takedown_of_case(session: Session, case_id: int) -> TakedownView | None:
 def cancel_takedown(session: Session, case_id: int) -> bool:
     """Stop asking for removal (a complaint reversed the decision); False if already removed."""
     row = session.scalar(select(TakedownRequest).where(TakedownRequest.case_id == case_id))
-    if row is None or row.state == CONFIRMED:
+    if row is None or row.state == TakedownState.CONFIRMED:
         return False
-    row.state = CANCELLED
+    row.state = TakedownState.CANCELLED
     row.next_send_at = None
     return True
 
@@ -244,13 +247,13 @@ def _send_or_hold(
 ) -> int:
     if not may_remove(session, row.item_id, now):
         ends = [h.until for h in active_holds(session, row.item_id, now) if h.no_removal]
-        if row.state == REQUESTED and row.sends > 0:
+        if row.state == TakedownState.REQUESTED and row.sends > 0:
             # A hold recorded without being passed on: the platform still has the request.
             enqueue_platform_event(session, row.item_id, _held_message(row, max(ends), now))
-        row.state = HELD
+        row.state = TakedownState.HELD
         row.next_send_at = max(ends)
         return 0
-    row.state = REQUESTED
+    row.state = TakedownState.REQUESTED
     row.sends += 1
     # 1×, 2×, 4× … the configured wait, at most a day: the platform is not flooded.
     wait = min(MAX_RESEND, resend_after * 2 ** (row.sends - 1))

@@ -9,11 +9,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tutela.detection.models import Case, Item, Job, WebhookDelivery
+from tutela.detection.models import UNDECIDED, Case, Item, Job, WebhookDelivery
 from tutela.messaging.outbox import FAILED, QUEUED
 from tutela.messaging.outbox_models import OutboxMessage
 from tutela.operations.alerts import AlertView, list_alerts, open_alert_counts, priority_name
-from tutela.review.models import UNDECIDED
 from tutela.review.queues import PRIORITY_NAMES, URGENT
 
 

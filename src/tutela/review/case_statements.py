@@ -10,8 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tutela.detection.models import Case, Item
-from tutela.enforcement.measure_models import UserNotice
-from tutela.enforcement.notices import HELD
+from tutela.enforcement.measure_models import NoticeState, UserNotice
 from tutela.indicators.models import Bank
 from tutela.reporting.fields import Awareness
 from tutela.review.confirmation import NOTICE_KIND
@@ -93,7 +92,7 @@ def _decision_notice(session: Session, case_id: int) -> int | None:
         .where(
             UserNotice.case_id == case_id,
             UserNotice.kind == NOTICE_KIND,
-            UserNotice.state == HELD,
+            UserNotice.state == NoticeState.HELD,
         )
         .order_by(UserNotice.id.desc())
         .limit(1)

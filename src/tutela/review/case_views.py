@@ -15,7 +15,7 @@ from tutela.auth.roles import Permission, permissions_of
 from tutela.auth.users import UserView
 from tutela.db.database import Database
 from tutela.detection import held_payloads
-from tutela.detection.models import Case, Item
+from tutela.detection.models import UNDECIDED, Case, CaseState, Item
 from tutela.enforcement.notices import NoticeView, notices_of_case
 from tutela.enforcement.takedown import TakedownView, takedown_of_case
 from tutela.enforcement.vault import Vault
@@ -24,7 +24,6 @@ from tutela.indicators.models import Bank
 from tutela.master_key import configured_master_key
 from tutela.review.complaints import ComplaintView, complaints_of_case
 from tutela.review.decisions import Decision, decisions_of_case
-from tutela.review.models import ESCALATED, UNDECIDED
 from tutela.review.queues import QueueEntry, entry_of
 from tutela.review.report_choices import awareness_of
 from tutela.review.report_input import basis_of_evidence
@@ -192,7 +191,7 @@ def _choices(status: str, viewer: UserView, deciders: set[int]) -> tuple[Decisio
     granted = permissions_of(viewer.roles)
     if status not in UNDECIDED:
         return ()
-    if status == ESCALATED:
+    if status == CaseState.ESCALATED:
         if Permission.DECIDE_ESCALATED not in granted:
             return ()
         return (Decision.CONFIRM_KNOWN, Decision.CONFIRM_NEW, Decision.NOT_ABUSE)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from tutela.detection.held_payloads import held_content
 from tutela.detection.models import Case, Item, ItemPayload
-from tutela.enforcement.measure_models import TakedownRequest
+from tutela.enforcement.measure_models import TakedownRequest, TakedownState
 from tutela.enforcement.notices import hold_notice
 from tutela.enforcement.takedown import request_takedown
 from tutela.enforcement.vault import PreservationReason, Vault
@@ -89,7 +89,7 @@ def carry_out(
         wait=wait or timedelta(0),
     )
     effects["takedown"] = {"id": takedown.id, "state": takedown.state}
-    if takedown.next_send_at is not None and takedown.state != "requested":
+    if takedown.next_send_at is not None and takedown.state != TakedownState.REQUESTED:
         effects["takedown"]["send_at"] = takedown.next_send_at.isoformat()
     effects["account_action"] = choices.account_action.value
     notice = hold_notice(
@@ -176,7 +176,7 @@ def _removed_at(session: Session, item_id: int) -> datetime | None:
     can be taken down under an earlier case, or by the platform on its own)."""
     confirmation = session.scalar(
         select(TakedownRequest.confirmation)
-        .where(TakedownRequest.item_id == item_id, TakedownRequest.state == "confirmed")
+        .where(TakedownRequest.item_id == item_id, TakedownRequest.state == TakedownState.CONFIRMED)
         .order_by(TakedownRequest.id.desc())
         .limit(1)
     )

@@ -12,6 +12,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from tutela.clock import utc_now
 from tutela.db.base import Base
 from tutela.db.types import BigId, UtcDateTime
+from tutela.detection.models import UNDECIDED as UNDECIDED
+from tutela.detection.models import CaseState
 
 
 class ReviewDecision(Base):
@@ -47,11 +49,7 @@ class ReviewerPreference(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
 
 
-# A case's life (the `cases.status` column detection opens with "open"):
-OPEN = "open"  # waiting for a reviewer
-ESCALATED = "escalated"  # waiting for a senior reviewer
-SECOND_REVIEW = "second_review"  # four-eyes: one confirmation given, a second person must agree
-CONFIRMED = "confirmed"  # abuse confirmed; evidence, report, takedown and notice are under way
-DISMISSED = "dismissed"  # not abuse; the matched values are on the safe list
-REVERSED = "reversed"  # a complaint overturned the confirmation (DSA Art 20(4))
-UNDECIDED = frozenset({OPEN, ESCALATED, SECOND_REVIEW})
+# A case's life is tutela.detection.models.CaseState (detection owns the `cases` table). These
+# names remain for the modules still being changed elsewhere; new code uses CaseState.
+OPEN, ESCALATED, SECOND_REVIEW = CaseState.OPEN, CaseState.ESCALATED, CaseState.SECOND_REVIEW
+CONFIRMED, DISMISSED, REVERSED = CaseState.CONFIRMED, CaseState.DISMISSED, CaseState.REVERSED

@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 from tutela.auth.roles import Permission, permissions_of
 from tutela.auth.users import UserView
 from tutela.db.database import Database
-from tutela.detection.models import Case, Item
+from tutela.detection.models import Case, CaseState, Item
 from tutela.errors import Forbidden
 from tutela.indicators.models import Bank
-from tutela.review.models import ESCALATED, OPEN, SECOND_REVIEW, ReviewDecision
+from tutela.review.models import ReviewDecision
 from tutela.settings import Settings
 
 QUEUE_LIMIT = 500
@@ -109,9 +109,9 @@ def entry_of(
 def _statuses_for(viewer: UserView) -> tuple[str, ...]:
     granted = permissions_of(viewer.roles)
     if Permission.DECIDE_ESCALATED in granted:
-        return (ESCALATED, OPEN, SECOND_REVIEW)
+        return (CaseState.ESCALATED, CaseState.OPEN, CaseState.SECOND_REVIEW)
     if Permission.REVIEW in granted:
-        return (OPEN, SECOND_REVIEW)
+        return (CaseState.OPEN, CaseState.SECOND_REVIEW)
     raise Forbidden("the review queue is for reviewers")
 
 
@@ -126,7 +126,7 @@ def _confirmed_by(session: Session, user_id: int, case_ids: list[int]) -> set[in
         select(ReviewDecision.case_id).where(
             ReviewDecision.user_id == user_id,
             ReviewDecision.case_id.in_(case_ids),
-            ReviewDecision.status_after == SECOND_REVIEW,
+            ReviewDecision.status_after == CaseState.SECOND_REVIEW,
         )
     )
     return set(rows)

@@ -12,10 +12,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tutela.detection.models import Case, Item, ItemMatch
+from tutela.detection.models import Case, CaseState, Item, ItemMatch
 from tutela.detection.policy import ACTION, REVIEW
 from tutela.enforcement.measure_models import Complaint
-from tutela.review.models import CONFIRMED, ReviewDecision
+from tutela.review.models import ReviewDecision
 
 UNNAMED_PART = "(no service named)"
 
@@ -115,7 +115,7 @@ def figures_by_part(session: Session, start: datetime, end: datetime) -> dict[st
     # reversed no longer counts.
     confirmed = (
         select(ReviewDecision.case_id, func.min(ReviewDecision.created_at).label("at"))
-        .where(ReviewDecision.status_after == CONFIRMED)
+        .where(ReviewDecision.status_after == CaseState.CONFIRMED)
         .group_by(ReviewDecision.case_id)
         .subquery()
     )
@@ -124,7 +124,9 @@ def figures_by_part(session: Session, start: datetime, end: datetime) -> dict[st
             select(Item.meta, confirmed.c.at)
             .join(Case, Case.item_id == Item.id)
             .join(confirmed, confirmed.c.case_id == Case.id)
-            .where(Case.status == CONFIRMED, confirmed.c.at >= start, confirmed.c.at < end)
+            .where(
+                Case.status == CaseState.CONFIRMED, confirmed.c.at >= start, confirmed.c.at < end
+            )
         ),
         "confirmed_reports",
     )

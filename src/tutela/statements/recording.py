@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from tutela.audit.log import Subject, record
 from tutela.db.database import Database
-from tutela.enforcement.measure_models import UserNotice
-from tutela.enforcement.notices import HELD, hold_notice
+from tutela.enforcement.measure_models import NoticeState, UserNotice
+from tutela.enforcement.notices import hold_notice
 from tutela.settings import Settings
 from tutela.statements.batches import queue_database_copy
 from tutela.statements.database_copy import (
@@ -140,7 +140,7 @@ def record_statement(
         if restriction.notice_id is not None
         else None
     )
-    if joined is not None and joined.state == HELD:
+    if joined is not None and joined.state == NoticeState.HELD:
         # A new dict: the JSON column notices a replaced value, not an edited one.
         joined.body = {**joined.body, "statement_of_reasons": for_user}
         row.notice_id = joined.id

@@ -20,18 +20,23 @@ from typing import Any
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
-from tutela.detection.models import Case, Item, ItemMatch
-from tutela.enforcement.measure_models import Complaint, TakedownRequest
+from tutela.detection.models import Case, CaseState, Item, ItemMatch
+from tutela.enforcement.measure_models import (
+    Complaint,
+    ComplaintState,
+    TakedownRequest,
+    TakedownState,
+)
 from tutela.orders.models import ReceivedOrder, ReceivedOrderItem
 from tutela.orders.states import ItemState
-from tutela.review.models import CONFIRMED, DISMISSED, REVERSED, ReviewDecision
+from tutela.review.models import ReviewDecision
 from tutela.transparency.bands import ORDER, band_column
 from tutela.transparency.periods import Year
 from tutela.transparency.wilson import proportion
 
 # Final decisions of a reviewer; a case's status moves on from `confirmed` only by a complaint.
-FINAL = (CONFIRMED, DISMISSED)
-NOT_ABUSE = (DISMISSED, REVERSED)
+FINAL = (CaseState.CONFIRMED, CaseState.DISMISSED)
+NOT_ABUSE = (CaseState.DISMISSED, CaseState.REVERSED)
 REVIEWED_OUTCOMES = ("review", "action")
 SECONDS_PER_HOUR = 3600.0
 REMOVED = (ItemState.REMOVED.value, ItemState.DISABLED.value)
@@ -125,12 +130,12 @@ def _decisions(session: Session, year: Year) -> dict[str, Any]:
         .group_by(Case.status)
     ).all()
     by_status = {str(status): int(count) for status, count in rows}
-    restricting = by_status.get(CONFIRMED, 0) + by_status.get(REVERSED, 0)
-    reversed_ = by_status.get(REVERSED, 0)
+    restricting = by_status.get(CaseState.CONFIRMED, 0) + by_status.get(CaseState.REVERSED, 0)
+    reversed_ = by_status.get(CaseState.REVERSED, 0)
     return {
         "decided": sum(by_status.values()),
         "confirmed": restricting,
-        "dismissed": by_status.get(DISMISSED, 0),
+        "dismissed": by_status.get(CaseState.DISMISSED, 0),
         "reversed_on_complaint": proportion(reversed_, restricting).as_dict(),
     }
 
@@ -147,9 +152,9 @@ def _complaints(session: Session, year: Year) -> dict[str, Any]:
     hours = [_hours(received, decided) for _, received, decided in rows if decided is not None]
     return {
         "received": len(rows),
-        "upheld": by_state.get("upheld", 0),
-        "rejected": by_state.get("rejected", 0),
-        "open": by_state.get("open", 0),
+        "upheld": by_state.get(ComplaintState.UPHELD, 0),
+        "rejected": by_state.get(ComplaintState.REJECTED, 0),
+        "open": by_state.get(ComplaintState.OPEN, 0),
         "hours_to_decide": _durations(hours),
     }
 
@@ -205,7 +210,7 @@ def _removed_by_source(session: Session, year: Year) -> dict[str, int]:
         select(func.count())
         .select_from(TakedownRequest)
         .where(
-            TakedownRequest.state == "confirmed",
+            TakedownRequest.state == TakedownState.CONFIRMED,
             TakedownRequest.confirmed_at >= year.start,
             TakedownRequest.confirmed_at < year.end,
         )
