@@ -1,5 +1,6 @@
 """Gauges of what the operator must hear about, read from the database at scrape time: open
-alerts by kind and messages failed for good by transport (tutela.operations)."""
+alerts by kind, messages failed for good by transport, and platform webhook deliveries failed for
+good by platform (tutela.operations)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from prometheus_client.registry import Collector
 from tutela.db.database import Database
 from tutela.operations.alerts import open_alert_counts
 from tutela.operations.node_status import failed_messages
+from tutela.operations.webhook_deliveries import failed_by_platform
 
 
 class AlertCollector(Collector):
@@ -21,6 +23,7 @@ class AlertCollector(Collector):
         with self._database.reader() as session:
             alerts = open_alert_counts(session)
             failed = failed_messages(session)
+            webhooks = failed_by_platform(session)
         open_alerts = GaugeMetricFamily(
             "tutela_open_alerts",
             "Alerts neither acknowledged nor resolved, by kind",
@@ -37,3 +40,11 @@ class AlertCollector(Collector):
         for transport, count in sorted(failed.items()):
             failures.add_metric([transport], float(count))
         yield failures
+        by_platform = GaugeMetricFamily(
+            "tutela_failed_webhook_deliveries",
+            "Platform webhook deliveries failed for good, by platform (`tutela webhooks requeue`)",
+            labels=["platform"],
+        )
+        for platform, count in sorted(webhooks.items()):
+            by_platform.add_metric([platform], float(count))
+        yield by_platform

@@ -63,6 +63,9 @@ COMMANDS: dict[str, CommandEntry] = {
     ),
     "user": CommandEntry(("user",), "Console users and their roles."),
     "vault": CommandEntry(("vault",), "The encrypted evidence vault (Art 22)."),
+    "webhooks": CommandEntry(
+        ("webhooks",), "Platform webhook deliveries: list them, send failed ones again."
+    ),
     "worker": CommandEntry(
         ("serve",), "Run one detection worker (for scaling workers apart from the API)."
     ),

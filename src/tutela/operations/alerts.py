@@ -312,17 +312,25 @@ def _failed_messages(session: Session) -> Iterator[Condition]:
 
 def _failed_webhooks(session: Session) -> Iterator[Condition]:
     # One alert per endpoint, not per verdict: a receiver that is down fails every delivery.
+    # Sent again (tutela.operations.webhook_deliveries), they are pending: the alert resolves.
     rows = session.execute(
-        select(WebhookDelivery.webhook_id, func.count(), func.max(WebhookDelivery.id))
+        select(
+            WebhookDelivery.webhook_id,
+            func.max(WebhookDelivery.platform),
+            func.count(),
+            func.max(WebhookDelivery.id),
+        )
         .where(WebhookDelivery.state == "failed")
         .group_by(WebhookDelivery.webhook_id)
     ).all()
-    for webhook_id, count, last in rows:
+    for webhook_id, platform, count, last in rows:
         yield Condition(
             AlertKind.WEBHOOK_FAILED,
             Subject("webhook", str(webhook_id)),
-            f"{count} deliveries to webhook {webhook_id} failed after every attempt",
-            {"webhook_id": int(webhook_id), "last_delivery_id": int(last)},
+            f"{count} deliveries to webhook {webhook_id} of platform {platform} failed for good "
+            f"(last: {last}); once the endpoint is fixed, `tutela webhooks requeue --all-failed "
+            f"--platform {platform} --by ACCOUNT` sends them again",
+            {"webhook_id": int(webhook_id), "platform": platform, "last_delivery_id": int(last)},
             count=int(count),
         )
 
