@@ -3,12 +3,15 @@
 Plain PDQ is blind to a uniform border, a letterbox, a caption bar, an app's frame around a
 screenshot and a 2-5° rotation. For banks that opt in (`robust`), the query is also hashed as:
   - `trim`: the largest inner rectangle left after stripping edge rows and columns that are
-    near-constant or of at most a few tones (borders, letterboxes, caption bars, app chrome);
+    near-constant (borders, letterboxes);
+  - `box`: up to BOXES rectangles of strong straight edges with flat frame outside and busy
+    picture inside (caption bars, app chrome around a screenshot: tutela.signals.picture_box);
   - `rotate±N`: the image turned back by N degrees, cut to the box the original would fill
-    had it been rotated onto a larger canvas (black corners).
+    had it been rotated onto a larger canvas (black corners); within the trim, if any.
 Each variant is one more hash through the same index, so each counts in the false-match budget.
-They are computed on the small grey decode fast mode already made, with the fast PDQ: about a
-millisecond each.
+A picture busy along all four outermost lines (most uploads: a photo to its edges) has no frame
+and no filled corners: it gets no variants, after a look at those four lines. Variants are
+computed on a small grey copy with the fast PDQ; rotations on a smaller one still.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import numpy as np
 from PIL import Image
 
 from tutela.signals.pdq_fast import _LUMA, MIN_HASHABLE_SIDE, fast_pdq
+from tutela.signals.picture_box import busy_lines, picture_boxes
 
 # Angles (degrees, counter-clockwise as the copy was turned) undone by a variant: 1° apart, as
 # half a degree off costs PDQ up to ~30 bits (measured on scikit-image photos).
@@ -32,8 +36,13 @@ FRAME_PASSES = 6
 # A border line has this share of its pixels in two adjacent-ish tone bins (JPEG noise aside).
 UNIFORM_SHARE = 0.97
 # Variants are hashed on the picture scaled down towards this shorter side (fast decodes are
-# already near it; PDQ sees a 64×64 grid anyway).
+# already near it; PDQ sees a 64×64 grid anyway), when it is over WORK_SLACK times that.
 WORK_SIDE = 256
+WORK_SLACK = 1.25
+# Rotations are undone on the picture scaled down to this shorter side (the costliest step).
+ROTATE_SIDE = 128
+# Picture boxes (tutela.signals.picture_box) tried per file.
+BOXES = 2
 # A copy turned onto a larger canvas has this much of each outermost line in the fill colour
 # (all but where a corner of the picture touches it).
 ROTATED_EDGE_SHARE = 0.6
@@ -48,32 +57,48 @@ MIN_TRIMMED = 0.02
 def robust_variants(grey: np.ndarray) -> tuple[tuple[str, str], ...]:
     """(variant name, PDQ hex) for each robust variant of (H, W) grey or (H, W, 3) RGB uint8
     pixels; variants under PDQ's quality rule, or that would be too small, are left out."""
-    if grey.ndim == 3:
-        grey = (np.asarray(grey, np.float32) @ _LUMA).round().clip(0, 255).astype(np.uint8)
-    image = Image.fromarray(np.ascontiguousarray(grey))
-    if min(image.size) > 2 * WORK_SIDE:
-        scale = WORK_SIDE / min(image.size)
-        size = (round(image.width * scale), round(image.height * scale))
-        image = image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
-        grey = np.asarray(image)
+    grey = work_grey(grey)
+    edges = np.stack([grey[0, :], grey[-1, :]]), np.stack([grey[:, 0], grey[:, -1]])
+    if all(busy_lines(lines).all() for lines in edges):
+        # A picture to its edges (most uploads): no frame to trim, no corners to fill.
+        return ()
     out: list[tuple[str, str]] = []
     seen: set[tuple[int, int, int, int]] = set()
-    # A frame's first pass (one bar: a caption) and its last (layers of app chrome) both, as
-    # further passes may eat into a picture of flat shapes.
-    boxes = [("trim", frame_box(grey, uniform=True))]
-    boxes += [("frame", box) for box in frame_boxes(grey, uniform=False, passes=(1, FRAME_PASSES))]
+    trim = frame_box(grey, uniform=True)
+    boxes = [("trim", trim)] + [("box", box) for box in picture_boxes(grey, BOXES)]
     for name, box in boxes:
         if box is not None and box not in seen:
             seen.add(box)
             top, bottom, left, right = box
             _add(out, name, grey[top:bottom, left:right])
-    if not _fill_on_every_edge(grey):
+    # A turned copy inside a border: the turn is undone within the border.
+    inner = grey if trim is None else grey[trim[0] : trim[1], trim[2] : trim[3]]
+    if not _fill_on_every_edge(inner):
         return tuple(out)
+    image = Image.fromarray(np.ascontiguousarray(inner))
+    if min(image.size) > ROTATE_SIDE:
+        scale = ROTATE_SIDE / min(image.size)
+        size = (round(image.width * scale), round(image.height * scale))
+        image = image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
     for degrees in ROTATIONS:
         turned = _unrotated(image, degrees)
         if turned is not None:
             _add(out, f"rotate{degrees:+g}", turned)
     return tuple(out)
+
+
+def work_grey(pixels: np.ndarray) -> np.ndarray:
+    """(H, W) grey uint8 pixels scaled down towards WORK_SIDE on the shorter side: RGB is
+    scaled first (in Pillow) and turned grey after, on the fewer pixels."""
+    image = Image.fromarray(np.ascontiguousarray(pixels))
+    if min(image.size) > WORK_SLACK * WORK_SIDE:
+        scale = WORK_SIDE / min(image.size)
+        size = (round(image.width * scale), round(image.height * scale))
+        image = image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    out = np.asarray(image)
+    if out.ndim == 3:
+        out = (np.asarray(out, np.float32) @ _LUMA).round().clip(0, 255).astype(np.uint8)
+    return out
 
 
 def frame_box(

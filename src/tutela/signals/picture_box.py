@@ -1,0 +1,220 @@
+"""Where a picture sits inside an app's frame or under a caption: rectangles with strong edges.
+
+A caption bar or the chrome of an app around a screenshot is not uniform (text, icons, bars of
+several colours), so it cannot be found by peeling near-constant lines; but the picture meets it
+along straight lines. Each pixel boundary between two rows (columns) is an edge where the grey
+level steps by at least EDGE_STEP; a side of the picture is a row (column) where such steps run
+along most of the side's span. Candidate lines are the rows and columns with a long stretch of
+steps (projection profiles over a sliding window), plus the image's own borders; every rectangle
+of candidate lines whose four sides are edges along at least SIDE_COVERAGE of their length, and
+whose outside along each inner side is flat (frame, not more picture), is a picture box. The
+largest few (not the whole image) become query variants.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Grey levels a pixel must differ from the one two lines across to count as a step (the
+# picture's border blurred over a pixel by scaling or JPEG still shows).
+EDGE_STEP = 20
+# Share of a side's length that must be steps.
+SIDE_COVERAGE = 0.75
+# A picture is at least this share of the frame's width and of its height.
+MIN_SHARE = 0.2
+# Candidate lines per direction (strongest first, neighbours merged).
+MAX_LINES = 16
+# A strip this many lines wide just outside an inner side must be flat there: this share of
+# its pixels within FLAT_LEVELS of the strip's median, or of a second tone (text on a bar).
+STRIP = 2
+FLAT_SHARE = 0.8
+FLAT_LEVELS = 6
+# Lines next to each side of a box, inside it, of which one at least must be busy.
+INSIDE = 3
+# A line is busy (picture) when at least this share of its neighbouring pixels differ.
+BUSY_SHARE = 0.35
+# A picture box has at least this share of busy rows and columns.
+PICTURE_SHARE = 0.9
+
+
+def picture_boxes(grey: np.ndarray, limit: int = 2) -> list[tuple[int, int, int, int]]:
+    """Up to `limit` (top, bottom, left, right) boxes of a picture inside a frame, largest
+    first; none when no rectangle of strong edges other than the whole image is found."""
+    height, width = grey.shape
+    if min(height, width) < 16:
+        return []
+    g = grey.astype(np.int16)
+    # Boundary k lies between lines k-1 and k; its step compares line k+1 with line k-2, so a
+    # border blurred over a pixel by scaling or JPEG still shows. Boundaries 0 and the last are
+    # the image's own borders.
+    rows = np.zeros((height + 1, width), bool)
+    rows[1:height] = np.abs(g[_after(height)] - g[_before(height)]) >= EDGE_STEP
+    cols = np.zeros((height, width + 1), bool)
+    cols[:, 1:width] = np.abs(g[:, _after(width)] - g[:, _before(width)]) >= EDGE_STEP
+    # Prefix sums along each line: steps on any span in O(1).
+    row_sums = np.zeros((height + 1, width + 1), np.int32)
+    np.cumsum(rows, axis=1, out=row_sums[:, 1:])
+    col_sums = np.zeros((height + 1, width + 1), np.int32)
+    np.cumsum(cols, axis=0, out=col_sums[1:, :])
+    tops = _candidates(row_sums, width)
+    lefts = _candidates(col_sums.T, height)
+    t, b = _pairs(tops, height)
+    left, right = _pairs(lefts, width)
+    if not len(t) or not len(left):
+        return []
+    tt, ll = t[:, None], left[None, :]
+    bb, rr = b[:, None], right[None, :]
+    span_w, span_h = (rr - ll).astype(np.float32), (bb - tt).astype(np.float32)
+    top_ok = (tt == 0) | ((row_sums[tt, rr] - row_sums[tt, ll]) >= SIDE_COVERAGE * span_w)
+    bottom_ok = (bb == height) | ((row_sums[bb, rr] - row_sums[bb, ll]) >= SIDE_COVERAGE * span_w)
+    left_ok = (ll == 0) | ((col_sums[bb, ll] - col_sums[tt, ll]) >= SIDE_COVERAGE * span_h)
+    right_ok = (rr == width) | ((col_sums[bb, rr] - col_sums[tt, rr]) >= SIDE_COVERAGE * span_h)
+    whole = (tt == 0) & (bb == height) & (ll == 0) & (rr == width)
+    ok = top_ok & bottom_ok & left_ok & right_ok & ~whole
+    if ok.any():
+        ok &= _tight_all(grey, tt, bb, ll, rr)
+    found: list[tuple[int, int, int, int]] = []
+    area = np.where(ok, span_w * span_h, 0)
+    for flat in np.argsort(area, axis=None)[::-1][: int(ok.sum())]:
+        i, j = np.unravel_index(flat, area.shape)
+        box = (int(t[i]), int(b[i]), int(left[j]), int(right[j]))
+        if _framed(grey, box) and pictureness(grey, box) >= PICTURE_SHARE:
+            found.append(box)
+            if len(found) >= limit:
+                break
+    return found
+
+
+def _tight_all(
+    grey: np.ndarray, tt: np.ndarray, bb: np.ndarray, ll: np.ndarray, rr: np.ndarray
+) -> np.ndarray:
+    """For boxes (tt, bb, ll, rr) (broadcast): whether picture starts right inside every side, one
+    of the INSIDE lines next to each side being busy (else the box still holds a margin of
+    the frame)."""
+    # Prefix sums of neighbours that differ, along rows and along columns.
+    across = np.zeros((grey.shape[0], grey.shape[1]), np.int32)
+    np.cumsum(grey[:, 1:] != grey[:, :-1], axis=1, out=across[:, 1:])
+    down = np.zeros((grey.shape[0], grey.shape[1]), np.int32)
+    np.cumsum(grey[1:] != grey[:-1], axis=0, out=down[1:])
+    need_w = BUSY_SHARE * np.maximum(rr - ll - 1, 1)
+    need_h = BUSY_SHARE * np.maximum(bb - tt - 1, 1)
+    ok = np.ones(np.broadcast_shapes(tt.shape, ll.shape), bool)
+    for side in range(4):
+        busy = np.zeros_like(ok)
+        for k in range(1, INSIDE + 1):
+            if side == 0:
+                busy |= across[tt + k, rr - 1] - across[tt + k, ll] >= need_w
+            elif side == 1:
+                busy |= across[bb - 1 - k, rr - 1] - across[bb - 1 - k, ll] >= need_w
+            elif side == 2:
+                busy |= down[bb - 1, ll + k] - down[tt, ll + k] >= need_h
+            else:
+                busy |= down[bb - 1, rr - 1 - k] - down[tt, rr - 1 - k] >= need_h
+        ok &= busy
+    return ok
+
+
+def pictureness(grey: np.ndarray, box: tuple[int, int, int, int]) -> float:
+    """The share of the box's rows, or of its columns if less, that are busy: near 1 for a
+    picture, less for a box that takes in bars of an app's chrome or lines of a caption."""
+    top, bottom, left, right = box
+    inside = grey[top:bottom, left:right]
+    return float(min(busy_lines(inside).mean(), busy_lines(inside.T).mean()))
+
+
+def busy_lines(pixels: np.ndarray) -> np.ndarray:
+    """Per row of `pixels`: whether it is picture, not frame: a frame's ground and the text or
+    icons on it are flat, so most neighbouring pixels along its lines are equal, while in a
+    picture (texture, noise, gradients) most differ."""
+    steps = pixels[:, 1:] != pixels[:, :-1]
+    return np.asarray(steps.mean(axis=1) >= BUSY_SHARE)
+
+
+def _after(length: int) -> np.ndarray:
+    return np.minimum(np.arange(2, length + 1), length - 1)
+
+
+def _before(length: int) -> np.ndarray:
+    return np.maximum(np.arange(-1, length - 2), 0)
+
+
+def _candidates(sums: np.ndarray, length: int) -> np.ndarray:
+    """Lines (rows of `sums`, prefix sums of steps along each) with a stretch of MIN_SHARE of
+    `length` mostly steps, strongest per run of neighbouring lines, at most MAX_LINES."""
+    window = max(2, round(MIN_SHARE * length))
+    stretch = (sums[:, window:] - sums[:, :-window]).max(axis=1) / window
+    strong = np.flatnonzero(stretch >= SIDE_COVERAGE)
+    # A sharp step shows on three neighbouring boundaries: the middle one of the strongest in
+    # each run is the step itself; where steps lie close together (a picture, then a line of
+    # text right under it) the run's outermost steps are kept too.
+    keep: set[int] = set()
+    for run in np.split(strong, np.flatnonzero(np.diff(strong) > 1) + 1):
+        if len(run):
+            top = run[stretch[run] >= stretch[run].max() - 0.02]
+            keep.add(int(top[len(top) // 2]))
+            if len(run) > 3:
+                keep |= {int(run[1]), int(run[-2])}
+    best = sorted(keep, key=lambda line: -float(stretch[line]))[:MAX_LINES]
+    return np.array(sorted({0, len(sums) - 1, *best}), np.int64)
+
+
+def _pairs(lines: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """(start, end) pairs of candidate lines at least MIN_SHARE of `length` apart."""
+    a, b = np.meshgrid(lines, lines, indexing="ij")
+    keep = (b - a) >= MIN_SHARE * length
+    return a[keep], b[keep]
+
+
+def _framed(grey: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+    """Whether the strip just outside each inner side of `box` is flat (one or two tones) and
+    the strip just inside is not the same flat ground (a line of text on a bar, not the
+    picture's border)."""
+    top, bottom, left, right = box
+    height, width = grey.shape
+    pairs = []
+    if top > 0:
+        outside = grey[max(0, top - 1 - STRIP) : top - 1, left:right]
+        pairs.append((outside, grey[top + 1 : top + 1 + STRIP, left:right]))
+    if bottom < height:
+        outside = grey[bottom + 1 : bottom + 1 + STRIP, left:right]
+        pairs.append((outside, grey[max(0, bottom - 1 - STRIP) : bottom - 1, left:right]))
+    if left > 0:
+        outside = grey[top:bottom, max(0, left - 1 - STRIP) : left - 1]
+        pairs.append((outside, grey[top:bottom, left + 1 : left + 1 + STRIP]))
+    if right < width:
+        outside = grey[top:bottom, right + 1 : right + 1 + STRIP]
+        pairs.append((outside, grey[top:bottom, max(0, right - 1 - STRIP) : right - 1]))
+    for outside, inside in pairs:
+        if outside.size == 0 or inside.size == 0:
+            continue
+        ground = flat_ground(outside)
+        if ground is None or ground in flat_tones(inside):
+            return False
+    return True
+
+
+def flat_tones(strip: np.ndarray) -> tuple[int, ...]:
+    """The one or two tones of a flat strip (each with its neighbouring bins); () if not flat."""
+    counts = np.bincount(strip.ravel() // FLAT_LEVELS, minlength=256 // FLAT_LEVELS + 1)
+    near = np.convolve(counts, np.ones(3, np.int64), mode="same")
+    first = int(np.argmax(near))
+    rest = near.copy()
+    rest[max(0, first - 2) : first + 3] = 0
+    if near[first] + rest.max() < FLAT_SHARE * strip.size:
+        return ()
+    second = int(np.argmax(rest))
+    return tuple(range(first - 1, first + 2)) + tuple(range(second - 1, second + 2))
+
+
+def flat_ground(strip: np.ndarray) -> int | None:
+    """The most common tone (a bin of FLAT_LEVELS grey levels) of a strip that is flat, that
+    is one or two tones (text on a bar) give or take a bin, over FLAT_SHARE of its pixels;
+    None when it is not flat."""
+    counts = np.bincount(strip.ravel() // FLAT_LEVELS, minlength=256 // FLAT_LEVELS + 1)
+    near = np.convolve(counts, np.ones(3, np.int64), mode="same")
+    first = int(np.argmax(near))
+    near_rest = near.copy()
+    near_rest[max(0, first - 2) : first + 3] = 0
+    if near[first] + near_rest.max() < FLAT_SHARE * strip.size:
+        return None
+    return first
