@@ -24,13 +24,13 @@ from tutela.auth.platforms import check_platform
 from tutela.auth.roles import Permission, require_permission
 from tutela.auth.users import UserView
 from tutela.db.database import Database
-from tutela.detection.models import DeliveryAttempt, Webhook, WebhookDelivery
+from tutela.detection.models import DeliveryAttempt, DeliveryState, Webhook, WebhookDelivery
 from tutela.errors import Conflict, InvalidInput, NotFound
 
 REQUEUE_ACTION = "webhook_requeue"
-PENDING = "pending"
-FAILED = "failed"
-STATES = frozenset({PENDING, "delivered", FAILED})
+PENDING = DeliveryState.PENDING
+FAILED = DeliveryState.FAILED
+STATES = frozenset(state.value for state in DeliveryState)
 BIGINT_END = 2**63  # ids are 64-bit: a larger number names no delivery (and must not reach SQL)
 # Ids named at once on the command line (an outage's worth goes through --all-failed).
 IDS_MAX = 1000
