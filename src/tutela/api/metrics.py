@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from tutela.api.alert_metrics import AlertCollector
 from tutela.api.order_metrics import OrderCollector
+from tutela.api.scan_metrics import ScanCollector
 from tutela.api.transparency_metrics import TransparencyCollector
 from tutela.db.database import Database
 from tutela.detection.models import Item, Job
@@ -35,6 +36,7 @@ class NodeMetrics:
         self.registry.register(_PipelineCollector(database))
         self.registry.register(AlertCollector(database))  # tutela.api.alert_metrics
         self.registry.register(OrderCollector(database))  # tutela.api.order_metrics
+        self.registry.register(ScanCollector(database))  # tutela.api.scan_metrics
         self.registry.register(TransparencyCollector(database))  # tutela.api.transparency_metrics
 
     def count_request(self, method: str, route: str, status: int) -> None:

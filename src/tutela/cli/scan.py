@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Annotated
@@ -15,19 +16,29 @@ from tutela.cli.db import opened_database
 from tutela.cli.progress import progress_bar
 from tutela.detection.backlog import ScanResult, scan_paths
 from tutela.detection.hasher import Hasher
+from tutela.detection.scan_batches import ScanProgress
+from tutela.detection.scan_sources import Sources, list_lines, path_of
 from tutela.errors import InvalidInput
 from tutela.indicators.matcher import Matcher
 
 VERDICTS = ("no_match", "review", "action", "error")
+# `--ray` with no address: a Ray instance started on this machine for the scan.
+LOCAL_RAY = "local"
+PROGRESS_EVERY_S = 2.0
 
 
 @app.command("scan")
 def scan_command(
-    directory: Annotated[
-        Path | None, typer.Argument(help="A directory to scan (recursively).")
+    sources: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Directories to scan (recursively) and list files (one path or file:// URL "
+            "a line).",
+            show_default=False,
+        ),
     ] = None,
     file_list: Annotated[
-        Path | None, typer.Option("--list", help="A file with one path per line.")
+        list[Path] | None, typer.Option("--list", help="A file with one path per line.")
     ] = None,
     json_lines: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
     jobs: Annotated[
@@ -41,21 +52,47 @@ def scan_command(
             "order or voluntary basis covering it (`tutela detection basis list`).",
         ),
     ] = None,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            is_flag=False,
+            flag_value=LOCAL_RAY,
+            help="Scan on a Ray cluster: --ray ADDRESS (host:port, ray://host:port, auto) joins "
+            "one; --ray alone starts one on this machine with --jobs CPUs.",
+            show_default=False,
+        ),
+    ] = None,
+    show_progress: Annotated[
+        bool,
+        typer.Option(
+            "--progress",
+            help="Progress lines on stderr (items/s, ETA, errors by code) even when it is not "
+            "a terminal.",
+        ),
+    ] = False,
 ) -> None:
     """Match a backlog against every bank; files already decided are skipped on a re-run.
 
     Each file gets one verdict (no_match, review, action, error) and, for review or action, a
     case. A summary table of verdicts ends the output. With no order or voluntary basis for
-    the service, every file is no_match (not_under_order), unread.
+    the service, every file is no_match (not_under_order), unread. With --ray, the files are
+    hashed and matched in Ray tasks on every node of the cluster and recorded here in batches.
     """
-    if (directory is None) == (file_list is None):
+    given = list(sources or [])
+    if ray is not None and ray != LOCAL_RAY and Path(ray).exists():
+        given.insert(0, Path(ray))  # `--ray SOURCE`: the source, not an address
+        ray = LOCAL_RAY
+    if ray is not None:
+        _ray_scan(Sources.of(given, file_list or ()), ray, jobs, service, json_lines, show_progress)
+        return
+    if bool(given) == bool(file_list) or len(given) > 1 or len(file_list or ()) > 1:
         raise InvalidInput("give a directory or --list FILE, not both")
-    if directory is not None:
-        paths = _walk(directory)
+    if given:
+        paths = _walk(given[0])
     else:
         assert file_list is not None
-        lines = file_list.read_text().splitlines()
-        paths = [line.strip() for line in lines if line.strip()]
+        paths = [path_of(line) for line in list_lines(file_list[0])]
     settings = load_settings()
     counts: Counter[str] = Counter()
     skipped = 0
@@ -73,6 +110,66 @@ def scan_command(
             skipped += result.skipped
             _emit(result, json_lines)
     _summary(counts, skipped, json_lines)
+
+
+def _ray_scan(
+    sources: Sources,
+    address: str,
+    jobs: int | None,
+    service: str | None,
+    json_lines: bool,
+    show_progress: bool,
+) -> None:
+    """The scan on Ray: the summary adds items/s, errors by code, and files left undecided
+    (a task lost with its node more often than retried: exit status 1, re-run to finish)."""
+    from tutela.detection.ray_scan import RayScan, connect
+
+    settings = load_settings()
+    started = connect(None if address == LOCAL_RAY else address, cpus=jobs)
+    try:
+        with opened_database() as database:
+            scan = RayScan(database, settings, sources, service=service)
+            report = _Reporter(scan.progress, show_progress or stderr_is_terminal())
+            for result in scan.results():
+                _emit(result, json_lines)
+                report.tick()
+            report.done()
+    finally:
+        if started:
+            import ray as ray_api
+
+            ray_api.shutdown()
+    progress = scan.progress
+    _summary(progress.verdicts, progress.skipped, json_lines, extra=progress.as_dict())
+    if progress.undecided:
+        raise typer.Exit(1)
+
+
+class _Reporter:
+    """Progress lines on stderr at most every PROGRESS_EVERY_S (rewritten in place on a
+    terminal)."""
+
+    def __init__(self, progress: ScanProgress, enabled: bool) -> None:
+        self._progress = progress
+        self._enabled = enabled
+        self._terminal = stderr_is_terminal()
+        self._last = time.monotonic()
+
+    def tick(self) -> None:
+        if self._enabled and time.monotonic() - self._last >= PROGRESS_EVERY_S:
+            self._last = time.monotonic()
+            self._write()
+
+    def done(self) -> None:
+        if self._enabled:
+            self._write()
+            if self._terminal:
+                sys.stderr.write("\n")
+
+    def _write(self) -> None:
+        line = self._progress.line()
+        sys.stderr.write(f"\r{line}\x1b[K" if self._terminal else f"{line}\n")
+        sys.stderr.flush()
 
 
 def _walk(directory: Path) -> list[str]:
@@ -95,11 +192,29 @@ def _emit(result: ScanResult, json_lines: bool) -> None:
     sys.stdout.write(f"{item.verdict or '-':<9}{code}{reason}{case}  {result.path}{note}\n")
 
 
-def _summary(counts: Counter[str], skipped: int, json_lines: bool) -> None:
+def _summary(
+    counts: Counter[str],
+    skipped: int,
+    json_lines: bool,
+    *,
+    extra: dict[str, object] | None = None,
+) -> None:
     if json_lines:
-        print_json({"summary": {v: counts[v] for v in VERDICTS}, "skipped": skipped})
+        summary = {"summary": {v: counts[v] for v in VERDICTS}, "skipped": skipped}
+        print_json({**summary, **(extra or {})})
         return
     sys.stdout.write(f"\n{'verdict':<10}{'files':>8}\n")
     for verdict in VERDICTS:
         sys.stdout.write(f"{verdict:<10}{counts[verdict]:>8}\n")
     sys.stdout.write(f"{'total':<10}{sum(counts.values()):>8}  ({skipped} already scanned)\n")
+    if extra is not None:
+        errors = extra.get("errors") or {}
+        assert isinstance(errors, dict)
+        codes = ", ".join(f"{code} {n}" for code, n in errors.items()) or "none"
+        sys.stdout.write(
+            f"{extra['items_per_s']} items/s over {extra['seconds']} s; errors: {codes}\n"
+        )
+        if extra.get("undecided"):
+            sys.stdout.write(
+                f"{extra['undecided']} files left undecided (a Ray node lost): run again\n"
+            )

@@ -74,17 +74,28 @@ def scan_paths(
             yield ScanResult(path, get_item(database, item_id), skipped=False)
         return
     matcher.refresh()
-    decider = Decider(matcher)
     jobs = _read(pending, limits, robust=matcher.robust)
-    for item_id, result in hasher.hash_many(jobs, confirm=decider.needs_exact):
+    for item_id, hashed in decide_files(hasher, matcher, jobs):
         # A media error is kept in it; the basis is the one as of now (it may end meanwhile).
-        outcome = gated(decider.outcome(item_id, result), gate.decide(service))
+        outcome = gated(hashed, gate.decide(service))
         record_outcome(database, item_id, outcome)
         yield ScanResult(pending[item_id], get_item(database, item_id), skipped=False)
     for item_id in _too_large(pending, limits):
         too_large = MediaTooLarge(f"the file is over the limit of {limits.max_bytes} bytes")
         record_outcome(database, item_id, Outcome(None, [], too_large.as_dict()))
         yield ScanResult(pending[item_id], get_item(database, item_id), skipped=False)
+
+
+def decide_files(
+    hasher: Hasher, matcher: Matcher, jobs: Iterable[HashJob]
+) -> Iterator[tuple[int, Outcome]]:
+    """The per-file work of a scan, on the local cores or in a Ray task (tutela.detection.
+    ray_scan): each file hashed in an isolated process (a hostile one gives a media error),
+    hashed again exactly when a fast candidate lies near a limit, and matched; (key, outcome)
+    as each finishes, before any detection basis is applied."""
+    decider = Decider(matcher)
+    for key, result in hasher.hash_many(jobs, confirm=decider.needs_exact):
+        yield key, decider.outcome(key, result)
 
 
 def _read(pending: dict[int, str], limits: MediaLimits, *, robust: bool) -> Iterator[HashJob]:

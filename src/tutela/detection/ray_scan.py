@@ -1,0 +1,345 @@
+"""`tutela scan --ray`: a backlog scanned on a Ray cluster, decided and recorded as on the local cores.
+
+    driver (tutela scan)                              Ray nodes
+    Ray Data: sources → lines → stat (blocks)  ──▶   stat tasks: path, item id, size
+    admit a batch: items found or made
+    skip decided items; submit undecided ones   ──▶   decide_batch task: read (limits), hash in
+                                                       an isolated process, confirm exactly,
+                                                       match against the mapped snapshot
+    record_outcomes per task's batch (one transaction, guarded by item status)  ◀──
+
+The per-file work is `tutela.detection.backlog.decide_files`, the very function the local scan
+runs, wrapped: each Ray worker process keeps a Hasher (an IsolatedPool: a hostile file costs one
+hashing process, killed at its time or memory limit, and gives a typed error verdict; the Ray
+worker itself never decodes) and a Matcher loaded from the matcher snapshot directory, whose
+indices are memory-mapped: every worker on a node shares the same pages, and a task is sent the
+snapshot's path, never the arrays. The driver writes a current snapshot before it starts, so a
+node replays no changes; each task refreshes its matcher (one query), as the pipeline does per
+batch. Ray nodes therefore need the snapshot directory at the same path (a shared file system, or
+`tutela bank snapshot` run there) and read access to the database; only the driver writes.
+
+A task is run again by Ray when its worker process or node dies (TASK_RETRIES times, elsewhere
+when the node is gone); an error raised in it (the snapshot unreadable, the hashing processes not
+starting) is never retried and stops the scan. Items of a task that failed for good stay
+undecided; the next run decides them, and skips every item decided already.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tutela.db.database import Database
+from tutela.db.engine import create_engine_from
+from tutela.detection.backlog import ScanResult, decide_files
+from tutela.detection.bases import DetectionGate
+from tutela.detection.hasher import Hasher, HashJob
+from tutela.detection.scan_batches import ScanProgress, admit, item_views
+from tutela.detection.scan_sources import ListedFile, Sources, look_at, walk
+from tutela.detection.verdicts import Outcome, gated, not_under_order, record_outcomes
+from tutela.errors import ConfigurationError, MediaTooLarge, TutelaError, Unreadable
+from tutela.indicators.matcher import Matcher
+from tutela.indicators.matcher_snapshot import snapshot_seq
+from tutela.media.limits import MediaLimits
+from tutela.settings import Settings
+
+# Files per decide_batch task: enough that a task's overhead (scheduling, a refresh query, the
+# result's transfer) is small beside hashing them, few enough that a lost node costs little.
+TASK_FILES = 32
+# Listing lines per batch the driver admits (one read and at most one insert per batch).
+ADMIT_BATCH = 256
+# Tasks submitted and not collected, per CPU of the cluster: enough to keep every CPU busy
+# while the driver records a finished batch.
+IN_FLIGHT_PER_CPU = 2
+# How often Ray runs a task again whose worker process or node died (a system failure); an
+# exception raised in the task is not retried.
+TASK_RETRIES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class NodeContext:
+    """What a Ray task needs to decide files on any node, by reference: the database's URL, the
+    data and snapshot directories' paths, the media limits. Small and hashable: the key of each
+    worker process's Hasher and Matcher."""
+
+    database_url: str
+    data_dir: str
+    snapshot_dir: str
+    limits: MediaLimits
+
+
+@dataclass
+class _NodeState:
+    database: Database
+    matcher: Matcher
+    hasher: Hasher
+    lock: threading.Lock
+
+
+_STATES: dict[NodeContext, _NodeState] = {}
+_STATES_LOCK = threading.Lock()
+
+
+def _node_state(context: NodeContext) -> _NodeState:
+    """This worker process's Hasher and Matcher for `context`, made at its first task."""
+    with _STATES_LOCK:
+        state = _STATES.get(context)
+        if state is not None:
+            return state
+        settings = Settings(data_dir=Path(context.data_dir), database_url=context.database_url)
+        database = Database(create_engine_from(settings), data_dir=Path(context.data_dir))
+        matcher = Matcher(database, snapshot_dir=Path(context.snapshot_dir))
+        matcher.load()
+        hasher = Hasher(context.limits, workers=1)
+        hasher.__enter__()
+        atexit.register(hasher.__exit__, None, None, None)
+        state = _NodeState(database, matcher, hasher, threading.Lock())
+        _STATES[context] = state
+        return state
+
+
+def decide_batch(
+    context: NodeContext, files: Sequence[tuple[int, str, int]]
+) -> list[tuple[int, Outcome]]:
+    """Inside a Ray task: the outcome of each (item id, path, size), before any detection basis;
+    a file over the limit or gone since it was listed gets its error, unread."""
+    state = _node_state(context)
+    outcomes: list[tuple[int, Outcome]] = []
+    with state.lock:  # one hashing process per worker: its tasks take turns
+        state.matcher.refresh()
+        jobs = _jobs(files, context.limits, state.matcher.robust, outcomes)
+        outcomes += decide_files(state.hasher, state.matcher, jobs)
+    return outcomes
+
+
+def _jobs(
+    files: Sequence[tuple[int, str, int]],
+    limits: MediaLimits,
+    robust: bool,
+    failed: list[tuple[int, Outcome]],
+) -> Iterator[HashJob]:
+    """Each file's bytes, read as the hashing process asks (one file held at a time, within
+    limits.max_bytes); a file that cannot be read, or is over the limit, goes to `failed`."""
+    for item_id, path, size in files:
+        error: TutelaError | None = None
+        data = b""
+        if size > limits.max_bytes:
+            error = MediaTooLarge(f"the file is over the limit of {limits.max_bytes} bytes")
+        else:
+            try:
+                with open(path, "rb") as handle:
+                    data = handle.read(limits.max_bytes + 1)
+            except OSError as problem:
+                error = Unreadable(f"cannot read the file: {problem.strerror or 'error'}")
+            if error is None and len(data) > limits.max_bytes:  # it grew since it was listed
+                error = MediaTooLarge(f"the file is over the limit of {limits.max_bytes} bytes")
+        if error is not None:
+            failed.append((item_id, Outcome(None, [], error.as_dict())))
+            continue
+        yield HashJob(item_id, data, robust=robust)
+
+
+def _look_at_batch(batch: dict[str, np.ndarray], cwd: str) -> dict[str, np.ndarray]:
+    """Ray Data: lines → listed files (path, item id, size, error code and message); relative
+    paths are the driver's (`cwd`)."""
+    lines = [str(line).strip() for line in batch["text"]]
+    listed = [look_at(line, cwd) for line in lines if line]
+    return {
+        "path": np.array([f.path for f in listed], dtype=object),
+        "key": np.array([f.key for f in listed], dtype=object),
+        "size": np.array([f.size for f in listed], dtype=np.int64),
+        "error_code": np.array([(f.error or {}).get("code", "") for f in listed], dtype=object),
+        "error_message": np.array(
+            [(f.error or {}).get("message", "") for f in listed], dtype=object
+        ),
+    }
+
+
+def _listed(batch: dict[str, np.ndarray]) -> list[ListedFile]:
+    files = []
+    for path, key, size, code, message in zip(
+        batch["path"],
+        batch["key"],
+        batch["size"],
+        batch["error_code"],
+        batch["error_message"],
+        strict=True,
+    ):
+        error = {"code": str(code), "message": str(message)} if code else None
+        files.append(ListedFile(str(path), str(key), int(size), error))
+    return files
+
+
+class RayScan:
+    """The driver of a scan on Ray (connected by the caller: `connect`). `results()` yields
+    each file's ScanResult as its batch is recorded; `progress` says how far it is."""
+
+    def __init__(
+        self,
+        database: Database,
+        settings: Settings,
+        sources: Sources,
+        *,
+        service: str | None = None,
+        progress: ScanProgress | None = None,
+    ) -> None:
+        self._database = database
+        self._settings = settings
+        self._sources = sources
+        self._service = service
+        self._metadata = {"source": "scan", **({"service": service} if service else {})}
+        self.progress = progress or ScanProgress()
+        self._gate = DetectionGate(database)
+        # Items of the tasks in flight: a file listed again meanwhile is not sent twice.
+        self._busy: set[int] = set()
+
+    def results(self) -> Iterator[ScanResult]:
+        import ray
+
+        matcher = _current_snapshot(self._database)
+        context = NodeContext(
+            database_url=self._settings.sqlalchemy_url,
+            data_dir=str(Path(self._settings.data_dir).resolve()),
+            snapshot_dir=str(matcher.snapshot_dir),
+            limits=self._settings.media,
+        )
+        remote = ray.remote(decide_batch).options(
+            num_cpus=1, max_retries=TASK_RETRIES, retry_exceptions=False
+        )
+        in_flight: dict[Any, list[tuple[int, ListedFile]]] = {}
+        cpus = ray.cluster_resources().get("CPU", 1)  # type: ignore[no-untyped-call]
+        limit = max(1, int(cpus) * IN_FLIGHT_PER_CPU)
+        try:
+            walked = [path for directory in self._sources.directories for path in walk(directory)]
+            if not self._sources.list_files:
+                self.progress.total = len(walked)
+            for batch in _listing(self._sources, walked).iter_batches(
+                batch_size=ADMIT_BATCH, batch_format="numpy"
+            ):
+                admitted = admit(self._database, _listed(batch), self._metadata)
+                yield from self._views(admitted.done, skipped=True)
+                failed = [(i, Outcome(None, [], f.error)) for i, f in admitted.failed]
+                yield from self._record(failed, {i: f for i, f in admitted.failed}, gate=False)
+                pending = [(i, f) for i, f in admitted.pending if i not in self._busy]
+                if self._gate.decide(self._service) is None:
+                    # Art 7-11: nothing covers the service; no file is read, hashed or matched.
+                    outcomes = [(i, not_under_order()) for i, _ in pending]
+                    yield from self._record(outcomes, dict(pending), gate=False)
+                    continue
+                for start in range(0, len(pending), TASK_FILES):
+                    chunk = pending[start : start + TASK_FILES]
+                    files = [(i, f.path, f.size) for i, f in chunk]
+                    in_flight[remote.remote(context, files)] = chunk
+                    self._busy.update(i for i, _ in chunk)
+                    while len(in_flight) >= limit:
+                        yield from self._collect(in_flight)
+            while in_flight:
+                yield from self._collect(in_flight)
+        finally:
+            for ref in in_flight:
+                ray.cancel(ref, force=True)
+
+    def _collect(self, in_flight: dict[Any, list[tuple[int, ListedFile]]]) -> Iterator[ScanResult]:
+        import ray
+        from ray.exceptions import RayError, RayTaskError
+
+        ready, _ = ray.wait(list(in_flight), num_returns=1)
+        chunk = in_flight.pop(ready[0])
+        self._busy.difference_update(i for i, _ in chunk)
+        try:
+            outcomes: list[tuple[int, Outcome]] = ray.get(ready[0])
+        except RayTaskError as error:
+            cause = error.cause
+            if isinstance(cause, TutelaError):
+                raise cause from None
+            raise ConfigurationError(
+                f"a scan task failed on a Ray node ({type(cause).__name__}); see its log"
+            ) from None
+        except RayError:
+            # Its worker or node died more often than it is retried: its items stay undecided.
+            self.progress.undecided += len(chunk)
+            return
+        yield from self._record(outcomes, dict(chunk), gate=True)
+
+    def _record(
+        self, outcomes: list[tuple[int, Outcome]], files: dict[int, ListedFile], *, gate: bool
+    ) -> Iterator[ScanResult]:
+        if not outcomes:
+            return
+        if gate:
+            # The basis as of now (it may have ended since the scan began).
+            decision = self._gate.decide(self._service)
+            outcomes = [(i, gated(outcome, decision)) for i, outcome in outcomes]
+        record_outcomes(self._database, outcomes)
+        yield from self._views([(i, files[i]) for i, _ in outcomes], skipped=False)
+
+    def _views(
+        self, entries: list[tuple[int, ListedFile]], *, skipped: bool
+    ) -> Iterator[ScanResult]:
+        views = item_views(self._database, [i for i, _ in entries])
+        for item_id, listed in entries:
+            view = views[item_id]
+            self.progress.add(view, skipped=skipped)
+            yield ScanResult(listed.path, view, skipped=skipped)
+
+
+def _current_snapshot(database: Database) -> Matcher:
+    """The driver's matcher, its snapshot written afresh unless the one on disk is current."""
+    matcher = Matcher(database)
+    if matcher.snapshot_dir is None:
+        raise ConfigurationError("a Ray scan needs a data directory for the matcher snapshot")
+    matcher.load()
+    if snapshot_seq(matcher.snapshot_dir) != matcher.seq:
+        matcher.save_snapshot()
+    return matcher
+
+
+def _listing(sources: Sources, walked: list[str]) -> Any:
+    """A Ray Dataset of the sources' listed files: the directories' files (`walked` on the
+    driver), the list files' lines read by Ray Data in blocks, each line stat-ed in tasks. List
+    files and listed files must be at the same path on every node (a shared file system)."""
+    import ray.data
+
+    parts: list[Any] = []
+    if walked:
+        parts.append(ray.data.from_items([{"text": path} for path in walked]))
+    if sources.list_files:
+        parts.append(ray.data.read_text([str(Path(p).resolve()) for p in sources.list_files]))
+    dataset = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
+    return dataset.map_batches(_look_at_batch, batch_format="numpy", fn_kwargs={"cwd": os.getcwd()})
+
+
+def connect(address: str | None, *, cpus: int | None) -> bool:
+    """Join the Ray cluster at `address`, or start a local one with `cpus` CPUs when None;
+    True when this process started it (and is to stop it). Ray's own progress bars and logs
+    stay off the terminal: the scan shows its own."""
+    import ray
+    import ray.data
+
+    if ray.is_initialized():
+        return False
+    options: dict[str, Any] = {
+        "include_dashboard": False,
+        "log_to_driver": False,
+        "logging_level": logging.ERROR,
+    }
+    try:
+        if address is None:
+            ray.init(num_cpus=cpus, **options)
+        else:
+            ray.init(address=address, **options)
+    except (ConnectionError, RuntimeError, ValueError) as error:
+        raise ConfigurationError(f"cannot reach the Ray cluster: {error}") from None
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    context.print_on_execution_start = False
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
+    return True
