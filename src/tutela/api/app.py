@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.concurrency import run_in_threadpool
 
 import tutela
 from tutela.api import centre_messages, enforcement, hashing, health, hma, items, orders, webhooks
 from tutela.api.deps import Services
 from tutela.api.intake import Intake
+from tutela.api.lifespan import node_lifespan, running
 from tutela.api.matcher_refresh import MatcherRefresher
 from tutela.api.metrics import NodeMetrics
 from tutela.api.middleware import BodyLimit, RequestMetrics, harden
@@ -25,7 +25,6 @@ from tutela.detection.bases import DetectionGate
 from tutela.detection.hashing_service import HashingService
 from tutela.detection.held_payloads import sealing_key
 from tutela.indicators.matcher import Matcher
-from tutela.process import startup_heap_frozen
 from tutela.settings import Settings
 
 
@@ -50,8 +49,7 @@ def create_app(
     master_key = sealing_key(settings)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await run_in_threadpool(matcher.load)
+    async def services(app: FastAPI) -> AsyncIterator[None]:
         # Lookups read the matcher only; it follows changes here (see api.matcher_refresh).
         refresher = MatcherRefresher(matcher, settings.matcher_refresh_ms / 1000)
         async with HashingService(settings.media, workers=hash_workers) as hashing_service:
@@ -67,20 +65,16 @@ def create_app(
             app.state.services = Services(
                 settings, database, matcher, hashing_service, metrics, intake, keys
             )
-            refresher.start()
-            try:
-                with startup_heap_frozen():
-                    yield
-            finally:
-                await run_in_threadpool(refresher.stop)
-                if owns_database:
-                    database.close()
+            async with running(refresher):
+                yield
 
     app = FastAPI(
         title="Tutela provider node",
         version=tutela.__version__,
         description="Match uploads against known-material hash lists (EU CSA Regulation).",
-        lifespan=lifespan,
+        lifespan=node_lifespan(
+            database, owns_database=owns_database, warm=[matcher.load], held=[services]
+        ),
     )
     install_problem_handlers(app)
     for module in (health, hashing, hma, items, webhooks, centre_messages, enforcement, orders):

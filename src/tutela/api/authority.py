@@ -5,8 +5,6 @@ that `tutela authority serve` runs beside it; the rules are in `tutela.authority
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import FastAPI, Header, Request
@@ -16,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 import tutela
 from tutela.api.compliance_documents import install_compliance_intake
 from tutela.api.deps import AUTH_KEY
+from tutela.api.lifespan import node_lifespan
 from tutela.api.middleware import harden
 from tutela.api.orders import REPLAYED_HEADER, signed_body
 from tutela.api.problems import install_problem_handlers
@@ -38,20 +37,12 @@ def create_authority_app(
     db = database or open_database(settings)
     window = SigningWindow.of(settings)
 
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        try:
-            yield
-        finally:
-            if owns_database:
-                db.close()
-
     app = FastAPI(
         title="Tutela authority node",
         version=tutela.__version__,
         description="A Coordinating Authority: issues signed removal orders (Art 14) and "
         "receives the providers' execution reports.",
-        lifespan=lifespan,
+        lifespan=node_lifespan(db, owns_database=owns_database),
     )
     install_problem_handlers(app)
     harden(app, settings)

@@ -9,8 +9,6 @@ intake and linking rely on (see `tutela.centre.linking`)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from functools import partial
 from typing import Annotated
 
@@ -23,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 import tutela
 from tutela.api.centre_metrics import install_centre_metrics
 from tutela.api.centre_updates import install_report_updates
+from tutela.api.lifespan import node_lifespan
 from tutela.api.middleware import harden
 from tutela.api.orders import install_order_copies
 from tutela.api.problems import install_problem_handlers
@@ -39,7 +38,6 @@ from tutela.db.database import Database
 from tutela.db.engine import create_engine_from
 from tutela.errors import InvalidInput, RequestTooLarge, Unauthorized
 from tutela.messaging.signing import SigningKey, SigningWindow
-from tutela.process import startup_heap_frozen
 from tutela.settings import Settings
 
 # Intakes one process runs at once. More would only queue on PostgreSQL's commits and the GIL;
@@ -82,21 +80,11 @@ def create_centre_app(
             centre_keys.append(load_centre_key(settings))
         return centre_keys[0]
 
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await run_in_threadpool(linker.warm)
-        try:
-            with startup_heap_frozen():
-                yield
-        finally:
-            if owns_database:
-                db.close()
-
     app = FastAPI(
         title="Tutela centre node",
         version=tutela.__version__,
         description="EU Centre: receives signed reports, triages and forwards them (Art 46-48).",
-        lifespan=lifespan,
+        lifespan=node_lifespan(db, owns_database=owns_database, warm=[linker.warm]),
     )
     install_problem_handlers(app)
     harden(app, settings)  # body deadline, security headers, no bare 500 (tutela.api.middleware)
