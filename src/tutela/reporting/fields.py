@@ -81,6 +81,8 @@ class MatchFacts:
     signal_type: str
     value: str
     distance: int
+    # A video's match: vPDQ's shares and each matched frame's time and PDQ (no content).
+    video: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

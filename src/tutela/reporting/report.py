@@ -142,6 +142,8 @@ def build_report(source: ReportInput, provider: ProviderIdentity, now: datetime)
                 "signal_type": m.signal_type,
                 "value": m.value,
                 "distance": m.distance,
+                # A video: which frames matched, when they are shown, and their PDQ hashes.
+                **({"video": dict(m.video)} if m.video is not None else {}),
             }
             for m in source.matches
         ],

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from tutela.detection.models import Item
+from tutela.errors import InvalidHash
 from tutela.reporting.fields import (
     Awareness,
     ContentFile,
@@ -38,19 +39,11 @@ def report_input(
     while it has not) and what the reviewer chose (`choices`, `awareness` already resolved)."""
     meta = item.meta or {}
     values = signal_values(item.signals)
+    frames = video_frames(item.signals)
     return ReportInput(
         case_id=case_id,
         item=_facts(item.item_id, meta),
-        matches=tuple(
-            MatchFacts(
-                bank=str(e["bank"]),
-                indicator_id=int(e["indicator_id"]),
-                signal_type=str(e["signal_type"]),
-                value=values.get(str(e["signal_type"]), ""),
-                distance=int(e["distance"]),
-            )
-            for e in evidence
-        ),
+        matches=tuple(_match_facts(e, values, frames) for e in evidence),
         kind=kind,
         decided_by=decided_by,
         decided_at=decided_at,
@@ -67,6 +60,49 @@ def report_input(
         account_measures=(choices.account_action.value,),
         content=(content,) if content is not None else (),
         detection_basis=basis_of_evidence(evidence),
+    )
+
+
+def video_frames(signals: Mapping[str, Any] | None) -> dict[float, str]:
+    """A video item's sampled frames, time (seconds) → PDQ hash; empty for anything else."""
+    vpdq = (signals or {}).get("vpdq")
+    text = vpdq.get("hash") if isinstance(vpdq, Mapping) else None
+    if not isinstance(text, str):
+        return {}
+    from tutela.signals.vpdq import parse_vpdq  # numpy and PyAV's module, for videos only
+
+    try:
+        return {frame.timestamp: frame.hash for frame in parse_vpdq(text)}
+    except InvalidHash:
+        return {}
+
+
+def _match_facts(
+    evidence: Mapping[str, Any], values: Mapping[str, str], frames: Mapping[float, str]
+) -> MatchFacts:
+    """One match as reported. A video's match carries its frames, each with the PDQ the video
+    showed then; a frame's match with an image indicator (`pdq`) has the first such PDQ as its
+    value (the video has no PDQ of its own)."""
+    signal_type = str(evidence["signal_type"])
+    value = values.get(signal_type, "")
+    video = evidence.get("video")
+    detail: dict[str, Any] | None = None
+    if isinstance(video, Mapping):
+        listed = [dict(f) for f in video.get("frames") or [] if isinstance(f, Mapping)]
+        for frame in listed:
+            at = frame.get("time")
+            if isinstance(at, int | float) and (pdq := frames.get(round(float(at), 3))):
+                frame["pdq"] = pdq
+        detail = {**video, "frames": listed}
+        if not value:
+            value = next((str(f["pdq"]) for f in listed if "pdq" in f), "")
+    return MatchFacts(
+        bank=str(evidence["bank"]),
+        indicator_id=int(evidence["indicator_id"]),
+        signal_type=signal_type,
+        value=value,
+        distance=int(evidence["distance"]),
+        video=detail,
     )
 
 

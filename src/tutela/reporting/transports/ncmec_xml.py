@@ -48,9 +48,45 @@ def report_xml(report: Mapping[str, Any], prior_report_ids: Sequence[str] = ()) 
     users = report.get("users") or []
     if users or location:
         _person(root, users[0] if users else {}, metadata, location, prior_report_ids)
-    if report.get("free_text"):
-        _text(root, "additionalInfo", report["free_text"])
+    info = "\n".join(
+        part for part in [str(report.get("free_text") or ""), *video_lines(report)] if part
+    )
+    if info:
+        _text(root, "additionalInfo", info)
     return bytes(ET.tostring(root, encoding="utf-8", xml_declaration=True))
+
+
+def video_lines(report: Mapping[str, Any]) -> list[str]:
+    """One line per video match of the report: the CyberTipline has no field for vPDQ, so its
+    shares and the matched frames (time, PDQ, distance) go to the report's additional info."""
+    lines = []
+    for match in report.get("matches") or []:
+        video = match.get("video") if isinstance(match, Mapping) else None
+        if not isinstance(video, Mapping):
+            continue
+        shares = [
+            f"{video[key]} % of the {whose} frames"
+            for key, whose in (
+                ("query_match_percent", "file's"),
+                ("compared_match_percent", "listed video's"),
+            )
+            if video.get(key) is not None
+        ]
+        frames = [
+            f"{frame.get('time')} s"
+            + (f" PDQ {frame['pdq']}" if frame.get("pdq") else "")
+            + f" (distance {frame.get('distance')})"
+            for frame in video.get("frames") or []
+            if isinstance(frame, Mapping)
+        ]
+        lines.append(
+            f"Video match ({match.get('signal_type')}, list {match.get('bank')}, "
+            f"indicator {match.get('indicator_id')})"
+            + (": " + ", ".join(shares) if shares else "")
+            + f"; {video.get('matched_frames', len(frames))} matched frames, at "
+            + "; ".join(frames)
+        )
+    return lines
 
 
 def file_details_xml(
