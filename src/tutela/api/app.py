@@ -51,7 +51,9 @@ def create_app(
     @asynccontextmanager
     async def services(app: FastAPI) -> AsyncIterator[None]:
         # Lookups read the matcher only; it follows changes here (see api.matcher_refresh).
-        refresher = MatcherRefresher(matcher, settings.matcher_refresh_ms / 1000)
+        # On PostgreSQL also at once when a change commits (LISTEN/NOTIFY): replicas agree.
+        refresh_s = settings.matcher_refresh_ms / 1000
+        refresher = MatcherRefresher(matcher, refresh_s, database=database)
         async with HashingService(settings.media, workers=hash_workers) as hashing_service:
             intake = Intake(
                 database,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Callable
@@ -124,6 +125,11 @@ def feed_tasks(settings: Settings, database: Database) -> list[PeriodicTask]:
     return [PeriodicTask("indicator-feed", settings.feed_interval_s, follow_all)]
 
 
+def this_machine_lock() -> str:
+    """The lock name of the snapshot keeper: one per machine, not one per node."""
+    return f"matcher-snapshot:{socket.gethostname()}"
+
+
 def provider_tasks(settings: Settings, database: Database) -> list[PeriodicTask]:
     """What the provider's sender runs beside delivery: the feed followers, the timed steps of
     enforcement, and the keeper of the matcher snapshot."""
@@ -131,7 +137,8 @@ def provider_tasks(settings: Settings, database: Database) -> list[PeriodicTask]
     return [
         *feed_tasks(settings, database),
         *enforcement_tasks(settings, database),
-        PeriodicTask("matcher-snapshot", SNAPSHOT_EVERY_S, keeper),
+        # Each machine keeps the snapshot in its own data directory.
+        PeriodicTask("matcher-snapshot", SNAPSHOT_EVERY_S, keeper, lock=this_machine_lock()),
         alert_task(settings, database),
         PeriodicTask("orders-overdue", ORDERS_EVERY_S, partial(mark_overdue, database)),
         PeriodicTask("orders-ended", ORDERS_EVERY_S, partial(end_orders, database)),

@@ -10,11 +10,13 @@ import typer
 from tutela.cli.app import app, load_settings
 from tutela.cli.outbox import start_provider_sender
 from tutela.db.database import open_database
+from tutela.db.serve_lock import one_server_on_sqlite
 from tutela.detection.supervisor import WorkerSupervisor
 from tutela.logs import configure_logging
 from tutela.nodes.provider import create_app
 from tutela.nodes.serving import run_http
 from tutela.nodes.worker import run_worker_node
+from tutela.settings import Settings
 
 HashWorkers = Annotated[
     int | None,
@@ -43,10 +45,20 @@ def serve_command(
     hash_workers: HashWorkers = None,
 ) -> None:
     """Run the provider node: the HTTP API, and detection workers that decide every item."""
+    # Several on one PostgreSQL database are one node (replicas behind a reverse proxy,
+    # docs/replicas.md); on SQLite a second is refused.
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
     # Migrate once here, before workers and API open the database concurrently.
-    open_database(settings).close()
+    database = open_database(settings)
+    with one_server_on_sqlite(database):
+        database.close()
+        serve_node(settings, host=host, port=port, workers=workers, hash_workers=hash_workers)
+
+
+def serve_node(
+    settings: Settings, *, host: str, port: int, workers: int, hash_workers: int | None
+) -> None:
     processes = hash_workers or usable_cpus()
     supervisor = WorkerSupervisor(settings, count=workers, hash_workers=processes)
     supervisor.start()
