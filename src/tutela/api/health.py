@@ -13,12 +13,17 @@ from tutela.api.problems import problem
 from tutela.db.schema import current_revision, head_revision
 
 router = APIRouter(tags=["health"])
+# Every node's liveness (the centre and the authority have no readiness of their own yet).
+liveness = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
-def healthz() -> dict[str, str]:
-    """The process is alive."""
+@liveness.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process is alive (no database round trip)."""
     return {"status": "ok"}
+
+
+router.include_router(liveness)
 
 
 @router.get("/readyz", response_model=None)

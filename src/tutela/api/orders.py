@@ -2,28 +2,27 @@
 order (authenticated by its Ed25519 signature against the keys `tutela authority-key add`
 registered, not by an API key), and the platform answers per item, with an API key and only for
 its own items: `POST /v1/orders/{order_id}/items/{item_id}/executed` or `…/impediment`
-(Annex V); `POST /v1/orders/answers` takes the authority's signed answer to an impediment. On the
-centre node, `install_order_copies` adds its own `POST /v1/orders`, which keeps the copy of every
-order. The rules are in `tutela.orders` and `tutela.centre.order_copies`."""
+(Annex V); `POST /v1/orders/answers` takes the authority's signed answer to an impediment. The
+centre node's own `POST /v1/orders`, which keeps the copy of every order, is in
+tutela.api.centre_order_copies. The rules are in `tutela.orders`; the signed requests are taken
+by the one dependency of tutela.api.signed_requests."""
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Header, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from tutela.api.deps import AUTH_KEY, ItemsWriteKey, ServicesDep, scope_doc
+from tutela.api.signed_requests import SignedRequest, signed, stored
 from tutela.audit.log import api_key_actor
-from tutela.centre.order_copies import receive_order_copy
-from tutela.db.database import Database
-from tutela.db.types import utc_now
-from tutela.errors import ConfigurationError, RequestTooLarge, Unauthorized
+from tutela.errors import ConfigurationError
 from tutela.messaging.signing import SigningKey, SigningWindow, default_key_file, load_key_file
 from tutela.orders.access_reports import report_access_orders
 from tutela.orders.execution import ItemAnswer, confirm_executed, file_impediment
@@ -38,8 +37,10 @@ router = APIRouter(tags=["orders"])
 AUTHORITY_SIGNATURE = "authority-signature"
 # An order names at most a thousand items; a larger body is not an order.
 MAX_BODY_BYTES = 1024 * 1024
-# Marks the answer to a repeated delivery (as the centre's intake does).
-REPLAYED_HEADER = "Idempotent-Replayed"
+# An authority's signed order, answer or copy of an order.
+SignedDocument = Annotated[
+    SignedRequest, Depends(signed("a signed document", max_bytes=MAX_BODY_BYTES))
+]
 
 
 class ExecutedCreate(BaseModel):
@@ -72,16 +73,9 @@ class ItemAnswerPublic(BaseModel):
 
 
 @router.post("/v1/orders", status_code=201, openapi_extra={AUTH_KEY: AUTHORITY_SIGNATURE})
-async def post_order(
-    request: Request,
-    services: ServicesDep,
-    key_id: Annotated[str | None, Header(alias="Tutela-Key-Id")] = None,
-    signature: Annotated[str | None, Header(alias="Tutela-Signature")] = None,
-) -> JSONResponse:
+async def post_order(services: ServicesDep, signed: SignedDocument) -> JSONResponse:
     """Take one signed removal order (201 with the receipt and deadline). A repeated delivery
     stores nothing and is answered as the first, marked `Idempotent-Replayed: true`."""
-    key_id, signature = _signed(key_id, signature)
-    body = await signed_body(request)
     settings = services.settings
     rules = OrderRules(
         SigningWindow.of(settings),
@@ -90,7 +84,13 @@ async def post_order(
         services=settings.provider_services,
     )
     answer, created = await run_in_threadpool(
-        receive_order, services.database, key_id, body, signature, utc_now(), rules
+        receive_order,
+        services.database,
+        signed.key_id,
+        signed.body,
+        signed.signature,
+        signed.received_at,
+        rules,
     )
     if created and answer.get("kind") == OrderKind.DETECTION:
         services.intake.gate.invalidate()  # this process's uploads follow it at once
@@ -103,27 +103,26 @@ async def post_order(
             )
         except ConfigurationError as error:  # the order is taken; the report waits for the key
             log.error("no execution report for order %s: %s", answer.get("id"), error)
-    return _created(answer, created)
+    return stored(answer, created)
 
 
 @router.post("/v1/orders/answers", status_code=201, openapi_extra={AUTH_KEY: AUTHORITY_SIGNATURE})
-async def post_impediment_answer(
-    request: Request,
-    services: ServicesDep,
-    key_id: Annotated[str | None, Header(alias="Tutela-Key-Id")] = None,
-    signature: Annotated[str | None, Header(alias="Tutela-Signature")] = None,
-) -> JSONResponse:
+async def post_impediment_answer(services: ServicesDep, signed: SignedDocument) -> JSONResponse:
     """Take the authority's signed answer to an impediment (201): a clarification restarts the
     order's clock for the impeded items from now (Art 14(5)-(6)) and asks their platforms
     again; a withdrawal closes the order. A repeat is answered as the first."""
-    key_id, signature = _signed(key_id, signature)
-    body = await signed_body(request)
     settings = services.settings
     rules = AnswerRules(SigningWindow.of(settings), deadline_of(settings))
     answer, created = await run_in_threadpool(
-        receive_impediment_answer, services.database, key_id, body, signature, utc_now(), rules
+        receive_impediment_answer,
+        services.database,
+        signed.key_id,
+        signed.body,
+        signed.signature,
+        signed.received_at,
+        rules,
     )
-    return _created(answer, created)
+    return stored(answer, created)
 
 
 @router.post(
@@ -178,24 +177,6 @@ async def post_item_impediment(
     return _public(answer)
 
 
-def install_order_copies(app: FastAPI, database: Database, window: SigningWindow) -> None:
-    """The centre node's `POST /v1/orders`: the copy of every order (tutela.centre.order_copies)."""
-
-    @app.post("/v1/orders", status_code=201, openapi_extra={AUTH_KEY: AUTHORITY_SIGNATURE})
-    async def post_order_copy(
-        request: Request,
-        key_id: Annotated[str | None, Header(alias="Tutela-Key-Id")] = None,
-        signature: Annotated[str | None, Header(alias="Tutela-Signature")] = None,
-    ) -> JSONResponse:
-        """Keep the copy of one signed order (201); a repeat is answered as the first."""
-        key, signed = _signed(key_id, signature)
-        body = await signed_body(request)
-        answer, created = await run_in_threadpool(
-            receive_order_copy, database, key, body, signed, utc_now(), window
-        )
-        return _created(answer, created)
-
-
 def deadline_of(settings: Settings) -> timedelta:
     """Art 14(1): the time to remove, from receipt (TUTELA_REMOVAL_DEADLINE_HOURS)."""
     return timedelta(hours=settings.removal_deadline_hours)
@@ -204,32 +185,6 @@ def deadline_of(settings: Settings) -> timedelta:
 def provider_key(settings: Settings) -> SigningKey:
     """The provider's key that signs its reports, and so its execution reports."""
     return load_key_file(default_key_file(settings))
-
-
-async def signed_body(request: Request) -> bytes:
-    """The body, refused as soon as it passes what an order can be."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise RequestTooLarge("the body is larger than an order can be")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise RequestTooLarge("the body is larger than an order can be")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _signed(key_id: str | None, signature: str | None) -> tuple[str, str]:
-    if not key_id or not signature:
-        raise Unauthorized("a signed document must carry Tutela-Key-Id and Tutela-Signature")
-    return key_id, signature
-
-
-def _created(answer: dict[str, Any], created: bool) -> JSONResponse:
-    return JSONResponse(
-        answer, status_code=201, headers=None if created else {REPLAYED_HEADER: "true"}
-    )
 
 
 def _public(answer: ItemAnswer) -> ItemAnswerPublic:
