@@ -27,18 +27,12 @@ from tutela.cli.app import app, load_settings, print_json
 from tutela.cli.audit import operator_actor
 from tutela.cli.db import opened_database
 from tutela.cli.key_files import ForceOption, PublicOutOption, generate_and_show
-from tutela.db.database import open_database
 from tutela.errors import InvalidInput, Unreadable
 from tutela.logs import configure_logging
-from tutela.messaging.http import open_client
-from tutela.messaging.sender import start_sender_thread
-from tutela.nodes.authority import create_authority_app
-from tutela.nodes.serving import run_http
-from tutela.operations.sender_tasks import alert_task, alert_transports
+from tutela.nodes.authority import serve_authority
 from tutela.orders.answer_documents import AnswerKind
 from tutela.orders.authority_keys import add_authority_key, list_authority_keys
 from tutela.orders.documents import ITEM_KEYS
-from tutela.orders.transport import order_transports
 
 authority_app = typer.Typer(
     name="authority", help="The authority node: removal orders.", no_args_is_help=True
@@ -69,22 +63,7 @@ def serve_command(
     delivers its signed orders to providers and their copies to the EU Centre."""
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
-    database = open_database(settings)
-    client = open_client()
-    stop_sender = start_sender_thread(
-        database,
-        {**order_transports(client), **alert_transports(settings, client)},
-        interval_s=settings.outbox_interval_s,
-        max_attempts=settings.outbox_max_attempts,
-        claim_s=settings.outbox_claim_s,
-        backoff_base_s=settings.outbox_backoff_s,
-        tasks=[alert_task(settings, database)],
-    )
-    try:
-        run_http(create_authority_app(settings, database), settings, host=host, port=port)
-    finally:
-        stop_sender()
-        database.close()
+    serve_authority(settings, host=host, port=port)
 
 
 @keys_app.command("generate")

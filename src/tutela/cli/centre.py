@@ -21,8 +21,7 @@ from tutela.centre.decisions import (
     pass_on_hold,
     set_aside_as_unfounded,
 )
-from tutela.centre.deliveries import centre_transports
-from tutela.centre.keys import centre_key_file, load_centre_key
+from tutela.centre.keys import centre_key_file
 from tutela.centre.reading import STATUSES, list_received, show_received
 from tutela.cli.app import app, load_settings, print_json
 from tutela.cli.audit import operator_actor
@@ -30,11 +29,7 @@ from tutela.cli.db import opened_database
 from tutela.cli.key_files import ForceOption, PublicOutOption, generate_and_show
 from tutela.errors import InvalidInput, Unreadable
 from tutela.logs import configure_logging
-from tutela.messaging.http import open_client
-from tutela.messaging.sender import start_sender_thread
-from tutela.nodes.centre import CENTRE_APP_FACTORY, create_centre_app, open_centre_database
-from tutela.nodes.serving import run_http
-from tutela.operations.sender_tasks import alert_task, alert_transports
+from tutela.nodes.centre import serve_centre
 
 centre_app = typer.Typer(name="centre", help="The EU Centre node.", no_args_is_help=True)
 provider_app = typer.Typer(name="provider", help="Providers that report.", no_args_is_help=True)
@@ -80,30 +75,7 @@ def serve_command(
     workers serve HTTP)."""
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
-    database = open_centre_database(settings)
-    stop_sender = None
-    if sender:
-        client = open_client()
-        transports = centre_transports(database, client, load_centre_key(settings))
-        stop_sender = start_sender_thread(
-            database,
-            {**transports, **alert_transports(settings, client)},
-            interval_s=settings.outbox_interval_s,
-            max_attempts=settings.outbox_max_attempts,
-            claim_s=settings.outbox_claim_s,
-            backoff_base_s=settings.outbox_backoff_s,
-            tasks=[alert_task(settings, database)],
-        )
-    try:
-        if workers == 1:
-            run_http(create_centre_app(settings, database), settings, host=host, port=port)
-        else:
-            # Each worker builds its own app from the environment this process read.
-            run_http(CENTRE_APP_FACTORY, settings, host=host, port=port, workers=workers)
-    finally:
-        if stop_sender is not None:
-            stop_sender()
-        database.close()
+    serve_centre(settings, host=host, port=port, workers=workers, sender=sender)
 
 
 @keys_app.command("generate")

@@ -1,6 +1,7 @@
 """The authority node's composition root: the authority's HTTP API (tutela.api.authority) with
 the case officers' and supervisors' console (tutela.ui.authority_pages) and its supervision
-per provider (tutela.ui.authority_provider_pages) mounted on it."""
+per provider (tutela.ui.authority_provider_pages) mounted on it; and `serve_authority`, which
+runs it beside its outbox sender (`tutela authority serve`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from fastapi import FastAPI
 
 from tutela.api.authority import create_authority_app as create_authority_api
 from tutela.db.database import Database, open_database
+from tutela.nodes.sending import authority_sender
+from tutela.nodes.serving import run_http
 from tutela.settings import Settings
 from tutela.ui import authority_provider_pages
 from tutela.ui.authority_pages import install_authority_console
@@ -22,3 +25,14 @@ def create_authority_app(settings: Settings, database: Database | None = None) -
     # Supervision per provider: its orders, Art 5 reports, yearly figures, compliance record.
     app.include_router(authority_provider_pages.router)
     return app
+
+
+def serve_authority(settings: Settings, *, host: str, port: int) -> None:
+    """Serve the authority node until stopped, its outbox sender beside it in this process."""
+    database = open_database(settings)
+    stop_sender = authority_sender(settings, database).start()
+    try:
+        run_http(create_authority_app(settings, database), settings, host=host, port=port)
+    finally:
+        stop_sender()
+        database.close()
