@@ -22,8 +22,8 @@ from provider_fixtures import decide_signals, in_process_client
 from tutela.clock import utc_now
 from tutela.db.database import Database
 from tutela.detection.deliveries import CONCURRENCY, MAX_ATTEMPTS, deliver_due
-from tutela.detection.models import WebhookDelivery
-from tutela.detection.webhooks import register_webhook
+from tutela.detection.models import DeliveryAttempt, WebhookDelivery
+from tutela.detection.webhooks import delete_webhook, register_webhook
 from tutela.settings import Settings
 
 SECRET = "a-webhook-secret-of-some-length"
@@ -141,6 +141,19 @@ def test_an_endpoint_that_refuses_for_good_is_not_tried_again(
     assert deliver_at(database, now) == 1
     assert delivery(database).state == "failed"
     assert deliver_at(database, now + timedelta(days=1)) == 0
+
+
+def test_deleting_an_endpoint_fails_its_pending_deliveries_unsent(
+    database: Database, endpoint: Endpoint
+) -> None:
+    hook_id = one_verdict_to_deliver(database, endpoint)
+    delete_webhook(database, hook_id)
+    assert deliver_at(database, utc_now() + timedelta(days=1)) == 0
+    assert endpoint.keys == []  # nothing was posted
+    assert delivery(database).state == "failed"
+    with database.reader() as session:
+        reasons = session.scalars(select(DeliveryAttempt.error)).all()
+    assert reasons == ["endpoint deleted"]
 
 
 def test_an_endpoints_retry_after_is_honoured(database: Database, endpoint: Endpoint) -> None:

@@ -71,7 +71,7 @@ def add_case(database: Database, created_at: datetime, *, urgent: bool = False) 
     with database.unit_of_work() as session:
         item = Item(
             item_id=f"item-{created_at.timestamp()}-{urgent}",
-            status="decided",
+            status="done",
             verdict="review",
             meta={"extra": {"urgent": True}} if urgent else {},
             created_at=created_at,

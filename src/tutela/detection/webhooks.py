@@ -101,13 +101,23 @@ def list_webhooks(database: Database, *, platform: str = DEFAULT_PLATFORM) -> li
 def delete_webhook(
     database: Database, webhook_id: int, *, platform: str = DEFAULT_PLATFORM
 ) -> None:
-    """Stop delivering to an endpoint of `platform`; its delivery history is kept. Another
+    """Stop delivering to an endpoint of `platform`: its pending deliveries fail with the reason
+    recorded (they are not sent, and not requeued later); its delivery history is kept. Another
     platform's endpoint is NotFound, as a missing one."""
     with database.unit_of_work() as session:
         row = session.get(Webhook, webhook_id)
         if row is None or not row.active or row.platform != platform:
             raise NotFound(f"no webhook {webhook_id}")
         row.active = False
+        pending = session.scalars(
+            select(WebhookDelivery).where(
+                WebhookDelivery.webhook_id == webhook_id,
+                WebhookDelivery.state == DeliveryState.PENDING,
+            )
+        ).all()
+        for delivery in pending:
+            delivery.state = DeliveryState.FAILED
+            session.add(DeliveryAttempt(delivery_id=delivery.id, error="endpoint deleted"))
 
 
 def list_attempts(

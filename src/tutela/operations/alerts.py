@@ -22,7 +22,14 @@ from tutela.audit.log import Subject, record, user_actor
 from tutela.auth.roles import Permission, require_permission
 from tutela.auth.users import UserView
 from tutela.db.database import Database
-from tutela.detection.models import Case, FloodAlert, Item, WebhookDelivery
+from tutela.detection.models import (
+    Case,
+    DeliveryState,
+    FloodAlert,
+    Item,
+    Webhook,
+    WebhookDelivery,
+)
 from tutela.enforcement.measure_models import TakedownRequest, UserNotice
 from tutela.enforcement.notices import HELD as NOTICE_HELD
 from tutela.enforcement.takedown import REQUESTED as TAKEDOWN_REQUESTED
@@ -320,7 +327,9 @@ def _failed_webhooks(session: Session) -> Iterator[Condition]:
             func.count(),
             func.max(WebhookDelivery.id),
         )
-        .where(WebhookDelivery.state == "failed")
+        .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
+        # A deleted endpoint's failures need no one: nothing will be sent to it again.
+        .where(WebhookDelivery.state == DeliveryState.FAILED, Webhook.active.is_(True))
         .group_by(WebhookDelivery.webhook_id)
     ).all()
     for webhook_id, platform, count, last in rows:
