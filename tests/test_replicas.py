@@ -53,7 +53,7 @@ UPLOADS = int(os.environ.get("TUTELA_REPLICA_UPLOADS", "120"))
 KILL_UPLOADS = int(os.environ.get("TUTELA_REPLICA_KILL_UPLOADS", "150"))
 EDITED = 10
 SECRET = "a-webhook-secret-of-some-length"
-# A bank change is matched by every replica within this (measured: tens of milliseconds).
+# A bank change is matched by every replica within this (measured: 76-164 ms on 2 busy cores).
 BOUND_S = 2.0
 
 
