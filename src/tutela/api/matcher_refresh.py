@@ -6,9 +6,10 @@ On PostgreSQL every transaction that writes indicator changes notifies a channel
 bank change made through any replica, the CLI or the centre's feed is matched by `/v1/match` and
 the `/hma` lookups of every replica within the notification's delivery (about a millisecond on a
 local network) plus one refresh (reading the changed rows): 76-164 ms measured by
-tests/test_replicas.py on a busy 2-core machine. Polling the change sequence every `TUTELA_MATCHER_REFRESH_MS` stays, as
-the fallback while the listening connection is down, and the only way on SQLite, where a change
-is matched within that interval plus the time of one read. Uploads to `/v1/items` still refresh
+tests/test_replicas.py on a busy 2-core machine. Polling the change sequence every
+`TUTELA_MATCHER_REFRESH_MS` stays, as the fallback while the listening connection is down, and
+the only way on SQLite, where a change is matched within that interval plus the time of one
+read. Uploads to `/v1/items` still refresh
 before they are decided (a verdict is written there anyway).
 """
 
