@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TextIO
 
 import typer
 
-from tutela.cli.app import app, load_settings, print_json, stderr_is_terminal
+from tutela.cli.app import app, load_settings, stderr_is_terminal
 from tutela.cli.db import opened_database
 from tutela.cli.progress import progress_bar
 from tutela.detection.backlog import ScanResult, scan_paths
@@ -125,22 +127,24 @@ def _ray_scan(
     from tutela.detection.ray_scan import RayScan, connect
 
     settings = load_settings()
-    started = connect(None if address == LOCAL_RAY else address, cpus=jobs)
-    try:
-        with opened_database() as database:
-            scan = RayScan(database, settings, sources, service=service)
-            report = _Reporter(scan.progress, show_progress or stderr_is_terminal())
-            for result in scan.results():
-                _emit(result, json_lines)
-                report.tick()
-            report.done()
-    finally:
-        if started:
-            import ray as ray_api
+    out = sys.stdout
+    with contextlib.redirect_stdout(sys.stderr):
+        started = connect(None if address == LOCAL_RAY else address, cpus=jobs)
+        try:
+            with opened_database() as database:
+                scan = RayScan(database, settings, sources, service=service)
+                report = _Reporter(scan.progress, show_progress or stderr_is_terminal())
+                for result in scan.results():
+                    _emit(result, json_lines, out)
+                    report.tick()
+                report.done()
+        finally:
+            if started:
+                import ray as ray_api
 
-            ray_api.shutdown()
+                ray_api.shutdown()
     progress = scan.progress
-    _summary(progress.verdicts, progress.skipped, json_lines, extra=progress.as_dict())
+    _summary(progress.verdicts, progress.skipped, json_lines, extra=progress.as_dict(), out=out)
     if progress.undecided:
         raise typer.Exit(1)
 
@@ -180,16 +184,17 @@ def _walk(directory: Path) -> list[str]:
     return found
 
 
-def _emit(result: ScanResult, json_lines: bool) -> None:
+def _emit(result: ScanResult, json_lines: bool, out: TextIO | None = None) -> None:
+    out = out or sys.stdout
     if json_lines:
-        print_json(result.as_dict())
+        _write_json(out, result.as_dict())
         return
     item = result.item
     note = " (already scanned)" if result.skipped else ""
     code = f" {item.error['code']}" if item.error else ""
     case = f" case {item.case_id}" if item.case_id else ""
     reason = f" {item.reason}" if item.reason else ""
-    sys.stdout.write(f"{item.verdict or '-':<9}{code}{reason}{case}  {result.path}{note}\n")
+    out.write(f"{item.verdict or '-':<9}{code}{reason}{case}  {result.path}{note}\n")
 
 
 def _summary(
@@ -198,23 +203,27 @@ def _summary(
     json_lines: bool,
     *,
     extra: dict[str, object] | None = None,
+    out: TextIO | None = None,
 ) -> None:
+    out = out or sys.stdout
     if json_lines:
         summary = {"summary": {v: counts[v] for v in VERDICTS}, "skipped": skipped}
-        print_json({**summary, **(extra or {})})
+        _write_json(out, {**summary, **(extra or {})})
         return
-    sys.stdout.write(f"\n{'verdict':<10}{'files':>8}\n")
+    out.write(f"\n{'verdict':<10}{'files':>8}\n")
     for verdict in VERDICTS:
-        sys.stdout.write(f"{verdict:<10}{counts[verdict]:>8}\n")
-    sys.stdout.write(f"{'total':<10}{sum(counts.values()):>8}  ({skipped} already scanned)\n")
+        out.write(f"{verdict:<10}{counts[verdict]:>8}\n")
+    out.write(f"{'total':<10}{sum(counts.values()):>8}  ({skipped} already scanned)\n")
     if extra is not None:
         errors = extra.get("errors") or {}
         assert isinstance(errors, dict)
         codes = ", ".join(f"{code} {n}" for code, n in errors.items()) or "none"
-        sys.stdout.write(
-            f"{extra['items_per_s']} items/s over {extra['seconds']} s; errors: {codes}\n"
-        )
+        out.write(f"{extra['items_per_s']} items/s over {extra['seconds']} s; errors: {codes}\n")
         if extra.get("undecided"):
-            sys.stdout.write(
-                f"{extra['undecided']} files left undecided (a Ray node lost): run again\n"
-            )
+            out.write(f"{extra['undecided']} files left undecided (a Ray node lost): run again\n")
+
+
+def _write_json(out: TextIO, obj: dict[str, object]) -> None:
+    """As print_json, to `out` (a Ray scan's own stdout: Ray's driver prints its cluster
+    events to sys.stdout, which the scan sends to stderr meanwhile)."""
+    out.write(json.dumps(obj, separators=(",", ":"), ensure_ascii=False) + "\n")

@@ -1,0 +1,174 @@
+"""`tutela scan --ray` against a real local Ray cluster of two nodes (separate `ray start`
+processes): exact verdicts for benign, known and hostile files; a re-run decides nothing new; a
+node killed in the middle and then the scan itself killed, and a resumed scan gives every item
+exactly one verdict."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from hostile_files import hostile_cases
+from provider_fixtures import TUTELA, drawn_image, edited_copy, jpeg, make_bank, node_env
+from ray_cluster import RAY_ENV, RayCluster
+from tutela.db.database import Database, open_database
+from tutela.detection.models import DONE, Case, Item, ItemMatch
+from tutela.settings import Settings
+
+pytestmark = pytest.mark.slow
+
+# Hostile files (tests/hostile_files.py) whose error each must give as its verdict.
+HOSTILE = {"noise.jpg", "truncated.jpg", "bad_crc.png", "bomb.png", "scan_bomb.jpg", "text.bmp"}
+
+
+def scan(settings: Settings, cluster: RayCluster, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [TUTELA, "scan", "--json", *args, f"--ray={cluster.address}"],
+        env=node_env(settings, **RAY_ENV),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+def lines(done: subprocess.CompletedProcess[str]) -> list[dict[str, object]]:
+    assert done.returncode == 0, done.stderr[-3000:]
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def one_verdict_each(database: Database, files: int) -> dict[str, str]:
+    """Every file one item, decided, with no match or case twice; its verdict by file name."""
+    with database.reader() as session:
+        rows = session.execute(select(Item.item_id, Item.status, Item.verdict, Item.error_code))
+        verdicts: dict[str, str] = {}
+        for key, status, verdict, code in rows:
+            assert status == DONE
+            name = Path(key.split(":")[1]).name
+            assert name not in verdicts, f"{name} has two items"
+            verdicts[name] = str(code or verdict)
+        doubled = session.execute(
+            select(ItemMatch.item_id, ItemMatch.indicator_id, func.count())
+            .group_by(ItemMatch.item_id, ItemMatch.indicator_id)
+            .having(func.count() > 1)
+        ).all()
+        assert doubled == []
+        cases = session.execute(select(Case.item_id, func.count()).group_by(Case.item_id)).all()
+        assert all(count == 1 for _, count in cases)
+    assert len(verdicts) == files
+    return verdicts
+
+
+@pytest.fixture
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayCluster]:
+    with RayCluster(tmp_path_factory.mktemp("ray")) as started:
+        started.add_node()
+        yield started
+
+
+def test_a_two_node_cluster_gives_exact_verdicts_once(
+    settings: Settings, cluster: RayCluster, tmp_path: Path
+) -> None:
+    database = open_database(settings)
+    make_bank(database, "known", [drawn_image(i) for i in range(2)])
+    backlog = tmp_path / "backlog"
+    (backlog / "sub").mkdir(parents=True)
+    (backlog / "copy.png").write_bytes(edited_copy(drawn_image(0), "flip"))
+    (backlog / "sub" / "copy2.jpg").write_bytes(edited_copy(drawn_image(1), "resize"))
+    for i in range(10, 30):
+        (backlog / f"plain{i}.jpg").write_bytes(jpeg(drawn_image(i)))
+    expected = {"copy.png": "review", "copy2.jpg": "review"}
+    expected |= {f"plain{i}.jpg": "no_match" for i in range(10, 30)}
+    for case in hostile_cases():
+        if case.name in HOSTILE:
+            (backlog / "sub" / case.name).write_bytes(case.data)
+            expected[case.name] = case.expect
+    listing = tmp_path / "more.txt"
+    extra = tmp_path / "extra.jpg"
+    extra.write_bytes(jpeg(drawn_image(40)))
+    listing.write_text(f"{extra.as_uri()}\n{tmp_path / 'gone.jpg'}\n")
+    expected |= {"extra.jpg": "no_match", "gone.jpg": "unreadable"}
+
+    first = lines(scan(settings, cluster, str(backlog), str(listing)))
+    summary = first[-1]
+    assert summary["skipped"] == 0 and summary["undecided"] == 0
+    assert summary["summary"] == {
+        "no_match": 21,
+        "review": 2,
+        "action": 0,
+        "error": len(HOSTILE) + 1,
+    }
+    assert summary["errors"] == dict(
+        sorted(Counter(v for k, v in expected.items() if v not in ("no_match", "review")).items())
+    )
+    by_name = {Path(str(line["path"])).name: line for line in first[:-1]}
+    assert by_name["copy.png"]["case_id"] is not None
+    assert one_verdict_each(database, len(expected)) == expected
+
+    again = lines(scan(settings, cluster, str(backlog), str(listing)))
+    assert again[-1]["skipped"] == len(expected) and again[-1]["decided"] == 0
+    assert all(line["skipped"] for line in again[:-1])
+    assert one_verdict_each(database, len(expected)) == expected
+    database.close()
+
+
+def decided(database: Database) -> int:
+    with database.reader() as session:
+        return session.scalar(select(func.count()).where(Item.status == DONE)) or 0
+
+
+def test_a_node_and_the_scan_killed_midway_leave_one_verdict_per_item(
+    settings: Settings, cluster: RayCluster, tmp_path: Path
+) -> None:
+    database = open_database(settings)
+    make_bank(database, "known", [drawn_image(0)])
+    backlog = tmp_path / "backlog"
+    backlog.mkdir()
+    files = 400
+    (backlog / "copy.jpg").write_bytes(edited_copy(drawn_image(0), "resize"))
+    for i in range(1, files):
+        (backlog / f"plain{i:04}.jpg").write_bytes(jpeg(drawn_image(1000 + i, size=160)))
+    driver = subprocess.Popen(
+        [TUTELA, "scan", "--json", f"--ray={cluster.address}", str(backlog)],
+        env=node_env(settings, **RAY_ENV),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_for(lambda: decided(database) >= 40, driver)
+        cluster.kill(cluster.nodes[1])  # the second node, with its tasks in flight
+        at_kill = decided(database)
+        wait_for(lambda: decided(database) >= at_kill + 60, driver)
+    finally:
+        os.killpg(driver.pid, signal.SIGKILL)  # the scan itself, mid-way
+        driver.wait()
+    assert decided(database) < files, "the scan finished before it could be killed"
+
+    resumed = lines(scan(settings, cluster, str(backlog)))
+    assert int(str(resumed[-1]["skipped"])) + int(str(resumed[-1]["decided"])) == files
+    assert resumed[-1]["undecided"] == 0
+    verdicts = one_verdict_each(database, files)
+    assert verdicts.pop("copy.jpg") == "review"
+    assert set(verdicts.values()) == {"no_match"}
+    rerun = lines(scan(settings, cluster, str(backlog)))
+    assert rerun[-1]["skipped"] == files and rerun[-1]["decided"] == 0
+    database.close()
+
+
+def wait_for(
+    condition: Callable[[], bool], driver: subprocess.Popen[bytes], timeout: float = 600
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert driver.poll() is None, "the scan ended before the test could interrupt it"
+        assert time.monotonic() < deadline, "the scan made no progress"
+        time.sleep(0.2)
