@@ -3,8 +3,8 @@
     python bench/hash_cost.py [--every N] [--limit N]
 
 Files: the development set bench/accuracy.py caches under bench/.cache/accuracy (run it once
-first), in two groups: the originals (pictures to their edges, as most uploads are) and the
-edited copies (a quarter of them framed or turned, where the robust variants do the most work).
+first), in three groups: the originals (pictures to their edges, as most uploads are, PNG), the
+same as JPEG q90, and the edited copies (a quarter of them framed or turned, where the robust variants do the most work).
 Each file is hashed in this process as a hashing process does (`hash_media`, dihedral PDQs),
 and process CPU time is reported per file and as ratios to fast mode: what robust matching
 adds to every upload, and what one exact confirmation costs (a file whose fast candidate lies
@@ -48,6 +48,8 @@ def main() -> None:
         raise SystemExit("no cached development set: run bench/accuracy.py first")
     groups = {
         "originals": [p for p in paths if p.stem == "original"][: args.limit],
+        # The same pictures as JPEG (q90): the common upload that matches nothing.
+        "as JPEG": [p for p in paths if p.stem == "jpeg-q90"][: args.limit],
         "copies": [p for p in paths if p.stem != "original"][:: args.every][: args.limit],
     }
     limits = MediaLimits()

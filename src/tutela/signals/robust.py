@@ -57,11 +57,10 @@ MIN_TRIMMED = 0.02
 def robust_variants(grey: np.ndarray) -> tuple[tuple[str, str], ...]:
     """(variant name, PDQ hex) for each robust variant of (H, W) grey or (H, W, 3) RGB uint8
     pixels; variants under PDQ's quality rule, or that would be too small, are left out."""
-    grey = work_grey(grey)
-    edges = np.stack([grey[0, :], grey[-1, :]]), np.stack([grey[:, 0], grey[:, -1]])
-    if all(busy_lines(lines).all() for lines in edges):
+    if _busy_edges(grey):
         # A picture to its edges (most uploads): no frame to trim, no corners to fill.
         return ()
+    grey = work_grey(grey)
     out: list[tuple[str, str]] = []
     seen: set[tuple[int, int, int, int]] = set()
     trim = frame_box(grey, uniform=True)
@@ -85,6 +84,17 @@ def robust_variants(grey: np.ndarray) -> tuple[tuple[str, str], ...]:
         if turned is not None:
             _add(out, f"rotate{degrees:+g}", turned)
     return tuple(out)
+
+
+def _busy_edges(pixels: np.ndarray) -> bool:
+    """Whether all four outermost lines of the pixels (grey or RGB) are busy (picture)."""
+    rows, cols = pixels[[0, -1]], pixels[:, [0, -1]].swapaxes(0, 1)
+    if pixels.ndim == 3:
+        rows, cols = (
+            (np.asarray(lines, np.float32) @ _LUMA).round().clip(0, 255).astype(np.uint8)
+            for lines in (rows, cols)
+        )
+    return bool(busy_lines(rows).all() and busy_lines(cols).all())
 
 
 def work_grey(pixels: np.ndarray) -> np.ndarray:
