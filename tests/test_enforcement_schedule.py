@@ -7,12 +7,12 @@ import base64
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from tutela.cli.outbox import provider_tasks
 from tutela.clock import FixedClock
 from tutela.db import Database
 from tutela.enforcement.schedule import enforcement_tasks
 from tutela.enforcement.vault import PreservationReason, Vault, get_record
 from tutela.master_key import generate_master_key
+from tutela.nodes.provider_sending import provider_tasks
 from tutela.settings import Settings
 
 LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)

@@ -27,7 +27,6 @@ from report_samples import CARD, NOW, PROVIDER, sample_input
 from review_fixtures import detect, jpeg_bytes, photo, review_db, with_vault
 from tutela.audit.log import Subject, list_entries
 from tutela.cli import main
-from tutela.cli.outbox import NCMEC_ACTOR, NCMEC_PURPOSE, provider_transports
 from tutela.clock import utc_now
 from tutela.db import Database
 from tutela.errors import ConfigurationError, Conflict
@@ -48,6 +47,7 @@ from tutela.messaging.signing import (
     load_public_key,
 )
 from tutela.messaging.transports import TransportContext
+from tutela.nodes.provider_sending import NCMEC_ACTOR, NCMEC_PURPOSE, provider_transports
 from tutela.reporting.fields import ReportInput
 from tutela.reporting.filing import file_report
 from tutela.reporting.report import build_report
