@@ -305,10 +305,10 @@ def compare_pair(signal_type: str, pair: Any) -> list[Any]:
         raise InvalidInput("Comparison hash list length must be exactly 2")
     kind = get_signal_type(_signal_type(signal_type))
     left, right = (kind.validate(value) for value in pair)
+    distance = kind.distance(left, right)
     if kind.perceptual:
-        distance = (int(left, 16) ^ int(right, 16)).bit_count()
         return [distance <= HMA_PDQ_THRESHOLD, {"distance": distance}]
-    return [left == right, {"distance": 0 if left == right else 1}]
+    return [distance == 0, {"distance": distance}]
 
 
 def _signal_type(name: str) -> str:

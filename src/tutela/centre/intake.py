@@ -14,7 +14,6 @@ a signing time outside the window (`TUTELA_SIGNED_MESSAGE_MAX_AGE_S`, `…_MAX_S
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,7 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tutela.centre import report_shape as shape
-from tutela.centre.linking import EXACT_TYPES, PdqLinker, incident_for
+from tutela.centre.linking import PdqLinker, incident_for
 from tutela.centre.models import CentreProvider, CentreReport, CentreReportHash, Incident
 from tutela.centre.providers import ProviderKeys
 from tutela.db.database import Database
@@ -52,8 +51,8 @@ from tutela.messaging.canonical import parse_json
 from tutela.messaging.signing import SigningWindow, signature_digest, verify_signature
 from tutela.reporting.fields import Kind
 from tutela.reporting.report import SCHEMA, missing_fields
+from tutela.signals.registry import signal_types
 
-HEX = re.compile(r"^[0-9a-f]+$")
 KINDS = frozenset(k.value for k in Kind)
 # Columns of a new report bound from the request; provider_id and country come from the
 # provider's row in the same statement.
@@ -272,8 +271,9 @@ def _checked(body: bytes, key_id: str) -> Mapping[str, Any]:
 def _hashes(report: Mapping[str, Any]) -> list[tuple[str, str]]:
     found: dict[tuple[str, str], None] = {}
     for kind, value in shape.hash_entries(report):
-        length = 64 if kind == "pdq" else EXACT_TYPES.get(kind)
-        if length is not None and (len(value) != length or not HEX.match(value)):
-            raise InvalidInput(f"a {kind} hash is {length} hexadecimal digits")
+        signal = signal_types().get(kind)
+        if signal is not None:
+            # Stored as signed: a known type's value must already be in its canonical form.
+            signal.check_canonical(value)
         found[(kind, value)] = None
     return list(found)

@@ -12,7 +12,6 @@ outbox (`tutela.centre.triage.tell_provider`). Every request is audited with its
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,6 +38,8 @@ from tutela.messaging.signing import (
     load_public_key,
     signature_digest,
 )
+from tutela.signals.pdq import PdqSignal
+from tutela.signals.registry import get_signal_type
 
 KIND = "victim_request"
 # Where the centre takes them (tutela.api.victims), and where `tutela centre requester ask` sends.
@@ -47,8 +48,8 @@ REQUESTER_KINDS = ("authority", "hotline")
 # A provider is asked to remove material matching a victim's request (Art 21(1)).
 REMOVAL_REQUESTED = "removal_requested"
 MAX_HASHES = 1000
-HASH_LENGTHS = {"pdq": 64, "md5": 32, "sha1": 40, "sha256": 64}
-HEX = re.compile(r"^[0-9a-f]+$")
+# What a victim's device hashes (`tutela hash`) and the centre's reports carry.
+SIGNAL_TYPES = ("pdq", "md5", "sha1", "sha256")
 # The recipients' kind, the only thing a victim learns of where a report went (Art 20(2)).
 EUROPOL_KIND = "europol"
 LEA_KIND = "law_enforcement"
@@ -257,12 +258,11 @@ def _hashes(value: object) -> list[tuple[str, str]]:
         if not isinstance(entry, dict):
             raise InvalidInput("each hash is {signal_type, value}")
         kind, text = entry.get("signal_type"), entry.get("value")
-        length = HASH_LENGTHS.get(kind) if isinstance(kind, str) else None
-        if length is None:
-            raise InvalidInput(f"signal_type is one of {', '.join(HASH_LENGTHS)}")
-        if not isinstance(text, str) or len(text) != length or not HEX.match(text.lower()):
-            raise InvalidInput(f"a {kind} hash is {length} hexadecimal digits")
-        found[(str(kind), text.lower())] = None
+        if kind not in SIGNAL_TYPES:
+            raise InvalidInput(f"signal_type is one of {', '.join(SIGNAL_TYPES)}")
+        if not isinstance(text, str):
+            raise InvalidInput(f"a {kind} hash is text")
+        found[(kind, get_signal_type(kind).validate(text))] = None
     return list(found)
 
 
@@ -296,9 +296,8 @@ def _matching_reports(
                     CentreReportHash.report_id.in_(near), CentreReportHash.signal_type == "pdq"
                 )
             ).all()
-            asked = [int(p, 16) for p in pdqs]
             for report_id, value in stored:
-                distance = min((int(value, 16) ^ a).bit_count() for a in asked)
+                distance = min(PdqSignal.distance(value, asked) for asked in pdqs)
                 if distance <= PDQ_LINK_DISTANCE:
                     kinds.setdefault(report_id, set()).add("pdq")
                     distances[report_id] = min(distance, distances.get(report_id, distance))

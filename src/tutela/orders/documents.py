@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from tutela.errors import IncompleteOrder, InvalidInput
+from tutela.errors import IncompleteOrder, InvalidHash, InvalidInput
 from tutela.orders.states import Impediment, ItemState, OrderKind
+from tutela.signals.exact import Sha256Signal
 
 REMOVAL_KIND = "order.removal"
 REPORT_KIND = "order.execution_report"
@@ -265,8 +266,11 @@ def _item(entry: object, index: int) -> OrderedItem:
         if not isinstance(value, str) or len(value) > 2048:
             raise InvalidInput(f"item {index}: {key} is text of at most 2048 characters")
     sha = named.get("sha256")
-    if sha is not None and (len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha)):
-        raise InvalidInput(f"item {index}: sha256 is 64 lower-case hex digits")
+    if sha is not None:
+        try:
+            Sha256Signal.check_canonical(sha)
+        except InvalidHash as error:
+            raise InvalidInput(f"item {index}: {error.message}") from None
     ref = entry.get("ref", str(index))
     if not isinstance(ref, str) or not ref or len(ref) > REF_MAX:
         raise InvalidInput(f"item {index}: ref is text of 1 to {REF_MAX} characters")

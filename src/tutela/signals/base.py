@@ -39,6 +39,16 @@ class SignalType(ABC):
         return value
 
     @classmethod
+    def check_canonical(cls, text: str) -> str:
+        """`text` if it is already in canonical form (as a signed document carries it: lower-case
+        hex, nothing around it), else InvalidHash: a value that is not its own canonical form
+        would be stored as other bytes than were signed."""
+        value = cls.validate(text)
+        if value != text:
+            raise InvalidHash(f"{cls.name} hash must be written in lower-case hex")
+        return value
+
+    @classmethod
     @abstractmethod
     def distance(cls, a: str, b: str) -> int:
         """Distance between two canonical values; 0 means equal."""

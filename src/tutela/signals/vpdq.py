@@ -21,10 +21,9 @@ from pathlib import Path
 from tutela.errors import InvalidHash
 from tutela.media.limits import MediaLimits
 from tutela.media.video import VideoFrame, VideoInfo, sample_frames
-from tutela.signals.pdq import FAST_MIN_SIDE, PdqMode, pdq_of_pixels
+from tutela.signals.pdq import FAST_MIN_SIDE, PdqMode, PdqSignal, pdq_of_pixels
 from tutela.signals.pdq_fast import fast_pdq
 
-PDQ_HEX = frozenset("0123456789abcdef")
 # A bank line or a hash file may hold at most this many frames (four hours at 1 frame/s).
 MAX_FRAMES = 4 * 3600 * 2
 
@@ -148,9 +147,10 @@ def _parse_lines(text: str) -> tuple[VpdqFrame, ...]:
 
 
 def _frame(number: int, pdq_hex: str, quality: str, seconds: str, where: int) -> VpdqFrame:
-    pdq_hex = pdq_hex.strip().lower()
-    if len(pdq_hex) != 64 or not set(pdq_hex) <= PDQ_HEX:
-        raise InvalidHash(f"vPDQ frame {where}: the PDQ hash is not 64 hex digits")
+    try:
+        pdq_hex = PdqSignal.validate(pdq_hex)
+    except InvalidHash:
+        raise InvalidHash(f"vPDQ frame {where}: the PDQ hash is not 64 hex digits") from None
     try:
         value = int(quality)
         at = float(seconds)
