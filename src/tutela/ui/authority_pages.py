@@ -4,8 +4,9 @@ order with its state (sent, received, executed, impediment, overdue; in force or
 blocking and delisting orders) and the time it took or has left; a case officer issues removal,
 blocking, delisting and detection orders through a form (the same services as `tutela authority
 order`);
-an order's page shows its items' outcomes and the provider's signed execution report. A
-supervisor reads everything and issues nothing. Every page view is audited."""
+an order's page shows its items' outcomes and the provider's signed execution report, and a case
+officer answers an impediment there (a clarification, or the order withdrawn). A supervisor reads
+everything and issues nothing. Every page view is audited."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from tutela.audit.log import Action, Subject, record
 from tutela.auth.roles import Role
 from tutela.authority.access_issuing import issue_access_order
 from tutela.authority.detection_issuing import issue_detection_order
+from tutela.authority.impediment_answers import answer_impediment, answers_of
 from tutela.authority.issuing import DEFAULT_REDRESS, IssuedView, Issuer, issue_removal_order
 from tutela.authority.keys import load_authority_key
 from tutela.authority.models import OrderedProvider
@@ -168,7 +170,43 @@ async def order_page(order_id: int, viewer: ReaderDep) -> Response:
         return shown
 
     order, report = await run_in_threadpool(view)
-    return page("authority_order.html", viewer, order=order, report=report, queue_url=ORDERS)
+    officer = Role.CASE_OFFICER in viewer.user.roles
+    answers = await run_in_threadpool(answers_of, viewer.services.database, order_id)
+    return page(
+        "authority_order.html",
+        viewer,
+        order=order,
+        report=report,
+        answers=answers,
+        officer=officer,
+        queue_url=ORDERS,
+    )
+
+
+@router.post("/orders/{order_id}/answer")
+async def answer_order(
+    order_id: int,
+    viewer: OfficerDep,
+    answer: Annotated[str, Form()] = "",
+    clarification: Annotated[str, Form()] = "",
+) -> Response:
+    """Answer the impediment the order's report names (Art 14(5)-(6)): a clarification, or the
+    order withdrawn; signed and queued for the provider. Back to the order's page."""
+    settings = viewer.services.settings
+
+    def act() -> None:
+        answer_impediment(
+            viewer.services.database,
+            viewer.user.name,
+            str(order_id),
+            answer,
+            Issuer.of(settings).name,
+            load_authority_key(settings),
+            clarification=clarification,
+        )
+
+    await run_in_threadpool(act)
+    return secure(RedirectResponse(f"{ORDERS}/{order_id}", status_code=303))
 
 
 def _start_of(text: str) -> datetime | None:
