@@ -49,7 +49,7 @@ def run_scan(root: Path, backlog: Path, jobs: int, *ray: str) -> Figures:
     env |= {"TUTELA_DATA_DIR": str(settings.data_dir), "RAY_TMPDIR": str(root / "ray")}
     (root / "ray").mkdir()
     started = time.perf_counter()
-    command = [TUTELA, "scan", "--json", f"--jobs={jobs}", str(backlog), *ray]
+    command = [TUTELA, "scan", "--json", f"--jobs={jobs}", *ray, str(backlog)]
     with open(root / "out.jsonl", "wb") as out, open(root / "err.txt", "wb") as err:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=err)
         _, status, usage = os.wait4(process.pid, 0)

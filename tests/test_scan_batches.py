@@ -11,6 +11,7 @@ import pytest
 from hostile_files import hostile_cases
 from provider_fixtures import drawn_image, edited_copy, jpeg, make_bank
 from tutela.api.metrics import NodeMetrics
+from tutela.cli.scan import _address
 from tutela.clock import FixedClock
 from tutela.db.database import Database
 from tutela.detection.models import DONE, Item
@@ -164,3 +165,13 @@ def test_progress_and_metrics_show_a_scan(database: Database, tmp_path: Path) ->
     # Both were decided within the last minute (on the system clock, as recorded).
     assert "tutela_scan_items_per_second 0.0333" in text
     assert "tutela_scan_eta_seconds 30.0" in text
+
+
+def test_ray_takes_an_address_before_the_sources(tmp_path: Path) -> None:
+    given = ["10.0.0.5:6379", str(tmp_path)]
+    assert _address(given) == "10.0.0.5:6379" and given == [str(tmp_path)]
+    for address in ("auto", "ray://head:10001"):
+        assert _address([address, str(tmp_path)]) == address
+    local = [str(tmp_path), "10.0.0.5:6379"]
+    assert _address(local) is None and len(local) == 2  # a local instance; a missing source
+    assert _address(["backlog"]) is None and _address([]) is None

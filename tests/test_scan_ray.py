@@ -32,7 +32,7 @@ HOSTILE = {"noise.jpg", "truncated.jpg", "bad_crc.png", "bomb.png", "scan_bomb.j
 
 def scan(settings: Settings, cluster: RayCluster, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [TUTELA, "scan", "--json", *args, f"--ray={cluster.address}"],
+        [TUTELA, "scan", "--json", "--ray", cluster.address, *args],
         env=node_env(settings, **RAY_ENV),
         capture_output=True,
         text=True,
@@ -137,7 +137,7 @@ def test_a_node_and_the_scan_killed_midway_leave_one_verdict_per_item(
     for i in range(1, files):
         (backlog / f"plain{i:04}.jpg").write_bytes(jpeg(drawn_image(1000 + i, size=160)))
     driver = subprocess.Popen(
-        [TUTELA, "scan", "--json", f"--ray={cluster.address}", str(backlog)],
+        [TUTELA, "scan", "--json", "--ray", cluster.address, str(backlog)],
         env=node_env(settings, **RAY_ENV),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

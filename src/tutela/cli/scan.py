@@ -24,15 +24,13 @@ from tutela.errors import InvalidInput
 from tutela.indicators.matcher import Matcher
 
 VERDICTS = ("no_match", "review", "action", "error")
-# `--ray` with no address: a Ray instance started on this machine for the scan.
-LOCAL_RAY = "local"
 PROGRESS_EVERY_S = 2.0
 
 
 @app.command("scan")
 def scan_command(
     sources: Annotated[
-        list[Path] | None,
+        list[str] | None,
         typer.Argument(
             help="Directories to scan (recursively) and list files (one path or file:// URL "
             "a line).",
@@ -55,16 +53,14 @@ def scan_command(
         ),
     ] = None,
     ray: Annotated[
-        str | None,
+        bool,
         typer.Option(
             "--ray",
-            is_flag=False,
-            flag_value=LOCAL_RAY,
-            help="Scan on a Ray cluster: --ray ADDRESS (host:port, ray://host:port, auto) joins "
-            "one; --ray alone starts one on this machine with --jobs CPUs.",
-            show_default=False,
+            help="Scan on a Ray cluster: `--ray ADDRESS SOURCE…` (host:port, ray://host:port or "
+            "auto as the first argument) joins one; `--ray SOURCE…` starts one on this machine "
+            "with --jobs CPUs.",
         ),
-    ] = None,
+    ] = False,
     show_progress: Annotated[
         bool,
         typer.Option(
@@ -82,16 +78,15 @@ def scan_command(
     hashed and matched in Ray tasks on every node of the cluster and recorded here in batches.
     """
     given = list(sources or [])
-    if ray is not None and ray != LOCAL_RAY and Path(ray).exists():
-        given.insert(0, Path(ray))  # `--ray SOURCE`: the source, not an address
-        ray = LOCAL_RAY
-    if ray is not None:
-        _ray_scan(Sources.of(given, file_list or ()), ray, jobs, service, json_lines, show_progress)
+    if ray:
+        address = _address(given)
+        listed = Sources.of([Path(source) for source in given], file_list or ())
+        _ray_scan(listed, address, jobs, service, json_lines, show_progress)
         return
     if bool(given) == bool(file_list) or len(given) > 1 or len(file_list or ()) > 1:
         raise InvalidInput("give a directory or --list FILE, not both")
     if given:
-        paths = _walk(given[0])
+        paths = _walk(Path(given[0]))
     else:
         assert file_list is not None
         paths = [path_of(line) for line in list_lines(file_list[0])]
@@ -114,9 +109,22 @@ def scan_command(
     _summary(counts, skipped, json_lines)
 
 
+def _address(given: list[str]) -> str | None:
+    """The Ray address of `--ray ADDRESS SOURCE…`, taken off `given`; None (`--ray SOURCE…`) when
+    the first argument is a path that exists or does not read as an address."""
+    if not given or Path(given[0]).exists():
+        return None
+    first = given[0]
+    host, _, port = first.rpartition(":")
+    if first == "auto" or first.startswith("ray://") or (host and port.isdigit()):
+        given.pop(0)
+        return first
+    return None
+
+
 def _ray_scan(
     sources: Sources,
-    address: str,
+    address: str | None,
     jobs: int | None,
     service: str | None,
     json_lines: bool,
@@ -129,7 +137,7 @@ def _ray_scan(
     settings = load_settings()
     out = sys.stdout
     with contextlib.redirect_stdout(sys.stderr):
-        started = connect(None if address == LOCAL_RAY else address, cpus=jobs)
+        started = connect(address, cpus=jobs)
         try:
             with opened_database() as database:
                 scan = RayScan(database, settings, sources, service=service)
