@@ -535,7 +535,7 @@ def main() -> None:
         print("  (under 1,000,000 negative pairs: run the default size for the issue's figures)")
     print(f"done in {time.perf_counter() - started:.0f} s")
 
-    (plain_found, plain_total), (ours_found, ours_total), _ = by_group["easy"]
+    (plain_found, plain_total), (ours_found, ours_total), *_ = by_group["easy"]
     ours, plain = ours_found / ours_total, plain_found / plain_total
     print(
         f"accuracy: tutela {100 * ours:.1f} % recall vs plain PDQ {100 * plain:.1f} % on easy edits "
