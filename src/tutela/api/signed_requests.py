@@ -73,10 +73,12 @@ def signed(
     `max_bytes` is its body's limit (0: a request without a body, signed over its method, target
     and `Tutela-Timestamp`, which `timestamp` then requires); `idempotency` requires an
     `Idempotency-Key`."""
+    if timestamp and (idempotency or max_bytes):
+        raise ValueError("a request signed over its timestamp has no body and no idempotency key")
     needed = (
         "Tutela-Key-Id, Tutela-Timestamp, Tutela-Signature"
         if timestamp
-        else ("Tutela-Key-Id and Tutela-Signature")
+        else "Tutela-Key-Id and Tutela-Signature"
     )
 
     async def collect(
