@@ -59,6 +59,8 @@ ADMIT_BATCH = 256
 # Tasks submitted and not collected, per CPU of the cluster: enough to keep every CPU busy
 # while the driver records a finished batch.
 IN_FLIGHT_PER_CPU = 2
+# The CPU a listing (stat) task asks Ray for.
+LISTING_CPUS = 0.1
 # How often Ray runs a task again whose worker process or node died (a system failure); an
 # exception raised in the task is not retried.
 TASK_RETRIES = 3
@@ -314,7 +316,14 @@ def _listing(sources: Sources, walked: list[str]) -> Any:
     if sources.list_files:
         parts.append(ray.data.read_text([str(Path(p).resolve()) for p in sources.list_files]))
     dataset = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
-    return dataset.map_batches(_look_at_batch, batch_format="numpy", fn_kwargs={"cwd": os.getcwd()})
+    return dataset.map_batches(
+        _look_at_batch,
+        batch_format="numpy",
+        fn_kwargs={"cwd": os.getcwd()},
+        # A stat per line costs next to no CPU: the listing must not hold the CPUs that the
+        # hashing tasks wait for (a whole CPU each), nor wait for them.
+        num_cpus=LISTING_CPUS,
+    )
 
 
 def connect(address: str | None, *, cpus: int | None) -> bool:
