@@ -75,6 +75,7 @@ class _Form:
         self.sniffed = False
         self.memory = bytearray()
         self.complete = False
+        self.ended = False  # the closing boundary was read
         self.parts = 0
         self.files = 0
         self._header_name = b""
@@ -92,7 +93,11 @@ class _Form:
             "on_headers_finished": self._headers_finished,
             "on_part_data": self._part_data,
             "on_part_end": self._part_end,
+            "on_end": self._end,
         }
+
+    def _end(self) -> None:
+        self.ended = True
 
     def _part_begin(self) -> None:
         self.parts += 1
@@ -202,9 +207,11 @@ async def spool_upload(
             raise InvalidInput("the multipart body is malformed") from None
         raise
     form.close()
-    if not form.complete:
+    if not (form.complete and form.ended):
         if form.path is not None:
             form.path.unlink(missing_ok=True)
+        if not form.ended:
+            raise InvalidInput("the multipart body ends before its closing boundary")
         raise InvalidInput("the form must have exactly one file field named 'file'")
     data = None if form.path is not None else bytes(form.memory)
     return SpooledUpload(form.path, data, form.size, form.digest.hexdigest(), form.fields)
