@@ -49,6 +49,19 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
 
 
 @pytest.fixture
+def one_settings(tmp_path: Path) -> Iterator[Settings]:
+    """Settings for a slow end-to-end test that runs on one database only: PostgreSQL when
+    TUTELA_TEST_DATABASE_URL is set (as in CI), SQLite otherwise."""
+    data_dir = tmp_path / "data"
+    server = os.environ.get(POSTGRES_ENV)
+    if not server:
+        yield Settings(data_dir=data_dir)
+        return
+    with fresh_postgres_database(server) as url:
+        yield Settings(data_dir=data_dir, database_url=url)
+
+
+@pytest.fixture
 def database(settings: Settings) -> Iterator[Database]:
     """An opened database with the schema at head."""
     opened = open_database(settings)

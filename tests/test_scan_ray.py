@@ -68,6 +68,12 @@ def one_verdict_each(database: Database, files: int) -> dict[str, str]:
 
 
 @pytest.fixture
+def settings(one_settings: Settings) -> Settings:
+    """One database, not both: each test starts a two-node Ray cluster (half a minute or more)."""
+    return one_settings
+
+
+@pytest.fixture
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayCluster]:
     with RayCluster(tmp_path_factory.mktemp("ray")) as started:
         started.add_node()
