@@ -80,7 +80,7 @@ def test_every_report_reaches_the_centre_once_though_sender_and_centre_are_kille
         centre.spawn()
         senders[0].spawn()
         centre.wait_ready()
-        wait_until(lambda: received() >= REPORTS, 60, "the whole flood at the centre")
+        wait_until(lambda: received() >= REPORTS, 180, "the whole flood at the centre")
 
         with centre_db.reader() as session:
             uids = session.scalars(select(CentreReport.report_uid)).all()
