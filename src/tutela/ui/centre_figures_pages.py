@@ -11,15 +11,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
-from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
 from tutela.auth.roles import Role
 from tutela.clock import utc_now
-from tutela.transparency.documents import Format, charts, figure_rows, render
+from tutela.transparency.documents import Format, render
 from tutela.transparency.periods import FIRST_YEAR, LAST_YEAR
 from tutela.transparency.reports import yearly_figures
-from tutela.ui.access import Viewer, page, require_roles, secure
+from tutela.ui.access import Viewer, require_roles, secure
+from tutela.ui.transparency_pages import figures_page
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 FiguresDep = Annotated[Viewer, Depends(require_roles(Role.COMPLIANCE_OFFICER, Role.AUDITOR))]
@@ -44,16 +44,7 @@ async def centre_transparency(viewer: FiguresDep, year: YearQuery = None) -> Res
             purpose="view",
         )
     )
-    return page(
-        "centre_transparency.html",
-        viewer,
-        year=shown,
-        figures=figures,
-        # Built by tutela.transparency.charts, which escapes every label it draws.
-        charts=[Markup(svg) for svg in charts(figures)],
-        rows=figure_rows(figures),
-        formats=list(Format),
-    )
+    return figures_page("centre_transparency.html", viewer, shown, figures)
 
 
 @router.get("/transparency/report")

@@ -5,7 +5,7 @@ JSON, CSV or HTML. Every look and every download is in the audit log (tutela.tra
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
@@ -30,6 +30,21 @@ MEDIA_TYPES = {
 }
 
 
+def figures_page(template: str, viewer: Viewer, year: int, figures: Any) -> Response:
+    """A year's figures as a console page: the table, the charts and the download links (the
+    provider's page and the centre's differ only in their template)."""
+    return page(
+        template,
+        viewer,
+        year=year,
+        figures=figures,
+        # Built by tutela.transparency.charts, which escapes every label it draws.
+        charts=[Markup(svg) for svg in charts(figures)],
+        rows=figure_rows(figures),
+        formats=list(Format),
+    )
+
+
 @router.get("/transparency")
 async def transparency(viewer: FiguresDep, year: YearQuery = None) -> Response:
     shown = year or utc_now().year
@@ -42,16 +57,7 @@ async def transparency(viewer: FiguresDep, year: YearQuery = None) -> Response:
             purpose="view",
         )
     )
-    return page(
-        "transparency.html",
-        viewer,
-        year=shown,
-        figures=figures,
-        # Built by tutela.transparency.charts, which escapes every label it draws.
-        charts=[Markup(svg) for svg in charts(figures)],
-        rows=figure_rows(figures),
-        formats=list(Format),
-    )
+    return figures_page("transparency.html", viewer, shown, figures)
 
 
 @router.get("/transparency/report")
