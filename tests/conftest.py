@@ -2,11 +2,17 @@
 
 Set TUTELA_TEST_DATABASE_URL (e.g. postgresql+psycopg://postgres@localhost/postgres) to run the
 database tests against PostgreSQL too: each test gets its own database, dropped afterwards.
+
+Each test's database starts at the newest migration, copied from one migrated once per test
+process (a file copy on SQLite, CREATE DATABASE … TEMPLATE on PostgreSQL): running the migrations
+for every test cost about a third of a second on SQLite and half a second on PostgreSQL. A test
+that migrates by itself from nothing is marked `empty_database`.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,30 +40,83 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+class MigratedTemplates:
+    """Databases at the newest migration, made once per test process and copied for each test."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.sqlite: Path | None = None
+        self.postgres: fresh_postgres_database | None = None
+
+    def sqlite_copy(self, data_dir: Path) -> None:
+        """Put a migrated SQLite database where Settings(data_dir=data_dir) looks for it."""
+        if self.sqlite is None:
+            template_dir = self.directory / "sqlite-template"
+            open_database(Settings(data_dir=template_dir)).close()
+            self.sqlite = template_dir / DATABASE_FILE
+            assert not (template_dir / f"{DATABASE_FILE}-wal").exists()
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        shutil.copy2(self.sqlite, data_dir / DATABASE_FILE)
+
+    def postgres_template(self, server_url: str) -> str:
+        """The name of a migrated PostgreSQL database to copy (no connection may stay open)."""
+        if self.postgres is None:
+            template = fresh_postgres_database(server_url)
+            url = template.__enter__()
+            open_database(Settings(data_dir=self.directory, database_url=url)).close()
+            self.postgres = template
+        return self.postgres.name
+
+    def close(self) -> None:
+        if self.postgres is not None:
+            self.postgres.__exit__(None, None, None)
+
+
+DATABASE_FILE = "tutela.db"
+
+
+@pytest.fixture(scope="session")
+def migrated_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MigratedTemplates]:
+    templates = MigratedTemplates(tmp_path_factory.mktemp("templates"))
+    try:
+        yield templates
+    finally:
+        templates.close()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
-    """Settings pointing at an empty database of the parametrised kind."""
+def settings(
+    request: pytest.FixtureRequest, tmp_path: Path, migrated_templates: MigratedTemplates
+) -> Iterator[Settings]:
+    """Settings pointing at a database of the parametrised kind, at the newest migration (empty
+    of rows; empty of tables too for a test marked `empty_database`)."""
+    empty = request.node.get_closest_marker("empty_database") is not None
     data_dir = tmp_path / "data"
     if request.param == "sqlite":
+        if not empty:
+            migrated_templates.sqlite_copy(data_dir)
         yield Settings(data_dir=data_dir)
         return
     server = os.environ.get(POSTGRES_ENV)
     if not server:
         pytest.skip(f"{POSTGRES_ENV} is not set")
-    with fresh_postgres_database(server) as url:
+    template = None if empty else migrated_templates.postgres_template(server)
+    with fresh_postgres_database(server, template=template) as url:
         yield Settings(data_dir=data_dir, database_url=url)
 
 
 @pytest.fixture
-def one_settings(tmp_path: Path) -> Iterator[Settings]:
+def one_settings(tmp_path: Path, migrated_templates: MigratedTemplates) -> Iterator[Settings]:
     """Settings for a slow end-to-end test that runs on one database only: PostgreSQL when
     TUTELA_TEST_DATABASE_URL is set (as in CI), SQLite otherwise."""
     data_dir = tmp_path / "data"
     server = os.environ.get(POSTGRES_ENV)
     if not server:
+        migrated_templates.sqlite_copy(data_dir)
         yield Settings(data_dir=data_dir)
         return
-    with fresh_postgres_database(server) as url:
+    template = migrated_templates.postgres_template(server)
+    with fresh_postgres_database(server, template=template) as url:
         yield Settings(data_dir=data_dir, database_url=url)
 
 
@@ -74,14 +133,16 @@ def database(settings: Settings) -> Iterator[Database]:
 class fresh_postgres_database:
     """Create a uniquely named database on the server for one test; drop it afterwards."""
 
-    def __init__(self, server_url: str) -> None:
+    def __init__(self, server_url: str, template: str | None = None) -> None:
         self.server = make_url(normalise_url(server_url))
         self.name = f"tutela_test_{uuid.uuid4().hex[:12]}"
+        self.template = template
         self.admin = create_engine(self.server, isolation_level="AUTOCOMMIT")
 
     def __enter__(self) -> str:
+        copy = f' TEMPLATE "{self.template}"' if self.template else ""
         with self.admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{self.name}"'))
+            connection.execute(text(f'CREATE DATABASE "{self.name}"{copy}'))
         return self.server.set(database=self.name).render_as_string(hide_password=False)
 
     def __exit__(self, *exc: object) -> None:

@@ -13,6 +13,7 @@ from hashlib import sha256
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select, text
 
 from provider_fixtures import make_key
@@ -265,6 +266,7 @@ def test_a_key_belongs_to_the_platform_named_or_else_to_one_named_as_itself(
     }
 
 
+@pytest.mark.empty_database
 def test_an_upgrade_puts_existing_keys_items_and_webhooks_in_the_default_platform(
     settings: Settings,
 ) -> None:

@@ -6,6 +6,8 @@ was removed, asks the providers to remove it when told to, and audits every requ
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -315,10 +317,18 @@ def test_requester_ask_sends_only_the_hashes_tutela_hash_made_and_prints_the_ans
 ) -> None:
     copy = tmp_path / "my-copy.jpg"
     copy.write_bytes(edited_copy(drawn_image(centre.image_seed), "resize"))
-    with pytest.raises(SystemExit):
-        main(["hash", "--json", str(copy)])
+    # In its own process: `tutela hash` forks its workers, which a pytest process that has run
+    # threads (clients, pools) cannot do safely.
+    hashed = subprocess.run(
+        [sys.executable, "-m", "tutela", "hash", "--json", str(copy)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert hashed.returncode == 0, hashed.stdout + hashed.stderr
     lines = tmp_path / "hashes.jsonl"
-    lines.write_text(capsys.readouterr().out, encoding="utf-8")
+    lines.write_text(hashed.stdout, encoding="utf-8")
     sent: list[bytes] = []
     app = create_centre_app(centre.settings, centre.database)
 

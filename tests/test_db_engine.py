@@ -54,6 +54,7 @@ def test_an_unsupported_database_is_a_configuration_error(tmp_path: Path) -> Non
         create_engine_from(Settings(data_dir=tmp_path, database_url="mysql://u@h/db"))
 
 
+@pytest.mark.empty_database
 def test_opening_brings_the_schema_to_the_newest_migration(database: Database) -> None:
     assert current_revision(database.engine) == head_revision()
     tables = set(inspect(database.engine).get_table_names())

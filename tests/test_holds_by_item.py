@@ -304,6 +304,7 @@ def _old_hold(connection: Connection, name: str, report_key: str, item_ref: str)
     )
 
 
+@pytest.mark.empty_database
 def test_the_migration_ties_old_holds_to_their_items_and_keeps_the_rest_working(
     settings: Settings,
 ) -> None:
