@@ -3,13 +3,16 @@
 - A burst of uploads alternating between them, with the same upload sent to both at once, gives
   each item once, one verdict, one case where one is due and one webhook delivery; an indicator
   committed while both run is matched by each within a bound, measured here (LISTEN/NOTIFY: the
-  replicas poll only once a minute).
-- One replica SIGKILLed mid-burst: the client turns to the other for what the dead one did not
-  answer (as a reverse proxy's next-upstream does, docs/replicas.md); every item still gets one
-  verdict and its webhook, under one idempotency key.
+  replicas poll only once a minute). No replica dies, so no webhook is sent twice.
+- 1,000 uploads through a real reverse proxy in front of both (tests/reverse_proxy.py: round
+  robin, passive health, nginx's `proxy_next_upstream error timeout`), 12 at a time, one replica
+  SIGKILLed while uploads are in flight and not restarted. The proxy passes on what the dead one
+  refused and answers 502 for what died under it; the platform sends a failed upload again, the
+  same item id and bytes. Every item gets one verdict, one outbox row for its webhook, and its
+  webhook delivered at least once, every try under one idempotency key (docs/webhooks.md).
 
 PostgreSQL only: skipped without TUTELA_TEST_DATABASE_URL. TUTELA_REPLICA_UPLOADS and
-TUTELA_REPLICA_KILL_UPLOADS size the bursts (the issue's run: 1000).
+TUTELA_REPLICA_KILL_UPLOADS size the bursts.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -44,13 +47,17 @@ from provider_fixtures import (
     running_node,
     wait_decided,
 )
+from reverse_proxy import access_log, running_proxy
 from tutela.db import Database, open_database
 from tutela.detection.models import Case, Item, Job, WebhookDelivery
 from tutela.indicators.ledger import add_indicator
 from tutela.settings import Settings
 
 UPLOADS = int(os.environ.get("TUTELA_REPLICA_UPLOADS", "120"))
-KILL_UPLOADS = int(os.environ.get("TUTELA_REPLICA_KILL_UPLOADS", "150"))
+KILL_UPLOADS = int(os.environ.get("TUTELA_REPLICA_KILL_UPLOADS", "1000"))
+CLIENTS = 12  # uploads in flight at once through the proxy
+DOUBLE_EVERY = 10
+RETRIES = 10
 EDITED = 10
 SECRET = "a-webhook-secret-of-some-length"
 # A bank change is matched by every replica within this (measured: 76-164 ms on 2 busy cores).
@@ -106,19 +113,28 @@ class Replicas:
         self.database = open_database(settings)
         stack.callback(self.database.close)
         make_bank(self.database, "known", [drawn_image(i) for i in range(EDITED)])
-        key = make_key(self.database)
+        self.key = key = make_key(self.database)
         env = {
             "TUTELA_WEBHOOK_ALLOW_PRIVATE": "1",  # the receiver runs on this machine
             # Polling once a minute: a bank change reaches the lookups by notification only.
             "TUTELA_MATCHER_REFRESH_MS": "60000",
             "TUTELA_OUTBOX_INTERVAL_S": "0.2",
             "TUTELA_JOB_LEASE_S": "3",  # a killed replica's jobs come back soon
+            "TUTELA_TRUSTED_PROXIES": "127.0.0.1",  # the reverse proxy, as docs/replicas.md says
         }
-        self.nodes: list[RunningNode] = []
-        for name in ("a", "b"):
-            (tmp_path / name).mkdir()
-            node = running_node(settings, tmp_path / name, workers=1, env=env)
-            self.nodes.append(stack.enter_context(node))
+        # Both start at once (each loads its matcher and hashing process) while the files are
+        # drawn here; a node that fails to start is stopped with the stack like the other.
+        with ThreadPoolExecutor(2) as pool:
+            starting = []
+            for name in ("a", "b"):
+                (tmp_path / name).mkdir()
+                node = running_node(settings, tmp_path / name, workers=1, env=env)
+                starting.append(pool.submit(stack.enter_context, node))
+            self.files = [
+                (f"edited-{i}", edited_copy(drawn_image(i), EDITS[i % len(EDITS)]))
+                for i in range(EDITED)
+            ] + [(f"plain-{i}", jpeg(drawn_image(i))) for i in range(EDITED, uploads)]
+        self.nodes: list[RunningNode] = [future.result() for future in starting]
         headers = {"Authorization": f"Bearer {key}"}
         self.clients = [
             stack.enter_context(httpx.Client(base_url=n.url, headers=headers, timeout=60))
@@ -126,11 +142,6 @@ class Replicas:
         ]
         hook = self.clients[0].post("/v1/webhooks", json={"url": receiver, "secret": SECRET})
         assert hook.status_code == 201
-        self.files = [
-            (f"edited-{i}", edited_copy(drawn_image(i), EDITS[i % len(EDITS)]))
-            for i in range(EDITED)
-        ] + [(f"plain-{i}", jpeg(drawn_image(i))) for i in range(EDITED, uploads)]
-        self.dead: set[int] = set()
 
     def sends(self) -> list[tuple[int, tuple[str, bytes]]]:
         """Each upload to one replica, alternating; every third also to the other, at once."""
@@ -139,39 +150,32 @@ class Replicas:
         return sorted(out, key=lambda send: send[1][0])  # a duplicate beside its first
 
     def submit(self, send: tuple[int, tuple[str, bytes]]) -> tuple[str, int]:
-        """Upload to the chosen replica; to the other when that one does not answer."""
+        """Upload to the chosen replica."""
         replica, (item_id, data) = send
-        meta = json.dumps({"item_id": item_id, "account_id": "acct-1"})
-        for target in (replica, 1 - replica):
-            if target in self.dead:
-                continue
-            try:
-                answer = self.clients[target].post(
-                    "/v1/items", files={"file": ("x", data)}, data={"metadata": meta}
-                )
-            except httpx.TransportError:
-                continue  # killed under this request: the proxy tries the next upstream
-            assert answer.status_code in (200, 202), answer.text
-            return item_id, int(answer.json()["id"])
-        raise AssertionError(f"no replica took {item_id}")
+        answer = self.clients[replica].post(
+            "/v1/items", files={"file": ("x", data)}, data={"metadata": metadata(item_id)}
+        )
+        assert answer.status_code in (200, 202), answer.text
+        return item_id, int(answer.json()["id"])
 
-    def burst(self, midway: Callable[[], None] | None = None) -> dict[str, int]:
-        """Send every upload from 8 threads (`midway` once a third are answered); the item id of
-        each upload, the same whichever replica answered."""
-        sends = self.sends()
+    def burst(self) -> dict[str, int]:
+        """Send every upload from 8 threads; the item id of each upload, the same whichever
+        replica answered."""
         with ThreadPoolExecutor(8) as pool:
-            answers = list(pool.map(self.submit, sends[: len(sends) // 3]))
-            if midway is not None:
-                midway()
-            answers += pool.map(self.submit, sends[len(sends) // 3 :])
-        ids: dict[str, set[int]] = {}
-        for item_id, ident in answers:
-            ids.setdefault(item_id, set()).add(ident)
-        assert all(len(found) == 1 for found in ids.values())  # one item, whichever replica
-        return {item_id: found.pop() for item_id, found in ids.items()}
+            return one_item_each(pool.map(self.submit, self.sends()))
 
-    def live_client(self) -> httpx.Client:
-        return next(c for i, c in enumerate(self.clients) if i not in self.dead)
+
+def metadata(item_id: str) -> str:
+    return json.dumps({"item_id": item_id, "account_id": "acct-1"})
+
+
+def one_item_each(answers: Iterable[tuple[str, int]]) -> dict[str, int]:
+    """The node's id of each upload, checked to be the same for every answer about it."""
+    ids: dict[str, set[int]] = {}
+    for item_id, ident in answers:
+        ids.setdefault(item_id, set()).add(ident)
+    assert all(len(found) == 1 for found in ids.values())  # one item, whichever replica
+    return {item_id: found.pop() for item_id, found in ids.items()}
 
 
 def wait_delivered(count: int, timeout_s: float) -> None:
@@ -232,24 +236,150 @@ def test_two_replicas_on_one_postgresql_database_behave_as_one_node(
         assert len(_Receiver.received) == len(item_ids)
 
 
+class Platform:
+    """The platform's side of the burst: uploads through the proxy from CLIENTS threads; an upload
+    that fails (the proxy's 502/504, or a broken connection) is sent again, the same item id and
+    bytes, as a platform's retry would. `kill` runs once, from the thread whose answer makes
+    `kill_after` answered uploads, while the other threads' uploads are in flight."""
+
+    def __init__(self, stack: ExitStack, url: str, key: str, kill: Callable[[], None]) -> None:
+        self.client = stack.enter_context(
+            httpx.Client(
+                base_url=url,
+                headers={"Authorization": f"Bearer {key}"},
+                timeout=60,
+                limits=httpx.Limits(max_connections=CLIENTS),
+            )
+        )
+        self.kill = kill
+        self.kill_after = 0
+        self.in_flight_at_kill = -1
+        self.answered = 0
+        self.in_flight = 0
+        self.failures: list[str] = []
+        self.lock = threading.Lock()
+
+    def upload(self, entry: tuple[str, bytes]) -> tuple[str, int]:
+        item_id, data = entry
+        for attempt in range(RETRIES):
+            with self.lock:
+                self.in_flight += 1
+            try:
+                answer = self.client.post(
+                    "/v1/items", files={"file": ("x", data)}, data={"metadata": metadata(item_id)}
+                )
+                failed = answer.status_code in (502, 503, 504) and f"{answer.status_code}"
+            except httpx.TransportError as error:
+                failed = type(error).__name__
+            with self.lock:
+                self.in_flight -= 1
+                if failed:
+                    self.failures.append(failed)
+                else:
+                    self.answered += 1
+                    kill_now = self.answered == self.kill_after
+                    if kill_now:
+                        self.in_flight_at_kill = self.in_flight
+            if failed:
+                time.sleep(0.05 * (attempt + 1))
+                continue
+            if kill_now:
+                self.kill()
+            assert answer.status_code in (200, 202), answer.text
+            return item_id, int(answer.json()["id"])
+        raise AssertionError(f"{item_id} was refused {RETRIES} times")
+
+    def burst(self, files: list[tuple[str, bytes]]) -> dict[str, int]:
+        """Every upload once, every DOUBLE_EVERY-th twice at once (a platform's retry racing its
+        first try); the node's id of each."""
+        sends = [
+            entry for i, entry in enumerate(files) for _ in range(2 if i % DOUBLE_EVERY == 0 else 1)
+        ]
+        self.kill_after = len(sends) * 2 // 5
+        with ThreadPoolExecutor(CLIENTS) as pool:
+            return one_item_each(pool.map(self.upload, sends))
+
+
 @pytest.mark.slow
-def test_a_replica_killed_mid_burst_loses_no_verdict_and_no_webhook(
+def test_a_replica_killed_behind_a_reverse_proxy_loses_no_upload_verdict_or_webhook(
     postgres_settings: Settings, tmp_path: Path, receiver: str
 ) -> None:
+    started, cpu = time.monotonic(), cpu_seconds()
     with ExitStack() as stack:
         replicas = Replicas(stack, postgres_settings, tmp_path, receiver, KILL_UPLOADS)
+        a, b = (node.url.removeprefix("http://") for node in replicas.nodes)
+        url, log = stack.enter_context(
+            running_proxy(tmp_path, [node.url for node in replicas.nodes])
+        )
 
         def kill_a() -> None:
             replicas.nodes[0].process.kill()  # SIGKILL: no shutdown, claims and leases held
-            replicas.dead.add(0)
 
-        item_ids = replicas.burst(midway=kill_a)
-        decided = wait_decided(replicas.live_client(), list(item_ids.values()), 90 + KILL_UPLOADS)
+        platform = Platform(stack, url, replicas.key, kill_a)
+        ready = time.monotonic()
+        item_ids = platform.burst(replicas.files)
+        sent = time.monotonic()
+        assert len(item_ids) == KILL_UPLOADS
+        assert replicas.nodes[0].process.poll() is not None  # killed, and not restarted
+
+        wait_all_done(replicas.database, 90)
+        done = time.monotonic()
         # Webhooks the dead replica had claimed come back when their claims run out (60 s).
-        wait_delivered(len(item_ids), 150)
-        check_once(replicas.database, item_ids, decided)
-        repeats = len(_Receiver.received) - len(item_ids)
-        print(f"{len(item_ids)} items, {repeats} webhook(s) sent again under the same key")
+        wait_delivered(len(item_ids), 120)
+        delivered = time.monotonic()
+        verdicts = delivered_verdicts()
+        check_once(replicas.database, item_ids, verdicts)
+        # The platform reads verdicts through the proxy (b alone now): the same as delivered.
+        edited = [ident for item_id, ident in item_ids.items() if item_id.startswith("edited-")]
+        for ident in edited + list(item_ids.values())[::20]:
+            view = platform.client.get(f"/v1/items/{ident}")
+            assert view.status_code == 200, view.text
+            for field in ("item_id", "verdict", "case_id", "error"):
+                assert view.json()[field] == verdicts[ident][field], (ident, field)
+
+    posts = [(status, tried) for method, _, status, tried in access_log(log) if method == "POST"]
+    # Round robin: both replicas took uploads before the kill.
+    assert {tried[0] for _, tried in posts} == {a, b}
+    # The proxy noticed the dead replica: what it refused was passed on to b, what died under
+    # it answered 502 and was never sent to b by the proxy (the platform sent it again).
+    passed_on = [tried for status, tried in posts if tried == [a, b]]
+    bad_gateway = [tried for status, tried in posts if status == 502]
+    assert passed_on or bad_gateway
+    assert all(tried == [a] for tried in bad_gateway)
+    assert sorted(platform.failures) == ["502"] * len(bad_gateway)
+    repeats = len(_Receiver.received) - len(item_ids)
+    print(
+        f"{len(item_ids)} items; killed with {platform.in_flight_at_kill} uploads in flight; "
+        f"{len(passed_on)} passed on to b, {len(bad_gateway)} answered 502 and sent again; "
+        f"{repeats} webhook(s) sent again under the same key; "
+        f"set up {ready - started:.1f} s, uploads {sent - ready:.1f} s, decided "
+        f"{done - sent:.1f} s more, delivered {delivered - done:.1f} s more; "
+        f"CPU {cpu_seconds() - cpu:.1f} s (this process and the reaped processes it started)"
+    )
+
+
+def cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def delivered_verdicts() -> dict[int, dict[str, object]]:
+    """Each item's webhook body; every try of one delivery carries the same body."""
+    bodies: dict[int, dict[str, object]] = {}
+    for _, message in _Receiver.received:
+        assert bodies.setdefault(int(str(message["id"])), message) == message
+    return bodies
+
+
+def wait_all_done(database: Database, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with database.reader() as session:
+            waiting = session.scalar(select(func.count()).where(Item.status != "done"))
+        if not waiting:
+            return
+        assert time.monotonic() < deadline, f"{waiting} items undecided after {timeout_s} s"
+        time.sleep(0.3)
 
 
 def matched_after(client: httpx.Client, value: str, since: float) -> float:
