@@ -23,9 +23,13 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from password_hashing import cheap_argon2  # noqa: F401  (fixture)
 from report_samples import CARD, NOW, PROVIDER, sample_input
+from review_fixtures import PASSWORD as CONSOLE_PASSWORD
 from review_fixtures import detect, jpeg_bytes, photo, review_db, with_vault
-from tutela.audit.log import Subject, list_entries
+from tutela.audit.log import Subject, list_entries, user_actor
+from tutela.auth.user_models import User
+from tutela.auth.users import create_user
 from tutela.cli import main
 from tutela.clock import utc_now
 from tutela.db import Database
@@ -70,6 +74,9 @@ from tutela.settings import Settings
 __all__ = ["review_db"]
 USER, PASSWORD = "esp-test", "not-a-real-password"
 SECRETS_KEY = base64.b64encode(os.urandom(32)).decode()
+
+# Settling creates a compliance officer's account; its password hash need not be costly.
+pytestmark = pytest.mark.usefixtures("cheap_argon2")
 
 
 class FakeCyberTipline:
@@ -252,9 +259,10 @@ def test_lost_answer_to_submit_never_leads_to_a_second_report(
     assert message(database, message_id).status == FAILED
 
     # A person reads the report id off NCMEC's side; the delivery resumes after /submit.
+    add_operator(database)
     with database.unit_of_work() as session:
         (uncertain,) = uncertain_submits(session)
-        settle_uncertain_submit(session, uncertain.id, "1001", by="A. Operator", now=NOW)
+        settle_uncertain_submit(session, uncertain.id, "1001", by=OPERATOR, now=NOW)
     assert deliver_due(database, {"ncmec": transport}, NOW).delivered == [message_id]
     assert cybertipline.submits == 1
     assert cybertipline.reports == {"1001": {"finished": True}}
@@ -323,7 +331,21 @@ def lose_submit(
         fake.drop_before = {"submit"}
     run = deliver_due(database, {"ncmec": transport}, utc_now())
     assert [failed.id for failed in run.failed] == [message_id]
+    add_operator(database)
     return message_id, transport
+
+
+OPERATOR = "a.operator"
+
+
+def add_operator(database: Database) -> None:
+    """The compliance officer who settles reports (the settlement names a real account)."""
+    create_user(database, OPERATOR, CONSOLE_PASSWORD, ["compliance_officer"], actor="test")
+
+
+def operator_id(database: Database) -> int:
+    with database.reader() as session:
+        return session.scalars(select(User.id).where(User.name == OPERATOR)).one()
 
 
 def ncmec_row(database: Database) -> NcmecReport:
@@ -374,7 +396,7 @@ def test_settling_as_existing_records_the_id_and_resumes_without_a_second_submit
     message_id, transport = lose_submit(database, cybertipline, created=True)
     local = ncmec_row(database).id
     code, out, _ = run_cli(
-        capsys, "outbox", "ncmec", "settle", str(local), "--exists", "1001", "--by", "A. Operator"
+        capsys, "outbox", "ncmec", "settle", str(local), "--exists", "1001", "--by", OPERATOR
     )
     assert code == 0
     assert "CyberTipline report 1001" in out
@@ -398,7 +420,7 @@ def test_settling_as_absent_submits_the_report_afresh(
     assert cybertipline.submits == 0
     local = ncmec_row(database).id
     code, out, _ = run_cli(
-        capsys, "outbox", "ncmec", "settle", str(local), "--absent", "--by", "A. Operator"
+        capsys, "outbox", "ncmec", "settle", str(local), "--absent", "--by", OPERATOR
     )
     assert code == 0
     assert "submit it afresh" in out
@@ -415,10 +437,11 @@ def test_each_settlement_is_audited_naming_the_operator(
 ) -> None:
     message_id, _ = lose_submit(database, cybertipline, created=True)
     local = ncmec_row(database).id
-    run_cli(capsys, "outbox", "ncmec", "settle", str(local), "--exists", "1001", "--by", "A. Op")
+    run_cli(capsys, "outbox", "ncmec", "settle", str(local), "--exists", "1001", "--by", OPERATOR)
     with database.reader() as session:
         (entry,) = list_entries(session, action=SETTLE_ACTION)
-    assert entry.actor == "operator:A. Op"
+    assert entry.actor == user_actor(operator_id(database))
+    assert entry.details["by"] == OPERATOR
     assert entry.subject == Subject("ncmec_report", str(local))
     assert entry.details["outcome"] == "exists"
     assert entry.details["ncmec_report_id"] == "1001"
@@ -434,9 +457,10 @@ def test_settle_refuses_a_report_that_is_not_awaiting_a_settlement(
 ) -> None:
     queue_report(database)
     deliver_due(database, {"ncmec": transport_for(database, cybertipline)}, NOW)
+    add_operator(database)
     local = ncmec_row(database).id
     code, _, err = run_cli(
-        capsys, "outbox", "ncmec", "settle", str(local), "--absent", "--by", "A. Operator"
+        capsys, "outbox", "ncmec", "settle", str(local), "--absent", "--by", OPERATOR
     )
     assert code == 1
     assert err.startswith(f"error: NCMEC report {local} is finished, not awaiting a settlement")
@@ -454,7 +478,7 @@ def test_settle_refuses_a_report_whose_submit_may_still_be_under_way(
     with database.unit_of_work() as session:
         requeue(session, message_id, utc_now())
     with database.unit_of_work() as session, pytest.raises(Conflict, match="being submitted"):
-        settle_uncertain_submit(session, ncmec_row(database).id, None, by="A", now=utc_now())
+        settle_uncertain_submit(session, ncmec_row(database).id, None, by=OPERATOR, now=utc_now())
 
 
 def test_settle_refuses_an_id_another_report_already_holds(
@@ -465,9 +489,9 @@ def test_settle_refuses_an_id_another_report_already_holds(
     lose_submit(database, cybertipline, created=True, case_id=2)  # NCMEC made it 1002
     local = ncmec_row(database).id
     with database.unit_of_work() as session, pytest.raises(Conflict, match="already recorded"):
-        settle_uncertain_submit(session, local, "1001", by="A", now=utc_now())
+        settle_uncertain_submit(session, local, "1001", by=OPERATOR, now=utc_now())
     with database.unit_of_work() as session:
-        settle_uncertain_submit(session, local, "1002", by="A", now=utc_now())
+        settle_uncertain_submit(session, local, "1002", by=OPERATOR, now=utc_now())
     assert ncmec_row(database).report_id == "1002"
 
 
@@ -485,9 +509,28 @@ def test_settle_needs_one_clear_answer(
 ) -> None:
     lose_submit(database, cybertipline, created=True)
     local = str(ncmec_row(database).id)
-    code, _, err = run_cli(capsys, "outbox", "ncmec", "settle", local, *answer, "--by", "A")
+    code, _, err = run_cli(capsys, "outbox", "ncmec", "settle", local, *answer, "--by", OPERATOR)
     assert (code, err.rstrip()[-len("[invalid_input]") :]) == (1, "[invalid_input]")
     assert ncmec_row(database).state == "submitting"
+
+
+@pytest.mark.parametrize(("by", "code"), [("nobody", "unauthorized"), ("a.reviewer", "forbidden")])
+def test_settle_names_a_compliance_officers_account_or_is_refused(
+    database: Database,
+    cybertipline: FakeCyberTipline,
+    cli_env: Settings,
+    capsys: pytest.CaptureFixture[str],
+    by: str,
+    code: str,
+) -> None:
+    lose_submit(database, cybertipline, created=True)
+    create_user(database, "a.reviewer", CONSOLE_PASSWORD, ["reviewer"], actor="test")
+    local = str(ncmec_row(database).id)
+    exit_code, _, err = run_cli(capsys, "outbox", "ncmec", "settle", local, "--absent", "--by", by)
+    assert (exit_code, err.rstrip()[-len(code) - 2 :]) == (1, f"[{code}]")
+    assert ncmec_row(database).state == "submitting"
+    with database.reader() as session:
+        assert list_entries(session, action=SETTLE_ACTION) == []
 
 
 def test_settle_needs_the_operators_name(

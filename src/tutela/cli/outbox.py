@@ -193,7 +193,10 @@ def ncmec_settle_command(
     report: Annotated[
         int, typer.Argument(help="The report's id, as `tutela outbox ncmec uncertain` lists it.")
     ],
-    by: Annotated[str, typer.Option("--by", help="Your name, for the audit log.")],
+    by: Annotated[
+        str,
+        typer.Option("--by", help="Your account (a compliance officer's), named in the audit log."),
+    ],
     exists: Annotated[
         str | None,
         typer.Option(

@@ -16,6 +16,8 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from tutela.audit.log import Subject, record
+from tutela.auth.actors import acting_account
+from tutela.auth.roles import Permission
 from tutela.errors import Conflict, InvalidInput, NotFound
 from tutela.messaging.outbox import FAILED, requeue
 from tutela.messaging.outbox_models import OutboxMessage
@@ -76,14 +78,18 @@ def settle_uncertain_submit(
     """A person's answer, inside the caller's transaction: NCMEC holds the report as
     `ncmec_report_id` (it is recorded and the delivery resumes with the file uploads), or None:
     NCMEC holds nothing (the next delivery submits afresh). Either way the outbox message is
-    queued again and the audit log names `by` (and `via`, e.g. the account that ran the command).
+    queued again and the audit log names the account `by`, which must be an active account
+    allowed to export reports (a compliance officer), and `via` (e.g. the system user that ran
+    the command).
 
     Raises NotFound for an unknown report, Conflict for one that is not awaiting a settlement or
-    for a report id another report already holds, InvalidInput for a malformed id or name.
+    for a report id another report already holds, InvalidInput for a malformed id or name,
+    Unauthorized or Forbidden when `by` is no such account or may not settle reports.
     """
     operator = by.strip()
     if not operator or len(operator) > OPERATOR_MAX:
         raise InvalidInput(f"name who settles the report (1-{OPERATOR_MAX} characters)")
+    account = acting_account(session, operator, Permission.EXPORT)
     if ncmec_report_id is not None and not REPORT_ID.match(ncmec_report_id):
         raise InvalidInput(
             f"a CyberTipline report id is a number, as NCMEC shows it: {ncmec_report_id!r}"
@@ -115,7 +121,7 @@ def settle_uncertain_submit(
     requeue(session, submit.message_id, now)
     record(
         session,
-        f"operator:{operator}",
+        account.actor,
         SETTLE_ACTION,
         Subject("ncmec_report", str(report.id)),
         {
@@ -124,6 +130,7 @@ def settle_uncertain_submit(
             "message_id": submit.message_id,
             "report": submit.report,
             "submitted_at": submit.submitted_at.isoformat(),
+            "by": account.name,
             "via": via,
         },
         now=now,
