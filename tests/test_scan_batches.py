@@ -42,7 +42,7 @@ def test_lines_name_paths_or_file_urls(tmp_path: Path) -> None:
     gone = look_at(str(tmp_path / "gone.jpg"))
     assert gone.error is not None and gone.error["code"] == "unreadable"
     assert gone.key == f"scan:{tmp_path / 'gone.jpg'}"
-    other = look_at("http://example.org/a.jpg")
+    other = look_at("ftp://example.org/a.jpg")
     assert other.error is not None and other.error["code"] == "not_supported"
     folder = look_at(str(tmp_path))
     assert folder.error is not None and folder.error["code"] == "unreadable"

@@ -114,6 +114,49 @@ class Settings:
         "checked (else the delivery fails for good, `refused_target`).",
         parse=flag,
     )
+    scan_allow_private: bool = setting(
+        "TUTELA_SCAN_ALLOW_PRIVATE",
+        False,
+        "Set to 1 to let `tutela scan` fetch http(s) URLs of its list files at loopback, private, "
+        "link-local or reserved addresses (a file server on the node's own network). By default "
+        "such a URL, or a name resolving to one, gets the error verdict `refused_target`.",
+        parse=flag,
+    )
+    scan_fetch_timeout_s: float = setting(
+        "TUTELA_SCAN_FETCH_TIMEOUT_S",
+        60.0,
+        "Seconds `tutela scan` may take to fetch one file from an http(s) URL or S3-compatible "
+        "storage, however slowly its bytes come; a slower one gets the error verdict `timeout`. "
+        "A download is also cut off at TUTELA_MAX_FILE_BYTES (`too_large`).",
+        parse=_POSITIVE_SECONDS,
+    )
+    s3_endpoint_url: str | None = setting(
+        "TUTELA_S3_ENDPOINT_URL",
+        None,
+        "Base URL of the S3-compatible storage that `tutela scan s3://bucket/prefix` lists and "
+        "reads, path-style (e.g. http://minio.internal:9000).",
+        parse=text,
+        default_text="unset: AWS S3 in TUTELA_S3_REGION",
+    )
+    s3_region: str = setting(
+        "TUTELA_S3_REGION",
+        "us-east-1",
+        "Region the S3 requests are signed for (Signature Version 4).",
+        parse=text,
+    )
+    s3_access_key_id: str | None = setting(
+        "TUTELA_S3_ACCESS_KEY_ID",
+        None,
+        "Access key id that signs the S3 requests of `tutela scan s3://…` (read-only suffices).",
+        parse=text,
+    )
+    s3_secret_access_key: str | None = setting(
+        "TUTELA_S3_SECRET_ACCESS_KEY",
+        None,
+        "Secret access key of TUTELA_S3_ACCESS_KEY_ID.",
+        parse=text,
+        secret=True,
+    )
     log_level: str = setting(
         "TUTELA_LOG_LEVEL",
         "warning",

@@ -1,13 +1,16 @@
-"""`tutela scan DIR | --list FILE`: decide a backlog of files through the detection pipeline."""
+"""`tutela scan SOURCE…`: decide a backlog of files (directories, list files of paths or URLs, s3://
+prefixes) through the detection pipeline, on the local cores or a Ray cluster."""
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, TextIO
 
@@ -16,11 +19,14 @@ import typer
 from tutela.cli.app import app, load_settings, stderr_is_terminal
 from tutela.cli.db import opened_database
 from tutela.cli.progress import progress_bar
+from tutela.db.database import Database
 from tutela.detection.backlog import ScanResult, scan_paths
 from tutela.detection.hasher import Hasher
+from tutela.detection.object_storage import PAGE_KEYS
+from tutela.detection.remote_scan import BATCH, scan_fetched
 from tutela.detection.scan_batches import ScanProgress
-from tutela.detection.scan_sources import Sources, list_lines, path_of
-from tutela.errors import InvalidInput
+from tutela.detection.scan_sources import ListedFile, Sources, look_at, path_of
+from tutela.detection.source_files import SourceAccess, SourceReader, is_url
 from tutela.indicators.matcher import Matcher
 
 VERDICTS = ("no_match", "review", "action", "error")
@@ -32,13 +38,13 @@ def scan_command(
     sources: Annotated[
         list[str] | None,
         typer.Argument(
-            help="Directories to scan (recursively) and list files (one path or file:// URL "
-            "a line).",
+            help="Directories to scan (recursively), list files (one path, file://, http(s):// or "
+            "s3:// URL a line) and s3://bucket/prefix of S3-compatible storage (TUTELA_S3_*).",
             show_default=False,
         ),
     ] = None,
     file_list: Annotated[
-        list[Path] | None, typer.Option("--list", help="A file with one path per line.")
+        list[Path] | None, typer.Option("--list", help="A file with one path or URL per line.")
     ] = None,
     json_lines: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
     jobs: Annotated[
@@ -80,20 +86,19 @@ def scan_command(
     given = list(sources or [])
     if ray:
         address = _address(given)
-        listed = Sources.of([Path(source) for source in given], file_list or ())
+        listed = Sources.of(given, file_list or ())
         _ray_scan(listed, address, jobs, service, json_lines, show_progress)
         return
-    if bool(given) == bool(file_list) or len(given) > 1 or len(file_list or ()) > 1:
-        raise InvalidInput("give a directory or --list FILE, not both")
-    if given:
-        paths = _walk(Path(given[0]))
-    else:
-        assert file_list is not None
-        paths = [path_of(line) for line in list_lines(file_list[0])]
+    listed = Sources.of(given, file_list or ())
+    lines = list(listed.lines())
+    # Listed URLs are fetched and hashed after the local files (tutela.detection.remote_scan).
+    fetched = [look_at(line) for line in lines if is_url(line)]
+    paths = [path_of(line) for line in lines if not is_url(line)]
     settings = load_settings()
     counts: Counter[str] = Counter()
     skipped = 0
-    workers = min(jobs or os.cpu_count() or 1, max(1, len(paths)))
+    files = len(paths) + len(fetched) + (PAGE_KEYS if listed.prefixes else 0)
+    workers = min(jobs or os.cpu_count() or 1, max(1, files))
     with (
         opened_database() as database,
         progress_bar(len(paths), "scanning", enabled=stderr_is_terminal()) as advance,
@@ -106,7 +111,32 @@ def scan_command(
             counts[result.item.verdict or "error"] += 1
             skipped += result.skipped
             _emit(result, json_lines)
+        if fetched or listed.prefixes:
+            for result in _scan_fetched(database, matcher, hasher, listed, fetched, service):
+                counts[result.item.verdict or "error"] += 1
+                skipped += result.skipped
+                _emit(result, json_lines)
     _summary(counts, skipped, json_lines)
+
+
+def _scan_fetched(
+    database: Database,
+    matcher: Matcher,
+    hasher: Hasher,
+    sources: Sources,
+    fetched: list[ListedFile],
+    service: str | None,
+) -> Iterator[ScanResult]:
+    """The listed URLs, then the objects under the s3:// prefixes, on the local cores."""
+    settings = load_settings()
+    with SourceReader(SourceAccess.of(settings)) as reader:
+        batches = itertools.chain(
+            (fetched[i : i + BATCH] for i in range(0, len(fetched), BATCH)),
+            sources.objects(reader.s3()),
+        )
+        yield from scan_fetched(
+            database, matcher, hasher, reader, batches, settings.media, service=service
+        )
 
 
 def _address(given: list[str]) -> str | None:
@@ -182,14 +212,6 @@ class _Reporter:
         line = self._progress.line()
         sys.stderr.write(f"\r{line}\x1b[K" if self._terminal else f"{line}\n")
         sys.stderr.flush()
-
-
-def _walk(directory: Path) -> list[str]:
-    found = []
-    for root, dirs, names in os.walk(directory):
-        dirs.sort()
-        found += [os.path.join(root, name) for name in sorted(names)]
-    return found
 
 
 def _emit(result: ScanResult, json_lines: bool, out: TextIO | None = None) -> None:

@@ -16,7 +16,9 @@ indices are memory-mapped: every worker on a node shares the same pages, and a t
 snapshot's path, never the arrays. The driver writes a current snapshot before it starts, so a
 node replays no changes; each task refreshes its matcher (one query), as the pipeline does per
 batch. Ray nodes therefore need the snapshot directory at the same path (a shared file system, or
-`tutela bank snapshot` run there) and read access to the database; only the driver writes.
+`tutela bank snapshot` run there) and read access to the database; only the driver writes. Listed
+URLs and S3 objects are fetched inside the task (tutela.detection.source_files), by the node
+that hashes them; the objects under an s3:// prefix are listed by the driver, page by page.
 
 A task is run again by Ray when its worker process or node dies (TASK_RETRIES times, elsewhere
 when the node is gone); an error raised in it (the snapshot unreadable, the hashing processes not
@@ -41,11 +43,12 @@ from tutela.db.database import Database
 from tutela.db.engine import create_engine_from
 from tutela.detection.backlog import ScanResult, decide_files
 from tutela.detection.bases import DetectionGate
-from tutela.detection.hasher import Hasher, HashJob
+from tutela.detection.hasher import Hasher
 from tutela.detection.scan_batches import ScanProgress, admit, item_views
 from tutela.detection.scan_sources import ListedFile, Sources, look_at, walk
+from tutela.detection.source_files import DEFAULT_ACCESS, SourceAccess, SourceReader, read_jobs
 from tutela.detection.verdicts import Outcome, gated, not_under_order, record_outcomes
-from tutela.errors import ConfigurationError, MediaTooLarge, TutelaError, Unreadable
+from tutela.errors import ConfigurationError, TutelaError
 from tutela.indicators.matcher import Matcher
 from tutela.indicators.matcher_snapshot import snapshot_seq
 from tutela.media.limits import MediaLimits
@@ -76,6 +79,8 @@ class NodeContext:
     data_dir: str
     snapshot_dir: str
     limits: MediaLimits
+    # How listed URLs and S3 objects are fetched (a node reads them itself).
+    access: SourceAccess = DEFAULT_ACCESS
 
 
 @dataclass
@@ -83,6 +88,7 @@ class _NodeState:
     database: Database
     matcher: Matcher
     hasher: Hasher
+    reader: SourceReader
     lock: threading.Lock
 
 
@@ -103,7 +109,9 @@ def _node_state(context: NodeContext) -> _NodeState:
         hasher = Hasher(context.limits, workers=1)
         hasher.__enter__()
         atexit.register(hasher.__exit__, None, None, None)
-        state = _NodeState(database, matcher, hasher, threading.Lock())
+        reader = SourceReader(context.access)
+        atexit.register(reader.close)
+        state = _NodeState(database, matcher, hasher, reader, threading.Lock())
         _STATES[context] = state
         return state
 
@@ -111,42 +119,16 @@ def _node_state(context: NodeContext) -> _NodeState:
 def decide_batch(
     context: NodeContext, files: Sequence[tuple[int, str, int]]
 ) -> list[tuple[int, Outcome]]:
-    """Inside a Ray task: the outcome of each (item id, path, size), before any detection basis;
-    a file over the limit or gone since it was listed gets its error, unread."""
+    """Inside a Ray task: the outcome of each (item id, path or URL, size), before any detection
+    basis; a file over the limit, gone since it was listed or failing to download gets its
+    error."""
     state = _node_state(context)
     outcomes: list[tuple[int, Outcome]] = []
     with state.lock:  # one hashing process per worker: its tasks take turns
         state.matcher.refresh()
-        jobs = _jobs(files, context.limits, state.matcher.robust, outcomes)
+        jobs = read_jobs(state.reader, files, context.limits, state.matcher.robust, outcomes)
         outcomes += decide_files(state.hasher, state.matcher, jobs)
     return outcomes
-
-
-def _jobs(
-    files: Sequence[tuple[int, str, int]],
-    limits: MediaLimits,
-    robust: bool,
-    failed: list[tuple[int, Outcome]],
-) -> Iterator[HashJob]:
-    """Each file's bytes, read as the hashing process asks (one file held at a time, within
-    limits.max_bytes); a file that cannot be read, or is over the limit, goes to `failed`."""
-    for item_id, path, size in files:
-        error: TutelaError | None = None
-        data = b""
-        if size > limits.max_bytes:
-            error = MediaTooLarge(f"the file is over the limit of {limits.max_bytes} bytes")
-        else:
-            try:
-                with open(path, "rb") as handle:
-                    data = handle.read(limits.max_bytes + 1)
-            except OSError as problem:
-                error = Unreadable(f"cannot read the file: {problem.strerror or 'error'}")
-            if error is None and len(data) > limits.max_bytes:  # it grew since it was listed
-                error = MediaTooLarge(f"the file is over the limit of {limits.max_bytes} bytes")
-        if error is not None:
-            failed.append((item_id, Outcome(None, [], error.as_dict())))
-            continue
-        yield HashJob(item_id, data, robust=robust)
 
 
 def _look_at_batch(batch: dict[str, np.ndarray], cwd: str) -> dict[str, np.ndarray]:
@@ -207,11 +189,13 @@ class RayScan:
         import ray
 
         matcher = _current_snapshot(self._database)
+        access = SourceAccess.of(self._settings)
         context = NodeContext(
             database_url=self._settings.sqlalchemy_url,
             data_dir=str(Path(self._settings.data_dir).resolve()),
             snapshot_dir=str(matcher.snapshot_dir),
             limits=self._settings.media,
+            access=access,
         )
         remote = ray.remote(decide_batch).options(
             num_cpus=1, max_retries=TASK_RETRIES, retry_exceptions=False
@@ -219,14 +203,10 @@ class RayScan:
         in_flight: dict[Any, list[tuple[int, ListedFile]]] = {}
         cpus = ray.cluster_resources().get("CPU", 1)  # type: ignore[no-untyped-call]
         limit = max(1, int(cpus) * IN_FLIGHT_PER_CPU)
+        reader = SourceReader(access)
         try:
-            walked = [path for directory in self._sources.directories for path in walk(directory)]
-            if not self._sources.list_files:
-                self.progress.total = len(walked)
-            for batch in _listing(self._sources, walked).iter_batches(
-                batch_size=ADMIT_BATCH, batch_format="numpy"
-            ):
-                admitted = admit(self._database, _listed(batch), self._metadata)
+            for listed in self._batches(reader):
+                admitted = admit(self._database, listed, self._metadata)
                 yield from self._views(admitted.done, skipped=True)
                 failed = [(i, Outcome(None, [], f.error)) for i, f in admitted.failed]
                 yield from self._record(failed, {i: f for i, f in admitted.failed}, gate=False)
@@ -246,8 +226,23 @@ class RayScan:
             while in_flight:
                 yield from self._collect(in_flight)
         finally:
+            reader.close()
             for ref in in_flight:
                 ray.cancel(ref, force=True)
+
+    def _batches(self, reader: SourceReader) -> Iterator[list[ListedFile]]:
+        """The listed files in batches of up to ADMIT_BATCH: the directories' and list files'
+        through Ray Data, then the objects under each s3:// prefix, listed here page by page."""
+        walked = [path for directory in self._sources.directories for path in walk(directory)]
+        if not self._sources.list_files and not self._sources.prefixes:
+            self.progress.total = len(walked)
+        listing = _listing(self._sources, walked)
+        if listing is not None:
+            for batch in listing.iter_batches(batch_size=ADMIT_BATCH, batch_format="numpy"):
+                yield _listed(batch)
+        for page in self._sources.objects(reader.s3()):
+            for start in range(0, len(page), ADMIT_BATCH):
+                yield page[start : start + ADMIT_BATCH]
 
     def _collect(self, in_flight: dict[Any, list[tuple[int, ListedFile]]]) -> Iterator[ScanResult]:
         import ray
@@ -306,10 +301,13 @@ def _current_snapshot(database: Database) -> Matcher:
 
 def _listing(sources: Sources, walked: list[str]) -> Any:
     """A Ray Dataset of the sources' listed files: the directories' files (`walked` on the
-    driver), the list files' lines read by Ray Data in blocks, each line stat-ed in tasks. List
-    files and listed files must be at the same path on every node (a shared file system)."""
+    driver), the list files' lines read by Ray Data in blocks, each line stat-ed in tasks (None
+    when there are neither). List files and listed files must be at the same path on every node
+    (a shared file system); listed URLs are fetched by the node that hashes them."""
     import ray.data
 
+    if not walked and not sources.list_files:
+        return None
     parts: list[Any] = []
     if walked:
         parts.append(ray.data.from_items([{"text": path} for path in walked]))

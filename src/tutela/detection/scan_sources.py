@@ -1,10 +1,13 @@
-"""What a backlog scan reads: sources (directories, list files of paths or file:// URLs) and the
-files they name, each with the item id it is scanned as.
+"""What a backlog scan reads: sources (directories, list files of paths or URLs, prefixes of
+S3-compatible storage) and the files they name, each with the item id it is scanned as.
 
-A file's item id is `tutela.detection.backlog.scan_key` (its absolute path, size and modification
-time), whether the local cores or a Ray cluster scan it, so a file scanned one way is skipped by
-the other. A line naming a file that cannot be read (gone, not allowed, another URL scheme) is
-still an item, with an error verdict: its id is the path alone, so a re-run skips it as well.
+A local file's item id is `tutela.detection.backlog.scan_key` (its absolute path, size and
+modification time), whether the local cores or a Ray cluster scan it, so a file scanned one way is
+skipped by the other. A listed URL (http(s):// or s3://bucket/key) is the item `scan:URL`: a re-run
+skips it however its content changed. An object under an s3:// prefix is `scan:s3://bucket/key:
+size:etag`: a changed object is a new item. A line naming a file that cannot be read (gone, not
+allowed, another URL scheme) is still an item, with an error verdict: its id is the path alone, so
+a re-run skips it as well; a URL is read only when it is hashed (tutela.detection.source_files).
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from tutela.detection.backlog import scan_key
+from tutela.detection.object_storage import S3Client, S3Location, S3Object
+from tutela.detection.source_files import is_url
 from tutela.errors import InvalidInput, NotSupported, TutelaError, Unreadable
 
 
@@ -26,18 +31,22 @@ class ListedFile:
 
     path: str
     key: str
+    # -1: not known before the file is fetched (a listed URL).
     size: int = 0
     error: dict[str, str] | None = None
 
 
 def path_of(line: str) -> str:
     """The local path a listing line names: a path as it is, or a file:// URL's path. Another
-    scheme raises NotSupported (http(s) sources are not read)."""
+    scheme raises NotSupported (URLs that are fetched are told apart first: `is_url`)."""
     if "://" not in line:
         return line
     parts = urlsplit(line)
     if parts.scheme.lower() != "file":
-        raise NotSupported(f"{parts.scheme}:// sources are not supported; give paths or file://")
+        raise NotSupported(
+            f"{parts.scheme}:// sources are not supported; give paths, file://, http(s):// "
+            "or s3:// URLs"
+        )
     if parts.netloc not in ("", "localhost"):
         raise NotSupported("file:// URLs of another host are not supported")
     return unquote(parts.path)
@@ -45,7 +54,10 @@ def path_of(line: str) -> str:
 
 def look_at(line: str, cwd: str | None = None) -> ListedFile:
     """The listed file of one line (stat only; nothing is read); a relative path is taken from
-    `cwd` (the scanning command's directory, not a Ray worker's), by default this process's."""
+    `cwd` (the scanning command's directory, not a Ray worker's), by default this process's. A URL
+    to fetch is not looked at here: its size is not known (-1)."""
+    if is_url(line):
+        return ListedFile(line, f"scan:{line}", -1)
     try:
         path = os.path.join(cwd or os.getcwd(), path_of(line))
     except TutelaError as error:
@@ -82,20 +94,34 @@ def list_lines(list_file: Path) -> Iterator[str]:
         raise Unreadable(f"cannot read {list_file}: {error.strerror}") from None
 
 
+def object_key(found: S3Object) -> ListedFile:
+    """The listed file of an object found under an s3:// prefix (its URL percent-encoded)."""
+    url = f"s3://{found.location.bucket}/{quote(found.location.key, safe='/')}"
+    return ListedFile(url, f"scan:{url}:{found.size}:{found.etag}", found.size)
+
+
 @dataclass(frozen=True, slots=True)
 class Sources:
-    """A scan's sources, sorted out: directories to walk, list files to read."""
+    """A scan's sources, sorted out: directories to walk, list files to read, prefixes of
+    S3-compatible storage to list."""
 
     directories: tuple[Path, ...]
     list_files: tuple[Path, ...]
+    prefixes: tuple[S3Location, ...] = ()
 
     @classmethod
-    def of(cls, paths: Iterable[Path], list_files: Iterable[Path] = ()) -> Sources:
-        """A directory is walked, any other file is a list file (one path or file:// URL a
-        line); a source that does not exist is InvalidInput, before anything is scanned."""
+    def of(cls, paths: Iterable[str | Path], list_files: Iterable[Path] = ()) -> Sources:
+        """A directory is walked, an s3://bucket/prefix listed, any other file is a list file
+        (one path or URL a line); a source that does not exist is InvalidInput, before anything
+        is scanned."""
         directories: list[Path] = []
+        prefixes: list[S3Location] = []
         lists = list(list_files)
-        for source in paths:
+        for given in paths:
+            if isinstance(given, str) and given.lower().startswith("s3://"):
+                prefixes.append(S3Location.parse(given))
+                continue
+            source = Path(given)
             if source.is_dir():
                 directories.append(source)
             elif source.is_file():
@@ -105,13 +131,19 @@ class Sources:
         for listed in lists:
             if not listed.is_file():
                 raise InvalidInput(f"no such list file: {listed}")
-        if not directories and not lists:
-            raise InvalidInput("give a directory or list file to scan")
-        return cls(tuple(directories), tuple(lists))
+        if not directories and not lists and not prefixes:
+            raise InvalidInput("give a directory, list file or s3:// prefix to scan")
+        return cls(tuple(directories), tuple(lists), tuple(prefixes))
 
     def lines(self) -> Iterator[str]:
-        """Every line of every source, directories first: what the local cores scan."""
+        """Every line of every directory and list file, directories first."""
         for directory in self.directories:
             yield from walk(directory)
         for list_file in self.list_files:
             yield from list_lines(list_file)
+
+    def objects(self, storage: S3Client) -> Iterator[list[ListedFile]]:
+        """The objects under every s3:// prefix, a listing page at a time."""
+        for prefix in self.prefixes:
+            for page in storage.list_objects(prefix):
+                yield [object_key(found) for found in page]

@@ -1,10 +1,14 @@
-"""Items per second of `tutela scan` on the local cores against `tutela scan --ray` (a Ray instance
-started on this machine with the same number of CPUs), over the same directory of drawn JPEGs, each
-with a fresh SQLite database holding a small bank; and raw hashing of the same files as the floor.
+"""Items per second of `tutela scan` on the local cores against `tutela scan --ray` on a Ray
+cluster of one node and of two nodes (separate `ray start` processes on this machine, the same
+CPUs in all), over the same directory of drawn JPEGs, each with a fresh SQLite database holding a
+small bank; and raw hashing of the same files as the floor.
 
-    python bench/scan_ray.py [N]      (default 500 files of 640×640; BENCH_JOBS, default 2)
+    python bench/scan.py [N]      (default 500 files of 640×640; BENCH_JOBS, default 2)
 
-Per mode four figures: the command's wall time end to end (start-up included: Ray's is long),
+The modes: `local` (BENCH_JOBS hashing processes), `ray-1-node` (a head with BENCH_JOBS CPUs),
+`ray-2-nodes` (a head and a worker node, BENCH_JOBS CPUs between them); each cluster is started
+before its scan and its start-up (until the cluster counts every CPU) is reported apart. Per mode
+four figures: the command's wall time end to end (start-up included: Ray's is long),
 the steady rate (items decided between the first and the last verdict, from the items' decided_at:
 start-up and the tail excluded), and the CPU seconds per item of the whole command tree (the
 command and every process it started and waited for: hashing processes, and in Ray mode the
@@ -30,6 +34,7 @@ from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from provider_fixtures import TUTELA, drawn_image, jpeg, make_bank
+from ray_cluster import RayCluster
 from tutela.db.database import open_database
 from tutela.detection.hasher import Hasher
 from tutela.detection.models import DONE, Item
@@ -65,13 +70,14 @@ def run(command: list[str], env: dict[str, str], root: Path) -> tuple[float, flo
     return wall, usage.ru_utime + usage.ru_stime
 
 
-def run_scan(root: Path, backlog: Path, jobs: int, *ray: str) -> Figures:
+def run_scan(
+    root: Path, backlog: Path, jobs: int, *ray: str, ray_env: dict[str, str] | None = None
+) -> Figures:
     settings = Settings(data_dir=root / "data")
     database = open_database(settings)
     make_bank(database, "known", [drawn_image(i) for i in range(20)])
     env = {k: v for k, v in os.environ.items() if not k.startswith("TUTELA_")}
-    env |= {"TUTELA_DATA_DIR": str(settings.data_dir), "RAY_TMPDIR": str(root / "ray")}
-    (root / "ray").mkdir()
+    env |= {"TUTELA_DATA_DIR": str(settings.data_dir), **(ray_env or {})}
     command = [TUTELA, "scan", "--json", f"--jobs={jobs}", *ray, str(backlog)]
     wall, cpu = run(command, env, root)
     rerun_wall, rerun_cpu = run(command, env, root)
@@ -111,9 +117,27 @@ def main() -> None:
             f"raw hashing      {raw:8.1f} items/s  ({1000 * jobs / raw:.1f} ms CPU-bound per file)"
         )
         results = {}
-        for name, extra in (("local", ()), ("ray", ("--ray",))):
+        for name, nodes in (("local", 0), ("ray-1-node", 1), ("ray-2-nodes", 2)):
             (root / name).mkdir()
-            results[name] = figures = run_scan(root / name, backlog, jobs, *extra)
+            if not nodes:
+                results[name] = figures = run_scan(root / name, backlog, jobs)
+            else:
+                (root / name / "ray").mkdir()
+                head_cpus = jobs - (nodes - 1)
+                started = time.perf_counter()
+                with RayCluster(root / name / "ray", head_cpus=head_cpus) as cluster:
+                    for _ in range(nodes - 1):
+                        cluster.add_node()
+                    up = time.perf_counter() - started
+                    print(f"{name}: cluster of {nodes} node(s), {jobs} CPUs, up in {up:.1f} s")
+                    results[name] = figures = run_scan(
+                        root / name,
+                        backlog,
+                        jobs,
+                        "--ray",
+                        cluster.address,
+                        ray_env=cluster.ray_env,
+                    )
             assert figures.decided == count, figures
             print(
                 f"scan {name:<11} {figures.steady_rate:8.1f} items/s steady, "
@@ -123,14 +147,19 @@ def main() -> None:
             beyond = (
                 f"beyond it {figures.marginal_cpu_ms():.1f} ms CPU per item"
                 if name == "local"
-                else "Ray workers' CPU is partly uncounted (the raylet reaps them)"
+                else "the nodes' CPU is not the command's (separate processes)"
             )
             print(
                 f"  re-run, all skipped: {figures.rerun_wall_s:.1f} s, "
                 f"{figures.rerun_cpu_s:.1f} CPU-s (start-up and listing); {beyond}"
             )
-        ratio = results["ray"].steady_rate / results["local"].steady_rate
-        print(f"ray / local steady rate: {ratio:.2f}")
+        local = results["local"].steady_rate
+        for name in ("ray-1-node", "ray-2-nodes"):
+            print(f"{name} / local steady rate: {results[name].steady_rate / local:.2f}")
+        two = results["ray-2-nodes"].steady_rate
+        print(
+            f"scan: tutela ray-2-nodes {two:.1f} items/s vs local {local:.1f} items/s = {two / local:.2f}×"
+        )
 
 
 if __name__ == "__main__":

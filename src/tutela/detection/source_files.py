@@ -1,0 +1,195 @@
+"""Reading the files a backlog scan's sources name, each within the media limits: a local path,
+an http(s) URL (GET over the project's HTTP client, to public addresses only unless
+TUTELA_SCAN_ALLOW_PRIVATE, never following a redirect), or an object of S3-compatible storage
+(tutela.detection.object_storage). A download is cut off as soon as it passes max_bytes and when
+it takes longer than TUTELA_SCAN_FETCH_TIMEOUT_S, however slowly the bytes trickle.
+
+Every failure is the file's own typed error, its verdict: `unreadable` (gone, refused, an answer
+other than 200, a connection that failed), `too_large`, `timeout`, `refused_target` (a URL at a
+private address); nothing a remote server sends stops the scan.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+
+import httpx
+
+from tutela.detection.hasher import HashJob
+from tutela.detection.object_storage import S3Client, S3Config, S3Location
+from tutela.detection.verdicts import Outcome
+from tutela.egress import PinnedTransport
+from tutela.errors import DecodeTimeout, MediaTooLarge, NotSupported, TutelaError, Unreadable
+from tutela.media.limits import MediaLimits
+from tutela.messaging.http import open_client
+from tutela.settings import Settings
+
+# The bytes as stored: a compressed answer is not inflated here (a bomb), it is what is hashed.
+IDENTITY = {"Accept-Encoding": "identity"}
+
+
+def is_url(path: str) -> bool:
+    """True for a listed http(s) URL or S3 object, which is fetched, not opened."""
+    return path.lower().startswith(("http://", "https://", "s3://"))
+
+
+@dataclass(frozen=True, slots=True)
+class SourceAccess:
+    """How a scan reaches remote files (TUTELA_SCAN_*, TUTELA_S3_*). Small and hashable: it
+    travels to Ray tasks by value."""
+
+    allow_private: bool
+    fetch_timeout_s: float
+    s3: S3Config
+
+    @classmethod
+    def of(cls, settings: Settings) -> SourceAccess:
+        return cls(
+            allow_private=settings.scan_allow_private,
+            fetch_timeout_s=settings.scan_fetch_timeout_s,
+            s3=S3Config(
+                endpoint_url=settings.s3_endpoint_url,
+                region=settings.s3_region,
+                access_key_id=settings.s3_access_key_id,
+                secret_access_key=settings.s3_secret_access_key,
+            ),
+        )
+
+
+# The settings' defaults: public addresses only, a minute a file, AWS S3 without a key.
+DEFAULT_ACCESS = SourceAccess(False, 60.0, S3Config(None, "us-east-1", None, None))
+
+
+class SourceReader:
+    """Reads listed files' bytes (`read`); holds the HTTP clients it makes, closed on exit."""
+
+    def __init__(
+        self,
+        access: SourceAccess,
+        *,
+        web: httpx.Client | None = None,
+        storage: httpx.Client | None = None,
+    ) -> None:
+        self.access = access
+        self._web = web
+        self._storage = storage
+        self._owned: list[httpx.Client] = []
+        self._s3: S3Client | None = None
+
+    def __enter__(self) -> SourceReader:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for client in self._owned:
+            client.close()
+        self._owned.clear()
+
+    def _storage_client(self) -> httpx.Client:
+        # The object store's endpoint is the operator's setting, not a listing's: no address check.
+        if self._storage is None:
+            self._storage = open_client(self.access.fetch_timeout_s)
+            self._owned.append(self._storage)
+        return self._storage
+
+    def s3(self) -> S3Client:
+        """The object store's client (listing and reading objects)."""
+        if self._s3 is None:
+            self._s3 = S3Client(self.access.s3, self._storage_client())
+        return self._s3
+
+    def _web_client(self) -> httpx.Client:
+        if self._web is None:
+            transport = None if self.access.allow_private else PinnedTransport()
+            self._web = open_client(self.access.fetch_timeout_s, transport=transport)
+            self._owned.append(self._web)
+        return self._web
+
+    def read(self, path: str, size: int, limits: MediaLimits) -> bytes:
+        """The file's bytes; its typed error when it cannot be read within `limits` (a known
+        `size` over max_bytes is not read at all; a negative size is unknown)."""
+        if size > limits.max_bytes:
+            raise MediaTooLarge(f"the file is over the limit of {limits.max_bytes} bytes")
+        lowered = path.lower()
+        if lowered.startswith("s3://"):
+            try:
+                location = S3Location.parse(path)
+            except TutelaError:
+                raise Unreadable("the s3:// URL names no bucket") from None
+            return self._download(self._storage_client(), self.s3().get_object(location), limits)
+        if lowered.startswith(("http://", "https://")):
+            client = self._web_client()
+            try:
+                request = client.build_request("GET", path, headers=IDENTITY)
+            except (httpx.InvalidURL, httpx.UnsupportedProtocol):
+                raise Unreadable("the URL is not valid") from None
+            return self._download(client, request, limits)
+        if "://" in path:
+            raise NotSupported("only paths, file://, http(s):// and s3:// URLs are scanned")
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read(limits.max_bytes + 1)
+        except OSError as problem:
+            raise Unreadable(f"cannot read the file: {problem.strerror or 'error'}") from None
+        if len(data) > limits.max_bytes:  # it grew since it was listed
+            raise MediaTooLarge(f"the file is over the limit of {limits.max_bytes} bytes")
+        return data
+
+    def _download(self, client: httpx.Client, request: httpx.Request, limits: MediaLimits) -> bytes:
+        deadline = time.monotonic() + self.access.fetch_timeout_s
+        timeout = DecodeTimeout(f"fetching the file took over {self.access.fetch_timeout_s:g} s")
+        try:
+            response = client.send(request, stream=True)
+        except httpx.TimeoutException:
+            raise timeout from None
+        except httpx.HTTPError as error:
+            raise Unreadable(f"cannot fetch the file: {type(error).__name__}") from None
+        try:
+            if response.status_code != 200:
+                raise Unreadable(f"fetching the file was answered {response.status_code}")
+            length = response.headers.get("content-length", "")
+            if length.isdigit() and int(length) > limits.max_bytes:
+                raise MediaTooLarge(f"the file is over the limit of {limits.max_bytes} bytes")
+            received = bytearray()
+            for chunk in response.iter_raw():  # as they arrive: the deadline is checked often
+                received += chunk
+                if len(received) > limits.max_bytes:
+                    raise MediaTooLarge(f"the file is over the limit of {limits.max_bytes} bytes")
+                if time.monotonic() > deadline:
+                    raise timeout
+            return bytes(received)
+        except httpx.TimeoutException:
+            raise timeout from None
+        except httpx.HTTPError as error:
+            raise Unreadable(f"the download failed: {type(error).__name__}") from None
+        finally:
+            response.close()
+
+
+def read_jobs(
+    reader: SourceReader,
+    files: Sequence[tuple[int, str, int]],
+    limits: MediaLimits,
+    robust: bool,
+    failed: list[tuple[int, Outcome]],
+) -> Iterator[HashJob]:
+    """Each (item id, path or URL, size)'s bytes as a HashJob, read as the hashing processes
+    ask for the next (one file held at a time); a file that cannot be read goes to `failed`
+    with its error as its outcome."""
+    for item_id, path, size in files:
+        try:
+            data = reader.read(path, size, limits)
+        except TutelaError as error:
+            failed.append((item_id, Outcome(None, [], error.as_dict())))
+            continue
+        yield HashJob(item_id, data, robust=robust)
