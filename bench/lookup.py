@@ -188,7 +188,7 @@ def main() -> None:
             wait_ready(url, node)
             print(f"node ready in {time.perf_counter() - started:.1f} s")
             single(url, key, queries[: args.single], planted, args.clients)
-            batched(url, key, queries, planted, args.batch, args.clients)
+            batched(url, key, queries, planted, args.batch, args.clients, node.pid)
         finally:
             node.terminate()
             node.wait(60)
@@ -278,7 +278,8 @@ def in_process(
             figures[(count, locked)], share = rate(count, locked)
             print(
                 f"in-process {how}, {count} thread(s) on cores {cores}: "
-                f"{figures[(count, locked)]:,.0f} hashes/s ({share:.2f} CPU-s per s)"
+                f"{figures[(count, locked)]:,.0f} hashes/s ({share:.2f} CPU-s per s, "
+                f"{figures[(count, locked)] / max(share, 1e-9):,.0f} per CPU-s)"
             )
     free, held = figures[(threads, False)], figures[(threads, True)]
     print(
@@ -314,7 +315,14 @@ def batched(
     planted: dict[int, list[int]],
     batch: int,
     clients: int,
+    node_pid: int,
 ) -> None:
+    """Batched lookups, timed after one untimed pass over the same batches (a node that has run
+    a while has its index pages in memory; the first pass faults them in from the snapshot).
+    Besides the wall rate, the CPU the node and this client spent per hash: on a shared machine
+    the rate follows the load, the CPU per hash much less, and 2 cores / (node + client CPU per
+    hash) is the rate the 2 cores would give to these two processes alone."""
+
     def work(client: httpx.Client, job: object) -> None:
         start = int(str(job))
         values = queries[start : start + batch]
@@ -323,12 +331,37 @@ def batched(
         for offset, result in enumerate(answer.json()["results"]):
             check(start + offset, result["matches"], planted)
 
-    seconds = in_threads(clients, list(range(0, len(queries), batch)), work, url, key)
+    jobs = list(range(0, len(queries), batch))
+    in_threads(clients, jobs, work, url, key)  # warm-up, every answer checked too
+    idle = cpu_seconds(node_pid)
+    time.sleep(5)
+    idle = (cpu_seconds(node_pid) - idle) / 5  # the node's background work, CPU-s per s
+    node_cpu, client_cpu = cpu_seconds(node_pid), time.process_time()
+    seconds = in_threads(clients, jobs, work, url, key)
+    node_cpu = cpu_seconds(node_pid) - node_cpu
+    client_cpu = time.process_time() - client_cpu
+    print(
+        f"node idle: {idle:.3f} CPU-s per s ({idle * seconds / len(queries) * 1e6:.1f} us per "
+        "hash of the batched run below)"
+    )
     found = sum(len(v) for v in planted.values())
     print(
         f"batched ({batch}/request): {len(queries):,} hashes in {seconds:.1f} s = "
         f"{len(queries) / seconds:,.0f} hashes/s; all {found:,} planted neighbours found"
     )
+    per_node, per_client = node_cpu / len(queries), client_cpu / len(queries)
+    print(
+        f"batched CPU per hash: node {per_node * 1e6:.1f} us, client {per_client * 1e6:.1f} us "
+        f"= {1 / per_node:,.0f} hashes per node CPU-second; 2 cores / (node + client) = "
+        f"{2 / (per_node + per_client):,.0f} hashes/s"
+    )
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:

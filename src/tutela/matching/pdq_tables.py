@@ -14,7 +14,7 @@ from typing import Final
 
 import numpy as np
 
-from tutela.matching import pdq_kernels
+from tutela.matching import huge_pages, pdq_kernels
 
 # 256 bits cut into 11 substrings (3 of 24 bits, 8 of 23): at radius 31 pigeonhole needs each
 # table probed at radius 2 (one at 1), ~280 neighbour keys per table, ~1 code per key at 10 M.
@@ -57,8 +57,9 @@ class Segment:
     @classmethod
     def build(cls, words: np.ndarray, alive: np.ndarray, start: int, end: int) -> Segment:
         bits = bucket_bits_for(end - start)
-        offsets, entries = pdq_kernels.build_tables(
-            words, alive, start, end, SUB_START, SUB_LEN, bits
+        offsets, entries = _table_arrays(bits, int(np.count_nonzero(alive[start:end])))
+        pdq_kernels.build_tables(
+            words, alive, start, end, SUB_START, SUB_LEN, bits, offsets, entries
         )
         return cls(start, end, bits, offsets, entries)
 
@@ -67,7 +68,9 @@ class Segment:
         bits = bucket_bits_for(end - self.start)
         if bits != self.bucket_bits:
             return Segment.build(words, alive, self.start, end)
-        offsets, entries = pdq_kernels.extend_tables(
+        added = int(np.count_nonzero(alive[self.end : end]))
+        offsets, entries = _table_arrays(bits, self.entries.shape[1] + added)
+        pdq_kernels.extend_tables(
             self.offsets,
             self.entries,
             words,
@@ -78,6 +81,8 @@ class Segment:
             SUB_START,
             SUB_LEN,
             bits,
+            offsets,
+            entries,
         )
         return Segment(self.start, end, bits, offsets, entries)
 
@@ -90,6 +95,13 @@ class Segment:
         if radius not in self.plans:
             self.plans[radius] = plan_radii(self.entries.shape[1], self.bucket_bits, radius)
         return self.plans[radius]
+
+
+def _table_arrays(bucket_bits: int, entries: int) -> tuple[np.ndarray, np.ndarray]:
+    """Uninitialised offsets and entries for TABLES tables (the kernels write every element),
+    on huge pages when large: probes read both at random."""
+    offsets = huge_pages.empty((TABLES, (1 << bucket_bits) + 1), np.uint32)
+    return offsets, huge_pages.empty((TABLES, entries), np.uint32)
 
 
 @functools.cache
