@@ -117,6 +117,21 @@ class ItemPayload(Base):
     # The vault master key that wraps `wrapped_key`, the payload's own data key.
     key_id: Mapped[str | None] = mapped_column(String(16), nullable=True)
     wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # A held video: how many `item_payload_chunks` hold it, and `data` is the sealed stream's
+    # header (tutela.messaging.crypto.StreamSealer); None for content held whole.
+    chunks: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class ItemPayloadChunk(Base):
+    """One chunk of a video held for review, sealed as a stream; deleted with its payload."""
+
+    __tablename__ = "item_payload_chunks"
+
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("item_payloads.item_id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class Job(Base):

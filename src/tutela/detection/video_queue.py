@@ -9,7 +9,9 @@ directory). The upload is answered then, 202, before any hashing.
 **Hashing.** A worker's `VideoHashing` thread takes one of the node's `TUTELA_VIDEO_WORKERS`
 slots (a lock file each, `DATA_DIR/spool/slots/`, shared by every worker process of the node),
 claims a video job, hashes the file in an isolated process (its memory cap, and
-`TUTELA_VIDEO_TIMEOUT_S` as its time limit), matches it and records the verdict. The file is
+`TUTELA_VIDEO_TIMEOUT_S` as its time limit), matches it and records the verdict; a verdict that
+opens a case holds the file for its review (sealed as a stream, `held_payloads.hold_video`) in
+the same transaction, and the review preserves it in the evidence vault. The file is
 removed only after that transaction committed: a worker killed at any point before leaves the
 job and the file, and the job's lease running out gives it to another worker, which hashes the
 video again. Nothing accepted is lost. The process is kept while more video jobs come, and ends
@@ -37,13 +39,15 @@ from types import TracebackType
 from typing import IO, Self
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from tutela.clock import utc_now
 from tutela.db.database import Database
 from tutela.detection.bases import DetectionGate, service_of
-from tutela.detection.models import Item, Job
+from tutela.detection.held_payloads import hold_video
+from tutela.detection.models import Case, Item, Job
 from tutela.detection.queue import LEASED, ClaimedJob, claim_jobs
-from tutela.detection.verdicts import Outcome, gated, not_under_order, record_outcomes
+from tutela.detection.verdicts import Outcome, gated, not_under_order, write_outcomes
 from tutela.detection.video_items import hash_video_task, video_outcome
 from tutela.errors import TutelaError, Unprocessable
 from tutela.indicators.matcher import Matcher
@@ -185,9 +189,20 @@ def decide_video_job(
         return False
     else:
         outcome = gated(video_outcome(matcher, hash_file(path)), decision)
-    record_outcomes(database, [(job.item_id, outcome)], master_key=master_key)
+    with database.unit_of_work() as session:
+        decided = write_outcomes(
+            session, [(job.item_id, outcome)], utc_now(), master_key=master_key
+        )
+        if decided and path.exists() and _opened_case(session, job.item_id):
+            # Held for its review in the verdict's own transaction: the file is in the spool
+            # until this commits, and in the database once it has (nothing lost in between).
+            hold_video(session, job.item_id, path, master_key)
     remove_spooled(data_dir, job.spool_path)  # only now: the verdict is committed
     return True
+
+
+def _opened_case(session: Session, item_id: int) -> bool:
+    return session.scalar(select(Case.id).where(Case.item_id == item_id).limit(1)) is not None
 
 
 class VideoHashing:

@@ -4,20 +4,26 @@ only for the legal period, then crypto-shredded; every opening is in the audit l
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, BinaryIO, cast
 
-from sqlalchemy import select, text
+from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from tutela.audit.log import SYSTEM, Action, Subject, record
 from tutela.clock import Clock, SystemClock
 from tutela.db.database import Database
-from tutela.detection.held_payloads import rewrap_held_payloads
-from tutela.enforcement.vault_models import VaultBlob, VaultExtension, VaultRecord
+from tutela.detection.held_payloads import (
+    read_chunks,
+    rewrap_held_payloads,
+    table_of,
+    whole,
+    write_chunks,
+)
+from tutela.enforcement.vault_models import VaultBlob, VaultChunk, VaultExtension, VaultRecord
 from tutela.errors import (
     ConfigurationError,
     EvidenceExpired,
@@ -32,7 +38,15 @@ from tutela.master_key import (
     unwrap_data_key,
     wrap_data_key,
 )
-from tutela.messaging.crypto import new_data_key, seal, unseal
+from tutela.messaging.crypto import (
+    STREAM_CHUNK_BYTES,
+    ChunkReader,
+    StreamSealer,
+    new_data_key,
+    seal,
+    unseal,
+    unseal_stream,
+)
 from tutela.settings import Settings
 
 # Art 22(2): at most 12 months from the report or the removal, unless an authority asks for more.
@@ -90,6 +104,22 @@ class Evidence:
 
 
 @dataclass(frozen=True, slots=True)
+class EvidenceStream:
+    """An opened record read as a stream (a video): `chunks` yields the plaintext one chunk at
+    a time, each read from the database and checked as it comes (TamperedData at the first
+    that fails, or when the stream was cut short). Iterate it once."""
+
+    record: RecordView
+    metadata: dict[str, Any] = field(repr=False)
+    chunks: Iterator[bytes] = field(repr=False)
+
+    def reader(self) -> BinaryIO:
+        """The content as a readable binary file that knows its length (for an upload that
+        takes one and declares its size), read forwards only."""
+        return cast(BinaryIO, ChunkReader(self.chunks, self.record.content_length))
+
+
+@dataclass(frozen=True, slots=True)
 class Vault:
     master_key: MasterKey
     retention: timedelta = DEFAULT_RETENTION
@@ -119,9 +149,66 @@ class Vault:
     ) -> RecordView:
         """Encrypt and keep `content` inside the caller's transaction (the one that records the
         report, removal or decision that requires it), with a fresh data key of its own."""
-        reason = _reason(reason)
         if not content:
             raise InvalidInput("there is no content to preserve")
+        row, data_key, plain_metadata = self._new_record(
+            session, item_ref, metadata, reason, retention_from, len(content)
+        )
+        session.add(
+            VaultBlob(
+                record_id=row.id,
+                content=seal(data_key, content, _aad(row.id, "content")),
+                sealed_metadata=seal(data_key, plain_metadata, _aad(row.id, "metadata")),
+            )
+        )
+        return self._preserved(session, row, actor)
+
+    def preserve_stream(
+        self,
+        session: Session,
+        item_ref: str,
+        chunks: Iterable[bytes],
+        metadata: Mapping[str, Any],
+        reason: PreservationReason | str,
+        retention_from: datetime,
+        *,
+        actor: str = SYSTEM,
+    ) -> RecordView:
+        """`preserve` for content too large for memory (a video): the plaintext `chunks` (any
+        sizes) are read one at a time and sealed as a stream (tutela.messaging.crypto), chunk by
+        chunk into `vault_chunks`, inside the caller's transaction."""
+        row, data_key, plain_metadata = self._new_record(
+            session, item_ref, metadata, reason, retention_from, 0
+        )
+        sealer = StreamSealer(data_key, _aad(row.id, "content"), chunk_bytes=STREAM_CHUNK_BYTES)
+        count, _ = write_chunks(
+            session, table_of(VaultChunk), "record_id", row.id, sealer.chunks(ChunkReader(chunks))
+        )
+        if not sealer.plaintext_bytes:
+            raise InvalidInput("there is no content to preserve")
+        row.content_length = sealer.plaintext_bytes
+        session.add(
+            VaultBlob(
+                record_id=row.id,
+                content=sealer.header,
+                sealed_metadata=seal(data_key, plain_metadata, _aad(row.id, "metadata")),
+                chunks=count,
+            )
+        )
+        return self._preserved(session, row, actor)
+
+    def _new_record(
+        self,
+        session: Session,
+        item_ref: str,
+        metadata: Mapping[str, Any],
+        reason: PreservationReason | str,
+        retention_from: datetime,
+        content_length: int,
+    ) -> tuple[VaultRecord, bytes, bytes]:
+        """A checked new record with its id (the associated data binds the ciphertext to it),
+        its fresh data key and its metadata as JSON bytes."""
+        reason = _reason(reason)
         if not item_ref or len(item_ref) > 256:
             raise InvalidInput("item_ref must be 1-256 characters")
         if retention_from.tzinfo is None:
@@ -131,7 +218,7 @@ class Vault:
         if expires_at <= now:
             raise InvalidInput("the retention period of this item is already over (Art 22(2))")
         try:
-            sealed_metadata = json.dumps(dict(metadata), sort_keys=True).encode()
+            plain_metadata = json.dumps(dict(metadata), sort_keys=True).encode()
         except (TypeError, ValueError):
             raise InvalidInput("vault metadata must be JSON values") from None
         data_key = new_data_key()
@@ -141,34 +228,45 @@ class Vault:
             created_at=now,
             retention_from=retention_from,
             expires_at=expires_at,
-            content_length=len(content),
+            content_length=content_length,
             key_id=self.master_key.key_id,
             wrapped_key=wrap_data_key(self.master_key, data_key),
         )
         session.add(row)
-        # The id must exist before encrypting: the associated data binds the ciphertext to it.
         session.flush()
-        session.add(
-            VaultBlob(
-                record_id=row.id,
-                content=seal(data_key, content, _aad(row.id, "content")),
-                sealed_metadata=seal(data_key, sealed_metadata, _aad(row.id, "metadata")),
-            )
-        )
+        return row, data_key, plain_metadata
+
+    def _preserved(self, session: Session, row: VaultRecord, actor: str) -> RecordView:
         record(
             session,
             actor,
             Action.VAULT_PRESERVE,
             Subject(SUBJECT, str(row.id)),
-            {"item_ref": item_ref, "reason": reason, "expires_at": expires_at.isoformat()},
-            now=now,
+            {
+                "item_ref": row.item_ref,
+                "reason": row.reason,
+                "expires_at": row.expires_at.isoformat(),
+            },
+            now=row.created_at,
         )
         session.flush()
         return _view(row)
 
     def open(self, database: Database, record_id: int, actor: str, purpose: str) -> Evidence:
         """Decrypt a record for `actor`. The access is audited and committed before the bytes are
-        returned, so no look at content goes unrecorded (DESIGN ground rule 3)."""
+        returned, so no look at content goes unrecorded (DESIGN ground rule 3). A streamed
+        record (a video) comes whole only up to `held_payloads.WHOLE_MAX_BYTES` (NotSupported
+        beyond: `open_stream` reads it)."""
+        opened = self.open_stream(database, record_id, actor, purpose)
+        content = whole(opened.chunks, f"evidence record {record_id}")
+        return Evidence(opened.record, content, opened.metadata)
+
+    def open_stream(
+        self, database: Database, record_id: int, actor: str, purpose: str
+    ) -> EvidenceStream:
+        """`open` as a stream: the access is audited and committed first, then the chunks are
+        read from the database one at a time, each in a short reader of its own, as they are
+        consumed. A record preserved whole comes as one chunk."""
         if not purpose.strip():
             raise InvalidInput("say why the evidence is opened (the purpose is audited)")
         now = self.clock.now()
@@ -183,8 +281,18 @@ class Vault:
                     f"configured key is {self.master_key.key_id}"
                 )
             data_key = unwrap_data_key(self.master_key, row.wrapped_key)
-            content = _open(data_key, blob.content, _aad(record_id, "content"), record_id)
             metadata = _open(data_key, blob.sealed_metadata, _aad(record_id, "metadata"), record_id)
+            aad = _aad(record_id, "content")
+            if blob.chunks is None:
+                chunks: Iterator[bytes] = iter([_open(data_key, blob.content, aad, record_id)])
+            else:
+                chunks = unseal_stream(
+                    data_key,
+                    bytes(blob.content),
+                    _stored_chunks(database, record_id, blob.chunks),
+                    aad,
+                    f"evidence record {record_id}",
+                )
             record(
                 session,
                 actor,
@@ -194,7 +302,7 @@ class Vault:
                 now=now,
             )
             view = _view(row)
-        return Evidence(view, content, json.loads(metadata))
+        return EvidenceStream(view, json.loads(metadata), chunks)
 
     def open_latest(
         self,
@@ -206,6 +314,32 @@ class Vault:
     ) -> Evidence | None:
         """The newest record of `item_ref` preserved for `reason`, opened as `open` does; None
         when there is none still in its period."""
+        record_id = self._latest(database, item_ref, reason)
+        if record_id is None:
+            return None
+        try:
+            return self.open(database, record_id, actor, purpose)
+        except EvidenceExpired:  # its period ended in between
+            return None
+
+    def open_latest_stream(
+        self,
+        database: Database,
+        item_ref: str,
+        reason: PreservationReason,
+        actor: str,
+        purpose: str,
+    ) -> EvidenceStream | None:
+        """`open_latest` as a stream (`open_stream`)."""
+        record_id = self._latest(database, item_ref, reason)
+        if record_id is None:
+            return None
+        try:
+            return self.open_stream(database, record_id, actor, purpose)
+        except EvidenceExpired:
+            return None
+
+    def _latest(self, database: Database, item_ref: str, reason: PreservationReason) -> int | None:
         with database.reader() as session:
             record_id = session.scalar(
                 select(VaultRecord.id)
@@ -218,12 +352,7 @@ class Vault:
                 .order_by(VaultRecord.id.desc())
                 .limit(1)
             )
-        if record_id is None:
-            return None
-        try:
-            return self.open(database, record_id, actor, purpose)
-        except EvidenceExpired:  # its period ended in between
-            return None
+        return record_id
 
     def extend(
         self, database: Database, record_id: int, until: datetime, legal_reason: str, actor: str
@@ -299,6 +428,12 @@ def purge_expired(session: Session, now: datetime, *, actor: str, limit: int) ->
         row.purged_at = now
     # Keys first: once they are gone the ciphertext is noise, whatever happens to the delete.
     session.flush()
+    if rows:  # a streamed record's chunks: noise without the key, deleted with its blob
+        session.execute(
+            delete(VaultChunk)
+            .where(VaultChunk.record_id.in_([row.id for row in rows]))
+            .execution_options(synchronize_session=False)
+        )
     for row in rows:
         blob = session.get(VaultBlob, row.id)
         if blob is not None:
@@ -395,6 +530,20 @@ def _aad(record_id: int, part: str) -> bytes:
 
 def _open(data_key: bytes, sealed: bytes, aad: bytes, record_id: int) -> bytes:
     return unseal(data_key, sealed, aad, f"evidence record {record_id}")
+
+
+def _stored_chunks(database: Database, record_id: int, count: int) -> Iterator[bytes]:
+    """A streamed record's sealed chunks in order, each read in a short reader of its own (the
+    caller may take its time between chunks, e.g. while uploading them)."""
+    table = table_of(VaultChunk)
+    for seq in range(count):
+        with database.reader() as session:
+            chunk = next(
+                read_chunks(session, table, "record_id", record_id, seq + 1, start=seq), None
+            )
+        if chunk is None:
+            return
+        yield chunk
 
 
 def _view(row: VaultRecord) -> RecordView:

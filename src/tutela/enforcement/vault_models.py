@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Identity, LargeBinary, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Identity, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tutela.db.base import Base
@@ -43,6 +43,21 @@ class VaultBlob(Base):
     content: Mapped[bytes] = mapped_column(LargeBinary)
     # The platform's metadata (user ids, addresses: Art 13(1)(f)-(g)) is personal data: sealed too.
     sealed_metadata: Mapped[bytes] = mapped_column(LargeBinary)
+    # None: `content` is the one sealed value. A number: the content was sealed as a stream
+    # (tutela.messaging.crypto.StreamSealer), `content` is its header, its chunks `vault_chunks`.
+    chunks: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class VaultChunk(Base):
+    """One sealed chunk of a record streamed into the vault (a video); never plaintext."""
+
+    __tablename__ = "vault_chunks"
+
+    record_id: Mapped[int] = mapped_column(
+        ForeignKey("vault_records.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class VaultExtension(Base):

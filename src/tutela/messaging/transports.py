@@ -8,7 +8,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, BinaryIO, ClassVar
 
 import httpx
 
@@ -19,9 +19,10 @@ from tutela.settings import Settings
 
 ENTRY_POINT_GROUP = "tutela.report_transports"
 
-# Looks up the content of an item for a transport that must upload it (NCMEC); None when the
-# provider no longer holds it. Bytes stay in memory only for the upload (DESIGN rule 2).
-ContentSource = Callable[[str], bytes | None]
+# Looks up the content of an item for a transport that must upload it (NCMEC): its bytes, or a
+# readable file that streams them (a video); None when the provider no longer holds it. Bytes
+# stay in memory only for the upload (DESIGN rule 2).
+ContentSource = Callable[[str], bytes | BinaryIO | None]
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ import logging
 import socket
 import sys
 from functools import partial
+from typing import BinaryIO
 
 from tutela.clock import utc_now
 from tutela.db.database import Database
@@ -63,7 +64,8 @@ def provider_transports(settings: Settings, database: Database) -> dict[str, Tra
 
 def reported_content(settings: Settings, database: Database) -> ContentSource:
     """The content of a reported item, for a transport that uploads it (NCMEC): opened from
-    the evidence vault, where the confirmation preserved it, each opening in the audit log."""
+    the evidence vault, where the confirmation preserved it, each opening in the audit log; a
+    readable file that reads the record chunk by chunk (a video is never whole in memory)."""
     try:
         vault = Vault.from_settings(settings)
     except ConfigurationError as error:
@@ -72,11 +74,11 @@ def reported_content(settings: Settings, database: Database) -> ContentSource:
             f"of the node that decides: {error.message}"
         ) from None
 
-    def content(item_ref: str) -> bytes | None:
-        evidence = vault.open_latest(
+    def content(item_ref: str) -> BinaryIO | None:
+        evidence = vault.open_latest_stream(
             database, item_ref, PreservationReason.REPORT, NCMEC_ACTOR, NCMEC_PURPOSE
         )
-        return evidence.content if evidence is not None else None
+        return evidence.reader() if evidence is not None else None
 
     return content
 

@@ -12,7 +12,7 @@ from tutela.errors import ConfigurationError
 from tutela.messaging.outbox import enqueue
 from tutela.messaging.signing import SigningKey, sign_report
 from tutela.reporting.fields import ProviderIdentity, ReportInput
-from tutela.reporting.report import build_report, require_complete
+from tutela.reporting.report import build_report, require_complete, signable
 from tutela.reporting.transports.centre import payload_of
 from tutela.reporting.transports.ncmec import ncmec_payload
 
@@ -50,7 +50,7 @@ def file_report(
     if any(destination != NCMEC for destination in destinations):
         if key is None:
             raise ConfigurationError("reports to the EU Centre are signed: no signing key given")
-        signed = sign_report(report, key, now)
+        signed = sign_report(signable(report), key, now)
     message_ids: dict[str, int] = {}
     for destination in destinations:
         if destination == NCMEC:

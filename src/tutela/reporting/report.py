@@ -197,6 +197,18 @@ def _hashes(source: ReportInput) -> list[dict[str, str]]:
     return [{"signal_type": s, "value": v} for s, v in seen]
 
 
+def signable(value: Any) -> Any:
+    """The report as it is signed: a video match's shares and frame times (floats) as decimal
+    text, since canonical JSON, which a signed report is, carries no floating-point numbers."""
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, Mapping):
+        return {str(k): signable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [signable(v) for v in value]
+    return value
+
+
 def _lookup(data: Mapping[str, Any], path: str) -> Any:
     value: Any = data
     for part in path.split("."):

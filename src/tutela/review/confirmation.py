@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from tutela.detection.held_payloads import held_content
+from tutela.detection.held_payloads import held_content, held_stream, row_chunks, whole
 from tutela.detection.models import Case, Item, ItemPayload
 from tutela.enforcement.measure_models import TakedownRequest, TakedownState
 from tutela.enforcement.notices import hold_notice
@@ -20,7 +20,8 @@ from tutela.enforcement.takedown import request_takedown
 from tutela.enforcement.vault import PreservationReason, Vault
 from tutela.errors import TutelaError
 from tutela.indicators.models import Bank
-from tutela.media.formats import sniff_format
+from tutela.media.formats import VideoFormat, sniff_format, sniff_video
+from tutela.messaging.crypto import STREAM_CHUNK_BYTES
 from tutela.messaging.signing import SigningKey
 from tutela.reporting.fields import ContentFile, Kind, ProviderIdentity
 from tutela.reporting.filing import NCMEC, file_report
@@ -30,6 +31,11 @@ from tutela.review.report_input import basis_of_evidence, report_input
 from tutela.settings import Settings
 
 NOTICE_KIND = "decision"
+# The largest video attached to the signed report itself (base64, as an image is): with the
+# report's other fields it stays within a centre's default intake limit (64 MiB,
+# TUTELA_CENTRE_MAX_REPORT_BYTES). Larger ones are preserved and uploaded to NCMEC all the same,
+# and the report to the centre carries their hashes and vPDQ without the file.
+INLINE_VIDEO_MAX_BYTES = 40 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +62,13 @@ def carry_out(
     """Run every measure of a confirmation; return what was done (for the decision row and the
     audit entry: ids and reasons, never content)."""
     effects: dict[str, Any] = {"choices": choices.as_dict()}
+    if row_chunks(session, item.id) is not None:  # a video, held as a stream
+        video = _preserve_video(session, case, item, kind, actor=actor, now=now, tools=tools)
+        effects["vault"] = video.vault
+        effects["report"] = _report(
+            session, case, item, kind, reviewer, now, tools, video.attached, choices
+        )
+        return _measures(session, case, item, kind, now, tools, choices, effects)
     payload = held_content(session, item.id, tools.vault.master_key if tools.vault else None)
     content = _content_file(payload)
     if payload is None:
@@ -75,6 +88,20 @@ def carry_out(
         session.execute(delete(ItemPayload).where(ItemPayload.item_id == item.id))
         effects["vault"] = {"record_id": stored.id, "expires_at": stored.expires_at.isoformat()}
     effects["report"] = _report(session, case, item, kind, reviewer, now, tools, content, choices)
+    return _measures(session, case, item, kind, now, tools, choices, effects)
+
+
+def _measures(
+    session: Session,
+    case: Case,
+    item: Item,
+    kind: Kind,
+    now: datetime,
+    tools: Instruments,
+    choices: ReportChoices,
+    effects: dict[str, Any],
+) -> dict[str, Any]:
+    """The takedown request and the held user notice, after the vault and the report."""
     # Art 48(6)-(7): a reported case's takedown waits, so that an authority's hold can arrive.
     reported = "report_id" in effects["report"]
     wait = timedelta(minutes=tools.settings.takedown_hold_wait_minutes) if reported else None
@@ -189,6 +216,59 @@ def report_destinations(settings: Settings) -> list[str]:
     """Where a confirmed report goes: the EU Centre once TUTELA_CENTRE_URL is set, and NCMEC's
     CyberTipline too with TUTELA_REPORT_NCMEC."""
     return (["centre"] if settings.centre_url else []) + ([NCMEC] if settings.report_ncmec else [])
+
+
+@dataclass(frozen=True, slots=True)
+class _PreservedVideo:
+    vault: dict[str, Any]
+    attached: ContentFile | None
+
+
+def _preserve_video(
+    session: Session,
+    case: Case,
+    item: Item,
+    kind: Kind,
+    *,
+    actor: str,
+    now: datetime,
+    tools: Instruments,
+) -> _PreservedVideo:
+    """Move a held video into the evidence vault as a stream (never whole in memory), and
+    delete what was held. A video small enough (`INLINE_VIDEO_MAX_BYTES`) is attached to the
+    report as an image is; the NCMEC upload streams any size from the vault at send time."""
+    assert tools.vault is not None, "decide() loads the vault when a payload is held"
+    master_key = tools.vault.master_key
+    chunks = row_chunks(session, item.id) or 0
+    attached = None
+    stream = held_stream(session, item.id, master_key) or iter(())
+    if chunks * STREAM_CHUNK_BYTES <= INLINE_VIDEO_MAX_BYTES:
+        data = whole(stream, f"the video held for item {item.item_id}")
+        attached = ContentFile(_video_type(data[:16]), data)
+        stream = iter([data])
+    stored = tools.vault.preserve_stream(
+        session,
+        item.item_id,
+        stream,
+        {"item": item.meta, "signals": item.signals, "case_id": case.id, "kind": kind.value},
+        PreservationReason.REPORT,
+        now,
+        actor=actor,
+    )
+    # Art 22: from here on the video exists only encrypted in the vault.
+    session.execute(delete(ItemPayload).where(ItemPayload.item_id == item.id))
+    vault = {"record_id": stored.id, "expires_at": stored.expires_at.isoformat(), "streamed": True}
+    if attached is None:
+        vault["not_attached"] = f"larger than {INLINE_VIDEO_MAX_BYTES} bytes"
+    return _PreservedVideo(vault, attached)
+
+
+def _video_type(head: bytes) -> str:
+    return {
+        VideoFormat.MP4: "video/mp4",
+        VideoFormat.MATROSKA: "video/x-matroska",
+        VideoFormat.AVI: "video/x-msvideo",
+    }.get(sniff_video(head), "application/octet-stream")  # type: ignore[arg-type]
 
 
 def _content_file(payload: bytes | None) -> ContentFile | None:
