@@ -202,6 +202,13 @@ class Settings:
             "Seconds one video may take to decode and hash in a worker.",
             _POSITIVE_SECONDS,
         ),
+        vpdq_prune_distance=Setting(
+            "TUTELA_VPDQ_PRUNE_DISTANCE",
+            "vPDQ frame pruning: a video's sampled frame within this many bits of the last frame "
+            "kept is left out of its hash (0 leaves out repeats of the same hash, fewer frames to "
+            "store and look up); -1 keeps every sampled frame, as Meta's vPDQ tools do.",
+            whole_number(-1),
+        ),
     )
     inline_hashing_depth: int = setting(
         "TUTELA_INLINE_HASHING_DEPTH",

@@ -18,6 +18,9 @@ class MediaLimits:
     max_video_bytes: largest accepted video file (streamed from disk, never read whole).
     max_video_seconds: longest video decoded, by its header and by the frames it really holds.
     video_timeout_s: wall-clock time one video may take to decode and hash.
+    vpdq_prune_distance: vPDQ's frame pruning: a sampled frame within this many bits of the last
+        frame kept is left out of the hash (0 leaves out repeats of the same hash); -1, the
+        default, keeps every sampled frame, as Meta's tools do.
     """
 
     max_bytes: int = 100 * 1024 * 1024
@@ -27,6 +30,7 @@ class MediaLimits:
     max_video_bytes: int = 4 * 1024 * 1024 * 1024
     max_video_seconds: float = 4 * 3600.0
     video_timeout_s: float = 1800.0
+    vpdq_prune_distance: int = -1
 
     def __post_init__(self) -> None:
         for name in (
@@ -40,3 +44,5 @@ class MediaLimits:
         ):
             if getattr(self, name) <= 0:
                 raise InvalidInput(f"media limit {name} must be positive")
+        if not -1 <= self.vpdq_prune_distance <= 256:
+            raise InvalidInput("vpdq_prune_distance must be -1 (off) or 0 to 256 bits")

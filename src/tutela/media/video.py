@@ -5,6 +5,16 @@ and frame n is kept when n % max(1, int(seconds_per_hash · frame rate)) == 0; i
 n / frame rate. Only kept frames are converted (to grey, reduced by swscale when `reduce_to` is
 given), so decoding is most of the cost.
 
+Sparse decoding (`sparse=True`, for H.264, HEVC and VP9, whose packets are one frame each with
+presentation times) decodes only what the kept frames need: a frame's number is its rank among
+the presentation times of all packets demuxed (which is its place in output order), decided 16
+packets ahead so that B-frame reordering is settled; frames that nothing references are skipped
+unless kept (`skip_frame`), and the packets of a group of pictures after its last kept frame are
+never decoded (the decoder is drained and reset at the next keyframe). Anything that would make
+a number differ from a full decode's (no time stamps, a first packet that is no keyframe, an open
+group of pictures after a skipped tail, a kept frame the decoder does not return) raises
+`SparseMismatch`; the caller then decodes the whole file again (`vpdq_of_file` does).
+
 Hostile files get typed errors: the container is opened only with the demuxer its first bytes name
 (never a playlist or concat demuxer that reads other files), declared and decoded sizes, duration
 and frame counts are bounded, and the caller's time budget is checked between frames. Run it in
@@ -13,12 +23,14 @@ an isolated worker (tutela.media.isolation), which also caps memory.
 
 from __future__ import annotations
 
+import bisect
 import time
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -36,12 +48,26 @@ from tutela.media.limits import MediaLimits
 
 if TYPE_CHECKING:
     from av.container import InputContainer
+    from av.packet import Packet
     from av.video.frame import VideoFrame as AvFrame
     from av.video.stream import VideoStream
 
 # Frame rates outside this range are a broken or hostile header; vPDQ divides by the rate.
 MIN_FRAME_RATE = 0.1
 MAX_FRAME_RATE = 1000.0
+# Codecs decoded sparsely: one frame per packet, presentation times, skip_frame honoured.
+SPARSE_CODECS = frozenset({"h264", "hevc", "vp9"})
+# Packets demuxed ahead of the one decided: more than any decoder's reordering (H.264: 16).
+_LOOKAHEAD = 16
+# Packets (and their bytes) of one group of pictures held back undecoded at most; beyond, they
+# are decoded, so that a hostile stream with no keyframes costs bounded memory.
+_MAX_HELD = 512
+_MAX_HELD_BYTES = 32 * 1024 * 1024
+
+
+class SparseMismatch(Exception):
+    """Sparse decoding cannot promise a full decode's frame numbers for this file: decode it
+    whole instead. Internal to video hashing; never reaches a caller of vpdq_of_file."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,12 +99,15 @@ def sample_frames(
     limits: MediaLimits | None = None,
     reduce_to: int | None = None,
     deadline: float | None = None,
+    sparse: bool = False,
 ) -> Iterator[VideoFrame | VideoInfo]:
     """Yield the video's `VideoInfo` first, then its sampled frames in order.
 
     `reduce_to`: scale kept frames down (grey) while their shorter side stays at least this;
     None keeps full-size RGB, as the reference hashes. `deadline`: a time.monotonic() value past
-    which decoding stops with DecodeTimeout. Raises MediaError subclasses only.
+    which decoding stops with DecodeTimeout. `sparse`: decode only what the sampled frames need
+    (module docstring); may raise SparseMismatch, after which the caller decodes again without.
+    Raises MediaError subclasses only, besides.
     """
     import av  # FFmpeg is loaded only by the processes that decode video
 
@@ -94,7 +123,9 @@ def sample_frames(
         ) from exc
     with container:
         try:
-            yield from _sample(container, fmt, seconds_per_hash, limits, reduce_to, deadline)
+            yield from _sample(
+                container, fmt, seconds_per_hash, limits, reduce_to, deadline, sparse=sparse
+            )
         except TutelaError:
             raise
         except av.error.FFmpegError as exc:
@@ -127,6 +158,8 @@ def _sample(
     limits: MediaLimits,
     reduce_to: int | None,
     deadline: float | None,
+    *,
+    sparse: bool,
 ) -> Iterator[VideoFrame | VideoInfo]:
     streams = container.streams.video
     if not streams:
@@ -146,21 +179,14 @@ def _sample(
     yield info
     frame_mod = max(1, int(seconds_per_hash * info.frame_rate))
     max_frames = int(limits.max_video_seconds * info.frame_rate) + 1
-    decoded = 0
-    for frame in container.decode(stream):
-        number = decoded
-        decoded += 1
-        if decoded > max_frames:
-            raise MediaTooLarge(
-                f"video runs past {limits.max_video_seconds:g} s "
-                f"({decoded} frames at {info.frame_rate:g}/s)"
-            )
-        if deadline is not None and time.monotonic() > deadline:
-            raise DecodeTimeout("decoding the video took longer than its time budget")
-        if frame.width * frame.height > limits.max_pixels:
-            raise MediaTooLarge(f"a frame is {frame.width}x{frame.height}, over the pixel limit")
-        if number % frame_mod:
-            continue
+    kept: Iterable[tuple[int, AvFrame]]
+    if sparse and frame_mod > 1 and info.codec in SPARSE_CODECS:
+        kept = _SparseDecoder(container, stream, frame_mod, max_frames, info, limits, deadline)
+    else:
+        kept = _decode_all(container, stream, frame_mod, max_frames, info, limits, deadline)
+    any_frame = False
+    for number, frame in kept:
+        any_frame = True
         yield VideoFrame(
             number=number,
             timestamp=number / info.frame_rate,
@@ -168,8 +194,165 @@ def _sample(
             height=frame.height,
             pixels=_pixels(frame, reduce_to),
         )
-    if decoded == 0:
+    if not any_frame:
         raise CorruptMedia(f"the {fmt.value} video has no decodable frame")
+
+
+def _check_frame(
+    frame: AvFrame,
+    count: int,
+    max_frames: int,
+    info: VideoInfo,
+    limits: MediaLimits,
+    deadline: float | None,
+) -> None:
+    if count > max_frames:
+        raise MediaTooLarge(
+            f"video runs past {limits.max_video_seconds:g} s "
+            f"({count} frames at {info.frame_rate:g}/s)"
+        )
+    if deadline is not None and time.monotonic() > deadline:
+        raise DecodeTimeout("decoding the video took longer than its time budget")
+    if frame.width * frame.height > limits.max_pixels:
+        raise MediaTooLarge(f"a frame is {frame.width}x{frame.height}, over the pixel limit")
+
+
+def _decode_all(
+    container: InputContainer,
+    stream: VideoStream,
+    frame_mod: int,
+    max_frames: int,
+    info: VideoInfo,
+    limits: MediaLimits,
+    deadline: float | None,
+) -> Iterator[tuple[int, AvFrame]]:
+    """(number, frame) of the kept frames, decoding every frame, as the reference does."""
+    for number, frame in enumerate(container.decode(stream)):
+        _check_frame(frame, number + 1, max_frames, info, limits, deadline)
+        if number % frame_mod == 0:
+            yield number, frame
+
+
+class _SparseDecoder:
+    """(number, frame) of the kept frames, decoding only what they need (module docstring).
+
+    Packets are demuxed in decode order into `ahead`; the oldest is decided once _LOOKAHEAD more
+    are known, when its rank among all presentation times can no longer change. A kept packet
+    is decoded with the group's held-back packets before it (frames nothing references skipped);
+    the others wait in `held` until a kept one needs them, or are dropped at the next keyframe.
+    """
+
+    def __init__(
+        self,
+        container: InputContainer,
+        stream: VideoStream,
+        frame_mod: int,
+        max_frames: int,
+        info: VideoInfo,
+        limits: MediaLimits,
+        deadline: float | None,
+    ) -> None:
+        self.container, self.stream, self.codec = container, stream, stream.codec_context
+        self.frame_mod, self.max_frames = frame_mod, max_frames
+        self.info, self.limits, self.deadline = info, limits, deadline
+        self.times: list[int] = []  # presentation times of every packet demuxed, sorted
+        self.ahead: deque[Packet[VideoStream]] = deque()
+        self.held: list[Packet[VideoStream]] = []
+        self.held_bytes = 0
+        self.expected: dict[int, int] = {}  # pts → number of kept frames decoded, not returned
+        self.decoded = 0  # frames the decoder returned
+        self.gop_pts: int | None = None  # the current group's keyframe
+        self.dropped_tail = False  # packets before this group's keyframe were never decoded
+        self.last_out = -1
+        self.last_decided = -(2**63)  # the latest presentation time decided
+
+    def __iter__(self) -> Iterator[tuple[int, AvFrame]]:
+        for packet in self.container.demux(self.stream):
+            if packet.size == 0:  # PyAV's end-of-stream packet
+                continue
+            pts = packet.pts
+            if pts is None or packet.is_discard:
+                raise SparseMismatch("a packet without a presentation time, or to discard")
+            if len(self.times) >= self.max_frames:
+                raise MediaTooLarge(
+                    f"video runs past {self.limits.max_video_seconds:g} s "
+                    f"({len(self.times) + 1} frames at {self.info.frame_rate:g}/s)"
+                )
+            if self.deadline is not None and time.monotonic() > self.deadline:
+                raise DecodeTimeout("decoding the video took longer than its time budget")
+            at = bisect.bisect_left(self.times, pts)
+            if at < len(self.times) and self.times[at] == pts:
+                raise SparseMismatch("two packets with one presentation time")
+            if pts < self.last_decided:
+                raise SparseMismatch("a packet reordered further than the lookahead")
+            self.times.insert(at, pts)
+            self.ahead.append(packet)
+            if len(self.ahead) > _LOOKAHEAD:
+                yield from self._decide(self.ahead.popleft())
+        while self.ahead:
+            yield from self._decide(self.ahead.popleft())
+        yield from self._drain()
+        if self.expected:
+            raise SparseMismatch("a kept frame the decoder did not return")
+
+    def _decide(self, packet: Packet[VideoStream]) -> Iterator[tuple[int, AvFrame]]:
+        pts = packet.pts
+        assert pts is not None  # checked when demuxed
+        number = bisect.bisect_left(self.times, pts)
+        self.last_decided = max(self.last_decided, pts)
+        if packet.is_keyframe:
+            if self.held:  # the previous group's tail: nothing kept needs it
+                self.held, self.held_bytes = [], 0
+                self.dropped_tail = True
+                yield from self._drain()
+            else:
+                self.dropped_tail = False
+            self.gop_pts = pts
+        elif self.gop_pts is None:
+            raise SparseMismatch("the first packet is no keyframe")
+        elif pts < self.gop_pts and self.dropped_tail:
+            raise SparseMismatch("an open group of pictures after a skipped tail")
+        if number % self.frame_mod:
+            self.held.append(packet)
+            self.held_bytes += packet.size
+            if len(self.held) > _MAX_HELD or self.held_bytes > _MAX_HELD_BYTES:
+                yield from self._feed_held()
+            return
+        yield from self._feed_held()
+        self.expected[pts] = number
+        yield from self._feed(packet, "DEFAULT")
+
+    def _feed_held(self) -> Iterator[tuple[int, AvFrame]]:
+        held, self.held, self.held_bytes = self.held, [], 0
+        for packet in held:
+            yield from self._feed(packet, "NONREF")
+
+    def _feed(
+        self, packet: Packet[VideoStream], skip: Literal["DEFAULT", "NONREF"]
+    ) -> Iterator[tuple[int, AvFrame]]:
+        self.codec.skip_frame = skip
+        for frame in self.codec.decode(packet):
+            yield from self._returned(frame)
+
+    def _drain(self) -> Iterator[tuple[int, AvFrame]]:
+        for frame in self.codec.decode(None):
+            yield from self._returned(frame)
+        self.codec.flush_buffers()
+
+    def _returned(self, frame: AvFrame) -> Iterator[tuple[int, AvFrame]]:
+        self.decoded += 1
+        _check_frame(frame, self.decoded, self.max_frames, self.info, self.limits, self.deadline)
+        if frame.pts is None:
+            raise SparseMismatch("a frame without a presentation time")
+        number = bisect.bisect_left(self.times, frame.pts)
+        expected = self.expected.pop(frame.pts, None)
+        if expected is not None and expected != number:
+            raise SparseMismatch("a kept frame's place changed")
+        if number <= self.last_out:
+            raise SparseMismatch("frames returned out of order")
+        self.last_out = number
+        if number % self.frame_mod == 0:
+            yield number, frame
 
 
 def _info(fmt: VideoFormat, stream: VideoStream, container: InputContainer) -> VideoInfo:

@@ -8,6 +8,9 @@ qualities and time stamps, in the two text forms the field exchanges.
 Both parse here and both are written, so lists made by either import and ours export to either.
 Frames are sampled as the reference samples them (tutela.media.video); each is hashed with PDQ,
 exactly (full-size RGB, pdqhash) or in fast mode (a reduced grey frame, tutela.signals.pdq_fast).
+Consecutive near-identical frames may be collapsed as vPDQ's description prunes them (a frame
+within D bits of the last frame kept is left out; `prune_frames`); off by default, as in Meta's
+tools, whose hashes then equal ours frame for frame.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from pathlib import Path
 
 from tutela.errors import InvalidHash
 from tutela.media.limits import MediaLimits
-from tutela.media.video import VideoFrame, VideoInfo, sample_frames
+from tutela.media.video import SparseMismatch, VideoFrame, VideoInfo, sample_frames
 from tutela.signals.pdq import FAST_MIN_SIDE, PdqMode, PdqSignal, pdq_of_pixels
 from tutela.signals.pdq_fast import fast_pdq
 
@@ -59,29 +62,57 @@ def vpdq_of_file(
     mode: PdqMode = PdqMode.FAST,
     seconds_per_hash: float = 1.0,
     limits: MediaLimits | None = None,
+    prune_distance: int | None = None,
 ) -> VpdqHash:
-    """Hash a video file; raises MediaError subclasses (typed, never anything else)."""
+    """Hash a video file; raises MediaError subclasses (typed, never anything else).
+
+    `prune_distance`: collapse consecutive frames within this many bits of the last one kept
+    (`prune_frames`); None takes `limits.vpdq_prune_distance` (-1: keep every frame)."""
     limits = limits or MediaLimits()
+    if prune_distance is None:
+        prune_distance = limits.vpdq_prune_distance
     deadline = time.monotonic() + limits.video_timeout_s
     frames: list[VpdqFrame] = []
     info: VideoInfo | None = None
     reduce_to = None if mode is PdqMode.EXACT else FAST_MIN_SIDE
-    for item in sample_frames(
-        path,
-        seconds_per_hash=seconds_per_hash,
-        limits=limits,
-        reduce_to=reduce_to,
-        deadline=deadline,
-    ):
-        if isinstance(item, VideoInfo):
-            info = item
+    # Sparse decoding returns the very frames a full decode keeps, or says it cannot promise to
+    # (SparseMismatch): then the file is decoded whole, within the same deadline.
+    for sparse in (True, False):
+        frames.clear()
+        try:
+            for item in sample_frames(
+                path,
+                seconds_per_hash=seconds_per_hash,
+                limits=limits,
+                reduce_to=reduce_to,
+                deadline=deadline,
+                sparse=sparse,
+            ):
+                if isinstance(item, VideoInfo):
+                    info = item
+                    continue
+                frames.append(_hash_frame(item, mode))
+        except SparseMismatch:
             continue
-        frames.append(_hash_frame(item, mode))
+        break
     return VpdqHash(
-        frames=tuple(frames),
+        frames=prune_frames(frames, prune_distance),
         frame_rate=info.frame_rate if info else None,
         duration_s=info.duration_s if info else None,
     )
+
+
+def prune_frames(frames: Iterable[VpdqFrame], distance: int) -> tuple[VpdqFrame, ...]:
+    """vPDQ's frame pruning: each frame within `distance` bits of the last frame kept is left
+    out, so a still scene keeps its first frame only and a slow pan one frame per `distance`
+    bits of change. The first frame is always kept; a negative distance keeps every frame."""
+    if distance < 0:
+        return tuple(frames)
+    kept: list[VpdqFrame] = []
+    for frame in frames:
+        if not kept or PdqSignal.distance(frame.hash, kept[-1].hash) > distance:
+            kept.append(frame)
+    return tuple(kept)
 
 
 def _hash_frame(frame: VideoFrame, mode: PdqMode) -> VpdqFrame:
