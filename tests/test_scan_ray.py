@@ -1,12 +1,13 @@
 """`tutela scan --ray` against a real local Ray cluster of two nodes (separate `ray start`
-processes): exact verdicts for benign, known and hostile files; a re-run decides nothing new; a
-node killed in the middle and then the scan itself killed, and a resumed scan gives every item
-exactly one verdict."""
+processes, one cluster for the module): exact verdicts for benign, known and hostile files, local
+and fetched over http; a re-run decides nothing new; a node killed in the middle and then the
+scan itself killed, and a resumed scan gives every item exactly one verdict."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -17,21 +18,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from file_servers import serving, web_files
 from hostile_files import hostile_cases
 from provider_fixtures import TUTELA, drawn_image, edited_copy, jpeg, make_bank, node_env
-from ray_cluster import RAY_ENV, RayCluster
+from ray_cluster import RayCluster
 from tutela.db.database import Database, open_database
 from tutela.detection.models import DONE, Case, Item, ItemMatch
 from tutela.settings import Settings
 
-pytestmark = [
-    pytest.mark.slow,
-    # In the full parallel run the second `ray start` exited before joining (cause not found
-    # yet; alone, both tests pass in about 100 s each): opt in until that is understood.
-    pytest.mark.skipif(
-        os.environ.get("TUTELA_TEST_RAY") != "1", reason="set TUTELA_TEST_RAY=1 to run"
-    ),
-]
+pytestmark = pytest.mark.slow
 
 # Hostile files (tests/hostile_files.py) whose error each must give as its verdict.
 HOSTILE = {"noise.jpg", "truncated.jpg", "bad_crc.png", "bomb.png", "scan_bomb.jpg", "text.bmp"}
@@ -40,7 +35,7 @@ HOSTILE = {"noise.jpg", "truncated.jpg", "bad_crc.png", "bomb.png", "scan_bomb.j
 def scan(settings: Settings, cluster: RayCluster, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [TUTELA, "scan", "--json", "--ray", cluster.address, *args],
-        env=node_env(settings, **RAY_ENV),
+        env=node_env(settings, TUTELA_SCAN_ALLOW_PRIVATE="1", **cluster.ray_env),
         capture_output=True,
         text=True,
         timeout=900,
@@ -59,7 +54,8 @@ def one_verdict_each(database: Database, files: int) -> dict[str, str]:
         verdicts: dict[str, str] = {}
         for key, status, verdict, code in rows:
             assert status == DONE
-            name = Path(key.split(":")[1]).name
+            # scan:PATH:SIZE:MTIME, scan:PATH (unreadable) or scan:URL
+            name = re.sub(r":\d+:\d+$", "", key).rsplit("/", 1)[-1]
             assert name not in verdicts, f"{name} has two items"
             verdicts[name] = str(code or verdict)
         doubled = session.execute(
@@ -80,8 +76,10 @@ def settings(one_settings: Settings) -> Settings:
     return one_settings
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayCluster]:
+    """One cluster for both tests (starting one takes half a minute or more); the last test
+    kills its second node."""
     with RayCluster(tmp_path_factory.mktemp("ray")) as started:
         started.add_node()
         yield started
@@ -107,17 +105,20 @@ def test_a_two_node_cluster_gives_exact_verdicts_once(
     listing = tmp_path / "more.txt"
     extra = tmp_path / "extra.jpg"
     extra.write_bytes(jpeg(drawn_image(40)))
-    listing.write_text(f"{extra.as_uri()}\n{tmp_path / 'gone.jpg'}\n")
-    expected |= {"extra.jpg": "no_match", "gone.jpg": "unreadable"}
-
-    first = lines(scan(settings, cluster, str(backlog), str(listing)))
+    web = {"/web-copy.jpg": edited_copy(drawn_image(1), "flip"), "/web.jpg": jpeg(drawn_image(41))}
+    with serving(web_files(web)) as base:
+        urls = [f"{base}{path}" for path in [*web, "/web-gone.jpg"]]
+        listing.write_text("\n".join([extra.as_uri(), str(tmp_path / "gone.jpg"), *urls]) + "\n")
+        expected |= {"extra.jpg": "no_match", "gone.jpg": "unreadable"}
+        expected |= {"web-copy.jpg": "review", "web.jpg": "no_match", "web-gone.jpg": "unreadable"}
+        first = lines(scan(settings, cluster, str(backlog), str(listing)))
     summary = first[-1]
     assert summary["skipped"] == 0 and summary["undecided"] == 0
     assert summary["summary"] == {
-        "no_match": 21,
-        "review": 2,
+        "no_match": 22,
+        "review": 3,
         "action": 0,
-        "error": len(HOSTILE) + 1,
+        "error": len(HOSTILE) + 2,
     }
     assert summary["errors"] == dict(
         sorted(Counter(v for k, v in expected.items() if v not in ("no_match", "review")).items())
@@ -151,7 +152,7 @@ def test_a_node_and_the_scan_killed_midway_leave_one_verdict_per_item(
         (backlog / f"plain{i:04}.jpg").write_bytes(jpeg(drawn_image(1000 + i, size=160)))
     driver = subprocess.Popen(
         [TUTELA, "scan", "--json", "--ray", cluster.address, str(backlog)],
-        env=node_env(settings, **RAY_ENV),
+        env=node_env(settings, **cluster.ray_env),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
