@@ -216,10 +216,10 @@ def main() -> None:
                 flush=True,
             )
             if (size, encoding) == ("1080p", "h264"):
-                name = "vpdq" if label.startswith("vpdq") else "peer"
+                stand_in = "" if label.startswith("vpdq") else f"; vpdq here: {label}"
                 last = (
-                    f"video: tutela {ours_rt:.1f}× real time vs {name} {theirs_rt:.1f}× = "
-                    f"{ours_rt / theirs_rt:.2f} (1080p h264, 1 fps)"
+                    f"video: tutela {ours_rt:.1f}× real time vs vpdq {theirs_rt:.1f}× = "
+                    f"{ours_rt / theirs_rt:.2f} (1080p h264, 1 fps{stand_in})"
                 )
     for encoding in ("h264", "h264-allp"):
         if encoding not in args.encodings.split(",") or "1080p" not in args.sizes:
