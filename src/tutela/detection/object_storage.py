@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import quote, unquote, urlsplit
 from xml.etree import ElementTree
@@ -65,7 +65,7 @@ class S3Config:
     endpoint_url: str | None
     region: str
     access_key_id: str | None
-    secret_access_key: str | None
+    secret_access_key: str | None = field(repr=False)
 
     @property
     def endpoint(self) -> str:

@@ -22,7 +22,14 @@ from tutela.detection.hasher import HashJob
 from tutela.detection.object_storage import S3Client, S3Config, S3Location
 from tutela.detection.verdicts import Outcome
 from tutela.egress import PinnedTransport
-from tutela.errors import DecodeTimeout, MediaTooLarge, NotSupported, TutelaError, Unreadable
+from tutela.errors import (
+    DecodeTimeout,
+    MediaTooLarge,
+    NotSupported,
+    RefusedTarget,
+    TutelaError,
+    Unreadable,
+)
 from tutela.media.limits import MediaLimits
 from tutela.messaging.http import open_client
 from tutela.settings import Settings
@@ -150,6 +157,12 @@ class SourceReader:
         timeout = DecodeTimeout(f"fetching the file took over {self.access.fetch_timeout_s:g} s")
         try:
             response = client.send(request, stream=True)
+        except RefusedTarget:
+            # tutela.egress words it for webhooks; the same check, this setting.
+            raise RefusedTarget(
+                "the URL's host is this machine or a private, link-local or reserved address; "
+                "TUTELA_SCAN_ALLOW_PRIVATE=1 allows it"
+            ) from None
         except httpx.TimeoutException:
             raise timeout from None
         except httpx.HTTPError as error:
