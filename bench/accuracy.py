@@ -16,7 +16,10 @@ Four sides, all at PDQ distance ≤ 31:
     a fast candidate within CONFIRM_MARGIN bits of the threshold is decided by the copy's exact
     hash instead (the run also counts how its answers differ from exact mode's);
   - tutela robust: the same with the bank marked robust, each copy's robust query variants
-    (frame trimmed, small rotations undone: tutela.signals.robust) queried too.
+    (frame trimmed, small rotations undone: tutela.signals.robust) queried too;
+  - robust+crops: the same with the bank built as `tutela bank add-media` builds it (the same
+    code: tutela.signals.media_indicator in the workers, tutela.indicators.media_banks.add_media),
+    each original's PDQ carrying its standard crops as indicator variants.
 Negatives: every copy against every other original, every query variant against every indicator
 hash counted as one comparison; their distance histogram gives the closest negatives' quantiles.
 Later matching work plugs in as another `Side` and is measured the same way.
@@ -103,6 +106,11 @@ class OriginalHashes:
     # Exact PDQs of the original's standard crops (tutela.signals.crops), as a bank built from
     # the media itself stores beside the indicator.
     crops: tuple[str, ...] = ()
+    # What `tutela bank add-media` makes of the original (tutela.signals.media_indicator).
+    media: object = None
+    # CPU seconds of add-media's hashing of the original, and of `tutela hash --exact`'s.
+    media_seconds: float = 0.0
+    exact_seconds: float = 0.0
 
 
 def cached_file(directory: Path, name: str, make: Callable[[], bytes]) -> Path:
@@ -125,10 +133,9 @@ def hash_original(
     """Make (or reuse) the original's file and its copies, and hash each the way both sides do."""
     from threatexchange.signal_type.pdq.pdq_hasher import pdq_from_bytes
 
-    from tutela.media.decode import decode_image
     from tutela.settings import Settings
-    from tutela.signals.crops import crop_variants
     from tutela.signals.hashing import hash_file
+    from tutela.signals.media_indicator import media_indicator
     from tutela.signals.pdq import PdqMode
 
     limits = Settings().media
@@ -142,9 +149,13 @@ def hash_original(
 
     path = cached_file(directory, "original.png", lambda: png(source()))
     plain, _ = pdq_from_bytes(path.read_bytes())
+    started = time.process_time()
     exact = hash_file(str(path), mode=PdqMode.EXACT, limits=limits).pdq
-    crops = crop_variants(decode_image(path.read_bytes(), limits).pixels)
+    exact_seconds = time.process_time() - started
+    media = media_indicator(str(path), limits=limits)
+    media_seconds = time.process_time() - started - exact_seconds
     assert exact is not None, f"{original.name} does not decode"
+    assert media.pdq == exact.hash, f"{original.name}: add-media's PDQ is not `hash --exact`'s"
     copies = []
     for edit in edits:
         make = functools.partial(make_copy, edit, source)
@@ -173,7 +184,15 @@ def hash_original(
                 )
             )
     return OriginalHashes(
-        original.name, plain, exact.hash, exact.quality, tuple(copies), tuple(h for _, h in crops)
+        original.name,
+        plain,
+        exact.hash,
+        exact.quality,
+        tuple(copies),
+        tuple(h for _, h in media.variants),
+        media,
+        media_seconds,
+        exact_seconds,
     )
 
 
@@ -204,6 +223,9 @@ class Side:
     matched: set[tuple[int, int]] = field(default_factory=set)
     # Queries whose fast candidates lay near the threshold and were hashed exactly.
     confirmed: int = 0
+    # Seconds its Matcher spent answering the queries, and codes in its index.
+    lookup_seconds: float = 0.0
+    index_codes: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,12 +321,18 @@ def tutela_side(
     """The originals' exact hashes in a bank, the copies through the Matcher as `tutela match`
     does (minus the isolated decoding processes): fast dihedral hashes searched CONFIRM_MARGIN
     bits beyond the threshold, the exact ones instead when a candidate lies that near it.
-    `robust`: the bank is robust and the copies' robust variants are queried too."""
+    `robust`: the bank is robust and the copies' robust variants are queried too. `crops`: the
+    bank is built by add-media's code, each original's PDQ with its crops as variants."""
+    from sqlalchemy import select
+
     from tutela.db import open_database
     from tutela.indicators.banks import create_bank
     from tutela.indicators.ledger import add_indicator
     from tutela.indicators.matcher import CONFIRM_MARGIN, Matcher
+    from tutela.indicators.media_banks import add_media
+    from tutela.indicators.models import Indicator
     from tutela.settings import Settings
+    from tutela.signals.media_indicator import MediaIndicator
     from tutela.signals.pdq import PdqHash
 
     queried = [(i, h) for i, h in enumerate(c for o in hashed for c in o.copies) if h.fast]
@@ -323,13 +351,27 @@ def tutela_side(
         try:
             create_bank(database, BANK, pdq_threshold=threshold, robust=robust)
             owners: dict[int, list[int]] = defaultdict(list)
-            for index, original in enumerate(hashed):
-                # The crops of an original are indexed as hashes of the same indicator would be:
-                # a match on any of them is a match of that original.
-                for value in (original.exact, *(original.crops if crops else ())):
-                    owners[add_indicator(database, BANK, "pdq", value).id].append(index)
+            if crops:
+                # As `tutela bank add-media` banks them: each PDQ with its crops as variants.
+                media = [o.media for o in hashed]
+                assert all(isinstance(m, MediaIndicator) for m in media)
+                add_media(database, BANK, media)  # type: ignore[arg-type]
+                of_value: dict[str, list[int]] = defaultdict(list)
+                for index, original in enumerate(hashed):
+                    of_value[original.exact].append(index)
+                with database.reader() as session:
+                    rows = session.execute(
+                        select(Indicator.id, Indicator.value).where(Indicator.signal_type == "pdq")
+                    )
+                    for ident, value in rows:
+                        owners[ident] += of_value[value]
+            else:
+                for index, original in enumerate(hashed):
+                    owners[add_indicator(database, BANK, "pdq", original.exact).id].append(index)
             matcher = Matcher(database, use_snapshot=False)
             matcher.load()
+            side.index_codes = len(matcher._view.pdq)
+            started = time.perf_counter()
             for copy, h in queried:
                 variants = h.robust if robust else None
                 fast = PdqHash(h.fast or "", 100, h.dihedral, variants)
@@ -342,6 +384,7 @@ def tutela_side(
                 used_codes = list(used.dihedral or ()) + [v for _, v in used.robust or ()]
                 codes += used_codes
                 owners_of_codes += [copy] * len(used_codes)
+            side.lookup_seconds = time.perf_counter() - started
         finally:
             database.close()
     side.query_codes = codes_of(codes) if codes else np.zeros((0, 32), np.uint8)
@@ -485,6 +528,20 @@ def print_negatives(sides: Sequence[Side], copies: Sequence[Copy], n_originals: 
     return false_counts
 
 
+def print_variant_cost(robust: Side, crops: Side, hashed: Sequence[OriginalHashes]) -> None:
+    """What indicator variants cost, against the same side without them in the same run."""
+    media = sum(o.media_seconds for o in hashed)
+    exact = sum(o.exact_seconds for o in hashed)
+    print(
+        f"\ncost of indicator variants ({crops.name} vs {robust.name}, same run): index codes "
+        f"{crops.index_codes:,} vs {robust.index_codes:,} = "
+        f"{crops.index_codes / max(1, robust.index_codes):.1f}×; the same lookups "
+        f"{crops.lookup_seconds:.2f} s vs {robust.lookup_seconds:.2f} s = "
+        f"{crops.lookup_seconds / max(1e-9, robust.lookup_seconds):.2f}×; add-media's hashing "
+        f"of an original {media / max(1e-9, exact):.2f}× `tutela hash --exact`'s CPU"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="24 originals: a smoke run")
@@ -533,6 +590,7 @@ def main() -> None:
     print(f"  ({pairs:,} unrelated (copy, original) pairs; tutela compares 8 variants per pair)")
     if pairs < 1_000_000:
         print("  (under 1,000,000 negative pairs: run the default size for the issue's figures)")
+    print_variant_cost(sides[2], sides[3], hashed)
     print(f"done in {time.perf_counter() - started:.0f} s")
 
     (plain_found, plain_total), (ours_found, ours_total), *_ = by_group["easy"]

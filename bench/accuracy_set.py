@@ -327,7 +327,8 @@ def _edits() -> tuple[Edit, ...]:
     for anchor in ("centre", "corner"):
         out += [
             Edit("crops", "crop", f"{anchor} {n} %", p(crop, percent=n, anchor=anchor))
-            for n in (2, 5, 10)
+            # 7 %: between the stored crops' 5 and 10 (tutela.signals.crops), not on one.
+            for n in (2, 5, 7, 10)
         ]
     for colour in ("white", "black"):
         out += [

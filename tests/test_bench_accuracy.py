@@ -58,6 +58,8 @@ def expected_size(name: str) -> tuple[int, int] | None:
         "crop-corner-2": (196, 157),
         "crop-centre-5": (190, 152),
         "crop-corner-5": (190, 152),
+        "crop-centre-7": (186, 149),
+        "crop-corner-7": (186, 149),
         "crop-centre-10": (180, 144),
         "crop-corner-10": (180, 144),
         # 5/10/20 % of the shorter side (160) on every side

@@ -116,7 +116,7 @@ def test_standard_crops_are_where_their_names_say() -> None:
     assert crop_box(100, 200, 0.9, "centre") == (5, 95, 10, 190)
     assert crop_box(100, 200, 0.9, "top-left") == (0, 90, 0, 180)
     assert crop_box(100, 200, 0.95, "bottom-right") == (5, 100, 10, 200)
-    assert len({name for name, _, _ in CROPS}) == len(CROPS) == 10
+    assert len({name for name, _, _ in CROPS}) == len(CROPS) == 14
 
 
 @pytest.mark.parametrize("percent", [5, 10])

@@ -5,6 +5,7 @@ and the triage console call the same functions."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from tutela.audit.log import Action, Subject, record
@@ -15,6 +16,7 @@ from tutela.centre.indicators import Confirmed, confirm_indicator
 from tutela.centre.triage import UNFOUNDED, Assessment, forward_report, mark_unfounded
 from tutela.clock import utc_now
 from tutela.db.database import Database
+from tutela.indicators.variants import Variants
 
 FORWARD = "forward"
 CONFIRM_INDICATOR = "confirm_indicator"
@@ -95,14 +97,21 @@ def confirm_indicators(
     authority_confirmation: str,
     *,
     now: datetime | None = None,
+    variants: Mapping[str, Variants] | None = None,
 ) -> Confirmed:
     """Art 44(3): make indicators of the report's hashes, on a national authority's
-    confirmation, by a senior analyst, whose name the generation record keeps."""
+    confirmation, by a senior analyst, whose name the generation record keeps; `variants`: the
+    confirmed image's crops, by its PDQ (tutela.centre.indicators.confirm_indicator)."""
     now = now or utc_now()
     with database.unit_of_work() as session:
         account = acting_account(session, actor, Permission.CONFIRM_INDICATOR)
         confirmed = confirm_indicator(
-            session, report_id, account.name, now, authority_confirmation=authority_confirmation
+            session,
+            report_id,
+            account.name,
+            now,
+            authority_confirmation=authority_confirmation,
+            variants=variants,
         )
         details = {
             "decision": CONFIRM_INDICATOR,

@@ -7,6 +7,7 @@ a feed entry with a growing `seq`, which providers follow (Art 46).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,8 @@ from sqlalchemy.orm import Session
 from tutela.centre.models import CentreIndicator, CentreReport, CentreReportHash, FeedEntry
 from tutela.centre.triage import UNFOUNDED
 from tutela.errors import Conflict, InvalidInput, NotFound
+from tutela.indicators.variants import Variants, as_json, check_variants
+from tutela.signals.pdq import PdqSignal
 
 ADD, REMOVE = "add", "remove"
 FEED_SCHEMA = "tutela.indicators/1"
@@ -40,9 +43,13 @@ def confirm_indicator(
     now: datetime,
     *,
     authority_confirmation: str,
+    variants: Mapping[str, Variants] | None = None,
 ) -> Confirmed:
     """Make indicators of the report's hashes; `authority_confirmation` cites the national
-    authority's confirmation of the material (Art 44(3)), without which none is made."""
+    authority's confirmation of the material (Art 44(3)), without which none is made.
+    `variants`: by the confirmed image's own exact PDQ, further PDQs of it (its standard crops,
+    tutela.signals.crops) that the report's PDQ indicator of that image (the nearest within
+    PDQ's threshold: the provider may have hashed in fast mode) carries into the feed."""
     if not analyst.strip():
         raise InvalidInput("name the analyst who confirms the indicator")
     if not authority_confirmation.strip():
@@ -65,6 +72,7 @@ def confirm_indicator(
     ).all()
     if not hashes:
         raise InvalidInput(f"report {report_id} carries no hash an indicator can be made of")
+    variants = _variants_by_report_pdq(report_id, [v for t, v in hashes if t == "pdq"], variants)
     _lock_feed(session)
     made = []
     for signal_type, value in hashes:
@@ -82,6 +90,8 @@ def confirm_indicator(
         indicator.active, indicator.withdrawn_at, indicator.withdrawn_reason = True, None, None
         indicator.report_id, indicator.analyst = report.id, analyst
         indicator.authority_confirmation, indicator.confirmed_at = authority_confirmation, now
+        if signal_type == "pdq" and value in variants:
+            indicator.variants = [list(pair) for pair in variants[value]]
         session.flush()
         session.add(FeedEntry(indicator_id=indicator.id, op=ADD, at=now))
         made.append(indicator.id)
@@ -121,22 +131,7 @@ def feed_page(session: Session, since: int, limit: int) -> dict[str, Any]:
         .limit(limit + 1)
     ).all()
     more = len(rows) > limit
-    items = [
-        {
-            "seq": entry.seq,
-            "op": entry.op,
-            "signal_type": indicator.signal_type,
-            "value": indicator.value,
-            # The generation record as the feed shows it: which indicator, when, on whose
-            # confirmation. Analysts' names and report contents stay at the centre.
-            "generation": {
-                "indicator_id": indicator.id,
-                "confirmed_at": indicator.confirmed_at.isoformat(),
-                "authority_confirmation": indicator.authority_confirmation,
-            },
-        }
-        for entry, indicator in rows[:limit]
-    ]
+    items = [_feed_item(entry, indicator) for entry, indicator in rows[:limit]]
     return {
         "schema": FEED_SCHEMA,
         "since": since,
@@ -144,6 +139,45 @@ def feed_page(session: Session, since: int, limit: int) -> dict[str, Any]:
         "next": items[-1]["seq"] if items else since,
         "more": more,
     }
+
+
+def _feed_item(entry: FeedEntry, indicator: CentreIndicator) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "seq": entry.seq,
+        "op": entry.op,
+        "signal_type": indicator.signal_type,
+        "value": indicator.value,
+        # The generation record as the feed shows it: which indicator, when, on whose
+        # confirmation. Analysts' names and report contents stay at the centre.
+        "generation": {
+            "indicator_id": indicator.id,
+            "confirmed_at": indicator.confirmed_at.isoformat(),
+            "authority_confirmation": indicator.authority_confirmation,
+        },
+    }
+    if entry.op == ADD and indicator.variants:
+        # A key older subscribers pass over (they read the fields above only), so the schema
+        # stays tutela.indicators/1; newer ones bank the variants with the indicator.
+        item["variants"] = as_json(tuple((n, v) for n, v in indicator.variants))
+    return item
+
+
+def _variants_by_report_pdq(
+    report_id: int, report_pdqs: list[str], by_image: Mapping[str, Variants] | None
+) -> dict[str, Variants]:
+    """Each image's variants keyed by the report's PDQ nearest to the image's own (within PDQ's
+    threshold); InvalidInput for an image that is none of the report's."""
+    out: dict[str, Variants] = {}
+    for image_pdq, variants in (by_image or {}).items():
+        near = sorted((_hamming(image_pdq, value), value) for value in report_pdqs)
+        if not near or near[0][0] > PdqSignal.default_threshold:
+            raise InvalidInput(f"the image given is not one whose PDQ report {report_id} carries")
+        out[near[0][1]] = check_variants(variants)
+    return out
+
+
+def _hamming(a: str, b: str) -> int:
+    return (int(a, 16) ^ int(b, 16)).bit_count()
 
 
 def _lock_feed(session: Session) -> None:

@@ -71,6 +71,9 @@ class CentreIndicator(Base):
     confirmed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
     withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     withdrawn_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Further PDQs of a PDQ indicator ([[name, hex], …]: crops of the confirmed image, issue
+    # 16), published with it in the feed so that providers match crops of it too.
+    variants: Mapped[list[list[str]] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
 
 
 class FeedEntry(Base):

@@ -142,11 +142,24 @@ def indicator_confirm_command(
     authority: Annotated[
         str, typer.Option("--authority", help="The national authority's confirmation reference.")
     ],
+    media: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--media",
+            help="The confirmed image (repeatable): its crops go with the report's PDQ of it "
+            "as variants, so that providers match crops of it too.",
+        ),
+    ] = None,
     json_lines: JsonOption = False,
 ) -> None:
     """Make indicators of a report's hashes and publish them in the feed (Art 44)."""
+    variants = None
+    if media:
+        from tutela.cli.media_hashing import media_variants  # the hashing workers: only here
+
+        variants = media_variants(media)
     with opened_database() as database:
-        confirmed = confirm_indicators(database, analyst, report_id, authority)
+        confirmed = confirm_indicators(database, analyst, report_id, authority, variants=variants)
     if json_lines:
         print_json({"report_id": report_id, "indicator_ids": list(confirmed.indicator_ids)})
     else:

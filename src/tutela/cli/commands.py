@@ -26,7 +26,9 @@ COMMANDS: dict[str, CommandEntry] = {
     "authority-key": CommandEntry(
         ("authority",), "Authorities whose signed orders this node accepts."
     ),
-    "bank": CommandEntry(("bank", "feed"), "Banks: named lists of hashes to match against."),
+    "bank": CommandEntry(
+        ("bank", "feed", "bank_media"), "Banks: named lists of hashes to match against."
+    ),
     "centre": CommandEntry(("centre", "centre_urls", "victims"), "The EU Centre node."),
     "db": CommandEntry(("db",), "The database: schema migrations."),
     "detection": CommandEntry(

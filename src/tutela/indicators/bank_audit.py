@@ -21,6 +21,7 @@ class BankAction(StrEnum):
     DISABLE = "bank_disable"
     THRESHOLDS = "bank_thresholds"
     IMPORT = "bank_import"
+    ADD_MEDIA = "bank_add_media"
     FETCH = "bank_fetch"
     SUBSCRIBE = "bank_subscribe"
 

@@ -15,6 +15,7 @@ from tutela.errors import InvalidInput
 from tutela.indicators.banks import bank_by_name
 from tutela.indicators.list_formats import ListFormat
 from tutela.indicators.models import Indicator
+from tutela.indicators.variants import Variants, as_json, variants_of
 from tutela.indicators.video_banks import VPDQ, video_frames
 from tutela.signals.vpdq import to_threatexchange
 
@@ -49,7 +50,7 @@ def export_indicators(
         if list_format is ListFormat.TEXT:
             return _write_text(rows, out)
         if list_format is ListFormat.JSONL:
-            return _write_jsonl(rows, out)
+            return _write_jsonl(_with_variants(session, rows), out)
         if list_format is ListFormat.HMA:
             return _write_hma(rows, out, bank_name)
         return _write_csv(rows, out)
@@ -85,6 +86,27 @@ def _as_exported(session: Session, indicator: Indicator) -> Indicator:
     )
 
 
+def _with_variants(
+    session: Session, rows: Iterator[Indicator]
+) -> Iterator[tuple[Indicator, Variants]]:
+    """Each indicator with its variants (tutela.indicators.variants), read a batch at a time."""
+    batch: list[Indicator] = []
+    for indicator in rows:
+        batch.append(indicator)
+        if len(batch) == FETCH_ROWS:
+            yield from _batch_variants(session, batch)
+            batch = []
+    yield from _batch_variants(session, batch)
+
+
+def _batch_variants(
+    session: Session, batch: list[Indicator]
+) -> Iterator[tuple[Indicator, Variants]]:
+    found = variants_of(session, [i.id for i in batch if i.signal_type == "pdq"])
+    for indicator in batch:
+        yield indicator, found.get(indicator.id, ())
+
+
 def _split_tags(indicator: Indicator) -> tuple[list[str], dict[str, Any]]:
     metadata = dict(indicator.meta or {})
     tags = metadata.pop("tags", [])
@@ -118,9 +140,9 @@ def _write_csv(rows: Iterator[Indicator], out: TextIO) -> int:
     return count
 
 
-def _write_jsonl(rows: Iterator[Indicator], out: TextIO) -> int:
+def _write_jsonl(rows: Iterator[tuple[Indicator, Variants]], out: TextIO) -> int:
     count = 0
-    for indicator in rows:
+    for indicator, variants in rows:
         tags, metadata = _split_tags(indicator)
         line: dict[str, Any] = {"signal_type": indicator.signal_type, "value": indicator.value}
         if indicator.external_id:
@@ -131,6 +153,8 @@ def _write_jsonl(rows: Iterator[Indicator], out: TextIO) -> int:
             line["metadata"] = metadata
         if indicator.disabled_until is not None:
             line["disabled_until"] = indicator.disabled_until.isoformat()
+        if variants:
+            line["variants"] = as_json(variants)
         out.write(json.dumps(line, separators=(",", ":"), sort_keys=True) + "\n")
         count += 1
     return count

@@ -29,6 +29,7 @@ from tutela.indicators.fetchers.checkpoints import (
 )
 from tutela.indicators.ledger import delete_values, insert_indicators
 from tutela.indicators.models import Bank, FetchCheckpoint
+from tutela.indicators.variants import check_variants, store_variants
 from tutela.messaging.canonical import parse_json
 from tutela.messaging.signing import (
     SigningKey,
@@ -188,6 +189,10 @@ def _apply(
                     "metadata": {"generation": generation, "feed_seq": entry.get("seq")},
                 }
                 added += insert_indicators(session, bank_id, [record], source=EXCHANGE)
+                if signal_type == "pdq" and "variants" in entry:
+                    # Further PDQs of the confirmed image (its crops), matched as the indicator.
+                    variants = check_variants(entry["variants"])
+                    store_variants(session, bank_id, {value: variants})
             elif entry.get("op") == "remove":
                 removed += delete_values(session, bank_id, signal_type, [value])
             else:

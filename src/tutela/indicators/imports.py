@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from tutela.audit.log import SYSTEM
 from tutela.db.database import Database
@@ -15,6 +15,7 @@ from tutela.indicators.bank_audit import BankAction, record_bank_change
 from tutela.indicators.banks import bank_by_name
 from tutela.indicators.ledger import insert_indicators
 from tutela.indicators.list_formats import BadLine, ListFormat, ListReader, format_for_path
+from tutela.indicators.variants import Variants, store_variants
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,11 +54,25 @@ def import_indicators(
     no hash column) raises before anything is committed.
     """
     reader = ListReader(list_format, signal_type)
+    variants: dict[str, Variants] = {}
+
+    def noting_variants(records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for record in records:
+            if "variants" in record:
+                variants[record["value"]] = record["variants"]
+            yield record
+
     with database.unit_of_work() as session:
         bank = bank_by_name(session, bank_name)
         added = insert_indicators(
-            session, bank.id, reader.records(lines), source=source, progress=progress
+            session,
+            bank.id,
+            noting_variants(reader.records(lines)),
+            source=source,
+            progress=progress,
         )
+        # PDQs' variants (a JSON Lines export's `variants`), once their indicators exist.
+        store_variants(session, bank.id, variants)
         record_bank_change(
             session,
             actor,

@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from tutela.errors import InvalidHash, InvalidInput
+from tutela.indicators.variants import check_variants
 from tutela.signals.registry import get_signal_type, signal_types
 
 
@@ -170,7 +171,16 @@ class ListReader:
             return "signal_type must be a string"
         if external_id is not None:
             external_id = str(external_id)
-        return self._record(number, signal_type, value, external_id, _with_tags(metadata, tags))
+        record = self._record(number, signal_type, value, external_id, _with_tags(metadata, tags))
+        if "variants" in obj and isinstance(record, dict):
+            # A PDQ's variants (tutela.indicators.variants), as our JSON Lines export writes them.
+            if record["signal_type"] != "pdq":
+                return "only a PDQ hash has variants"
+            try:
+                record["variants"] = check_variants(obj["variants"])
+            except InvalidInput as error:
+                return error.message
+        return record
 
     def _record(
         self,

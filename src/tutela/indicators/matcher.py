@@ -44,9 +44,11 @@ from tutela.indicators.matcher_snapshot import (
     snapshot_directory,
     write_matcher_snapshot,
 )
+from tutela.indicators.matcher_variants import VariantSet, variant_set
 from tutela.indicators.matcher_videos import FrameSet, frame_set
 from tutela.indicators.matcher_view import MatcherView, MatchResult
 from tutela.indicators.models import Bank
+from tutela.indicators.variants import indexed_variants
 from tutela.indicators.video_banks import VPDQ, video_frames
 from tutela.matching import ExactIndex, PdqIndex
 from tutela.signals.pdq import PdqHash, PdqSignal
@@ -66,6 +68,9 @@ CONFIRM_MARGIN = 8
 RELOAD_AFTER_CHANGES = 200_000
 CHANGE_PAGE = 50_000
 ID_BATCH = 900  # under SQLite's historical 999-parameter limit
+# Adding more PDQ indicators than this at once, their variants are found by reading every
+# enabled bank's (few) variant rows rather than by id.
+VARIANTS_BY_ID_UP_TO = 20 * ID_BATCH
 
 
 class Matcher:
@@ -108,6 +113,8 @@ class Matcher:
         self._exact: dict[str, ExactIndex] = {}
         # Video indicators' distinct frames, by indicator id (their codes are in self._pdq).
         self._videos: dict[int, FrameSet] = {}
+        # PDQ indicators' variants, by indicator id (their codes are in self._pdq too).
+        self._variants: dict[int, VariantSet] = {}
 
     @property
     def seq(self) -> int:
@@ -176,6 +183,7 @@ class Matcher:
                 self._pdq,
                 self._exact,
                 video_codes=sum(len(frames) for frames in self._videos.values()),
+                variants=self._variants,
             )
             return write_matcher_snapshot(self._snapshot_dir, state, identity)
 
@@ -230,6 +238,7 @@ class Matcher:
             self._pdq,
             dict(self._exact),
             dict(self._videos),
+            dict(self._variants),
         )
         self._fork()
 
@@ -317,6 +326,7 @@ class Matcher:
         self._waiting = dict(state.waiting)
         self._pdq = state.pdq
         self._exact = dict(state.exact)
+        self._variants = dict(state.variants)
 
     def _load_video_frames(self, session: Session, expected_codes: int) -> None:
         """The frames of the snapshot's videos (their codes are in its PDQ index already)."""
@@ -458,6 +468,11 @@ class Matcher:
                 continue
             self._entries.put_many(ids, bank_ids, signal_type)
             if signal_type == PDQ:
+                # Indicators' variants are further codes under their ids (matcher_variants).
+                extra_ids, extra_codes = self._take_variants(session, ids, every=build)
+                if len(extra_ids):
+                    ids = np.concatenate([ids, extra_ids])
+                    digests = np.concatenate([digests, extra_codes])
                 if build:
                     self._pdq = PdqIndex.build(ids, digests)
                 else:
@@ -465,6 +480,29 @@ class Matcher:
                 continue
             index = self._exact.setdefault(signal_type, ExactIndex(digests.shape[1]))
             index.add(ids, digests)
+
+    def _take_variants(
+        self, session: Session, ids: np.ndarray, *, every: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The variants of these PDQ indicators (`every`: a full load; read them all): kept by
+        id, and their codes returned (ids, codes) for the PDQ index."""
+        if every or len(ids) > VARIANTS_BY_ID_UP_TO:
+            found = indexed_variants(session)
+            wanted = set(ids.tolist())
+            found = {ident: pair for ident, pair in found.items() if ident in wanted}
+        else:
+            found = indexed_variants(session, ids.tolist())
+        code_ids, codes = [], []
+        for ident, (value, variants) in sorted(found.items()):
+            if not variants:
+                continue
+            kept = variant_set(value, variants)
+            self._variants[ident] = kept
+            code_ids.append(np.full(len(kept) - 1, ident, np.int64))
+            codes.append(kept.codes[1:])
+        if not code_ids:
+            return np.zeros(0, np.int64), np.zeros((0, 32), np.uint8)
+        return np.concatenate(code_ids), np.concatenate(codes)
 
     def _take_videos(self, session: Session, ids: np.ndarray, bank_ids: np.ndarray) -> None:
         """Video indicators: each one's distinct matchable frames into the PDQ index, under its
@@ -497,6 +535,7 @@ class Matcher:
                 self._pdq.remove(array)
                 for ident in gone:
                     self._videos.pop(ident, None)
+                    self._variants.pop(ident, None)
             elif signal_type in self._exact:
                 self._exact[signal_type].remove(array)
 
@@ -509,6 +548,7 @@ class Matcher:
         self._pdq = PdqIndex()
         self._exact = {}
         self._videos = {}
+        self._variants = {}
 
 
 def count_matchable(database: Database) -> int:

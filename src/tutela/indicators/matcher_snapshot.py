@@ -3,7 +3,8 @@ that a process starts by mapping files and replaying the changes since, not read
 
     <data dir>/matcher-snapshot/
       manifest.json      format, sequence number, database identity, bank rules, file checksums
-      entries.idx        indicator id → bank id and signal type; indicators disabled until a time
+      entries.idx        indicator id → bank id and signal type; indicators disabled until a time;
+                         PDQ indicators' variants (names and codes)
       pdq.idx            the PDQ multi-index (PdqIndex's own format, memory-mapped on load)
       exact-<type>.idx   one ExactIndex per exact signal type
 
@@ -26,7 +27,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
@@ -40,6 +41,7 @@ from tutela.clock import utc_now
 from tutela.errors import InvalidInput, Unreadable
 from tutela.indicators.matcher_entries import BankRule, EntryTable
 from tutela.indicators.matcher_rows import VPDQ_KEY_TYPE
+from tutela.indicators.matcher_variants import VariantSet, pack, unpack
 from tutela.indicators.models import IndicatorChange
 from tutela.matching import ExactIndex, PdqIndex
 from tutela.matching.snapshot import read_snapshot, write_snapshot
@@ -73,6 +75,8 @@ class MatcherState:
     # Codes in `pdq` that are video indicators' frames (several per id; their frames are read
     # from the database when the snapshot is loaded).
     video_codes: int = 0
+    # PDQ indicators' variants by id (their codes, beyond each one's own, are in `pdq` too).
+    variants: dict[int, VariantSet] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,12 +195,14 @@ def read_matcher_snapshot(directory: Path, session: Session) -> MatcherState | N
 def _write_files(target: Path, state: MatcherState, identity: dict[str, Any]) -> None:
     banks, types = state.entries.arrays()
     waiting_ids = sorted(state.waiting)
+    variant_names, variant_arrays = pack(state.variants)
     write_snapshot(
         target / _ENTRIES,
         _ENTRIES_MAGIC,
         _ENTRIES_VERSION,
-        {"signal_types": state.entries.type_names},
-        {
+        {"signal_types": state.entries.type_names, "variant_names": variant_names},
+        variant_arrays
+        | {
             "banks": banks,
             "types": types,
             "waiting_ids": np.array(waiting_ids, np.int64),
@@ -227,6 +233,7 @@ def _write_files(target: Path, state: MatcherState, identity: dict[str, Any]) ->
         },
         "exact": sorted(state.exact),
         "video_codes": state.video_codes,
+        "variant_codes": _variant_codes(state.variants),
         "files": files,
     }
     with open(target / MANIFEST, "w", encoding="utf-8") as out:
@@ -327,7 +334,14 @@ def _read_state(directory: Path, manifest: dict[str, Any]) -> MatcherState:
     video_codes = manifest.get("video_codes", 0)
     if isinstance(video_codes, bool) or not isinstance(video_codes, int) or video_codes < 0:
         raise Unreadable("its manifest has no valid count of video frames")
-    sizes = {name: len(index) for name, index in exact.items()} | {"pdq": len(pdq) - video_codes}
+    variants = unpack([str(n) for n in meta.get("variant_names", [])], arrays)
+    variant_codes = manifest.get("variant_codes", 0)
+    if variant_codes != _variant_codes(variants) or any(
+        entries.signal_type_of(ident) != "pdq" for ident in variants
+    ):
+        raise Unreadable("its indicator variants and its entry table disagree")
+    pdq_codes = len(pdq) - video_codes - variant_codes
+    sizes = {name: len(index) for name, index in exact.items()} | {"pdq": pdq_codes}
     # Each video indicator has one code at least; how many exactly is checked against its frames.
     sizes[VPDQ_KEY_TYPE] = counts.get(VPDQ_KEY_TYPE, 0)
     if sizes[VPDQ_KEY_TYPE] > video_codes:
@@ -338,7 +352,12 @@ def _read_state(directory: Path, manifest: dict[str, Any]) -> MatcherState:
         raise Unreadable("its indices and its entry table disagree")
     if len(entries) != manifest["indicators"]:
         raise Unreadable("its entry table holds another number of indicators than the manifest")
-    return MatcherState(manifest["seq"], rules, entries, waiting, pdq, exact, video_codes)
+    return MatcherState(manifest["seq"], rules, entries, waiting, pdq, exact, video_codes, variants)
+
+
+def _variant_codes(variants: dict[int, VariantSet]) -> int:
+    """Codes in the PDQ index that are variants (each set's own hash is the indicator's)."""
+    return sum(len(found) - 1 for found in variants.values())
 
 
 # -- files ----------------------------------------------------------------------------------------

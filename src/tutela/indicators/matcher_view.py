@@ -17,6 +17,7 @@ import numpy as np
 
 from tutela.errors import InvalidInput
 from tutela.indicators.matcher_entries import BankRule, EntryTable
+from tutela.indicators.matcher_variants import VariantSet, match_variant
 from tutela.indicators.matcher_videos import (
     FrameMatch,
     FrameSet,
@@ -43,7 +44,8 @@ class MatchResult:
     indicator_id: int
     signal_type: str
     distance: int
-    # Which dihedral variant of the query matched (PDQ with variants only).
+    # Which variant matched: the query's (a dihedral one, or a robust one), and after a "/" the
+    # indicator's when one of its variants (tutela.indicators.variants) was nearest.
     variant: str | None = None
     # True when the distance is past the bank's threshold but inside its review band.
     review: bool = False
@@ -78,6 +80,8 @@ class MatcherView:
     exact: Mapping[str, ExactIndex] = field(default_factory=dict)
     # Video indicators' distinct frames, by indicator id (their codes are in `pdq`).
     videos: Mapping[int, FrameSet] = field(default_factory=dict)
+    # PDQ indicators' variants, by indicator id (their codes are in `pdq` too).
+    variants: Mapping[int, VariantSet] = field(default_factory=dict)
 
     @property
     def robust(self) -> bool:
@@ -120,7 +124,7 @@ class MatcherView:
             found = [(i, d, 0) for i, d in self.pdq.query(codes, radius + margin)[0]]
         if margin and self._near_a_limit(found, margin, include_review):
             return None
-        results = self._pdq_results(found, include_review)
+        results = self._pdq_results(found, include_review, codes)
         if robust and self.robust:
             extra = self._robust_results(robust, radius, include_review, margin)
             if extra is None:
@@ -202,29 +206,31 @@ class MatcherView:
     ) -> list[MatchResult] | None:
         """Matches of robust variants in robust banks, each indicator once (nearest variant);
         None when, with `margin`, a candidate in a robust bank lies that near a limit."""
-        hits = self.pdq.query(pdq_codes([value for _, value in variants]), radius + margin)
-        best: dict[int, tuple[int, str]] = {}
-        for (name, _), row in zip(variants, hits, strict=True):
+        codes = pdq_codes([value for _, value in variants])
+        hits = self.pdq.query(codes, radius + margin)
+        best: dict[int, tuple[int, str, int]] = {}
+        for position, ((name, _), row) in enumerate(zip(variants, hits, strict=True)):
             for ident, distance in row:
                 if ident not in best or distance < best[ident][0]:
-                    best[ident] = (distance, name)
+                    best[ident] = (distance, name, position)
         if margin:
             robust_found = [
                 (ident, distance, 0)
-                for ident, (distance, _) in best.items()
+                for ident, (distance, _, _) in best.items()
                 if (rule := self.rules.get(self.entries.bank_of(ident))) and rule.robust
             ]
             if self._near_a_limit(robust_found, margin, include_review):
                 return None
         results = []
-        for ident, (distance, name) in sorted(best.items(), key=lambda item: item[1][0]):
+        for ident, (distance, name, position) in sorted(best.items(), key=lambda item: item[1][0]):
             rule = self.rules.get(self.entries.bank_of(ident))
             if rule is None or not rule.robust or ident in self.videos:
                 continue
             review = distance > rule.pdq_threshold
             if review and not (include_review and distance <= rule.radius):
                 continue
-            results.append(MatchResult(rule.name, ident, PDQ, distance, name, review))
+            named = self._named(ident, name, codes[position])
+            results.append(MatchResult(rule.name, ident, PDQ, distance, named, review))
         return results
 
     def _match_pdq(
@@ -237,18 +243,33 @@ class MatcherView:
             return [[] for _ in values]
         radius = self._radius(include_review)
         if variants is None:
-            hits = self.pdq.query(pdq_codes(values), radius)
+            all_codes = pdq_codes(values)
+            hits = self.pdq.query(all_codes, radius)
             found = [[(ident, dist, 0) for ident, dist in row] for row in hits]
+            queries = [all_codes[i : i + 1] for i in range(len(values))]
         else:
-            found = []
+            found, queries = [], []
             for eight in variants:
                 checked = [PdqSignal.validate(v) for v in eight]
-                found.append(self.pdq.query_dihedral(pdq_codes(checked), radius))
-        return [self._pdq_results(row, include_review) for row in found]
+                queries.append(pdq_codes(checked))
+                found.append(self.pdq.query_dihedral(queries[-1], radius))
+        return [
+            self._pdq_results(row, include_review, codes)
+            for row, codes in zip(found, queries, strict=True)
+        ]
+
+    def _named(self, ident: int, query_variant: str, query: np.ndarray) -> str | None:
+        """The match's variant name: the query's, and the indicator's variant that was nearest
+        to it when the indicator has variants (matcher_variants)."""
+        found = self.variants.get(ident)
+        if found is None:
+            return query_variant
+        return match_variant(query_variant, found.nearest(query))
 
     def _pdq_results(
-        self, row: list[tuple[int, int, int]], include_review: bool
+        self, row: list[tuple[int, int, int]], include_review: bool, codes: np.ndarray
     ) -> list[MatchResult]:
+        """Results of index hits (id, distance, row of `codes` that found it)."""
         results = []
         for ident, distance, variant in row:
             rule = self.rules.get(self.entries.bank_of(ident))
@@ -257,7 +278,7 @@ class MatcherView:
             review = distance > rule.pdq_threshold
             if review and not (include_review and distance <= rule.radius):
                 continue
-            name = DIHEDRAL_NAMES[variant]
+            name = self._named(ident, DIHEDRAL_NAMES[variant], codes[variant])
             if ident in self.videos:
                 # An image showing a frame of a banked video (a still taken from it).
                 still = VideoDetail((FrameMatch(None, distance),), 1)

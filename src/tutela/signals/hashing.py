@@ -104,17 +104,22 @@ def hash_file(
     limits = limits or MediaLimits()
     if is_video_file(path):
         return hash_video_file(path, mode=mode, limits=limits)
+    data = read_limited(path, limits)
+    return hash_media(data, mode=mode, limits=limits, dihedral=dihedral, robust=robust)
+
+
+def read_limited(path: str, limits: MediaLimits) -> bytes:
+    """The bytes of the image file at `path`, refusing one over the size limit unread."""
     try:
         size = os.stat(path).st_size
         if size > limits.max_bytes:
             raise MediaTooLarge(f"file has {size} bytes, the limit is {limits.max_bytes}")
         with open(path, "rb") as handle:
-            data = handle.read(limits.max_bytes + 1)
+            return handle.read(limits.max_bytes + 1)
     except FileNotFoundError:
         raise NotFound(f"no such file: {path}") from None
     except OSError as error:
         raise Unreadable(f"cannot read {path}: {error.strerror or type(error).__name__}") from None
-    return hash_media(data, mode=mode, limits=limits, dihedral=dihedral, robust=robust)
 
 
 def hash_video_file(
