@@ -54,7 +54,9 @@ def create_app(
         # On PostgreSQL also at once when a change commits (LISTEN/NOTIFY): replicas agree.
         refresh_s = settings.matcher_refresh_ms / 1000
         refresher = MatcherRefresher(matcher, refresh_s, database=database)
-        async with HashingService(settings.media, workers=hash_workers) as hashing_service:
+        async with HashingService(
+            settings.media, workers=hash_workers, video_workers=settings.video_workers
+        ) as hashing_service:
             intake = Intake(
                 database,
                 matcher,
@@ -85,7 +87,10 @@ def create_app(
     app.add_middleware(
         BodyLimit,
         max_bytes=settings.media.max_bytes,
-        larger={"/v1/items": max(settings.media.max_bytes, settings.media.max_video_bytes)},
+        larger=dict.fromkeys(
+            ("/v1/items", "/v1/match"),
+            max(settings.media.max_bytes, settings.media.max_video_bytes),
+        ),
     )
     app.add_middleware(RequestMetrics, metrics=metrics)
     harden(app, settings)

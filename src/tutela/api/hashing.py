@@ -1,5 +1,5 @@
 """`POST /v1/hash` and `POST /v1/match`: hash an upload (in isolated workers) or look it up, or
-look up one hash or a batch of them.
+look up one hash or a batch of them. A video to match streams to disk and is hashed there.
 
 Lookups read the in-memory matcher only; it follows bank changes in the background
 (tutela.api.matcher_refresh), so no lookup waits on the database. A file is matched as uploads
@@ -10,13 +10,15 @@ fast candidate lies near a bank's limit. A bare hash is matched as given (no ima
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from tutela.api.deps import HashKey, MatchKey, ServicesDep, scope_doc
+from tutela.api.deps import HashKey, MatchKey, Services, ServicesDep, scope_doc
 from tutela.api.schemas import (
     MATCH_BATCH_MAX,
     MatchBatchCreate,
@@ -24,14 +26,21 @@ from tutela.api.schemas import (
     MatchesPublic,
     MatchQueryCreate,
 )
+from tutela.api.spooled_uploads import discarded, read_capped, spool_upload
 from tutela.api.uploads import is_multipart, multipart_body, parse_model, read_upload
 from tutela.detection.pipeline import fast_outcome, find_matches, outcome_of
+from tutela.detection.video_items import video_matches, vpdq_matches
 from tutela.errors import InvalidHash, RequestTooLarge, TutelaError
-from tutela.indicators.matcher import Matcher
+from tutela.indicators.matcher import Matcher, MatchResult
+from tutela.indicators.video_banks import VPDQ
 from tutela.signals.hashing import MediaSignals
 from tutela.signals.registry import get_signal_type
 
 router = APIRouter(prefix="/v1", tags=["hashing"])
+# A match request's text form fields are not read (a few bytes each, at most).
+FIELD_MAX_BYTES = 4096
+# Where a video to match streams to (the node's own disk), as for POST /v1/items.
+SPOOL_DIRECTORY = "spool"
 
 
 @router.post(
@@ -70,31 +79,32 @@ async def match_upload(
     request: Request, _key: MatchKey, services: ServicesDep
 ) -> dict[str, Any] | JSONResponse:
     """Matches of a file, or of one hash, as one line of `tutela match --json`; or of up to
-    1,000 hashes of one signal type (`values`), one answer each, in one pass through the index."""
+    1,000 hashes of one signal type (`values`), one answer each, in one pass through the index.
+
+    A video (MP4/MOV, WebM/MKV, AVI, known by its first bytes) streams to disk within
+    TUTELA_MAX_VIDEO_BYTES and is hashed in a video process within the video limits (time
+    included), then matched as video uploads are: vPDQ against video banks with each bank's
+    shares, each sampled frame against image banks, the matched frames' times in `video`. A
+    vPDQ hash may be given as the signal `vpdq` (python-threatexchange's JSON list text)."""
     if is_multipart(request):
-        upload = await read_upload(request, services.settings.media.max_bytes)
-        robust = services.matcher.robust
-        result = await services.hashing.hash(upload.data, robust=robust)
-        if isinstance(result, TutelaError):
-            raise result
-        outcome = fast_outcome(services.matcher, result)
-        if outcome is None:  # a fast candidate near a limit: exact mode decides
-            result = await services.hashing.hash(upload.data, exact=True, robust=robust)
-            if isinstance(result, TutelaError):
-                raise result
-            outcome = outcome_of(services.matcher, result)
-        if result.error is not None and not outcome.matches:
-            # Not an image it could read (415 unsupported_format, 422 corrupt…), and its exact
-            # hashes are in no bank: "no match" would claim a look that never happened.
-            raise result.error
-        answer: dict[str, Any] = {
-            "query": upload.filename,
-            "matches": [m.as_dict() for m in outcome.matches],
-        }
-        if result.error is not None:  # a known file by its bytes: the match must not be hidden
-            answer["error"] = result.error.as_dict()
-        return answer
-    body = await request.body()
+        settings = services.settings
+        spooled = await spool_upload(
+            request,
+            settings.data_dir / SPOOL_DIRECTORY,
+            max_bytes=settings.media.max_bytes,
+            max_video_bytes=settings.media.max_video_bytes,
+            max_field_bytes=FIELD_MAX_BYTES,
+        )
+        with discarded(spooled) as upload:
+            if upload.path is not None:  # a video, streamed to disk: hashed from there
+                return await _match_video(services, upload.path, upload.filename)
+            return await _match_file(services, upload.read(), upload.filename)
+    # A JSON body is read no further than the file limit (the route takes large videos).
+    body = await read_capped(request, services.settings.media.max_bytes)
+    if len(body) > services.settings.media.max_bytes:
+        raise RequestTooLarge(
+            f"a JSON body must be at most {services.settings.media.max_bytes} bytes"
+        )
     if _is_batch(body):
         batch = parse_model(MatchBatchCreate, body, "body")
         results = await run_in_threadpool(
@@ -104,11 +114,51 @@ async def match_upload(
         # cost more than the lookup itself.
         return JSONResponse({"results": results})
     query = parse_model(MatchQueryCreate, body, "body")
+    if query.signal_type == VPDQ:
+        found = await run_in_threadpool(vpdq_matches, services.matcher, query.value)
+        return {"query": query.value, "matches": [m.as_dict() for m in found]}
     signals: dict[str, Any] = {query.signal_type: query.value}
     if query.signal_type == "pdq":
         signals = {"pdq": {"hash": query.value}}
     found = await run_in_threadpool(find_matches, services.matcher, signals)
     return {"query": query.value, "matches": [m.as_dict() for m in found]}
+
+
+async def _match_file(services: Services, data: bytes, filename: str) -> dict[str, Any]:
+    """An image (or any file not a video) as uploads are matched: fast mode, exact near a
+    limit."""
+    robust = services.matcher.robust
+    result = await services.hashing.hash(data, robust=robust)
+    if isinstance(result, TutelaError):
+        raise result
+    outcome = fast_outcome(services.matcher, result)
+    if outcome is None:  # a fast candidate near a limit: exact mode decides
+        result = await services.hashing.hash(data, exact=True, robust=robust)
+        if isinstance(result, TutelaError):
+            raise result
+        outcome = outcome_of(services.matcher, result)
+    return _answer(filename, result, outcome.matches)
+
+
+async def _match_video(services: Services, path: Path, filename: str) -> dict[str, Any]:
+    """A video as video uploads are matched (tutela.detection.video_items.video_matches),
+    hashed in a video process within the video limits; a hostile one answers its typed error."""
+    result = await services.hashing.hash_video(str(path))
+    if isinstance(result, TutelaError):
+        raise result
+    matches = await run_in_threadpool(video_matches, services.matcher, result)
+    return _answer(filename, result, matches)
+
+
+def _answer(filename: str, result: MediaSignals, matches: Sequence[MatchResult]) -> dict[str, Any]:
+    if result.error is not None and not matches:
+        # Not media it could read (415 unsupported_format, 422 corrupt…), and its exact hashes
+        # are in no bank: "no match" would claim a look that never happened.
+        raise result.error
+    answer: dict[str, Any] = {"query": filename, "matches": [m.as_dict() for m in matches]}
+    if result.error is not None:  # a known file by its bytes: the match must not be hidden
+        answer["error"] = result.error.as_dict()
+    return answer
 
 
 def match_batch(matcher: Matcher, signal_type: str, values: list[str]) -> list[dict[str, Any]]:
@@ -119,6 +169,8 @@ def match_batch(matcher: Matcher, signal_type: str, values: list[str]) -> list[d
         raise RequestTooLarge(
             f"at most {MATCH_BATCH_MAX} hashes per request, got {len(values)}: split the batch"
         )
+    if signal_type == VPDQ:
+        return _match_vpdq_batch(matcher, values)
     try:
         found = matcher.match_hashes(signal_type, values, include_review=True)
     except InvalidHash:
@@ -130,6 +182,20 @@ def match_batch(matcher: Matcher, signal_type: str, values: list[str]) -> list[d
             except InvalidHash as error:
                 raise InvalidHash(f"values[{position}]: {error.message}") from None
         raise
+    return [
+        {"query": value, "matches": [m.as_dict() for m in matches]}
+        for value, matches in zip(values, found, strict=True)
+    ]
+
+
+def _match_vpdq_batch(matcher: Matcher, values: list[str]) -> list[dict[str, Any]]:
+    """vPDQ hashes, each matched as a video; refused whole when one is malformed."""
+    found = []
+    for position, value in enumerate(values):
+        try:
+            found.append(vpdq_matches(matcher, value))
+        except InvalidHash as error:
+            raise InvalidHash(f"values[{position}]: {error.message}") from None
     return [
         {"query": value, "matches": [m.as_dict() for m in matches]}
         for value, matches in zip(values, found, strict=True)

@@ -211,8 +211,13 @@ class ItemPublic(BaseModel):
 class MatchQueryCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    signal_type: Identifier = Field(description="`pdq`, `md5`, `sha1` or `sha256`.")
-    value: Identifier = Field(description="The hash, in hex.")
+    signal_type: Identifier = Field(
+        description="`pdq`, `md5`, `sha1`, `sha256` or `vpdq` (a video's frames)."
+    )
+    value: Identifier = Field(
+        description="The hash, in hex; a `vpdq` hash as python-threatexchange's JSON list of "
+        '`"pdq_hex,quality,seconds"` strings, in its text form.'
+    )
 
 
 class MatchesPublic(BaseModel):

@@ -42,6 +42,8 @@ class SpooledUpload:
     size: int
     sha256: str
     fields: dict[str, str] = field(default_factory=dict)
+    # The file part's filename, as the client named it ("upload" when it gave none).
+    filename: str = "upload"
 
     @property
     def is_video(self) -> bool:
@@ -81,6 +83,8 @@ class _Form:
         self._header_name = b""
         self._header_value = b""
         self._name: str | None = None
+        self._filename: str | None = None
+        self.filename: str | None = None
         self._is_file = False
         self._text = bytearray()
 
@@ -104,6 +108,7 @@ class _Form:
         if self.parts > MAX_PARTS:
             raise InvalidInput(f"the form has more than {MAX_PARTS} parts")
         self._name, self._is_file, self._text = None, False, bytearray()
+        self._filename = None
 
     def _header_field(self, data: bytes, start: int, end: int) -> None:
         self._header_name += data[start:end]
@@ -122,6 +127,8 @@ class _Form:
                 self._name = params[b"name"].decode("utf-8")
             except UnicodeDecodeError:
                 raise InvalidInput("a multipart part's name is not UTF-8") from None
+            if b"filename" in params:
+                self._filename = params[b"filename"].decode("utf-8", errors="replace")
         self._header_name, self._header_value = b"", b""
 
     def _headers_finished(self) -> None:
@@ -129,6 +136,7 @@ class _Form:
             raise InvalidInput("a multipart part lacks Content-Disposition: form-data; name=...")
         self._is_file = self._name == "file"
         if self._is_file:
+            self.filename = self._filename
             self.files += 1
             if self.files > 1:
                 raise InvalidInput("the form must have exactly one file field named 'file'")
@@ -214,7 +222,9 @@ async def spool_upload(
             raise InvalidInput("the multipart body ends before its closing boundary")
         raise InvalidInput("the form must have exactly one file field named 'file'")
     data = None if form.path is not None else bytes(form.memory)
-    return SpooledUpload(form.path, data, form.size, form.digest.hexdigest(), form.fields)
+    return SpooledUpload(
+        form.path, data, form.size, form.digest.hexdigest(), form.fields, form.filename or "upload"
+    )
 
 
 async def read_capped(request: Request, max_bytes: int) -> bytes:

@@ -14,6 +14,7 @@ import typer
 from tutela.cli.app import app, load_settings, print_json, stderr_is_terminal
 from tutela.cli.db import opened_database
 from tutela.cli.progress import progress_bar
+from tutela.detection.video_items import video_matches
 from tutela.errors import InvalidInput, TutelaError
 from tutela.indicators.imports import open_list
 from tutela.indicators.list_formats import ListFormat, ListReader
@@ -183,6 +184,8 @@ def _match_signals(
     matcher: Matcher, signals: MediaSignals, review: bool, margin: int = 0
 ) -> list[MatchResult] | None:
     """The file's matches; None when its fast PDQ is too near a threshold to decide."""
+    if signals.content_type == "video":  # as uploads of videos are matched
+        return video_matches(matcher, signals, include_review=review)
     results: list[MatchResult] = []
     # Too featureless a PDQ matches too much (PDQ's own quality rule); exact hashes still count.
     if signals.pdq is not None and signals.pdq.matchable:
@@ -190,9 +193,6 @@ def _match_signals(
         if found is None:
             return None
         results += found
-    if signals.vpdq is not None:
-        # Frames are matched as hashed (fast mode; never sent for exact confirmation).
-        results += matcher.match_video(signals.vpdq.frames, include_review=review)
     for kind, value in (("md5", signals.md5), ("sha1", signals.sha1), ("sha256", signals.sha256)):
         results += matcher.match_hashes(kind, [value])[0]
     return results

@@ -76,10 +76,13 @@ def scan_command(
         ),
     ] = False,
 ) -> None:
-    """Match a backlog against every bank; files already decided are skipped on a re-run.
+    """Match a backlog of images and videos against every bank; files already decided are
+    skipped on a re-run.
 
     Each file gets one verdict (no_match, review, action, error) and, for review or action, a
-    case. A summary table of verdicts ends the output. With no order or voluntary basis for
+    case. A video (known by its first bytes) is matched as video uploads are: vPDQ against
+    video banks, each sampled frame against image banks, the matched frames' times in its
+    matches. A summary table of verdicts ends the output. With no order or voluntary basis for
     the service, every file is no_match (not_under_order), unread. With --ray, the files are
     hashed and matched in Ray tasks on every node of the cluster and recorded here in batches.
     """
@@ -106,7 +109,16 @@ def scan_command(
     ):
         matcher = Matcher(database)
         matcher.load()
-        for result in scan_paths(database, matcher, hasher, paths, settings.media, service=service):
+        scanned = scan_paths(
+            database,
+            matcher,
+            hasher,
+            paths,
+            settings.media,
+            service=service,
+            video_workers=workers,
+        )
+        for result in scanned:
             advance()
             counts[result.item.verdict or "error"] += 1
             skipped += result.skipped

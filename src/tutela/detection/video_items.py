@@ -22,6 +22,7 @@ from tutela.indicators.matcher import Matcher, MatchResult
 from tutela.media.limits import MediaLimits
 from tutela.signals.hashing import MediaSignals, hash_video_file
 from tutela.signals.pdq import PdqMode
+from tutela.signals.vpdq import parse_vpdq
 
 EXACT_SIGNALS = ("md5", "sha1", "sha256")
 
@@ -38,13 +39,29 @@ def video_outcome(matcher: Matcher, hashed: MediaSignals | TutelaError) -> Outco
         return Outcome(signals=None, matches=[], error=hashed.as_dict())
     matcher.refresh()  # bank changes committed before this upload count
     stored: dict[str, Any] = hashed.signals_dict()
-    matches: list[MatchResult] = []
-    for name in EXACT_SIGNALS:
-        matches += matcher.match_hashes(name, [str(stored[name])], include_review=True)[0]
-    if hashed.vpdq is not None:
-        matches += matcher.match_video(hashed.vpdq.frames, include_review=True)
+    matches = video_matches(matcher, hashed, include_review=True)
     error = hashed.error.as_dict() if hashed.error is not None else None
     return Outcome(signals=stored, matches=matches, error=error)
+
+
+def video_matches(
+    matcher: Matcher, hashed: MediaSignals, *, include_review: bool = True
+) -> list[MatchResult]:
+    """The matches of a hashed video, as uploads, scans, `tutela match` and `POST /v1/match`
+    all find them: its exact hashes, then its vPDQ (banked videos by vPDQ's shares and each
+    bank's thresholds, and each sampled frame against banked images, with its time)."""
+    matches: list[MatchResult] = []
+    for name, value in zip(EXACT_SIGNALS, (hashed.md5, hashed.sha1, hashed.sha256), strict=True):
+        matches += matcher.match_hashes(name, [value], include_review=include_review)[0]
+    if hashed.vpdq is not None:
+        matches += matcher.match_video(hashed.vpdq.frames, include_review=include_review)
+    return matches
+
+
+def vpdq_matches(matcher: Matcher, text: str, *, include_review: bool = True) -> list[MatchResult]:
+    """The matches of a vPDQ hash given as text (either form tutela.signals.vpdq reads); a
+    malformed one raises InvalidHash naming its first bad frame."""
+    return matcher.match_video(parse_vpdq(text), include_review=include_review)
 
 
 def video_submission(

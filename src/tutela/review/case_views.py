@@ -29,6 +29,9 @@ from tutela.review.report_choices import awareness_of
 from tutela.review.report_input import basis_of_evidence
 from tutela.settings import Settings
 
+# Matched frames a video case's strip shows at most (the evidence lists up to 100 per match).
+STRIP_FRAMES = 8
+
 
 @dataclass(frozen=True, slots=True)
 class EvidenceView:
@@ -42,6 +45,17 @@ class EvidenceView:
     # A video's match: its shares and the matched frames' times, as a reviewer reads them.
     video_summary: str = ""
     frame_times: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FrameView:
+    """A matched frame of a video case, for its strip: the upload's frame time, its distance,
+    the bank, and where the banked video shows it (None: it showed a banked image)."""
+
+    time: float
+    distance: int
+    bank: str
+    banked_time: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +82,9 @@ class CaseView:
     choices: tuple[Decision, ...]  # what the viewer may decide now
     # Annex III, as the item came (the reviewer may say otherwise when confirming).
     awareness: str = "own_initiative"
+    # A video's case: its matched frames, earliest first (at most STRIP_FRAMES), for the strip.
+    is_video: bool = False
+    frames: tuple[FrameView, ...] = ()
 
 
 def case_view(
@@ -116,6 +133,8 @@ def case_view(
                 ],
                 under_order=(basis_of_evidence(case.evidence or []) or {}).get("source") == "order",
             ).value,
+            is_video=_is_video(item.signals, case.evidence or []),
+            frames=matched_frames(case.evidence or []),
         )
 
 
@@ -187,6 +206,36 @@ def _video_lines(video: object) -> dict[str, Any]:
     return {"video_summary": summary, "frame_times": tuple(times)}
 
 
+def _is_video(signals: object, evidence: list[dict[str, Any]]) -> bool:
+    return (isinstance(signals, dict) and "vpdq" in signals) or any(
+        isinstance(e.get("video"), dict) for e in evidence
+    )
+
+
+def matched_frames(evidence: list[dict[str, Any]]) -> tuple[FrameView, ...]:
+    """The distinct matched frame times of a case's video matches, each with its nearest
+    match, earliest first, at most STRIP_FRAMES (the strip's stills are made at these times)."""
+    nearest: dict[float, FrameView] = {}
+    for match in evidence:
+        video = match.get("video")
+        if not isinstance(video, dict):
+            continue
+        for frame in video.get("frames") or []:
+            if not isinstance(frame, dict) or not isinstance(frame.get("time"), int | float):
+                continue
+            banked = frame.get("banked_time")
+            view = FrameView(
+                time=float(frame["time"]),
+                distance=int(frame.get("distance", 0)),
+                bank=str(match.get("bank")),
+                banked_time=float(banked) if isinstance(banked, int | float) else None,
+            )
+            known = nearest.get(view.time)
+            if known is None or view.distance < known.distance:
+                nearest[view.time] = view
+    return tuple(nearest[time] for time in sorted(nearest)[:STRIP_FRAMES])
+
+
 def _choices(status: str, viewer: UserView, deciders: set[int]) -> tuple[Decision, ...]:
     granted = permissions_of(viewer.roles)
     if status not in UNDECIDED:
@@ -198,6 +247,23 @@ def _choices(status: str, viewer: UserView, deciders: set[int]) -> tuple[Decisio
     if Permission.REVIEW not in granted:
         return ()
     return tuple(Decision)
+
+
+def video_frame_times(database: Database, case_id: int) -> tuple[float, ...] | None:
+    """The times of a video case's strip (its matched frames, earliest first); None when the
+    case is not of a video."""
+    with database.reader() as session:
+        row = session.execute(
+            select(Case.evidence, Item.signals)
+            .join(Item, Item.id == Case.item_id)
+            .where(Case.id == case_id)
+        ).one_or_none()
+    if row is None:
+        raise NotFound(f"no case {case_id}")
+    evidence = list(row.evidence or [])
+    if not _is_video(row.signals, evidence):
+        return None
+    return tuple(frame.time for frame in matched_frames(evidence))
 
 
 def held_content(database: Database, case_id: int, settings: Settings) -> bytes | None:

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from tutela.clock import utc_now
 from tutela.reporting.fields import Awareness
-from tutela.review.case_views import case_view, held_content, reveal_content
+from tutela.review.case_views import case_view, held_content, reveal_content, video_frame_times
 from tutela.review.decisions import Decision, decide
 from tutela.review.preferences import Preferences, get_preferences, set_preferences
 from tutela.review.queues import list_queue
@@ -23,8 +23,11 @@ from tutela.review.report_choices import (
 )
 from tutela.ui.access import ReviewerDep, page, secure
 from tutela.ui.thumbnails import preview_png, revealed_png
+from tutela.ui.video_strip import strip_png
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
+# Where a held video waits, in a private file, while its strip's stills are made.
+STRIP_SPOOL = "spool"
 DECISION_LABELS = {
     Decision.CONFIRM_KNOWN: ("c", "Confirm known material"),
     Decision.CONFIRM_NEW: ("n", "Confirm new material"),
@@ -67,8 +70,11 @@ async def case_page(case_id: int, viewer: ReviewerDep) -> Response:
 @router.get("/cases/{case_id}/preview.png")
 async def preview(case_id: int, viewer: ReviewerDep) -> Response:
     """Blurred and greyscale as the viewer set; only while the payload is held (undecided), so a
-    preview never opens the vault. The vault copy is shown only through a reveal."""
+    preview never opens the vault. The vault copy is shown only through a reveal. A video case
+    has its strip instead (`frames.png`)."""
     services = viewer.services
+    if await run_in_threadpool(video_frame_times, services.database, case_id) is not None:
+        return secure(Response(status_code=204))
     data = await run_in_threadpool(held_content, services.database, case_id, services.settings)
     if data is None:
         return secure(Response(status_code=204))
@@ -83,15 +89,49 @@ async def preview(case_id: int, viewer: ReviewerDep) -> Response:
     return secure(Response(png, media_type="image/png"))
 
 
+@router.get("/cases/{case_id}/frames.png")
+async def frames_preview(case_id: int, viewer: ReviewerDep) -> Response:
+    """A video case's strip: its matched frames as blurred greyscale stills, made from the video
+    only while it is held (undecided), as an image's preview; 204 when there is none to make."""
+    services = viewer.services
+    times = await run_in_threadpool(video_frame_times, services.database, case_id)
+    if not times:
+        return secure(Response(status_code=204))
+    data = await run_in_threadpool(held_content, services.database, case_id, services.settings)
+    if data is None:
+        return secure(Response(status_code=204))
+    prefs = get_preferences(services.database, viewer.user.id)
+    png = await run_in_threadpool(
+        lambda: strip_png(
+            data,
+            times,
+            services.settings.media,
+            services.settings.data_dir / STRIP_SPOOL,
+            blur_px=prefs.blur_px,
+        )
+    )
+    return secure(Response(png, media_type="image/png"))
+
+
 @router.post("/cases/{case_id}/reveal")
 async def reveal(case_id: int, viewer: ReviewerDep) -> Response:
-    """The picture unblurred, in the body of a POST (never a URL), audited before it is sent."""
+    """The picture unblurred, in the body of a POST (never a URL), audited before it is sent;
+    for a video, its matched frames' stills in colour (the video itself is never played)."""
     services = viewer.services
     data = await run_in_threadpool(
         reveal_content, services.database, case_id, viewer.actor, services.settings
     )
     if data is None:
         return secure(Response(status_code=204))
+    times = await run_in_threadpool(video_frame_times, services.database, case_id)
+    if times is not None:
+        if not times:  # matched by its exact hashes only: no frame to show
+            return secure(Response(status_code=204))
+        spool = services.settings.data_dir / STRIP_SPOOL
+        png = await run_in_threadpool(
+            lambda: strip_png(data, times, services.settings.media, spool, reveal=True)
+        )
+        return secure(Response(png, media_type="image/png"))
     png = await run_in_threadpool(revealed_png, data, services.settings.media)
     return secure(Response(png, media_type="image/png"))
 
