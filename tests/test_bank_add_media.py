@@ -161,6 +161,26 @@ def test_variants_come_back_from_the_snapshot_and_go_with_their_indicator(
     assert crop_matches(again, crop) == []
 
 
+def test_a_running_matcher_takes_variants_given_to_a_banked_hash(
+    database: Database, banked: tuple[Path, Path, Path]
+) -> None:
+    from tutela.indicators.ledger import add_indicator
+
+    original, crop, _ = banked
+    image = media_indicator(str(original), limits=MediaLimits())
+    assert image.pdq is not None
+    create_bank(database, "known")
+    add_indicator(database, "known", "pdq", image.pdq)  # the bare hash, from a list
+    matcher = Matcher(database, use_snapshot=False)
+    matcher.load()
+    assert crop_matches(matcher, crop) == []
+    banked_again = add_media(database, "known", [image])  # the image itself, later
+    assert (banked_again.added, banked_again.variants) == (2, 14)
+    matcher.refresh()
+    (match,) = crop_matches(matcher, crop)
+    assert match.variant == "crop91-br"
+
+
 def test_a_json_lines_export_carries_the_variants_into_another_bank(
     database: Database, banked: tuple[Path, Path, Path]
 ) -> None:
