@@ -305,7 +305,7 @@ def main() -> None:
     if not big:
         changes(index, n, radius, queries, args.seed, rows)
     rows.append(
-        ("faiss IndexBinaryFlat q/s" + (" (chunks)" if big else ""), "", f"{flat_qps:,.0f}")
+        ("faiss IndexBinaryFlat q/s" + (" (chunks)" if big else ""), "", f"{flat_qps:,.2f}")
     )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     rows.append(("peak RSS of this run (GB)", f"{peak / 1e9:.1f}", ""))
@@ -323,7 +323,7 @@ def main() -> None:
         print(
             f"matching: tutela {tutela_batch_qps:,.0f} q/s ({tutela_cpu_qps:,.0f} per CPU-s) "
             "on one core "
-            f"({threaded:,.0f} on {len(all_cores)}) vs faiss IndexBinaryFlat {flat_qps:,.0f} "
+            f"({threaded:,.0f} on {len(all_cores)}) vs faiss IndexBinaryFlat {flat_qps:,.2f} "
             f"q/s = {ratio:.0f}× (N={n:,}, recall {round(tutela_recall, 4)}, "
             f"{tutela_mem / 2**30:.2f} GiB; faiss-multihash does not fit)"
         )
