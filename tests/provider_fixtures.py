@@ -23,6 +23,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from tutela.auth.api_keys import SCOPES, create_api_key
 from tutela.auth.platforms import DEFAULT_PLATFORM
+from tutela.clock import Clock
 from tutela.db.database import Database
 from tutela.detection.hasher import Hasher
 from tutela.detection.items import ItemView, accept_signals, get_item
@@ -128,11 +129,11 @@ def make_key(
 
 @asynccontextmanager
 async def in_process_client(
-    settings: Settings, database: Database, key: str = ""
+    settings: Settings, database: Database, key: str = "", clock: Clock | None = None
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the provider app in this process, its lifespan run as a server would (hashing
-    pool started), with an API key (a new one unless `key` is given)."""
-    app = create_app(settings, database=database, hash_workers=1)
+    pool started), with an API key (a new one unless `key` is given); `clock`: the node's time."""
+    app = create_app(settings, database=database, hash_workers=1, clock=clock)
     headers = {"Authorization": f"Bearer {key or make_key(database)}"}
     async with (
         app.router.lifespan_context(app),

@@ -4,7 +4,8 @@ authority's case officer answers with a clarification (`tutela authority order a
 and sent through the outbox; the provider records it, moves the deadline to a day after the
 answer's receipt and asks the platform again with the clarification; the platform removes the
 item and the second round's signed execution report settles the order at the authority. A second
-order's impediment is answered by withdrawing it, which closes it on both sides."""
+order's impediment is answered by withdrawing it, which closes it on both sides. Each impediment
+reaches the authority as it is filed, and each answer is copied to the Centre."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from tutela.authority.answer_models import IssuedOrderReport
 from tutela.authority.models import IssuedOrder
 from tutela.authority.reports import show_order
 from tutela.authority.supervision import supervised_order
+from tutela.centre.order_copies import order_answers
 from tutela.clock import utc_now
 from tutela.orders.answer_models import ReceivedOrderAnswer
 from tutela.orders.models import ReceivedOrder
@@ -66,6 +68,20 @@ def test_a_clarification_restarts_the_clock_and_a_withdrawal_closes_the_order(
             "answer", first, "--clarification", "Placeholder: the copy in the public album."
         )
         assert answered["state"] == "clarified" and answered["items"] == ["3"]
+        # The impediment reached the authority as it was filed; the answer is copied to the Centre.
+        wait_until(
+            lambda: (
+                [i["item"] for i in show_order(nodes.databases["authority"], first).impediments]
+                == ["3"]
+            ),
+            60,
+            "the impediment at the authority",
+        )
+        wait_until(
+            lambda: len(order_answers(nodes.databases["centre"], first)) == 1,
+            60,
+            "the answer's copy at the centre",
+        )
         wait_until(
             lambda: (received(nodes, first) or ReceivedOrder()).answers == 1,
             60,

@@ -1,5 +1,6 @@
 """The authority node's HTTP API: `create_authority_app(settings, database)` takes the
-providers' signed execution reports (`POST /v1/order-reports`, Annex VI); `tutela.nodes.authority`
+providers' signed execution reports (`POST /v1/order-reports`, Annex VI) and the impediments they
+file, as they file them (`POST /v1/order-impediments`, Annex V); `tutela.nodes.authority`
 mounts the console (tutela.ui.authority_pages) on it. Orders leave through the outbox sender
 that `tutela authority serve` runs beside it; the rules are in `tutela.authority`."""
 
@@ -20,9 +21,11 @@ from tutela.api.middleware import harden
 from tutela.api.orders import MAX_BODY_BYTES
 from tutela.api.problems import install_problem_handlers
 from tutela.api.signed_requests import SignedRequest, signed, stored
+from tutela.authority.impediments import receive_impediment
 from tutela.authority.reports import receive_execution_report
 from tutela.db.database import Database, open_database
 from tutela.messaging.signing import SigningWindow
+from tutela.orders.impediment_notices import IMPEDIMENTS_PATH
 from tutela.settings import Settings
 
 # How the report route says it is authenticated: by the provider's signature.
@@ -60,6 +63,25 @@ def create_authority_app(
         a repeat is answered as the first, marked `Idempotent-Replayed: true`."""
         answer, created = await run_in_threadpool(
             receive_execution_report,
+            db,
+            signed.key_id,
+            signed.body,
+            signed.signature,
+            signed.received_at,
+            window,
+        )
+        return stored(answer, created)
+
+    @app.post(
+        IMPEDIMENTS_PATH,
+        status_code=201,
+        openapi_extra={AUTH_KEY: PROVIDER_SIGNATURE},
+    )
+    async def post_order_impediment(signed: ExecutionReport) -> JSONResponse:
+        """Keep an impediment a provider filed against one of this authority's orders (201), as
+        it is filed; a repeat is answered as the first, marked `Idempotent-Replayed: true`."""
+        answer, created = await run_in_threadpool(
+            receive_impediment,
             db,
             signed.key_id,
             signed.body,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from tutela.api.intake import Intake
 from tutela.api.metrics import NodeMetrics
 from tutela.auth.api_keys import ApiKeyCache, ApiKeyView
+from tutela.clock import Clock, SystemClock
 from tutela.db.database import Database
 from tutela.detection.hashing_service import HashingService
 from tutela.indicators.matcher import Matcher
@@ -35,6 +36,8 @@ class Services:
     metrics: NodeMetrics
     intake: Intake
     keys: ApiKeyCache
+    # The node's time (tutela.clock): receipts and deadlines of orders run by it (tests move it).
+    clock: Clock = field(default_factory=SystemClock)
 
 
 # Dependencies are `async def` on purpose: FastAPI runs a plain `def` dependency on a worker

@@ -89,7 +89,7 @@ async def post_order(services: ServicesDep, signed: SignedDocument) -> JSONRespo
         signed.key_id,
         signed.body,
         signed.signature,
-        signed.received_at,
+        services.clock.now(),
         rules,
     )
     if created and answer.get("kind") == OrderKind.DETECTION:
@@ -99,7 +99,10 @@ async def post_order(services: ServicesDep, signed: SignedDocument) -> JSONRespo
         # sender's timed step reports it otherwise, as after a crash here).
         try:
             await run_in_threadpool(
-                report_access_orders, services.database, partial(provider_key, settings)
+                report_access_orders,
+                services.database,
+                partial(provider_key, settings),
+                services.clock,
             )
         except ConfigurationError as error:  # the order is taken; the report waits for the key
             log.error("no execution report for order %s: %s", answer.get("id"), error)
@@ -119,7 +122,7 @@ async def post_impediment_answer(services: ServicesDep, signed: SignedDocument) 
         signed.key_id,
         signed.body,
         signed.signature,
-        signed.received_at,
+        services.clock.now(),
         rules,
     )
     return stored(answer, created)
@@ -146,6 +149,7 @@ async def post_item_executed(
             platform=key.platform,
             action=body.action,
             executed_at=body.executed_at,
+            clock=services.clock,
         )
     )
     return _public(answer)
@@ -172,6 +176,7 @@ async def post_item_impediment(
             platform=key.platform,
             reason=body.reason,
             explanation=body.explanation,
+            clock=services.clock,
         )
     )
     return _public(answer)

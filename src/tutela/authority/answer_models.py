@@ -44,3 +44,25 @@ class IssuedOrderReport(Base):
     body: Mapped[str] = mapped_column(Text)
     signature: Mapped[str] = mapped_column(String(128))
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class IssuedOrderImpediment(Base):
+    """One impediment the provider filed for an item of the order (Annex V), as the signed
+    message it sent when it was filed: shown at once, before the execution report names it."""
+
+    __tablename__ = "issued_order_impediments"
+    __table_args__ = (UniqueConstraint("order_id", "notice_ref"),)
+
+    id: Mapped[int] = mapped_column(BigId, Identity(always=False), primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("issued_orders.id"))
+    # The message's idempotency key: `impediment:<order id>:<round>:<item ref>`.
+    notice_ref: Mapped[str] = mapped_column(String(160))
+    # The round it was filed in: 0 before any answer, n after the authority's n-th answer.
+    round: Mapped[int] = mapped_column(Integer)
+    item_ref: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(32))
+    explanation: Mapped[str] = mapped_column(Text)
+    filed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    body: Mapped[str] = mapped_column(Text)
+    signature: Mapped[str] = mapped_column(String(128))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -14,17 +14,18 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tutela.audit.log import Subject, record
 from tutela.authority.compliance_models import ComplianceDocument
 from tutela.authority.models import OrderedProvider
+from tutela.authority.providers import provider_of
 from tutela.compliance.documents import KINDS, read_document
 from tutela.db.database import Database
-from tutela.errors import Conflict, InvalidInput, NotFound, UnknownProvider
-from tutela.messaging.messages import open_message
-from tutela.messaging.signing import SigningWindow, load_public_key
+from tutela.errors import NotFound
+from tutela.messaging.messages import Message
+from tutela.messaging.signed_intake import Earlier, Received, SignedIntake, stored_as
+from tutela.messaging.signing import SigningWindow
 
 
 def receive_compliance_document(
@@ -36,63 +37,57 @@ def receive_compliance_document(
     window: SigningWindow,
 ) -> tuple[dict[str, Any], bool]:
     """Verify and store one compliance document; the answer, and whether it was new."""
-    try:
-        return _receive(database, key_id, body, signature, now, window)
-    except IntegrityError:
-        # The same document delivered twice at once: the other delivery stored it.
-        return _receive(database, key_id, body, signature, now, window)
+    return INTAKE.receive(database, key_id, body, signature, now, window)
 
 
-def _receive(
-    database: Database,
-    key_id: str,
-    body: bytes,
-    signature: str,
-    now: datetime,
-    window: SigningWindow,
-) -> tuple[dict[str, Any], bool]:
-    with database.unit_of_work() as session:
-        provider = session.scalar(select(OrderedProvider).where(OrderedProvider.key_id == key_id))
-        if provider is None:
-            raise UnknownProvider("no registered provider holds that key")
-        message = open_message(load_public_key(provider.public_key_pem), key_id, body, signature)
-        if message.kind not in KINDS:
-            raise InvalidInput("this endpoint takes Art 5 risk reports and yearly figures")
-        earlier = session.scalar(
-            select(ComplianceDocument).where(
-                ComplianceDocument.provider_id == provider.id,
-                ComplianceDocument.document_ref == message.idempotency_key,
-            )
+def _find(
+    session: Session, provider: OrderedProvider, message: Message
+) -> tuple[OrderedProvider, Earlier | None]:
+    earlier = session.scalar(
+        select(ComplianceDocument).where(
+            ComplianceDocument.provider_id == provider.id,
+            ComplianceDocument.document_ref == message.idempotency_key,
         )
-        if earlier is not None:
-            if earlier.signature != signature:
-                raise Conflict("another document was received under this document's key")
-            return _answer(earlier), False
-        signed_at = window.check(message.signed_at, now)
-        facts = read_document(message.kind, message.idempotency_key, message.payload)
-        row = ComplianceDocument(
-            provider_id=provider.id,
-            kind=facts.kind,
-            document_ref=message.idempotency_key,
-            service=facts.service,
-            version=facts.version,
-            year=facts.year,
-            body=body.decode("utf-8"),
-            signature=signature,
-            signed_at=signed_at,
-            received_at=now,
-        )
-        session.add(row)
-        session.flush()
-        record(
-            session,
-            f"provider:{provider.name}"[:128],
-            "compliance_document_received",
-            Subject("compliance_document", str(row.id)),
-            {"kind": facts.kind, "document_ref": row.document_ref},
-            now=now,
-        )
-        return _answer(row), True
+    )
+    return provider, stored_as(earlier, _answer)
+
+
+def _take(session: Session, provider: OrderedProvider, received: Received) -> dict[str, Any]:
+    message, now = received.message, received.now
+    facts = read_document(message.kind, message.idempotency_key, message.payload)
+    row = ComplianceDocument(
+        provider_id=provider.id,
+        kind=facts.kind,
+        document_ref=message.idempotency_key,
+        service=facts.service,
+        version=facts.version,
+        year=facts.year,
+        body=received.text,
+        signature=received.signature,
+        signed_at=received.signed_at,
+        received_at=now,
+    )
+    session.add(row)
+    session.flush()
+    record(
+        session,
+        f"provider:{provider.name}"[:128],
+        "compliance_document_received",
+        Subject("compliance_document", str(row.id)),
+        {"kind": facts.kind, "document_ref": row.document_ref},
+        now=now,
+    )
+    return _answer(row)
+
+
+INTAKE = SignedIntake(
+    takes="Art 5 risk reports and yearly figures",
+    kinds=frozenset(KINDS),
+    conflict="another document was received under this document's key",
+    sender=provider_of,
+    find=_find,
+    take=_take,
+)
 
 
 @dataclass(frozen=True, slots=True)

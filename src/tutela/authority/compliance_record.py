@@ -6,7 +6,6 @@ part again. The file is canonical JSON signed with the authority's key; exportin
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,15 +22,9 @@ from tutela.authority.models import IssuedOrder, OrderedProvider
 from tutela.authority.supervision import SupervisedOrder, provider_orders
 from tutela.compliance.documents import RISK_REPORT, YEARLY_FIGURES
 from tutela.db.database import Database
-from tutela.errors import InvalidInput, InvalidSignature, NotFound
-from tutela.messaging.canonical import canonical_json, parse_json
-from tutela.messaging.signing import (
-    SigningKey,
-    key_id_of,
-    load_public_key,
-    sign_report,
-    verify_signature,
-)
+from tutela.errors import NotFound
+from tutela.messaging.signed_files import signed_file, verify_signed_file
+from tutela.messaging.signing import SigningKey, sign_report
 
 FORMAT = "tutela-compliance-record/1"
 RECORD_TYPE = "csa_compliance_record"
@@ -135,34 +128,13 @@ def export_record(
             {"document": RECORD_TYPE, "key_id": key.key_id, "orders": len(shown.orders)},
             now=now,
         )
-    envelope = {
-        "format": FORMAT,
-        "document": json.loads(signed.body),
-        "signature": signed.signature,
-        "key_id": signed.key_id,
-        "public_key": key.public_key_pem(),
-    }
-    data = json.dumps(envelope, indent=2, ensure_ascii=False).encode("utf-8") + b"\n"
-    return ExportedRecord(provider.name, data)
+    return ExportedRecord(provider.name, signed_file(FORMAT, signed, key))
 
 
 def verify_record(data: bytes, public_key_pem: str | None = None) -> dict[str, Any]:
     """The record of an exported file, if its signature verifies against `public_key_pem`
     (the authority's; the key in the file when None) and names that key."""
-    envelope = parse_json(data)
-    if not isinstance(envelope, dict) or envelope.get("format") != FORMAT:
-        raise InvalidInput(f"not a {FORMAT} file")
-    document, signature = envelope.get("document"), envelope.get("signature")
-    if not isinstance(document, dict) or not isinstance(signature, str):
-        raise InvalidInput("the file lacks its record or signature")
-    pem = public_key_pem or envelope.get("public_key")
-    if not isinstance(pem, str):
-        raise InvalidInput("the file names no public key")
-    public_key = load_public_key(pem)
-    if document.get("key_id") != key_id_of(public_key):
-        raise InvalidSignature("the record was signed with another key")
-    verify_signature(public_key, canonical_json(document), signature)
-    return document
+    return verify_signed_file(data, FORMAT, public_key_pem, content="record", signed_as="record")
 
 
 def _summary(session: Session, row: OrderedProvider) -> ProviderSummary:

@@ -6,13 +6,17 @@ transaction, as a removal order is (`tutela.authority.issuing.queue_order`)."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 
-from tutela.auth.actors import acting_account
-from tutela.auth.roles import Permission
-from tutela.authority.issuing import DEFAULT_REDRESS, TEXT_MAX, IssuedView, Issuer, queue_order
-from tutela.authority.providers import provider_named
+from tutela.authority.issuing import (
+    DEFAULT_REDRESS,
+    IssuedView,
+    Issuer,
+    OrderHeader,
+    checked_texts,
+    issue_order,
+)
+from tutela.authority.models import OrderedProvider
 from tutela.clock import Clock, SystemClock
 from tutela.db.database import Database
 from tutela.errors import InvalidInput
@@ -50,16 +54,15 @@ def issue_detection_order(
 ) -> IssuedView:
     """Sign and queue one detection order; `by` is a case officer's account. The indicators
     default to the Centre's databases of the kinds ordered; the start, to the issue."""
-    safeguards, reasons = safeguards.strip(), reasons.strip()
-    legal_basis, redress = legal_basis.strip(), redress.strip()
-    for label, text in (
-        ("safeguards", safeguards),
-        ("reasons", reasons),
-        ("legal basis", legal_basis),
-        ("redress", redress),
-    ):
-        if not text or len(text) > TEXT_MAX:
-            raise InvalidInput(f"the {label} is 1 to {TEXT_MAX} characters (Art 7-8)")
+    safeguards, reasons, legal_basis, redress = checked_texts(
+        {
+            "safeguards": safeguards,
+            "reasons": reasons,
+            "legal basis": legal_basis,
+            "redress": redress,
+        },
+        "Art 7-8",
+    )
     parts = service_parts(services)
     ordered = detection_kinds(kinds, "kinds")
     used = detection_kinds(indicators, "indicators") if indicators else ordered
@@ -67,26 +70,18 @@ def issue_detection_order(
     now = (clock or SystemClock()).now()
     start = starts_at or now
     check_period(now, start, ends_at, ordered)
-    with database.unit_of_work() as session:
-        account = acting_account(session, by, Permission.ISSUE_ORDER)
-        target = provider_named(session, provider)
+
+    def draft(target: OrderedProvider, header: OrderHeader) -> DetectionOrder:
         unknown = [part for part in parts if target.services and part not in target.services]
         if unknown:
             raise InvalidInput(
                 f"{target.name} was registered with the services {', '.join(target.services)}; "
                 f"not {', '.join(unknown)}"
             )
-        order = DetectionOrder(
-            order_id=str(uuid.uuid4()),
-            issued_at=now,
+        return DetectionOrder(
+            **header,
             starts_at=start,
             ends_at=ends_at,
-            authority_name=issuer.name,
-            authority_contact=issuer.contact,
-            authority_country=issuer.country,
-            authority_url=issuer.url,
-            provider_name=target.name,
-            provider_legal_representative=target.legal_representative,
             services=parts,
             kinds=ordered,
             indicators=used,
@@ -95,16 +90,6 @@ def issue_detection_order(
             legal_basis=legal_basis,
             redress=redress,
         )
-        row = queue_order(
-            session,
-            account.actor,
-            target,
-            OrderKind.DETECTION,
-            DETECTION_KIND,
-            order.order_id,
-            order.document(),
-            issuer,
-            key,
-            now,
-        )
-        return IssuedView(row.id, order.order_id, target.name, row.state, len(parts))
+
+    kinds_of = (OrderKind.DETECTION, DETECTION_KIND)
+    return issue_order(database, by, provider, kinds_of, draft, len(parts), issuer, key, now)

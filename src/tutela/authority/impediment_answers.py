@@ -1,7 +1,8 @@
 """The authority answers a provider's impediment (Art 14(5)-(6), Annex V): a case officer either
 clarifies — the provider's clock for the impeded items starts again from the answer's receipt —
 or withdraws the order. In one transaction the answer is signed with the authority's key, stored,
-queued in the outbox for the provider's order endpoint (`…/answers`), the order's state moved
+queued in the outbox for the provider's order endpoint (`…/answers`) and copied to the EU Centre
+(its `/v1/orders/answers`) as the order was, the order's state moved
 (`clarified` or `withdrawn`) and the act audited. Only an order whose newest execution report
 names an impediment awaits an answer."""
 
@@ -15,6 +16,7 @@ from tutela.audit.log import Subject, record
 from tutela.auth.actors import acting_account
 from tutela.auth.roles import Permission
 from tutela.authority.answer_models import ImpedimentAnswer
+from tutela.authority.issuing import COPY_PREFIX
 from tutela.authority.models import IssuedOrder, OrderedProvider
 from tutela.clock import Clock, SystemClock
 from tutela.db.database import Database
@@ -31,7 +33,7 @@ from tutela.orders.answer_documents import (
     check_clarification,
 )
 from tutela.orders.states import IssuedState, ItemState, OrderKind
-from tutela.orders.transport import ORDERS, signed_payload
+from tutela.orders.transport import ORDERS, ORDERS_PATH, signed_payload
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +65,12 @@ def answer_impediment(
     key: SigningKey,
     *,
     clarification: str | None = None,
+    centre_url: str | None = None,
     clock: Clock | None = None,
 ) -> AnswerView:
     """Sign and queue the answer to the impediments of `order` (its number or id); `by` is a case
-    officer's account, `answer` `clarification` or `withdrawn`."""
+    officer's account, `answer` `clarification` or `withdrawn`. With `centre_url` (the issuer's),
+    the answer is copied to the EU Centre as the order was."""
     kind = answer_kind_of(answer)
     text = check_clarification(kind, clarification)
     now = (clock or SystemClock()).now()
@@ -122,13 +126,23 @@ def answer_impediment(
         provider = session.get_one(OrderedProvider, row.provider_id)
         url = answers_url(provider.order_url)
         enqueue(session, ORDERS, ANSWER_KIND, signed_payload(url, signed), document.key, now)
+        if centre_url is not None:
+            copy_url = answers_url(centre_url.rstrip("/") + ORDERS_PATH)
+            copy = signed_payload(copy_url, signed)
+            enqueue(session, ORDERS, ANSWER_KIND, copy, COPY_PREFIX + document.key, now)
         row.state = IssuedState.WITHDRAWN if kind == AnswerKind.WITHDRAWN else IssuedState.CLARIFIED
         record(
             session,
             account.actor,
             "order_impediment_answer",
             Subject("order", str(row.id)),
-            {"order_id": row.order_ref, "answer": kind.value, "number": number, "items": impeded},
+            {
+                "order_id": row.order_ref,
+                "answer": kind.value,
+                "number": number,
+                "items": impeded,
+                "copied_to_centre": centre_url is not None,
+            },
             now=now,
         )
         return AnswerView(row.id, row.order_ref, number, kind.value, row.state, impeded)

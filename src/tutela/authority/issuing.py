@@ -6,9 +6,10 @@ key its deliveries carry."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, TypedDict
 
 from sqlalchemy.orm import Session
 
@@ -94,17 +95,91 @@ def issue_removal_order(
     clock: Clock | None = None,
 ) -> IssuedView:
     """Sign and queue one removal order; `by` is a case officer's account."""
-    reasons, legal_basis, redress = reasons.strip(), legal_basis.strip(), redress.strip()
-    for label, text in (("reasons", reasons), ("legal basis", legal_basis), ("redress", redress)):
-        if not text or len(text) > TEXT_MAX:
-            raise InvalidInput(f"the {label} is 1 to {TEXT_MAX} characters (Annex IV)")
+    reasons, legal_basis, redress = checked_texts(
+        {"reasons": reasons, "legal basis": legal_basis, "redress": redress}, "Annex IV"
+    )
     items = ordered_items(item_refs)
     weeks = check_non_disclosure(non_disclosure_weeks)
+
+    def draft(target: OrderedProvider, header: OrderHeader) -> RemovalOrder:
+        return RemovalOrder(
+            **header,
+            items=items,
+            reasons=reasons,
+            legal_basis=legal_basis,
+            redress=redress,
+            non_disclosure_weeks=weeks,
+        )
+
     now = (clock or SystemClock()).now()
+    return issue_order(
+        database,
+        by,
+        provider,
+        (OrderKind.REMOVAL, REMOVAL_KIND),
+        draft,
+        len(items),
+        issuer,
+        key,
+        now,
+    )
+
+
+class OrderHeader(TypedDict):
+    """What every order states first (Annex IV, Art 7-8, Art 16-18): its id and issue, who issues
+    it, and to whom."""
+
+    order_id: str
+    issued_at: datetime
+    authority_name: str
+    authority_contact: str
+    authority_country: str
+    authority_url: str
+    provider_name: str
+    provider_legal_representative: str
+
+
+class Draft(Protocol):
+    """An order of any kind, before it is signed."""
+
+    @property
+    def order_id(self) -> str: ...
+
+    def document(self) -> dict[str, Any]: ...
+
+
+def checked_texts(texts: dict[str, str], law: str = "") -> list[str]:
+    """The order's free texts, stripped, each 1 to TEXT_MAX characters (`law`: where the refusal
+    says the field comes from)."""
+    where = f" ({law})" if law else ""
+    checked = []
+    for label, text in texts.items():
+        text = text.strip()
+        if not text or len(text) > TEXT_MAX:
+            raise InvalidInput(f"the {label} is 1 to {TEXT_MAX} characters{where}")
+        checked.append(text)
+    return checked
+
+
+def issue_order(
+    database: Database,
+    by: str,
+    provider: str,
+    kinds: tuple[OrderKind, str],
+    draft: Callable[[OrderedProvider, OrderHeader], Draft],
+    count: int,
+    issuer: Issuer,
+    key: SigningKey,
+    now: datetime,
+) -> IssuedView:
+    """Issue one order of any kind (`kinds`: the order's and its message's) in one transaction:
+    the case officer's account checked, the provider looked up, the order drafted for it (the
+    draft may refuse it), signed, queued (`queue_order`) and audited; `count` is what it names."""
+    kind, message_kind = kinds
     with database.unit_of_work() as session:
         account = acting_account(session, by, Permission.ISSUE_ORDER)
         target = provider_named(session, provider)
-        order = RemovalOrder(
+        header = OrderHeader(
             order_id=str(uuid.uuid4()),
             issued_at=now,
             authority_name=issuer.name,
@@ -113,25 +188,21 @@ def issue_removal_order(
             authority_url=issuer.url,
             provider_name=target.name,
             provider_legal_representative=target.legal_representative,
-            items=items,
-            reasons=reasons,
-            legal_basis=legal_basis,
-            redress=redress,
-            non_disclosure_weeks=weeks,
         )
+        order = draft(target, header)
         row = queue_order(
             session,
             account.actor,
             target,
-            OrderKind.REMOVAL,
-            REMOVAL_KIND,
+            kind,
+            message_kind,
             order.order_id,
             order.document(),
             issuer,
             key,
             now,
         )
-        return IssuedView(row.id, order.order_id, target.name, row.state, len(items))
+        return IssuedView(row.id, order.order_id, target.name, row.state, count)
 
 
 def queue_order(

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -18,7 +19,7 @@ from tutela.auth.roles import Permission
 from tutela.authority.models import OrderedProvider
 from tutela.clock import Clock, SystemClock
 from tutela.db.database import Database
-from tutela.errors import Conflict, InvalidInput, NotFound
+from tutela.errors import Conflict, InvalidInput, NotFound, UnknownProvider
 from tutela.messaging.signing import key_id_of, load_public_key
 
 COUNTRY = re.compile(r"^[A-Z]{2}$")
@@ -96,6 +97,14 @@ def provider_named(session: Session, name: str) -> OrderedProvider:
     if row is None:
         raise NotFound(f"no provider named {name!r}; see `tutela authority provider add`")
     return row
+
+
+def provider_of(session: Session, key_id: str) -> tuple[OrderedProvider, Ed25519PublicKey]:
+    """The registered provider holding `key_id`, and its key; `UnknownProvider` otherwise."""
+    row = session.scalar(select(OrderedProvider).where(OrderedProvider.key_id == key_id))
+    if row is None:
+        raise UnknownProvider("no registered provider holds that key")
+    return row, load_public_key(row.public_key_pem)
 
 
 def _view(row: OrderedProvider) -> ProviderView:

@@ -15,13 +15,16 @@ from sqlalchemy.orm import Session
 
 from tutela.audit.log import Subject, record
 from tutela.authority.answer_models import ImpedimentAnswer, IssuedOrderReport
+from tutela.authority.impediments import impediments_of
 from tutela.authority.models import IssuedOrder, OrderedProvider
+from tutela.authority.providers import provider_of
 from tutela.db.database import Database
-from tutela.errors import Conflict, InvalidInput, NotFound, UnknownProvider
+from tutela.errors import Conflict, NotFound
 from tutela.messaging.canonical import parse_json
-from tutela.messaging.messages import open_message
+from tutela.messaging.messages import Message
 from tutela.messaging.outbox_models import OutboxMessage
-from tutela.messaging.signing import SigningWindow, load_public_key
+from tutela.messaging.signed_intake import Earlier, Received, SignedIntake
+from tutela.messaging.signing import SigningWindow
 from tutela.orders.answer_documents import AnswerKind
 from tutela.orders.documents import REPORT_KIND, read_execution_report, report_round
 from tutela.orders.states import IssuedState, ItemState
@@ -38,68 +41,94 @@ def receive_execution_report(
 ) -> tuple[dict[str, Any], bool]:
     """Verify and record one execution report; the answer, and whether it was new. A repeat of
     the report already recorded is answered as the first time, however late it comes."""
-    with database.unit_of_work() as session:
-        provider = session.scalar(select(OrderedProvider).where(OrderedProvider.key_id == key_id))
-        if provider is None:
-            raise UnknownProvider("no registered provider holds that key")
-        message = open_message(load_public_key(provider.public_key_pem), key_id, body, signature)
-        if message.kind != REPORT_KIND:
-            raise InvalidInput(f"expected an {REPORT_KIND}, not {message.kind!r}")
-        order_id, outcomes = read_execution_report(message.payload)
-        round_ = report_round(message.payload)
-        order = session.scalar(
-            select(IssuedOrder)
-            .where(IssuedOrder.order_ref == order_id, IssuedOrder.provider_id == provider.id)
-            .with_for_update()
+    return INTAKE.receive(database, key_id, body, signature, now, window)
+
+
+@dataclass(frozen=True, slots=True)
+class _Reported:
+    provider: OrderedProvider
+    order: IssuedOrder
+    round: int
+    outcomes: list[dict[str, Any]]
+
+
+def _find(
+    session: Session, provider: OrderedProvider, message: Message
+) -> tuple[_Reported, Earlier | None]:
+    order_id, outcomes = read_execution_report(message.payload)
+    round_ = report_round(message.payload)
+    order = session.scalar(
+        select(IssuedOrder)
+        .where(IssuedOrder.order_ref == order_id, IssuedOrder.provider_id == provider.id)
+        .with_for_update()
+    )
+    if order is None:
+        raise NotFound("no order of this authority to that provider has that id")
+    reported = _Reported(provider, order, round_, outcomes)
+    earlier = session.scalar(
+        select(IssuedOrderReport).where(
+            IssuedOrderReport.order_id == order.id, IssuedOrderReport.round == round_
         )
-        if order is None:
-            raise NotFound("no order of this authority to that provider has that id")
-        earlier = session.scalar(
-            select(IssuedOrderReport).where(
-                IssuedOrderReport.order_id == order.id, IssuedOrderReport.round == round_
-            )
+    )
+    if earlier is not None or (round_ == 0 and order.report_signature is not None):
+        signatures = (getattr(earlier, "signature", None), order.report_signature)
+        return reported, Earlier(signatures, lambda: _answer(order))
+    answers = session.scalar(
+        select(func.count())
+        .select_from(ImpedimentAnswer)
+        .where(
+            ImpedimentAnswer.order_id == order.id,
+            ImpedimentAnswer.kind == AnswerKind.CLARIFICATION,
         )
-        if earlier is not None or (round_ == 0 and order.report_signature is not None):
-            if signature in (getattr(earlier, "signature", None), order.report_signature):
-                return _answer(order), False
-            raise Conflict("the order's execution report of that round is already recorded")
-        answers = session.scalar(
-            select(func.count())
-            .select_from(ImpedimentAnswer)
-            .where(
-                ImpedimentAnswer.order_id == order.id,
-                ImpedimentAnswer.kind == AnswerKind.CLARIFICATION,
-            )
+    )
+    if round_ != (answers or 0) or order.state == IssuedState.WITHDRAWN:
+        raise Conflict(
+            f"no execution report of round {round_} is awaited: the order is {order.state}"
         )
-        if round_ != (answers or 0) or order.state == IssuedState.WITHDRAWN:
-            raise Conflict(
-                f"no execution report of round {round_} is awaited: the order is {order.state}"
-            )
-        window.check(message.signed_at, now)
-        impeded = any(entry["outcome"] == ItemState.IMPEDED for entry in outcomes)
-        order.state = IssuedState.IMPEDED if impeded else IssuedState.EXECUTED
-        order.report_body = body.decode("utf-8")
-        order.report_signature = signature
-        order.report_received_at = now
-        order.outcomes = outcomes
-        session.add(
-            IssuedOrderReport(
-                order_id=order.id,
-                round=round_,
-                body=order.report_body,
-                signature=signature,
-                received_at=now,
-            )
+    return reported, None
+
+
+def _take(session: Session, reported: _Reported, received: Received) -> dict[str, Any]:
+    order, outcomes, now = reported.order, reported.outcomes, received.now
+    impeded = any(entry["outcome"] == ItemState.IMPEDED for entry in outcomes)
+    order.state = IssuedState.IMPEDED if impeded else IssuedState.EXECUTED
+    order.report_body = received.text
+    order.report_signature = received.signature
+    order.report_received_at = now
+    order.outcomes = outcomes
+    session.add(
+        IssuedOrderReport(
+            order_id=order.id,
+            round=reported.round,
+            body=order.report_body,
+            signature=received.signature,
+            received_at=now,
         )
-        record(
-            session,
-            f"provider:{provider.name}"[:128],
-            "order_report_received",
-            Subject("order", str(order.id)),
-            {"order_id": order_id, "state": order.state, "items": len(outcomes), "round": round_},
-            now=now,
-        )
-        return _answer(order), True
+    )
+    record(
+        session,
+        f"provider:{reported.provider.name}"[:128],
+        "order_report_received",
+        Subject("order", str(order.id)),
+        {
+            "order_id": order.order_ref,
+            "state": order.state,
+            "items": len(outcomes),
+            "round": reported.round,
+        },
+        now=now,
+    )
+    return _answer(order)
+
+
+INTAKE = SignedIntake(
+    takes=f"{REPORT_KIND} documents",
+    kinds=frozenset({REPORT_KIND}),
+    conflict="the order's execution report of that round is already recorded",
+    sender=provider_of,
+    find=_find,
+    take=_take,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +145,8 @@ class OrderView:
     items: list[dict[str, Any]]
     report_received_at: datetime | None
     report_signature: str | None
+    # The impediments the provider filed, as they were filed (before the report names them).
+    impediments: tuple[dict[str, Any], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -132,6 +163,7 @@ class OrderView:
                 self.report_received_at.isoformat() if self.report_received_at else None
             ),
             "report_signature": self.report_signature,
+            "impediments": list(self.impediments),
         }
 
 
@@ -179,6 +211,7 @@ def _view(session: Session, row: IssuedOrder) -> OrderView:
         items,
         row.report_received_at,
         row.report_signature,
+        tuple(filed.as_dict() for filed in impediments_of(session, row.id)),
     )
 
 

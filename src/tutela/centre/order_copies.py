@@ -1,7 +1,8 @@
 """The EU Centre's copies of orders (`POST /v1/orders` on the centre node): every order an
 authority issues is copied to the Centre, which keeps it, verified against the authority's
-registered key (`tutela authority-key add` on the centre's database). A repeated delivery is
-answered as the first was and stores nothing."""
+registered key (`tutela authority-key add` on the centre's database); and the copies of the
+authority's answers to impediments (a clarification, or the order withdrawn), kept by the order's
+id. A repeated delivery is answered as the first was and stores nothing."""
 
 from __future__ import annotations
 
@@ -9,22 +10,23 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from tutela.audit.log import Subject, record
-from tutela.centre.order_copy_models import CentreOrderCopy
+from tutela.centre.order_copy_models import CentreOrderAnswer, CentreOrderCopy
 from tutela.db.database import Database
-from tutela.errors import Conflict, InvalidInput
-from tutela.messaging.messages import open_message
+from tutela.errors import InvalidInput
+from tutela.messaging.messages import Message
+from tutela.messaging.signed_intake import Earlier, Received, SignedIntake, stored_as
 from tutela.messaging.signing import SigningWindow
-from tutela.orders.access_documents import ACCESS_KINDS, AccessOrder, read_access_order
-from tutela.orders.authority_keys import authority_of
-from tutela.orders.detection_documents import (
-    DETECTION_KIND,
-    DetectionOrder,
-    read_detection_order,
+from tutela.orders.answer_documents import (
+    ANSWER_KIND,
+    ImpedimentAnswerDocument,
+    read_impediment_answer,
 )
-from tutela.orders.documents import REMOVAL_KIND, RemovalOrder, read_removal_order
+from tutela.orders.authority_keys import authority_of
+from tutela.orders.models import AuthorityKey
+from tutela.orders.reading import ORDER_KINDS, ORDERS_TAKEN, read_order
 
 
 def receive_order_copy(
@@ -36,13 +38,57 @@ def receive_order_copy(
     window: SigningWindow,
 ) -> tuple[dict[str, Any], bool]:
     """Verify and keep one order's copy; the answer, and whether it was new."""
-    try:
-        return _receive(database, key_id, body, signature, now, window)
-    except IntegrityError:  # the same copy delivered twice at once
-        return _receive(database, key_id, body, signature, now, window)
+    return INTAKE.receive(database, key_id, body, signature, now, window)
 
 
-def _receive(
+def _find(
+    session: Session, authority: AuthorityKey, message: Message
+) -> tuple[AuthorityKey, Earlier | None]:
+    earlier = session.scalar(
+        select(CentreOrderCopy).where(
+            CentreOrderCopy.authority_id == authority.id,
+            CentreOrderCopy.order_ref == message.idempotency_key,
+        )
+    )
+    return authority, stored_as(earlier, _answer)
+
+
+def _take(session: Session, authority: AuthorityKey, received: Received) -> dict[str, Any]:
+    message, now = received.message, received.now
+    order = read_order(message)
+    row = CentreOrderCopy(
+        authority_id=authority.id,
+        order_ref=order.order_id,
+        kind=order.kind,
+        provider=order.provider_name,
+        body=received.text,
+        signature=received.signature,
+        received_at=now,
+    )
+    session.add(row)
+    session.flush()
+    record(
+        session,
+        f"authority:{authority.name}"[:128],
+        "order_copy_received",
+        Subject("order_copy", str(row.id)),
+        {"order_id": order.order_id, "provider": order.provider_name},
+        now=now,
+    )
+    return _answer(row)
+
+
+INTAKE = SignedIntake(
+    takes=ORDERS_TAKEN,
+    kinds=ORDER_KINDS,
+    conflict="another document was received under this order's id",
+    sender=authority_of,
+    find=_find,
+    take=_take,
+)
+
+
+def receive_answer_copy(
     database: Database,
     key_id: str,
     body: bytes,
@@ -50,53 +96,82 @@ def _receive(
     now: datetime,
     window: SigningWindow,
 ) -> tuple[dict[str, Any], bool]:
-    with database.unit_of_work() as session:
-        authority, public_key = authority_of(session, key_id)
-        message = open_message(public_key, key_id, body, signature)
-        if message.kind not in ACCESS_KINDS | {REMOVAL_KIND, DETECTION_KIND}:
-            raise InvalidInput(
-                "this endpoint takes removal, blocking, delisting and detection orders"
-            )
-        earlier = session.scalar(
-            select(CentreOrderCopy).where(
-                CentreOrderCopy.authority_id == authority.id,
-                CentreOrderCopy.order_ref == message.idempotency_key,
-            )
+    """Verify and keep the copy of an authority's answer to an impediment (`POST
+    /v1/orders/answers`), by its order's id; the answer, and whether it was new."""
+    return ANSWERS.receive(database, key_id, body, signature, now, window)
+
+
+def _find_answer(
+    session: Session, authority: AuthorityKey, message: Message
+) -> tuple[tuple[AuthorityKey, ImpedimentAnswerDocument], Earlier | None]:
+    answer = read_impediment_answer(message.payload)
+    if answer.key != message.idempotency_key:
+        raise InvalidInput("the answer's id differs from the signed message's")
+    earlier = session.scalar(
+        select(CentreOrderAnswer).where(
+            CentreOrderAnswer.authority_id == authority.id,
+            CentreOrderAnswer.answer_ref == answer.key,
         )
-        if earlier is not None:
-            if earlier.signature != signature:
-                raise Conflict("another document was received under this order's id")
-            return _answer(earlier), False
-        window.check(message.signed_at, now)
-        order: RemovalOrder | AccessOrder | DetectionOrder
-        if message.kind in ACCESS_KINDS:
-            order = read_access_order(message.kind, message.payload)
-        elif message.kind == DETECTION_KIND:
-            order = read_detection_order(message.payload)
-        else:
-            order = read_removal_order(message.payload)
-        if order.order_id != message.idempotency_key:
-            raise InvalidInput("the order's id differs from the signed message's")
-        row = CentreOrderCopy(
-            authority_id=authority.id,
-            order_ref=order.order_id,
-            kind=order.kind,
-            provider=order.provider_name,
-            body=body.decode("utf-8"),
-            signature=signature,
-            received_at=now,
+    )
+    return (authority, answer), stored_as(earlier, _answer_of_answer)
+
+
+def _take_answer(
+    session: Session, found: tuple[AuthorityKey, ImpedimentAnswerDocument], received: Received
+) -> dict[str, Any]:
+    authority, answer = found
+    row = CentreOrderAnswer(
+        authority_id=authority.id,
+        order_ref=answer.order_id,
+        answer_ref=answer.key,
+        number=answer.number,
+        kind=answer.kind.value,
+        body=received.text,
+        signature=received.signature,
+        received_at=received.now,
+    )
+    session.add(row)
+    session.flush()
+    record(
+        session,
+        f"authority:{authority.name}"[:128],
+        "order_answer_copy_received",
+        Subject("order_answer", str(row.id)),
+        {"order_id": answer.order_id, "answer": answer.kind.value, "number": answer.number},
+        now=received.now,
+    )
+    return _answer_of_answer(row)
+
+
+ANSWERS = SignedIntake(
+    takes=f"{ANSWER_KIND} documents",
+    kinds=frozenset({ANSWER_KIND}),
+    conflict="another answer was received under this answer's id",
+    sender=authority_of,
+    find=_find_answer,
+    take=_take_answer,
+)
+
+
+def order_answers(database: Database, order_ref: str) -> list[dict[str, Any]]:
+    """The copies of the answers to an order's impediments, oldest first."""
+    with database.reader() as session:
+        rows = session.scalars(
+            select(CentreOrderAnswer)
+            .where(CentreOrderAnswer.order_ref == order_ref)
+            .order_by(CentreOrderAnswer.number, CentreOrderAnswer.id)
         )
-        session.add(row)
-        session.flush()
-        record(
-            session,
-            f"authority:{authority.name}"[:128],
-            "order_copy_received",
-            Subject("order_copy", str(row.id)),
-            {"order_id": order.order_id, "provider": order.provider_name},
-            now=now,
-        )
-        return _answer(row), True
+        return [_answer_of_answer(row) for row in rows]
+
+
+def _answer_of_answer(row: CentreOrderAnswer) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "order_id": row.order_ref,
+        "answer": row.kind,
+        "number": row.number,
+        "received_at": row.received_at.isoformat(),
+    }
 
 
 def _answer(row: CentreOrderCopy) -> dict[str, Any]:

@@ -4,17 +4,13 @@ Centre's URL list by number and URL (`--entry 12=https://…`), in force until `
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
 
 from tutela.authority.access_issuing import issue_access_order
-from tutela.authority.issuing import DEFAULT_REDRESS, Issuer
-from tutela.authority.keys import load_authority_key
-from tutela.cli.app import load_settings, print_json
-from tutela.cli.authority import order_app
-from tutela.cli.db import opened_database
+from tutela.authority.issuing import DEFAULT_REDRESS
+from tutela.cli.authority import issue_and_show, order_app
 from tutela.orders.access_documents import end_of, entry_of
 from tutela.orders.states import OrderKind
 
@@ -74,12 +70,9 @@ def _issue(
     redress: str,
     json_lines: bool,
 ) -> None:
-    settings = load_settings()
-    issuer = Issuer.of(settings)
-    key = load_authority_key(settings)
     named = [entry_of(value) for value in entries]
-    with opened_database() as database:
-        view = issue_access_order(
+    issue_and_show(
+        lambda database, issuer, key: issue_access_order(
             database,
             by,
             provider,
@@ -91,11 +84,8 @@ def _issue(
             key,
             legal_basis=legal_basis,
             redress=redress,
-        )
-    if json_lines:
-        print_json({"id": view.id, "order_id": view.order_id, "provider": view.provider})
-    else:
-        sys.stdout.write(
-            f"{kind.value} order {view.id} ({view.order_id}) for {view.items} URL(s) queued "
-            f"for {view.provider}\n"
-        )
+        ),
+        json_lines,
+        kind.value,
+        "URL(s)",
+    )

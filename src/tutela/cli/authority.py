@@ -8,6 +8,7 @@ orders); the act is audited under it."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +18,7 @@ from tutela.authority.impediment_answers import answer_impediment
 from tutela.authority.issuing import (
     DEFAULT_LEGAL_BASIS,
     DEFAULT_REDRESS,
+    IssuedView,
     Issuer,
     issue_removal_order,
 )
@@ -27,8 +29,10 @@ from tutela.cli.app import app, load_settings, print_json
 from tutela.cli.audit import operator_actor
 from tutela.cli.db import opened_database
 from tutela.cli.key_files import ForceOption, PublicOutOption, generate_and_show
+from tutela.db.database import Database
 from tutela.errors import InvalidInput, Unreadable
 from tutela.logs import configure_logging
+from tutela.messaging.signing import SigningKey
 from tutela.nodes.authority import serve_authority
 from tutela.orders.answer_documents import AnswerKind
 from tutela.orders.authority_keys import add_authority_key, list_authority_keys
@@ -194,7 +198,14 @@ def order_answer_command(
     kind = AnswerKind.WITHDRAWN if withdraw else AnswerKind.CLARIFICATION
     with opened_database() as database:
         view = answer_impediment(
-            database, by, order, kind, issuer.name, key, clarification=clarification
+            database,
+            by,
+            order,
+            kind,
+            issuer.name,
+            key,
+            clarification=clarification,
+            centre_url=issuer.centre_url,
         )
     if json_lines:
         print_json(view.as_dict())
@@ -259,6 +270,28 @@ def authority_key_list_command(json_lines: JsonOption = False) -> None:
             print_json({"id": view.id, "name": view.name, "key_id": view.key_id})
         else:
             sys.stdout.write(f"{view.id:>4}  {view.key_id}  {view.name}\n")
+
+
+def issue_and_show(
+    issue: Callable[[Database, Issuer, SigningKey], IssuedView],
+    json_lines: bool,
+    kind: str,
+    unit: str,
+) -> None:
+    """Issue one order the way `issue` does, under the node's settings, key and database, and
+    say so: its ids (`--json`) or a line naming how many `unit`s it names."""
+    settings = load_settings()
+    issuer = Issuer.of(settings)
+    key = load_authority_key(settings)
+    with opened_database() as database:
+        view = issue(database, issuer, key)
+    if json_lines:
+        print_json({"id": view.id, "order_id": view.order_id, "provider": view.provider})
+    else:
+        sys.stdout.write(
+            f"{kind} order {view.id} ({view.order_id}) for {view.items} {unit} "
+            f"queued for {view.provider}\n"
+        )
 
 
 def _item_ref(value: str) -> tuple[str, str]:

@@ -5,17 +5,13 @@ safeguards the provider must apply."""
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
 
 from tutela.authority.detection_issuing import DEFAULT_LEGAL_BASIS, issue_detection_order
-from tutela.authority.issuing import DEFAULT_REDRESS, Issuer
-from tutela.authority.keys import load_authority_key
-from tutela.cli.app import load_settings, print_json
-from tutela.cli.authority import order_app
-from tutela.cli.db import opened_database
+from tutela.authority.issuing import DEFAULT_REDRESS
+from tutela.cli.authority import issue_and_show, order_app
 from tutela.orders.access_documents import end_of
 
 
@@ -52,11 +48,8 @@ def detect_command(
     json_lines: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """Sign a detection order and queue it for the provider, with its Centre copy."""
-    settings = load_settings()
-    issuer = Issuer.of(settings)
-    key = load_authority_key(settings)
-    with opened_database() as database:
-        view = issue_detection_order(
+    issue_and_show(
+        lambda database, issuer, key: issue_detection_order(
             database,
             by,
             provider,
@@ -71,11 +64,8 @@ def detect_command(
             starts_at=end_of(starts) if starts else None,
             legal_basis=legal_basis,
             redress=redress,
-        )
-    if json_lines:
-        print_json({"id": view.id, "order_id": view.order_id, "provider": view.provider})
-    else:
-        sys.stdout.write(
-            f"detection order {view.id} ({view.order_id}) for {view.items} service part(s) "
-            f"queued for {view.provider}\n"
-        )
+        ),
+        json_lines,
+        "detection",
+        "service part(s)",
+    )

@@ -15,9 +15,9 @@ from tutela.orders.documents import (
     REF_MAX,
     SCHEMA,
     TEXT_MAX,
-    _text,
-    _time,
     require_fields,
+    text_field,
+    time_field,
 )
 from tutela.orders.states import OrderKind
 
@@ -146,22 +146,22 @@ def read_access_order(message_kind: str, document: object) -> AccessOrder:
     items = document["items"]
     if not isinstance(items, list):
         raise InvalidInput("items is a list")
-    issued_at = _time(document.get("issued_at"), "issued_at")
+    issued_at = time_field(document.get("issued_at"), "issued_at")
     return AccessOrder(
-        order_id=_text(document, "order_id", REF_MAX),
+        order_id=text_field(document, "order_id", REF_MAX),
         kind=OrderKind(kind),
         issued_at=issued_at,
-        ends_at=check_duration(issued_at, _time(document.get("ends_at"), "ends_at")),
-        authority_name=_text(authority, "name", 256),
-        authority_contact=_text(authority, "contact", 256),
+        ends_at=check_duration(issued_at, time_field(document.get("ends_at"), "ends_at")),
+        authority_name=text_field(authority, "name", 256),
+        authority_contact=text_field(authority, "contact", 256),
         authority_country=str(authority.get("country") or "")[:2],
-        authority_url=_text(authority, "url", 512),
-        provider_name=_text(provider, "name", 256),
+        authority_url=text_field(authority, "url", 512),
+        provider_name=text_field(provider, "name", 256),
         provider_legal_representative=str(provider.get("legal_representative") or "")[:256],
         entries=listed_entries([_entry(entry, n) for n, entry in enumerate(items, start=1)]),
-        reasons=_text(document, "reasons", TEXT_MAX),
-        legal_basis=_text(document, "legal_basis", TEXT_MAX),
-        redress=_text(document, "redress", TEXT_MAX),
+        reasons=text_field(document, "reasons", TEXT_MAX),
+        legal_basis=text_field(document, "legal_basis", TEXT_MAX),
+        redress=text_field(document, "redress", TEXT_MAX),
     )
 
 

@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from tutela.errors import IncompleteOrder, InvalidInput
-from tutela.orders.documents import REF_MAX, TEXT_MAX, _text, _time
+from tutela.orders.documents import REF_MAX, TEXT_MAX, text_field, time_field
 
 ANSWER_KIND = "order.impediment_answer"
 ANSWER_SCHEMA = "tutela.impediment_answer/1"
@@ -107,10 +107,10 @@ def read_impediment_answer(document: object) -> ImpedimentAnswerDocument:
     if clarification is not None and not isinstance(clarification, str):
         raise InvalidInput("a clarification is text")
     return ImpedimentAnswerDocument(
-        order_id=_text(document, "order_id", REF_MAX),
+        order_id=text_field(document, "order_id", REF_MAX),
         number=number,
         kind=kind,
-        answered_at=_time(document["answered_at"], "answered_at"),
+        answered_at=time_field(document["answered_at"], "answered_at"),
         authority_name=str(document.get("authority") or "")[:256],
         items=tuple(items),
         clarification=check_clarification(kind, clarification),

@@ -16,7 +16,14 @@ from typing import Any
 
 from tutela.detection.kinds import SERVICE_MAX, DetectionKind
 from tutela.errors import IncompleteOrder, InvalidInput
-from tutela.orders.documents import REF_MAX, SCHEMA, TEXT_MAX, _text, _time, require_fields
+from tutela.orders.documents import (
+    REF_MAX,
+    SCHEMA,
+    TEXT_MAX,
+    require_fields,
+    text_field,
+    time_field,
+)
 from tutela.orders.states import OrderKind
 
 DETECTION_KIND = "order.detection"
@@ -174,26 +181,26 @@ def read_detection_order(document: object) -> DetectionOrder:
     order_kinds = detection_kinds([str(k) for k in kinds], "kinds")
     order_indicators = detection_kinds([str(k) for k in indicators], "indicators")
     check_indicators(order_kinds, order_indicators)
-    issued_at = _time(document.get("issued_at"), "issued_at")
-    starts_at = _time(document.get("starts_at"), "starts_at")
-    ends_at = _time(document.get("ends_at"), "ends_at")
+    issued_at = time_field(document.get("issued_at"), "issued_at")
+    starts_at = time_field(document.get("starts_at"), "starts_at")
+    ends_at = time_field(document.get("ends_at"), "ends_at")
     check_period(issued_at, starts_at, ends_at, order_kinds)
     return DetectionOrder(
-        order_id=_text(document, "order_id", REF_MAX),
+        order_id=text_field(document, "order_id", REF_MAX),
         issued_at=issued_at,
         starts_at=starts_at,
         ends_at=ends_at,
-        authority_name=_text(authority, "name", 256),
-        authority_contact=_text(authority, "contact", 256),
+        authority_name=text_field(authority, "name", 256),
+        authority_contact=text_field(authority, "contact", 256),
         authority_country=str(authority.get("country") or "")[:2],
-        authority_url=_text(authority, "url", 512),
-        provider_name=_text(provider, "name", 256),
+        authority_url=text_field(authority, "url", 512),
+        provider_name=text_field(provider, "name", 256),
         provider_legal_representative=str(provider.get("legal_representative") or "")[:256],
         services=service_parts([entry.get("service") for entry in items]),
         kinds=order_kinds,
         indicators=order_indicators,
-        safeguards=_text(document, "safeguards", TEXT_MAX),
-        reasons=_text(document, "reasons", TEXT_MAX),
-        legal_basis=_text(document, "legal_basis", TEXT_MAX),
-        redress=_text(document, "redress", TEXT_MAX),
+        safeguards=text_field(document, "safeguards", TEXT_MAX),
+        reasons=text_field(document, "reasons", TEXT_MAX),
+        legal_basis=text_field(document, "legal_basis", TEXT_MAX),
+        redress=text_field(document, "redress", TEXT_MAX),
     )

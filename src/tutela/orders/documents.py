@@ -157,18 +157,18 @@ def read_removal_order(document: object) -> RemovalOrder:
     if not isinstance(weeks, int) or isinstance(weeks, bool):
         raise InvalidInput("non_disclosure.weeks is a whole number")
     return RemovalOrder(
-        order_id=_text(document, "order_id", REF_MAX),
-        issued_at=_time(document.get("issued_at"), "issued_at"),
-        authority_name=_text(authority, "name", 256),
-        authority_contact=_text(authority, "contact", 256),
+        order_id=text_field(document, "order_id", REF_MAX),
+        issued_at=time_field(document.get("issued_at"), "issued_at"),
+        authority_name=text_field(authority, "name", 256),
+        authority_contact=text_field(authority, "contact", 256),
         authority_country=str(authority.get("country") or "")[:2],
-        authority_url=_text(authority, "url", 512),
-        provider_name=_text(provider, "name", 256),
+        authority_url=text_field(authority, "url", 512),
+        provider_name=text_field(provider, "name", 256),
         provider_legal_representative=str(provider.get("legal_representative") or "")[:256],
         items=tuple(_item(entry, index) for index, entry in enumerate(items, start=1)),
-        reasons=_text(document, "reasons", TEXT_MAX),
-        legal_basis=_text(document, "legal_basis", TEXT_MAX),
-        redress=_text(document, "redress", TEXT_MAX),
+        reasons=text_field(document, "reasons", TEXT_MAX),
+        legal_basis=text_field(document, "legal_basis", TEXT_MAX),
+        redress=text_field(document, "redress", TEXT_MAX),
         non_disclosure_weeks=check_non_disclosure(weeks),
         non_disclosure_renewed=bool(non_disclosure.get("renewed", False)),
     )
@@ -286,14 +286,16 @@ def _object(document: dict[str, Any], name: str) -> dict[str, Any]:
     return value
 
 
-def _text(document: dict[str, Any], name: str, limit: int) -> str:
+def text_field(document: dict[str, Any], name: str, limit: int) -> str:
+    """The text field `name` of a document, at most `limit` characters; `InvalidInput` otherwise."""
     value = document.get(name)
     if not isinstance(value, str) or len(value) > limit:
         raise InvalidInput(f"{name} is text of at most {limit} characters")
     return value
 
 
-def _time(value: object, name: str) -> datetime:
+def time_field(value: object, name: str) -> datetime:
+    """An ISO 8601 time with a time zone; `InvalidInput` otherwise."""
     try:
         parsed = datetime.fromisoformat(str(value))
     except ValueError:

@@ -25,8 +25,9 @@ from tutela.messaging.messages import sign_message
 from tutela.messaging.outbox import enqueue
 from tutela.messaging.signing import SigningKey
 from tutela.orders.documents import REPORT_KIND, ItemOutcome, execution_report, impediment_of
+from tutela.orders.impediment_notices import IMPEDIMENT_KIND, IMPEDIMENTS_PATH, ImpedimentNotice
 from tutela.orders.models import ReceivedOrder, ReceivedOrderItem
-from tutela.orders.states import SETTLED, ItemState, ReceivedState
+from tutela.orders.states import SETTLED, Impediment, ItemState, ReceivedState
 from tutela.orders.transport import ORDERS, REPORTS_PATH, signed_payload
 
 EXPLANATION_MAX = 5000
@@ -125,6 +126,7 @@ def file_impediment(
             {"item_id": item.item_id, "impediment": cause.value},
             now=now,
         )
+        _send_impediment(session, order, item, key, now)
         _report_if_settled(session, order, key, now)
         return _answer(order, item)
 
@@ -147,6 +149,28 @@ def _item_of(
     if order.state == ReceivedState.WITHDRAWN:
         raise Conflict("the authority withdrew this order")
     return order, item
+
+
+def _send_impediment(
+    session: Session, order: ReceivedOrder, item: ReceivedOrderItem, key: SigningKey, now: datetime
+) -> None:
+    """The impediment, signed, queued for the authority at once (it stops the item's clock;
+    the authority need not wait for the execution report to learn of it)."""
+    assert item.impediment is not None and item.explanation is not None
+    document = parse_json(order.body.encode("utf-8"))["payload"]
+    notice = ImpedimentNotice(
+        order_id=order.order_ref,
+        round=order.answers,
+        item_ref=item.ref,
+        provider_item_id=item.item_ref,
+        reason=Impediment(item.impediment),
+        explanation=item.explanation,
+        filed_at=now,
+        provider_name=str(document["provider"]["name"]),
+    )
+    signed = sign_message(key, IMPEDIMENT_KIND, notice.key, notice.document(), now)
+    url = str(document["authority"]["url"]).rstrip("/") + IMPEDIMENTS_PATH
+    enqueue(session, ORDERS, IMPEDIMENT_KIND, signed_payload(url, signed), notice.key, now)
 
 
 def _report_if_settled(

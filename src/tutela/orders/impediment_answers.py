@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tutela.audit.log import Subject, record
@@ -22,7 +22,8 @@ from tutela.db.database import Database
 from tutela.detection.webhooks import enqueue_platform_events
 from tutela.errors import Conflict, InvalidInput, NotFound
 from tutela.messaging.canonical import parse_json
-from tutela.messaging.messages import open_message
+from tutela.messaging.messages import Message
+from tutela.messaging.signed_intake import Earlier, Received, SignedIntake, stored_as
 from tutela.messaging.signing import SigningWindow
 from tutela.orders.answer_documents import (
     ANSWER_KIND,
@@ -33,7 +34,7 @@ from tutela.orders.answer_documents import (
 from tutela.orders.answer_models import ReceivedOrderAnswer
 from tutela.orders.authority_keys import authority_of
 from tutela.orders.documents import read_removal_order
-from tutela.orders.models import ReceivedOrder, ReceivedOrderItem
+from tutela.orders.models import AuthorityKey, ReceivedOrder, ReceivedOrderItem
 from tutela.orders.states import ItemState, ReceivedState
 
 EVENT = "order.removal_requested"
@@ -50,82 +51,91 @@ def receive_impediment_answer(
     database: Database, key_id: str, body: bytes, signature: str, now: datetime, rules: AnswerRules
 ) -> tuple[dict[str, Any], bool]:
     """Verify and take one answer; the receipt, and whether the answer is new."""
-    try:
-        return _receive(database, key_id, body, signature, now, rules)
-    except IntegrityError:
-        # The same answer delivered twice at once: the other delivery took it.
-        return _receive(database, key_id, body, signature, now, rules)
+    intake: SignedIntake[AuthorityKey, _Answering] = SignedIntake(
+        takes=f"{ANSWER_KIND} documents",
+        kinds=frozenset({ANSWER_KIND}),
+        conflict="another answer was received under this answer's id",
+        sender=authority_of,
+        find=partial(_find, deadline=rules.deadline),
+        take=partial(_take, deadline=rules.deadline),
+    )
+    return intake.receive(database, key_id, body, signature, now, rules.window)
 
 
-def _receive(
-    database: Database, key_id: str, body: bytes, signature: str, now: datetime, rules: AnswerRules
-) -> tuple[dict[str, Any], bool]:
-    with database.unit_of_work() as session:
-        authority, public_key = authority_of(session, key_id)
-        message = open_message(public_key, key_id, body, signature)
-        if message.kind != ANSWER_KIND:
-            raise InvalidInput(f"this endpoint takes {ANSWER_KIND} documents")
-        answer = read_impediment_answer(message.payload)
-        if answer.key != message.idempotency_key:
-            raise InvalidInput("the answer's id differs from the signed message's")
-        order = session.scalar(
-            select(ReceivedOrder)
-            .where(
-                ReceivedOrder.authority_id == authority.id,
-                ReceivedOrder.order_ref == answer.order_id,
-            )
-            .with_for_update()
+@dataclass(frozen=True, slots=True)
+class _Answering:
+    authority: AuthorityKey
+    order: ReceivedOrder
+    answer: ImpedimentAnswerDocument
+
+
+def _find(
+    session: Session, authority: AuthorityKey, message: Message, *, deadline: timedelta
+) -> tuple[_Answering, Earlier | None]:
+    answer = read_impediment_answer(message.payload)
+    if answer.key != message.idempotency_key:
+        raise InvalidInput("the answer's id differs from the signed message's")
+    order = session.scalar(
+        select(ReceivedOrder)
+        .where(
+            ReceivedOrder.authority_id == authority.id,
+            ReceivedOrder.order_ref == answer.order_id,
         )
-        if order is None:
-            raise NotFound("this provider holds no order of that authority with that id")
-        earlier = session.scalar(
-            select(ReceivedOrderAnswer).where(
-                ReceivedOrderAnswer.order_id == order.id,
-                ReceivedOrderAnswer.answer_ref == answer.key,
-            )
+        .with_for_update()
+    )
+    if order is None:
+        raise NotFound("this provider holds no order of that authority with that id")
+    earlier = session.scalar(
+        select(ReceivedOrderAnswer).where(
+            ReceivedOrderAnswer.order_id == order.id,
+            ReceivedOrderAnswer.answer_ref == answer.key,
         )
-        if earlier is not None:
-            if earlier.signature != signature:
-                raise Conflict("another answer was received under this answer's id")
-            return _receipt(order, earlier, rules.deadline), False
-        rules.window.check(message.signed_at, now)
-        if order.state != ReceivedState.IMPEDED:
-            raise Conflict(f"the order awaits no answer to an impediment: it is {order.state}")
-        if answer.number != order.answers + 1:
-            raise Conflict(
-                f"the order has taken {order.answers} answer(s); this is answer {answer.number}"
-            )
-        row = ReceivedOrderAnswer(
-            order_id=order.id,
-            answer_ref=answer.key,
-            kind=answer.kind.value,
-            clarification=answer.clarification,
-            body=body.decode("utf-8"),
-            signature=signature,
-            received_at=now,
+    )
+    replay = partial(_receipt, order, deadline=deadline)
+    return _Answering(authority, order, answer), stored_as(earlier, replay)
+
+
+def _take(
+    session: Session, found: _Answering, received: Received, *, deadline: timedelta
+) -> dict[str, Any]:
+    order, answer, now = found.order, found.answer, received.now
+    if order.state != ReceivedState.IMPEDED:
+        raise Conflict(f"the order awaits no answer to an impediment: it is {order.state}")
+    if answer.number != order.answers + 1:
+        raise Conflict(
+            f"the order has taken {order.answers} answer(s); this is answer {answer.number}"
         )
-        session.add(row)
-        order.answers = answer.number
-        if answer.kind == AnswerKind.WITHDRAWN:
-            order.state, order.completed_at = ReceivedState.WITHDRAWN, now
-            action = "order_withdrawn"
-        else:
-            _clock_again(session, order, answer, now, rules.deadline)
-            action = "order_clarified"
-        session.flush()
-        record(
-            session,
-            f"authority:{authority.name}"[:128],
-            action,
-            Subject("order", str(order.id)),
-            {
-                "order_id": order.order_ref,
-                "answer": answer.number,
-                "deadline_at": order.deadline_at.isoformat(),
-            },
-            now=now,
-        )
-        return _receipt(order, row, rules.deadline), True
+    row = ReceivedOrderAnswer(
+        order_id=order.id,
+        answer_ref=answer.key,
+        kind=answer.kind.value,
+        clarification=answer.clarification,
+        body=received.text,
+        signature=received.signature,
+        received_at=now,
+    )
+    session.add(row)
+    order.answers = answer.number
+    if answer.kind == AnswerKind.WITHDRAWN:
+        order.state, order.completed_at = ReceivedState.WITHDRAWN, now
+        action = "order_withdrawn"
+    else:
+        _clock_again(session, order, answer, now, deadline)
+        action = "order_clarified"
+    session.flush()
+    record(
+        session,
+        f"authority:{found.authority.name}"[:128],
+        action,
+        Subject("order", str(order.id)),
+        {
+            "order_id": order.order_ref,
+            "answer": answer.number,
+            "deadline_at": order.deadline_at.isoformat(),
+        },
+        now=now,
+    )
+    return _receipt(order, row, deadline=deadline)
 
 
 def _clock_again(
@@ -193,7 +203,7 @@ def _clock_again(
 
 
 def _receipt(
-    order: ReceivedOrder, answer: ReceivedOrderAnswer, deadline: timedelta
+    order: ReceivedOrder, answer: ReceivedOrderAnswer, *, deadline: timedelta
 ) -> dict[str, Any]:
     """The same for every delivery of the answer: a clarification's deadline runs from it."""
     clarified = answer.kind == AnswerKind.CLARIFICATION

@@ -11,26 +11,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tutela.audit.log import Subject, record
 from tutela.db.database import Database
 from tutela.detection.models import Item
 from tutela.detection.webhooks import enqueue_platform_events
-from tutela.errors import Conflict, InvalidInput, UnknownItem
-from tutela.messaging.messages import open_message
+from tutela.errors import InvalidInput, UnknownItem
+from tutela.messaging.messages import Message
+from tutela.messaging.signed_intake import Earlier, Received, SignedIntake, stored_as
 from tutela.messaging.signing import SigningWindow
 from tutela.orders.access_documents import ACCESS_KINDS
 from tutela.orders.access_receiving import access_answer, take_access_order
 from tutela.orders.authority_keys import authority_of
 from tutela.orders.detection_documents import DETECTION_KIND
 from tutela.orders.detection_receiving import detection_answer, take_detection_order
-from tutela.orders.documents import REMOVAL_KIND, OrderedItem, RemovalOrder, read_removal_order
-from tutela.orders.models import ReceivedOrder, ReceivedOrderItem
+from tutela.orders.documents import OrderedItem, RemovalOrder, read_removal_order
+from tutela.orders.models import AuthorityKey, ReceivedOrder, ReceivedOrderItem
+from tutela.orders.reading import ORDER_KINDS, ORDERS_TAKEN, check_order_id
 from tutela.orders.states import ItemState, OrderKind, ReceivedState
 
 EVENT = "order.removal_requested"
@@ -52,108 +54,114 @@ def receive_order(
     database: Database, key_id: str, body: bytes, signature: str, now: datetime, rules: OrderRules
 ) -> tuple[dict[str, Any], bool]:
     """Verify and take one removal order; the answer, and whether the order is new."""
-    try:
-        return _receive(database, key_id, body, signature, now, rules)
-    except IntegrityError:
-        # The same order delivered twice at once: the other delivery stored it; answer as it did.
-        return _receive(database, key_id, body, signature, now, rules)
+    return _intake(rules).receive(database, key_id, body, signature, now, rules.window)
 
 
-def _receive(
-    database: Database, key_id: str, body: bytes, signature: str, now: datetime, rules: OrderRules
-) -> tuple[dict[str, Any], bool]:
-    with database.unit_of_work() as session:
-        authority, public_key = authority_of(session, key_id)
-        message = open_message(public_key, key_id, body, signature)
-        if message.kind not in ACCESS_KINDS | {REMOVAL_KIND, DETECTION_KIND}:
-            raise InvalidInput(
-                "this endpoint takes removal, blocking, delisting and detection orders"
-            )
-        earlier = session.scalar(
-            select(ReceivedOrder).where(
-                ReceivedOrder.authority_id == authority.id,
-                ReceivedOrder.order_ref == message.idempotency_key,
-            )
+def _intake(rules: OrderRules) -> SignedIntake[AuthorityKey, AuthorityKey]:
+    return SignedIntake(
+        takes=ORDERS_TAKEN,
+        kinds=ORDER_KINDS,
+        conflict="another document was received under this order's id",
+        sender=authority_of,
+        find=_find,
+        take=partial(_take, rules=rules),
+    )
+
+
+def _find(
+    session: Session, authority: AuthorityKey, message: Message
+) -> tuple[AuthorityKey, Earlier | None]:
+    earlier = session.scalar(
+        select(ReceivedOrder).where(
+            ReceivedOrder.authority_id == authority.id,
+            ReceivedOrder.order_ref == message.idempotency_key,
         )
-        if earlier is not None:
-            if earlier.signature != signature:
-                raise Conflict("another document was received under this order's id")
-            return _answer(session, earlier), False
-        rules.window.check(message.signed_at, now)
-        if message.kind in ACCESS_KINDS:
-            taken = take_access_order(
-                session,
-                authority,
-                message,
-                body,
-                signature,
-                now,
-                now + rules.deadline,
-                rules.provider_name,
-            )
-            return access_answer(session, taken), True
-        if message.kind == DETECTION_KIND:
-            detection = take_detection_order(
-                session,
-                authority,
-                message,
-                body,
-                signature,
-                now,
-                rules.provider_name,
-                rules.services,
-            )
-            return detection_answer(session, detection), True
-        order = read_removal_order(message.payload)
-        if order.order_id != message.idempotency_key:
-            raise InvalidInput("the order's id differs from the signed message's")
-        if rules.provider_name and order.provider_name != rules.provider_name:
-            raise InvalidInput("the order is addressed to another provider")
-        items = _resolve(session, order.items)
-        row = ReceivedOrder(
-            authority_id=authority.id,
-            order_ref=order.order_id,
-            kind=order.kind,
-            state=ReceivedState.RECEIVED,
-            body=body.decode("utf-8"),
-            signature=signature,
-            signed_at=message.signed_at[:40],
-            received_at=now,
-            deadline_at=now + rules.deadline,
-            non_disclosure_until=order.non_disclosure_until(now),
-        )
-        session.add(row)
-        session.flush()
-        for ordered, item in items:
-            session.add(
-                ReceivedOrderItem(
-                    order_id=row.id,
-                    ref=ordered.ref,
-                    item_id=item.id,
-                    platform=item.platform,
-                    item_ref=item.item_id,
-                    state=ItemState.REQUESTED,
-                )
-            )
-        session.flush()
-        enqueue_platform_events(
+    )
+    return authority, stored_as(earlier, partial(_answer, session))
+
+
+def _take(
+    session: Session, authority: AuthorityKey, received: Received, *, rules: OrderRules
+) -> dict[str, Any]:
+    message, body, signature, now = (
+        received.message,
+        received.body,
+        received.signature,
+        received.now,
+    )
+    if message.kind in ACCESS_KINDS:
+        taken = take_access_order(
             session,
-            [(item.id, _webhook(row, order, ordered, item)) for ordered, item in items],
-            platforms={item.id: item.platform for _, item in items},
+            authority,
+            message,
+            body,
+            signature,
+            now,
+            now + rules.deadline,
+            rules.provider_name,
         )
-        record(
+        return access_answer(session, taken)
+    if message.kind == DETECTION_KIND:
+        detection = take_detection_order(
             session,
-            f"authority:{authority.name}"[:128],
-            "order_received",
-            Subject("order", str(row.id)),
-            {
-                "order_id": order.order_id,
-                "items": len(items),
-                "deadline_at": row.deadline_at.isoformat(),
-            },
-            now=now,
+            authority,
+            message,
+            body,
+            signature,
+            now,
+            rules.provider_name,
+            rules.services,
         )
-        return _answer(session, row), True
+        return detection_answer(session, detection)
+    order = read_removal_order(message.payload)
+    check_order_id(order.order_id, message)
+    if rules.provider_name and order.provider_name != rules.provider_name:
+        raise InvalidInput("the order is addressed to another provider")
+    items = _resolve(session, order.items)
+    row = ReceivedOrder(
+        authority_id=authority.id,
+        order_ref=order.order_id,
+        kind=order.kind,
+        state=ReceivedState.RECEIVED,
+        body=received.text,
+        signature=signature,
+        signed_at=message.signed_at[:40],
+        received_at=now,
+        deadline_at=now + rules.deadline,
+        non_disclosure_until=order.non_disclosure_until(now),
+    )
+    session.add(row)
+    session.flush()
+    for ordered, item in items:
+        session.add(
+            ReceivedOrderItem(
+                order_id=row.id,
+                ref=ordered.ref,
+                item_id=item.id,
+                platform=item.platform,
+                item_ref=item.item_id,
+                state=ItemState.REQUESTED,
+            )
+        )
+    session.flush()
+    enqueue_platform_events(
+        session,
+        [(item.id, _webhook(row, order, ordered, item)) for ordered, item in items],
+        platforms={item.id: item.platform for _, item in items},
+    )
+    record(
+        session,
+        f"authority:{authority.name}"[:128],
+        "order_received",
+        Subject("order", str(row.id)),
+        {
+            "order_id": order.order_id,
+            "items": len(items),
+            "deadline_at": row.deadline_at.isoformat(),
+        },
+        now=now,
+    )
+    return _answer(session, row)
 
 
 def _resolve(session: Session, ordered: tuple[OrderedItem, ...]) -> list[tuple[OrderedItem, Item]]:

@@ -7,7 +7,6 @@ and the public key to check it with.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,15 +17,8 @@ from sqlalchemy.orm import Session
 from tutela.audit.log import Action, Subject, record, user_actor
 from tutela.clock import Clock
 from tutela.db.database import Database
-from tutela.errors import InvalidInput, InvalidSignature
-from tutela.messaging.canonical import canonical_json, parse_json
-from tutela.messaging.signing import (
-    SigningKey,
-    key_id_of,
-    load_public_key,
-    sign_report,
-    verify_signature,
-)
+from tutela.messaging.signed_files import signed_file, verify_signed_file
+from tutela.messaging.signing import SigningKey, sign_report
 from tutela.reporting.fields import ProviderIdentity
 from tutela.risk.models import RiskChange
 from tutela.risk.policy import RiskPolicy
@@ -72,14 +64,7 @@ def export_report(
             {"document": DOCUMENT_TYPE, "key_id": key.key_id, "signed_at": signed.signed_at},
             now=now,
         )
-    envelope = {
-        "format": FORMAT,
-        "document": json.loads(signed.body),
-        "signature": signed.signature,
-        "key_id": signed.key_id,
-        "public_key": key.public_key_pem(),
-    }
-    data = json.dumps(envelope, indent=2, ensure_ascii=False).encode("utf-8") + b"\n"
+    data = signed_file(FORMAT, signed, key)
     return ExportedReport(report.service, report.version, data)
 
 
@@ -146,17 +131,4 @@ def check_exportable(database: Database, service: str | None) -> None:
 def verify_exported(data: bytes, public_key_pem: str | None = None) -> dict[str, Any]:
     """The document of an exported report, if its signature verifies against `public_key_pem`
     (the provider's registered key; the key in the file when None) and names that key."""
-    envelope = parse_json(data)
-    if not isinstance(envelope, dict) or envelope.get("format") != FORMAT:
-        raise InvalidInput(f"not a {FORMAT} file")
-    document, signature = envelope.get("document"), envelope.get("signature")
-    if not isinstance(document, dict) or not isinstance(signature, str):
-        raise InvalidInput("the file lacks its document or signature")
-    pem = public_key_pem or envelope.get("public_key")
-    if not isinstance(pem, str):
-        raise InvalidInput("the file names no public key")
-    public_key = load_public_key(pem)
-    if document.get("key_id") != key_id_of(public_key):
-        raise InvalidSignature("the report was signed with another key")
-    verify_signature(public_key, canonical_json(document), signature)
-    return document
+    return verify_signed_file(data, FORMAT, public_key_pem, signed_as="report")

@@ -24,6 +24,7 @@ from tutela.auth.roles import Role
 from tutela.authority.access_issuing import issue_access_order
 from tutela.authority.detection_issuing import issue_detection_order
 from tutela.authority.impediment_answers import answer_impediment, answers_of
+from tutela.authority.impediments import filed_impediments
 from tutela.authority.issuing import DEFAULT_REDRESS, IssuedView, Issuer, issue_removal_order
 from tutela.authority.keys import load_authority_key
 from tutela.authority.models import OrderedProvider
@@ -172,12 +173,14 @@ async def order_page(order_id: int, viewer: ReaderDep) -> Response:
     order, report = await run_in_threadpool(view)
     officer = Role.CASE_OFFICER in viewer.user.roles
     answers = await run_in_threadpool(answers_of, viewer.services.database, order_id)
+    impediments = await run_in_threadpool(filed_impediments, viewer.services.database, order_id)
     return page(
         "authority_order.html",
         viewer,
         order=order,
         report=report,
         answers=answers,
+        impediments=impediments,
         officer=officer,
         queue_url=ORDERS,
     )
@@ -195,14 +198,16 @@ async def answer_order(
     settings = viewer.services.settings
 
     def act() -> None:
+        issuer = Issuer.of(settings)
         answer_impediment(
             viewer.services.database,
             viewer.user.name,
             str(order_id),
             answer,
-            Issuer.of(settings).name,
+            issuer.name,
             load_authority_key(settings),
             clarification=clarification,
+            centre_url=issuer.centre_url,
         )
 
     await run_in_threadpool(act)
