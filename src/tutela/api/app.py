@@ -19,7 +19,7 @@ from tutela.api.metrics import NodeMetrics
 from tutela.api.middleware import BodyLimit, RequestMetrics, harden
 from tutela.api.problems import install_problem_handlers
 from tutela.auth.api_keys import ApiKeyCache
-from tutela.clock import Clock
+from tutela.clock import Clock, SystemClock
 from tutela.db.database import Database, open_database
 from tutela.detection.bases import DetectionGate
 from tutela.detection.hashing_service import HashingService
@@ -37,7 +37,8 @@ def create_app(
     clock: Clock | None = None,
 ) -> FastAPI:
     """A provider node app. Resources passed in are the caller's to close; the rest are its own.
-    `clock` is the time detection orders and voluntary bases are in force by (tests move it).
+    `clock` is the time detection orders and voluntary bases are in force by, and the time the
+    order routes take as a receipt's (tests move it).
 
     `hash_workers` isolated processes hash the uploads of `/v1/hash`, `/v1/match` and, while
     they keep up, `/v1/items` (see tutela.api.intake); never this process itself.
@@ -47,6 +48,7 @@ def create_app(
     matcher = matcher or Matcher(database)
     metrics = NodeMetrics(database)
     master_key = sealing_key(settings)
+    node_clock = clock or SystemClock()
 
     @asynccontextmanager
     async def services(app: FastAPI) -> AsyncIterator[None]:
@@ -67,7 +69,7 @@ def create_app(
             )
             keys = ApiKeyCache(database)
             app.state.services = Services(
-                settings, database, matcher, hashing_service, metrics, intake, keys
+                settings, database, matcher, hashing_service, metrics, intake, keys, node_clock
             )
             async with running(refresher):
                 yield
