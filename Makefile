@@ -2,7 +2,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install tools browser run test test-all check lint
+.PHONY: install tools browser bench-tools run test test-all check lint
 
 install: $(VENV)/.installed
 
@@ -19,6 +19,14 @@ tools:
 # The browser the console's tests drive: Debian's chromium (the machine runs as root).
 browser: tools
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
+# Peers the benches measure against that are not wheels: Meta's reference vpdq (bench/video.py),
+# an sdist built against Debian's FFmpeg development packages. Tutela itself never needs it.
+FFMPEG_DEV := libavcodec-dev libavformat-dev libavdevice-dev libavfilter-dev libavutil-dev \
+  libswscale-dev libswresample-dev pkg-config
+bench-tools: install
+	dpkg -s $(FFMPEG_DEV) >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq $(FFMPEG_DEV))
+	$(BIN)/python -c "import vpdq" 2>/dev/null || $(BIN)/pip install --quiet vpdq
 
 # The provider node on the embedded default (SQLite in ./tutela-data): the HTTP API on
 # http://127.0.0.1:8000 (docs at /docs) and a detection worker. Ctrl-C stops it.

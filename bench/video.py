@@ -14,8 +14,7 @@ second; the reference with one hashing thread. Also checked: both sample the sam
 per-frame PDQ distance between them (fast mode; exact mode decodes the very same frames).
 
 The reference is an sdist that builds against Debian's FFmpeg development packages (bench only):
-  apt-get install libavcodec-dev libavformat-dev libavdevice-dev libavfilter-dev \\
-      libswscale-dev libswresample-dev pkg-config && .venv/bin/pip install vpdq
+`make bench-tools` installs both.
 Without it, the peer is the reference's own loop (vpdq's filehasher.cpp) written with PyAV and
 pdqhash, the same FFmpeg and the same C++ PDQ: decode every frame, convert each sampled frame to
 full-size RGB24 with swscale, PDQ it. Its lines say `peer (PyAV+pdqhash, vpdq's loop)`.
