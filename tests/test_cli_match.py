@@ -153,3 +153,25 @@ def test_a_rotated_copy_of_a_banked_image_matches_with_its_variant(
     (match,) = line["matches"]
     assert match["bank"] == "known" and match["signal_type"] == "pdq"
     assert match["variant"] != "original" and match["distance"] <= 31
+
+
+def test_a_file_that_is_no_usable_media_fails_with_its_error_and_its_exact_hashes_still_match(
+    cli_env: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    known = tmp_path / "known.mp4"
+    known.write_bytes(b"plain text, not a video")
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    run(capsys, "bank", "create", "known")
+    listing = tmp_path / "known.txt"
+    listing.write_text(hash_file(str(known)).md5 + "\n")
+    run(capsys, "bank", "import", "known", str(listing), "--signal-type", "md5")
+    code, out, _ = run(capsys, "match", str(known), str(empty), "--json", "-j", "1")
+    assert code == 1
+    by_query = {Path(line["query"]).name: line for line in lines(out)}
+    assert by_query["known.mp4"]["error"]["code"] == "unsupported_format"
+    assert [m["signal_type"] for m in by_query["known.mp4"]["matches"]] == ["md5"]
+    assert by_query["empty.png"]["error"]["code"] == "empty"
+    assert by_query["empty.png"]["matches"] == []
+    code, out, _ = run(capsys, "match", str(empty), "-j", "1")
+    assert code == 1 and out.splitlines()[1].startswith("error: empty")

@@ -162,6 +162,18 @@ def test_listed_urls_are_items_by_their_url(tmp_path: Path) -> None:
     assert "tutela/test" not in repr(store_config("http://store"))  # the secret stays out of logs
 
 
+def test_a_presigned_urls_signature_and_credentials_stay_out_of_its_item_id() -> None:
+    signed = "https://files.example/a.jpg?X-Amz-Signature=cafe&X-Amz-Credential=AKIDEXAMPLE"
+    other = "https://files.example/a.jpg?X-Amz-Signature=beef&X-Amz-Credential=AKIDEXAMPLE"
+    key = look_at(signed).key
+    assert key.startswith("scan:https://files.example/a.jpg#")
+    assert "cafe" not in key and "AKIDEXAMPLE" not in key
+    assert look_at(other).key != key and look_at(signed).key == key
+    with_user = look_at("https://user:secret@files.example:8443/a.jpg").key
+    assert with_user.startswith("scan:https://files.example:8443/a.jpg#")
+    assert "secret" not in with_user and "user" not in with_user
+
+
 @pytest.fixture
 def servers() -> Iterator[tuple[str, str, dict[str, bytes]]]:
     copy = edited_copy(drawn_image(0), "resize")

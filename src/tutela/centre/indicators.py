@@ -19,6 +19,7 @@ from tutela.centre.models import CentreIndicator, CentreReport, CentreReportHash
 from tutela.centre.triage import UNFOUNDED
 from tutela.errors import Conflict, InvalidInput, NotFound
 from tutela.indicators.variants import Variants, as_json, check_variants
+from tutela.signals.base import hamming_hex
 from tutela.signals.pdq import PdqSignal
 
 ADD, REMOVE = "add", "remove"
@@ -169,15 +170,11 @@ def _variants_by_report_pdq(
     threshold); InvalidInput for an image that is none of the report's."""
     out: dict[str, Variants] = {}
     for image_pdq, variants in (by_image or {}).items():
-        near = sorted((_hamming(image_pdq, value), value) for value in report_pdqs)
+        near = sorted((hamming_hex(image_pdq, value), value) for value in report_pdqs)
         if not near or near[0][0] > PdqSignal.default_threshold:
             raise InvalidInput(f"the image given is not one whose PDQ report {report_id} carries")
         out[near[0][1]] = check_variants(variants)
     return out
-
-
-def _hamming(a: str, b: str) -> int:
-    return (int(a, 16) ^ int(b, 16)).bit_count()
 
 
 def _lock_feed(session: Session) -> None:

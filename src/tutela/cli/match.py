@@ -157,8 +157,11 @@ def _match_files(
                 found = _match_signals(matcher, result, review, margin)
                 if found is None:
                     confirm.append(path)
-                else:
-                    _emit(path, found, json_lines)
+                    continue
+                # Bytes that are no usable media still have exact hashes, matched all the same;
+                # the line carries the error and the command fails, as `tutela hash` does.
+                _emit(path, found, json_lines, result.error)
+                failed += result.error is not None
     return failed
 
 
@@ -198,11 +201,18 @@ def _match_signals(
     return results
 
 
-def _emit(query: str, results: list[MatchResult], json_lines: bool) -> None:
+def _emit(
+    query: str, results: list[MatchResult], json_lines: bool, error: TutelaError | None = None
+) -> None:
     if json_lines:
-        print_json({"query": query, "matches": [result.as_dict() for result in results]})
+        line: dict[str, Any] = {"query": query, "matches": [r.as_dict() for r in results]}
+        if error is not None:
+            line["error"] = error.as_dict()
+        print_json(line)
         return
-    if not results:
+    if error is not None:
+        _emit_error(query, error, json_lines)
+    elif not results:
         sys.stdout.write(f"{'-':<24} {'-':>10} {'-':<6} {'-':>4}  {query}\n")
     for result in results:
         sys.stdout.write(

@@ -4,7 +4,9 @@ S3-compatible storage) and the files they name, each with the item id it is scan
 A local file's item id is `tutela.detection.backlog.scan_key` (its absolute path, size and
 modification time), whether the local cores or a Ray cluster scan it, so a file scanned one way is
 skipped by the other. A listed URL (http(s):// or s3://bucket/key) is the item `scan:URL`: a re-run
-skips it however its content changed. An object under an s3:// prefix is `scan:s3://bucket/key:
+skips it however its content changed; a URL's query and user information (a presigned URL's
+signature, a token) never enter the id: they are replaced by a digest of the whole URL
+(`url_key`). An object under an s3:// prefix is `scan:s3://bucket/key:
 size:etag`: a changed object is a new item. A line naming a file that cannot be read (gone, not
 allowed, another URL scheme) is still an item, with an error verdict: its id is the path alone, so
 a re-run skips it as well; a URL is read only when it is hashed (tutela.detection.source_files).
@@ -12,6 +14,7 @@ a re-run skips it as well; a URL is read only when it is hashed (tutela.detectio
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -57,7 +60,7 @@ def look_at(line: str, cwd: str | None = None) -> ListedFile:
     `cwd` (the scanning command's directory, not a Ray worker's), by default this process's. A URL
     to fetch is not looked at here: its size is not known (-1)."""
     if is_url(line):
-        return ListedFile(line, f"scan:{line}", -1)
+        return ListedFile(line, url_key(line), -1)
     try:
         path = os.path.join(cwd or os.getcwd(), path_of(line))
     except TutelaError as error:
@@ -71,6 +74,20 @@ def look_at(line: str, cwd: str | None = None) -> ListedFile:
         unreadable = Unreadable(f"cannot read the file: {error.strerror or 'error'}")
         return ListedFile(path, f"scan:{os.path.abspath(path)}", error=unreadable.as_dict())
     return ListedFile(path, key, size)
+
+
+def url_key(url: str) -> str:
+    """The item id of a listed URL: `scan:URL`, but a URL with a query or user information (which
+    may carry a signature or a token) is kept only up to its path, followed by `#` and a digest of
+    the whole URL, so that the id still tells apart two URLs that differ only there."""
+    parts = urlsplit(url)
+    if not parts.query and "@" not in parts.netloc:
+        return f"scan:{url}"
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    digest = hashlib.sha256(url.encode()).hexdigest()[:32]
+    return f"scan:{parts.scheme}://{host}{parts.path}#{digest}"
 
 
 def walk(directory: Path) -> Iterator[str]:

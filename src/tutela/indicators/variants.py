@@ -3,7 +3,8 @@ of the image it was made from, tutela.signals.crops), so that crops of that imag
 
 They are written in the transaction that writes the indicator (or, for one already banked, with
 an `update` change row), so a matcher that follows the change finds them; they travel with the
-indicator in exports (`variants` in CSV and JSON Lines) and in the centre's feed. Each variant is
+indicator in JSON Lines exports (`variants`; CSV and HMA exports leave them out) and in the
+centre's feed. Each variant is
 one more code in the PDQ index, under the indicator's id: every one counts in the false-match
 budget, which is why a set is small (MAX_VARIANTS).
 """
@@ -23,7 +24,7 @@ from tutela.indicators.models import Bank, Indicator
 from tutela.indicators.variant_models import IndicatorVariants
 from tutela.signals.pdq import PdqSignal
 
-# At most this many variants per indicator (the standard crops are 10).
+# At most this many variants per indicator (the standard crops are 14).
 MAX_VARIANTS = 16
 # Short enough that a match's variant (the query's, "/", the indicator's) fits 32 characters.
 _NAME = re.compile(r"^[a-z0-9][a-z0-9+-]{0,11}$")

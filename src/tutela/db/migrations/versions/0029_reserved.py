@@ -1,7 +1,8 @@
 """Impediments and answers travel when they happen (issue 14): the authority's table of the
 impediments a provider files, each a signed message received when it is filed, and the centre's
 table of the authority's answers to impediments (a clarification, or the order withdrawn),
-copied to it as orders are.
+copied to it as orders are. (The revision id is historical: it was reserved before its content
+was known.)
 
 Revision ID: 0029_reserved
 Revises: 0028_vault_streams
