@@ -50,7 +50,8 @@ COMMANDS: dict[str, CommandEntry] = {
     "safelist": CommandEntry(("policy",), "Known false positives, whose matches are suppressed."),
     "scan": CommandEntry(
         ("scan",),
-        "Match a backlog against every bank; files already decided are skipped on a re-run.",
+        "Match a backlog of images and videos against every bank; files already decided are "
+        "skipped on a re-run.",
     ),
     "serve": CommandEntry(
         ("serve",),

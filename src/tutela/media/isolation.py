@@ -74,6 +74,16 @@ def _keep_heap_between_tasks() -> None:
     mallopt(_M_TRIM_THRESHOLD, _KEEP_FREE_BYTES)
 
 
+def _address_space_bytes() -> int:
+    """This process's virtual memory size (what RLIMIT_AS counts); 0 where it cannot be read."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            pages = int(statm.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+    return pages * resource.getpagesize()
+
+
 def _worker_main(
     func: Callable[[T], R], conn: Connection, memory_bytes: int, preload: tuple[str, ...] = ()
 ) -> None:
@@ -148,8 +158,12 @@ class IsolatedPool(Generic[T, R]):
         # Workers are spawned (a fresh interpreter) unless the caller asks them forked and runs no
         # other thread (a thread holding a lock at the fork would leave it held in the worker for
         # ever); a fork spares a second interpreter start and multiprocessing's resource tracker.
+        # A forked worker also keeps the caller's address space, which counts against its memory
+        # cap: a caller that has grown large (a long-lived process with big libraries loaded)
+        # would leave its workers too little, so it spawns them too.
         alone = threading.active_count() == 1
-        forkable = fork and alone and "fork" in mp.get_all_start_methods()
+        small = _address_space_bytes() <= limits.worker_memory_bytes // 4
+        forkable = fork and alone and small and "fork" in mp.get_all_start_methods()
         self._context = mp.get_context("fork") if forkable else mp.get_context("spawn")
         self._workers: list[_Worker] = []
 
