@@ -8,8 +8,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -77,12 +79,19 @@ def settings(one_settings: Settings) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayCluster]:
+def cluster() -> Iterator[RayCluster]:
     """One cluster for both tests (starting one takes half a minute or more); the last test
     kills its second node."""
-    with RayCluster(tmp_path_factory.mktemp("ray")) as started:
-        started.add_node()
-        yield started
+    # Ray's sockets live under its temp dir, and a socket's path may not exceed 107 bytes: under
+    # pytest's own temp dirs (/tmp/pytest-of-root/pytest-NNN/popen-gwN/…) the second node's
+    # plasma store socket went over and `ray start --address` exited before joining.
+    temp_dir = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
+    try:
+        with RayCluster(temp_dir) as started:
+            started.add_node()
+            yield started
+    finally:
+        shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 def test_a_two_node_cluster_gives_exact_verdicts_once(

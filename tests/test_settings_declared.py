@@ -34,8 +34,9 @@ def test_every_numeric_setting_refuses_text_naming_its_variable() -> None:
     for setting in numeric:
         with pytest.raises(ConfigurationError, match=setting.env):
             Settings.from_env({setting.env: "twelve"})
+        # Below every setting's minimum (some take -1 to mean "off").
         with pytest.raises(ConfigurationError, match=setting.env):
-            Settings.from_env({setting.env: "-1"})
+            Settings.from_env({setting.env: "-2"})
 
 
 def test_values_are_parsed_as_declared() -> None:
