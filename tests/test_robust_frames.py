@@ -94,6 +94,22 @@ def test_the_picture_box_of_a_phone_screenshot_is_the_picture() -> None:
     assert abs((right - left) - width) <= 3 and abs((bottom - top) - width) <= 3  # square photo
 
 
+@pytest.mark.parametrize("seed", [1, 13, 25, 37])
+def test_a_desktop_screenshot_with_text_right_under_the_picture_yields_the_picture_alone(
+    seed: int,
+) -> None:
+    # A portrait picture fills the window to near its bottom: the largest boxes take in the
+    # strip of text under it; they were the two guesses (one line apart), never the picture.
+    image = edits.drawn_original(seed, (480, 640))
+    data = edits.screenshot(image, "desktop")
+    assert nearest(data, reference(image))[0] <= 31
+    grey = work_grey(decode_image(data, None).pixels)
+    boxes = picture_boxes(grey)
+    assert len(boxes) == 2
+    first, second = boxes
+    assert max(abs(a - b) for a, b in zip(first, second, strict=True)) > 2
+
+
 def test_a_picture_to_its_edges_gets_no_variant_and_a_framed_one_does() -> None:
     for _, image in pictures():
         grey = np.asarray(image.convert("L"))

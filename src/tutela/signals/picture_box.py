@@ -8,7 +8,8 @@ along most of the side's span. Candidate lines are the rows and columns with a l
 steps (projection profiles over a sliding window), plus the image's own borders; every rectangle
 of candidate lines whose four sides are edges along at least SIDE_COVERAGE of their length, and
 whose outside along each inner side is flat (frame, not more picture), is a picture box. The
-largest few (not the whole image) become query variants.
+largest few (not the whole image), each more than a line or two from a larger one, become query
+variants.
 """
 
 from __future__ import annotations
@@ -35,6 +36,12 @@ INSIDE = 3
 BUSY_SHARE = 0.35
 # A picture box has at least this share of busy rows and columns.
 PICTURE_SHARE = 0.9
+# Boxes whose sides all lie within this share of the image's side (and at least NEAR_LINES
+# lines) of a larger box's found already are the same guess (PDQ moves a few bits between
+# them): skipped, so the next guess is a different one (a desktop screenshot's largest boxes
+# were the picture with a strip of the text under it, twice, and never the picture alone).
+NEAR_SHARE = 0.01
+NEAR_LINES = 2
 
 
 def picture_boxes(grey: np.ndarray, limit: int = 2) -> list[tuple[int, int, int, int]]:
@@ -78,11 +85,23 @@ def picture_boxes(grey: np.ndarray, limit: int = 2) -> list[tuple[int, int, int,
     for flat in np.argsort(area, axis=None)[::-1][: int(ok.sum())]:
         i, j = np.unravel_index(flat, area.shape)
         box = (int(t[i]), int(b[i]), int(left[j]), int(right[j]))
+        if any(_near(box, other, height, width) for other in found):
+            continue
         if _framed(grey, box) and pictureness(grey, box) >= PICTURE_SHARE:
             found.append(box)
             if len(found) >= limit:
                 break
     return found
+
+
+def _near(
+    box: tuple[int, int, int, int], other: tuple[int, int, int, int], height: int, width: int
+) -> bool:
+    """Whether every side of `box` lies within NEAR_SHARE (or NEAR_LINES) of `other`'s."""
+    near_h = max(NEAR_LINES, NEAR_SHARE * height)
+    near_w = max(NEAR_LINES, NEAR_SHARE * width)
+    limits = (near_h, near_h, near_w, near_w)
+    return all(abs(a - b) <= limit for a, b, limit in zip(box, other, limits, strict=True))
 
 
 def _tight_all(
