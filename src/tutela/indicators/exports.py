@@ -1,4 +1,10 @@
-"""Writing a bank's indicators out in the formats imports read, so lists round-trip unchanged."""
+"""Writing a bank's indicators out in the formats imports read, so lists round-trip unchanged.
+
+A PDQ's variants (tutela.indicators.variants) travel in JSON Lines (`variants`) and, in CSV and
+HMA's CSV, in a last `variants` column (`name:hex` pairs, space-separated) that is written only
+when the bank holds variants: a bank without any exports byte for byte as before, and readers
+that pick columns by name (csv.DictReader, HMA, spreadsheets) read the same indicators.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +21,8 @@ from tutela.errors import InvalidInput
 from tutela.indicators.banks import bank_by_name
 from tutela.indicators.list_formats import ListFormat
 from tutela.indicators.models import Indicator
-from tutela.indicators.variants import Variants, as_json, variants_of
+from tutela.indicators.variant_models import IndicatorVariants
+from tutela.indicators.variants import Variants, as_cell, as_json, variants_of
 from tutela.indicators.video_banks import VPDQ, video_frames
 from tutela.signals.vpdq import to_threatexchange
 
@@ -23,6 +30,7 @@ from tutela.signals.vpdq import to_threatexchange
 HMA_SIGNAL_NAMES = {"pdq": "pdq", "md5": "video_md5", "sha256": "video_sha256", "vpdq": "vpdq"}
 CSV_COLUMNS = ("signal_type", "value", "external_id", "tags", "metadata")
 HMA_COLUMNS = ("signal_type", "signal_str", "collab", "category", "tags")
+VARIANTS_COLUMN = "variants"  # after the others, and only when the bank holds variants
 FETCH_ROWS = 10_000
 
 
@@ -49,11 +57,23 @@ def export_indicators(
         rows = _indicators(session, bank.id, signal_type)
         if list_format is ListFormat.TEXT:
             return _write_text(rows, out)
+        with_variants = _with_variants(session, rows)
         if list_format is ListFormat.JSONL:
-            return _write_jsonl(_with_variants(session, rows), out)
+            return _write_jsonl(with_variants, out)
+        column = _has_variants(session, bank.id)
         if list_format is ListFormat.HMA:
-            return _write_hma(rows, out, bank_name)
-        return _write_csv(rows, out)
+            return _write_hma(with_variants, out, bank_name, variants_column=column)
+        return _write_csv(with_variants, out, variants_column=column)
+
+
+def _has_variants(session: Session, bank_id: int) -> bool:
+    """Whether any indicator of the bank has variants (then CSV exports get their column)."""
+    query = (
+        select(IndicatorVariants.indicator_id)
+        .join(Indicator, Indicator.id == IndicatorVariants.indicator_id)
+        .where(Indicator.bank_id == bank_id)
+    )
+    return bool(session.scalar(select(query.exists())))
 
 
 def _indicators(session: Session, bank_id: int, signal_type: str | None) -> Iterator[Indicator]:
@@ -121,21 +141,22 @@ def _write_text(rows: Iterator[Indicator], out: TextIO) -> int:
     return count
 
 
-def _write_csv(rows: Iterator[Indicator], out: TextIO) -> int:
+def _write_csv(
+    rows: Iterator[tuple[Indicator, Variants]], out: TextIO, *, variants_column: bool
+) -> int:
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(CSV_COLUMNS + ((VARIANTS_COLUMN,) if variants_column else ()))
     count = 0
-    for indicator in rows:
+    for indicator, variants in rows:
         tags, metadata = _split_tags(indicator)
-        writer.writerow(
-            (
-                indicator.signal_type,
-                indicator.value,
-                indicator.external_id or "",
-                " ".join(tags),
-                json.dumps(metadata, sort_keys=True) if metadata else "",
-            )
+        row = (
+            indicator.signal_type,
+            indicator.value,
+            indicator.external_id or "",
+            " ".join(tags),
+            json.dumps(metadata, sort_keys=True) if metadata else "",
         )
+        writer.writerow(row + ((as_cell(variants),) if variants_column else ()))
         count += 1
     return count
 
@@ -160,23 +181,28 @@ def _write_jsonl(rows: Iterator[tuple[Indicator, Variants]], out: TextIO) -> int
     return count
 
 
-def _write_hma(rows: Iterator[Indicator], out: TextIO, bank_name: str) -> int:
+def _write_hma(
+    rows: Iterator[tuple[Indicator, Variants]],
+    out: TextIO,
+    bank_name: str,
+    *,
+    variants_column: bool,
+) -> int:
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(HMA_COLUMNS)
+    writer.writerow(HMA_COLUMNS + ((VARIANTS_COLUMN,) if variants_column else ()))
     count = 0
-    for indicator in rows:
+    for indicator, variants in rows:
         name = HMA_SIGNAL_NAMES.get(indicator.signal_type)
         if name is None:
             continue
         tags, metadata = _split_tags(indicator)
-        writer.writerow(
-            (
-                name,
-                indicator.value,
-                metadata.get("collab", bank_name),
-                metadata.get("category", ""),
-                " ".join(tags),
-            )
+        row = (
+            name,
+            indicator.value,
+            metadata.get("collab", bank_name),
+            metadata.get("category", ""),
+            " ".join(tags),
         )
+        writer.writerow(row + ((as_cell(variants),) if variants_column else ()))
         count += 1
     return count

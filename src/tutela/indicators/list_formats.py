@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from tutela.errors import InvalidHash, InvalidInput
-from tutela.indicators.variants import check_variants
+from tutela.indicators.variants import Variants, check_variants, from_cell
 from tutela.signals.registry import get_signal_type, signal_types
 
 
@@ -40,7 +40,9 @@ SIGNAL_BY_LENGTH = {32: "md5", 40: "sha1"}
 AMBIGUOUS_TYPES = {64: ("pdq", "sha256")}
 AMBIGUOUS_LENGTHS = {length: " or ".join(names) for length, names in AMBIGUOUS_TYPES.items()}
 VALUE_COLUMNS = ("value", "hash", "signal_str", "signal_value", "signal")
-KNOWN_COLUMNS = {"signal_type", "external_id", "tags", "metadata", *VALUE_COLUMNS}
+# `variants`: a PDQ's variants in a CSV cell (tutela.indicators.variants.as_cell), as our CSV
+# and HMA exports write them for a bank that has some.
+KNOWN_COLUMNS = {"signal_type", "external_id", "tags", "metadata", "variants", *VALUE_COLUMNS}
 HEX = re.compile(r"^[0-9a-fA-F]+$")
 TAG_SPLIT = re.compile(r"[\s,;]+")
 # Bad lines kept with their reason; beyond this only counted, so a garbage file cannot fill memory.
@@ -133,13 +135,16 @@ class ListReader:
         # Columns we do not know (HMA's collab, category) are kept as provenance, not dropped.
         metadata.update({k: v for k, v in cells.items() if k not in KNOWN_COLUMNS and v})
         tags = [t for t in TAG_SPLIT.split(cells.get("tags", "")) if t]
-        return self._record(
+        record = self._record(
             number,
             cells.get("signal_type") or None,
             cells[value_column],
             cells.get("external_id") or None,
             _with_tags(metadata, tags),
         )
+        if cells.get("variants") and isinstance(record, dict):
+            return _with_variants(record, lambda: from_cell(cells["variants"]))
+        return record
 
     def _jsonl(self, lines: Iterable[str]) -> Iterator[tuple[int, Record | str]]:
         for number, raw in enumerate(lines, start=1):
@@ -174,12 +179,7 @@ class ListReader:
         record = self._record(number, signal_type, value, external_id, _with_tags(metadata, tags))
         if "variants" in obj and isinstance(record, dict):
             # A PDQ's variants (tutela.indicators.variants), as our JSON Lines export writes them.
-            if record["signal_type"] != "pdq":
-                return "only a PDQ hash has variants"
-            try:
-                record["variants"] = check_variants(obj["variants"])
-            except InvalidInput as error:
-                return error.message
+            return _with_variants(record, lambda: check_variants(obj["variants"]))
         return record
 
     def _record(
@@ -273,6 +273,17 @@ class ListReader:
 
 class _Ambiguous(InvalidInput):
     """A hash whose type cannot be told from its length: the whole list needs --signal-type."""
+
+
+def _with_variants(record: Record, read: Callable[[], Variants]) -> Record | str:
+    """The record with the variants `read` gives, or the reason they are refused."""
+    if record["signal_type"] != "pdq":
+        return "only a PDQ hash has variants"
+    try:
+        record["variants"] = read()
+    except InvalidInput as error:
+        return error.message
+    return record
 
 
 def _with_tags(metadata: dict[str, Any], tags: list[str]) -> dict[str, Any]:

@@ -3,9 +3,8 @@ of the image it was made from, tutela.signals.crops), so that crops of that imag
 
 They are written in the transaction that writes the indicator (or, for one already banked, with
 an `update` change row), so a matcher that follows the change finds them; they travel with the
-indicator in JSON Lines exports (`variants`; CSV and HMA exports leave them out) and in the
-centre's feed. Each variant is
-one more code in the PDQ index, under the indicator's id: every one counts in the false-match
+indicator in exports (JSON Lines' `variants`; CSV's and HMA's `variants` column) and in the
+centre's feed. Each variant is one more code in the PDQ index, under the indicator's id: every one counts in the false-match
 budget, which is why a set is small (MAX_VARIANTS).
 """
 
@@ -66,6 +65,22 @@ def check_variants(raw: Any) -> Variants:
 def as_json(variants: Variants) -> list[dict[str, str]]:
     """The form exports and the centre's feed carry: [{"name": …, "value": …}, …]."""
     return [{"name": name, "value": value} for name, value in variants]
+
+
+def as_cell(variants: Variants) -> str:
+    """The form a CSV cell carries: `name:hex` pairs, space-separated ("" for none)."""
+    return " ".join(f"{name}:{value}" for name, value in variants)
+
+
+def from_cell(cell: str) -> Variants:
+    """Variants from a CSV cell (as_cell's form); InvalidInput when it is not that form."""
+    pairs = []
+    for item in cell.split():
+        name, colon, value = item.partition(":")
+        if not colon:
+            raise InvalidInput("a variant in a CSV cell is name:pdq-hash")
+        pairs.append((name, value))
+    return check_variants(pairs)
 
 
 def store_variants(session: Session, bank_id: int, by_value: Mapping[str, Variants]) -> int:
