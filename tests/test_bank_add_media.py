@@ -393,3 +393,68 @@ def centre_report(database: Database, tmp_path: Path, pdq: str) -> int:
 
 
 _ = np  # numpy is imported for skimage's arrays' sake
+
+
+def test_confirming_a_published_indicator_with_its_image_sends_the_new_variants_to_subscribers(
+    database: Database, banked: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    from tutela.centre.indicators import Confirmed, confirm_indicator, feed_page
+
+    older = older_feed_subscription()
+    original, crop, _ = banked
+    image = media_indicator(str(original), limits=MediaLimits())
+    assert image.pdq is not None
+    centre_key = generate_key_file(tmp_path / "centre.pem")
+    report_id = centre_report(database, tmp_path, image.pdq)
+
+    def confirm(variants: dict[str, Any] | None) -> Confirmed:
+        with database.unit_of_work() as session:
+            return confirm_indicator(
+                session,
+                report_id,
+                "analyst",
+                NOW,
+                authority_confirmation="BKA-1",
+                variants=variants,
+            )
+
+    def pdq_entries() -> list[dict[str, Any]]:
+        with database.reader() as session:
+            items = feed_page(session, 0, 100)["items"]
+        return [item for item in items if item["signal_type"] == "pdq"]
+
+    def follow() -> None:
+        feed = CentreFeed(database, centre_key)
+        follow_feed(database, "eu-centre", feed, NOW)
+        older.follow_feed(database, "older", feed, NOW)
+
+    # Published first without the image: subscribers bank the PDQ, crops of it do not match.
+    assert confirm(None).updated_ids == ()
+    pem = centre_key.public_key_pem()
+    subscribe_bank(database, "eu-centre", "https://centre.example", pem)
+    older.subscribe_bank(database, "older", "https://centre.example", pem)
+    follow()
+    matcher = Matcher(database, use_snapshot=False)
+    matcher.load()
+    assert crop_matches(matcher, crop) == []
+    (entry,) = pdq_entries()
+    assert "variants" not in entry
+    # Confirmed again with the image: its crops go out as the indicator's variants.
+    again = confirm({image.pdq: image.variants})
+    first_seq = entry["seq"]
+    assert again.updated_ids == (entry["generation"]["indicator_id"],)
+    entries = pdq_entries()
+    assert [e["op"] for e in entries] == ["add", "add"] and entries[-1]["seq"] > first_seq
+    assert entries[-1]["variants"] == [{"name": n, "value": v} for n, v in image.variants]
+    assert entries[-1]["generation"] == entry["generation"]  # the first record stands
+    follow()
+    matcher = Matcher(database, use_snapshot=False)
+    matcher.load()
+    (match,) = crop_matches(matcher, crop)  # the older subscriber still holds no variants
+    assert match.bank == "eu-centre" and match.variant.startswith("crop")
+    pdq = hash_file(str(original), mode=PdqMode.EXACT).pdq
+    assert pdq is not None
+    assert {m.bank for m in matcher.match_pdq(pdq) or []} == {"eu-centre", "older"}
+    # The same set again changes nothing and sends nothing.
+    assert confirm({image.pdq: image.variants}).updated_ids == ()
+    assert len(pdq_entries()) == 2

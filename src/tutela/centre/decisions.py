@@ -118,5 +118,7 @@ def confirm_indicators(
             "authority_confirmation": authority_confirmation,
             "indicator_ids": list(confirmed.indicator_ids),
         }
+        if confirmed.updated_ids:
+            details["variants_updated"] = list(confirmed.updated_ids)
         record(session, account.actor, Action.DECISION, report_subject(report_id), details, now=now)
     return confirmed

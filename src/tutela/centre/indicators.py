@@ -35,6 +35,8 @@ _FEED_LOCK_KEY = 0x7475_7465_6C61_0002
 class Confirmed:
     report_id: int
     indicator_ids: tuple[int, ...]
+    # Indicators already published whose variants this confirmation changed (sent again).
+    updated_ids: tuple[int, ...] = ()
 
 
 def confirm_indicator(
@@ -50,7 +52,10 @@ def confirm_indicator(
     authority's confirmation of the material (Art 44(3)), without which none is made.
     `variants`: by the confirmed image's own exact PDQ, further PDQs of it (its standard crops,
     tutela.signals.crops) that the report's PDQ indicator of that image (the nearest within
-    PDQ's threshold: the provider may have hashed in fast mode) carries into the feed."""
+    PDQ's threshold: the provider may have hashed in fast mode) carries into the feed. Given
+    for an indicator already published, they replace its variants when they differ, and the
+    indicator goes out again as an `add` entry: subscribers that know variants bank the new set
+    with the indicator they hold, older ones find it present and pass over it."""
     if not analyst.strip():
         raise InvalidInput("name the analyst who confirms the indicator")
     if not authority_confirmation.strip():
@@ -75,7 +80,7 @@ def confirm_indicator(
         raise InvalidInput(f"report {report_id} carries no hash an indicator can be made of")
     variants = _variants_by_report_pdq(report_id, [v for t, v in hashes if t == "pdq"], variants)
     _lock_feed(session)
-    made = []
+    made, updated = [], []
     for signal_type, value in hashes:
         indicator = session.scalar(
             select(CentreIndicator).where(
@@ -83,7 +88,16 @@ def confirm_indicator(
             )
         )
         if indicator is not None and indicator.active:
-            made.append(indicator.id)  # already published; its first generation record stands
+            # Already published; its first generation record stands. New variants of it (the
+            # image confirmed again with --media, or crops it lacked) go out to subscribers.
+            made.append(indicator.id)
+            wanted = (
+                [list(pair) for pair in variants.get(value, ())] if signal_type == "pdq" else []
+            )
+            if wanted and wanted != (indicator.variants or []):
+                indicator.variants = wanted
+                session.add(FeedEntry(indicator_id=indicator.id, op=ADD, at=now))
+                updated.append(indicator.id)
             continue
         if indicator is None:
             indicator = CentreIndicator(signal_type=signal_type, value=value)
@@ -99,7 +113,7 @@ def confirm_indicator(
     if "indicator" not in report.tags:
         report.tags = [*report.tags, "indicator"]  # Art 45(2): the report's indicators
     session.flush()
-    return Confirmed(report.id, tuple(made))
+    return Confirmed(report.id, tuple(made), tuple(updated))
 
 
 def withdraw_indicator(

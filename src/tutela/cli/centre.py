@@ -160,10 +160,18 @@ def indicator_confirm_command(
         variants = media_variants(media)
     with opened_database() as database:
         confirmed = confirm_indicators(database, analyst, report_id, authority, variants=variants)
+    updated = list(confirmed.updated_ids)
     if json_lines:
-        print_json({"report_id": report_id, "indicator_ids": list(confirmed.indicator_ids)})
+        out: dict[str, object] = {
+            "report_id": report_id,
+            "indicator_ids": list(confirmed.indicator_ids),
+        }
+        if updated:
+            out["variants_updated"] = updated
+        print_json(out)
     else:
-        sys.stdout.write(f"indicators {list(confirmed.indicator_ids)} published\n")
+        again = f"; new variants of {updated} sent again" if updated else ""
+        sys.stdout.write(f"indicators {list(confirmed.indicator_ids)} published{again}\n")
 
 
 @centre_app.command("hold")
