@@ -8,8 +8,8 @@ along most of the side's span. Candidate lines are the rows and columns with a l
 steps (projection profiles over a sliding window), plus the image's own borders; every rectangle
 of candidate lines whose four sides are edges along at least SIDE_COVERAGE of their length, and
 whose outside along each inner side is flat (frame, not more picture), is a picture box. The
-largest few (not the whole image), each more than a line or two from a larger one, become query
-variants.
+largest few (not the whole image) become query variants, boxes more than a line or two from a
+larger one first.
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ BUSY_SHARE = 0.35
 # A picture box has at least this share of busy rows and columns.
 PICTURE_SHARE = 0.9
 # Boxes whose sides all lie within this share of the image's side (and at least NEAR_LINES
-# lines) of a larger box's found already are the same guess (PDQ moves a few bits between
-# them): skipped, so the next guess is a different one (a desktop screenshot's largest boxes
-# were the picture with a strip of the text under it, twice, and never the picture alone).
+# lines) of a larger box's found already are nearly the same guess: tried only when no
+# different box is left (a desktop screenshot's largest boxes were the picture with a strip of
+# the text under it, twice, and never the picture alone).
 NEAR_SHARE = 0.01
 NEAR_LINES = 2
 
@@ -81,17 +81,21 @@ def picture_boxes(grey: np.ndarray, limit: int = 2) -> list[tuple[int, int, int,
     if ok.any():
         ok &= _tight_all(grey, tt, bb, ll, rr)
     found: list[tuple[int, int, int, int]] = []
+    # A near one is kept for a slot no different box fills: a line off moves PDQ a few bits,
+    # sometimes to the right side of the threshold (phone screenshots).
+    spare: list[tuple[int, int, int, int]] = []
     area = np.where(ok, span_w * span_h, 0)
     for flat in np.argsort(area, axis=None)[::-1][: int(ok.sum())]:
         i, j = np.unravel_index(flat, area.shape)
         box = (int(t[i]), int(b[i]), int(left[j]), int(right[j]))
-        if any(_near(box, other, height, width) for other in found):
+        near = any(_near(box, other, height, width) for other in found)
+        if near and len(spare) >= limit - len(found):
             continue
         if _framed(grey, box) and pictureness(grey, box) >= PICTURE_SHARE:
-            found.append(box)
+            (spare if near else found).append(box)
             if len(found) >= limit:
                 break
-    return found
+    return found + spare[: limit - len(found)]
 
 
 def _near(
