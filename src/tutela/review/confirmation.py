@@ -77,7 +77,7 @@ def carry_out(
         assert tools.vault is not None, "decide() loads the vault when a payload is held"
         stored = tools.vault.preserve(
             session,
-            item.item_id,
+            item.item_ref,
             payload,
             {"item": item.meta, "signals": item.signals, "case_id": case.id, "kind": kind.value},
             PreservationReason.REPORT,
@@ -109,7 +109,7 @@ def _measures(
         session,
         case_id=case.id,
         item_id=item.id,
-        item_ref=item.item_id,
+        item_ref=item.item_ref,
         now=now,
         resend_after=timedelta(hours=tools.settings.takedown_resend_hours),
         account_action=choices.account_action.value,
@@ -123,10 +123,10 @@ def _measures(
         session,
         case_id=case.id,
         item_id=item.id,
-        item_ref=item.item_id,
+        item_ref=item.item_ref,
         kind=NOTICE_KIND,
         body={
-            "item_id": item.item_id,
+            "item_id": item.item_ref,
             "decision": "removed",
             "ground": kind.value,
             # DSA Art 17(3)(f): the redress the user has; complaints come back through the
@@ -243,12 +243,12 @@ def _preserve_video(
     attached = None
     stream = held_stream(session, item.id, master_key) or iter(())
     if chunks * STREAM_CHUNK_BYTES <= INLINE_VIDEO_MAX_BYTES:
-        data = whole(stream, f"the video held for item {item.item_id}")
+        data = whole(stream, f"the video held for item {item.item_ref}")
         attached = ContentFile(_video_type(data[:16]), data)
         stream = iter([data])
     stored = tools.vault.preserve_stream(
         session,
-        item.item_id,
+        item.item_ref,
         stream,
         {"item": item.meta, "signals": item.signals, "case_id": case.id, "kind": kind.value},
         PreservationReason.REPORT,
