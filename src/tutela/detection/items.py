@@ -155,7 +155,8 @@ def accept_upload(
 ) -> Accepted:
     """Store the upload and its job durably before the platform gets an answer; a replay (same
     platform, `item_ref` and bytes) returns the existing item and stores nothing."""
-    return accept_many(database, [upload_submission(item_ref, metadata, data, platform=platform)])[0]
+    submission = upload_submission(item_ref, metadata, data, platform=platform)
+    return accept_many(database, [submission])[0]
 
 
 def accept_signals(

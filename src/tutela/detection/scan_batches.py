@@ -84,7 +84,8 @@ def _insert(
     database: Database, keys: Sequence[str], metadata: Mapping[str, Any]
 ) -> dict[str, tuple[int, str]]:
     rows = [
-        {"item_ref": key, "status": PROCESSING, "meta": {"item_id": key, **metadata}} for key in keys
+        {"item_ref": key, "status": PROCESSING, "meta": {"item_id": key, **metadata}}
+        for key in keys
     ]
     try:
         with database.unit_of_work() as session:
