@@ -37,8 +37,6 @@ router = APIRouter(prefix="/v1/items", tags=["items"])
 # then apply): a 20 MB string is refused unread.
 METADATA_FIELD_MAX = METADATA_MAX_BYTES
 JSON_BODY_MAX = METADATA_MAX_BYTES + 4096
-# Where uploads stream to while they are read (in the data directory: the node's own disk).
-SPOOL_DIRECTORY = "spool"
 
 
 def inline_schema(model: type[ItemCreate] | type[ItemMetadata]) -> dict[str, Any]:
@@ -115,7 +113,7 @@ async def create_item(
         settings = services.settings
         spooled = await spool_upload(
             request,
-            settings.data_dir / SPOOL_DIRECTORY,
+            settings.spool_dir,
             max_bytes=settings.media.max_bytes,
             max_video_bytes=settings.media.max_video_bytes,
             max_field_bytes=METADATA_FIELD_MAX,

@@ -54,10 +54,11 @@ from tutela.indicators.matcher import Matcher
 from tutela.master_key import MasterKey
 from tutela.media.isolation import IsolatedPool
 from tutela.media.limits import MediaLimits
+from tutela.settings import SPOOL_DIRECTORY
 from tutela.signals.hashing import MediaSignals
 
 # Where queued videos wait, and the slots' lock files, relative to the data directory.
-QUEUE_DIRECTORY = "spool/videos"
+QUEUE_DIRECTORY = f"{SPOOL_DIRECTORY}/videos"
 SLOTS_DIRECTORY = "spool/slots"
 # A job is given up after this many claims (its video kills every worker that tries it).
 MAX_VIDEO_ATTEMPTS = 5
