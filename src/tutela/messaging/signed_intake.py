@@ -9,7 +9,8 @@ with nothing written. The same document delivered twice at once stores it once: 
 race hits the unique key and is answered as a repeat.
 
 The domain supplies three small functions (`sender`, `find`, `take`); the rules of its documents
-stay in its own package."""
+stay in its own package. `stored_under` and `check_document_key` are the look-up and the id check
+`find` functions share; `take` functions audit the receipt with tutela.audit.receipts."""
 
 from __future__ import annotations
 
