@@ -92,7 +92,7 @@ def test_videos_match_as_uploads_do_with_their_frames_times(
     assert [frame["time"] for frame in still["video"]["frames"]] == [2.0, 3.0]
     assert unrelated.status_code == 200 and unrelated.json()["matches"] == []
     # Nothing of them is left on the node's disk.
-    assert not [p for p in (settings.data_dir / "spool").rglob("*") if p.is_file()]
+    assert not [p for p in settings.spool_dir.rglob("*") if p.is_file()]
 
 
 def test_a_vpdq_hash_matches_as_its_video_and_a_malformed_one_is_refused(

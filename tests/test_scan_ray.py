@@ -26,7 +26,7 @@ from hostile_files import hostile_cases
 from provider_fixtures import TUTELA, drawn_image, edited_copy, jpeg, make_bank, node_env
 from ray_cluster import RayCluster
 from tutela.db.database import Database, open_database
-from tutela.detection.models import DONE, Case, Item, ItemMatch
+from tutela.detection.models import Case, Item, ItemMatch, ItemStatus
 from tutela.settings import Settings
 
 pytestmark = pytest.mark.slow
@@ -56,7 +56,7 @@ def one_verdict_each(database: Database, files: int) -> dict[str, str]:
         rows = session.execute(select(Item.item_ref, Item.status, Item.verdict, Item.error_code))
         verdicts: dict[str, str] = {}
         for key, status, verdict, code in rows:
-            assert status == DONE
+            assert status == ItemStatus.DONE
             # scan:PATH:SIZE:MTIME, scan:PATH (unreadable) or scan:URL
             name = re.sub(r":\d+:\d+$", "", key).rsplit("/", 1)[-1]
             assert name not in verdicts, f"{name} has two items"
@@ -146,7 +146,7 @@ def test_a_two_node_cluster_gives_exact_verdicts_once(
 
 def decided(database: Database) -> int:
     with database.reader() as session:
-        return session.scalar(select(func.count()).where(Item.status == DONE)) or 0
+        return session.scalar(select(func.count()).where(Item.status == ItemStatus.DONE)) or 0
 
 
 def test_a_node_and_the_scan_killed_midway_leave_one_verdict_per_item(

@@ -92,7 +92,7 @@ def test_a_copy_of_a_banked_video_goes_to_review_with_its_frames_and_others_do_n
     assert [status for status, _, _ in answers] == [202, 202, 202]
     assert {answer.json()["status"] for _, answer, _ in answers} == {"queued"}
     # Each file was removed once its verdict was committed.
-    assert not list((settings.data_dir / "spool").rglob("*.video"))
+    assert not list(settings.spool_dir.rglob("*.video"))
     (_, _, copy_item), (_, _, other_item), (_, _, inserted_item) = answers
     assert copy_item["verdict"] == "review"
     [match] = [m for m in copy_item["matches"] if m["signal_type"] == "vpdq"]
@@ -127,7 +127,7 @@ def test_a_video_over_the_limit_is_refused_while_it_streams(
     assert answer.headers["content-type"].startswith("application/problem+json")
     assert answer.json()["code"] == "too_large"
     # Nothing of it left on disk (the slots' lock files hold no content).
-    spool = settings.data_dir / "spool"
+    spool = settings.spool_dir
     assert not [p for p in spool.rglob("*") if p.is_file() and p.parent.name != "slots"]
 
 

@@ -39,8 +39,6 @@ from tutela.signals.registry import get_signal_type
 router = APIRouter(prefix="/v1", tags=["hashing"])
 # A match request's text form fields are not read (a few bytes each, at most).
 FIELD_MAX_BYTES = 4096
-# Where a video to match streams to (the node's own disk), as for POST /v1/items.
-SPOOL_DIRECTORY = "spool"
 
 
 @router.post(
@@ -90,7 +88,7 @@ async def match_upload(
         settings = services.settings
         spooled = await spool_upload(
             request,
-            settings.data_dir / SPOOL_DIRECTORY,
+            settings.spool_dir,
             max_bytes=settings.media.max_bytes,
             max_video_bytes=settings.media.max_video_bytes,
             max_field_bytes=FIELD_MAX_BYTES,

@@ -18,8 +18,9 @@ from tutela.centre.models import (
     CentreReport,
     CentreReportHash,
     Forwarding,
+    ReportStatus,
 )
-from tutela.centre.triage import INFORMATION_REQUESTED, RECEIVED, next_for_triage
+from tutela.centre.triage import next_for_triage
 from tutela.errors import NotFound
 
 # Sections of a signed report an analyst reads, in the order the page shows them (Art 13(1)).
@@ -136,7 +137,7 @@ def report_view(session: Session, report_id: int) -> ReportView:
         urgency_reason=str(urgency.get("reason") or ""),
         country=report.country,
         status=report.status,
-        awaiting=report.status in (RECEIVED, INFORMATION_REQUESTED),
+        awaiting=report.status in (ReportStatus.RECEIVED, ReportStatus.INFORMATION_REQUESTED),
         assessed_at=report.assessed_at,
         unfounded_reasons=report.unfounded_reasons,
         legal_basis=str(body.get("legal_basis", "")),

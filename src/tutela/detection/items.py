@@ -28,16 +28,7 @@ from tutela.clock import utc_now
 from tutela.db.database import Database
 from tutela.detection.bases import basis_names
 from tutela.detection.item_metadata import ITEM_REF_MAX, check_identifier, check_metadata
-from tutela.detection.models import (
-    DONE,
-    PROCESSING,
-    QUEUED,
-    Case,
-    Item,
-    ItemMatch,
-    ItemPayload,
-    Job,
-)
+from tutela.detection.models import Case, Item, ItemMatch, ItemPayload, ItemStatus, Job, JobState
 from tutela.detection.policy import verdict_of
 from tutela.detection.verdicts import (
     Outcome,
@@ -361,7 +352,7 @@ def _insert(
     jobs = [
         {
             "item_id": ids[s.identity],
-            "state": QUEUED,
+            "state": JobState.QUEUED,
             "attempts": 0,
             "created_at": now,
             "spool_path": s.spool_path,
@@ -397,7 +388,10 @@ def _insert(
         platforms = {ids[s.identity]: s.platform for s in new}
         enqueue_platform_events(session, unmatched, platforms=platforms)
     for s in new:
-        known[s.identity] = (ids[s.identity], QUEUED if s.outcome is None else DONE)
+        known[s.identity] = (
+            ids[s.identity],
+            ItemStatus.QUEUED if s.outcome is None else ItemStatus.DONE,
+        )
 
 
 def _item_row(submission: Submission, now: datetime) -> dict[str, object]:
@@ -445,7 +439,12 @@ def accept_local(database: Database, item_ref: str, metadata: Mapping[str, Any])
     if existing is not None:
         return existing
     with database.unit_of_work() as session:
-        item = Item(item_ref=item_ref, status=PROCESSING, meta=dict(metadata), created_at=utc_now())
+        item = Item(
+            item_ref=item_ref,
+            status=ItemStatus.PROCESSING,
+            meta=dict(metadata),
+            created_at=utc_now(),
+        )
         session.add(item)
         session.flush()
-        return Accepted(item.id, item_ref, PROCESSING, created=True)
+        return Accepted(item.id, item_ref, ItemStatus.PROCESSING, created=True)

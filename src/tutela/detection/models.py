@@ -66,10 +66,6 @@ class DeliveryState(StrEnum):
     FAILED = "failed"
 
 
-# The names modules still being changed elsewhere import; use ItemStatus.
-QUEUED, PROCESSING, DONE = ItemStatus.QUEUED, ItemStatus.PROCESSING, ItemStatus.DONE
-
-
 class Item(Base):
     """One upload (or hash-only submission) from a platform, from acceptance to its one verdict."""
 

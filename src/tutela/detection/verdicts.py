@@ -22,7 +22,7 @@ from tutela.db.database import Database
 from tutela.detection.bases import NOT_UNDER_ORDER, Decision
 from tutela.detection.cases import case_row
 from tutela.detection.held_payloads import seal_held_payloads
-from tutela.detection.models import DONE, QUEUED, Case, Item, ItemMatch, ItemPayload
+from tutela.detection.models import Case, Item, ItemMatch, ItemPayload, ItemStatus
 from tutela.detection.policy import ACTION, REVIEW, JudgedMatch, judge_batch, verdict_of
 from tutela.detection.queue import finish_jobs
 from tutela.detection.webhooks import enqueue_platform_events
@@ -97,7 +97,7 @@ def write_outcomes(
     todo: list[tuple[Any, Outcome]] = []
     for item_id, outcome in outcomes:
         row = items.pop(item_id, None)  # pop: a repeated id is decided once
-        if row is not None and row.status != DONE:
+        if row is not None and row.status != ItemStatus.DONE:
             todo.append((row, outcome))
     finish_jobs(session, ids)
     if not todo:
@@ -158,7 +158,7 @@ def write_outcomes(
 def undecided_columns(signals: dict[str, object] | None) -> dict[str, object]:
     """A new item's columns while it waits for a worker (`signals`: a hash-only submission's)."""
     return {
-        "status": QUEUED,
+        "status": ItemStatus.QUEUED,
         "verdict": None,
         "signals": signals,
         "error_code": None,
@@ -174,7 +174,7 @@ def decided_columns(
 ) -> dict[str, object]:
     """An item's columns once decided."""
     return {
-        "status": DONE,
+        "status": ItemStatus.DONE,
         "verdict": verdict,
         "signals": signals,
         "error_code": error["code"] if error else None,

@@ -26,8 +26,6 @@ from tutela.ui.thumbnails import preview_png, revealed_png
 from tutela.ui.video_strip import strip_png
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
-# Where a held video waits, in a private file, while its strip's stills are made.
-STRIP_SPOOL = "spool"
 DECISION_LABELS = {
     Decision.CONFIRM_KNOWN: ("c", "Confirm known material"),
     Decision.CONFIRM_NEW: ("n", "Confirm new material"),
@@ -106,7 +104,7 @@ async def frames_preview(case_id: int, viewer: ReviewerDep) -> Response:
             data,
             times,
             services.settings.media,
-            services.settings.data_dir / STRIP_SPOOL,
+            services.settings.spool_dir,
             blur_px=prefs.blur_px,
         )
     )
@@ -127,7 +125,7 @@ async def reveal(case_id: int, viewer: ReviewerDep) -> Response:
     if times is not None:
         if not times:  # matched by its exact hashes only: no frame to show
             return secure(Response(status_code=204))
-        spool = services.settings.data_dir / STRIP_SPOOL
+        spool = services.settings.spool_dir
         png = await run_in_threadpool(
             lambda: strip_png(data, times, services.settings.media, spool, reveal=True)
         )
