@@ -202,7 +202,7 @@ def transport_for(database: Database, fake: FakeCyberTipline) -> NcmecTransport:
 def queue_report(database: Database, source: ReportInput | None = None) -> int:
     source = source or sample_input()
     report = build_report(source, PROVIDER, NOW)
-    payload = ncmec_payload(report, [source.item.item_id], "A1")
+    payload = ncmec_payload(report, [source.item.item_ref], "A1")
     with database.unit_of_work() as session:
         message = enqueue(session, "ncmec", "report", payload, str(report["report_id"]), NOW)
         return message.id

@@ -70,7 +70,7 @@ def fail_a_report(database: Database) -> int:
 def add_case(database: Database, created_at: datetime, *, urgent: bool = False) -> int:
     with database.unit_of_work() as session:
         item = Item(
-            item_id=f"item-{created_at.timestamp()}-{urgent}",
+            item_ref=f"item-{created_at.timestamp()}-{urgent}",
             status="done",
             verdict="review",
             meta={"extra": {"urgent": True}} if urgent else {},

@@ -185,7 +185,7 @@ def test_the_provider_node_takes_receipts_and_answers_by_its_clock(
     generate_key_file(default_key_file(settings))  # the provider's, for the execution report
     items = uploads(database, 2)
     clock = FixedClock(T0 + timedelta(days=400))  # far from the machine's time
-    order = removal_order([i.item_id for i in items], clock.now() - timedelta(minutes=5))
+    order = removal_order([i.item_ref for i in items], clock.now() - timedelta(minutes=5))
     message = signed_order(key, order, clock.now() - timedelta(minutes=5))
 
     async def run() -> tuple[httpx.Response, httpx.Response]:

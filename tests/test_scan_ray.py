@@ -54,7 +54,7 @@ def lines(done: subprocess.CompletedProcess[str]) -> list[dict[str, object]]:
 def one_verdict_each(database: Database, files: int) -> dict[str, str]:
     """Every file one item, decided, with no match or case twice; its verdict by file name."""
     with database.reader() as session:
-        rows = session.execute(select(Item.item_id, Item.status, Item.verdict, Item.error_code))
+        rows = session.execute(select(Item.item_ref, Item.status, Item.verdict, Item.error_code))
         verdicts: dict[str, str] = {}
         for key, status, verdict, code in rows:
             assert status == DONE

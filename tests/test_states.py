@@ -28,7 +28,7 @@ ENUMS: dict[tuple[str, str], type[StrEnum]] = {
 }
 AT = "2030-01-01 00:00:00"
 ROWS = [
-    "INSERT INTO items (id, item_id, content_digest, status, metadata, created_at) "
+    "INSERT INTO items (id, item_ref, content_digest, status, metadata, created_at) "
     "VALUES (1, 'ref-1', '', 'done', '{}', :at)",
     "INSERT INTO jobs (id, item_id, state, attempts, created_at) VALUES (1, 1, 'queued', 0, :at)",
     "INSERT INTO cases (id, item_id, status, priority, evidence, created_at) "
@@ -79,7 +79,7 @@ def test_a_row_written_with_another_state_is_refused(database: Database) -> None
     with pytest.raises(IntegrityError, match="ck_items_status"), database.engine.begin() as c:
         c.execute(
             text(
-                "INSERT INTO items (item_id, content_digest, status, metadata, created_at) "
+                "INSERT INTO items (item_ref, content_digest, status, metadata, created_at) "
                 "VALUES ('ref-2', '', 'Done', '{}', :at)"
             ),
             {"at": AT},

@@ -86,7 +86,7 @@ def write_outcomes(
 ) -> list[int]:
     """`record_outcomes` inside the caller's transaction."""
     ids = sorted({item_id for item_id, _ in outcomes})
-    query = select(Item.id, Item.platform, Item.item_id, Item.status, Item.signals).where(
+    query = select(Item.id, Item.platform, Item.item_ref, Item.status, Item.signals).where(
         Item.id.in_(ids)
     )
     if session.get_bind().dialect.name == "postgresql":
@@ -111,7 +111,7 @@ def write_outcomes(
         signals = outcome.signals or row.signals
         verdict = verdict_of(judged, outcome.error)
         decided.append(
-            _Decided(row.id, row.platform, row.item_id, verdict, outcome, judged, signals)
+            _Decided(row.id, row.platform, row.item_ref, verdict, outcome, judged, signals)
         )
     match_rows = [_match_row(d.id, j, now, d.outcome.decision) for d in decided for j in d.judged]
     if match_rows:
@@ -194,7 +194,7 @@ def basis_columns(outcome: Outcome) -> dict[str, object]:
 
 def verdict_message(
     ident: int,
-    item_id: str,
+    item_ref: str,
     verdict: str,
     error: dict[str, str] | None,
     judged: Sequence[JudgedMatch],
@@ -208,7 +208,7 @@ def verdict_message(
     return {
         "event": "item.verdict",
         "id": ident,
-        "item_id": item_id,
+        "item_id": item_ref,
         "verdict": verdict,
         "reason": outcome.reason if outcome is not None else None,
         "basis": decision.basis.as_dict() if decision is not None else None,
@@ -231,7 +231,7 @@ def signal_values(signals: dict[str, Any] | None) -> dict[str, str]:
 class _Decided:
     id: int
     platform: str
-    item_id: str
+    item_ref: str
     verdict: str
     outcome: Outcome
     judged: list[JudgedMatch]
@@ -244,7 +244,7 @@ class _Decided:
     def message(self, case_id: int | None, now: datetime) -> dict[str, object]:
         return verdict_message(
             self.id,
-            self.item_id,
+            self.item_ref,
             self.verdict,
             self.outcome.error,
             self.judged,

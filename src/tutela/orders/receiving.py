@@ -139,7 +139,7 @@ def _take(
                 ref=ordered.ref,
                 item_id=item.id,
                 platform=item.platform,
-                item_ref=item.item_id,
+                item_ref=item.item_ref,
                 state=ItemState.REQUESTED,
             )
         )
@@ -172,7 +172,7 @@ def _resolve(session: Session, ordered: tuple[OrderedItem, ...]) -> list[tuple[O
     for entry in ordered:
         query = select(Item)
         if entry.item_id is not None:
-            query = query.where(Item.item_id == entry.item_id)
+            query = query.where(Item.item_ref == entry.item_id)
         if entry.sha256 is not None:
             query = query.where(Item.content_digest == entry.sha256)
         if entry.url is not None:
@@ -202,7 +202,7 @@ def _webhook(
         "order_ref": row.order_ref,
         "order_item": ordered.ref,
         "id": item.id,
-        "item_id": item.item_id,
+        "item_id": item.item_ref,
         "authority": order.authority_name,
         "reasons": order.reasons,
         "legal_basis": order.legal_basis,

@@ -55,7 +55,7 @@ class ProviderIdentity:
 class ItemFacts:
     """An item's metadata as the provider API stores it (`ItemMetadata`), all optional there."""
 
-    item_id: str
+    item_ref: str
     account_id: str | None = None
     username: str | None = None
     email: str | None = None

@@ -113,7 +113,7 @@ def build_report(source: ReportInput, provider: ProviderIdentity, now: datetime)
         },
         "metadata": _drop_none(  # Art 13(1)(d): media date/time keep their own time zone
             {
-                "item_id": item.item_id,
+                "item_id": item.item_ref,
                 "url": item.url,
                 "service": item.service,
                 "content_created_at": _time(item.content_created_at),

@@ -111,7 +111,7 @@ def case_view(
         verified = {name for name, bank in banks.items() if bank.verified}
         return CaseView(
             entry=entry_of(
-                case, item.item_id, item.meta, verified, dict(settings.review_sla_hours), now
+                case, item.item_ref, item.meta, verified, dict(settings.review_sla_hours), now
             ),
             item_id=item.id,
             evidence=tuple(_evidence(e, banks) for e in case.evidence or []),

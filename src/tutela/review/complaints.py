@@ -162,7 +162,7 @@ def decide_complaint(
                 "event": EVENT,
                 "complaint_id": row.complaint_ref,
                 "id": row.item_id,
-                "item_id": item.item_id if item is not None else None,
+                "item_id": item.item_ref if item is not None else None,
                 "outcome": row.state,
                 # DSA Art 20(4): a decision found wrong is reversed and the content reinstated.
                 "reinstate": reinstate,
@@ -232,7 +232,7 @@ def _case_of_item(session: Session, item_ref: str, platform: str) -> tuple[Case,
     found = session.execute(
         select(Case, Item)
         .join(Item, Item.id == Case.item_id)
-        .where(Item.platform == platform, Item.item_id == item_ref)
+        .where(Item.platform == platform, Item.item_ref == item_ref)
         .order_by(Item.id.desc())
         .limit(1)
     ).one_or_none()

@@ -91,7 +91,7 @@ def carry_out(
         assert tools.vault is not None, "decide() loads the vault when a payload is held"
         stored = tools.vault.preserve(
             session,
-            item.item_id,
+            item.item_ref,
             payload,
             {"item": item.meta, "signals": item.signals, "case_id": case.id, "kind": kind.value},
             PreservationReason.REPORT,
@@ -123,7 +123,7 @@ def _measures(
         session,
         case_id=case.id,
         item_id=item.id,
-        item_ref=item.item_id,
+        item_ref=item.item_ref,
         now=now,
         resend_after=timedelta(hours=tools.settings.takedown_resend_hours),
         account_action=choices.account_action.value,
@@ -137,10 +137,10 @@ def _measures(
         session,
         case_id=case.id,
         item_id=item.id,
-        item_ref=item.item_id,
+        item_ref=item.item_ref,
         kind=NOTICE_KIND,
         body={
-            "item_id": item.item_id,
+            "item_id": item.item_ref,
             "decision": "removed",
             "ground": kind.value,
             # DSA Art 17(3)(f): the redress the user has; complaints come back through the
@@ -272,19 +272,20 @@ def _preserve_video(
 ) -> _PreservedVideo:
     """Move a held video into the evidence vault as a stream (never whole in memory), and
     delete what was held. A video small enough (`INLINE_VIDEO_MAX_BYTES`) is attached to the
-    report as an image is; `chunks` is how many it is held in. The NCMEC upload streams any size from the vault at send time."""
+    report as an image is; `chunks` is how many it is held in. The NCMEC upload streams any
+    size from the vault at send time."""
     assert tools.vault is not None, "decide() loads the vault when a payload is held"
     master_key = tools.vault.master_key
     attached = None
     stream = held_stream(session, item.id, master_key) or iter(())
     if chunks * STREAM_CHUNK_BYTES <= INLINE_VIDEO_MAX_BYTES:
-        data = whole(stream, f"the video held for item {item.item_id}")
+        data = whole(stream, f"the video held for item {item.item_ref}")
         attached = ContentFile(_video_type(data[:HEAD_BYTES]), data)
         stream = iter([data])
     digested = _Digested(stream)
     stored = tools.vault.preserve_stream(
         session,
-        item.item_id,
+        item.item_ref,
         digested,
         {"item": item.meta, "signals": item.signals, "case_id": case.id, "kind": kind.value},
         PreservationReason.REPORT,

@@ -44,7 +44,7 @@ def report_input(
     frames = video_frames(item.signals)
     return ReportInput(
         case_id=case_id,
-        item=_facts(item.item_id, meta),
+        item=_facts(item.item_ref, meta),
         matches=tuple(_match_facts(e, values, frames) for e in evidence),
         kind=kind,
         decided_by=decided_by,
@@ -123,7 +123,7 @@ def basis_of_evidence(evidence: Sequence[Mapping[str, Any]]) -> Mapping[str, Any
 def _facts(item_ref: str, meta: Mapping[str, Any]) -> ItemFacts:
     extra = meta.get("extra") or {}
     return ItemFacts(
-        item_id=item_ref,
+        item_ref=item_ref,
         account_id=meta.get("account_id"),
         username=meta.get("username"),
         email=meta.get("email"),
