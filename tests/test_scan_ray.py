@@ -1,6 +1,6 @@
 """`tutela scan --ray` against a real local Ray cluster of two nodes (separate `ray start`
 processes, one cluster for the module): exact verdicts for benign, known and hostile files, local
-and fetched over http; a re-run decides nothing new; a node killed in the middle and then the
+and fetched over http, videos among them hashed as videos (vPDQ); a re-run decides nothing new; a node killed in the middle and then the
 scan itself killed, and a resumed scan gives every item exactly one verdict."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import func, select
 
@@ -28,6 +29,7 @@ from ray_cluster import RayCluster
 from tutela.db.database import Database, open_database
 from tutela.detection.models import Case, Item, ItemMatch, ItemStatus
 from tutela.settings import Settings
+from video_files import still_video
 
 pytestmark = pytest.mark.slow
 
@@ -108,6 +110,11 @@ def test_a_two_node_cluster_gives_exact_verdicts_once(
         (backlog / f"plain{i}.jpg").write_bytes(jpeg(drawn_image(i)))
     expected = {"copy.png": "review", "copy2.jpg": "review"}
     expected |= {f"plain{i}.jpg": "no_match" for i in range(10, 30)}
+    # Videos: a local one of an unrelated picture, a fetched one showing a banked picture for 3 s
+    # (its frames match the image bank as the local scan matches them).
+    still_video(backlog / "sub" / "unrelated.mp4", np.asarray(drawn_image(42)), 3)
+    expected["unrelated.mp4"] = "no_match"
+    shown = still_video(tmp_path / "shown.mp4", np.asarray(drawn_image(1)), 3).read_bytes()
     for case in hostile_cases():
         if case.name in HOSTILE:
             (backlog / "sub" / case.name).write_bytes(case.data)
@@ -115,18 +122,23 @@ def test_a_two_node_cluster_gives_exact_verdicts_once(
     listing = tmp_path / "more.txt"
     extra = tmp_path / "extra.jpg"
     extra.write_bytes(jpeg(drawn_image(40)))
-    web = {"/web-copy.jpg": edited_copy(drawn_image(1), "flip"), "/web.jpg": jpeg(drawn_image(41))}
+    web = {
+        "/web-copy.jpg": edited_copy(drawn_image(1), "flip"),
+        "/web.jpg": jpeg(drawn_image(41)),
+        "/web-shown.mp4": shown,
+    }
     with serving(web_files(web)) as base:
         urls = [f"{base}{path}" for path in [*web, "/web-gone.jpg"]]
         listing.write_text("\n".join([extra.as_uri(), str(tmp_path / "gone.jpg"), *urls]) + "\n")
         expected |= {"extra.jpg": "no_match", "gone.jpg": "unreadable"}
         expected |= {"web-copy.jpg": "review", "web.jpg": "no_match", "web-gone.jpg": "unreadable"}
+        expected["web-shown.mp4"] = "review"
         first = lines(scan(settings, cluster, str(backlog), str(listing)))
     summary = first[-1]
     assert summary["skipped"] == 0 and summary["undecided"] == 0
     assert summary["summary"] == {
-        "no_match": 22,
-        "review": 3,
+        "no_match": 23,
+        "review": 4,
         "action": 0,
         "error": len(HOSTILE) + 2,
     }
@@ -135,6 +147,10 @@ def test_a_two_node_cluster_gives_exact_verdicts_once(
     )
     by_name = {Path(str(line["path"])).name: line for line in first[:-1]}
     assert by_name["copy.png"]["case_id"] is not None
+    shown_matches = by_name["web-shown.mp4"]["matches"]
+    assert isinstance(shown_matches, list) and len(shown_matches) == 1
+    assert shown_matches[0]["bank"] == "known" and shown_matches[0]["signal_type"] == "pdq"
+    assert shown_matches[0]["video"]["frames"][0]["time"] == 0.0  # a frame, with its time
     assert one_verdict_each(database, len(expected)) == expected
 
     again = lines(scan(settings, cluster, str(backlog), str(listing)))

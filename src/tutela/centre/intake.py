@@ -267,6 +267,7 @@ def _checked(body: bytes, key_id: str) -> Mapping[str, Any]:
     files = shape.part(report, "content").get("files")
     if files is not None and not isinstance(files, list):
         raise MalformedReport("content.files is a list")
+    shape.omitted_files(report)
     missing = missing_fields(report)
     if missing:
         names = tuple(str(m) for m in missing)

@@ -14,6 +14,7 @@ from tutela.reporting.fields import (
     ItemFacts,
     Kind,
     MatchFacts,
+    OmittedFile,
     ReportInput,
 )
 from tutela.review.report_choices import ReportChoices
@@ -31,6 +32,7 @@ def report_input(
     legal_basis: str,
     content: ContentFile | None,
     choices: ReportChoices,
+    omitted: OmittedFile | None = None,
     awareness: Awareness,
     reported_elsewhere: tuple[tuple[str, str], ...],
     removed_at: datetime | None,
@@ -59,6 +61,7 @@ def report_input(
         reported_elsewhere=reported_elsewhere,
         account_measures=(choices.account_action.value,),
         content=(content,) if content is not None else (),
+        omitted=(omitted,) if omitted is not None else (),
         detection_basis=basis_of_evidence(evidence),
     )
 
