@@ -4,8 +4,9 @@ qualities and time stamps, in the two text forms the field exchanges.
 - Meta's vPDQ tools write one line per frame: `frame_number,quality,pdq_hex,seconds` (seconds
   with three decimals).
 - python-threatexchange (and HMA) store a JSON list of `"pdq_hex,quality,seconds"` strings.
+- The `vpdq` Python package's own command prints `pdq_hex,quality,seconds` lines (read only).
 
-Both parse here and both are written, so lists made by either import and ours export to either.
+All parse here; the first two are written, so lists made by either import and ours export to either.
 Frames are sampled as the reference samples them (tutela.media.video); each is hashed with PDQ,
 exactly (full-size RGB, pdqhash) or in fast mode (a reduced grey frame, tutela.signals.pdq_fast).
 Consecutive near-identical frames may be collapsed as vPDQ's description prunes them (a frame
@@ -134,8 +135,8 @@ def to_reference_lines(frames: Iterable[VpdqFrame]) -> str:
 
 
 def parse_vpdq(text: str) -> tuple[VpdqFrame, ...]:
-    """Either text form; raises InvalidHash naming the first bad frame. In the JSON form frame
-    numbers are not stored: they are counted from 0."""
+    """Any of the text forms; raises InvalidHash naming the first bad frame. The JSON form and
+    the `vpdq` command's lines store no frame numbers: they are counted from 0."""
     stripped = text.strip()
     if not stripped:
         raise InvalidHash("a vPDQ hash has at least one frame")
@@ -164,9 +165,14 @@ def _parse_threatexchange(text: str) -> tuple[VpdqFrame, ...]:
 def _parse_lines(text: str) -> tuple[VpdqFrame, ...]:
     lines = [line for line in text.splitlines() if line.strip()]
     _check_count(len(lines))
+    # The first line says which line form the file is in: four fields (Meta's tools) or three.
+    fields = len(lines[0].split(","))
     frames = []
     for index, line in enumerate(lines):
-        parts = line.strip().split(",")
+        parts = [part.strip() for part in line.strip().split(",")]
+        if fields == 3 and len(parts) == 3:
+            frames.append(_frame(index, parts[0], parts[1], parts[2], index + 1))
+            continue
         if len(parts) != 4:
             raise InvalidHash(f"vPDQ line {index + 1}: expected frame,quality,pdq_hex,seconds")
         try:
