@@ -24,7 +24,7 @@ from pathlib import Path
 
 from tutela.errors import InvalidHash
 from tutela.media.limits import MediaLimits
-from tutela.media.video import SparseMismatch, VideoFrame, VideoInfo, sample_frames
+from tutela.media.video import SparseMismatch, VideoEnd, VideoFrame, VideoInfo, sample_frames
 from tutela.signals.pdq import FAST_MIN_SIDE, PdqMode, PdqSignal, pdq_of_pixels
 from tutela.signals.pdq_fast import fast_pdq
 
@@ -42,17 +42,21 @@ class VpdqFrame:
 
 @dataclass(frozen=True, slots=True)
 class VpdqHash:
-    """A video's frames in order, with what the decoder said of the video."""
+    """A video's frames in order, with what the decoder said of the video. `cut_short` says why
+    the video looks truncated (tutela.media.video.VideoEnd), its frames being those up to the
+    cut; None for a whole video."""
 
     frames: tuple[VpdqFrame, ...]
     frame_rate: float | None = None
     duration_s: float | None = None
+    cut_short: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {
             "frames": len(self.frames),
             "frame_rate": self.frame_rate,
             "duration_s": self.duration_s,
+            "truncated": self.cut_short is not None,
             "hash": to_threatexchange(self.frames),
         }
 
@@ -65,7 +69,8 @@ def vpdq_of_file(
     limits: MediaLimits | None = None,
     prune_distance: int | None = None,
 ) -> VpdqHash:
-    """Hash a video file; raises MediaError subclasses (typed, never anything else).
+    """Hash a video file; raises MediaError subclasses (typed, never anything else). A video cut
+    short is hashed up to the cut, and its hash says so (`cut_short`).
 
     `prune_distance`: collapse consecutive frames within this many bits of the last one kept
     (`prune_frames`); None takes `limits.vpdq_prune_distance` (-1: keep every frame)."""
@@ -75,11 +80,13 @@ def vpdq_of_file(
     deadline = time.monotonic() + limits.video_timeout_s
     frames: list[VpdqFrame] = []
     info: VideoInfo | None = None
+    end = VideoEnd()
     reduce_to = None if mode is PdqMode.EXACT else FAST_MIN_SIDE
     # Sparse decoding returns the very frames a full decode keeps, or says it cannot promise to
     # (SparseMismatch): then the file is decoded whole, within the same deadline.
     for sparse in (True, False):
         frames.clear()
+        end = VideoEnd()
         try:
             for item in sample_frames(
                 path,
@@ -88,6 +95,7 @@ def vpdq_of_file(
                 reduce_to=reduce_to,
                 deadline=deadline,
                 sparse=sparse,
+                end=end,
             ):
                 if isinstance(item, VideoInfo):
                     info = item
@@ -100,6 +108,7 @@ def vpdq_of_file(
         frames=prune_frames(frames, prune_distance),
         frame_rate=info.frame_rate if info else None,
         duration_s=info.duration_s if info else None,
+        cut_short=end.shortfall(info.frame_rate) if info else None,
     )
 
 
