@@ -228,8 +228,8 @@ def _sample(
     stream = streams[0]
     if stream.codec_context is None:  # FFmpeg has no decoder for it
         raise UnsupportedFormat(
-            f"the {fmt.value} file's video codec is not one Tutela decodes "
-            "(H.264, HEVC, VP8, VP9, AV1, MPEG-4 Part 2 and the others FFmpeg decodes)"
+            f"the {fmt.value} file's video codec is not one this node's FFmpeg decodes "
+            "(H.264, HEVC, VP9 and MPEG-4 are)"
         )
     stream.thread_type = "SLICE"  # one core per decode: a node runs one worker per core
     info = _info(fmt, stream, container)
