@@ -4,6 +4,7 @@ broken file refused with a typed error."""
 from __future__ import annotations
 
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -162,6 +163,30 @@ def test_a_whole_video_with_a_longer_audio_track_is_not_taken_for_a_cut_one(
             container.mux(packet)
     vpdq = vpdq_of_file(path)
     assert len(vpdq.frames) == 3 and vpdq.cut_short is None
+
+
+@pytest.mark.parametrize(
+    ("container_format", "codec"), [("matroska", "libx264"), ("webm", "libvpx-vp9")]
+)
+def test_a_variable_rate_video_with_a_gap_is_not_taken_for_a_cut_one(
+    tmp_path: Path, container_format: str, codec: str
+) -> None:
+    # Nominally 10 frames a second, but no frame from 1 s to 3 s: 20 frames spanning 4 s.
+    path = tmp_path / f"v.{container_format}"
+    with av.open(str(path), "w", format=container_format) as container:
+        stream = container.add_stream(codec, rate=10)
+        assert isinstance(stream, av.VideoStream)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 10)
+        for i, pts in enumerate([*range(10), *range(30, 40)]):
+            frame = av.VideoFrame.from_ndarray(np.roll(picture(3), i, axis=1), format="rgb24")
+            frame.pts, frame.time_base = pts, Fraction(1, 10)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    vpdq = vpdq_of_file(path)
+    assert vpdq.cut_short is None and len(vpdq.frames) == 2
 
 
 def test_a_video_in_a_codec_no_decoder_knows_is_unsupported(tmp_path: Path) -> None:

@@ -99,6 +99,8 @@ class VideoEnd:
     """How a decode ended, filled in by sample_frames as it goes (pass one as `end`).
 
     frames: frames the stream held (decoded; demuxed packets when decoding sparsely).
+    seconds: the time they span, from the first frame's presentation time to the last one's end
+        (None when they carry no times: then frames / rate); a variable frame rate counts right.
     declared_frames: the frame count the header gives (AVI, Matroska; not MP4, whose count
         includes samples an edit list leaves out); None when unknown.
     declared_seconds: the video stream's duration from the header; None when unknown.
@@ -106,6 +108,7 @@ class VideoEnd:
     """
 
     frames: int = 0
+    seconds: float | None = None
     declared_frames: int | None = None
     declared_seconds: float | None = None
     broken: str | None = None
@@ -119,7 +122,7 @@ class VideoEnd:
             and self.frames < self.declared_frames * (1 - _SHORT_SHARE) - _SHORT_FRAMES
         ):
             return f"the video holds {self.frames} of the {self.declared_frames} frames it declares"
-        seen = self.frames / frame_rate
+        seen = self.seconds if self.seconds is not None else self.frames / frame_rate
         slack = max(_SHORT_FRAMES / frame_rate, _SHORT_SECONDS)
         if self.declared_seconds is not None and seen + slack < self.declared_seconds:
             return (
@@ -268,8 +271,18 @@ def _sample(
         # Cut off mid-packet or corrupt from here on: what came before stands (module docstring).
         end.broken = _ffmpeg_reason(exc)
     end.frames = kept.seen
+    end.seconds = _span(kept.first_pts, kept.last_pts, stream, info.frame_rate)
     if not any_frame:
         raise CorruptMedia(f"the {fmt.value} video has no decodable frame")
+
+
+def _span(
+    first: int | None, last: int | None, stream: VideoStream, frame_rate: float
+) -> float | None:
+    """Seconds from the first frame's presentation time to the end of the last frame."""
+    if first is None or last is None or not stream.time_base:
+        return None
+    return float((last - first) * stream.time_base) + 1 / frame_rate
 
 
 def _declared(
@@ -338,10 +351,17 @@ class _FullDecoder:
         self.frame_mod, self.max_frames = frame_mod, max_frames
         self.info, self.limits, self.deadline = info, limits, deadline
         self.seen = 0  # frames decoded
+        self.first_pts: int | None = None
+        self.last_pts: int | None = None
 
     def __iter__(self) -> Iterator[tuple[int, AvFrame]]:
         for number, frame in enumerate(self.container.decode(self.stream)):
             self.seen = number + 1
+            if frame.pts is not None:
+                if self.first_pts is None or frame.pts < self.first_pts:
+                    self.first_pts = frame.pts
+                if self.last_pts is None or frame.pts > self.last_pts:
+                    self.last_pts = frame.pts
             _check_frame(frame, number + 1, self.max_frames, self.info, self.limits, self.deadline)
             if number % self.frame_mod == 0:
                 yield number, frame
@@ -384,6 +404,14 @@ class _SparseDecoder:
     def seen(self) -> int:
         """Packets demuxed (one frame each, for the codecs decoded sparsely)."""
         return len(self.times)
+
+    @property
+    def first_pts(self) -> int | None:
+        return self.times[0] if self.times else None
+
+    @property
+    def last_pts(self) -> int | None:
+        return self.times[-1] if self.times else None
 
     def __iter__(self) -> Iterator[tuple[int, AvFrame]]:
         for packet in self.container.demux(self.stream):
