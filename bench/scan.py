@@ -37,7 +37,7 @@ from provider_fixtures import TUTELA, drawn_image, jpeg, make_bank
 from ray_cluster import RayCluster
 from tutela.db.database import open_database
 from tutela.detection.hasher import Hasher
-from tutela.detection.models import DONE, Item
+from tutela.detection.models import Item, ItemStatus
 from tutela.media.limits import MediaLimits
 from tutela.settings import Settings
 
@@ -84,7 +84,7 @@ def run_scan(
     with database.reader() as session:
         first, last, count = session.execute(
             select(func.min(Item.decided_at), func.max(Item.decided_at), func.count()).where(
-                Item.status == DONE
+                Item.status == ItemStatus.DONE
             )
         ).one()
     database.close()
