@@ -4,6 +4,7 @@ on 2 cores, every planted neighbour found).
 
     python bench/lookup.py [--n 10000000] [--queries 20000] [--batch 1000] [--single 3000]
                            [--clients 4] [--threads 2] [--cores 0,1] [--no-http]
+                           [--no-in-process]
 
 The bank is N random hashes plus neighbours planted 0..31 bits from some of the queries, imported
 as `tutela bank import` does and snapshotted, so the node starts in seconds. Single lookups send
@@ -150,6 +151,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--cores", default="0,1", help="CPUs to pin to (comma-separated)")
     parser.add_argument("--no-http", action="store_true", help="in-process comparison only")
+    parser.add_argument(
+        "--no-in-process", action="store_true", help="HTTP runs only (minutes less at 1 M)"
+    )
     args = parser.parse_args()
     os.sched_setaffinity(0, {int(core) for core in args.cores.split(",")})
 
@@ -168,7 +172,8 @@ def main() -> None:
         matcher.save_snapshot()
         key = create_api_key(database, "bench", ["match"])[1]
         print(f"bank: {report.added:,} hashes built in {time.perf_counter() - started:.0f} s")
-        in_process(matcher, queries, planted, args.batch, args.threads)
+        if not args.no_in_process:
+            in_process(matcher, queries, planted, args.batch, args.threads)
         del matcher
         database.close()
         if args.no_http:
