@@ -18,9 +18,11 @@ import httpx
 from sqlalchemy import event
 
 from provider_fixtures import drawn_image, flip_bits, in_process_client, png
+from tutela.api.hashing import batch_answer
 from tutela.db.database import Database
 from tutela.indicators.banks import create_bank
 from tutela.indicators.ledger import add_indicator
+from tutela.indicators.matcher_view import MatchResult
 from tutela.settings import Settings
 from tutela.signals.hashing import pdq_of_bytes
 from tutela.signals.pdq import PdqMode
@@ -212,3 +214,20 @@ def test_a_hash_of_non_ascii_digits_refuses_the_batch_naming_its_position(
     assert answer.status_code == 422
     assert answer.json()["code"] == "invalid_hash"
     assert "values[2]" in answer.json()["detail"]
+
+
+def test_a_batch_answer_is_the_json_of_its_results_whatever_the_values_hold() -> None:
+    # Runs of misses are joined as text: values needing escaping must still come out as JSON.
+    matches = [MatchResult("known", 7, "pdq", 3), MatchResult('a "quoted" bank', 8, "pdq", 30)]
+    plain = [f"{i:064x}" for i in range(10)]
+    spaced = [f"\t{value.upper()} \n" if i % 3 == 0 else value for i, value in enumerate(plain)]
+    for values in (plain, spaced, ["é" + value for value in plain]):
+        for found in ({}, {0: matches}, {9: matches[:1]}, {0: matches, 4: matches, 5: matches}):
+            expected = {
+                "results": [
+                    {"query": value, "matches": [m.as_dict() for m in found.get(i, [])]}
+                    for i, value in enumerate(values)
+                ]
+            }
+            written = json.dumps(expected, ensure_ascii=False, separators=(",", ":"))
+            assert batch_answer(values, found) == written.encode()

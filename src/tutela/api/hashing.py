@@ -192,12 +192,32 @@ def match_batch(matcher: Matcher, signal_type: str, values: list[str]) -> bytes:
 
 def batch_answer(values: Sequence[str], found: Mapping[int, Sequence[MatchResult]]) -> bytes:
     """`{"results": [{"query": value, "matches": [...]}…]}` as compact JSON, the same bytes as
-    JSONResponse writes for those dicts; `found` has the matches by position (none: no match)."""
-    tails = ["[]"] * len(values)
-    for position, matches in found.items():
-        tails[position] = _compact([match.as_dict() for match in matches])
-    results = ",".join(map(_RESULT.format, map(encode_basestring, values), tails))
-    return f'{{"results":[{results}]}}'.encode()
+    JSONResponse writes for those dicts; `found` has the matches by position (none: no match).
+    Runs of misses whose values need no JSON escaping (bare hex, the usual batch) are written
+    by one join each, with no string per hash."""
+    joined = "".join(values)
+    if len(encode_basestring(joined)) != len(joined) + 2:  # some value needs escaping
+        tails = ["[]"] * len(values)
+        for position, matches in found.items():
+            tails[position] = _compact([match.as_dict() for match in matches])
+        results = ",".join(map(_RESULT.format, map(encode_basestring, values), tails))
+        return f'{{"results":[{results}]}}'.encode()
+    parts = []
+    start = 0
+    for position in sorted(found):
+        if start < position:
+            parts.append(_misses(values[start:position]))
+        written = _compact([match.as_dict() for match in found[position]])
+        parts.append(_RESULT.format(f'"{values[position]}"', written))
+        start = position + 1
+    if start < len(values):
+        parts.append(_misses(values[start:]))
+    return ('{"results":[' + ",".join(parts) + "]}").encode()
+
+
+def _misses(values: Sequence[str]) -> str:
+    """Results with no match for values that need no escaping in JSON, joined by commas."""
+    return '{"query":"' + '","matches":[]},{"query":"'.join(values) + '","matches":[]}'
 
 
 # One result of a batch, its query already a JSON string and its matches a JSON list.
