@@ -4,6 +4,7 @@ on 2 cores, every planted neighbour found).
 
     python bench/lookup.py [--n 10000000] [--queries 20000] [--batch 1000] [--single 3000]
                            [--clients 4] [--threads 2] [--cores 0,1] [--no-http]
+                           [--no-in-process] [--phases]
 
 The bank is N random hashes plus neighbours planted 0..31 bits from some of the queries, imported
 as `tutela bank import` does and snapshotted, so the node starts in seconds. Single lookups send
@@ -21,6 +22,7 @@ run, so the ratio says what the lock-free reads give.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
 import socket
@@ -37,12 +39,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from tutela.api.hashing import batch_answer
+from tutela.api.schemas import MatchBatchCreate
+from tutela.api.uploads import parse_model
 from tutela.auth.api_keys import create_api_key
 from tutela.db import open_database
 from tutela.indicators.banks import create_bank
 from tutela.indicators.imports import import_file
 from tutela.indicators.matcher import Matcher
 from tutela.settings import Settings
+from tutela.signals.base import hex_rows
 
 TUTELA = str(Path(sys.executable).with_name("tutela"))
 PLANTED = range(0, 32)  # within the bank's PDQ threshold (31)
@@ -150,6 +156,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--cores", default="0,1", help="CPUs to pin to (comma-separated)")
     parser.add_argument("--no-http", action="store_true", help="in-process comparison only")
+    parser.add_argument(
+        "--no-in-process", action="store_true", help="HTTP runs only (minutes less at 1 M)"
+    )
+    parser.add_argument(
+        "--phases", action="store_true", help="also CPU per hash of each phase of a batch"
+    )
     args = parser.parse_args()
     os.sched_setaffinity(0, {int(core) for core in args.cores.split(",")})
 
@@ -168,7 +180,10 @@ def main() -> None:
         matcher.save_snapshot()
         key = create_api_key(database, "bench", ["match"])[1]
         print(f"bank: {report.added:,} hashes built in {time.perf_counter() - started:.0f} s")
-        in_process(matcher, queries, planted, args.batch, args.threads)
+        if args.phases:
+            phases(matcher, queries, args.batch)
+        if not args.no_in_process:
+            in_process(matcher, queries, planted, args.batch, args.threads)
         del matcher
         database.close()
         if args.no_http:
@@ -293,6 +308,32 @@ def in_process(
         f"{free_ms:.2f} ms (p90 {free_p90:.2f}) lock-free, {held_ms:.2f} ms (p90 {held_p90:.2f}) "
         f"serialised"
     )
+
+
+def phases(matcher: Matcher, queries: list[str], batch: int) -> None:
+    """CPU per hash of each phase of the node's work on a batch, in this process: reading the
+    JSON body, decoding the hashes, the index lookup (with the match objects of the hits), and
+    writing the answer. What the node spends beyond their sum is HTTP, threads and background."""
+    batches = [queries[start : start + batch] for start in range(0, len(queries), batch)]
+    bodies = [json.dumps({"signal_type": "pdq", "values": values}).encode() for values in batches]
+    found = [matcher.match_batch("pdq", values, include_review=True) for values in batches]
+
+    def cpu_per_hash(work: Callable[[int], object]) -> float:
+        began = time.process_time()
+        for index in range(len(batches)):
+            work(index)
+        return (time.process_time() - began) / len(queries) * 1e6
+
+    figures = {
+        "read the JSON body": lambda i: parse_model(MatchBatchCreate, bodies[i], "body"),
+        "decode the hashes": lambda i: hex_rows(batches[i], 64),
+        "decode + index + matches": lambda i: matcher.match_batch(
+            "pdq", batches[i], include_review=True
+        ),
+        "write the answer": lambda i: batch_answer(batches[i], found[i]),
+    }
+    for name, work in figures.items():
+        print(f"phase: {name}: {min(cpu_per_hash(work) for _ in range(3)):.2f} CPU-us per hash")
 
 
 def single(

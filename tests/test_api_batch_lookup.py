@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -17,9 +18,11 @@ import httpx
 from sqlalchemy import event
 
 from provider_fixtures import drawn_image, flip_bits, in_process_client, png
+from tutela.api.hashing import batch_answer
 from tutela.db.database import Database
 from tutela.indicators.banks import create_bank
 from tutela.indicators.ledger import add_indicator
+from tutela.indicators.matcher_view import MatchResult
 from tutela.settings import Settings
 from tutela.signals.hashing import pdq_of_bytes
 from tutela.signals.pdq import PdqMode
@@ -168,3 +171,63 @@ def test_an_indicator_added_while_the_node_runs_is_matched_within_the_refresh_bo
 
     # The bound: one interval plus one read of the change table (generous on a shared machine).
     assert asyncio.run(matched_after_adding()) < 1.0
+
+
+def test_a_batch_answer_is_json_as_before_with_review_and_variant_fields(
+    settings: Settings, database: Database
+) -> None:
+    create_bank(database, "banded", pdq_threshold=10, review_distance=40)
+    add_indicator(database, "banded", "pdq", BANKED)
+    values = [UNRELATED, flip_bits(BANKED, 20), BANKED]
+    (answer,) = post_json(settings, database, {"signal_type": "pdq", "values": values})
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "application/json"
+    # The compact form Starlette's JSONResponse writes, byte for byte.
+    assert (
+        answer.content
+        == json.dumps(answer.json(), ensure_ascii=False, separators=(",", ":")).encode()
+    )
+    near, exact = answer.json()["results"][1:]
+    assert (near["matches"][0]["distance"], near["matches"][0]["review"]) == (20, True)
+    assert near["matches"][0]["variant"] == exact["matches"][0]["variant"] == "original"
+    assert "review" not in exact["matches"][0]
+
+
+def test_hashes_with_space_around_or_in_upper_case_are_matched_and_echoed_as_sent(
+    settings: Settings, database: Database
+) -> None:
+    banked(database)
+    values = [BANKED.upper(), f"\t{BANKED} \n", UNRELATED]
+    (answer,) = post_json(settings, database, {"signal_type": "pdq", "values": values})
+    assert answer.status_code == 200, answer.text
+    results = answer.json()["results"]
+    assert [r["query"] for r in results] == values
+    assert [len(r["matches"]) for r in results] == [1, 1, 0]
+
+
+def test_a_hash_of_non_ascii_digits_refuses_the_batch_naming_its_position(
+    settings: Settings, database: Database
+) -> None:
+    banked(database)
+    body = {"signal_type": "pdq", "values": [BANKED, BANKED, "٣" * 64]}
+    (answer,) = post_json(settings, database, body)
+    assert answer.status_code == 422
+    assert answer.json()["code"] == "invalid_hash"
+    assert "values[2]" in answer.json()["detail"]
+
+
+def test_a_batch_answer_is_the_json_of_its_results_whatever_the_values_hold() -> None:
+    # Runs of misses are joined as text: values needing escaping must still come out as JSON.
+    matches = [MatchResult("known", 7, "pdq", 3), MatchResult('a "quoted" bank', 8, "pdq", 30)]
+    plain = [f"{i:064x}" for i in range(10)]
+    spaced = [f"\t{value.upper()} \n" if i % 3 == 0 else value for i, value in enumerate(plain)]
+    for values in (plain, spaced, ["é" + value for value in plain]):
+        for found in ({}, {0: matches}, {9: matches[:1]}, {0: matches, 4: matches, 5: matches}):
+            expected = {
+                "results": [
+                    {"query": value, "matches": [m.as_dict() for m in found.get(i, [])]}
+                    for i, value in enumerate(values)
+                ]
+            }
+            written = json.dumps(expected, ensure_ascii=False, separators=(",", ":"))
+            assert batch_answer(values, found) == written.encode()

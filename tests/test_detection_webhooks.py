@@ -21,9 +21,19 @@ from sqlalchemy import select
 from provider_fixtures import decide_signals, in_process_client
 from tutela.clock import utc_now
 from tutela.db.database import Database
-from tutela.detection.deliveries import CONCURRENCY, MAX_ATTEMPTS, deliver_due
+from tutela.detection.deliveries import (
+    CLAIM_S,
+    CONCURRENCY,
+    DELIVERIES,
+    DESTINATION,
+    MAX_ATTEMPTS,
+    claim_limit,
+    deliver_due,
+)
 from tutela.detection.models import DeliveryAttempt, WebhookDelivery
 from tutela.detection.webhooks import delete_webhook, register_webhook
+from tutela.detection.worker import WebhookSender
+from tutela.errors import ConfigurationError
 from tutela.settings import Settings
 
 SECRET = "a-webhook-secret-of-some-length"
@@ -231,3 +241,51 @@ def test_deliveries_to_a_slow_receiver_are_posted_many_at_a_time(database: Datab
     with database.reader() as session:
         states = session.scalars(select(WebhookDelivery.state)).all()
     assert states == ["delivered"] * 32
+
+
+def claimed_by_a_sender_that_died(database: Database, now: datetime, claim_s: float) -> None:
+    """Claim every due delivery as a sender does before it POSTs, and never record a try."""
+    assert DELIVERIES.claim(database, [DESTINATION], now, 64, claim_s, "dead-sender")
+
+
+def test_webhook_claim_seconds_come_from_the_setting() -> None:
+    assert Settings.from_env({}).webhook_claim_s == CLAIM_S == 60.0
+    assert Settings.from_env({"TUTELA_WEBHOOK_CLAIM_S": "2.5"}).webhook_claim_s == 2.5
+    for bad in ("0", "-1", "soon"):
+        with pytest.raises(ConfigurationError, match="TUTELA_WEBHOOK_CLAIM_S"):
+            Settings.from_env({"TUTELA_WEBHOOK_CLAIM_S": bad})
+
+
+def test_a_dead_senders_deliveries_are_taken_over_once_its_claim_runs_out(
+    database: Database, endpoint: Endpoint
+) -> None:
+    one_verdict_to_deliver(database, endpoint)
+    now = utc_now()
+    claimed_by_a_sender_that_died(database, now, claim_s=5)
+    with httpx.Client() as client:
+        assert deliver_due(database, client, now=now + timedelta(seconds=4), claim_s=5) == 0
+        assert deliver_due(database, client, now=now + timedelta(seconds=6), claim_s=5) == 1
+    assert endpoint.signed == [True]
+    assert delivery(database).state == "delivered"
+
+
+def test_a_short_claim_takes_no_more_deliveries_than_it_can_post_before_running_out() -> None:
+    assert claim_limit(64, CLAIM_S) == 64
+    assert claim_limit(64, 20) == 2 * CONCURRENCY  # two rounds of one POST's timeout
+    assert claim_limit(64, 2) == CONCURRENCY  # one round, at least
+    assert claim_limit(5, 2) == 5
+
+
+def test_the_webhook_sender_holds_its_claims_for_the_configured_seconds(
+    database: Database, endpoint: Endpoint
+) -> None:
+    # A killed worker's deliveries wait the setting's seconds, not a fixed minute.
+    one_verdict_to_deliver(database, endpoint)
+    claim_s = Settings.from_env({"TUTELA_WEBHOOK_CLAIM_S": "1"}).webhook_claim_s
+    claimed_by_a_sender_that_died(database, utc_now(), claim_s)
+    with httpx.Client() as client, WebhookSender(database, client, claim_s):
+        deadline = time.monotonic() + 20
+        while delivery(database).state != "delivered" and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert delivery(database).state == "delivered"
+    assert endpoint.signed == [True]

@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from tutela.clock import FixedClock, utc_now
 from tutela.db import Database
+from tutela.errors import InvalidHash
 from tutela.indicators import banks, matcher_rows
 from tutela.indicators.changes import changes_since, latest_seq
 from tutela.indicators.ledger import (
@@ -262,3 +263,26 @@ def test_rows_changed_behind_tutelas_back_are_skipped_not_fatal(
         matcher.load()
     assert (banks_matching(matcher, "pdq", good), len(matcher)) == (["a"], 1)
     assert "malformed pdq" in caplog.text and "'nonesuch'" in caplog.text
+
+
+def test_a_batch_lists_only_the_positions_that_match_with_what_one_by_one_finds(
+    database: Database,
+) -> None:
+    banks.create_bank(database, "banded", pdq_threshold=10, review_distance=40)
+    known = [random_pdq() for _ in range(3)]
+    for pdq in known:
+        add_indicator(database, "banded", "pdq", pdq)
+    matcher = Matcher(database)
+    matcher.load()
+    values = [random_pdq(), flip_bits(known[0], 5), random_pdq(), flip_bits(known[1], 20)]
+    values += [f" {known[2].upper()}\n"]  # validated one by one: stripped, either case
+    for review in (False, True):
+        found = matcher.match_batch("pdq", values, include_review=review)
+        one_by_one = matcher.match_hashes("pdq", values, include_review=review)
+        assert found == {i: matches for i, matches in enumerate(one_by_one) if matches}
+        assert sorted(found) == ([1, 3, 4] if review else [1, 4])
+
+
+def test_a_batch_with_a_malformed_hash_is_refused(matcher: Matcher) -> None:
+    with pytest.raises(InvalidHash):
+        matcher.match_batch("pdq", [random_pdq(), "0" * 63 + "g"])

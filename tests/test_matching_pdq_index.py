@@ -64,6 +64,17 @@ def test_query_equals_brute_force(
     assert built.query(queries, radius) == brute_force(ids, codes, queries, radius)
 
 
+@pytest.mark.parametrize("radius", [0, 31, 45])
+def test_a_flat_query_gives_the_same_matches_as_rows_of_row_id_distance(
+    built: PdqIndex, corpus: tuple[np.ndarray, np.ndarray, np.ndarray], radius: int
+) -> None:
+    ids, codes, queries = corpus
+    rows, found, distances = built.query_flat(queries, radius)
+    flat = list(zip(rows.tolist(), found.tolist(), distances.tolist(), strict=True))
+    expected = brute_force(ids, codes, queries, radius)
+    assert flat == [(row, i, d) for row, hits in enumerate(expected) for i, d in hits]
+
+
 @pytest.mark.parametrize("radius", [0, 1, 10, 11, 12, 31, 40, 45, 63])
 def test_multi_index_path_is_exact_at_every_radius(
     corpus: tuple[np.ndarray, np.ndarray, np.ndarray], monkeypatch: pytest.MonkeyPatch, radius: int

@@ -4,8 +4,10 @@ all come to the same answer as the type's own `validate`, `check_canonical` and 
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
+import numpy as np
 import pytest
 
 from tutela.api.hma import compare_pair
@@ -13,6 +15,8 @@ from tutela.centre.intake import _hashes as report_hashes
 from tutela.centre.victims import _hashes as victim_hashes
 from tutela.errors import InvalidHash, InvalidInput
 from tutela.orders.documents import _item as ordered_item
+from tutela.signals.base import SignalType, hex_rows
+from tutela.signals.exact import Md5Signal, Sha256Signal
 from tutela.signals.pdq import PdqSignal
 from tutela.signals.vpdq import parse_vpdq
 
@@ -71,3 +75,21 @@ def test_a_vpdq_frame_holds_a_pdq_value_as_pdq_reads_it() -> None:
     assert frame.hash == PDQ
     with pytest.raises(InvalidHash, match="frame 1: the PDQ hash is not 64 hex digits"):
         parse_vpdq(f"0,100,{PDQ[:-1]}x,0.000\n")
+
+
+@pytest.mark.parametrize("kind", [PdqSignal, Md5Signal, Sha256Signal])
+def test_a_batch_of_bare_hex_values_decodes_to_the_bytes_each_value_validates_to(
+    kind: type[SignalType],
+) -> None:
+    values = [secrets.token_hex(kind.hex_length // 2) for _ in range(50)]
+    values[7] = values[7].upper()
+    rows = hex_rows(values, kind.hex_length)
+    assert rows is not None and rows.dtype == np.uint8
+    assert [row.tobytes() for row in rows] == [bytes.fromhex(kind.validate(v)) for v in values]
+
+
+def test_a_batch_with_any_value_not_bare_hex_of_the_length_is_left_to_validate() -> None:
+    # None: the caller validates one by one, which names the bad value or strips a good one.
+    for odd in (f" {PDQ[1:]}", PDQ[:-1], PDQ + "0", PDQ[:-1] + "g", PDQ[:-2] + " 0", "é" * 64):
+        assert hex_rows([PDQ, odd], 64) is None
+    assert hex_rows([], 64) is not None and hex_rows([], 64).shape == (0, 32)  # type: ignore[union-attr]

@@ -384,6 +384,14 @@ class Settings:
         "them over once this runs out.",
         parse=_POSITIVE_SECONDS,
     )
+    webhook_claim_s: float = setting(
+        "TUTELA_WEBHOOK_CLAIM_S",
+        60.0,
+        "Seconds a detection worker holds the webhook deliveries it claimed; after a worker "
+        "crash, another sends them once this runs out. Under 10 s (one POST's timeout) a slow "
+        "receiver may get a delivery twice (receivers de-duplicate on its Idempotency-Key).",
+        parse=_POSITIVE_SECONDS,
+    )
     outbox_backoff_s: float = setting(
         "TUTELA_OUTBOX_BACKOFF_S",
         5.0,

@@ -33,13 +33,14 @@ DESTINATION = "platform-webhook"
 MAX_ATTEMPTS = 12
 BASE_BACKOFF_S = 1.0
 MAX_BACKOFF_S = 3600.0
-# A claimed delivery is invisible to other senders this long (a sender that dies mid-POST).
+# A claimed delivery is invisible to other senders this long (a sender that dies mid-POST):
+# TUTELA_WEBHOOK_CLAIM_S's default.
 CLAIM_S = 60.0
 TIMEOUT_S = 10.0
 # Deliveries claimed at once, and POSTed this many at a time: a receiver across a network answers
 # in tens of milliseconds, and one POST at a time held a node to a few dozen verdicts a second.
 # LIMIT / CONCURRENCY rounds of TIMEOUT_S fit within CLAIM_S: no claim runs out while its batch is
-# still being sent.
+# still being sent (a shorter claim takes fewer at once, see claim_limit).
 LIMIT = 64
 CONCURRENCY = 16
 
@@ -53,6 +54,7 @@ def deliver_due(
     max_attempts: int = MAX_ATTEMPTS,
     pool: Executor | None = None,
     rng: Callable[[], float] = random.random,
+    claim_s: float = CLAIM_S,
 ) -> int:
     """Send up to `limit` deliveries due at `now` (the clock when None); return how many were tried.
 
@@ -60,6 +62,8 @@ def deliver_due(
     every try is then recorded in one transaction. A failed try is retried after the engine's
     backoff (1 s, 2 s, 4 s … up to an hour, each between half and all of that); after
     `max_attempts`, or an answer that refuses it for good, the delivery is marked failed.
+    What it claims stays claimed `claim_s` seconds (TUTELA_WEBHOOK_CLAIM_S): a sender that dies
+    meanwhile leaves them to the next one after that.
     """
     run = delivery.deliver_due(
         database,
@@ -67,12 +71,19 @@ def deliver_due(
         {DESTINATION: WebhookTransport(client)},
         now or utc_now(),
         RetryPolicy(max_attempts, BASE_BACKOFF_S, MAX_BACKOFF_S, rng),
-        limit=limit,
-        claim_s=CLAIM_S,
+        limit=claim_limit(limit, claim_s),
+        claim_s=claim_s,
         pool=pool,
         together=True,
     )
     return run.tried
+
+
+def claim_limit(limit: int, claim_s: float) -> int:
+    """At most `limit` deliveries, and no more than CONCURRENCY per TIMEOUT_S of the claim (at
+    least one round): a claim does not run out while its batch is still being sent."""
+    rounds = max(1, int(claim_s // TIMEOUT_S))
+    return max(1, min(limit, CONCURRENCY * rounds))
 
 
 def webhook_client(*, allow_private: bool, timeout_s: float = TIMEOUT_S) -> httpx.Client:

@@ -30,7 +30,7 @@ import httpx
 from tutela.clock import Clock
 from tutela.db.database import Database, open_database
 from tutela.detection.bases import DetectionGate
-from tutela.detection.deliveries import CONCURRENCY, deliver_due, webhook_client
+from tutela.detection.deliveries import CLAIM_S, CONCURRENCY, deliver_due, webhook_client
 from tutela.detection.hasher import Hasher
 from tutela.detection.held_payloads import sealing_key
 from tutela.detection.pipeline import decide_stream
@@ -154,11 +154,13 @@ def end_hung_worker() -> None:
 class WebhookSender:
     """A thread sending the webhook outbox (tutela.detection.deliveries), so that a slow receiver
     never holds up hashing; its POSTs go out CONCURRENCY at a time. Polls every IDLE_POLL_S to
-    IDLE_POLL_MAX_S while there is nothing to send (see idle_waits)."""
+    IDLE_POLL_MAX_S while there is nothing to send (see idle_waits). What it claims stays
+    claimed `claim_s` seconds (TUTELA_WEBHOOK_CLAIM_S)."""
 
-    def __init__(self, database: Database, client: httpx.Client) -> None:
+    def __init__(self, database: Database, client: httpx.Client, claim_s: float = CLAIM_S) -> None:
         self._database = database
         self._client = client
+        self._claim_s = claim_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="webhook-sender", daemon=True)
         self._pool = ThreadPoolExecutor(CONCURRENCY, thread_name_prefix="webhook-post")
@@ -176,7 +178,9 @@ class WebhookSender:
         waits = idle_waits()
         while not self._stop.is_set():
             try:
-                sent = deliver_due(self._database, self._client, pool=self._pool)
+                sent = deliver_due(
+                    self._database, self._client, pool=self._pool, claim_s=self._claim_s
+                )
             except Exception:  # the database went away for a moment: try again later
                 log.exception("sending webhooks failed; retrying in %s s", SENDER_RETRY_S)
                 self._stop.wait(SENDER_RETRY_S)
@@ -267,7 +271,7 @@ def run_worker(
                 stall_s=stall_limit_s(lease_s, settings.media.decode_timeout_s),
                 on_stall=on_stall or end_hung_worker,
             ) as keeper,
-            WebhookSender(database, client),
+            WebhookSender(database, client, settings.webhook_claim_s),
             Recorder(database, master_key) as recorder,
             # Spooled videos, on a thread of their own: a long video never holds up images.
             VideoHashing(

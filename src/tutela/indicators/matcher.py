@@ -51,6 +51,7 @@ from tutela.indicators.models import Bank
 from tutela.indicators.variants import indexed_variants
 from tutela.indicators.video_banks import VPDQ, video_frames
 from tutela.matching import ExactIndex, PdqIndex
+from tutela.signals.base import SignalType, hex_rows
 from tutela.signals.pdq import PdqHash, PdqSignal
 from tutela.signals.registry import get_signal_type
 from tutela.signals.vpdq import VpdqFrame
@@ -66,6 +67,9 @@ PDQ = PdqSignal.name
 CONFIRM_MARGIN = 8
 # Past this many pending changes a fresh load is cheaper than re-reading each changed row.
 RELOAD_AFTER_CHANGES = 200_000
+# Signal types validated as bare hex of a fixed length (not overriding SignalType.validate),
+# whose batches are decoded in one pass (Matcher.match_batch).
+_PLAIN_HEX = getattr(SignalType.validate, "__func__", None)
 CHANGE_PAGE = 50_000
 ID_BATCH = 900  # under SQLite's historical 999-parameter limit
 # Adding more PDQ indicators than this at once, their variants are found by reading every
@@ -202,6 +206,24 @@ class Matcher:
         if dihedral_variants is not None and len(dihedral_variants) != len(canonical):
             raise InvalidInput("give one set of dihedral variants per value")
         return self._view.match_hashes(signal_type, canonical, dihedral_variants, include_review)
+
+    def match_batch(
+        self, signal_type: str, values: Sequence[str], *, include_review: bool = False
+    ) -> dict[int, list[MatchResult]]:
+        """Matches of many hashes of one signal type, nearest first, by position in `values`; a
+        position that matches nothing is absent (a batch is mostly misses, and a miss costs no
+        Python object). The hashes are decoded in one pass when every one is bare hex of its
+        type's length, else validated one by one (InvalidHash for the first bad one)."""
+        kind = get_signal_type(signal_type)
+        if getattr(kind.validate, "__func__", None) is not _PLAIN_HEX:
+            # Not a plain hex signal type (vPDQ): validated and matched its own way.
+            found = self.match_hashes(signal_type, values, include_review=include_review)
+            return {position: matches for position, matches in enumerate(found) if matches}
+        rows = hex_rows(values, kind.hex_length)
+        if rows is None:
+            canonical = "".join(kind.validate(value) for value in values)
+            rows = np.frombuffer(bytes.fromhex(canonical), np.uint8).reshape(len(values), -1)
+        return self._view.match_rows(signal_type, rows, include_review)
 
     def match_pdq(
         self, pdq: PdqHash, *, include_review: bool = False, margin: int = 0

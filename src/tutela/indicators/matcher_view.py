@@ -107,6 +107,30 @@ class MatcherView:
         found = index.query([bytes.fromhex(value) for value in canonical])
         return [self._exact_results(signal_type, ids) for ids in found]
 
+    def match_rows(
+        self, signal_type: str, rows: np.ndarray, include_review: bool
+    ) -> dict[int, list[MatchResult]]:
+        """Matches of many validated hashes (rows of bytes), nearest first, by row; a row that
+        matches nothing is absent (see Matcher.match_batch)."""
+        if signal_type != PDQ:
+            canonical = [row.tobytes().hex() for row in rows]
+            found = self.match_hashes(signal_type, canonical, None, include_review)
+            return {row: matches for row, matches in enumerate(found) if matches}
+        if not self.rules or len(self.pdq) == 0:
+            return {}
+        query_rows, ids, distances = self.pdq.query_flat(rows, self._radius(include_review))
+        by_row: dict[int, list[tuple[int, int, int]]] = {}
+        for row, ident, distance in zip(
+            query_rows.tolist(), ids.tolist(), distances.tolist(), strict=True
+        ):
+            by_row.setdefault(row, []).append((ident, distance, 0))
+        answers = {}
+        for row, hits in by_row.items():
+            results = self._pdq_results(hits, include_review, rows[row : row + 1])
+            if results:
+                answers[row] = results
+        return answers
+
     def match_pdq(
         self, pdq: PdqHash, include_review: bool, margin: int
     ) -> list[MatchResult] | None:
@@ -239,20 +263,17 @@ class MatcherView:
         variants: Sequence[Sequence[str]] | None,
         include_review: bool,
     ) -> list[list[MatchResult]]:
+        if variants is None:
+            by_row = self.match_rows(PDQ, pdq_codes(values), include_review)
+            return [by_row.get(row, []) for row in range(len(values))]
         if not self.rules or len(self.pdq) == 0:
             return [[] for _ in values]
         radius = self._radius(include_review)
-        if variants is None:
-            all_codes = pdq_codes(values)
-            hits = self.pdq.query(all_codes, radius)
-            found = [[(ident, dist, 0) for ident, dist in row] for row in hits]
-            queries = [all_codes[i : i + 1] for i in range(len(values))]
-        else:
-            found, queries = [], []
-            for eight in variants:
-                checked = [PdqSignal.validate(v) for v in eight]
-                queries.append(pdq_codes(checked))
-                found.append(self.pdq.query_dihedral(queries[-1], radius))
+        found, queries = [], []
+        for eight in variants:
+            checked = [PdqSignal.validate(v) for v in eight]
+            queries.append(pdq_codes(checked))
+            found.append(self.pdq.query_dihedral(queries[-1], radius))
         return [
             self._pdq_results(row, include_review, codes)
             for row, codes in zip(found, queries, strict=True)

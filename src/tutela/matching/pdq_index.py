@@ -167,6 +167,12 @@ class PdqIndex:
             for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)
         ]
 
+    def query_flat(self, codes: np.ndarray, radius: int) -> tuple[np.ndarray, ...]:
+        """(query row, id, distance) arrays of every match within `radius`, sorted by row, then
+        distance, then id: the answer to a large batch with no Python object per query (most
+        queries of a batch usually match nothing)."""
+        return self._search(check_codes(codes, "codes"), check_radius(radius))
+
     def query_dihedral(self, variants: np.ndarray, radius: int) -> list[tuple[int, int, int]]:
         """One image's 8 dihedral variants: [(id, distance, variant)], each id once at its best."""
         queries = check_codes(variants, "variants")
