@@ -56,15 +56,17 @@ N_PLANTED = 256
 # Runs in the child: everything a matching process does from its first line to its first answer.
 MATCHER_CHILD = """
 import json, sys, time
-began = time.time()
+began, cpu = time.time(), [time.process_time()]
 from pathlib import Path
 from tutela.db import open_database
 from tutela.indicators.matcher import Matcher
 from tutela.settings import Settings
 imported = time.time()
+cpu.append(time.process_time())
 queries = json.loads(sys.argv[2])
 database = open_database(Settings(data_dir=Path(sys.argv[1])))
 opened = time.time()
+cpu.append(time.process_time())
 matcher = Matcher(database)
 if sys.argv[3] == "profile":
     import cProfile, pstats
@@ -74,9 +76,11 @@ if sys.argv[3] == "profile":
 else:
     matcher.load()
 loaded = time.time()
+cpu.append(time.process_time())
 found = matcher.match_hashes("pdq", queries, include_review=True)
 answered = time.time()
-print(json.dumps({
+cpu.append(time.process_time())
+print(json.dumps({"cpu": cpu,
     "began": began, "imported": imported, "opened": opened, "loaded": loaded,
     "answered": answered, "from": matcher.loaded_from,
     "distances": [[m.distance for m in ms] for ms in found],
@@ -93,9 +97,10 @@ stop = threading.Event()
 ready = []
 def on_ready():
     ready.append(time.time())
+    ready.append(time.process_time())
     stop.set()
 run_worker(Settings(data_dir=Path(sys.argv[1])), hash_workers=1, stop=stop, on_ready=on_ready)
-print(json.dumps({"began": began, "ready": ready[0]}))
+print(json.dumps({"began": began, "ready": ready[0], "cpu": ready[1]}))
 """
 
 
@@ -215,7 +220,13 @@ def start_matcher(
     want = [[d] for d in distances]
     if got["distances"] != want:
         raise AssertionError("a planted neighbour was not found at its distance")
+    cpu = got["cpu"]
     return {
+        "CPU: imports": cpu[1],
+        "CPU: open_database": cpu[2] - cpu[1],
+        "CPU: Matcher.load": cpu[3] - cpu[2],
+        "CPU: first lookups": cpu[4] - cpu[3],
+        "CPU: all": cpu[4],
         "python + imports": got["imported"] - launched,
         "open_database": got["opened"] - got["imported"],
         "Matcher.load": got["loaded"] - got["opened"],
@@ -237,7 +248,7 @@ def start_worker(data: Path) -> dict[str, float]:
     if done.returncode != 0:
         raise RuntimeError(f"worker child failed:\n{done.stderr[-3000:]}")
     got = json.loads(done.stdout.strip().splitlines()[-1])
-    return {"total": got["ready"] - launched}
+    return {"CPU: worker process": got["cpu"], "total": got["ready"] - launched}
 
 
 def start_serve(data: Path, queries: list[str], distances: list[int], key: str) -> dict[str, float]:
@@ -264,6 +275,7 @@ def start_serve(data: Path, queries: list[str], distances: list[int], key: str) 
                 pass
             time.sleep(0.05)
         ready = time.time()
+        ready_cpu = cpu_seconds(node.pid)
         answer = httpx.post(
             url + "/v1/match",
             json={"signal_type": "pdq", "values": queries},
@@ -272,13 +284,26 @@ def start_serve(data: Path, queries: list[str], distances: list[int], key: str) 
         )
         answer.raise_for_status()
         answered = time.time()
+        answered_cpu = cpu_seconds(node.pid)
         got = [sorted(m["distance"] for m in r["matches"]) for r in answer.json()["results"]]
         if got != [[d] for d in distances]:
             raise AssertionError("a planted neighbour was not found at its distance")
     finally:
         node.terminate()
         node.wait(60)
-    return {"ready (/readyz 200)": ready - launched, "total": answered - launched}
+    return {
+        "CPU: node until ready": ready_cpu,
+        "CPU: node until answered": answered_cpu,
+        "ready (/readyz 200)": ready - launched,
+        "total": answered - launched,
+    }
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -330,7 +355,7 @@ def main() -> None:
                 every = ", ".join(f"{r['total']:.2f}" for r in runs)
                 parts = ", ".join(f"{k} {v:.2f}" for k, v in medians.items() if k != "total")
                 print(
-                    f"{name:8} {cache}: {medians['total']:6.2f} s until it answers "
+                    f"{name:8} {cache}: {medians['total']:6.2f} s wall until it answers "
                     f"(median of {args.runs}; {parts or 'no breakdown'}) "
                     f"[all: {every}]",
                     flush=True,
