@@ -20,9 +20,8 @@ from sqlalchemy import text
 from tutela.cli import main
 from tutela.clock import utc_now
 from tutela.db import Database, open_database
-from tutela.indicators import banks
+from tutela.indicators import banks, matcher_snapshot
 from tutela.indicators import matcher as matcher_module
-from tutela.indicators import matcher_snapshot
 from tutela.indicators.changes import latest_seq
 from tutela.indicators.ledger import (
     add_indicator,
