@@ -37,15 +37,26 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from tutela.auth.api_keys import create_api_key
 from tutela.db import open_database
 from tutela.indicators.banks import create_bank
+from tutela.indicators.changes import latest_seq
 from tutela.indicators.imports import import_file
 from tutela.indicators.matcher import Matcher
-from tutela.indicators.matcher_snapshot import snapshot_directory
+from tutela.indicators.matcher_entries import EntryTable
+from tutela.indicators.matcher_rows import enabled_rules
+from tutela.indicators.matcher_snapshot import (
+    MatcherState,
+    database_identity,
+    snapshot_directory,
+    write_matcher_snapshot,
+)
+from tutela.indicators.models import Indicator
+from tutela.matching import PdqIndex
 from tutela.settings import Settings
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -130,6 +141,53 @@ def make_list(n: int, seed: int, path: Path) -> tuple[list[str], list[int]]:
             handle.write("\n".join(hexes(chunk)) + "\n")
             left -= len(chunk)
     return hexes(queries), distances
+
+
+def set_up_synthetic(data: Path, n: int, seed: int) -> tuple[list[str], list[int], str]:
+    """A database holding only the planted neighbours, and a snapshot of them plus n - 256 random
+    codes under ids past theirs, written as `Matcher.save_snapshot` writes one (same database
+    identity, rules and files). Start-up reads the snapshot and the database's change sequence,
+    never the indicator rows, so it does the same work as against n imported rows; making the
+    bank takes seconds instead of the import's tens of minutes on a loaded 2-core machine."""
+    data.mkdir(parents=True, exist_ok=True)
+    listing = data / "list.txt"
+    started = time.perf_counter()
+    queries, distances = make_list(N_PLANTED, seed, listing)
+    database = open_database(Settings(data_dir=data))
+    bank = f"bench-{secrets.token_hex(4)}"
+    create_bank(database, bank)
+    import_file(database, bank, listing, signal_type="pdq")
+    listing.unlink()
+    with database.reader() as session:
+        rows = session.execute(select(Indicator.id, Indicator.bank_id, Indicator.value)).all()
+        seq = latest_seq(session)
+        identity = database_identity(session, seq)
+        rules = enabled_rules(session)
+    top = max(row.id for row in rows)
+    ids = np.concatenate(
+        [np.array([row.id for row in rows], np.int64), np.arange(top + 1, top + 1 + n - len(rows))]
+    )
+    codes = np.empty((n, 32), np.uint8)
+    codes[: len(rows)] = [np.frombuffer(bytes.fromhex(row.value), np.uint8) for row in rows]
+    rng = np.random.default_rng(seed + 1)
+    for lo in range(len(rows), n, 1_000_000):
+        hi = min(lo + 1_000_000, n)
+        codes[lo:hi] = rng.integers(0, 256, (hi - lo, 32), dtype=np.uint8)
+    entries = EntryTable()
+    entries.put_many(ids, np.full(n, rows[0].bank_id, np.int64), "pdq")
+    index = PdqIndex.build(ids, codes, copy=False)
+    state = MatcherState(seq, rules, entries, {}, index, {})
+    info = write_matcher_snapshot(snapshot_directory(data), state, identity)
+    key = create_api_key(database, "bench", ["match"])[1]
+    database.close()
+    print(
+        f"set-up (synthetic): {len(rows)} rows imported, {n:,} codes snapshotted in "
+        f"{time.perf_counter() - started:.0f} s, {info.size_bytes / 1e6:,.0f} MB"
+    )
+    (data / "bench-bank.json").write_text(
+        json.dumps({"n": n, "queries": queries, "distances": distances, "key": key})
+    )
+    return queries, distances, key
 
 
 def set_up(data: Path, n: int, seed: int, resnapshot: bool) -> tuple[list[str], list[int], str]:
@@ -319,6 +377,17 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=18)
     parser.add_argument("--data", type=Path, help="keep the bank here and reuse it")
     parser.add_argument("--resnapshot", action="store_true", help="write the snapshot again")
+    parser.add_argument(
+        "--synthetic",
+        action="store_true",
+        help="import only the planted rows; snapshot them with N random codes (see set_up_synthetic)",
+    )
+    parser.add_argument(
+        "--unverified",
+        action="store_true",
+        help="remove the note of verified snapshot files before each start (every start then "
+        "checks every file's checksum, as before the note existed)",
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile one cold Matcher.load")
     parser.add_argument("--only", choices=["matcher", "worker", "serve"], action="append")
     args = parser.parse_args()
@@ -326,8 +395,15 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="tutela-startup-") as tmp:
         data = args.data or Path(tmp) / "data"
-        queries, distances, key = set_up(data, args.n, args.seed, args.resnapshot)
+        facts = data / "bench-bank.json"
+        if args.synthetic and not (
+            facts.is_file() and json.loads(facts.read_text())["n"] == args.n
+        ):
+            queries, distances, key = set_up_synthetic(data, args.n, args.seed)
+        else:
+            queries, distances, key = set_up(data, args.n, args.seed, args.resnapshot)
         snapshot = snapshot_directory(data)
+        stamp = snapshot.with_name(snapshot.name + ".verified")
         size = sum(p.stat().st_size for p in snapshot.iterdir() if p.is_file())
         print(
             f"bank: {args.n:,} PDQ hashes, snapshot {size / 1e6:,.0f} MB; load "
@@ -348,6 +424,8 @@ def main() -> None:
             for cache in ("cold", "warm"):
                 runs = []
                 for _ in range(args.runs):
+                    if args.unverified:
+                        stamp.unlink(missing_ok=True)
                     if cache == "cold":
                         evict(snapshot)
                     runs.append(start())
