@@ -50,7 +50,7 @@ from provider_fixtures import TUTELA, drawn_image, jpeg, make_bank
 from ray_cluster import RayCluster
 from tutela.db.database import open_database
 from tutela.detection.hasher import Hasher
-from tutela.detection.models import DONE, Item, ItemMatch
+from tutela.detection.models import Item, ItemMatch, ItemStatus
 from tutela.indicators.banks import create_bank
 from tutela.indicators.imports import import_file
 from tutela.indicators.matcher import Matcher
@@ -166,7 +166,9 @@ def check_verdicts(
     database = open_database(Settings(data_dir=database_dir))
     with database.reader() as session:
         items = session.scalar(select(func.count(Item.id))) or 0
-        done = session.scalar(select(func.count(Item.id)).where(Item.status == DONE)) or 0
+        done = (
+            session.scalar(select(func.count(Item.id)).where(Item.status == ItemStatus.DONE)) or 0
+        )
         per_item = dict(
             session.execute(
                 select(ItemMatch.item_id, func.count()).group_by(ItemMatch.item_id)
@@ -207,7 +209,7 @@ def run_scan(
     with database.reader() as session:
         first, last, count = session.execute(
             select(func.min(Item.decided_at), func.max(Item.decided_at), func.count()).where(
-                Item.status == DONE
+                Item.status == ItemStatus.DONE
             )
         ).one()
     database.close()

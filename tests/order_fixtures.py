@@ -28,7 +28,7 @@ PROVIDER = "Example Hosting BV"
 @dataclass(frozen=True)
 class Upload:
     id: int
-    item_id: str
+    item_ref: str
     sha256: str
 
 
@@ -48,14 +48,14 @@ def uploads(database: Database, count: int, *, platform: str = "default") -> lis
     made = []
     for n in range(1, count + 1):
         data = jpeg(drawn_image(100 + n, size=64))
-        item_id = f"upload-{n}"
-        meta = {"item_id": item_id, "url": f"https://photos.example/p/{n}"}
-        accepted = accept_upload(database, item_id, meta, data, platform=platform)
-        made.append(Upload(accepted.id, item_id, hashlib.sha256(data).hexdigest()))
+        item_ref = f"upload-{n}"
+        meta = {"item_id": item_ref, "url": f"https://photos.example/p/{n}"}
+        accepted = accept_upload(database, item_ref, meta, data, platform=platform)
+        made.append(Upload(accepted.id, item_ref, hashlib.sha256(data).hexdigest()))
     return made
 
 
-def removal_order(item_ids: list[str], issued_at: datetime, **changes: Any) -> RemovalOrder:
+def removal_order(item_refs: list[str], issued_at: datetime, **changes: Any) -> RemovalOrder:
     fields: dict[str, Any] = {
         "order_id": str(uuid.uuid4()),
         "issued_at": issued_at,
@@ -65,7 +65,7 @@ def removal_order(item_ids: list[str], issued_at: datetime, **changes: Any) -> R
         "authority_url": "http://authority.example",
         "provider_name": PROVIDER,
         "provider_legal_representative": "Example Legal Rep GmbH",
-        "items": tuple(OrderedItem(str(n), item_id=i) for n, i in enumerate(item_ids, 1)),
+        "items": tuple(OrderedItem(str(n), item_id=i) for n, i in enumerate(item_refs, 1)),
         "reasons": "Placeholder reasons for a test order.",
         "legal_basis": "Art 14 (test)",
         "redress": "Placeholder redress.",

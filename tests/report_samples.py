@@ -32,7 +32,7 @@ PDQ_A = "f" * 16 + "0" * 48
 
 def sample_input(case_id: int = 7, **changes: object) -> ReportInput:
     item = ItemFacts(
-        item_id=f"upload-{case_id}",
+        item_ref=f"upload-{case_id}",
         account_id="account-42",
         username="placeholder_user",
         email="user@example.net",

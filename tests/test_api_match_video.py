@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,8 @@ from tutela.indicators.video_banks import add_video_indicator
 from tutela.settings import Settings
 from tutela.signals.pdq import pdq_of_pixels
 from tutela.signals.vpdq import to_threatexchange, vpdq_of_file
-from video_scenes import pan, photo, shot, slideshow_frames, video, zoom
+from video_files import write_video
+from video_scenes import FPS, pan, photo, shot, slideshow_frames, video, zoom
 
 LONG = slideshow_frames(["astronaut", "coffee", "rocket"], 3) + zoom("hubble_deep_field", 3)
 
@@ -92,7 +94,7 @@ def test_videos_match_as_uploads_do_with_their_frames_times(
     assert [frame["time"] for frame in still["video"]["frames"]] == [2.0, 3.0]
     assert unrelated.status_code == 200 and unrelated.json()["matches"] == []
     # Nothing of them is left on the node's disk.
-    assert not [p for p in (settings.data_dir / "spool").rglob("*") if p.is_file()]
+    assert not [p for p in settings.spool_dir.rglob("*") if p.is_file()]
 
 
 def test_a_vpdq_hash_matches_as_its_video_and_a_malformed_one_is_refused(
@@ -132,3 +134,58 @@ def test_hostile_videos_get_typed_errors_and_the_node_goes_on(
     assert cut.headers["content-type"].startswith("application/problem+json")
     assert cut.json()["code"] in {"corrupt", "unsupported_format"}
     assert clip.status_code == 200 and clip.json()["matches"][0]["indicator_id"] == banked
+
+
+def hash_upload(
+    settings: Settings, database: Database, *paths: Path, key: str = ""
+) -> list[httpx.Response]:
+    async def run() -> list[httpx.Response]:
+        async with in_process_client(settings, database, key) as client:
+            return [await client.post("/v1/hash", **upload(path)) for path in paths]
+
+    return asyncio.run(run())
+
+
+def test_hash_of_a_video_streams_it_to_disk_and_answers_its_vpdq(
+    settings: Settings, database: Database, files: dict[str, Path]
+) -> None:
+    [answer] = hash_upload(settings, database, files["clip"])
+    assert answer.status_code == 200, answer.text
+    line = answer.json()
+    assert (line["path"], line["content_type"]) == ("clip.mp4", "video")
+    assert "error" not in line
+    frames = vpdq_of_file(files["clip"]).frames
+    vpdq = line["signals"]["vpdq"]
+    assert (vpdq["frames"], vpdq["hash"], vpdq["truncated"]) == (
+        len(frames),
+        to_threatexchange(frames),
+        False,
+    )
+    assert line["signals"]["sha256"] == hashlib.sha256(files["clip"].read_bytes()).hexdigest()
+    assert not [p for p in (settings.data_dir / "spool").rglob("*") if p.is_file()]
+
+
+def test_hash_refuses_a_video_over_the_video_byte_limit_and_keeps_nothing(
+    settings: Settings, database: Database, files: dict[str, Path]
+) -> None:
+    small = dataclasses.replace(
+        settings,
+        media=dataclasses.replace(settings.media, max_video_bytes=files["clip"].stat().st_size - 1),
+    )
+    [answer] = hash_upload(small, database, files["clip"])
+    assert answer.status_code == 413 and answer.json()["code"] == "too_large"
+    assert not [p for p in (settings.data_dir / "spool").rglob("*") if p.is_file()]
+
+
+def test_hash_of_a_video_cut_short_answers_the_frames_it_holds_and_says_it_is_cut(
+    settings: Settings, database: Database, tmp_path: Path
+) -> None:
+    whole = write_video(tmp_path / "whole.mp4", LONG, fps=FPS, faststart=True).read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole[: len(whole) // 2])
+    [answer] = hash_upload(settings, database, cut)
+    assert answer.status_code == 200, answer.text
+    line = answer.json()
+    assert line["error"]["code"] == "truncated"
+    assert line["signals"]["vpdq"]["truncated"] is True
+    assert 0 < line["signals"]["vpdq"]["frames"] < len(LONG) // FPS

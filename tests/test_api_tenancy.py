@@ -305,9 +305,9 @@ def test_an_upgrade_puts_existing_keys_items_and_webhooks_in_the_default_platfor
         old_key = authenticate(database, "tut_" + OLD_SECRET, "items:read")
         assert old_key.platform == DEFAULT_PLATFORM
         with database.reader() as session:
-            ident = session.scalar(select(Item.id).where(Item.item_id == "old"))
+            ident = session.scalar(select(Item.id).where(Item.item_ref == "old"))
         assert ident is not None
-        assert get_item(database, ident, platform=DEFAULT_PLATFORM).item_id == "old"
+        assert get_item(database, ident, platform=DEFAULT_PLATFORM).item_ref == "old"
         assert [hook.url for hook in list_webhooks(database, platform=DEFAULT_PLATFORM)] == [
             "http://127.0.0.1:9/old"
         ]

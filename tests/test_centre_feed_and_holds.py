@@ -60,7 +60,7 @@ def test_a_hold_longer_than_the_law_allows_is_cut_to_the_limit(
     key = generate_key_file(tmp_path / "provider.pem")
     with database.unit_of_work() as session:
         filed = file_report(session, sample_input(), PROVIDER, key, NOW)
-        item = Item(item_id="upload-7", status="done", meta={})
+        item = Item(item_ref="upload-7", status="done", meta={})
         session.add(item)
         session.flush()
         hold = record_hold(

@@ -17,8 +17,8 @@ from tutela.centre.triage import forward_report, mark_unfounded, next_for_triage
 from tutela.clock import utc_now
 from tutela.db import Database
 from tutela.errors import IncompleteReport, InvalidSignature, UnknownProvider
-from tutela.messaging.outbox import ACKNOWLEDGED, deliver_due
-from tutela.messaging.outbox_models import OutboxMessage
+from tutela.messaging.outbox import deliver_due
+from tutela.messaging.outbox_models import MessageStatus, OutboxMessage
 from tutela.messaging.signing import SignedReport, SigningKey, generate_key_file, sign_report
 from tutela.nodes.centre import create_centre_app
 from tutela.reporting.fields import MatchFacts, ProviderIdentity
@@ -146,7 +146,7 @@ def test_provider_outbox_delivers_a_filed_report_to_the_centre_app(
         assert run.delivered == [filed.message_ids["centre"]]
         with database.reader() as session:
             message = session.get_one(OutboxMessage, filed.message_ids["centre"])
-        assert message.status == ACKNOWLEDGED
+        assert message.status == MessageStatus.ACKNOWLEDGED
         centre_id = int(message.remote_ref or 0)
         with database.reader() as session:
             stored = session.get_one(CentreReport, centre_id)

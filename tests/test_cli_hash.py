@@ -61,7 +61,8 @@ def test_a_file_that_fails_gives_its_error_line_and_exit_one(tmp_path: Path) -> 
     assert "signals" in rows["good.jpg"] and "error" not in rows["good.jpg"]
     assert rows["notes.jpg"]["error"] == {
         "code": "unsupported_format",
-        "message": "not a supported image (JPEG, PNG, GIF, WebP, BMP or TIFF), judged by its content",
+        "message": "not a supported image (JPEG, PNG, GIF, WebP, BMP, TIFF) or video "
+        "(MP4/MOV, WebM/MKV, AVI), judged by its content",
     }
     missing = rows["missing.jpg"]["error"]
     assert isinstance(missing, dict) and missing["code"] == "not_found"

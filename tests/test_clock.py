@@ -11,7 +11,6 @@ import pytest
 
 import tutela
 from tutela.clock import FixedClock, SystemClock, utc_now
-from tutela.db import types
 
 SOURCE = Path(tutela.__file__).parent
 # Reads of the wall clock; monotonic timers measure durations, not the time, and stay.
@@ -23,10 +22,6 @@ def test_utc_now_is_an_aware_utc_time_and_the_system_clocks() -> None:
     told = SystemClock().now()
     assert before.tzinfo is UTC and told.tzinfo is UTC
     assert before <= told <= utc_now()
-
-
-def test_the_column_defaults_use_the_one_clock() -> None:
-    assert types.utc_now is utc_now
 
 
 def test_a_fixed_clock_stands_still_until_set_or_advanced() -> None:

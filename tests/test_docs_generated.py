@@ -45,7 +45,10 @@ def test_every_setting_command_and_error_code_is_in_the_tables(docs: ModuleType)
     assert "| `TUTELA_JOB_LEASE_S` | `120` |" in settings
     commands = docs.cli_table()
     assert "`tutela bank snapshot [--full] [--json]`" in commands
-    assert "`tutela hash PATHS… [--json] [--exact] [--dihedral] [--jobs JOBS]`" in commands
+    assert (
+        "`tutela hash PATHS… [--json] [--exact] [--dihedral] [--jobs JOBS] [--vpdq-dir VPDQ_DIR]`"
+        in commands
+    )
     errors = docs.error_table()
     for error in (ConfigurationError, StaleSignature):
         assert f"| `{error.code}` | {error.status} |" in errors

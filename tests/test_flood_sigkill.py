@@ -14,8 +14,7 @@ from report_samples import PROVIDER, sample_input
 from tutela.centre.models import CentreReport
 from tutela.centre.providers import register_provider
 from tutela.db import open_database
-from tutela.messaging.outbox import ACKNOWLEDGED
-from tutela.messaging.outbox_models import OutboxMessage
+from tutela.messaging.outbox_models import MessageStatus, OutboxMessage
 from tutela.reporting.filing import file_report
 from two_nodes import Node, base_env, closing_database, make_keys, node_settings, ports, wait_until
 
@@ -89,6 +88,6 @@ def test_every_report_reaches_the_centre_once_though_sender_and_centre_are_kille
         def all_acknowledged() -> bool:
             with provider_db.reader() as session:
                 statuses = session.scalars(select(OutboxMessage.status)).all()
-            return set(statuses) == {ACKNOWLEDGED}
+            return set(statuses) == {MessageStatus.ACKNOWLEDGED}
 
         wait_until(all_acknowledged, 30, "every message acknowledged at the provider")

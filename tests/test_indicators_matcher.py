@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from tutela.clock import utc_now
+from tutela.clock import FixedClock, utc_now
 from tutela.db import Database
 from tutela.indicators import banks, matcher_rows
 from tutela.indicators.changes import changes_since, latest_seq
@@ -92,14 +92,14 @@ def test_a_disabled_indicator_stops_matching_and_an_enabled_one_returns(
 
 def test_an_indicator_disabled_until_a_time_returns_when_it_passes(database: Database) -> None:
     banks.create_bank(database, "a")
-    now = [utc_now()]
-    matcher = Matcher(database, clock=lambda: now[0])
+    clock = FixedClock(utc_now())
+    matcher = Matcher(database, clock=clock)
     matcher.load()
     indicator = add_indicator(database, "a", "md5", MD5)
-    disable_indicator(database, indicator.id, until=now[0] + timedelta(hours=1))
+    disable_indicator(database, indicator.id, until=clock.now() + timedelta(hours=1))
     matcher.refresh()
     assert banks_matching(matcher, "md5", MD5) == []
-    now[0] += timedelta(hours=1, seconds=1)
+    clock.advance(timedelta(hours=1, seconds=1))
     matcher.refresh()
     assert banks_matching(matcher, "md5", MD5) == ["a"]
 

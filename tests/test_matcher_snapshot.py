@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import text
 
 from tutela.cli import main
-from tutela.clock import utc_now
+from tutela.clock import Clock, FixedClock, utc_now
 from tutela.db import Database, open_database
 from tutela.indicators import banks, matcher_snapshot
 from tutela.indicators import matcher as matcher_module
@@ -56,7 +56,7 @@ def loaded(
     database: Database,
     *,
     use_snapshot: bool = True,
-    clock: Callable[[], datetime] = utc_now,
+    clock: Clock | None = None,
 ) -> Matcher:
     matcher = Matcher(database, use_snapshot=use_snapshot, clock=clock)
     matcher.load()
@@ -178,16 +178,16 @@ def test_bank_rules_come_from_the_database_not_the_snapshot(database: Database) 
 def test_an_indicator_disabled_until_a_time_in_a_snapshot_returns_when_it_passes(
     database: Database,
 ) -> None:
-    now = [utc_now()]
+    clock = FixedClock(utc_now())
     pdq = random_pdq()
     banks.create_bank(database, "a")
     indicator = add_indicator(database, "a", "pdq", pdq)
-    disable_indicator(database, indicator.id, until=now[0] + timedelta(hours=1))
+    disable_indicator(database, indicator.id, until=clock.now() + timedelta(hours=1))
     loaded(database).save_snapshot()
-    before = loaded(database, clock=lambda: now[0])
+    before = loaded(database, clock=clock)
     assert (before.loaded_from, before.match_hashes("pdq", [pdq])) == ("snapshot", [[]])
-    now[0] += timedelta(hours=2)
-    after = loaded(database, clock=lambda: now[0])
+    clock.advance(timedelta(hours=2))
+    after = loaded(database, clock=clock)
     assert [r.indicator_id for r in after.match_hashes("pdq", [pdq])[0]] == [indicator.id]
 
 
@@ -455,9 +455,9 @@ def test_disabled_until_survives_the_snapshot_as_the_same_time(database: Databas
     indicator = add_indicator(database, "a", "md5", MD5S[0])
     disable_indicator(database, indicator.id, until=until)
     loaded(database).save_snapshot()
-    matcher = loaded(database, clock=lambda: until - timedelta(microseconds=1))
+    matcher = loaded(database, clock=FixedClock(until - timedelta(microseconds=1)))
     assert (matcher.loaded_from, matcher.match_hashes("md5", [MD5S[0]])) == ("snapshot", [[]])
-    matcher = loaded(database, clock=lambda: until)
+    matcher = loaded(database, clock=FixedClock(until))
     assert len(matcher.match_hashes("md5", [MD5S[0]])[0]) == 1
 
 

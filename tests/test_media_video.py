@@ -4,13 +4,24 @@ broken file refused with a typed error."""
 from __future__ import annotations
 
 import time
+from fractions import Fraction
 from pathlib import Path
 
+import av
+import numpy as np
 import pytest
 
-from tutela.errors import CorruptMedia, DecodeTimeout, EmptyMedia, MediaTooLarge, UnsupportedFormat
+from tutela.errors import (
+    CorruptMedia,
+    DecodeTimeout,
+    EmptyMedia,
+    MediaTooLarge,
+    TruncatedMedia,
+    UnsupportedFormat,
+)
 from tutela.media.limits import MediaLimits
 from tutela.media.video import VideoFormat, VideoFrame, VideoInfo, sample_frames, sniff_video
+from tutela.signals.hashing import hash_video_file
 from tutela.signals.pdq import PdqMode, PdqSignal, pdq_of_pixels
 from tutela.signals.vpdq import vpdq_of_file
 from video_files import picture, slideshow, still_video, write_video
@@ -101,6 +112,88 @@ def test_a_truncated_video_is_corrupt_or_yields_the_frames_it_holds(
     except CorruptMedia:
         return
     assert 0 < len(vpdq.frames) <= 3
+
+
+@pytest.mark.parametrize("codec", ["libx264", "libvpx-vp9", "mpeg4"])
+def test_a_video_cut_in_half_keeps_its_first_frames_and_says_it_is_cut_short(
+    tmp_path: Path, codec: str
+) -> None:
+    frames = [np.roll(picture(1), 3 * i, axis=1) for i in range(100)]
+    whole = write_video(tmp_path / "whole.bin", frames, codec=codec, faststart=True)
+    cut = tmp_path / "cut.bin"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    full, half = vpdq_of_file(whole), vpdq_of_file(cut)
+    assert full.cut_short is None and full.as_dict()["truncated"] is False
+    assert half.cut_short is not None and half.as_dict()["truncated"] is True
+    assert 0 < len(half.frames) < len(full.frames)
+    assert half.frames == full.frames[: len(half.frames)]
+    signals = hash_video_file(str(cut))
+    assert signals.vpdq == half
+    assert isinstance(signals.error, TruncatedMedia) and signals.error.code == "truncated"
+    assert "cut short" in signals.error.message
+
+
+@pytest.mark.parametrize(
+    ("container_format", "codec", "audio"),
+    [("mp4", "libx264", "aac"), ("webm", "libvpx-vp9", "libopus"), ("matroska", "libx264", "aac")],
+)
+def test_a_whole_video_with_a_longer_audio_track_is_not_taken_for_a_cut_one(
+    tmp_path: Path, container_format: str, codec: str, audio: str
+) -> None:
+    path = tmp_path / f"v.{container_format}"
+    with av.open(str(path), "w", format=container_format) as container:
+        video = container.add_stream(codec, rate=10)
+        sound = container.add_stream(audio, rate=48000)
+        assert isinstance(video, av.VideoStream) and isinstance(sound, av.AudioStream)
+        video.width, video.height, video.pix_fmt = 320, 240, "yuv420p"
+        for i in range(30):  # 3 s of video
+            frame = av.VideoFrame.from_ndarray(np.roll(picture(2), i, axis=1), format="rgb24")
+            for packet in video.encode(frame):
+                container.mux(packet)
+        for packet in video.encode():
+            container.mux(packet)
+        for start in range(0, 6 * 48000, 960):  # 6 s of silence
+            samples = av.AudioFrame.from_ndarray(
+                np.zeros((1, 960), dtype=np.float32), format="fltp", layout="mono"
+            )
+            samples.sample_rate, samples.pts = 48000, start
+            for packet in sound.encode(samples):
+                container.mux(packet)
+        for packet in sound.encode():
+            container.mux(packet)
+    vpdq = vpdq_of_file(path)
+    assert len(vpdq.frames) == 3 and vpdq.cut_short is None
+
+
+@pytest.mark.parametrize(
+    ("container_format", "codec"), [("matroska", "libx264"), ("webm", "libvpx-vp9")]
+)
+def test_a_variable_rate_video_with_a_gap_is_not_taken_for_a_cut_one(
+    tmp_path: Path, container_format: str, codec: str
+) -> None:
+    # Nominally 10 frames a second, but no frame from 1 s to 3 s: 20 frames spanning 4 s.
+    path = tmp_path / f"v.{container_format}"
+    with av.open(str(path), "w", format=container_format) as container:
+        stream = container.add_stream(codec, rate=10)
+        assert isinstance(stream, av.VideoStream)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 10)
+        for i, pts in enumerate([*range(10), *range(30, 40)]):
+            frame = av.VideoFrame.from_ndarray(np.roll(picture(3), i, axis=1), format="rgb24")
+            frame.pts, frame.time_base = pts, Fraction(1, 10)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    vpdq = vpdq_of_file(path)
+    assert vpdq.cut_short is None and len(vpdq.frames) == 2
+
+
+def test_a_video_in_a_codec_no_decoder_knows_is_unsupported(tmp_path: Path) -> None:
+    path = write_video(tmp_path / "v.avi", [picture(1)] * 10, codec="mpeg4")
+    path.write_bytes(path.read_bytes().replace(b"FMP4", b"QQQQ"))
+    with pytest.raises(UnsupportedFormat, match="codec"):
+        vpdq_of_file(path)
 
 
 def test_a_video_with_no_frames_is_corrupt(tmp_path: Path) -> None:

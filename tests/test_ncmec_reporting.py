@@ -35,15 +35,8 @@ from tutela.clock import utc_now
 from tutela.db import Database
 from tutela.errors import ConfigurationError, Conflict
 from tutela.messaging.messages import open_message
-from tutela.messaging.outbox import (
-    ACKNOWLEDGED,
-    FAILED,
-    FailedMessage,
-    deliver_due,
-    enqueue,
-    requeue,
-)
-from tutela.messaging.outbox_models import OutboxMessage
+from tutela.messaging.outbox import FailedMessage, deliver_due, enqueue, requeue
+from tutela.messaging.outbox_models import MessageStatus, OutboxMessage
 from tutela.messaging.signing import (
     SigningKey,
     default_key_file,
@@ -202,7 +195,7 @@ def transport_for(database: Database, fake: FakeCyberTipline) -> NcmecTransport:
 def queue_report(database: Database, source: ReportInput | None = None) -> int:
     source = source or sample_input()
     report = build_report(source, PROVIDER, NOW)
-    payload = ncmec_payload(report, [source.item.item_id], "A1")
+    payload = ncmec_payload(report, [source.item.item_ref], "A1")
     with database.unit_of_work() as session:
         message = enqueue(session, "ncmec", "report", payload, str(report["report_id"]), NOW)
         return message.id
@@ -223,7 +216,7 @@ def test_report_goes_through_submit_upload_fileinfo_finish(
     assert cybertipline.reports == {"1001": {"finished": True}}
     assert cybertipline.described == ["file-1"]
     sent = message(database, message_id)
-    assert (sent.status, sent.remote_ref) == (ACKNOWLEDGED, "1001")
+    assert (sent.status, sent.remote_ref) == (MessageStatus.ACKNOWLEDGED, "1001")
 
 
 def test_report_xml_follows_schema_order_and_carries_the_port(
@@ -256,7 +249,7 @@ def test_lost_answer_to_submit_never_leads_to_a_second_report(
     assert cybertipline.submits == 1
     assert [a.id for a in alerts] == [message_id]
     assert run.delivered == []
-    assert message(database, message_id).status == FAILED
+    assert message(database, message_id).status == MessageStatus.FAILED
 
     # A person reads the report id off NCMEC's side; the delivery resumes after /submit.
     add_operator(database)

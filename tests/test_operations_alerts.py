@@ -19,8 +19,8 @@ from tutela.db import Database
 from tutela.detection.models import Case, FloodAlert, Item, Webhook, WebhookDelivery
 from tutela.enforcement.measure_models import TakedownRequest, UserNotice
 from tutela.errors import Forbidden, TransientDeliveryError
-from tutela.messaging.outbox import FAILED, QUEUED, deliver_due, enqueue, requeue
-from tutela.messaging.outbox_models import OutboxMessage
+from tutela.messaging.outbox import deliver_due, enqueue, requeue
+from tutela.messaging.outbox_models import MessageStatus, OutboxMessage
 from tutela.messaging.transports import OutgoingMessage, SendResult, Transport
 from tutela.operations.alerts import (
     ALERT_DESTINATION,
@@ -70,7 +70,7 @@ def fail_a_report(database: Database) -> int:
 def add_case(database: Database, created_at: datetime, *, urgent: bool = False) -> int:
     with database.unit_of_work() as session:
         item = Item(
-            item_id=f"item-{created_at.timestamp()}-{urgent}",
+            item_ref=f"item-{created_at.timestamp()}-{urgent}",
             status="done",
             verdict="review",
             meta={"extra": {"urgent": True}} if urgent else {},
@@ -236,7 +236,7 @@ def test_an_alert_is_queued_for_the_operator_webhook_with_the_alert(
     (alert,) = raise_alerts(database, alerting(settings), NOW).raised
     with database.reader() as session:
         (message,) = [m for m in session.query(OutboxMessage) if m.destination == ALERT_DESTINATION]
-    assert message.status == QUEUED and message.kind == "alert.raised"
+    assert message.status == MessageStatus.QUEUED and message.kind == "alert.raised"
     assert message.payload["alert"]["id"] == alert.id
 
 
@@ -295,6 +295,6 @@ def test_a_failing_alert_webhook_raises_an_alert_but_sends_no_webhook_about_itse
     raised = raise_alerts(database, alerting(settings), NOW).raised
     assert [a.details["destination"] for a in raised] == [ALERT_DESTINATION]
     with database.reader() as session:
-        queued = [m for m in session.query(OutboxMessage) if m.status == QUEUED]
-        failed = [m for m in session.query(OutboxMessage) if m.status == FAILED]
+        queued = [m for m in session.query(OutboxMessage) if m.status == MessageStatus.QUEUED]
+        failed = [m for m in session.query(OutboxMessage) if m.status == MessageStatus.FAILED]
     assert queued == [] and len(failed) == 2

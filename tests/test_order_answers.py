@@ -85,7 +85,7 @@ class Sides:
             self.database,
             "officer-1",
             PROVIDER,
-            [("item_id", item.item_id) for item in self.items],
+            [("item_id", item.item_ref) for item in self.items],
             "Placeholder reasons.",
             ISSUER,
             self.authority,

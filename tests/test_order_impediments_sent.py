@@ -1,7 +1,7 @@
 """Issue 14's weak points, closed: an impediment reaches the authority when it is filed (a signed
 `order.impediment` through the outbox, taken by the authority node and shown on the order's page
 at once, long before the execution report); the authority's answers to impediments are copied to
-the EU Centre as its orders are; and the provider node's order routes take their receipt times
+the EU Centre as its orders are; and the provider, authority and centre nodes take receipt times
 from the node's clock (tutela.clock), not the machine's. Both sides share one database and the
 documents are handed across as the outbox holds them (test_order_answers' setting)."""
 
@@ -185,7 +185,7 @@ def test_the_provider_node_takes_receipts_and_answers_by_its_clock(
     generate_key_file(default_key_file(settings))  # the provider's, for the execution report
     items = uploads(database, 2)
     clock = FixedClock(T0 + timedelta(days=400))  # far from the machine's time
-    order = removal_order([i.item_id for i in items], clock.now() - timedelta(minutes=5))
+    order = removal_order([i.item_ref for i in items], clock.now() - timedelta(minutes=5))
     message = signed_order(key, order, clock.now() - timedelta(minutes=5))
 
     async def run() -> tuple[httpx.Response, httpx.Response]:
@@ -207,3 +207,73 @@ def test_the_provider_node_takes_receipts_and_answers_by_its_clock(
     assert taken.json()["deadline_at"] == (received + timedelta(hours=24)).isoformat()
     assert done.status_code == 200, done.text
     assert done.json()["executed_at"] == (received + timedelta(hours=2)).isoformat()
+
+
+def filed_impediment(sides: Sides) -> tuple[str, dict[str, Any]]:
+    """An order with its third item impeded; its impediment as the outbox holds it."""
+    ref = sides.issue()
+    order = sides.received(ref)
+    third = sides.items[2]
+    file_impediment(
+        sides.database,
+        order.id,
+        third.id,
+        "test",
+        sides.provider,
+        platform=None,
+        reason="insufficient_information",
+        explanation=EXPLANATION,
+        clock=sides.clock,
+    )
+    with sides.database.reader() as session:
+        item_ref = session.scalars(
+            select(ReceivedOrderItem.ref).where(ReceivedOrderItem.item_id == third.id)
+        ).one()
+    return ref, sides.queued(f"impediment:{ref}:0:{item_ref}")
+
+
+def test_the_authority_node_takes_receipts_by_its_clock(sides: Sides, settings: Settings) -> None:
+    # The documents are signed at T0, far from the machine's time: only the node's clock
+    # takes them inside the signing window, and stamps their receipt.
+    ref, payload = filed_impediment(sides)
+    sides.clock.advance(timedelta(minutes=3))
+    app = create_authority_app(authority_settings(settings), sides.database, clock=sides.clock)
+
+    async def run() -> httpx.Response:
+        body, headers = deliver(payload)
+        async with client_of(app) as client:
+            return await client.post("/v1/order-impediments", content=body, headers=headers)
+
+    taken = asyncio.run(run())
+    assert taken.status_code == 201, taken.text
+    assert taken.json()["received_at"] == sides.clock.now().isoformat()
+    [filed] = show_order(sides.database, ref).impediments
+    assert filed["received_at"] == sides.clock.now().isoformat()
+
+
+def test_the_centre_node_takes_answer_copies_by_its_clock(sides: Sides, settings: Settings) -> None:
+    ref = impeded(sides)
+    answer_impediment(
+        sides.database,
+        "officer-1",
+        ref,
+        "withdrawn",
+        AUTHORITY,
+        sides.authority,
+        centre_url="http://centre.example/",
+        clock=sides.clock,
+    )
+    copy = sides.queued(f"copy:answer:{ref}:1")
+    sides.clock.advance(timedelta(minutes=7))
+    centre = create_centre_app(settings, sides.database, key=sides.authority, clock=sides.clock)
+
+    async def run() -> httpx.Response:
+        body, headers = deliver(copy)
+        async with client_of(centre) as client:
+            return await client.post("/v1/orders/answers", content=body, headers=headers)
+
+    taken = asyncio.run(run())
+    assert taken.status_code == 201, taken.text
+    assert taken.json()["received_at"] == sides.clock.now().isoformat()
+    [kept] = order_answers(sides.database, ref)
+    assert kept["received_at"] == sides.clock.now().isoformat()

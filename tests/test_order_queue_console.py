@@ -70,7 +70,7 @@ def queue(settings: Settings, tmp_path: Path) -> Iterator[Queue]:
     generate_key_file(default_key_file(settings))
     key = trusted_authority(database, tmp_path)
     items = uploads(database, 3)
-    message = signed_order(key, removal_order([i.item_id for i in items], T0), T0)
+    message = signed_order(key, removal_order([i.item_ref for i in items], T0), T0)
     receipt, _ = receive_order(
         database,
         key.key_id,

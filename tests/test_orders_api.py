@@ -76,7 +76,7 @@ def test_an_order_from_a_registered_authority_is_taken_with_its_24_hour_deadline
     key = trusted_authority(database, tmp_path)
     items = uploads(database, 2)
     register_webhook(database, "http://127.0.0.1:9/hook", "s" * 20)
-    order = removal_order([i.item_id for i in items], now())
+    order = removal_order([i.item_ref for i in items], now())
     [answer] = post(settings, database, signed_order(key, order, now()))
     assert answer.status_code == 201, answer.text
     receipt = answer.json()
@@ -95,7 +95,7 @@ def test_a_repeated_delivery_is_answered_as_the_first_and_stores_nothing(
 ) -> None:
     key = trusted_authority(database, tmp_path)
     items = uploads(database, 1)
-    message = signed_order(key, removal_order([items[0].item_id], now()), now())
+    message = signed_order(key, removal_order([items[0].item_ref], now()), now())
     first, second = post(settings, database, message, message)
     assert (first.status_code, second.status_code) == (201, 201)
     assert second.json() == first.json()
@@ -108,7 +108,7 @@ def test_an_order_with_a_bad_signature_is_refused(
 ) -> None:
     key = trusted_authority(database, tmp_path)
     items = uploads(database, 1)
-    good = signed_order(key, removal_order([items[0].item_id], now()), now())
+    good = signed_order(key, removal_order([items[0].item_ref], now()), now())
     tampered = SignedMessage(
         good.body.replace(b"Placeholder", b"placeholder"), good.signature, key.key_id
     )
@@ -121,7 +121,7 @@ def test_an_order_from_an_unknown_authority_is_refused(
     trusted_authority(database, tmp_path / "known")
     stranger = authority_key(tmp_path / "stranger")
     items = uploads(database, 1)
-    message = signed_order(stranger, removal_order([items[0].item_id], now()), now())
+    message = signed_order(stranger, removal_order([items[0].item_ref], now()), now())
     refused(settings, database, message, 401, "unknown_authority")
 
 
@@ -131,7 +131,7 @@ def test_an_order_signed_too_long_ago_is_refused(
     key = trusted_authority(database, tmp_path)
     items = uploads(database, 1)
     old = now() - timedelta(days=8)
-    message = signed_order(key, removal_order([items[0].item_id], old), old)
+    message = signed_order(key, removal_order([items[0].item_ref], old), old)
     refused(settings, database, message, 401, "stale_signature")
 
 
@@ -140,7 +140,7 @@ def test_an_order_missing_a_field_is_refused_naming_it(
 ) -> None:
     key = trusted_authority(database, tmp_path)
     items = uploads(database, 1)
-    order = removal_order([items[0].item_id], now())
+    order = removal_order([items[0].item_ref], now())
     document = order.document()
     del document["redress"]
     problem = refused(
@@ -154,7 +154,7 @@ def test_an_order_for_an_item_the_provider_does_not_hold_is_refused(
 ) -> None:
     key = trusted_authority(database, tmp_path)
     items = uploads(database, 1)
-    order = removal_order([items[0].item_id, "never-uploaded"], now())
+    order = removal_order([items[0].item_ref, "never-uploaded"], now())
     problem = refused(settings, database, signed_order(key, order, now()), 422, "unknown_item")
     assert "2" in problem["detail"]
 
@@ -164,7 +164,7 @@ def test_an_order_addressed_to_another_provider_is_refused(
 ) -> None:
     key = trusted_authority(database, tmp_path)
     items = uploads(database, 1)
-    order = removal_order([items[0].item_id], now(), provider_name="Another Provider")
+    order = removal_order([items[0].item_ref], now(), provider_name="Another Provider")
     named = Settings(
         data_dir=settings.data_dir,
         database_url=settings.database_url,

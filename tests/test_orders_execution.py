@@ -32,7 +32,7 @@ def received(database: Database, tmp_path: Path, count: int) -> tuple[int, list[
     """An order for `count` uploads, received at T0; its id and the items' ids."""
     key = trusted_authority(database, tmp_path)
     items = uploads(database, count)
-    order = removal_order([i.item_id for i in items], T0)
+    order = removal_order([i.item_ref for i in items], T0)
     answer, _ = receive_order(
         database, key.key_id, *_signed(key, order), T0 + timedelta(minutes=1), RULES
     )

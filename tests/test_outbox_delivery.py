@@ -11,17 +11,8 @@ from sqlalchemy import select
 from report_samples import NOW
 from tutela.db import Database
 from tutela.errors import PermanentDeliveryError, TransientDeliveryError
-from tutela.messaging.outbox import (
-    ACKNOWLEDGED,
-    FAILED,
-    QUEUED,
-    UNFOUNDED,
-    FailedMessage,
-    deliver_due,
-    enqueue,
-    record_remote_status,
-)
-from tutela.messaging.outbox_models import OutboxMessage
+from tutela.messaging.outbox import FailedMessage, deliver_due, enqueue, record_remote_status
+from tutela.messaging.outbox_models import MessageStatus, OutboxMessage
 from tutela.messaging.transports import (
     OutgoingMessage,
     SendResult,
@@ -66,7 +57,7 @@ class FakeTransport(Transport):
         if self.crash_after_send:
             self.crash_after_send = False
             raise SimulatedCrash
-        return SendResult(status=ACKNOWLEDGED, remote_ref=ref)
+        return SendResult(status=MessageStatus.ACKNOWLEDGED, remote_ref=ref)
 
 
 def queue_one(database: Database, key: str = "report-1") -> int:
@@ -102,7 +93,7 @@ def test_crash_between_send_and_mark_resends_once_and_receiver_deduplicates(
     transport.crash_after_send = True
     with pytest.raises(SimulatedCrash):
         deliver_due(database, {"fake": transport}, NOW, claim_s=60)
-    assert status_of(database, message_id).status == QUEUED
+    assert status_of(database, message_id).status == MessageStatus.QUEUED
     # While the dead sender's claim lasts, no one sends the message again.
     assert deliver_due(database, {"fake": transport}, NOW + timedelta(seconds=30)).delivered == []
     later = NOW + timedelta(seconds=61)
@@ -111,7 +102,11 @@ def test_crash_between_send_and_mark_resends_once_and_receiver_deduplicates(
     assert receiver.posts == 2
     assert len(receiver.stored) == 1
     message = status_of(database, message_id)
-    assert (message.status, message.remote_ref, message.attempts) == (ACKNOWLEDGED, "r-0", 1)
+    assert (message.status, message.remote_ref, message.attempts) == (
+        MessageStatus.ACKNOWLEDGED,
+        "r-0",
+        1,
+    )
 
 
 def test_transient_failure_retries_after_a_jittered_backoff(database: Database) -> None:
@@ -151,7 +146,7 @@ def test_message_fails_for_good_after_max_attempts_and_raises_an_alert(
     for _ in range(3):
         deliver_due(database, {"fake": transport}, now, max_attempts=3, alert=alerts.append)
         now += timedelta(days=1)
-    assert status_of(database, message_id).status == FAILED
+    assert status_of(database, message_id).status == MessageStatus.FAILED
     assert [(a.id, a.attempts) for a in alerts] == [(message_id, 3)]
 
 
@@ -161,13 +156,18 @@ def test_permanent_refusal_fails_at_once(database: Database) -> None:
     transport.failure = PermanentDeliveryError("POST /v1/reports answered 422")
     run = deliver_due(database, {"fake": transport}, NOW)
     assert [f.id for f in run.failed] == [message_id]
-    assert status_of(database, message_id).status == FAILED
+    assert status_of(database, message_id).status == MessageStatus.FAILED
 
 
 def test_receiver_verdict_is_recorded_on_the_message(database: Database) -> None:
     message_id = queue_one(database)
     deliver_due(database, {"fake": FakeTransport(Receiver())}, NOW)
     with database.unit_of_work() as session:
-        record_remote_status(session, "fake", "r-0", UNFOUNDED, NOW, {"reasons": "placeholder"})
+        record_remote_status(
+            session, "fake", "r-0", MessageStatus.UNFOUNDED, NOW, {"reasons": "placeholder"}
+        )
     message = status_of(database, message_id)
-    assert (message.status, message.remote_detail) == (UNFOUNDED, {"reasons": "placeholder"})
+    assert (message.status, message.remote_detail) == (
+        MessageStatus.UNFOUNDED,
+        {"reasons": "placeholder"},
+    )

@@ -38,7 +38,7 @@ def test_a_report_with_every_location_field_lists_none_unavailable() -> None:
 
 
 def test_incomplete_report_lists_every_missing_field_by_article() -> None:
-    bare = sample_input(item=ItemFacts(item_id="upload-1"), removed=None, legal_basis="")
+    bare = sample_input(item=ItemFacts(item_ref="upload-1"), removed=None, legal_basis="")
     provider = ProviderIdentity("Example Hosting BV", "", "", "NL")
     missing = [str(m) for m in missing_fields(build_report(bare, provider, NOW))]
     assert missing == [

@@ -112,7 +112,7 @@ def opened(settings: Settings, row: OutboxMessage) -> Message:
 
 def get_item_id(database: Database, item_ref: str) -> int:
     with database.reader() as session:
-        return int(session.scalars(select(Item.id).where(Item.item_id == item_ref)).one())
+        return int(session.scalars(select(Item.id).where(Item.item_ref == item_ref)).one())
 
 
 def events(database: Database, name: str) -> list[dict[str, Any]]:

@@ -50,7 +50,7 @@ def seed_item(
     meta = {"item_id": f"upload-{number}", **({"service": service} if service else {})}
     with database.unit_of_work() as session:
         item = Item(
-            item_id=f"upload-{number}",
+            item_ref=f"upload-{number}",
             content_digest=f"{number:064x}",
             status="done",
             verdict="review",

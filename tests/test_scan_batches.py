@@ -14,7 +14,7 @@ from tutela.api.metrics import NodeMetrics
 from tutela.cli.scan import _address
 from tutela.clock import FixedClock
 from tutela.db.database import Database
-from tutela.detection.models import DONE, Item
+from tutela.detection.models import Item, ItemStatus
 from tutela.detection.ray_scan import NodeContext, _current_snapshot, decide_batch
 from tutela.detection.scan_batches import ScanProgress, admit, item_views
 from tutela.detection.scan_sources import Sources, look_at, path_of
@@ -93,7 +93,7 @@ def test_a_batch_is_admitted_once_and_decided_items_are_skipped(
     assert [i for i, _ in third.done] == [decided]
     assert len(third.pending) == 2
     view = item_views(database, [decided])[decided]
-    assert (view.status, view.verdict, view.error) == (DONE, "error", error)
+    assert (view.status, view.verdict, view.error) == (ItemStatus.DONE, "error", error)
     with database.reader() as session:
         assert session.query(Item).count() == 4
 

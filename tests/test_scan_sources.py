@@ -1,7 +1,8 @@
 """`tutela scan`'s fetched sources: http(s) URLs in list files and s3://bucket/prefix of
 S3-compatible storage, read within the limits with a typed error per file, requests to the store
 signed with Signature Version 4 (checked against AWS's published examples and by an in-test
-store that verifies every signature with its own code)."""
+store that verifies every signature with its own code); a video among them streamed to the spool
+within the video limit."""
 
 from __future__ import annotations
 
@@ -18,11 +19,12 @@ from provider_fixtures import TUTELA, drawn_image, edited_copy, jpeg, make_bank,
 from tutela.db.database import open_database
 from tutela.detection.object_storage import S3Client, S3Config, S3Location, sign
 from tutela.detection.scan_sources import Sources, look_at
-from tutela.detection.source_files import SourceAccess, SourceReader
+from tutela.detection.source_files import SourceAccess, SourceReader, SpooledVideo
 from tutela.errors import ConfigurationError, InvalidInput, TutelaError
 from tutela.media.limits import MediaLimits
 from tutela.messaging.http import open_client
 from tutela.settings import Settings
+from video_files import picture, still_video
 
 LIMITS = MediaLimits(max_bytes=1024 * 1024)
 AWS_EXAMPLE = S3Config(
@@ -273,3 +275,31 @@ def test_http_client_names_no_body_in_errors() -> None:
             reader.read(f"{base}/missing.jpg", -1, LIMITS)
         assert "not here" not in raised.value.message
         assert "404" in raised.value.message
+
+
+def test_a_fetched_video_streams_to_the_spool_within_the_video_limit(tmp_path: Path) -> None:
+    movie = still_video(tmp_path / "a.mp4", picture(1), 2).read_bytes()
+    image = jpeg(drawn_image(3))
+    spool = tmp_path / "spool"
+    roomy = MediaLimits(max_bytes=len(image) + 1, max_video_bytes=len(movie) + 1)
+    tight = MediaLimits(max_bytes=len(movie) * 2, max_video_bytes=len(movie) - 1)
+    with (
+        serving(web_files({"/a.mp4": movie, "/b.jpg": image})) as base,
+        SourceReader(access()) as reader,
+    ):
+        fetched = reader.fetch(f"{base}/a.mp4", -1, roomy, spool)
+        assert isinstance(fetched, SpooledVideo) and fetched.temporary
+        assert fetched.path.parent == spool and fetched.path.read_bytes() == movie
+        fetched.discard()
+        assert not fetched.path.exists()
+        # An image is read into memory within its own limit, a spool or not.
+        assert reader.fetch(f"{base}/b.jpg", -1, roomy, spool) == image
+        with pytest.raises(TutelaError) as raised:
+            reader.fetch(f"{base}/a.mp4", -1, tight, spool)
+        assert raised.value.code == "too_large" and "video" in str(raised.value)
+        # Without a spool (`read`), a video is read as any file is, within max_bytes.
+        with pytest.raises(TutelaError, match="over the limit"):
+            reader.read(f"{base}/a.mp4", -1, MediaLimits(max_bytes=len(movie) - 1))
+        assert list(spool.iterdir()) == []  # the refused download left nothing behind
+        local = reader.fetch(str(tmp_path / "a.mp4"), len(movie), roomy, spool)
+        assert local == SpooledVideo(tmp_path / "a.mp4", temporary=False)  # hashed where it lies

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import httpx
@@ -19,6 +20,7 @@ from sqlalchemy import create_engine
 from tutela.api.deps import AUTH_KEY
 from tutela.api.problems import install_problem_handlers
 from tutela.api.signed_requests import SIGNED_ATTRIBUTE, SignedRequest, signed
+from tutela.clock import FixedClock
 from tutela.db.database import Database
 from tutela.errors import Unauthorized
 from tutela.nodes.authority import create_authority_app
@@ -50,7 +52,11 @@ def small_app(admitted: list[str]) -> FastAPI:
 
     @app.post("/documents")
     async def document(request: Document) -> dict[str, Any]:
-        return {"key_id": request.key_id, "size": len(request.body)}
+        return {
+            "key_id": request.key_id,
+            "size": len(request.body),
+            "received_at": request.received_at.isoformat(),
+        }
 
     @app.post("/reports")
     async def report(request: Report) -> dict[str, Any]:
@@ -85,7 +91,18 @@ def test_a_request_without_its_key_id_and_signature_is_unauthorized(
 
 def test_the_body_comes_whole_within_the_limit() -> None:
     answer = call(small_app([]), "POST", "/documents", content=b"x" * LIMIT, headers=SIGNATURE)
-    assert answer.status_code == 200 and answer.json() == {"key_id": "k-1", "size": LIMIT}
+    assert answer.status_code == 200
+    assert (answer.json()["key_id"], answer.json()["size"]) == ("k-1", LIMIT)
+
+
+def test_the_receipt_time_is_the_node_clocks() -> None:
+    app = small_app([])
+    app.state.clock = FixedClock(datetime(2031, 1, 2, 3, 4, 5, tzinfo=UTC))
+    answer = call(app, "POST", "/documents", content=b"{}", headers=SIGNATURE)
+    assert answer.json()["received_at"] == "2031-01-02T03:04:05+00:00"
+    app.state.clock.advance(timedelta(seconds=9))
+    answer = call(app, "POST", "/documents", content=b"{}", headers=SIGNATURE)
+    assert answer.json()["received_at"] == "2031-01-02T03:04:14+00:00"
 
 
 def test_a_body_over_the_limit_is_refused_declared_or_streamed() -> None:

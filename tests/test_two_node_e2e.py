@@ -26,8 +26,7 @@ from tutela.centre.recipients import add_recipient
 from tutela.centre.triage import forward_report
 from tutela.db import open_database
 from tutela.indicators.feed_subscription import subscribe_bank
-from tutela.messaging.outbox import FORWARDED
-from tutela.messaging.outbox_models import OutboxMessage
+from tutela.messaging.outbox_models import MessageStatus, OutboxMessage
 from tutela.reporting.fields import Awareness
 from tutela.reporting.report_updates import follow_ups_from
 from tutela.review.complaints import decide_complaint
@@ -203,7 +202,11 @@ def test_confirmed_match_reaches_the_lea_once_and_the_centres_indicator_reaches_
                 ).one()
                 return status
 
-        wait_until(lambda: provider_status() == FORWARDED, 30, "the provider learns: forwarded")
+        wait_until(
+            lambda: provider_status() == MessageStatus.FORWARDED,
+            30,
+            "the provider learns: forwarded",
+        )
         assert sorted(path for path, _ in lea.deliveries) == ["/europol", "/lea-de"]
         assert lea.refused == 0
 

@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import multiprocessing as mp
+import re
 import secrets
 import signal
 import tracemalloc
@@ -21,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import delete, select, update
 
@@ -28,9 +30,14 @@ import test_ncmec_reporting as ncmec_tests
 from database_dump import every_cell
 from password_hashing import CHEAP
 from provider_fixtures import in_process_client
-from review_fixtures import METADATA, add_people, with_vault
+from review_fixtures import METADATA, PASSWORD, add_people, with_vault
 from test_ncmec_reporting import FakeCyberTipline, cybertipline
 from tutela.auth import passwords
+from tutela.auth.sessions import log_in
+from tutela.auth.users import create_user
+from tutela.centre import report_shape
+from tutela.centre.intake import receive_report
+from tutela.centre.providers import register_provider
 from tutela.clock import FixedClock, utc_now
 from tutela.db.database import Database, open_database
 from tutela.detection import held_payloads
@@ -41,19 +48,22 @@ from tutela.detection.video_queue import QUEUE_DIRECTORY, sweep_orphans
 from tutela.enforcement import vault as vault_module
 from tutela.enforcement.vault import PreservationReason, Vault
 from tutela.enforcement.vault_models import VaultChunk
-from tutela.errors import EvidenceExpired, TamperedData
+from tutela.errors import EvidenceExpired, MalformedReport, TamperedData
 from tutela.indicators import banks
 from tutela.indicators.video_banks import add_video_indicator
 from tutela.master_key import generate_master_key, load_master_key
 from tutela.messaging.crypto import ChunkReader, StreamSealer, new_data_key, unseal_stream
 from tutela.messaging.outbox import deliver_due
 from tutela.messaging.outbox_models import OutboxMessage
-from tutela.messaging.signing import default_key_file, generate_key_file
+from tutela.messaging.signing import default_key_file, generate_key_file, load_key_file
+from tutela.nodes.centre import create_centre_app
 from tutela.nodes.provider_sending import provider_transports
 from tutela.reporting.transports.ncmec import store_credentials
+from tutela.review import confirmation
 from tutela.review.decisions import Decision, decide
 from tutela.settings import Settings
 from tutela.signals.vpdq import vpdq_of_file
+from tutela.ui.access import SESSION_COOKIE
 from vault_stream_workers import decide_one_video, killed_while_deciding
 from video_scenes import pan, slideshow_frames, video
 
@@ -426,3 +436,112 @@ def test_a_worker_killed_between_the_steps_loses_nothing(node: Node, tmp_path: P
     assert held(database, settings, item_id) is None
     with database.reader() as session:
         assert session.scalars(select(ItemPayloadChunk)).all() == []
+
+
+def test_a_video_too_large_to_attach_is_named_as_left_out_in_the_report_and_at_the_centre(
+    node: Node, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database, settings = node
+    settings = dataclasses.replace(settings, report_ncmec=False)
+    limit = 64 * 1024  # stands in for the 40 MiB: the test video is some hundred KiB
+    monkeypatch.setattr(confirmation, "INLINE_VIDEO_MAX_BYTES", limit)
+    path = video(tmp_path / "copy.mp4", MOVIE)
+    data = path.read_bytes()
+    assert len(data) > limit + 16 * 1024
+    item_id = upload(database, settings, path)
+    assert decide_one_video(settings, database)
+    case_id = get_item(database, item_id).case_id
+    assert case_id is not None
+    view = decide(database, case_id, "rita", Decision.CONFIRM_KNOWN, settings=settings)
+    assert view.effects["vault"]["not_attached"] == f"larger than {limit} bytes"
+
+    with database.reader() as session:
+        (row,) = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.destination == "centre")
+        ).all()
+    report = json.loads(row.payload["body"])
+    assert report["content"]["files"] == []
+    assert report["content"]["omitted"] == [
+        {
+            "media_type": "video/mp4",
+            "size": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "reason": "too_large",
+            "limit": limit,
+        }
+    ]
+
+    # The centre takes the report as signed and its report page says what was left out, and why.
+    now = utc_now()
+    with database.unit_of_work() as session:
+        pem = load_key_file(default_key_file(settings)).public_key_pem()
+        register_provider(session, settings.provider_name, pem, now, "NL")
+    accepted = receive_report(
+        database,
+        row.payload["key_id"],
+        row.payload["body"].encode(),
+        row.payload["signature"],
+        "k-1",
+        now,
+    )
+    create_user(database, "ana", PASSWORD, ["analyst"], actor="test")
+    token = log_in(database, "ana", PASSWORD, None).token
+
+    async def page() -> httpx.Response:
+        app = create_centre_app(settings, database)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app),
+                base_url="https://centre.test",
+                cookies={SESSION_COOKIE: token},
+            ) as client,
+        ):
+            return await client.get(f"/ui/triage/reports/{accepted.id}")
+
+    answer = asyncio.run(page())
+    assert answer.status_code == 200, answer.text
+    (left_out,) = re.findall(r'<ul id="omitted-files"><li>(.*?)</li>', answer.text)
+    assert left_out.startswith("video/mp4, 0.") and "MiB" in left_out
+    assert hashlib.sha256(data).hexdigest() in left_out
+    assert "too large to attach to the report (over 0.1 MiB)" in left_out
+
+
+@pytest.mark.parametrize(
+    "omitted",
+    [
+        "a file",
+        [{"media_type": "video/mp4", "reason": "Too Large!"}],
+        [{"media_type": "", "reason": "too_large"}],
+        [{"media_type": "video/mp4", "reason": "too_large", "size": -1}],
+        [{"media_type": "video/mp4", "reason": "too_large", "size": True}],
+        [{"media_type": "video/mp4", "reason": "too_large", "sha256": "abc"}],
+        [{"media_type": "video/mp4", "reason": "too_large"}] * 17,
+    ],
+)
+def test_a_malformed_omitted_entry_is_refused_at_the_centre(omitted: object) -> None:
+    report = {"content": {"omitted": omitted}}
+    with pytest.raises(MalformedReport):
+        report_shape.omitted_files(report)
+
+
+def test_a_well_formed_omitted_entry_passes_the_centre_checks() -> None:
+    entry = {
+        "media_type": "video/mp4",
+        "size": 50 * MiB,
+        "sha256": "0" * 64,
+        "reason": "too_large",
+        "limit": 40 * MiB,
+    }
+    assert report_shape.omitted_files({"content": {"omitted": [entry]}}) == [entry]
+    assert report_shape.omitted_files({"content": {}}) == []
+
+
+def test_a_videos_vpdq_is_accepted_by_the_centre_but_not_indexed_as_a_hash() -> None:
+    vpdq = "\n".join(f"{n},{'0' * 64},100,{n:.3f}" for n in range(200))  # 200 frames
+    report = {"content": {"hashes": [{"signal_type": "vpdq", "value": vpdq}]}}
+    assert len(vpdq) > report_shape.MAX_HASH_VALUE
+    assert report_shape.hash_entries(report) == []
+    too_long = {"content": {"hashes": [{"signal_type": "vpdq", "value": "x" * (9 * MiB)}]}}
+    with pytest.raises(MalformedReport):
+        report_shape.hash_entries(too_long)

@@ -28,7 +28,8 @@ from tutela.review.case_views import case_view
 from tutela.settings import Settings
 from tutela.signals.pdq import pdq_of_pixels
 from tutela.signals.vpdq import vpdq_of_file
-from video_scenes import pan, photo, resized, shot, slideshow_frames, video, zoom
+from video_files import write_video
+from video_scenes import FPS, pan, photo, resized, shot, slideshow_frames, video, zoom
 from video_workers import decide_videos
 
 MOVIE = slideshow_frames(["astronaut", "coffee", "chelsea"]) + zoom("rocket", 2)
@@ -92,7 +93,7 @@ def test_a_copy_of_a_banked_video_goes_to_review_with_its_frames_and_others_do_n
     assert [status for status, _, _ in answers] == [202, 202, 202]
     assert {answer.json()["status"] for _, answer, _ in answers} == {"queued"}
     # Each file was removed once its verdict was committed.
-    assert not list((settings.data_dir / "spool").rglob("*.video"))
+    assert not list(settings.spool_dir.rglob("*.video"))
     (_, _, copy_item), (_, _, other_item), (_, _, inserted_item) = answers
     assert copy_item["verdict"] == "review"
     [match] = [m for m in copy_item["matches"] if m["signal_type"] == "vpdq"]
@@ -127,7 +128,7 @@ def test_a_video_over_the_limit_is_refused_while_it_streams(
     assert answer.headers["content-type"].startswith("application/problem+json")
     assert answer.json()["code"] == "too_large"
     # Nothing of it left on disk (the slots' lock files hold no content).
-    spool = settings.data_dir / "spool"
+    spool = settings.spool_dir
     assert not [p for p in spool.rglob("*") if p.is_file() and p.parent.name != "slots"]
 
 
@@ -143,6 +144,27 @@ def test_a_broken_video_gets_its_typed_error_and_the_node_goes_on(
     assert broken_item["verdict"] == "error"
     assert broken_item["error"]["code"] in {"corrupt", "unsupported_format"}
     assert good_item["verdict"] == "review"
+
+
+def test_a_video_cut_short_is_decided_on_the_frames_it_holds_and_says_it_was_cut(
+    settings: Settings, database: Database, banked: int, tmp_path: Path
+) -> None:
+    # Index at the front: the cut keeps it and loses the media data after the first seconds.
+    whole = write_video(tmp_path / "whole.mp4", MOVIE, fps=FPS, faststart=True).read_bytes()
+    other = write_video(tmp_path / "o.mp4", pan("immunohistochemistry", 8), fps=FPS, faststart=True)
+    cut_copy, cut_other = tmp_path / "cut-copy.mp4", tmp_path / "cut-other.mp4"
+    cut_copy.write_bytes(whole[: len(whole) // 2])
+    cut_other.write_bytes(other.read_bytes()[: other.stat().st_size // 2])
+    (_, _, copy_item), (_, _, other_item) = post_all(
+        settings, database, upload("cut-copy", cut_copy), upload("cut-other", cut_other)
+    )
+    # The known frames before the cut are found; the item still says the rest was never seen.
+    assert copy_item["verdict"] == "review"
+    assert copy_item["error"]["code"] == "truncated"
+    assert "cut short" in copy_item["error"]["message"]
+    # Nothing found in the part that is there is no "no_match": the item is in error.
+    assert other_item["verdict"] == "error"
+    assert other_item["error"]["code"] == "truncated"
 
 
 def test_an_image_upload_still_streams_within_the_image_limit(

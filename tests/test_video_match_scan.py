@@ -1,6 +1,7 @@
 """`tutela match` and `tutela scan` on a directory of videos and images: a clip cut from a
 longer banked video matches it by vPDQ, a banked still shown for 2 s inside a video is found
-with its times, an unrelated video matches nothing; the same answers as video uploads get."""
+with its times, an unrelated video matches nothing; the same answers as video uploads get, for
+files in a directory and for files fetched from URLs and S3-compatible storage."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from file_servers import ACCESS_KEY, REGION, SECRET_KEY, s3_store, serving, web_files
 from tutela.cli import main
 from tutela.db.database import open_database
+from tutela.detection.remote_scan import SCAN_SPOOL
 from tutela.indicators import banks
 from tutela.indicators.ledger import add_indicator
 from tutela.indicators.video_banks import add_video_indicator
@@ -119,3 +122,42 @@ def test_tutela_scan_gives_a_broken_video_its_typed_error(
     [line] = [line for line in lines if "path" in line]
     assert line["verdict"] == "error"
     assert line["error"]["code"] in {"corrupt", "unsupported_format"}
+
+
+def test_tutela_scan_of_listed_urls_and_an_s3_prefix_hashes_videos_as_videos(
+    banked: int,
+    backlog: Path,
+    cli_env: Settings,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """The queries fetched, not opened: over http from a list file, and from an S3-compatible
+    store under a prefix; each video is streamed to the spool, hashed by vPDQ and matched as
+    the local scan matches it, within the video limits, while images keep theirs."""
+    queries = backlog / "queries"
+    web = {f"/{name}": (queries / name).read_bytes() for name in ("clip.mp4", "unrelated.mp4")}
+    web["/still.png"] = (queries / "still.png").read_bytes()
+    bucket = {"q/inserted.mp4": (queries / "inserted.mp4").read_bytes()}
+    videos = [web["/clip.mp4"], web["/unrelated.mp4"], bucket["q/inserted.mp4"]]
+    # The image limit below every video's size (and above the still's): a video read as an
+    # image would be too_large; spooled, it is held to the video limit only.
+    assert len(web["/still.png"]) < min(len(data) for data in videos)
+    monkeypatch.setenv("TUTELA_MAX_FILE_BYTES", str(min(len(data) for data in videos) - 1))
+    monkeypatch.setenv("TUTELA_SCAN_ALLOW_PRIVATE", "1")
+    with serving(web_files(web)) as base, serving(s3_store({"media": bucket})) as endpoint:
+        monkeypatch.setenv("TUTELA_S3_ENDPOINT_URL", endpoint)
+        monkeypatch.setenv("TUTELA_S3_REGION", REGION)
+        monkeypatch.setenv("TUTELA_S3_ACCESS_KEY_ID", ACCESS_KEY)
+        monkeypatch.setenv("TUTELA_S3_SECRET_ACCESS_KEY", SECRET_KEY)
+        listing = tmp_path / "urls.txt"
+        listing.write_text("".join(f"{base}{path}\n" for path in web))
+        code, lines = run(capsys, "scan", "--json", "--jobs", "1", str(listing), "s3://media/q/")
+    assert code == 0
+    assert lines[-1]["summary"] == {"no_match": 1, "review": 3, "action": 0, "error": 0}
+    found = by_name(lines, "path")
+    assert set(found) == {"clip.mp4", "unrelated.mp4", "still.png", "inserted.mp4"}
+    assert_expected({name: line["matches"] for name, line in found.items()}, banked)
+    assert found["clip.mp4"]["verdict"] == "review" and found["clip.mp4"]["case_id"]
+    spool = cli_env.data_dir / SCAN_SPOOL
+    assert not spool.exists() or list(spool.iterdir()) == []  # each download removed once hashed

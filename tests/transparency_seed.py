@@ -177,7 +177,7 @@ def seed_node(database: Database) -> None:
 
 def _item(n: int, at: datetime) -> Item:
     return Item(
-        item_id=f"item-ref-{n}",
+        item_ref=f"item-ref-{n}",
         status="done",
         verdict="review",
         meta={

@@ -8,6 +8,7 @@ import signal
 from collections.abc import Iterable
 from typing import Any
 
+from tutela.db.chunks import write_chunks
 from tutela.db.database import Database, open_database
 from tutela.detection import held_payloads, video_queue
 from tutela.detection.bases import DetectionGate
@@ -48,7 +49,7 @@ def killed_while_deciding(settings: Settings, when: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
     if when == "holding":
-        write = held_payloads.write_chunks
+        write = write_chunks  # held_payloads' own name for it is replaced below
 
         def write_then_die(
             session: Any, table: Any, owner: str, owner_id: int, chunks: Iterable[bytes]

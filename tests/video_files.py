@@ -41,10 +41,13 @@ def write_video(
     *,
     fps: int = 10,
     codec: str = "libx264",
+    faststart: bool = False,
 ) -> Path:
-    """Encode RGB frames (all the same even size) as a video file at `path`."""
+    """Encode RGB frames (all the same even size) as a video file at `path`; `faststart` puts an
+    MP4's index before its media data, as files made for streaming have it."""
     height, width = frames[0].shape[:2]
-    with av.open(str(path), "w", format=CONTAINERS[codec]) as container:
+    options = {"movflags": "faststart"} if faststart else {}
+    with av.open(str(path), "w", format=CONTAINERS[codec], options=options) as container:
         stream = container.add_stream(codec, rate=fps)
         assert isinstance(stream, av.VideoStream)  # every codec in CONTAINERS is a video codec
         stream.width, stream.height = width, height

@@ -5,6 +5,7 @@
     │   ├── EmptyMedia               empty             422
     │   ├── UnsupportedFormat        unsupported_format 415
     │   ├── CorruptMedia             corrupt           422
+    │   │   └── TruncatedMedia       truncated         422
     │   ├── MediaTooLarge            too_large         413
     │   └── DecodeTimeout            timeout           422
     ├── InvalidInput                 invalid_input     422
@@ -86,6 +87,13 @@ class CorruptMedia(MediaError):
     """The bytes claim a supported format but do not decode (or the decoder failed on them)."""
 
     code = "corrupt"
+
+
+class TruncatedMedia(CorruptMedia):
+    """A video that ends before its header says it does, or whose decoding broke off part way:
+    the frames it held are hashed and matched, and the result carries this error beside them."""
+
+    code = "truncated"
 
 
 class MediaTooLarge(MediaError):
@@ -336,5 +344,12 @@ class RefusedTarget(PermanentDeliveryError):
 
 MEDIA_ERRORS_BY_CODE: dict[str, type[MediaError]] = {
     cls.code: cls
-    for cls in (EmptyMedia, UnsupportedFormat, CorruptMedia, MediaTooLarge, DecodeTimeout)
+    for cls in (
+        EmptyMedia,
+        UnsupportedFormat,
+        CorruptMedia,
+        TruncatedMedia,
+        MediaTooLarge,
+        DecodeTimeout,
+    )
 }

@@ -88,6 +88,10 @@ _POSITIVE_COUNT = whole_number(1)
 _POSITIVE_SECONDS = number(above=True)
 
 
+# The spool in the data directory (Settings.spool_dir): one name for every edge that spools.
+SPOOL_DIRECTORY = "spool"
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     data_dir: Path = setting(
@@ -630,3 +634,9 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'tutela.db').resolve()}"
+
+    @property
+    def spool_dir(self) -> Path:
+        """Where uploads and video stills are spooled while they are read, in the data
+        directory (queued videos wait in its `videos`, tutela.detection.video_queue)."""
+        return self.data_dir / SPOOL_DIRECTORY

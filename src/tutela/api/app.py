@@ -82,6 +82,8 @@ def create_app(
             database, owns_database=owns_database, warm=[matcher.load], held=[services]
         ),
     )
+    # What signed requests bring is stamped by it (tutela.api.signed_requests.node_clock).
+    app.state.clock = node_clock
     install_problem_handlers(app)
     for module in (health, hashing, hma, items, webhooks, centre_messages, enforcement, orders):
         app.include_router(module.router)

@@ -23,6 +23,7 @@ from tutela.api.problems import install_problem_handlers
 from tutela.api.signed_requests import SignedRequest, signed, stored
 from tutela.authority.impediments import receive_impediment
 from tutela.authority.reports import receive_execution_report
+from tutela.clock import Clock, SystemClock
 from tutela.db.database import Database, open_database
 from tutela.messaging.signing import SigningWindow
 from tutela.orders.impediment_notices import IMPEDIMENTS_PATH
@@ -34,9 +35,14 @@ ExecutionReport = Annotated[SignedRequest, Depends(signed("a report", max_bytes=
 
 
 def create_authority_app(
-    settings: Settings, database: Database | None = None, *, owns: bool = False
+    settings: Settings,
+    database: Database | None = None,
+    *,
+    owns: bool = False,
+    clock: Clock | None = None,
 ) -> FastAPI:
-    """An authority node's API. A database passed in is the caller's to close, unless `owns`."""
+    """An authority node's API. A database passed in is the caller's to close, unless `owns`.
+    `clock` stamps what signed requests bring (the machine's by default; tests fix it)."""
     owns_database = database is None or owns
     db = database or open_database(settings)
     window = SigningWindow.of(settings)
@@ -48,6 +54,7 @@ def create_authority_app(
         "receives the providers' execution reports.",
         lifespan=node_lifespan(db, owns_database=owns_database),
     )
+    app.state.clock = clock or SystemClock()
     install_problem_handlers(app)
     harden(app, settings)
 

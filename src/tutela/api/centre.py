@@ -30,6 +30,7 @@ from tutela.api.centre_metrics import install_centre_metrics
 from tutela.api.lifespan import node_lifespan
 from tutela.api.middleware import harden
 from tutela.api.problems import install_problem_handlers
+from tutela.clock import Clock, SystemClock
 from tutela.db.database import Database
 from tutela.db.engine import create_engine_from
 from tutela.messaging.signing import SigningKey, SigningWindow
@@ -60,9 +61,11 @@ def create_centre_app(
     *,
     key: SigningKey | None = None,
     owns: bool = False,
+    clock: Clock | None = None,
 ) -> FastAPI:
     """A centre node app. A database passed in is the caller's to close, unless `owns`. The
-    centre's key is read on first use, so a node that only takes reports runs without one."""
+    centre's key is read on first use, so a node that only takes reports runs without one.
+    `clock` stamps what signed requests bring (the machine's by default; tests fix it)."""
     owns_database = database is None or owns
     db = database or open_centre_database(settings)
     centre = CentreApi(settings, db, SigningWindow.of(settings), signing_key=key)
@@ -73,6 +76,7 @@ def create_centre_app(
         lifespan=node_lifespan(db, owns_database=owns_database, warm=[centre.linker.warm]),
     )
     app.state.centre = centre
+    app.state.clock = clock or SystemClock()
     install_problem_handlers(app)
     harden(app, settings)  # body deadline, security headers, no bare 500 (tutela.api.middleware)
     for router in ROUTERS:

@@ -1,5 +1,5 @@
 """`POST /v1/hash` and `POST /v1/match`: hash an upload (in isolated workers) or look it up, or
-look up one hash or a batch of them. A video to match streams to disk and is hashed there.
+look up one hash or a batch of them. A video to hash or match streams to disk and is hashed there.
 
 Lookups read the in-memory matcher only; it follows bank changes in the background
 (tutela.api.matcher_refresh), so no lookup waits on the database. A file is matched as uploads
@@ -27,7 +27,7 @@ from tutela.api.schemas import (
     MatchQueryCreate,
 )
 from tutela.api.spooled_uploads import discarded, read_capped, spool_upload
-from tutela.api.uploads import is_multipart, multipart_body, parse_model, read_upload
+from tutela.api.uploads import is_multipart, multipart_body, parse_model
 from tutela.detection.pipeline import fast_outcome, find_matches, outcome_of
 from tutela.detection.video_items import video_matches, vpdq_matches
 from tutela.errors import InvalidHash, RequestTooLarge, TutelaError
@@ -39,8 +39,6 @@ from tutela.signals.registry import get_signal_type
 router = APIRouter(prefix="/v1", tags=["hashing"])
 # A match request's text form fields are not read (a few bytes each, at most).
 FIELD_MAX_BYTES = 4096
-# Where a video to match streams to (the node's own disk), as for POST /v1/items.
-SPOOL_DIRECTORY = "spool"
 
 
 @router.post(
@@ -48,9 +46,24 @@ SPOOL_DIRECTORY = "spool"
     openapi_extra={**scope_doc("hash"), "requestBody": {"content": multipart_body({})}},
 )
 async def hash_upload(request: Request, _key: HashKey, services: ServicesDep) -> dict[str, Any]:
-    """Signals of one file, as one line of `tutela hash --json`."""
-    upload = await read_upload(request, services.settings.media.max_bytes)
-    result = await services.hashing.hash(upload.data)
+    """Signals of one file, as one line of `tutela hash --json`.
+
+    A video (MP4/MOV, WebM/MKV, AVI, known by its first bytes) streams to disk within
+    TUTELA_MAX_VIDEO_BYTES, as for POST /v1/items, and is hashed there in a video process within
+    the video limits: the answer carries its vPDQ (`signals.vpdq`) and exact hashes."""
+    settings = services.settings
+    spooled = await spool_upload(
+        request,
+        settings.spool_dir,
+        max_bytes=settings.media.max_bytes,
+        max_video_bytes=settings.media.max_video_bytes,
+        max_field_bytes=FIELD_MAX_BYTES,
+    )
+    with discarded(spooled) as upload:
+        if upload.path is not None:  # a video, streamed to disk: hashed from there
+            result = await services.hashing.hash_video(str(upload.path))
+        else:
+            result = await services.hashing.hash(upload.read())
     return _hash_line(upload.filename, result)
 
 
@@ -90,7 +103,7 @@ async def match_upload(
         settings = services.settings
         spooled = await spool_upload(
             request,
-            settings.data_dir / SPOOL_DIRECTORY,
+            settings.spool_dir,
             max_bytes=settings.media.max_bytes,
             max_video_bytes=settings.media.max_video_bytes,
             max_field_bytes=FIELD_MAX_BYTES,

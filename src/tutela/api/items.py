@@ -27,7 +27,7 @@ from tutela.api.spooled_uploads import discarded, read_capped, spool_upload
 from tutela.api.uploads import is_multipart, multipart_body, parse_model
 from tutela.detection.item_metadata import METADATA_MAX_BYTES
 from tutela.detection.items import Submission, get_item, signals_submission, upload_submission
-from tutela.detection.models import QUEUED
+from tutela.detection.models import ItemStatus
 from tutela.detection.video_items import video_submission
 from tutela.detection.video_queue import keep_for_workers, remove_spooled
 from tutela.errors import InvalidInput
@@ -37,8 +37,6 @@ router = APIRouter(prefix="/v1/items", tags=["items"])
 # then apply): a 20 MB string is refused unread.
 METADATA_FIELD_MAX = METADATA_MAX_BYTES
 JSON_BODY_MAX = METADATA_MAX_BYTES + 4096
-# Where uploads stream to while they are read (in the data directory: the node's own disk).
-SPOOL_DIRECTORY = "spool"
 
 
 def inline_schema(model: type[ItemCreate] | type[ItemMetadata]) -> dict[str, Any]:
@@ -115,7 +113,7 @@ async def create_item(
         settings = services.settings
         spooled = await spool_upload(
             request,
-            settings.data_dir / SPOOL_DIRECTORY,
+            settings.spool_dir,
             max_bytes=settings.media.max_bytes,
             max_video_bytes=settings.media.max_video_bytes,
             max_field_bytes=METADATA_FIELD_MAX,
@@ -167,7 +165,7 @@ async def _accept_video(
     except BaseException:
         remove_spooled(data_dir, spooled_at)
         raise
-    if not (accepted.created and accepted.status == QUEUED):
+    if not (accepted.created and accepted.status == ItemStatus.QUEUED):
         remove_spooled(data_dir, spooled_at)
     response.status_code = 202 if accepted.created else 200
     return ItemAcceptedPublic(id=accepted.id, status=accepted.status)

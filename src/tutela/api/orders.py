@@ -89,7 +89,7 @@ async def post_order(services: ServicesDep, signed: SignedDocument) -> JSONRespo
         signed.key_id,
         signed.body,
         signed.signature,
-        services.clock.now(),
+        signed.received_at,
         rules,
     )
     if created and answer.get("kind") == OrderKind.DETECTION:
@@ -122,7 +122,7 @@ async def post_impediment_answer(services: ServicesDep, signed: SignedDocument) 
         signed.key_id,
         signed.body,
         signed.signature,
-        services.clock.now(),
+        signed.received_at,
         rules,
     )
     return stored(answer, created)

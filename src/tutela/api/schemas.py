@@ -11,7 +11,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from tutela.detection.item_metadata import (
     EXTRA_MAX_BYTES,
-    ITEM_ID_MAX,
+    ITEM_REF_MAX,
     check_extra,
     check_name,
     check_text,
@@ -62,7 +62,7 @@ class ItemMetadata(BaseModel):
 
     item_id: Identifier = Field(
         min_length=1,
-        max_length=ITEM_ID_MAX,
+        max_length=ITEM_REF_MAX,
         description="The platform's own id of the upload. With the content it identifies the "
         "item: the same id and content again is a replay; the same id with other content is "
         "another item.",

@@ -4,7 +4,9 @@ FastAPI dependency, `signed(...)`, takes what every such route needs before the 
 domain verify the signature against their registered keys and recognise a replay — the key id
 and signature headers (401 without them), the idempotency key where the route asks for one, the
 signed time of a request without a body, and the body, refused (413) as soon as it passes the
-route's limit, never buffered beyond it (the signature can only be checked once it is whole)."""
+route's limit, never buffered beyond it (the signature can only be checked once it is whole).
+The time of receipt comes from the node's clock (`app.state.clock`, set by each app factory; tests
+fix it), here and nowhere else on a signed route."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from typing import Annotated, Any
 from fastapi import Header, Request
 from fastapi.responses import JSONResponse
 
-from tutela.clock import utc_now
+from tutela.clock import Clock, SystemClock
 from tutela.errors import InvalidInput, RequestTooLarge, Unauthorized
 
 # Set on every dependency `signed` returns: tests find the signed routes by it in the route table.
@@ -34,6 +36,13 @@ IdempotencyHeader = Annotated[str | None, Header(alias="Idempotency-Key")]
 Admit = Callable[[Request, str], Awaitable[None]]
 
 
+def node_clock(request: Request) -> Clock:
+    """The clock of the app serving `request`: its factory's `app.state.clock`, else the
+    machine's (an app built without one, as small test apps are)."""
+    clock: Clock | None = getattr(request.app.state, "clock", None)
+    return clock if clock is not None else SystemClock()
+
+
 @dataclass(frozen=True, slots=True)
 class SignedRequest:
     """What a signed request brought: who says they signed it, the signature, and what was
@@ -42,6 +51,7 @@ class SignedRequest:
     key_id: str
     signature: str
     body: bytes
+    # When the node received it, by the node's clock (node_clock): the receipt's time.
     received_at: datetime
     path: str
     query: str = ""
@@ -96,9 +106,9 @@ def signed(
             await admit(request, key_id)
         limit = max_bytes(request) if callable(max_bytes) else max_bytes
         body = await bounded_body(request, limit, what) if limit else b""
-        url = request.url
+        url, now = request.url, node_clock(request).now()
         return SignedRequest(
-            key_id, signature, body, utc_now(), url.path, url.query, signed_time, idempotency_key
+            key_id, signature, body, now, url.path, url.query, signed_time, idempotency_key
         )
 
     # The headers each kind declares, so that the OpenAPI document names what a route needs.

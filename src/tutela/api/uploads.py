@@ -3,15 +3,11 @@ a JSON or multipart body can share one route."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
-
-from tutela.api.multipart import boundary_of, parse_form
-from tutela.errors import InvalidInput, MediaTooLarge
 
 M = TypeVar("M", bound=BaseModel)
 MULTIPART = "multipart/form-data"
@@ -19,36 +15,9 @@ MULTIPART = "multipart/form-data"
 MAX_PARTS = 8
 
 
-@dataclass(frozen=True, slots=True)
-class Upload:
-    filename: str
-    data: bytes
-    fields: dict[str, str]
-
-
 def is_multipart(request: Request) -> bool:
     # Media types are case-insensitive (RFC 9110 8.3.1): `Multipart/Form-Data` is one too.
     return request.headers.get("content-type", "").lstrip().lower().startswith(MULTIPART)
-
-
-async def read_upload(request: Request, max_bytes: int) -> Upload:
-    """The multipart `file` (at most `max_bytes`) and the form's text fields."""
-    boundary = boundary_of(request.headers.get("content-type", ""))
-    parts = parse_form(await request.body(), boundary, max_parts=MAX_PARTS)
-    files = [part for part in parts if part.name == "file"]
-    if len(files) != 1:
-        raise InvalidInput("the form must have exactly one file field named 'file'")
-    upload = files[0]
-    if len(upload.data) > max_bytes:
-        raise MediaTooLarge(f"the file is over the limit of {max_bytes} bytes")
-    fields: dict[str, str] = {}
-    for part in parts:
-        if part is not upload:
-            try:
-                fields[part.name] = part.data.decode("utf-8")
-            except UnicodeDecodeError:
-                raise InvalidInput(f"the form field {part.name!r} is not UTF-8 text") from None
-    return Upload(upload.filename or "upload", upload.data, fields)
 
 
 def parse_model(model: type[M], raw: str | bytes, where: str) -> M:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tutela.audit.log import Subject, record
+from tutela.audit.receipts import record_receipt, sender_actor
 from tutela.authority.compliance_models import ComplianceDocument
 from tutela.authority.models import OrderedProvider
 from tutela.authority.providers import provider_of
@@ -24,7 +24,7 @@ from tutela.compliance.documents import KINDS, read_document
 from tutela.db.database import Database
 from tutela.errors import NotFound
 from tutela.messaging.messages import Message
-from tutela.messaging.signed_intake import Earlier, Received, SignedIntake, stored_as
+from tutela.messaging.signed_intake import Earlier, Received, SignedIntake, stored_under
 from tutela.messaging.signing import SigningWindow
 
 
@@ -43,17 +43,18 @@ def receive_compliance_document(
 def _find(
     session: Session, provider: OrderedProvider, message: Message
 ) -> tuple[OrderedProvider, Earlier | None]:
-    earlier = session.scalar(
-        select(ComplianceDocument).where(
-            ComplianceDocument.provider_id == provider.id,
-            ComplianceDocument.document_ref == message.idempotency_key,
-        )
+    earlier = stored_under(
+        session,
+        ComplianceDocument,
+        ComplianceDocument.provider_id == provider.id,
+        ComplianceDocument.document_ref == message.idempotency_key,
+        answer=_answer,
     )
-    return provider, stored_as(earlier, _answer)
+    return provider, earlier
 
 
 def _take(session: Session, provider: OrderedProvider, received: Received) -> dict[str, Any]:
-    message, now = received.message, received.now
+    message = received.message
     facts = read_document(message.kind, message.idempotency_key, message.payload)
     row = ComplianceDocument(
         provider_id=provider.id,
@@ -65,17 +66,16 @@ def _take(session: Session, provider: OrderedProvider, received: Received) -> di
         body=received.text,
         signature=received.signature,
         signed_at=received.signed_at,
-        received_at=now,
+        received_at=received.now,
     )
-    session.add(row)
-    session.flush()
-    record(
+    record_receipt(
         session,
-        f"provider:{provider.name}"[:128],
-        "compliance_document_received",
-        Subject("compliance_document", str(row.id)),
-        {"kind": facts.kind, "document_ref": row.document_ref},
-        now=now,
+        row,
+        received,
+        sender=sender_actor("provider", provider.name),
+        action="compliance_document_received",
+        subject="compliance_document",
+        detail={"kind": facts.kind, "document_ref": row.document_ref},
     )
     return _answer(row)
 

@@ -15,15 +15,23 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tutela.audit.log import Subject, record
+from tutela.audit.log import Subject
+from tutela.audit.receipts import record_receipt, sender_actor
 from tutela.authority.answer_models import IssuedOrderImpediment
+from tutela.authority.issued_orders import order_to
 from tutela.authority.models import IssuedOrder, OrderedProvider
 from tutela.authority.providers import provider_of
 from tutela.db.database import Database
-from tutela.errors import InvalidInput, NotFound
+from tutela.errors import InvalidInput
 from tutela.messaging.canonical import parse_json
 from tutela.messaging.messages import Message
-from tutela.messaging.signed_intake import Earlier, Received, SignedIntake, stored_as
+from tutela.messaging.signed_intake import (
+    Earlier,
+    Received,
+    SignedIntake,
+    check_document_key,
+    stored_under,
+)
 from tutela.messaging.signing import SigningWindow
 from tutela.orders.impediment_notices import (
     IMPEDIMENT_KIND,
@@ -55,22 +63,16 @@ def _find(
     session: Session, provider: OrderedProvider, message: Message
 ) -> tuple[_Filed, Earlier | None]:
     notice = read_impediment_notice(message.payload)
-    if notice.key != message.idempotency_key:
-        raise InvalidInput("the impediment's id differs from the signed message's")
-    order = session.scalar(
-        select(IssuedOrder).where(
-            IssuedOrder.order_ref == notice.order_id, IssuedOrder.provider_id == provider.id
-        )
+    check_document_key(notice.key, message, "impediment")
+    order = order_to(session, provider, notice.order_id)
+    earlier = stored_under(
+        session,
+        IssuedOrderImpediment,
+        IssuedOrderImpediment.order_id == order.id,
+        IssuedOrderImpediment.notice_ref == notice.key,
+        answer=_answer,
     )
-    if order is None:
-        raise NotFound("no order of this authority to that provider has that id")
-    earlier = session.scalar(
-        select(IssuedOrderImpediment).where(
-            IssuedOrderImpediment.order_id == order.id,
-            IssuedOrderImpediment.notice_ref == notice.key,
-        )
-    )
-    return _Filed(provider, order, notice), stored_as(earlier, _answer)
+    return _Filed(provider, order, notice), earlier
 
 
 def _take(session: Session, filed: _Filed, received: Received) -> dict[str, Any]:
@@ -90,20 +92,19 @@ def _take(session: Session, filed: _Filed, received: Received) -> dict[str, Any]
         signature=received.signature,
         received_at=received.now,
     )
-    session.add(row)
-    session.flush()
-    record(
+    record_receipt(
         session,
-        f"provider:{filed.provider.name}"[:128],
-        "order_impediment_received",
-        Subject("order", str(order.id)),
-        {
+        row,
+        received,
+        sender=sender_actor("provider", filed.provider.name),
+        action="order_impediment_received",
+        subject=Subject("order", str(order.id)),
+        detail={
             "order_id": order.order_ref,
             "item": notice.item_ref,
             "impediment": notice.reason.value,
             "round": notice.round,
         },
-        now=received.now,
     )
     return _answer(row)
 

@@ -11,7 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from tutela.clock import utc_now
 from tutela.db.base import Base
+from tutela.db.checks import state_check
 from tutela.db.types import BigId, UtcDateTime
+from tutela.orders.states import IssuedState
 
 
 class OrderedProvider(Base):
@@ -35,6 +37,7 @@ class IssuedOrder(Base):
     """One order as signed and sent, and the provider's signed execution report once it came."""
 
     __tablename__ = "issued_orders"
+    __table_args__ = (state_check("state", IssuedState),)
 
     id: Mapped[int] = mapped_column(BigId, Identity(always=False), primary_key=True)
     order_ref: Mapped[str] = mapped_column(String(64), unique=True)

@@ -13,9 +13,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tutela.audit.log import Subject, record
+from tutela.audit.log import Subject
+from tutela.audit.receipts import record_receipt, sender_actor
 from tutela.authority.answer_models import ImpedimentAnswer, IssuedOrderReport
 from tutela.authority.impediments import impediments_of
+from tutela.authority.issued_orders import order_to
 from tutela.authority.models import IssuedOrder, OrderedProvider
 from tutela.authority.providers import provider_of
 from tutela.db.database import Database
@@ -57,13 +59,7 @@ def _find(
 ) -> tuple[_Reported, Earlier | None]:
     order_id, outcomes = read_execution_report(message.payload)
     round_ = report_round(message.payload)
-    order = session.scalar(
-        select(IssuedOrder)
-        .where(IssuedOrder.order_ref == order_id, IssuedOrder.provider_id == provider.id)
-        .with_for_update()
-    )
-    if order is None:
-        raise NotFound("no order of this authority to that provider has that id")
+    order = order_to(session, provider, order_id, lock=True)
     reported = _Reported(provider, order, round_, outcomes)
     earlier = session.scalar(
         select(IssuedOrderReport).where(
@@ -96,27 +92,26 @@ def _take(session: Session, reported: _Reported, received: Received) -> dict[str
     order.report_signature = received.signature
     order.report_received_at = now
     order.outcomes = outcomes
-    session.add(
-        IssuedOrderReport(
-            order_id=order.id,
-            round=reported.round,
-            body=order.report_body,
-            signature=received.signature,
-            received_at=now,
-        )
+    report = IssuedOrderReport(
+        order_id=order.id,
+        round=reported.round,
+        body=order.report_body,
+        signature=received.signature,
+        received_at=now,
     )
-    record(
+    record_receipt(
         session,
-        f"provider:{reported.provider.name}"[:128],
-        "order_report_received",
-        Subject("order", str(order.id)),
-        {
+        report,
+        received,
+        sender=sender_actor("provider", reported.provider.name),
+        action="order_report_received",
+        subject=Subject("order", str(order.id)),
+        detail={
             "order_id": order.order_ref,
             "state": order.state,
             "items": len(outcomes),
             "round": reported.round,
         },
-        now=now,
     )
     return _answer(order)
 

@@ -22,8 +22,7 @@ from tutela.authority.models import IssuedOrder, OrderedProvider
 from tutela.db.database import Database
 from tutela.errors import NotFound
 from tutela.messaging.canonical import parse_json
-from tutela.messaging.outbox import ACKNOWLEDGED
-from tutela.messaging.outbox_models import OutboxMessage
+from tutela.messaging.outbox_models import MessageStatus, OutboxMessage
 from tutela.orders.access_documents import next_review
 from tutela.orders.answer_documents import answer_key
 from tutela.orders.states import IssuedState, OrderKind
@@ -101,7 +100,7 @@ def _supervised(
         select(OutboxMessage.delivered_at).where(
             OutboxMessage.destination == ORDERS,
             OutboxMessage.idempotency_key == row.order_ref,
-            OutboxMessage.status == ACKNOWLEDGED,
+            OutboxMessage.status == MessageStatus.ACKNOWLEDGED,
         )
     )
     document = parse_json(row.body.encode("utf-8"))["payload"]
@@ -166,7 +165,7 @@ def clarification_received(session: Session, row: IssuedOrder) -> datetime | Non
         select(OutboxMessage.delivered_at).where(
             OutboxMessage.destination == ORDERS,
             OutboxMessage.idempotency_key == answer_key(row.order_ref, int(number)),
-            OutboxMessage.status == ACKNOWLEDGED,
+            OutboxMessage.status == MessageStatus.ACKNOWLEDGED,
         )
     )
 

@@ -13,7 +13,8 @@ from tutela.auth.actors import acting_account
 from tutela.auth.roles import Permission
 from tutela.centre.holds import request_hold
 from tutela.centre.indicators import Confirmed, confirm_indicator
-from tutela.centre.triage import UNFOUNDED, Assessment, forward_report, mark_unfounded
+from tutela.centre.models import ReportStatus
+from tutela.centre.triage import Assessment, forward_report, mark_unfounded
 from tutela.clock import utc_now
 from tutela.db.database import Database
 from tutela.indicators.variants import Variants
@@ -48,7 +49,7 @@ def set_aside_as_unfounded(
     with database.unit_of_work() as session:
         account = acting_account(session, actor, Permission.TRIAGE)
         assessment = mark_unfounded(session, report_id, reasons, now)
-        details = {"decision": UNFOUNDED, "reasons": reasons}
+        details = {"decision": ReportStatus.UNFOUNDED, "reasons": reasons}
         record(session, account.actor, Action.DECISION, report_subject(report_id), details, now=now)
     return assessment
 

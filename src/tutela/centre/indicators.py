@@ -15,8 +15,13 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from tutela.centre.models import CentreIndicator, CentreReport, CentreReportHash, FeedEntry
-from tutela.centre.triage import UNFOUNDED
+from tutela.centre.models import (
+    CentreIndicator,
+    CentreReport,
+    CentreReportHash,
+    FeedEntry,
+    ReportStatus,
+)
 from tutela.errors import Conflict, InvalidInput, NotFound
 from tutela.indicators.variants import Variants, as_json, check_variants
 from tutela.signals.base import hamming_hex
@@ -58,7 +63,7 @@ def confirm_indicator(
     report = session.get(CentreReport, report_id)
     if report is None:
         raise NotFound(f"no report {report_id}")
-    if report.status == UNFOUNDED:
+    if report.status == ReportStatus.UNFOUNDED:
         # The centre itself found the report manifestly unfounded (Art 48(2)): nothing in it
         # can become an indicator that every provider will match against.
         raise Conflict(

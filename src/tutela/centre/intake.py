@@ -36,7 +36,13 @@ from sqlalchemy.orm import Session
 
 from tutela.centre import report_shape as shape
 from tutela.centre.linking import PdqLinker, incident_for
-from tutela.centre.models import CentreProvider, CentreReport, CentreReportHash, Incident
+from tutela.centre.models import (
+    CentreProvider,
+    CentreReport,
+    CentreReportHash,
+    Incident,
+    ReportStatus,
+)
 from tutela.centre.providers import ProviderKeys
 from tutela.db.database import Database
 from tutela.errors import (
@@ -161,7 +167,7 @@ def accept_report(
             "kind": str(report["kind"]),
             "urgent": shape.urgent(report),
             "removed": shape.removed(report),
-            "status": "received",
+            "status": ReportStatus.RECEIVED,
             "tags": [],
             "incident_id": incident_id,
             "intake_incident_id": incident_id,
@@ -189,7 +195,7 @@ def accept_report(
             .where(CentreReport.incident_id.in_(linked - {incident_id}))
             .values(incident_id=incident_id)
         )
-    return AcceptedReport(int(stored), "received", incident_id, created=True)
+    return AcceptedReport(int(stored), ReportStatus.RECEIVED, incident_id, created=True)
 
 
 def _previous(
@@ -219,7 +225,7 @@ def _previous(
         return None
     row = next((r for r in rows if r.signature_digest == digest), rows[0])
     incident = row.intake_incident_id if row.intake_incident_id is not None else row.incident_id
-    return AcceptedReport(row.id, "received", incident, created=False)
+    return AcceptedReport(row.id, ReportStatus.RECEIVED, incident, created=False)
 
 
 @functools.cache
@@ -261,6 +267,7 @@ def _checked(body: bytes, key_id: str) -> Mapping[str, Any]:
     files = shape.part(report, "content").get("files")
     if files is not None and not isinstance(files, list):
         raise MalformedReport("content.files is a list")
+    shape.omitted_files(report)
     missing = missing_fields(report)
     if missing:
         names = tuple(str(m) for m in missing)

@@ -4,6 +4,7 @@ join reports of the same material, forwarding records (Art 48) and routing rules
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     JSON,
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from tutela.clock import utc_now
 from tutela.db.base import Base
+from tutela.db.checks import state_check
 from tutela.db.types import BigId, UtcDateTime
 
 
@@ -97,6 +99,15 @@ class Incident(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
 
 
+class ReportStatus(StrEnum):
+    """A received report's `status`: waiting for its assessment, or what the assessment found."""
+
+    RECEIVED = "received"
+    UNFOUNDED = "unfounded"  # Art 48(2): manifestly unfounded, the provider is told
+    FORWARDED = "forwarded"  # Art 48(3): sent on to Europol and the competent authorities
+    INFORMATION_REQUESTED = "information_requested"  # Art 48(1): more asked of the provider
+
+
 class CentreReport(Base):
     """Art 45(2): the report as signed, its assessment, and where it went."""
 
@@ -104,6 +115,7 @@ class CentreReport(Base):
     __table_args__ = (
         UniqueConstraint("provider_id", "idempotency_key"),
         Index("ix_centre_reports_status_urgent", "status", "urgent"),
+        state_check("status", ReportStatus),
         # Replays: one signed report is stored once, whatever Idempotency-Key it comes with.
         Index(
             "ux_centre_reports_provider_signature", "provider_id", "signature_digest", unique=True
@@ -128,8 +140,7 @@ class CentreReport(Base):
     removed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     # The Member State the report points to (upload geo data, else the service's country).
     country: Mapped[str | None] = mapped_column(String(2), nullable=True)
-    # received | unfounded | forwarded | information_requested
-    status: Mapped[str] = mapped_column(String(32), default="received")
+    status: Mapped[str] = mapped_column(String(32), default=ReportStatus.RECEIVED)
     assessed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     unfounded_reasons: Mapped[str | None] = mapped_column(Text, nullable=True)
     provider_notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

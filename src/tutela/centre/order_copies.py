@@ -12,12 +12,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tutela.audit.log import Subject, record
+from tutela.audit.receipts import record_receipt, sender_actor
 from tutela.centre.order_copy_models import CentreOrderAnswer, CentreOrderCopy
 from tutela.db.database import Database
-from tutela.errors import InvalidInput
 from tutela.messaging.messages import Message
-from tutela.messaging.signed_intake import Earlier, Received, SignedIntake, stored_as
+from tutela.messaging.signed_intake import (
+    Earlier,
+    Received,
+    SignedIntake,
+    check_document_key,
+    stored_under,
+)
 from tutela.messaging.signing import SigningWindow
 from tutela.orders.answer_documents import (
     ANSWER_KIND,
@@ -44,18 +49,18 @@ def receive_order_copy(
 def _find(
     session: Session, authority: AuthorityKey, message: Message
 ) -> tuple[AuthorityKey, Earlier | None]:
-    earlier = session.scalar(
-        select(CentreOrderCopy).where(
-            CentreOrderCopy.authority_id == authority.id,
-            CentreOrderCopy.order_ref == message.idempotency_key,
-        )
+    earlier = stored_under(
+        session,
+        CentreOrderCopy,
+        CentreOrderCopy.authority_id == authority.id,
+        CentreOrderCopy.order_ref == message.idempotency_key,
+        answer=_answer,
     )
-    return authority, stored_as(earlier, _answer)
+    return authority, earlier
 
 
 def _take(session: Session, authority: AuthorityKey, received: Received) -> dict[str, Any]:
-    message, now = received.message, received.now
-    order = read_order(message)
+    order = read_order(received.message)
     row = CentreOrderCopy(
         authority_id=authority.id,
         order_ref=order.order_id,
@@ -63,17 +68,16 @@ def _take(session: Session, authority: AuthorityKey, received: Received) -> dict
         provider=order.provider_name,
         body=received.text,
         signature=received.signature,
-        received_at=now,
+        received_at=received.now,
     )
-    session.add(row)
-    session.flush()
-    record(
+    record_receipt(
         session,
-        f"authority:{authority.name}"[:128],
-        "order_copy_received",
-        Subject("order_copy", str(row.id)),
-        {"order_id": order.order_id, "provider": order.provider_name},
-        now=now,
+        row,
+        received,
+        sender=sender_actor("authority", authority.name),
+        action="order_copy_received",
+        subject="order_copy",
+        detail={"order_id": order.order_id, "provider": order.provider_name},
     )
     return _answer(row)
 
@@ -105,15 +109,15 @@ def _find_answer(
     session: Session, authority: AuthorityKey, message: Message
 ) -> tuple[tuple[AuthorityKey, ImpedimentAnswerDocument], Earlier | None]:
     answer = read_impediment_answer(message.payload)
-    if answer.key != message.idempotency_key:
-        raise InvalidInput("the answer's id differs from the signed message's")
-    earlier = session.scalar(
-        select(CentreOrderAnswer).where(
-            CentreOrderAnswer.authority_id == authority.id,
-            CentreOrderAnswer.answer_ref == answer.key,
-        )
+    check_document_key(answer.key, message, "answer")
+    earlier = stored_under(
+        session,
+        CentreOrderAnswer,
+        CentreOrderAnswer.authority_id == authority.id,
+        CentreOrderAnswer.answer_ref == answer.key,
+        answer=_answer_of_answer,
     )
-    return (authority, answer), stored_as(earlier, _answer_of_answer)
+    return (authority, answer), earlier
 
 
 def _take_answer(
@@ -130,15 +134,14 @@ def _take_answer(
         signature=received.signature,
         received_at=received.now,
     )
-    session.add(row)
-    session.flush()
-    record(
+    record_receipt(
         session,
-        f"authority:{authority.name}"[:128],
-        "order_answer_copy_received",
-        Subject("order_answer", str(row.id)),
-        {"order_id": answer.order_id, "answer": answer.kind.value, "number": answer.number},
-        now=received.now,
+        row,
+        received,
+        sender=sender_actor("authority", authority.name),
+        action="order_answer_copy_received",
+        subject="order_answer",
+        detail={"order_id": answer.order_id, "answer": answer.kind.value, "number": answer.number},
     )
     return _answer_of_answer(row)
 

@@ -6,13 +6,17 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from tutela.audit.log import Action, Subject, record
-from tutela.centre.models import CentreReport
-from tutela.centre.triage import FORWARDED, INFORMATION_REQUESTED, RECEIVED, UNFOUNDED
+from tutela.centre.models import CentreReport, ReportStatus
 from tutela.centre.triage_views import QueueRow, ReportView, queue_rows, report_view
 from tutela.db.database import Database
 from tutela.errors import InvalidInput
 
-STATUSES = (RECEIVED, INFORMATION_REQUESTED, FORWARDED, UNFOUNDED)
+STATUSES = (
+    ReportStatus.RECEIVED,
+    ReportStatus.INFORMATION_REQUESTED,
+    ReportStatus.FORWARDED,
+    ReportStatus.UNFOUNDED,
+)
 MAX_LIST = 1000
 
 

@@ -10,12 +10,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tutela.centre.models import CentreReport, Forwarding, RoutingRule
+from tutela.centre.models import CentreReport, Forwarding, ReportStatus, RoutingRule
 from tutela.errors import InvalidInput, NotFound
 from tutela.messaging.outbox import enqueue
 
-RECEIVED, UNFOUNDED, FORWARDED = "received", "unfounded", "forwarded"
-INFORMATION_REQUESTED = "information_requested"
 EUROPOL = "europol"
 # Outbox destinations of the centre's messages.
 TO_PROVIDER = "provider"
@@ -35,7 +33,9 @@ def next_for_triage(session: Session, limit: int = 50) -> list[CentreReport]:
     return list(
         session.scalars(
             select(CentreReport)
-            .where(CentreReport.status.in_((RECEIVED, INFORMATION_REQUESTED)))
+            .where(
+                CentreReport.status.in_((ReportStatus.RECEIVED, ReportStatus.INFORMATION_REQUESTED))
+            )
             .order_by(CentreReport.urgent.desc(), CentreReport.received_at, CentreReport.id)
             .limit(limit)
         )
@@ -59,10 +59,14 @@ def mark_unfounded(session: Session, report_id: int, reasons: str, now: datetime
     if not reasons.strip():
         raise InvalidInput("an unfounded report needs the reasons the provider will be told")
     report = _awaiting(session, report_id)
-    report.status, report.assessed_at, report.unfounded_reasons = UNFOUNDED, now, reasons
-    tell_provider(session, report, UNFOUNDED, {"reasons": reasons}, now)
+    report.status, report.assessed_at, report.unfounded_reasons = (
+        ReportStatus.UNFOUNDED,
+        now,
+        reasons,
+    )
+    tell_provider(session, report, ReportStatus.UNFOUNDED, {"reasons": reasons}, now)
     report.provider_notified_at = now  # queued in this transaction: it will reach the provider
-    return Assessment(report.id, UNFOUNDED, ())
+    return Assessment(report.id, ReportStatus.UNFOUNDED, ())
 
 
 def request_information(
@@ -71,10 +75,14 @@ def request_information(
     """Art 48(1): ask the provider to complete a report before it is assessed."""
     if not fields or not all(isinstance(f, str) and f.strip() for f in fields):
         raise InvalidInput("name the fields the provider should complete")
-    report = _awaiting(session, report_id, allow=(RECEIVED, INFORMATION_REQUESTED))
-    report.status, report.information_requested = INFORMATION_REQUESTED, list(fields)
-    tell_provider(session, report, INFORMATION_REQUESTED, {"fields": list(fields)}, now)
-    return Assessment(report.id, INFORMATION_REQUESTED, ())
+    report = _awaiting(
+        session, report_id, allow=(ReportStatus.RECEIVED, ReportStatus.INFORMATION_REQUESTED)
+    )
+    report.status, report.information_requested = ReportStatus.INFORMATION_REQUESTED, list(fields)
+    tell_provider(
+        session, report, ReportStatus.INFORMATION_REQUESTED, {"fields": list(fields)}, now
+    )
+    return Assessment(report.id, ReportStatus.INFORMATION_REQUESTED, ())
 
 
 def tell_provider(
@@ -137,14 +145,16 @@ def forward_report(session: Session, report_id: int, now: datetime) -> Assessmen
                 outbox_message_id=message.id,
             )
         )
-    report.status, report.assessed_at = FORWARDED, now
+    report.status, report.assessed_at = ReportStatus.FORWARDED, now
     # Art 48(6): the provider learns that and when, not to whom.
-    tell_provider(session, report, FORWARDED, {"forwarded_at": now.isoformat()}, now)
-    return Assessment(report.id, FORWARDED, tuple(recipients))
+    tell_provider(session, report, ReportStatus.FORWARDED, {"forwarded_at": now.isoformat()}, now)
+    return Assessment(report.id, ReportStatus.FORWARDED, tuple(recipients))
 
 
 def _awaiting(
-    session: Session, report_id: int, allow: tuple[str, ...] = (RECEIVED, INFORMATION_REQUESTED)
+    session: Session,
+    report_id: int,
+    allow: tuple[str, ...] = (ReportStatus.RECEIVED, ReportStatus.INFORMATION_REQUESTED),
 ) -> CentreReport:
     report = session.get(CentreReport, report_id)
     if report is None:

@@ -18,8 +18,9 @@ from tutela.centre.models import (
     CentreReport,
     CentreReportHash,
     Forwarding,
+    ReportStatus,
 )
-from tutela.centre.triage import INFORMATION_REQUESTED, RECEIVED, next_for_triage
+from tutela.centre.triage import next_for_triage
 from tutela.errors import NotFound
 
 # Sections of a signed report an analyst reads, in the order the page shows them (Art 13(1)).
@@ -58,6 +59,27 @@ class LinkedReport:
 
 
 @dataclass(frozen=True, slots=True)
+class OmittedFileView:
+    media_type: str
+    size: int | None
+    sha256: str
+    reason: str
+    limit: int | None
+
+    @property
+    def explanation(self) -> str:
+        """The reason as a sentence for the triage page."""
+        if self.reason == "too_large":
+            over = f" (over {_mib(self.limit)})" if self.limit is not None else ""
+            return f"too large to attach to the report{over}; the provider keeps it (Art 22)"
+        return self.reason.replace("_", " ")
+
+    @property
+    def size_text(self) -> str:
+        return _mib(self.size) if self.size is not None else "size not given"
+
+
+@dataclass(frozen=True, slots=True)
 class ReportView:
     report_id: int
     report_uid: str
@@ -79,6 +101,8 @@ class ReportView:
     awareness: str
     hashes: tuple[tuple[str, str], ...]
     files_withheld: int
+    # Files the report says it leaves out (content.omitted): type, size, SHA-256 and why.
+    files_omitted: tuple[OmittedFileView, ...]
     sections: tuple[tuple[str, Any], ...]
     free_text: str
     incident_id: int | None
@@ -136,7 +160,7 @@ def report_view(session: Session, report_id: int) -> ReportView:
         urgency_reason=str(urgency.get("reason") or ""),
         country=report.country,
         status=report.status,
-        awaiting=report.status in (RECEIVED, INFORMATION_REQUESTED),
+        awaiting=report.status in (ReportStatus.RECEIVED, ReportStatus.INFORMATION_REQUESTED),
         assessed_at=report.assessed_at,
         unfounded_reasons=report.unfounded_reasons,
         legal_basis=str(body.get("legal_basis", "")),
@@ -144,6 +168,7 @@ def report_view(session: Session, report_id: int) -> ReportView:
         hashes=hashes,
         # Never shown: the page says only that the report carries files, and how many.
         files_withheld=len(content.get("files") or ()),
+        files_omitted=tuple(_omitted(e) for e in content.get("omitted") or ()),
         sections=tuple((label, body[key]) for key, label in SECTIONS if body.get(key)),
         free_text=str(body.get("free_text") or ""),
         incident_id=report.incident_id,
@@ -213,3 +238,19 @@ def _own_indicators(session: Session, report_id: int) -> tuple[tuple[int, str, s
         .order_by(CentreIndicator.id)
     )
     return tuple((row.id, row.signal_type, row.value) for row in rows)
+
+
+def _omitted(entry: dict[str, Any]) -> OmittedFileView:
+    """One entry of content.omitted, as checked at intake (tutela.centre.report_shape)."""
+    size, limit = entry.get("size"), entry.get("limit")
+    return OmittedFileView(
+        media_type=str(entry.get("media_type", "")),
+        size=size if isinstance(size, int) else None,
+        sha256=str(entry.get("sha256") or ""),
+        reason=str(entry.get("reason", "")),
+        limit=limit if isinstance(limit, int) else None,
+    )
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MiB"

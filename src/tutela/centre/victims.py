@@ -25,8 +25,8 @@ from tutela.audit.log import Action, Subject, record
 from tutela.auth.actors import acting_account
 from tutela.auth.roles import Permission
 from tutela.centre.linking import PDQ_LINK_DISTANCE, PdqLinker
-from tutela.centre.models import CentreReport, CentreReportHash, Forwarding
-from tutela.centre.triage import EUROPOL, UNFOUNDED, tell_provider
+from tutela.centre.models import CentreReport, CentreReportHash, Forwarding, ReportStatus
+from tutela.centre.triage import EUROPOL, tell_provider
 from tutela.centre.victim_models import VictimRequest, VictimRequester
 from tutela.clock import utc_now
 from tutela.db.database import Database
@@ -200,7 +200,9 @@ def _answer(
     for report_id in sorted(found):
         report = session.get(CentreReport, report_id)
         assert report is not None
-        wanted = ask_removal and report.removed is not True and report.status != UNFOUNDED
+        wanted = (
+            ask_removal and report.removed is not True and report.status != ReportStatus.UNFOUNDED
+        )
         if wanted:
             # Art 21(1): the provider is asked; it learns which of its reports, not who asked.
             detail: dict[str, object] = {"reason": "a victim asked for removal (Art 21)"}

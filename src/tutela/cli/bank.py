@@ -30,6 +30,7 @@ from tutela.indicators.fetchers import (
     stopncii_client,
     stopncii_credentials,
 )
+from tutela.indicators.hash_lines import import_hash_lines, looks_like_hash_lines
 from tutela.indicators.imports import count_lines, import_file
 from tutela.indicators.list_formats import ListFormat
 from tutela.indicators.matcher import Matcher, SnapshotInfo, count_matchable
@@ -233,11 +234,15 @@ def import_command(
     vPDQ (video) hashes are recognised by their form, or with --signal-type vpdq: a file of one
     video (Meta's frame lines, or python-threatexchange's JSON list), a directory of such files,
     or a list of many (JSON Lines, CSV, one JSON list per line).
+    The JSON lines `tutela hash --json` prints are recognised too: each file's PDQ or vPDQ and
+    its MD5, SHA-1 and SHA-256 are banked under its file name (a line with an error is bad).
     After adding 100,000 hashes or more it writes the matcher snapshot (see `bank snapshot`).
     Exit code 0 when every line was good, 1 when some were bad (the good ones are imported).
     """
     with opened_database() as database:
-        if (signal_type or "").strip().lower() == VPDQ or (
+        if signal_type is None and list_format is None and looks_like_hash_lines(file):
+            report = import_hash_lines(database, name, file, actor=operator_actor())
+        elif (signal_type or "").strip().lower() == VPDQ or (
             signal_type is None and (file.is_dir() or looks_like_video_list(file))
         ):
             report = import_video_file(database, name, file, actor=operator_actor())

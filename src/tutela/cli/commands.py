@@ -35,7 +35,8 @@ COMMANDS: dict[str, CommandEntry] = {
         ("detection",), "Detection orders and voluntary bases that allow detection."
     ),
     "hash": CommandEntry(
-        ("hash",), "Hash images: PDQ (perceptual) and MD5, SHA-1, SHA-256 of the bytes."
+        ("hash",),
+        "Hash images and videos: PDQ (perceptual) or vPDQ, and MD5, SHA-1, SHA-256 of the bytes.",
     ),
     "keys": CommandEntry(("keys",), "The key pair that signs reports."),
     "match": CommandEntry(

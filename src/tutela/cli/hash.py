@@ -18,7 +18,7 @@ import typer
 
 from tutela.cli.app import app, load_settings, print_json, stderr_is_terminal
 from tutela.cli.progress import progress_bar
-from tutela.errors import TutelaError
+from tutela.errors import TutelaError, Unreadable
 from tutela.media.formats import is_video_file
 from tutela.media.isolation import IsolatedPool
 from tutela.media.limits import MediaLimits
@@ -41,13 +41,24 @@ def hash_command(
         int | None,
         typer.Option("--jobs", "-j", min=1, help="Worker processes (default: all cores)."),
     ] = None,
+    vpdq_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--vpdq-dir",
+            help="Also write each video's vPDQ to DIR/NAME.txt in Meta's vPDQ hash-file form.",
+        ),
+    ] = None,
 ) -> None:
-    """Hash images: PDQ (perceptual) and MD5, SHA-1, SHA-256 of the bytes.
+    """Hash images and videos: PDQ (perceptual) or vPDQ, and MD5, SHA-1, SHA-256 of the bytes.
 
+    With --vpdq-dir, each video's vPDQ is also written as Meta's tools write hash files (one
+    `frame,quality,pdq_hex,seconds` line per frame), named after the video (`clip.mp4.txt`);
+    `tutela bank import BANK DIR` banks such a directory.
     Exit code 0 when every file hashed, 1 when some failed (their lines carry the error).
     """
     settings = load_settings()
     files = list(_expand(paths))
+    hash_files = _VpdqFiles(vpdq_dir) if vpdq_dir is not None else None
     task = functools.partial(summarise_file, exact=exact, dihedral=dihedral, limits=settings.media)
     workers = min(jobs or os.cpu_count() or 1, max(1, len(files)))
     failed = 0
@@ -67,8 +78,36 @@ def hash_command(
         for path, result in pool.map_unordered(files):
             advance()
             failed += _emit(path, result, json_lines)
+            if hash_files is not None and isinstance(result, FileSummary) and result.vpdq_lines:
+                hash_files.write(path, result.vpdq_lines)
     if failed:
         raise typer.Exit(1)
+
+
+class _VpdqFiles:
+    """Where --vpdq-dir writes: DIR/NAME.txt per video, NAME the video's file name; a second
+    video of the same name gets NAME.2.txt, and so on (the directory is created when missing)."""
+
+    def __init__(self, directory: Path) -> None:
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise Unreadable(f"cannot write to {directory}: {error.strerror}") from None
+        self.directory = directory
+        self.used: set[str] = set()
+
+    def write(self, path: str, lines: str) -> None:
+        name = os.path.basename(path)
+        stem, copy = name, 1
+        while name in self.used:
+            copy += 1
+            name = f"{stem}.{copy}"
+        self.used.add(name)
+        target = self.directory / f"{name}.txt"
+        try:
+            target.write_text(lines, encoding="ascii")
+        except OSError as error:
+            raise Unreadable(f"cannot write {target}: {error.strerror}") from None
 
 
 def _expand(paths: list[Path]) -> Iterator[str]:

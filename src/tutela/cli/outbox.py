@@ -19,7 +19,7 @@ from tutela.audit.log import Action, Subject, record
 from tutela.cli.app import app, load_settings, print_json
 from tutela.cli.audit import operator_actor
 from tutela.cli.db import opened_database
-from tutela.db.types import utc_now
+from tutela.clock import utc_now
 from tutela.errors import InvalidInput
 from tutela.logs import configure_logging
 from tutela.messaging.outbox import deliver_due

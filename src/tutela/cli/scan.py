@@ -23,7 +23,7 @@ from tutela.db.database import Database
 from tutela.detection.backlog import ScanResult, scan_paths
 from tutela.detection.hasher import Hasher
 from tutela.detection.object_storage import PAGE_KEYS
-from tutela.detection.remote_scan import BATCH, scan_fetched
+from tutela.detection.remote_scan import BATCH, SCAN_SPOOL, scan_fetched
 from tutela.detection.scan_batches import ScanProgress
 from tutela.detection.scan_sources import ListedFile, Sources, look_at, path_of
 from tutela.detection.source_files import SourceAccess, SourceReader, is_url
@@ -146,8 +146,9 @@ def _scan_fetched(
             (fetched[i : i + BATCH] for i in range(0, len(fetched), BATCH)),
             sources.objects(reader.s3()),
         )
+        spool = settings.data_dir / SCAN_SPOOL
         yield from scan_fetched(
-            database, matcher, hasher, reader, batches, settings.media, service=service
+            database, matcher, hasher, reader, batches, settings.media, spool, service=service
         )
 
 

@@ -13,8 +13,8 @@ from tutela.cli.app import app, print_json
 from tutela.cli.audit import operator_actor
 from tutela.cli.db import opened_database
 from tutela.clock import utc_now
+from tutela.detection.models import DeliveryState
 from tutela.operations.webhook_deliveries import (
-    FAILED,
     Selection,
     list_deliveries,
     parse_since,
@@ -47,7 +47,7 @@ def deliveries_command(
     """List webhook deliveries, newest first, with how each last try ended; never a body."""
     with opened_database() as database, database.reader() as session:
         views = list_deliveries(
-            session, state=FAILED if failed else None, platform=platform, limit=limit
+            session, state=DeliveryState.FAILED if failed else None, platform=platform, limit=limit
         )
     for view in views:
         if json_lines:

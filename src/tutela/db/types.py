@@ -8,9 +8,6 @@ from typing import Any
 from sqlalchemy import BigInteger, DateTime, Dialect, Integer
 from sqlalchemy.types import TypeDecorator
 
-# The column defaults' time: the one clock (tutela.clock); import it from there.
-from tutela.clock import utc_now as utc_now
-
 # 64-bit keys on PostgreSQL; SQLite only auto-assigns an INTEGER PRIMARY KEY (its rowid).
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 

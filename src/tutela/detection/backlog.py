@@ -19,7 +19,7 @@ from tutela.db.database import Database
 from tutela.detection.bases import DetectionGate
 from tutela.detection.hasher import Hasher, HashJob
 from tutela.detection.items import ItemView, accept_local, find_item, get_item
-from tutela.detection.models import DONE
+from tutela.detection.models import ItemStatus
 from tutela.detection.pipeline import Decider
 from tutela.detection.verdicts import Outcome, gated, not_under_order, record_outcome
 from tutela.detection.video_items import hash_video_task, video_outcome
@@ -72,7 +72,7 @@ def scan_paths(
         except OSError as error:
             raise Unreadable(f"cannot read {path}: {error.strerror}") from None
         found = find_item(database, key)
-        if found is not None and found.status == DONE:
+        if found is not None and found.status == ItemStatus.DONE:
             yield ScanResult(path, get_item(database, found.id), skipped=True)
             continue
         accepted = found or accept_local(database, key, {"item_id": key, **metadata})

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from tutela.db.chunks import read_chunks, table_of, whole, write_chunks
 from tutela.detection.models import ItemPayload, ItemPayloadChunk
-from tutela.errors import ConfigurationError, NotSupported, TamperedData
+from tutela.errors import ConfigurationError, TamperedData
 from tutela.master_key import (
     MasterKey,
     configured_master_key,
@@ -36,9 +37,6 @@ from tutela.messaging.crypto import (
 from tutela.settings import Settings
 
 log = logging.getLogger("tutela.detection")
-# The largest streamed content `held_content` returns whole (a short video's preview or report
-# attachment); anything larger is read as a stream (`held_stream`).
-WHOLE_MAX_BYTES = 100 * 1024 * 1024
 
 
 def sealing_key(settings: Settings) -> MasterKey | None:
@@ -91,34 +89,32 @@ def is_held(session: Session, item_id: int) -> bool:
 
 def held_content(session: Session, item_id: int, master_key: MasterKey | None) -> bytes | None:
     """The content the node holds for an item, unsealed when sealed; None when it holds none.
-    `master_key` is the configured vault key, None when there is none."""
-    row = session.execute(
-        select(
-            ItemPayload.data, ItemPayload.key_id, ItemPayload.wrapped_key, ItemPayload.chunks
-        ).where(ItemPayload.item_id == item_id)
-    ).one_or_none()
+    `master_key` is the configured vault key, None when there is none. A video held as a stream
+    comes whole only when it is small (`tutela.db.chunks.WHOLE_MAX_BYTES`; NotSupported beyond:
+    `held_stream` reads it)."""
+    row = _held_row(session, item_id)
     if row is None:
         return None
-    data, key_id, wrapped_key, chunks = row
-    if chunks is not None:  # a video, held as a stream: whole only when it is small
-        stream = held_stream(session, item_id, master_key) or iter(())
-        return whole(stream, f"the video held for item {item_id}")
-    if key_id is None:
-        return bytes(data)  # not yet hashed, or decided while no vault key was configured
-    if wrapped_key is None:
-        raise TamperedData(f"the content held for item {item_id} has lost its data key")
-    if master_key is None:
-        raise ConfigurationError(
-            f"the content held for item {item_id} is sealed under vault master key {key_id}, "
-            "but no vault key is configured: set TUTELA_VAULT_KEY or TUTELA_VAULT_KEY_FILE to it"
+    if row.chunks is not None:
+        return whole(
+            _stream_of(session, item_id, row, master_key), f"the video held for item {item_id}"
         )
-    if key_id != master_key.key_id:
-        raise ConfigurationError(
-            f"the content held for item {item_id} is sealed under vault master key {key_id}, "
-            f"but the configured key is {master_key.key_id}"
-        )
-    data_key = unwrap_data_key(master_key, wrapped_key)
-    return unseal(data_key, data, _aad(item_id), f"the content held for item {item_id}")
+    return _whole_of(item_id, row, master_key)
+
+
+def held_stream(
+    session: Session, item_id: int, master_key: MasterKey | None
+) -> Iterator[bytes] | None:
+    """The content held for an item, chunk by chunk, read through `session` and unsealed as it
+    goes (TamperedData at the first chunk that fails); None when none is held. Content held
+    whole comes as one chunk."""
+    row = _held_row(session, item_id)
+    if row is None:
+        return None
+    if row.chunks is None:
+        content = _whole_of(item_id, row, master_key)
+        return iter([content] if content else [])
+    return _stream_of(session, item_id, row, master_key)
 
 
 def hold_video(session: Session, item_id: int, path: Path, master_key: MasterKey | None) -> int:
@@ -159,85 +155,6 @@ def row_chunks(session: Session, item_id: int) -> int | None:
     return session.scalar(select(ItemPayload.chunks).where(ItemPayload.item_id == item_id))
 
 
-def held_stream(
-    session: Session, item_id: int, master_key: MasterKey | None
-) -> Iterator[bytes] | None:
-    """The content held for an item, chunk by chunk, read through `session` and unsealed as it
-    goes (TamperedData at the first chunk that fails); None when none is held. Content held
-    whole comes as one chunk."""
-    row = session.execute(
-        select(
-            ItemPayload.data, ItemPayload.key_id, ItemPayload.wrapped_key, ItemPayload.chunks
-        ).where(ItemPayload.item_id == item_id)
-    ).one_or_none()
-    if row is None:
-        return None
-    header, key_id, wrapped_key, count = row
-    if count is None:
-        whole_content = held_content(session, item_id, master_key)
-        return iter([whole_content] if whole_content else [])
-    chunks = read_chunks(session, table_of(ItemPayloadChunk), "item_id", item_id, count)
-    if key_id is None:
-        return chunks
-    if wrapped_key is None:
-        raise TamperedData(f"the content held for item {item_id} has lost its data key")
-    if master_key is None or key_id != master_key.key_id:
-        raise ConfigurationError(
-            f"the content held for item {item_id} is sealed under vault master key {key_id}, "
-            "but that key is not the one configured (TUTELA_VAULT_KEY or TUTELA_VAULT_KEY_FILE)"
-        )
-    data_key = unwrap_data_key(master_key, wrapped_key)
-    return unseal_stream(
-        data_key, bytes(header), chunks, _aad(item_id), f"the video held for item {item_id}"
-    )
-
-
-def write_chunks(
-    session: Session, table: Table, owner: str, owner_id: int, chunks: Iterable[bytes]
-) -> tuple[int, int]:
-    """Insert `chunks` as rows (`owner`, seq, data) one at a time, so that no more than one is
-    in memory; returns how many rows and bytes."""
-    count = size = 0
-    for seq, chunk in enumerate(chunks):
-        session.execute(insert(table), {owner: owner_id, "seq": seq, "data": chunk})
-        count, size = count + 1, size + len(chunk)
-    return count, size
-
-
-def read_chunks(
-    session: Session, table: Table, owner: str, owner_id: int, count: int, *, start: int = 0
-) -> Iterator[bytes]:
-    """Rows start..count-1 of a chunked stream, one query each (one chunk in memory at a time);
-    a missing row ends the iteration (a sealed stream then reports itself cut short)."""
-    column = table.c[owner]
-    for seq in range(start, count):
-        data = session.scalar(select(table.c.data).where(column == owner_id, table.c.seq == seq))
-        if data is None:
-            return
-        yield bytes(data)
-
-
-def whole(chunks: Iterable[bytes], what: str, limit: int = WHOLE_MAX_BYTES) -> bytes:
-    """A stream's chunks joined, when they come to at most `limit` bytes (NotSupported beyond:
-    that content is read as a stream)."""
-    parts: list[bytes] = []
-    size = 0
-    for chunk in chunks:
-        size += len(chunk)
-        if size > limit:
-            raise NotSupported(
-                f"{what} is larger than {limit} bytes: it is read as a stream, never whole"
-            )
-        parts.append(chunk)
-    return b"".join(parts)
-
-
-def table_of(model: Any) -> Table:
-    """The table of a mapped class, typed as one."""
-    table: Table = model.__table__
-    return table
-
-
 def rewrap_held_payloads(session: Session, old: MasterKey, new: MasterKey) -> int:
     """Re-wrap the data keys of held payloads from `old` to `new` inside the caller's
     transaction (a master-key rotation); the ciphertext is untouched. Returns how many."""
@@ -267,3 +184,60 @@ def rewrap_held_payloads(session: Session, old: MasterKey, new: MasterKey) -> in
 
 def _aad(item_id: int) -> bytes:
     return f"tutela-held/v1/item/{item_id}/content".encode()
+
+
+@dataclass(frozen=True, slots=True)
+class _HeldRow:
+    data: bytes  # the payload, or a stream's header
+    key_id: str | None
+    wrapped_key: bytes | None
+    chunks: int | None  # None: held whole
+
+
+def _held_row(session: Session, item_id: int) -> _HeldRow | None:
+    """The held payload's row, read once for whichever way it is then read."""
+    row = session.execute(
+        select(
+            ItemPayload.data, ItemPayload.key_id, ItemPayload.wrapped_key, ItemPayload.chunks
+        ).where(ItemPayload.item_id == item_id)
+    ).one_or_none()
+    return None if row is None else _HeldRow(*row)
+
+
+def _whole_of(item_id: int, row: _HeldRow, master_key: MasterKey | None) -> bytes:
+    """A payload held whole (an image), unsealed when sealed."""
+    if row.key_id is None:
+        return bytes(row.data)  # not yet hashed, or decided while no vault key was configured
+    data_key = _data_key(item_id, row, master_key)
+    return unseal(data_key, row.data, _aad(item_id), f"the content held for item {item_id}")
+
+
+def _stream_of(
+    session: Session, item_id: int, row: _HeldRow, master_key: MasterKey | None
+) -> Iterator[bytes]:
+    """A payload held as a stream (a video), its chunks read and unsealed as they are consumed."""
+    count = row.chunks or 0
+    chunks = read_chunks(session, table_of(ItemPayloadChunk), "item_id", item_id, count)
+    if row.key_id is None:
+        return chunks
+    data_key = _data_key(item_id, row, master_key)
+    return unseal_stream(
+        data_key, bytes(row.data), chunks, _aad(item_id), f"the video held for item {item_id}"
+    )
+
+
+def _data_key(item_id: int, row: _HeldRow, master_key: MasterKey | None) -> bytes:
+    """The data key of a sealed payload, unwrapped by the configured master key."""
+    if row.wrapped_key is None:
+        raise TamperedData(f"the content held for item {item_id} has lost its data key")
+    if master_key is None:
+        raise ConfigurationError(
+            f"the content held for item {item_id} is sealed under vault master key {row.key_id}, "
+            "but no vault key is configured: set TUTELA_VAULT_KEY or TUTELA_VAULT_KEY_FILE to it"
+        )
+    if row.key_id != master_key.key_id:
+        raise ConfigurationError(
+            f"the content held for item {item_id} is sealed under vault master key {row.key_id}, "
+            f"but the configured key is {master_key.key_id}"
+        )
+    return unwrap_data_key(master_key, row.wrapped_key)

@@ -15,7 +15,7 @@ from typing import Any
 
 from tutela.errors import InvalidInput
 
-ITEM_ID_MAX = 256
+ITEM_REF_MAX = 256
 # The whole metadata of one item as JSON, and the free-form `extra` object within it.
 METADATA_MAX_BYTES = 64 * 1024
 EXTRA_MAX_BYTES = 16 * 1024
@@ -26,7 +26,7 @@ _ID_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _TEXT_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
-def check_identifier(value: str, field: str, max_length: int = ITEM_ID_MAX) -> str:
+def check_identifier(value: str, field: str, max_length: int = ITEM_REF_MAX) -> str:
     """`value` if it is 1-`max_length` characters with no control character; else InvalidInput."""
     if not value or len(value) > max_length:
         raise InvalidInput(f"{field} must be 1-{max_length} characters")
@@ -72,7 +72,7 @@ def _check_value(value: object, where: str, depth: int) -> None:
         for key, inner in value.items():
             if not isinstance(key, str):
                 raise InvalidInput(f"{where} has a key that is not text")
-            check_identifier(key, f"a key of {where}", ITEM_ID_MAX)
+            check_identifier(key, f"a key of {where}", ITEM_REF_MAX)
             _check_value(inner, f"{where}.{key}", depth + 1)
     elif isinstance(value, list | tuple):
         if depth > EXTRA_MAX_DEPTH:

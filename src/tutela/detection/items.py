@@ -1,9 +1,9 @@
 """Accepting items (uploads and hash-only submissions) and reading them back.
 
 `accept_many` stores a batch of submissions in one transaction (the API's group commit); each is
-durable when it returns. An item is identified by its platform, the platform's `item_id` and the
+durable when it returns. An item is identified by its platform, the platform's `item_ref` and the
 SHA-256 of its content (the upload's bytes; a hash-only submission's canonical signals): the same
-three again are a replay and answer with the item stored first; the same `item_id` with other
+three again are a replay and answer with the item stored first; the same `item_ref` with other
 content is another item, hashed and decided on its own. A submission is queued for a
 detection worker, or comes already matched (`Submission.outcome`: the API hashed it) and gets its
 verdict in that same transaction; then its bytes are stored only if they matched, to be held for
@@ -27,17 +27,8 @@ from tutela.auth.platforms import DEFAULT_PLATFORM
 from tutela.clock import utc_now
 from tutela.db.database import Database
 from tutela.detection.bases import basis_names
-from tutela.detection.item_metadata import ITEM_ID_MAX, check_identifier, check_metadata
-from tutela.detection.models import (
-    DONE,
-    PROCESSING,
-    QUEUED,
-    Case,
-    Item,
-    ItemMatch,
-    ItemPayload,
-    Job,
-)
+from tutela.detection.item_metadata import ITEM_REF_MAX, check_identifier, check_metadata
+from tutela.detection.models import Case, Item, ItemMatch, ItemPayload, ItemStatus, Job, JobState
 from tutela.detection.policy import verdict_of
 from tutela.detection.verdicts import (
     Outcome,
@@ -56,15 +47,15 @@ from tutela.signals.registry import get_signal_type
 # building one costs about as much as running it, once per batch of uploads.
 ITEMS = cast(Table, Item.__table__)
 _KNOWN = select(
-    ITEMS.c.platform, ITEMS.c.item_id, ITEMS.c.content_digest, ITEMS.c.id, ITEMS.c.status
+    ITEMS.c.platform, ITEMS.c.item_ref, ITEMS.c.content_digest, ITEMS.c.id, ITEMS.c.status
 ).where(
     ITEMS.c.platform.in_(bindparam("platforms", expanding=True)),
-    ITEMS.c.item_id.in_(bindparam("item_ids", expanding=True)),
+    ITEMS.c.item_ref.in_(bindparam("item_refs", expanding=True)),
 )
 _INSERT_ITEMS = insert(ITEMS).returning(
-    ITEMS.c.platform, ITEMS.c.item_id, ITEMS.c.content_digest, ITEMS.c.id
+    ITEMS.c.platform, ITEMS.c.item_ref, ITEMS.c.content_digest, ITEMS.c.id
 )
-# An item's identity: (platform, item_id, content digest).
+# An item's identity: (platform, item_ref, content digest).
 ItemKey = tuple[str, str, str]
 _INSERT_PAYLOADS = insert(cast(Table, ItemPayload.__table__))
 _INSERT_JOBS = insert(cast(Table, Job.__table__))
@@ -73,7 +64,7 @@ _INSERT_JOBS = insert(cast(Table, Job.__table__))
 @dataclass(frozen=True, slots=True)
 class Accepted:
     id: int
-    item_id: str
+    item_ref: str
     status: str
     created: bool
 
@@ -83,7 +74,7 @@ class Submission:
     """One item to accept: an upload (`data`) or the signals a platform computed itself; with
     `outcome`, what hashing and matching found for it already (nothing is left to a worker)."""
 
-    item_id: str
+    item_ref: str
     metadata: Mapping[str, Any]
     data: bytes | None = None
     signals: dict[str, object] | None = None
@@ -102,7 +93,7 @@ class Submission:
 
     @property
     def identity(self) -> ItemKey:
-        return (self.platform, self.item_id, self.content_digest)
+        return (self.platform, self.item_ref, self.content_digest)
 
     @property
     def stored_data(self) -> bytes | None:
@@ -119,7 +110,7 @@ class Submission:
 @dataclass(frozen=True, slots=True)
 class ItemView:
     id: int
-    item_id: str
+    item_ref: str
     status: str
     verdict: str | None
     error: dict[str, str] | None
@@ -134,7 +125,7 @@ class ItemView:
     def as_dict(self) -> dict[str, object]:
         return {
             "id": self.id,
-            "item_id": self.item_id,
+            "item_id": self.item_ref,
             "status": self.status,
             "verdict": self.verdict,
             "reason": self.reason,
@@ -147,48 +138,49 @@ class ItemView:
 
 def accept_upload(
     database: Database,
-    item_id: str,
+    item_ref: str,
     metadata: Mapping[str, Any],
     data: bytes,
     *,
     platform: str = DEFAULT_PLATFORM,
 ) -> Accepted:
     """Store the upload and its job durably before the platform gets an answer; a replay (same
-    platform, `item_id` and bytes) returns the existing item and stores nothing."""
-    return accept_many(database, [upload_submission(item_id, metadata, data, platform=platform)])[0]
+    platform, `item_ref` and bytes) returns the existing item and stores nothing."""
+    submission = upload_submission(item_ref, metadata, data, platform=platform)
+    return accept_many(database, [submission])[0]
 
 
 def accept_signals(
     database: Database,
-    item_id: str,
+    item_ref: str,
     metadata: Mapping[str, Any],
     signals: Mapping[str, str],
     *,
     platform: str = DEFAULT_PLATFORM,
 ) -> Accepted:
     """A hash-only submission: the platform hashed the content itself; nothing else is stored."""
-    submission = signals_submission(item_id, metadata, signals, platform=platform)
+    submission = signals_submission(item_ref, metadata, signals, platform=platform)
     return accept_many(database, [submission])[0]
 
 
 def upload_submission(
-    item_id: str, metadata: Mapping[str, Any], data: bytes, *, platform: str = DEFAULT_PLATFORM
+    item_ref: str, metadata: Mapping[str, Any], data: bytes, *, platform: str = DEFAULT_PLATFORM
 ) -> Submission:
     # An empty upload is accepted too: its verdict is `error` with the code `empty`.
-    check_identifier(item_id, "item_id", ITEM_ID_MAX)
+    check_identifier(item_ref, "item_id", ITEM_REF_MAX)
     check_metadata(metadata)
-    return Submission(item_id, metadata, data=data, platform=platform)
+    return Submission(item_ref, metadata, data=data, platform=platform)
 
 
 def signals_submission(
-    item_id: str,
+    item_ref: str,
     metadata: Mapping[str, Any],
     signals: Mapping[str, str],
     *,
     platform: str = DEFAULT_PLATFORM,
 ) -> Submission:
     """Validated and in canonical form; InvalidInput (or InvalidHash) when a signal is not."""
-    check_identifier(item_id, "item_id", ITEM_ID_MAX)
+    check_identifier(item_ref, "item_id", ITEM_REF_MAX)
     check_metadata(metadata)
     if not signals:
         raise InvalidInput("give at least one signal")
@@ -197,7 +189,7 @@ def signals_submission(
         checked = get_signal_type(name).validate(value)
         canonical[name] = {"hash": checked} if name == "pdq" else checked
     return Submission(
-        item_id, metadata, signals=canonical, platform=platform, content_digest=_digest(canonical)
+        item_ref, metadata, signals=canonical, platform=platform, content_digest=_digest(canonical)
     )
 
 
@@ -218,7 +210,7 @@ def accept_many(
     database: Database, submissions: Sequence[Submission], *, master_key: MasterKey | None = None
 ) -> list[Accepted]:
     """Store every new submission, its payload and its job (or its verdict) in one transaction;
-    answer for each in order. A replayed item (its platform, `item_id` and content stored
+    answer for each in order. A replayed item (its platform, `item_ref` and content stored
     before, or earlier in the batch) stores nothing. Payloads held for review are sealed under
     `master_key` (the vault's)."""
     if not submissions:
@@ -253,7 +245,7 @@ def get_item(database: Database, ident: int, *, platform: str | None = None) -> 
         basis = bases.get(item.detection_basis_id) if item.detection_basis_id else None
         return ItemView(
             id=item.id,
-            item_id=item.item_id,
+            item_ref=item.item_ref,
             status=item.status,
             verdict=item.verdict,
             error=error,
@@ -274,28 +266,28 @@ def check_item_of(database: Database, ident: int, platform: str) -> None:
 
 
 def find_item(
-    database: Database, item_id: str, *, platform: str = DEFAULT_PLATFORM
+    database: Database, item_ref: str, *, platform: str = DEFAULT_PLATFORM
 ) -> Accepted | None:
-    """The platform's newest item with this `item_id`, whatever its content."""
+    """The platform's newest item with this `item_ref`, whatever its content."""
     with database.reader() as session:
         row = session.execute(
             select(Item.id, Item.status)
-            .where(Item.platform == platform, Item.item_id == item_id)
+            .where(Item.platform == platform, Item.item_ref == item_ref)
             .order_by(Item.id.desc())
             .limit(1)
         ).one_or_none()
-        return None if row is None else Accepted(row[0], item_id, row[1], created=False)
+        return None if row is None else Accepted(row[0], item_ref, row[1], created=False)
 
 
 def _find_identity(database: Database, identity: ItemKey) -> Accepted | None:
-    platform, item_id, digest = identity
+    platform, item_ref, digest = identity
     with database.reader() as session:
         row = session.execute(
             select(Item.id, Item.status).where(
-                Item.platform == platform, Item.item_id == item_id, Item.content_digest == digest
+                Item.platform == platform, Item.item_ref == item_ref, Item.content_digest == digest
             )
         ).one_or_none()
-        return None if row is None else Accepted(row[0], item_id, row[1], created=False)
+        return None if row is None else Accepted(row[0], item_ref, row[1], created=False)
 
 
 def match_dict(match: ItemMatch) -> dict[str, object]:
@@ -316,10 +308,10 @@ def _insert_new(
 ) -> list[Accepted]:
     wanted = {
         "platforms": sorted({s.platform for s in submissions}),
-        "item_ids": sorted({s.item_id for s in submissions}),
+        "item_refs": sorted({s.item_ref for s in submissions}),
     }
     known: dict[ItemKey, tuple[int, str]] = {
-        (row.platform, row.item_id, row.content_digest): (row.id, row.status)
+        (row.platform, row.item_ref, row.content_digest): (row.id, row.status)
         for row in session.execute(_KNOWN, wanted)
     }
     first: dict[ItemKey, Submission] = {}
@@ -329,7 +321,7 @@ def _insert_new(
     if first:
         _insert(session, list(first.values()), known, master_key)
     return [
-        Accepted(known[s.identity][0], s.item_id, known[s.identity][1], first.get(s.identity) is s)
+        Accepted(known[s.identity][0], s.item_ref, known[s.identity][1], first.get(s.identity) is s)
         for s in submissions
     ]
 
@@ -347,8 +339,8 @@ def _insert(
     rows = [_item_row(s, now) for s in new]
     created = session.execute(_INSERT_ITEMS, rows)
     ids = {
-        (str(platform), str(item_id), str(digest)): int(ident)
-        for platform, item_id, digest, ident in created
+        (str(platform), str(item_ref), str(digest)): int(ident)
+        for platform, item_ref, digest, ident in created
     }
     payloads = [
         {"item_id": ids[s.identity], "data": data}
@@ -360,7 +352,7 @@ def _insert(
     jobs = [
         {
             "item_id": ids[s.identity],
-            "state": QUEUED,
+            "state": JobState.QUEUED,
             "attempts": 0,
             "created_at": now,
             "spool_path": s.spool_path,
@@ -380,7 +372,7 @@ def _insert(
             ids[s.identity],
             verdict_message(
                 ids[s.identity],
-                s.item_id,
+                s.item_ref,
                 verdict_of([], s.outcome.error),
                 s.outcome.error,
                 [],
@@ -396,14 +388,17 @@ def _insert(
         platforms = {ids[s.identity]: s.platform for s in new}
         enqueue_platform_events(session, unmatched, platforms=platforms)
     for s in new:
-        known[s.identity] = (ids[s.identity], QUEUED if s.outcome is None else DONE)
+        known[s.identity] = (
+            ids[s.identity],
+            ItemStatus.QUEUED if s.outcome is None else ItemStatus.DONE,
+        )
 
 
 def _item_row(submission: Submission, now: datetime) -> dict[str, object]:
     """A new item's row: queued, or (an upload that matched nothing) decided already."""
     row: dict[str, object] = {
         "platform": submission.platform,
-        "item_id": submission.item_id,
+        "item_ref": submission.item_ref,
         "content_digest": submission.content_digest,
         "metadata": dict(submission.metadata),
         "created_at": submission.received_at or now,
@@ -437,14 +432,19 @@ def _digest(signals: Mapping[str, object]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def accept_local(database: Database, item_id: str, metadata: Mapping[str, Any]) -> Accepted:
+def accept_local(database: Database, item_ref: str, metadata: Mapping[str, Any]) -> Accepted:
     """An item for a file the caller hashes itself (batch scanning): no payload and no job, so
     no node worker takes it; a scan interrupted before its verdict finds it again on re-run."""
-    existing = find_item(database, item_id)
+    existing = find_item(database, item_ref)
     if existing is not None:
         return existing
     with database.unit_of_work() as session:
-        item = Item(item_id=item_id, status=PROCESSING, meta=dict(metadata), created_at=utc_now())
+        item = Item(
+            item_ref=item_ref,
+            status=ItemStatus.PROCESSING,
+            meta=dict(metadata),
+            created_at=utc_now(),
+        )
         session.add(item)
         session.flush()
-        return Accepted(item.id, item_id, PROCESSING, created=True)
+        return Accepted(item.id, item_ref, ItemStatus.PROCESSING, created=True)

@@ -66,10 +66,6 @@ class DeliveryState(StrEnum):
     FAILED = "failed"
 
 
-# The names modules still being changed elsewhere import; use ItemStatus.
-QUEUED, PROCESSING, DONE = ItemStatus.QUEUED, ItemStatus.PROCESSING, ItemStatus.DONE
-
-
 class Item(Base):
     """One upload (or hash-only submission) from a platform, from acceptance to its one verdict."""
 
@@ -77,14 +73,14 @@ class Item(Base):
     # An item is its platform's id for it and the SHA-256 of its content: the same three again
     # are a replay (the existing item answers); the same id with other content is a new item.
     __table_args__ = (
-        UniqueConstraint("platform", "item_id", "content_digest"),
+        UniqueConstraint("platform", "item_ref", "content_digest"),
         state_check("status", ItemStatus),
     )
 
     id: Mapped[int] = mapped_column(BigId, Identity(always=False), primary_key=True)
     platform: Mapped[str] = mapped_column(String(PLATFORM_MAX), server_default=DEFAULT_PLATFORM)
     # The platform's own id.
-    item_id: Mapped[str] = mapped_column(String(256))
+    item_ref: Mapped[str] = mapped_column(String(256))
     # SHA-256 (hex) of the upload's bytes, or of a hash-only submission's canonical signals;
     # "" for items stored before migration 0008 (their content was never recorded).
     content_digest: Mapped[str] = mapped_column(String(64), server_default="")

@@ -20,9 +20,6 @@ from tutela.clock import utc_now
 from tutela.db.database import Database
 from tutela.detection.models import Item, ItemStatus, Job, JobState
 
-# The name a module being changed elsewhere imports; use JobState.
-LEASED = JobState.LEASED
-
 
 @dataclass(frozen=True, slots=True)
 class ClaimedJob:

@@ -41,12 +41,13 @@ import numpy as np
 
 from tutela.db.database import Database
 from tutela.db.engine import create_engine_from
-from tutela.detection.backlog import ScanResult, decide_files
+from tutela.detection.backlog import ScanResult
 from tutela.detection.bases import DetectionGate
 from tutela.detection.hasher import Hasher
+from tutela.detection.remote_scan import SCAN_SPOOL, decide_listed
 from tutela.detection.scan_batches import ScanProgress, admit, item_views
 from tutela.detection.scan_sources import ListedFile, Sources, look_at, walk
-from tutela.detection.source_files import DEFAULT_ACCESS, SourceAccess, SourceReader, read_jobs
+from tutela.detection.source_files import DEFAULT_ACCESS, SourceAccess, SourceReader
 from tutela.detection.verdicts import Outcome, gated, not_under_order, record_outcomes
 from tutela.errors import ConfigurationError, TutelaError
 from tutela.indicators.matcher import Matcher
@@ -121,13 +122,16 @@ def decide_batch(
 ) -> list[tuple[int, Outcome]]:
     """Inside a Ray task: the outcome of each (item id, path or URL, size), before any detection
     basis; a file over the limit, gone since it was listed or failing to download gets its
-    error."""
+    error. A video is hashed as the local scan hashes one (vPDQ, in an isolated process of its
+    own within the video limits), a download of one spooled under the data directory."""
     state = _node_state(context)
     outcomes: list[tuple[int, Outcome]] = []
+    spool = Path(context.data_dir) / SCAN_SPOOL
     with state.lock:  # one hashing process per worker: its tasks take turns
         state.matcher.refresh()
-        jobs = read_jobs(state.reader, files, context.limits, state.matcher.robust, outcomes)
-        outcomes += decide_files(state.hasher, state.matcher, jobs)
+        outcomes += decide_listed(
+            state.hasher, state.matcher, state.reader, files, context.limits, spool, outcomes
+        )
     return outcomes
 
 

@@ -23,7 +23,7 @@ from tutela.clock import Clock, SystemClock
 from tutela.db.database import Database
 from tutela.detection.bases import basis_names
 from tutela.detection.items import ItemView, accept_local, match_dict
-from tutela.detection.models import DONE, PROCESSING, Case, Item, ItemMatch
+from tutela.detection.models import Case, Item, ItemMatch, ItemStatus
 from tutela.detection.scan_sources import ListedFile
 
 # Ids per IN (...) list, under SQLite's historical 999-parameter limit.
@@ -55,7 +55,7 @@ def admit(database: Database, files: Sequence[ListedFile], metadata: Mapping[str
         if item_id in seen:
             continue
         seen.add(item_id)
-        if status == DONE:
+        if status == ItemStatus.DONE:
             admitted.done.append((item_id, listed))
         elif listed.error is not None:
             admitted.failed.append((item_id, listed))
@@ -70,9 +70,9 @@ def _known(database: Database, keys: Sequence[str]) -> dict[str, tuple[int, str]
     with database.reader() as session:
         for start in range(0, len(keys), ID_BATCH):
             rows = session.execute(
-                select(Item.item_id, Item.id, Item.status)
+                select(Item.item_ref, Item.id, Item.status)
                 .where(Item.platform == DEFAULT_PLATFORM)
-                .where(Item.item_id.in_(keys[start : start + ID_BATCH]))
+                .where(Item.item_ref.in_(keys[start : start + ID_BATCH]))
                 .order_by(Item.id)
             )
             for key, item_id, status in rows:
@@ -84,16 +84,17 @@ def _insert(
     database: Database, keys: Sequence[str], metadata: Mapping[str, Any]
 ) -> dict[str, tuple[int, str]]:
     rows = [
-        {"item_id": key, "status": PROCESSING, "meta": {"item_id": key, **metadata}} for key in keys
+        {"item_ref": key, "status": ItemStatus.PROCESSING, "meta": {"item_id": key, **metadata}}
+        for key in keys
     ]
     try:
         with database.unit_of_work() as session:
-            made = session.execute(insert(Item).returning(Item.item_id, Item.id), rows)
-            return {key: (item_id, PROCESSING) for key, item_id in made}
+            made = session.execute(insert(Item).returning(Item.item_ref, Item.id), rows)
+            return {key: (item_id, ItemStatus.PROCESSING) for key, item_id in made}
     except IntegrityError:
         # Another scan made some of them meanwhile: one at a time, each settles its own race.
         accepted = [accept_local(database, key, {"item_id": key, **metadata}) for key in keys]
-        return {a.item_id: (a.id, a.status) for a in accepted}
+        return {a.item_ref: (a.id, a.status) for a in accepted}
 
 
 def item_views(database: Database, ids: Sequence[int]) -> dict[int, ItemView]:
@@ -121,7 +122,7 @@ def item_views(database: Database, ids: Sequence[int]) -> dict[int, ItemView]:
                 basis = bases.get(item.detection_basis_id) if item.detection_basis_id else None
                 views[item.id] = ItemView(
                     id=item.id,
-                    item_id=item.item_id,
+                    item_ref=item.item_ref,
                     status=item.status,
                     verdict=item.verdict,
                     error=(
@@ -241,7 +242,7 @@ class ScanFigures:
 
 
 def scan_figures(session: Session, now: datetime, window: timedelta) -> ScanFigures:
-    is_scan = Item.item_id.startswith(SCAN_PREFIX, autoescape=True)
+    is_scan = Item.item_ref.startswith(SCAN_PREFIX, autoescape=True)
     by_status = dict(
         session.execute(
             select(Item.status, func.count()).where(is_scan).group_by(Item.status)
@@ -254,8 +255,8 @@ def scan_figures(session: Session, now: datetime, window: timedelta) -> ScanFigu
     ).all()
     recent = session.scalar(select(func.count()).where(is_scan, Item.decided_at >= now - window))
     return ScanFigures(
-        undecided=sum(int(n) for status, n in by_status.items() if status != DONE),
-        decided=int(by_status.get(DONE, 0)),
+        undecided=sum(int(n) for status, n in by_status.items() if status != ItemStatus.DONE),
+        decided=int(by_status.get(ItemStatus.DONE, 0)),
         errors={str(code): int(n) for code, n in errors},
         recent=int(recent or 0),
         window_s=window.total_seconds(),

@@ -22,7 +22,7 @@ from tutela.db.database import Database
 from tutela.detection.bases import NOT_UNDER_ORDER, Decision
 from tutela.detection.cases import case_row
 from tutela.detection.held_payloads import seal_held_payloads
-from tutela.detection.models import DONE, QUEUED, Case, Item, ItemMatch, ItemPayload
+from tutela.detection.models import Case, Item, ItemMatch, ItemPayload, ItemStatus
 from tutela.detection.policy import ACTION, REVIEW, JudgedMatch, judge_batch, verdict_of
 from tutela.detection.queue import finish_jobs
 from tutela.detection.webhooks import enqueue_platform_events
@@ -86,7 +86,7 @@ def write_outcomes(
 ) -> list[int]:
     """`record_outcomes` inside the caller's transaction."""
     ids = sorted({item_id for item_id, _ in outcomes})
-    query = select(Item.id, Item.platform, Item.item_id, Item.status, Item.signals).where(
+    query = select(Item.id, Item.platform, Item.item_ref, Item.status, Item.signals).where(
         Item.id.in_(ids)
     )
     if session.get_bind().dialect.name == "postgresql":
@@ -97,7 +97,7 @@ def write_outcomes(
     todo: list[tuple[Any, Outcome]] = []
     for item_id, outcome in outcomes:
         row = items.pop(item_id, None)  # pop: a repeated id is decided once
-        if row is not None and row.status != DONE:
+        if row is not None and row.status != ItemStatus.DONE:
             todo.append((row, outcome))
     finish_jobs(session, ids)
     if not todo:
@@ -111,7 +111,7 @@ def write_outcomes(
         signals = outcome.signals or row.signals
         verdict = verdict_of(judged, outcome.error)
         decided.append(
-            _Decided(row.id, row.platform, row.item_id, verdict, outcome, judged, signals)
+            _Decided(row.id, row.platform, row.item_ref, verdict, outcome, judged, signals)
         )
     match_rows = [_match_row(d.id, j, now, d.outcome.decision) for d in decided for j in d.judged]
     if match_rows:
@@ -158,7 +158,7 @@ def write_outcomes(
 def undecided_columns(signals: dict[str, object] | None) -> dict[str, object]:
     """A new item's columns while it waits for a worker (`signals`: a hash-only submission's)."""
     return {
-        "status": QUEUED,
+        "status": ItemStatus.QUEUED,
         "verdict": None,
         "signals": signals,
         "error_code": None,
@@ -174,7 +174,7 @@ def decided_columns(
 ) -> dict[str, object]:
     """An item's columns once decided."""
     return {
-        "status": DONE,
+        "status": ItemStatus.DONE,
         "verdict": verdict,
         "signals": signals,
         "error_code": error["code"] if error else None,
@@ -194,7 +194,7 @@ def basis_columns(outcome: Outcome) -> dict[str, object]:
 
 def verdict_message(
     ident: int,
-    item_id: str,
+    item_ref: str,
     verdict: str,
     error: dict[str, str] | None,
     judged: Sequence[JudgedMatch],
@@ -208,7 +208,7 @@ def verdict_message(
     return {
         "event": "item.verdict",
         "id": ident,
-        "item_id": item_id,
+        "item_id": item_ref,
         "verdict": verdict,
         "reason": outcome.reason if outcome is not None else None,
         "basis": decision.basis.as_dict() if decision is not None else None,
@@ -231,7 +231,7 @@ def signal_values(signals: dict[str, Any] | None) -> dict[str, str]:
 class _Decided:
     id: int
     platform: str
-    item_id: str
+    item_ref: str
     verdict: str
     outcome: Outcome
     judged: list[JudgedMatch]
@@ -244,7 +244,7 @@ class _Decided:
     def message(self, case_id: int | None, now: datetime) -> dict[str, object]:
         return verdict_message(
             self.id,
-            self.item_id,
+            self.item_ref,
             self.verdict,
             self.outcome.error,
             self.judged,

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tutela.detection.item_metadata import ITEM_ID_MAX, check_identifier, check_metadata
+from tutela.detection.item_metadata import ITEM_REF_MAX, check_identifier, check_metadata
 from tutela.detection.items import Submission
 from tutela.detection.verdicts import Outcome
 from tutela.errors import TutelaError
@@ -65,7 +65,7 @@ def vpdq_matches(matcher: Matcher, text: str, *, include_review: bool = True) ->
 
 
 def video_submission(
-    item_id: str,
+    item_ref: str,
     metadata: Mapping[str, Any],
     *,
     sha256: str,
@@ -75,8 +75,8 @@ def video_submission(
     """A video upload queued for the workers with its spooled file (relative to the data
     directory), identified by the file's SHA-256. The intake's gate may still decide it at once
     (a service under no order or voluntary basis)."""
-    check_identifier(item_id, "item_id", ITEM_ID_MAX)
+    check_identifier(item_ref, "item_id", ITEM_REF_MAX)
     check_metadata(metadata)
     return Submission(
-        item_id, metadata, platform=platform, content_digest=sha256, spool_path=spool_path
+        item_ref, metadata, platform=platform, content_digest=sha256, spool_path=spool_path
     )

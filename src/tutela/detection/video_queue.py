@@ -45,8 +45,8 @@ from tutela.clock import utc_now
 from tutela.db.database import Database
 from tutela.detection.bases import DetectionGate, service_of
 from tutela.detection.held_payloads import hold_video
-from tutela.detection.models import Case, Item, Job
-from tutela.detection.queue import LEASED, ClaimedJob, claim_jobs
+from tutela.detection.models import Case, Item, Job, JobState
+from tutela.detection.queue import ClaimedJob, claim_jobs
 from tutela.detection.verdicts import Outcome, gated, not_under_order, write_outcomes
 from tutela.detection.video_items import hash_video_task, video_outcome
 from tutela.errors import TutelaError, Unprocessable
@@ -54,10 +54,11 @@ from tutela.indicators.matcher import Matcher
 from tutela.master_key import MasterKey
 from tutela.media.isolation import IsolatedPool
 from tutela.media.limits import MediaLimits
+from tutela.settings import SPOOL_DIRECTORY
 from tutela.signals.hashing import MediaSignals
 
 # Where queued videos wait, and the slots' lock files, relative to the data directory.
-QUEUE_DIRECTORY = "spool/videos"
+QUEUE_DIRECTORY = f"{SPOOL_DIRECTORY}/videos"
 SLOTS_DIRECTORY = "spool/slots"
 # A job is given up after this many claims (its video kills every worker that tries it).
 MAX_VIDEO_ATTEMPTS = 5
@@ -149,7 +150,7 @@ def hand_back(database: Database, job: ClaimedJob, worker: str, *, after_s: floa
             update(Job)
             .where(Job.id == job.job_id, Job.leased_by == worker)
             .values(
-                state=LEASED,
+                state=JobState.LEASED,
                 leased_by=None,
                 leased_until=utc_now() + timedelta(seconds=after_s),
                 attempts=Job.attempts - 1,

@@ -26,8 +26,6 @@ from tutela.errors import InvalidInput, NotFound
 from tutela.reporting.holds import active_holds, may_notify_user
 
 EVENT = "user_notice.released"
-# The name a module being changed elsewhere imports; use NoticeState.
-HELD = NoticeState.HELD
 SILENCE_REASON = "Art 12(2): silence period after a report to the EU Centre"
 BATCH = 200
 

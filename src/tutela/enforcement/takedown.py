@@ -37,8 +37,6 @@ from tutela.reporting.report_updates import FollowUps, queue_removal_update
 
 EVENT = "takedown.requested"
 HELD_EVENT = "takedown.held"
-# The name a module being changed elsewhere imports; use TakedownState.
-REQUESTED = TakedownState.REQUESTED
 MAX_RESEND = timedelta(hours=24)
 # Account measures a confirmed case recommends to the platform (Annex III "measures taken").
 SUSPEND_ACCOUNT = "suspend_account"

@@ -15,14 +15,9 @@ from sqlalchemy.orm import Session
 
 from tutela.audit.log import SYSTEM, Action, Subject, record
 from tutela.clock import Clock, SystemClock
+from tutela.db.chunks import read_chunks, table_of, whole, write_chunks
 from tutela.db.database import Database
-from tutela.detection.held_payloads import (
-    read_chunks,
-    rewrap_held_payloads,
-    table_of,
-    whole,
-    write_chunks,
-)
+from tutela.detection.held_payloads import rewrap_held_payloads
 from tutela.enforcement.vault_models import VaultBlob, VaultChunk, VaultExtension, VaultRecord
 from tutela.errors import (
     ConfigurationError,
@@ -255,7 +250,7 @@ class Vault:
     def open(self, database: Database, record_id: int, actor: str, purpose: str) -> Evidence:
         """Decrypt a record for `actor`. The access is audited and committed before the bytes are
         returned, so no look at content goes unrecorded (DESIGN ground rule 3). A streamed
-        record (a video) comes whole only up to `held_payloads.WHOLE_MAX_BYTES` (NotSupported
+        record (a video) comes whole only up to `tutela.db.chunks.WHOLE_MAX_BYTES` (NotSupported
         beyond: `open_stream` reads it)."""
         opened = self.open_stream(database, record_id, actor, purpose)
         content = whole(opened.chunks, f"evidence record {record_id}")

@@ -49,6 +49,24 @@ MAX_REPORTED_BAD_LINES = 1000
 Record = dict[str, Any]
 
 
+# What a line `tutela hash --json` printed is told when read as another format.
+HASH_LINE_REASON = (
+    "a `tutela hash --json` line: import the file without --format and --signal-type, "
+    "and each file's signals are banked"
+)
+
+
+def is_hash_line(line: str) -> bool:
+    """Whether `line` is a line of `tutela hash --json` (an object with `path` and `signals`)."""
+    if not line.lstrip().startswith("{"):
+        return False
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(obj, dict) and "path" in obj and isinstance(obj.get("signals"), dict)
+
+
 @dataclass(frozen=True, slots=True)
 class BadLine:
     line: int
@@ -95,6 +113,9 @@ class ListReader:
 
     def _text(self, lines: Iterable[str]) -> Iterator[tuple[int, Record | str]]:
         for number, raw in enumerate(lines, start=1):
+            if is_hash_line(raw):
+                yield number, HASH_LINE_REASON
+                continue
             text = raw.split("#", 1)[0].strip()
             if text:
                 yield number, self._record(number, None, text, None, None)
@@ -156,6 +177,8 @@ class ListReader:
             yield number, self._object(number, obj)
 
     def _object(self, number: int, obj: dict[str, Any]) -> Record | str:
+        if "path" in obj and isinstance(obj.get("signals"), dict):
+            return HASH_LINE_REASON
         value = next((obj[c] for c in VALUE_COLUMNS if c in obj), None)
         if not isinstance(value, str):
             return "no hash: give a string in 'value' (or 'hash')"

@@ -20,8 +20,8 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tutela.clock import Clock, SystemClock
 from tutela.db.database import Database
-from tutela.db.types import utc_now
 from tutela.errors import ConfigurationError, InvalidInput, TutelaError
 from tutela.indicators.changes import Change, ChangeOp, changes_since, latest_seq
 from tutela.indicators.matcher_entries import BankRule, EntryTable
@@ -87,12 +87,12 @@ class Matcher:
         self,
         database: Database,
         *,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock | None = None,
         snapshot_dir: Path | None = None,
         use_snapshot: bool = True,
     ) -> None:
         self._database = database
-        self._clock = clock
+        self._clock = clock or SystemClock()
         if snapshot_dir is None and database.data_dir is not None:
             snapshot_dir = snapshot_directory(database.data_dir)
         self._snapshot_dir = snapshot_dir
@@ -427,7 +427,7 @@ class Matcher:
 
     def _wake_expired(self, session: Session) -> None:
         """Indicators whose `disabled_until` has passed come back without a change row."""
-        now = self._clock()
+        now = self._clock.now()
         due = [ident for ident, until in self._waiting.items() if until <= now]
         if due:
             self._reread(session, due)
@@ -442,7 +442,7 @@ class Matcher:
 
     def _gather(self, session: Session, query: RowQuery, into: GatheredRows) -> None:
         """Rows that may carry `disabled_until`: those disabled now wait, the rest go `into`."""
-        now = self._clock()
+        now = self._clock.now()
         for part in session.execute(query.execution_options(yield_per=FETCH_ROWS)).partitions():
             ready = []
             for row in part:

@@ -8,8 +8,9 @@ numbers included, are in `video_indicators` (written in the same transaction as 
 its change row, so a matcher that sees the change finds them).
 
 Lists read here:
-- one video per file: Meta's line form (`frame,quality,pdq_hex,seconds` per line) or a JSON list
-  of `"pdq_hex,quality,seconds"` strings (python-threatexchange, HMA), pretty-printed or not;
+- one video per file: Meta's line form (`frame,quality,pdq_hex,seconds` per line), the `vpdq`
+  Python package command's lines (`pdq_hex,quality,seconds`) or a JSON list of
+  `"pdq_hex,quality,seconds"` strings (python-threatexchange, HMA), pretty-printed or not;
 - several videos: a text file with one JSON list per line, JSON Lines objects
   `{"signal_type": "vpdq", "value": …}` (value a JSON list or its text), or CSV with a
   `signal_type` column and the JSON text in `value`/`signal_str` (our export, HMA's and
@@ -57,7 +58,9 @@ from tutela.signals.vpdq import (
 VPDQ = "vpdq"
 # Largest vPDQ list file read (a four-hour video at one frame a second is ~1.3 MB of text).
 MAX_LIST_BYTES = 512 * 1024 * 1024
-_REFERENCE_LINE = re.compile(r"^\s*\d+\s*,\s*\d+\s*,\s*[0-9a-fA-F]{64}\s*,\s*[0-9.eE+-]+\s*$")
+_REFERENCE_LINE = re.compile(
+    r"^\s*(\d+\s*,\s*\d+\s*,\s*[0-9a-fA-F]{64}|[0-9a-fA-F]{64}\s*,\s*\d+)\s*,\s*[0-9.eE+-]+\s*$"
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,12 @@ from enum import StrEnum
 
 from tutela.errors import EmptyMedia, UnsupportedFormat
 
+# What a file that is neither is told: every format Tutela takes, images and videos.
+UNSUPPORTED_MESSAGE = (
+    "not a supported image (JPEG, PNG, GIF, WebP, BMP, TIFF) or video (MP4/MOV, WebM/MKV, AVI), "
+    "judged by its content"
+)
+
 
 class ImageFormat(StrEnum):
     JPEG = "jpeg"
@@ -39,9 +45,7 @@ def sniff_format(head: bytes) -> ImageFormat:
         return ImageFormat.BMP
     if head.startswith((b"II*\x00", b"MM\x00*")):
         return ImageFormat.TIFF
-    raise UnsupportedFormat(
-        "not a supported image (JPEG, PNG, GIF, WebP, BMP or TIFF), judged by its content"
-    )
+    raise UnsupportedFormat(UNSUPPORTED_MESSAGE)
 
 
 def webp_canvas_size(head: bytes) -> tuple[int, int] | None:

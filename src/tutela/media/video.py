@@ -15,6 +15,12 @@ a number differ from a full decode's (no time stamps, a first packet that is no 
 group of pictures after a skipped tail, a kept frame the decoder does not return) raises
 `SparseMismatch`; the caller then decodes the whole file again (`vpdq_of_file` does).
 
+A video cut short is told apart from a whole one (`VideoEnd`): fewer frames than its header
+declares (AVI, Matroska), or frames ending before the video stream's declared duration (MP4, whose
+index survives when the media data after it is cut), or a decoder that broke off after some
+frames. Its frames up to the cut are still returned; the caller reports TruncatedMedia beside
+them (tutela.signals.vpdq), so known material in the part that is there is still found.
+
 Hostile files get typed errors: the container is opened only with the demuxer its first bytes name
 (never a playlist or concat demuxer that reads other files), declared and decoded sizes, duration
 and frame counts are bounded, and the caller's time budget is checked between frames. Run it in
@@ -26,7 +32,7 @@ from __future__ import annotations
 import bisect
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -57,6 +63,12 @@ MIN_FRAME_RATE = 0.1
 MAX_FRAME_RATE = 1000.0
 # Codecs decoded sparsely: one frame per packet, presentation times, skip_frame honoured.
 SPARSE_CODECS = frozenset({"h264", "hevc", "vp9"})
+# A video is cut short when it lacks more than this many frames and this share of those its header
+# declares (AVI's null frames, a decoder's dropped ones), or, by time, more than the longer of
+# these frames and seconds (an audio track or an edit list moves the declared end a little).
+_SHORT_FRAMES = 2
+_SHORT_SHARE = 0.02
+_SHORT_SECONDS = 0.5
 # Packets demuxed ahead of the one decided: more than any decoder's reordering (H.264: 16).
 _LOOKAHEAD = 16
 # Packets (and their bytes) of one group of pictures held back undecoded at most; beyond, they
@@ -82,6 +94,43 @@ class VideoFrame:
     pixels: np.ndarray
 
 
+@dataclass(slots=True)
+class VideoEnd:
+    """How a decode ended, filled in by sample_frames as it goes (pass one as `end`).
+
+    frames: frames the stream held (decoded; demuxed packets when decoding sparsely).
+    seconds: the time they span, from the first frame's presentation time to the last one's end
+        (None when they carry no times: then frames / rate); a variable frame rate counts right.
+    declared_frames: the frame count the header gives (AVI, Matroska; not MP4, whose count
+        includes samples an edit list leaves out); None when unknown.
+    declared_seconds: the video stream's duration from the header; None when unknown.
+    broken: the decoder's reason when it failed after some frames had been returned.
+    """
+
+    frames: int = 0
+    seconds: float | None = None
+    declared_frames: int | None = None
+    declared_seconds: float | None = None
+    broken: str | None = None
+
+    def shortfall(self, frame_rate: float) -> str | None:
+        """Why the video looks cut short, in a sentence; None when it looks whole."""
+        if self.broken is not None:
+            return f"decoding broke off after {self.frames} frames ({self.broken})"
+        if (
+            self.declared_frames is not None
+            and self.frames < self.declared_frames * (1 - _SHORT_SHARE) - _SHORT_FRAMES
+        ):
+            return f"the video holds {self.frames} of the {self.declared_frames} frames it declares"
+        seen = self.seconds if self.seconds is not None else self.frames / frame_rate
+        slack = max(_SHORT_FRAMES / frame_rate, _SHORT_SECONDS)
+        if self.declared_seconds is not None and seen + slack < self.declared_seconds:
+            return (
+                f"the video ends at {seen:.1f} s of the {self.declared_seconds:.1f} s it declares"
+            )
+        return None
+
+
 @dataclass(frozen=True, slots=True)
 class VideoInfo:
     format: VideoFormat
@@ -100,9 +149,12 @@ def sample_frames(
     reduce_to: int | None = None,
     deadline: float | None = None,
     sparse: bool = False,
+    end: VideoEnd | None = None,
 ) -> Iterator[VideoFrame | VideoInfo]:
     """Yield the video's `VideoInfo` first, then its sampled frames in order.
 
+    `end`, when given, is filled in with how the decode ended (VideoEnd): read it once the
+    frames are all taken, to know whether the video was cut short.
     `reduce_to`: scale kept frames down (grey) while their shorter side stays at least this;
     None keeps full-size RGB, as the reference hashes. `deadline`: a time.monotonic() value past
     which decoding stops with DecodeTimeout. `sparse`: decode only what the sampled frames need
@@ -124,7 +176,14 @@ def sample_frames(
     with container:
         try:
             yield from _sample(
-                container, fmt, seconds_per_hash, limits, reduce_to, deadline, sparse=sparse
+                container,
+                fmt,
+                seconds_per_hash,
+                limits,
+                reduce_to,
+                deadline,
+                sparse=sparse,
+                end=end if end is not None else VideoEnd(),
             )
         except TutelaError:
             raise
@@ -147,7 +206,9 @@ def _sniff_file(path: Path, limits: MediaLimits) -> VideoFormat:
         raise MediaTooLarge(f"video has {size} bytes, the limit is {limits.max_video_bytes}")
     fmt = sniff_video(head)
     if fmt is None:
-        raise UnsupportedFormat("not a supported video (MP4/MOV, WebM/MKV or AVI)")
+        raise UnsupportedFormat(
+            "not a supported video (MP4/MOV, WebM/MKV or AVI), judged by its content"
+        )
     return fmt
 
 
@@ -160,11 +221,19 @@ def _sample(
     deadline: float | None,
     *,
     sparse: bool,
+    end: VideoEnd,
 ) -> Iterator[VideoFrame | VideoInfo]:
+    import av
+
     streams = container.streams.video
     if not streams:
         raise CorruptMedia(f"the {fmt.value} file has no video stream")
     stream = streams[0]
+    if stream.codec_context is None:  # FFmpeg has no decoder for it
+        raise UnsupportedFormat(
+            f"the {fmt.value} file's video codec is not one this node's FFmpeg decodes "
+            "(H.264, HEVC, VP9 and MPEG-4 are)"
+        )
     stream.thread_type = "SLICE"  # one core per decode: a node runs one worker per core
     info = _info(fmt, stream, container)
     if info.width * info.height > limits.max_pixels:
@@ -177,25 +246,73 @@ def _sample(
             f"video lasts {info.duration_s:g} s, the limit is {limits.max_video_seconds:g} s"
         )
     yield info
+    end.declared_frames, end.declared_seconds = _declared(fmt, stream, container)
     frame_mod = max(1, int(seconds_per_hash * info.frame_rate))
     max_frames = int(limits.max_video_seconds * info.frame_rate) + 1
-    kept: Iterable[tuple[int, AvFrame]]
+    kept: _SparseDecoder | _FullDecoder
     if sparse and frame_mod > 1 and info.codec in SPARSE_CODECS:
         kept = _SparseDecoder(container, stream, frame_mod, max_frames, info, limits, deadline)
     else:
-        kept = _decode_all(container, stream, frame_mod, max_frames, info, limits, deadline)
+        kept = _FullDecoder(container, stream, frame_mod, max_frames, info, limits, deadline)
     any_frame = False
-    for number, frame in kept:
-        any_frame = True
-        yield VideoFrame(
-            number=number,
-            timestamp=number / info.frame_rate,
-            width=frame.width,
-            height=frame.height,
-            pixels=_pixels(frame, reduce_to),
-        )
+    try:
+        for number, frame in kept:
+            any_frame = True
+            yield VideoFrame(
+                number=number,
+                timestamp=number / info.frame_rate,
+                width=frame.width,
+                height=frame.height,
+                pixels=_pixels(frame, reduce_to),
+            )
+    except av.error.FFmpegError as exc:
+        if not any_frame:
+            raise
+        # Cut off mid-packet or corrupt from here on: what came before stands (module docstring).
+        end.broken = _ffmpeg_reason(exc)
+    end.frames = kept.seen
+    end.seconds = _span(kept.first_pts, kept.last_pts, stream, info.frame_rate)
     if not any_frame:
         raise CorruptMedia(f"the {fmt.value} video has no decodable frame")
+
+
+def _span(
+    first: int | None, last: int | None, stream: VideoStream, frame_rate: float
+) -> float | None:
+    """Seconds from the first frame's presentation time to the end of the last frame."""
+    if first is None or last is None or not stream.time_base:
+        return None
+    return float((last - first) * stream.time_base) + 1 / frame_rate
+
+
+def _declared(
+    fmt: VideoFormat, stream: VideoStream, container: InputContainer
+) -> tuple[int | None, float | None]:
+    """The frame count and video duration the header declares (VideoEnd), where they can be
+    trusted to mean the frames a whole file holds."""
+    frames = int(stream.frames or 0)
+    declared_frames = frames if frames > 0 and fmt is not VideoFormat.MP4 else None
+    seconds: float | None = None
+    if stream.duration and stream.duration > 0 and stream.time_base:
+        seconds = float(stream.duration * stream.time_base)
+    elif (tag := stream.metadata.get("DURATION")) is not None:  # Matroska's per-track tag
+        seconds = _clock_seconds(tag)
+    elif len(container.streams) == 1 and container.duration and container.duration > 0:
+        seconds = container.duration / 1_000_000  # no other track to outlast the video
+    return declared_frames, seconds
+
+
+def _clock_seconds(text: str) -> float | None:
+    """Seconds of an "HH:MM:SS.fraction" tag; None when it is not one."""
+    parts = text.strip().split(":")
+    if len(parts) != 3:
+        return None
+    try:
+        hours, minutes, seconds = int(parts[0]), int(parts[1]), float(parts[2])
+    except ValueError:
+        return None
+    total = hours * 3600 + minutes * 60 + seconds
+    return total if total > 0 else None
 
 
 def _check_frame(
@@ -217,20 +334,37 @@ def _check_frame(
         raise MediaTooLarge(f"a frame is {frame.width}x{frame.height}, over the pixel limit")
 
 
-def _decode_all(
-    container: InputContainer,
-    stream: VideoStream,
-    frame_mod: int,
-    max_frames: int,
-    info: VideoInfo,
-    limits: MediaLimits,
-    deadline: float | None,
-) -> Iterator[tuple[int, AvFrame]]:
+class _FullDecoder:
     """(number, frame) of the kept frames, decoding every frame, as the reference does."""
-    for number, frame in enumerate(container.decode(stream)):
-        _check_frame(frame, number + 1, max_frames, info, limits, deadline)
-        if number % frame_mod == 0:
-            yield number, frame
+
+    def __init__(
+        self,
+        container: InputContainer,
+        stream: VideoStream,
+        frame_mod: int,
+        max_frames: int,
+        info: VideoInfo,
+        limits: MediaLimits,
+        deadline: float | None,
+    ) -> None:
+        self.container, self.stream = container, stream
+        self.frame_mod, self.max_frames = frame_mod, max_frames
+        self.info, self.limits, self.deadline = info, limits, deadline
+        self.seen = 0  # frames decoded
+        self.first_pts: int | None = None
+        self.last_pts: int | None = None
+
+    def __iter__(self) -> Iterator[tuple[int, AvFrame]]:
+        for number, frame in enumerate(self.container.decode(self.stream)):
+            self.seen = number + 1
+            if frame.pts is not None:
+                if self.first_pts is None or frame.pts < self.first_pts:
+                    self.first_pts = frame.pts
+                if self.last_pts is None or frame.pts > self.last_pts:
+                    self.last_pts = frame.pts
+            _check_frame(frame, number + 1, self.max_frames, self.info, self.limits, self.deadline)
+            if number % self.frame_mod == 0:
+                yield number, frame
 
 
 class _SparseDecoder:
@@ -265,6 +399,19 @@ class _SparseDecoder:
         self.dropped_tail = False  # packets before this group's keyframe were never decoded
         self.last_out = -1
         self.last_decided = -(2**63)  # the latest presentation time decided
+
+    @property
+    def seen(self) -> int:
+        """Packets demuxed (one frame each, for the codecs decoded sparsely)."""
+        return len(self.times)
+
+    @property
+    def first_pts(self) -> int | None:
+        return self.times[0] if self.times else None
+
+    @property
+    def last_pts(self) -> int | None:
+        return self.times[-1] if self.times else None
 
     def __iter__(self) -> Iterator[tuple[int, AvFrame]]:
         for packet in self.container.demux(self.stream):

@@ -17,21 +17,14 @@ from tutela.db.database import Database
 from tutela.errors import InvalidInput, NotFound
 from tutela.messaging import delivery
 from tutela.messaging.delivery import Alert, DeliveryRun, FailedMessage, Outcome, Tried
-from tutela.messaging.outbox_models import OutboxMessage
+from tutela.messaging.outbox_models import MessageStatus, OutboxMessage
 from tutela.messaging.retry import RetryPolicy
 from tutela.messaging.transports import OutgoingMessage, SendResult, Transport
 
 __all__ = [
-    "ACKNOWLEDGED",
     "CLAIM_S",
-    "DELIVERED",
-    "FAILED",
-    "FORWARDED",
-    "INFORMATION_REQUESTED",
     "MAX_ATTEMPTS",
-    "QUEUED",
     "REMOTE_STATUSES",
-    "UNFOUNDED",
     "Alert",
     "DeliveryRun",
     "FailedMessage",
@@ -43,15 +36,15 @@ __all__ = [
     "requeue",
 ]
 
-QUEUED = "queued"
-DELIVERED = "delivered"
-ACKNOWLEDGED = "acknowledged"
-UNFOUNDED = "unfounded"
-FORWARDED = "forwarded"
-INFORMATION_REQUESTED = "information_requested"
-FAILED = "failed"
 # What a receiver may later say about a message it took (Art 48(2)-(3), Art 45).
-REMOTE_STATUSES = frozenset({ACKNOWLEDGED, UNFOUNDED, FORWARDED, INFORMATION_REQUESTED})
+REMOTE_STATUSES = frozenset(
+    {
+        MessageStatus.ACKNOWLEDGED,
+        MessageStatus.UNFOUNDED,
+        MessageStatus.FORWARDED,
+        MessageStatus.INFORMATION_REQUESTED,
+    }
+)
 
 MAX_ATTEMPTS = 12
 BASE_BACKOFF_S = 5.0
@@ -85,7 +78,7 @@ def enqueue(
         kind=kind,
         payload=payload,
         idempotency_key=idempotency_key,
-        status=QUEUED,
+        status=MessageStatus.QUEUED,
         attempts=0,
         next_attempt_at=now,
         created_at=now,
@@ -195,7 +188,7 @@ class MessageTable:
         query = (
             select(OutboxMessage)
             .where(
-                OutboxMessage.status == QUEUED,
+                OutboxMessage.status == MessageStatus.QUEUED,
                 OutboxMessage.next_attempt_at <= now,
                 OutboxMessage.destination.in_(destinations),
                 or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until <= now),
@@ -246,7 +239,7 @@ def _record(session: Session, tried: Tried, now: datetime, token: str) -> None:
         # message while this send was in flight: "delivered" must not overwrite that.
         session.execute(
             update(OutboxMessage)
-            .where(*held, OutboxMessage.status == QUEUED)
+            .where(*held, OutboxMessage.status == MessageStatus.QUEUED)
             .values(status=result.status, status_changed_at=now, remote_detail=result.detail)
             .execution_options(synchronize_session=False)
         )
@@ -258,7 +251,11 @@ def _record(session: Session, tried: Tried, now: datetime, token: str) -> None:
     elif tried.outcome is Outcome.RETRYING:
         values = {"next_attempt_at": tried.next_attempt_at, "last_error": tried.error}
     else:
-        values = {"status": FAILED, "last_error": tried.error, "status_changed_at": now}
+        values = {
+            "status": MessageStatus.FAILED,
+            "last_error": tried.error,
+            "status_changed_at": now,
+        }
     session.execute(
         update(OutboxMessage)
         .where(*held)
@@ -272,8 +269,8 @@ def requeue(session: Session, message_id: int, now: datetime) -> OutboxMessage:
     message = session.get(OutboxMessage, message_id)
     if message is None:
         raise NotFound(f"no outbox message {message_id}")
-    if message.status != FAILED:
+    if message.status != MessageStatus.FAILED:
         raise InvalidInput(f"message {message_id} is {message.status}, not failed")
-    message.status, message.attempts, message.next_attempt_at = QUEUED, 0, now
+    message.status, message.attempts, message.next_attempt_at = MessageStatus.QUEUED, 0, now
     message.status_changed_at = now
     return message

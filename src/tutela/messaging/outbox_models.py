@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Identity, Index, Integer, String, Text, UniqueConstraint
@@ -10,7 +11,22 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from tutela.clock import utc_now
 from tutela.db.base import Base
+from tutela.db.checks import state_check
 from tutela.db.types import BigId, UtcDateTime
+
+
+class MessageStatus(StrEnum):
+    """An outbox message's `status`: sent until the receiver took it, given up, or what the
+    receiver later said of it."""
+
+    QUEUED = "queued"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    ACKNOWLEDGED = "acknowledged"  # the receiver confirmed it stored the message
+    # What a receiver may later say about a message it took (Art 48(2)-(3), Art 45).
+    UNFOUNDED = "unfounded"
+    FORWARDED = "forwarded"
+    INFORMATION_REQUESTED = "information_requested"
 
 
 class OutboxMessage(Base):
@@ -21,6 +37,7 @@ class OutboxMessage(Base):
     __table_args__ = (
         UniqueConstraint("destination", "idempotency_key"),
         Index("ix_outbox_messages_status_due", "status", "next_attempt_at"),
+        state_check("status", MessageStatus),
     )
 
     id: Mapped[int] = mapped_column(BigId, Identity(always=False), primary_key=True)
@@ -29,7 +46,7 @@ class OutboxMessage(Base):
     # JSON text of hashes and metadata; content bytes only ever inside a signed report body.
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     idempotency_key: Mapped[str] = mapped_column(String(128))
-    status: Mapped[str] = mapped_column(String(32), default="queued")
+    status: Mapped[str] = mapped_column(String(32), default=MessageStatus.QUEUED)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
     # A sender's claim: no other sender touches the row until it runs out (a crashed sender).

@@ -9,7 +9,8 @@ with nothing written. The same document delivered twice at once stores it once: 
 race hits the unique key and is answered as a repeat.
 
 The domain supplies three small functions (`sender`, `find`, `take`); the rules of its documents
-stay in its own package."""
+stay in its own package. `stored_under` and `check_document_key` are the look-up and the id check
+`find` functions share; `take` functions audit the receipt with tutela.audit.receipts."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -131,3 +133,20 @@ def stored_as(row: Row | None, answer: Callable[[Row], Answer]) -> Earlier | Non
         return None
     held = row
     return Earlier((held.signature,), lambda: answer(held))
+
+
+def stored_under(
+    session: Session,
+    row_type: type[Row],
+    *where: ColumnElement[bool],
+    answer: Callable[[Row], Answer],
+) -> Earlier | None:
+    """The `Earlier` of the row of `row_type` the intake holds where `where` holds (the
+    sender's row under the document's id), answered by `answer(row)`; None: nothing held."""
+    return stored_as(session.scalar(select(row_type).where(*where)), answer)
+
+
+def check_document_key(key: str, message: Message, what: str) -> None:
+    """A document that names its own id must name the signed message's idempotency key."""
+    if key != message.idempotency_key:
+        raise InvalidInput(f"the {what}'s id differs from the signed message's")

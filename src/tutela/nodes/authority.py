@@ -8,6 +8,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from tutela.api.authority import create_authority_app as create_authority_api
+from tutela.clock import Clock
 from tutela.db.database import Database, open_database
 from tutela.nodes.sending import authority_sender
 from tutela.nodes.serving import run_http
@@ -16,11 +17,13 @@ from tutela.ui import authority_provider_pages
 from tutela.ui.authority_pages import install_authority_console
 
 
-def create_authority_app(settings: Settings, database: Database | None = None) -> FastAPI:
+def create_authority_app(
+    settings: Settings, database: Database | None = None, *, clock: Clock | None = None
+) -> FastAPI:
     """An authority node app: its API and the console at /ui (orders, their state and
-    reports). A database passed in is the caller's to close."""
+    reports). A database passed in is the caller's to close; `clock` stamps receipts."""
     db = database or open_database(settings)
-    app = create_authority_api(settings, db, owns=database is None)
+    app = create_authority_api(settings, db, owns=database is None, clock=clock)
     install_authority_console(app, settings, db)
     # Supervision per provider: its orders, Art 5 reports, yearly figures, compliance record.
     app.include_router(authority_provider_pages.router)

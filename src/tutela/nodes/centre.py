@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from tutela.api.centre import create_centre_app as create_centre_api
 from tutela.api.centre import open_centre_database
+from tutela.clock import Clock
 from tutela.db.database import Database
 from tutela.messaging.signing import SigningKey
 from tutela.nodes.sending import centre_sender
@@ -27,12 +28,13 @@ def create_centre_app(
     *,
     key: SigningKey | None = None,
     owns: bool = False,
+    clock: Clock | None = None,
 ) -> FastAPI:
     """A centre node app: its API (see `tutela.api.centre.create_centre_app`, whose arguments
     these are) and the triage console at /ui. A database passed in is the caller's to close,
     unless `owns`."""
     db = database or open_centre_database(settings)
-    app = create_centre_api(settings, db, key=key, owns=database is None or owns)
+    app = create_centre_api(settings, db, key=key, owns=database is None or owns, clock=clock)
     install_centre_console(app, settings, db)
     return app
 

@@ -23,6 +23,7 @@ from tutela.auth.roles import Permission, require_permission
 from tutela.auth.users import UserView
 from tutela.db.database import Database
 from tutela.detection.models import (
+    UNDECIDED,
     Case,
     DeliveryState,
     FloodAlert,
@@ -30,15 +31,17 @@ from tutela.detection.models import (
     Webhook,
     WebhookDelivery,
 )
-from tutela.enforcement.measure_models import TakedownRequest, UserNotice
-from tutela.enforcement.notices import HELD as NOTICE_HELD
-from tutela.enforcement.takedown import REQUESTED as TAKEDOWN_REQUESTED
+from tutela.enforcement.measure_models import (
+    NoticeState,
+    TakedownRequest,
+    TakedownState,
+    UserNotice,
+)
 from tutela.errors import InvalidInput, NotFound
-from tutela.messaging.outbox import FAILED, enqueue
-from tutela.messaging.outbox_models import OutboxMessage
+from tutela.messaging.outbox import enqueue
+from tutela.messaging.outbox_models import MessageStatus, OutboxMessage
 from tutela.operations.models import OperatorAlert
 from tutela.orders.escalation import escalated
-from tutela.review.models import UNDECIDED
 from tutela.review.queues import PRIORITY_NAMES, URGENT
 from tutela.risk.reminders import reassessments_due
 from tutela.settings import Settings
@@ -300,7 +303,9 @@ def _risk_reassessments(session: Session, now: datetime) -> Iterator[Condition]:
 
 def _failed_messages(session: Session) -> Iterator[Condition]:
     # Reports to the centre and NCMEC, the centre's forwards and messages, the alert webhook.
-    for message in session.scalars(select(OutboxMessage).where(OutboxMessage.status == FAILED)):
+    for message in session.scalars(
+        select(OutboxMessage).where(OutboxMessage.status == MessageStatus.FAILED)
+    ):
         yield Condition(
             AlertKind.OUTBOX_FAILED,
             Subject("outbox_message", str(message.id)),
@@ -380,7 +385,7 @@ def priority_name(priority: int, meta: dict[str, Any] | None) -> str:
 def _overdue_deadlines(session: Session, now: datetime) -> Iterator[Condition]:
     takedowns = session.scalars(
         select(TakedownRequest).where(
-            TakedownRequest.state == TAKEDOWN_REQUESTED,
+            TakedownRequest.state == TakedownState.REQUESTED,
             TakedownRequest.requested_at <= now - TAKEDOWN_CONFIRM_WITHIN,
         )
     )
@@ -395,7 +400,8 @@ def _overdue_deadlines(session: Session, now: datetime) -> Iterator[Condition]:
         )
     notices = session.scalars(
         select(UserNotice).where(
-            UserNotice.state == NOTICE_HELD, UserNotice.hold_until <= now - NOTICE_RELEASE_WITHIN
+            UserNotice.state == NoticeState.HELD,
+            UserNotice.hold_until <= now - NOTICE_RELEASE_WITHIN,
         )
     )
     for notice in notices:

@@ -10,8 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tutela.detection.models import UNDECIDED, Case, Item, Job, WebhookDelivery
-from tutela.messaging.outbox import FAILED, QUEUED
-from tutela.messaging.outbox_models import OutboxMessage
+from tutela.messaging.outbox_models import MessageStatus, OutboxMessage
 from tutela.operations.alerts import AlertView, list_alerts, open_alert_counts, priority_name
 from tutela.review.queues import PRIORITY_NAMES, URGENT
 
@@ -86,13 +85,13 @@ def _awaiting_review(session: Session) -> dict[str, int]:
 def _outbox(session: Session) -> dict[str, dict[str, int]]:
     rows = session.execute(
         select(OutboxMessage.destination, OutboxMessage.status, func.count())
-        .where(OutboxMessage.status.in_((QUEUED, FAILED)))
+        .where(OutboxMessage.status.in_((MessageStatus.QUEUED, MessageStatus.FAILED)))
         .group_by(OutboxMessage.destination, OutboxMessage.status)
     ).all()
     figures: dict[str, dict[str, int]] = {}
     for destination, status, count in rows:
         entry = figures.setdefault(str(destination), {"pending": 0, "failed": 0})
-        entry["pending" if status == QUEUED else "failed"] += int(count)
+        entry["pending" if status == MessageStatus.QUEUED else "failed"] += int(count)
     return figures
 
 

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from tutela.audit.log import Subject, record
 from tutela.db.database import Database
 from tutela.errors import NotFound
-from tutela.messaging.outbox import FAILED, requeue
-from tutela.messaging.outbox_models import OutboxMessage
+from tutela.messaging.outbox import requeue
+from tutela.messaging.outbox_models import MessageStatus, OutboxMessage
 
 RETRY_ACTION = "outbox_retry"
 BIGINT_END = 2**63  # ids are 64-bit: a larger number names no message (and must not reach SQL)
@@ -60,7 +60,7 @@ def list_messages(
     """Messages newest first, narrowed to failed ones and to one transport (destination)."""
     query = select(OutboxMessage)
     if failed_only:
-        query = query.where(OutboxMessage.status == FAILED)
+        query = query.where(OutboxMessage.status == MessageStatus.FAILED)
     if transport is not None:
         query = query.where(OutboxMessage.destination == transport)
     rows = session.scalars(query.order_by(OutboxMessage.id.desc()).limit(limit))

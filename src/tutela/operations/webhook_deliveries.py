@@ -28,8 +28,6 @@ from tutela.detection.models import DeliveryAttempt, DeliveryState, Webhook, Web
 from tutela.errors import Conflict, InvalidInput, NotFound
 
 REQUEUE_ACTION = "webhook_requeue"
-PENDING = DeliveryState.PENDING
-FAILED = DeliveryState.FAILED
 STATES = frozenset(state.value for state in DeliveryState)
 BIGINT_END = 2**63  # ids are 64-bit: a larger number names no delivery (and must not reach SQL)
 # Ids named at once on the command line (an outage's worth goes through --all-failed).
@@ -181,7 +179,7 @@ def failed_endpoints(session: Session) -> list[FailedEndpoint]:
             func.max(WebhookDelivery.id),
         )
         .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
-        .where(WebhookDelivery.state == FAILED)
+        .where(WebhookDelivery.state == DeliveryState.FAILED)
         .group_by(WebhookDelivery.webhook_id, WebhookDelivery.platform, Webhook.active)
     ).all()
     last_ids = [int(last) for *_, last in rows]
@@ -214,7 +212,7 @@ def failed_by_platform(session: Session) -> dict[str, int]:
     """Deliveries failed for good by platform (platforms with none are absent), for /metrics."""
     rows = session.execute(
         select(WebhookDelivery.platform, func.count())
-        .where(WebhookDelivery.state == FAILED)
+        .where(WebhookDelivery.state == DeliveryState.FAILED)
         .group_by(WebhookDelivery.platform)
     ).all()
     return {str(platform): int(count) for platform, count in rows}
@@ -268,7 +266,7 @@ def _requeue(
     rows = session.execute(
         update(WebhookDelivery)
         .where(*conditions)
-        .values(state=PENDING, attempts=0, next_attempt_at=now, delivered_at=None)
+        .values(state=DeliveryState.PENDING, attempts=0, next_attempt_at=now, delivered_at=None)
         .returning(WebhookDelivery.id, WebhookDelivery.webhook_id, WebhookDelivery.platform)
         .execution_options(synchronize_session=False)
     ).all()
@@ -303,7 +301,7 @@ def _conditions(session: Session, selection: Selection) -> list[ColumnElement[bo
     # A deleted endpoint (the platform stopped its deliveries) gets nothing again.
     active = select(Webhook.id).where(Webhook.active)
     conditions: list[ColumnElement[bool]] = [
-        WebhookDelivery.state == FAILED,
+        WebhookDelivery.state == DeliveryState.FAILED,
         WebhookDelivery.webhook_id.in_(active),
     ]
     if selection.ids:
@@ -319,10 +317,12 @@ def _conditions(session: Session, selection: Selection) -> list[ColumnElement[bo
         if missing:
             raise NotFound(f"no webhook delivery {_runs(missing)}")
         standing = [
-            f"{ident} is {state}" if state != FAILED else f"{ident}'s endpoint was deleted"
+            f"{ident} is {state}"
+            if state != DeliveryState.FAILED
+            else f"{ident}'s endpoint was deleted"
             for ident in selection.ids
             for state, live in [found[ident]]
-            if state != FAILED or not live
+            if state != DeliveryState.FAILED or not live
         ]
         if standing:
             raise Conflict(f"not sent again: {', '.join(standing[:10])}")

@@ -17,13 +17,20 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tutela.audit.log import Subject, record
+from tutela.audit.log import Subject
+from tutela.audit.receipts import record_receipt, sender_actor
 from tutela.db.database import Database
 from tutela.detection.webhooks import enqueue_platform_events
-from tutela.errors import Conflict, InvalidInput, NotFound
+from tutela.errors import Conflict, NotFound
 from tutela.messaging.canonical import parse_json
 from tutela.messaging.messages import Message
-from tutela.messaging.signed_intake import Earlier, Received, SignedIntake, stored_as
+from tutela.messaging.signed_intake import (
+    Earlier,
+    Received,
+    SignedIntake,
+    check_document_key,
+    stored_under,
+)
 from tutela.messaging.signing import SigningWindow
 from tutela.orders.answer_documents import (
     ANSWER_KIND,
@@ -73,8 +80,7 @@ def _find(
     session: Session, authority: AuthorityKey, message: Message, *, deadline: timedelta
 ) -> tuple[_Answering, Earlier | None]:
     answer = read_impediment_answer(message.payload)
-    if answer.key != message.idempotency_key:
-        raise InvalidInput("the answer's id differs from the signed message's")
+    check_document_key(answer.key, message, "answer")
     order = session.scalar(
         select(ReceivedOrder)
         .where(
@@ -85,14 +91,14 @@ def _find(
     )
     if order is None:
         raise NotFound("this provider holds no order of that authority with that id")
-    earlier = session.scalar(
-        select(ReceivedOrderAnswer).where(
-            ReceivedOrderAnswer.order_id == order.id,
-            ReceivedOrderAnswer.answer_ref == answer.key,
-        )
+    earlier = stored_under(
+        session,
+        ReceivedOrderAnswer,
+        ReceivedOrderAnswer.order_id == order.id,
+        ReceivedOrderAnswer.answer_ref == answer.key,
+        answer=partial(_receipt, order, deadline=deadline),
     )
-    replay = partial(_receipt, order, deadline=deadline)
-    return _Answering(authority, order, answer), stored_as(earlier, replay)
+    return _Answering(authority, order, answer), earlier
 
 
 def _take(
@@ -122,18 +128,18 @@ def _take(
     else:
         _clock_again(session, order, answer, now, deadline)
         action = "order_clarified"
-    session.flush()
-    record(
+    record_receipt(
         session,
-        f"authority:{found.authority.name}"[:128],
-        action,
-        Subject("order", str(order.id)),
-        {
+        row,
+        received,
+        sender=sender_actor("authority", found.authority.name),
+        action=action,
+        subject=Subject("order", str(order.id)),
+        detail={
             "order_id": order.order_ref,
             "answer": answer.number,
             "deadline_at": order.deadline_at.isoformat(),
         },
-        now=now,
     )
     return _receipt(order, row, deadline=deadline)
 

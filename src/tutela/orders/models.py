@@ -9,8 +9,11 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Identity, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from tutela.clock import utc_now
 from tutela.db.base import Base
-from tutela.db.types import BigId, UtcDateTime, utc_now
+from tutela.db.checks import state_check
+from tutela.db.types import BigId, UtcDateTime
+from tutela.orders.states import ItemState, ReceivedState
 
 
 class AuthorityKey(Base):
@@ -32,6 +35,7 @@ class ReceivedOrder(Base):
     __table_args__ = (
         UniqueConstraint("authority_id", "order_ref"),
         Index("ix_received_orders_state_deadline", "state", "deadline_at"),
+        state_check("state", ReceivedState),
     )
 
     id: Mapped[int] = mapped_column(BigId, Identity(always=False), primary_key=True)
@@ -64,7 +68,7 @@ class ReceivedOrderItem(Base):
     """One item an order names, resolved to the upload it means, and its outcome (Annex VI)."""
 
     __tablename__ = "received_order_items"
-    __table_args__ = (UniqueConstraint("order_id", "item_id"),)
+    __table_args__ = (UniqueConstraint("order_id", "item_id"), state_check("state", ItemState))
 
     id: Mapped[int] = mapped_column(BigId, Identity(always=False), primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("received_orders.id"))

@@ -17,13 +17,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tutela.audit.log import Subject, record
+from tutela.audit.receipts import record_receipt, sender_actor
 from tutela.db.database import Database
 from tutela.detection.models import Item
 from tutela.detection.webhooks import enqueue_platform_events
 from tutela.errors import InvalidInput, UnknownItem
 from tutela.messaging.messages import Message
-from tutela.messaging.signed_intake import Earlier, Received, SignedIntake, stored_as
+from tutela.messaging.signed_intake import Earlier, Received, SignedIntake, stored_under
 from tutela.messaging.signing import SigningWindow
 from tutela.orders.access_documents import ACCESS_KINDS
 from tutela.orders.access_receiving import access_answer, take_access_order
@@ -71,13 +71,14 @@ def _intake(rules: OrderRules) -> SignedIntake[AuthorityKey, AuthorityKey]:
 def _find(
     session: Session, authority: AuthorityKey, message: Message
 ) -> tuple[AuthorityKey, Earlier | None]:
-    earlier = session.scalar(
-        select(ReceivedOrder).where(
-            ReceivedOrder.authority_id == authority.id,
-            ReceivedOrder.order_ref == message.idempotency_key,
-        )
+    earlier = stored_under(
+        session,
+        ReceivedOrder,
+        ReceivedOrder.authority_id == authority.id,
+        ReceivedOrder.order_ref == message.idempotency_key,
+        answer=partial(_answer, session),
     )
-    return authority, stored_as(earlier, partial(_answer, session))
+    return authority, earlier
 
 
 def _take(
@@ -139,7 +140,7 @@ def _take(
                 ref=ordered.ref,
                 item_id=item.id,
                 platform=item.platform,
-                item_ref=item.item_id,
+                item_ref=item.item_ref,
                 state=ItemState.REQUESTED,
             )
         )
@@ -149,17 +150,18 @@ def _take(
         [(item.id, _webhook(row, order, ordered, item)) for ordered, item in items],
         platforms={item.id: item.platform for _, item in items},
     )
-    record(
+    record_receipt(
         session,
-        f"authority:{authority.name}"[:128],
-        "order_received",
-        Subject("order", str(row.id)),
-        {
+        row,
+        received,
+        sender=sender_actor("authority", authority.name),
+        action="order_received",
+        subject="order",
+        detail={
             "order_id": order.order_id,
             "items": len(items),
             "deadline_at": row.deadline_at.isoformat(),
         },
-        now=now,
     )
     return _answer(session, row)
 
@@ -172,7 +174,7 @@ def _resolve(session: Session, ordered: tuple[OrderedItem, ...]) -> list[tuple[O
     for entry in ordered:
         query = select(Item)
         if entry.item_id is not None:
-            query = query.where(Item.item_id == entry.item_id)
+            query = query.where(Item.item_ref == entry.item_id)
         if entry.sha256 is not None:
             query = query.where(Item.content_digest == entry.sha256)
         if entry.url is not None:
@@ -202,7 +204,7 @@ def _webhook(
         "order_ref": row.order_ref,
         "order_item": ordered.ref,
         "id": item.id,
-        "item_id": item.item_id,
+        "item_id": item.item_ref,
         "authority": order.authority_name,
         "reasons": order.reasons,
         "legal_basis": order.legal_basis,

@@ -55,7 +55,7 @@ class ProviderIdentity:
 class ItemFacts:
     """An item's metadata as the provider API stores it (`ItemMetadata`), all optional there."""
 
-    item_id: str
+    item_ref: str
     account_id: str | None = None
     username: str | None = None
     email: str | None = None
@@ -93,6 +93,33 @@ class ContentFile:
     data: bytes = field(repr=False)
 
 
+class OmissionReason(StrEnum):
+    """Why a report leaves out the content file it is about (its `content.omitted`)."""
+
+    TOO_LARGE = "too_large"  # over what a report carries inline; the provider keeps it (Art 22)
+
+
+@dataclass(frozen=True, slots=True)
+class OmittedFile:
+    """A content file a report leaves out, said so that the centre never has to guess: its type,
+    size and SHA-256 (so the file can be asked for and checked), why, and the limit it passed."""
+
+    media_type: str
+    size: int
+    sha256: str
+    reason: OmissionReason
+    limit: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "media_type": self.media_type,
+            "size": self.size,
+            "sha256": self.sha256,
+            "reason": self.reason.value,
+            "limit": self.limit,
+        }
+
+
 @dataclass(frozen=True, slots=True)
 class ReportInput:
     """One reviewed case, everything the report is built from."""
@@ -116,5 +143,6 @@ class ReportInput:
     victim_identifiers: tuple[str, ...] = ()
     free_text: str = ""
     content: tuple[ContentFile, ...] = ()
+    omitted: tuple[OmittedFile, ...] = ()  # content files left out, and why
     # The detection order or voluntary basis the matches ran under (tutela.detection.bases).
     detection_basis: Mapping[str, Any] | None = None

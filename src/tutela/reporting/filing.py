@@ -54,7 +54,7 @@ def file_report(
     message_ids: dict[str, int] = {}
     for destination in destinations:
         if destination == NCMEC:
-            payload = ncmec_payload(report, [source.item.item_id], ncmec_classification)
+            payload = ncmec_payload(report, [source.item.item_ref], ncmec_classification)
         else:
             assert signed is not None  # signed above for every destination but NCMEC
             payload = payload_of(signed)

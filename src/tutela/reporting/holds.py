@@ -61,7 +61,7 @@ def record_hold(
         report_key=report_key,
         item_id=item.id,
         platform=item.platform,
-        item_ref=item.item_id,
+        item_ref=item.item_ref,
         authority=authority,
         no_user_notice=no_user_notice,
         no_removal=no_removal,
@@ -94,5 +94,5 @@ def may_remove(session: Session, item_id: int, now: datetime) -> bool:
 
 def _on_item(item_id: int) -> ColumnElement[bool]:
     """Holds on the item: its own, and unresolved old rows naming its platform id text."""
-    text = select(Item.item_id).where(Item.id == item_id).scalar_subquery()
+    text = select(Item.item_ref).where(Item.id == item_id).scalar_subquery()
     return or_(Hold.item_id == item_id, and_(Hold.item_id.is_(None), Hold.item_ref == text))

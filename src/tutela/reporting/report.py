@@ -108,10 +108,12 @@ def build_report(source: ReportInput, provider: ProviderIdentity, now: datetime)
                 }
                 for f in source.content
             ],
+            # A file left out (a video too large to attach) is named, with why: never silence.
+            **({"omitted": [f.as_dict() for f in source.omitted]} if source.omitted else {}),
         },
         "metadata": _drop_none(  # Art 13(1)(d): media date/time keep their own time zone
             {
-                "item_id": item.item_id,
+                "item_id": item.item_ref,
                 "url": item.url,
                 "service": item.service,
                 "content_created_at": _time(item.content_created_at),

@@ -70,7 +70,7 @@ def record_case_statement(
     restriction = Restriction(
         decision_ref=f"case:{case.id}",
         item_id=item.id,
-        item_ref=item.item_id,
+        item_ref=item.item_ref,
         case_id=case.id,
         content_type=content_type,
         content_date=_content_date(item),

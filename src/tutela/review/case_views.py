@@ -4,9 +4,10 @@ thumbnail and the reveal, read from the held payload or, once decided, from the 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import select
 
@@ -29,6 +30,7 @@ from tutela.review.report_choices import awareness_of
 from tutela.review.report_input import basis_of_evidence
 from tutela.settings import Settings
 
+REVEAL_PURPOSE = "review reveal"
 # Matched frames a video case's strip shows at most (the evidence lists up to 100 per match).
 STRIP_FRAMES = 8
 
@@ -109,7 +111,7 @@ def case_view(
         verified = {name for name, bank in banks.items() if bank.verified}
         return CaseView(
             entry=entry_of(
-                case, item.item_id, item.meta, verified, dict(settings.review_sla_hours), now
+                case, item.item_ref, item.meta, verified, dict(settings.review_sla_hours), now
             ),
             item_id=item.id,
             evidence=tuple(_evidence(e, banks) for e in case.evidence or []),
@@ -142,7 +144,8 @@ def case_content(
     database: Database, case_id: int, actor: str, settings: Settings, purpose: str
 ) -> bytes | None:
     """The case's content bytes: the held payload while undecided, else the vault's copy (that
-    opening is audited by the vault). None when the node never held or no longer holds it."""
+    opening is audited by the vault). None when the node never held or no longer holds it. A
+    video is read as a stream instead (`copy_case_content`)."""
     master_key = configured_master_key(settings)
     with database.reader() as session:
         item_id = session.scalar(select(Case.item_id).where(Case.id == case_id))
@@ -155,6 +158,41 @@ def case_content(
     if record_id is None:
         return None
     return Vault.from_settings(settings).open(database, record_id, actor, purpose).content
+
+
+def copy_case_content(
+    database: Database,
+    case_id: int,
+    actor: str,
+    settings: Settings,
+    purpose: str,
+    out: BinaryIO,
+    *,
+    held_only: bool = False,
+) -> bool:
+    """`case_content` written into `out` chunk by chunk (a video of any size: one chunk in
+    memory at a time), from what is held while undecided, else (unless `held_only`, as for a
+    preview) from the vault, whose opening it audits. False when there is nothing to copy."""
+    master_key = configured_master_key(settings)
+    with database.reader() as session:
+        item_id = session.scalar(select(Case.item_id).where(Case.id == case_id))
+        if item_id is None:
+            raise NotFound(f"no case {case_id}")
+        held = held_payloads.held_stream(session, item_id, master_key)
+        if held is not None:
+            _write_all(held, out)
+            return True
+        record_id = None if held_only else _vault_record(decisions_of_case(session, case_id))
+    if record_id is None:
+        return False
+    opened = Vault.from_settings(settings).open_stream(database, record_id, actor, purpose)
+    _write_all(opened.chunks, out)
+    return True
+
+
+def _write_all(chunks: Iterator[bytes], out: BinaryIO) -> None:
+    for chunk in chunks:
+        out.write(chunk)
 
 
 def _vault_record(decisions: list[Any]) -> int | None:
@@ -281,8 +319,27 @@ def reveal_content(
 ) -> bytes | None:
     """The content for an explicit reveal: the `reveal` is audited and committed before any
     byte is returned (DESIGN rule 3)."""
+    _audit_reveal(database, case_id, actor)
+    return case_content(database, case_id, actor, settings, REVEAL_PURPOSE)
+
+
+def reveal_video(
+    database: Database, case_id: int, actor: str, settings: Settings, out: BinaryIO
+) -> bool:
+    """`reveal_content` for a video: audited and committed first, then copied into `out` chunk
+    by chunk (`copy_case_content`); False when the node no longer holds it."""
+    _audit_reveal(database, case_id, actor)
+    return copy_case_content(database, case_id, actor, settings, REVEAL_PURPOSE, out)
+
+
+def held_video(database: Database, case_id: int, settings: Settings, out: BinaryIO) -> bool:
+    """The video an undecided case still holds (for its blurred strip), copied into `out` chunk
+    by chunk; False when none is held (a strip never opens the vault)."""
+    return copy_case_content(database, case_id, "", settings, "", out, held_only=True)
+
+
+def _audit_reveal(database: Database, case_id: int, actor: str) -> None:
     with database.unit_of_work() as session:
         if session.get(Case, case_id) is None:
             raise NotFound(f"no case {case_id}")
         record(session, actor, Action.REVEAL, Subject("case", str(case_id)), {})
-    return case_content(database, case_id, actor, settings, "review reveal")

@@ -16,19 +16,16 @@ from tutela.auth.platforms import DEFAULT_PLATFORM
 from tutela.auth.roles import Permission
 from tutela.clock import Clock, SystemClock
 from tutela.db.database import Database
-from tutela.detection.models import Case, Item
+from tutela.detection.models import UNDECIDED, Case, CaseState, Item
 from tutela.detection.webhooks import enqueue_platform_event
-from tutela.enforcement.measure_models import Complaint
+from tutela.enforcement.measure_models import Complaint, ComplaintState
 from tutela.enforcement.notices import add_months, withdraw_notices
 from tutela.enforcement.takedown import cancel_takedown
 from tutela.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tutela.reporting.report_updates import FollowUps, queue_retraction
-from tutela.review.models import CONFIRMED, REVERSED, UNDECIDED, ReviewDecision
+from tutela.review.models import ReviewDecision
 
 EVENT = "complaint.decided"
-OPEN = "open"
-UPHELD = "upheld"  # the complaint is right: the decision is reversed
-REJECTED = "rejected"
 GROUNDS_MAX = 5000
 
 
@@ -93,7 +90,7 @@ def lodge_complaint(
             case_id=case.id,
             item_id=item.id,
             grounds=grounds.strip(),
-            state=OPEN,
+            state=ComplaintState.OPEN,
             received_at=now,
             note="",
         )
@@ -131,7 +128,7 @@ def decide_complaint(
         row = session.get(Complaint, complaint_id, with_for_update=True)
         if row is None:
             raise NotFound(f"no complaint {complaint_id}")
-        if row.state != OPEN:
+        if row.state != ComplaintState.OPEN:
             raise Conflict(f"complaint {complaint_id} is already decided ({row.state})")
         deciders = set(
             session.scalars(
@@ -143,9 +140,9 @@ def decide_complaint(
         case = session.get(Case, row.case_id, with_for_update=True)
         assert case is not None
         item = session.get(Item, row.item_id)
-        reinstate = bool(uphold and case.status == CONFIRMED)
+        reinstate = bool(uphold and case.status == CaseState.CONFIRMED)
         if reinstate:
-            case.status = REVERSED
+            case.status = CaseState.REVERSED
             cancel_takedown(session, case.id)
             withdraw_notices(session, case.id)
         retraction: dict[str, int] = {}
@@ -153,7 +150,7 @@ def decide_complaint(
             retraction = queue_retraction(
                 session, follow_ups.key, follow_ups.report_key(case.id), "complaint_upheld", now
             )
-        row.state = UPHELD if uphold else REJECTED
+        row.state = ComplaintState.UPHELD if uphold else ComplaintState.REJECTED
         row.decided_by, row.decided_at, row.note = user.name, now, note.strip()
         enqueue_platform_event(
             session,
@@ -162,7 +159,7 @@ def decide_complaint(
                 "event": EVENT,
                 "complaint_id": row.complaint_ref,
                 "id": row.item_id,
-                "item_id": item.item_id if item is not None else None,
+                "item_id": item.item_ref if item is not None else None,
                 "outcome": row.state,
                 # DSA Art 20(4): a decision found wrong is reversed and the content reinstated.
                 "reinstate": reinstate,
@@ -185,7 +182,7 @@ def decide_complaint(
         return view_of(row)
 
 
-def list_complaints(database: Database, state: str = OPEN) -> list[ComplaintView]:
+def list_complaints(database: Database, state: str = ComplaintState.OPEN) -> list[ComplaintView]:
     with database.reader() as session:
         rows = session.scalars(
             select(Complaint).where(Complaint.state == state).order_by(Complaint.received_at)
@@ -232,7 +229,7 @@ def _case_of_item(session: Session, item_ref: str, platform: str) -> tuple[Case,
     found = session.execute(
         select(Case, Item)
         .join(Item, Item.id == Case.item_id)
-        .where(Item.platform == platform, Item.item_id == item_ref)
+        .where(Item.platform == platform, Item.item_ref == item_ref)
         .order_by(Item.id.desc())
         .limit(1)
     ).one_or_none()

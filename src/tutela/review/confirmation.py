@@ -5,6 +5,8 @@ through the silence period (Art 12(2)). Either all of it commits with the decisi
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,7 +14,8 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from tutela.detection.held_payloads import held_content, held_stream, row_chunks, whole
+from tutela.db.chunks import whole
+from tutela.detection.held_payloads import held_content, held_stream, row_chunks
 from tutela.detection.models import Case, Item, ItemPayload
 from tutela.enforcement.measure_models import TakedownRequest, TakedownState
 from tutela.enforcement.notices import hold_notice
@@ -23,7 +26,13 @@ from tutela.indicators.models import Bank
 from tutela.media.formats import VideoFormat, sniff_format, sniff_video
 from tutela.messaging.crypto import STREAM_CHUNK_BYTES
 from tutela.messaging.signing import SigningKey
-from tutela.reporting.fields import ContentFile, Kind, ProviderIdentity
+from tutela.reporting.fields import (
+    ContentFile,
+    Kind,
+    OmissionReason,
+    OmittedFile,
+    ProviderIdentity,
+)
 from tutela.reporting.filing import NCMEC, file_report
 from tutela.reporting.report_updates import NCMEC_ORGANISATION
 from tutela.review.report_choices import ReportChoices, awareness_of
@@ -34,8 +43,10 @@ NOTICE_KIND = "decision"
 # The largest video attached to the signed report itself (base64, as an image is): with the
 # report's other fields it stays within a centre's default intake limit (64 MiB,
 # TUTELA_CENTRE_MAX_REPORT_BYTES). Larger ones are preserved and uploaded to NCMEC all the same,
-# and the report to the centre carries their hashes and vPDQ without the file.
+# and the report to the centre carries their hashes and vPDQ without the file, saying so in
+# `content.omitted` (its type, size, SHA-256 and why).
 INLINE_VIDEO_MAX_BYTES = 40 * 1024 * 1024
+HEAD_BYTES = 16  # enough of a video's first bytes to sniff its container
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +73,14 @@ def carry_out(
     """Run every measure of a confirmation; return what was done (for the decision row and the
     audit entry: ids and reasons, never content)."""
     effects: dict[str, Any] = {"choices": choices.as_dict()}
-    if row_chunks(session, item.id) is not None:  # a video, held as a stream
-        video = _preserve_video(session, case, item, kind, actor=actor, now=now, tools=tools)
+    chunks = row_chunks(session, item.id)
+    if chunks is not None:  # a video, held as a stream
+        video = _preserve_video(
+            session, case, item, kind, chunks, actor=actor, now=now, tools=tools
+        )
         effects["vault"] = video.vault
         effects["report"] = _report(
-            session, case, item, kind, reviewer, now, tools, video.attached, choices
+            session, case, item, kind, reviewer, now, tools, video.attached, choices, video.omitted
         )
         return _measures(session, case, item, kind, now, tools, choices, effects)
     payload = held_content(session, item.id, tools.vault.master_key if tools.vault else None)
@@ -77,7 +91,7 @@ def carry_out(
         assert tools.vault is not None, "decide() loads the vault when a payload is held"
         stored = tools.vault.preserve(
             session,
-            item.item_id,
+            item.item_ref,
             payload,
             {"item": item.meta, "signals": item.signals, "case_id": case.id, "kind": kind.value},
             PreservationReason.REPORT,
@@ -109,7 +123,7 @@ def _measures(
         session,
         case_id=case.id,
         item_id=item.id,
-        item_ref=item.item_id,
+        item_ref=item.item_ref,
         now=now,
         resend_after=timedelta(hours=tools.settings.takedown_resend_hours),
         account_action=choices.account_action.value,
@@ -123,10 +137,10 @@ def _measures(
         session,
         case_id=case.id,
         item_id=item.id,
-        item_ref=item.item_id,
+        item_ref=item.item_ref,
         kind=NOTICE_KIND,
         body={
-            "item_id": item.item_id,
+            "item_id": item.item_ref,
             "decision": "removed",
             "ground": kind.value,
             # DSA Art 17(3)(f): the redress the user has; complaints come back through the
@@ -150,6 +164,7 @@ def _report(
     tools: Instruments,
     content: ContentFile | None,
     choices: ReportChoices,
+    omitted: OmittedFile | None = None,
 ) -> dict[str, Any]:
     settings = tools.settings
     destinations = report_destinations(settings)
@@ -175,6 +190,7 @@ def _report(
             legal_basis=settings.report_legal_basis,
             content=content,
             choices=choices,
+            omitted=omitted,
             awareness=awareness,
             reported_elsewhere=elsewhere + choices.reported_elsewhere,
             removed_at=_removed_at(session, item.id),
@@ -222,6 +238,25 @@ def report_destinations(settings: Settings) -> list[str]:
 class _PreservedVideo:
     vault: dict[str, Any]
     attached: ContentFile | None
+    omitted: OmittedFile | None  # the report says so when the file is not attached
+
+
+class _Digested:
+    """The chunks of a stream passed on unchanged, its SHA-256, size and first bytes noted."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+        self.head = b""
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._chunks:
+            if len(self.head) < HEAD_BYTES:
+                self.head += chunk[: HEAD_BYTES - len(self.head)]
+            self.sha256.update(chunk)
+            self.size += len(chunk)
+            yield chunk
 
 
 def _preserve_video(
@@ -229,6 +264,7 @@ def _preserve_video(
     case: Case,
     item: Item,
     kind: Kind,
+    chunks: int,
     *,
     actor: str,
     now: datetime,
@@ -236,20 +272,21 @@ def _preserve_video(
 ) -> _PreservedVideo:
     """Move a held video into the evidence vault as a stream (never whole in memory), and
     delete what was held. A video small enough (`INLINE_VIDEO_MAX_BYTES`) is attached to the
-    report as an image is; the NCMEC upload streams any size from the vault at send time."""
+    report as an image is; `chunks` is how many it is held in. The NCMEC upload streams any
+    size from the vault at send time."""
     assert tools.vault is not None, "decide() loads the vault when a payload is held"
     master_key = tools.vault.master_key
-    chunks = row_chunks(session, item.id) or 0
     attached = None
     stream = held_stream(session, item.id, master_key) or iter(())
     if chunks * STREAM_CHUNK_BYTES <= INLINE_VIDEO_MAX_BYTES:
-        data = whole(stream, f"the video held for item {item.item_id}")
-        attached = ContentFile(_video_type(data[:16]), data)
+        data = whole(stream, f"the video held for item {item.item_ref}")
+        attached = ContentFile(_video_type(data[:HEAD_BYTES]), data)
         stream = iter([data])
+    digested = _Digested(stream)
     stored = tools.vault.preserve_stream(
         session,
-        item.item_id,
-        stream,
+        item.item_ref,
+        digested,
         {"item": item.meta, "signals": item.signals, "case_id": case.id, "kind": kind.value},
         PreservationReason.REPORT,
         now,
@@ -258,9 +295,17 @@ def _preserve_video(
     # Art 22: from here on the video exists only encrypted in the vault.
     session.execute(delete(ItemPayload).where(ItemPayload.item_id == item.id))
     vault = {"record_id": stored.id, "expires_at": stored.expires_at.isoformat(), "streamed": True}
-    if attached is None:
-        vault["not_attached"] = f"larger than {INLINE_VIDEO_MAX_BYTES} bytes"
-    return _PreservedVideo(vault, attached)
+    if attached is not None:
+        return _PreservedVideo(vault, attached, None)
+    vault["not_attached"] = f"larger than {INLINE_VIDEO_MAX_BYTES} bytes"
+    omitted = OmittedFile(
+        media_type=_video_type(digested.head),
+        size=digested.size,
+        sha256=digested.sha256.hexdigest(),
+        reason=OmissionReason.TOO_LARGE,
+        limit=INLINE_VIDEO_MAX_BYTES,
+    )
+    return _PreservedVideo(vault, None, omitted)
 
 
 def _video_type(head: bytes) -> str:

@@ -25,7 +25,7 @@ from tutela.auth.roles import Permission, require_permission
 from tutela.clock import Clock, SystemClock
 from tutela.db.database import Database
 from tutela.detection.held_payloads import is_held
-from tutela.detection.models import Case, Item, ItemMatch, ItemPayload
+from tutela.detection.models import UNDECIDED, Case, CaseState, Item, ItemMatch, ItemPayload
 from tutela.detection.safelist import insert_safe_entry
 from tutela.enforcement.vault import Vault
 from tutela.errors import Conflict, InvalidInput, NotFound
@@ -33,14 +33,7 @@ from tutela.messaging.signing import default_key_file, load_key_file
 from tutela.reporting.fields import Kind
 from tutela.review.case_statements import record_case_statement
 from tutela.review.confirmation import Instruments, carry_out
-from tutela.review.models import (
-    CONFIRMED,
-    DISMISSED,
-    ESCALATED,
-    SECOND_REVIEW,
-    UNDECIDED,
-    ReviewDecision,
-)
+from tutela.review.models import ReviewDecision
 from tutela.review.report_choices import ReportChoices
 from tutela.review.signal_values import signal_values
 from tutela.settings import Settings
@@ -124,7 +117,7 @@ def decide(
         status, effects = _apply(
             session, case, item, user, decision, now, tools, choices or ReportChoices()
         )
-        if status == CONFIRMED:
+        if status == CaseState.CONFIRMED:
             # DSA Art 17: the restriction and its statement of reasons commit together.
             chosen = choices or ReportChoices()
             effects["statement"] = record_case_statement(
@@ -161,7 +154,7 @@ def decide(
         view = DecisionView(
             row.id, case.id, user.name, decision, status, status not in UNDECIDED, effects, now
         )
-        if status == DISMISSED:
+        if status == CaseState.DISMISSED:
             # In the decision's own transaction: a dismissal and its safe-list entries stand or
             # fall together. A value already listed is fine.
             for signal_type, value in _matched_values(session, item).items():
@@ -202,13 +195,13 @@ def _instruments(
 def _check_may_decide(session: Session, case: Case, user: Account, decision: Decision) -> None:
     if case.status not in UNDECIDED:
         raise Conflict(f"case {case.id} is already decided ({case.status})")
-    if case.status == ESCALATED:
+    if case.status == CaseState.ESCALATED:
         if decision == Decision.ESCALATE:
             raise Conflict(f"case {case.id} is already with a senior reviewer")
         require_permission(user.roles, Permission.DECIDE_ESCALATED)
     else:
         require_permission(user.roles, Permission.REVIEW)
-    if case.status == SECOND_REVIEW and user.id in _confirmers(session, case.id):
+    if case.status == CaseState.SECOND_REVIEW and user.id in _confirmers(session, case.id):
         raise Conflict("four-eyes rule: a second, different reviewer must decide this case")
 
 
@@ -223,22 +216,22 @@ def _apply(
     choices: ReportChoices,
 ) -> tuple[str, dict[str, Any]]:
     if decision == Decision.ESCALATE:
-        case.status = ESCALATED
-        return ESCALATED, {}
+        case.status = CaseState.ESCALATED
+        return CaseState.ESCALATED, {}
     if decision == Decision.NOT_ABUSE:
-        if case.status == SECOND_REVIEW:
+        if case.status == CaseState.SECOND_REVIEW:
             # Two people disagree: a senior settles it.
-            case.status = ESCALATED
-            return ESCALATED, {"disagreement": True}
-        case.status = DISMISSED
+            case.status = CaseState.ESCALATED
+            return CaseState.ESCALATED, {"disagreement": True}
+        case.status = CaseState.DISMISSED
         # No measure follows, so the content has no legal purpose to be kept (Art 22(1)).
         session.execute(delete(ItemPayload).where(ItemPayload.item_id == item.id))
-        return DISMISSED, {"safelisted": sorted(_matched_values(session, item))}
+        return CaseState.DISMISSED, {"safelisted": sorted(_matched_values(session, item))}
     confirmers = _confirmers(session, case.id) | {user.id}
     if tools.settings.review_four_eyes and len(confirmers) < 2:
-        case.status = SECOND_REVIEW
-        return SECOND_REVIEW, {"confirmations": len(confirmers)}
-    case.status = CONFIRMED
+        case.status = CaseState.SECOND_REVIEW
+        return CaseState.SECOND_REVIEW, {"confirmations": len(confirmers)}
+    case.status = CaseState.CONFIRMED
     effects = carry_out(
         session,
         case,
@@ -250,7 +243,7 @@ def _apply(
         tools=tools,
         choices=choices,
     )
-    return CONFIRMED, effects
+    return CaseState.CONFIRMED, effects
 
 
 def _confirmers(session: Session, case_id: int) -> set[int]:

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from tutela.clock import utc_now
 from tutela.db.base import Base
+from tutela.db.checks import state_check
 from tutela.db.types import BigId, UtcDateTime
-from tutela.detection.models import UNDECIDED as UNDECIDED
 from tutela.detection.models import CaseState
 
 
@@ -21,6 +21,7 @@ class ReviewDecision(Base):
     senior's decision; or two confirmations under the four-eyes rule."""
 
     __tablename__ = "review_decisions"
+    __table_args__ = (state_check("status_after", CaseState),)
 
     id: Mapped[int] = mapped_column(BigId, Identity(always=False), primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
@@ -28,7 +29,7 @@ class ReviewDecision(Base):
     reviewer: Mapped[str] = mapped_column(String(64))
     decision: Mapped[str] = mapped_column(String(16))
     note: Mapped[str] = mapped_column(Text, default="")
-    # The case's status this decision left it in (open, escalated, second_review, confirmed ...).
+    # The case's status this decision left it in.
     status_after: Mapped[str] = mapped_column(String(16))
     # What the decision set in motion: vault record, report, takedown, notice, or why not.
     effects: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -47,9 +48,3 @@ class ReviewerPreference(Base):
     greyscale: Mapped[bool] = mapped_column(Boolean, default=True)
     autoplay: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
-
-
-# A case's life is tutela.detection.models.CaseState (detection owns the `cases` table). These
-# names remain for the modules still being changed elsewhere; new code uses CaseState.
-OPEN, ESCALATED, SECOND_REVIEW = CaseState.OPEN, CaseState.ESCALATED, CaseState.SECOND_REVIEW
-CONFIRMED, DISMISSED, REVERSED = CaseState.CONFIRMED, CaseState.DISMISSED, CaseState.REVERSED

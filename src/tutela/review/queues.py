@@ -61,7 +61,7 @@ def list_queue(
     statuses = _statuses_for(viewer)
     with database.reader() as session:
         rows = session.execute(
-            select(Case, Item.item_id, Item.meta)
+            select(Case, Item.item_ref, Item.meta)
             .join(Item, Item.id == Case.item_id)
             .where(Case.status.in_(statuses))
             .order_by(Case.created_at)

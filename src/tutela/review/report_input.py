@@ -14,6 +14,7 @@ from tutela.reporting.fields import (
     ItemFacts,
     Kind,
     MatchFacts,
+    OmittedFile,
     ReportInput,
 )
 from tutela.review.report_choices import ReportChoices
@@ -31,6 +32,7 @@ def report_input(
     legal_basis: str,
     content: ContentFile | None,
     choices: ReportChoices,
+    omitted: OmittedFile | None = None,
     awareness: Awareness,
     reported_elsewhere: tuple[tuple[str, str], ...],
     removed_at: datetime | None,
@@ -42,7 +44,7 @@ def report_input(
     frames = video_frames(item.signals)
     return ReportInput(
         case_id=case_id,
-        item=_facts(item.item_id, meta),
+        item=_facts(item.item_ref, meta),
         matches=tuple(_match_facts(e, values, frames) for e in evidence),
         kind=kind,
         decided_by=decided_by,
@@ -59,6 +61,7 @@ def report_input(
         reported_elsewhere=reported_elsewhere,
         account_measures=(choices.account_action.value,),
         content=(content,) if content is not None else (),
+        omitted=(omitted,) if omitted is not None else (),
         detection_basis=basis_of_evidence(evidence),
     )
 
@@ -120,7 +123,7 @@ def basis_of_evidence(evidence: Sequence[Mapping[str, Any]]) -> Mapping[str, Any
 def _facts(item_ref: str, meta: Mapping[str, Any]) -> ItemFacts:
     extra = meta.get("extra") or {}
     return ItemFacts(
-        item_id=item_ref,
+        item_ref=item_ref,
         account_id=meta.get("account_id"),
         username=meta.get("username"),
         email=meta.get("email"),

@@ -5,27 +5,36 @@ significant changes an officer records between assessments (Art 3(4))."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tutela.db.base import Base
+from tutela.db.checks import state_check
 from tutela.db.types import UtcDateTime
+from tutela.risk.measures import MeasureStatus
 
 NAME_MAX = 128
+
+
+class AssessmentState(StrEnum):
+    """A version of an assessment: a draft until signed off, immutable after."""
+
+    DRAFT = "draft"
+    SIGNED_OFF = "signed_off"
 
 
 class RiskAssessment(Base):
     """One version of a service's assessment: a draft until signed off, immutable after."""
 
     __tablename__ = "risk_assessments"
-    __table_args__ = (UniqueConstraint("service", "version"),)
+    __table_args__ = (UniqueConstraint("service", "version"), state_check("state", AssessmentState))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     service: Mapped[str] = mapped_column(String(NAME_MAX))
     version: Mapped[int] = mapped_column(Integer)
-    # draft | signed_off
     state: Mapped[str] = mapped_column(String(16))
     # The signed-off version this one started from.
     based_on_id: Mapped[int | None] = mapped_column(
@@ -62,6 +71,7 @@ class RiskMeasure(Base):
     """A mitigation measure (Art 4): what, for which part, who owns it, where it stands."""
 
     __tablename__ = "risk_measures"
+    __table_args__ = (state_check("status", MeasureStatus),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     assessment_id: Mapped[int] = mapped_column(

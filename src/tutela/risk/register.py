@@ -30,11 +30,16 @@ from tutela.risk.measures import (
     checked_evidence,
     checked_status,
 )
-from tutela.risk.models import NAME_MAX, RiskAssessment, RiskChange, RiskMeasure, RiskPart
+from tutela.risk.models import (
+    NAME_MAX,
+    AssessmentState,
+    RiskAssessment,
+    RiskChange,
+    RiskMeasure,
+    RiskPart,
+)
 from tutela.risk.policy import RiskPolicy
 
-DRAFT = "draft"
-SIGNED_OFF = "signed_off"
 TEXT_MAX = 5000
 
 
@@ -56,7 +61,7 @@ class AssessmentView:
 
     @property
     def signed_off(self) -> bool:
-        return self.state == SIGNED_OFF
+        return self.state == AssessmentState.SIGNED_OFF
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +86,7 @@ def start_assessment(
         user = acting_officer(session, officer)
         draft = session.scalar(
             select(RiskAssessment).where(
-                RiskAssessment.service == service, RiskAssessment.state == DRAFT
+                RiskAssessment.service == service, RiskAssessment.state == AssessmentState.DRAFT
             )
         )
         if draft is not None:
@@ -91,14 +96,17 @@ def start_assessment(
         )
         base = session.scalar(
             select(RiskAssessment)
-            .where(RiskAssessment.service == service, RiskAssessment.state == SIGNED_OFF)
+            .where(
+                RiskAssessment.service == service,
+                RiskAssessment.state == AssessmentState.SIGNED_OFF,
+            )
             .order_by(RiskAssessment.version.desc())
             .limit(1)
         )
         row = RiskAssessment(
             service=service,
             version=(last or 0) + 1,
-            state=DRAFT,
+            state=AssessmentState.DRAFT,
             based_on_id=base.id if base else None,
             summary=base.summary if base else "",
             created_at=now,
@@ -256,7 +264,7 @@ def sign_off(
         if not evaluation.parts:
             raise InvalidInput("an assessment needs at least one service part to be signed off")
         row.snapshot = evaluation.as_dict()
-        row.state = SIGNED_OFF
+        row.state = AssessmentState.SIGNED_OFF
         row.signed_off_at, row.signed_off_by = now, user.name
         row.reassess_by = add_months(now, policy.reassess_months)
         session.flush()
@@ -327,11 +335,13 @@ def list_versions(session: Session) -> list[VersionRow]:
 
 def latest_signed_off(session: Session, service: str | None) -> RiskAssessment:
     """The newest signed-off version of `service` (of the only service assessed, when None)."""
-    query = select(RiskAssessment).where(RiskAssessment.state == SIGNED_OFF)
+    query = select(RiskAssessment).where(RiskAssessment.state == AssessmentState.SIGNED_OFF)
     if service is None:
         services = set(
             session.scalars(
-                select(RiskAssessment.service).where(RiskAssessment.state == SIGNED_OFF)
+                select(RiskAssessment.service).where(
+                    RiskAssessment.state == AssessmentState.SIGNED_OFF
+                )
             )
         )
         if len(services) > 1:
@@ -372,7 +382,7 @@ def _view(
 ) -> AssessmentView:
     evaluation = (
         evaluation_from(row.snapshot)
-        if row.state == SIGNED_OFF and row.snapshot is not None
+        if row.state == AssessmentState.SIGNED_OFF and row.snapshot is not None
         else evaluate(session, row.id, policy, now)
     )
     base = session.get(RiskAssessment, row.based_on_id) if row.based_on_id else None
@@ -402,7 +412,7 @@ def _draft(session: Session, assessment_id: int) -> RiskAssessment:
     row = session.get(RiskAssessment, assessment_id, with_for_update=True)
     if row is None:
         raise NotFound(f"no risk assessment {assessment_id}")
-    if row.state != DRAFT:
+    if row.state != AssessmentState.DRAFT:
         raise Conflict(
             f"version {row.version} of {row.service!r} is signed off and cannot change; "
             "start a new version"

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tutela.risk.models import RiskAssessment, RiskChange
+from tutela.risk.models import AssessmentState, RiskAssessment, RiskChange
 
 PERIOD = "period_ended"
 CHANGE = "significant_change"
@@ -74,7 +74,7 @@ def next_due(session: Session) -> list[NextDue]:
 def _latest_signed_off(session: Session) -> list[RiskAssessment]:
     newest = (
         select(RiskAssessment.service, func.max(RiskAssessment.version).label("version"))
-        .where(RiskAssessment.state == SIGNED_OFF)
+        .where(RiskAssessment.state == AssessmentState.SIGNED_OFF)
         .group_by(RiskAssessment.service)
         .subquery()
     )

@@ -20,8 +20,9 @@ HASHING_MODULE = "tutela.signals.hashing"
 @dataclass(frozen=True, slots=True)
 class FileSummary:
     """What `tutela hash` prints for one file. `signals` is MediaSignals.signals_dict(); `pdq` and
-    `quality` are set for a photo, `video_frames` for a video; `error` (a media error) when the
-    bytes are not usable media, the exact hashes being in `signals` all the same."""
+    `quality` are set for a photo, `video_frames` and `vpdq_lines` (its vPDQ in Meta's line form,
+    frame numbers included) for a video; `error` (a media error) when the bytes are not usable
+    media, the exact hashes being in `signals` all the same."""
 
     content_type: str
     signals: dict[str, object]
@@ -29,6 +30,7 @@ class FileSummary:
     quality: int | None = None
     video_frames: int | None = None
     error: MediaError | None = None
+    vpdq_lines: str | None = None
 
 
 def summarise_file(path: str, *, exact: bool, dihedral: bool, limits: MediaLimits) -> FileSummary:
@@ -36,6 +38,7 @@ def summarise_file(path: str, *, exact: bool, dihedral: bool, limits: MediaLimit
     is over the size limit raises its TutelaError."""
     from tutela.signals.hashing import hash_file
     from tutela.signals.pdq import PdqMode
+    from tutela.signals.vpdq import to_reference_lines
 
     mode = PdqMode.EXACT if exact else PdqMode.FAST
     result = hash_file(path, mode=mode, limits=limits, dihedral=dihedral)
@@ -46,4 +49,5 @@ def summarise_file(path: str, *, exact: bool, dihedral: bool, limits: MediaLimit
         quality=result.pdq.quality if result.pdq is not None else None,
         video_frames=len(result.vpdq.frames) if result.vpdq is not None else None,
         error=result.error,
+        vpdq_lines=to_reference_lines(result.vpdq.frames) if result.vpdq is not None else None,
     )

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from tutela.errors import MediaError, MediaTooLarge, NotFound, Unreadable
+from tutela.errors import MediaError, MediaTooLarge, NotFound, TruncatedMedia, Unreadable
 from tutela.media.decode import decode_image
 from tutela.media.formats import is_video_file as is_video_file
 from tutela.media.limits import MediaLimits
@@ -125,7 +125,8 @@ def read_limited(path: str, limits: MediaLimits) -> bytes:
 def hash_video_file(
     path: str, *, mode: PdqMode = PdqMode.FAST, limits: MediaLimits | None = None
 ) -> MediaSignals:
-    """Exact hashes and vPDQ of the video at `path`; media errors are carried in the result."""
+    """Exact hashes and vPDQ of the video at `path`; media errors are carried in the result. A
+    video cut short keeps the vPDQ of the frames it holds, with TruncatedMedia as its error."""
     limits = limits or MediaLimits()
     md5, sha1, sha256 = (
         hashlib.md5(usedforsecurity=False),
@@ -151,4 +152,8 @@ def hash_video_file(
         vpdq = vpdq_of_file(path, mode=mode, limits=limits)
     except MediaError as error:
         return MediaSignals("video", *digests, pdq=None, error=error)
+    if vpdq.cut_short is not None:
+        # Hashed up to the cut and matched so; the error says the rest was never looked at.
+        cut = TruncatedMedia(f"the video is cut short: {vpdq.cut_short}")
+        return MediaSignals("video", *digests, pdq=None, vpdq=vpdq, error=cut)
     return MediaSignals("video", *digests, pdq=None, vpdq=vpdq)

@@ -4,8 +4,9 @@ qualities and time stamps, in the two text forms the field exchanges.
 - Meta's vPDQ tools write one line per frame: `frame_number,quality,pdq_hex,seconds` (seconds
   with three decimals).
 - python-threatexchange (and HMA) store a JSON list of `"pdq_hex,quality,seconds"` strings.
+- The `vpdq` Python package's own command prints `pdq_hex,quality,seconds` lines (read only).
 
-Both parse here and both are written, so lists made by either import and ours export to either.
+All parse here; the first two are written, so lists made by either import and ours export to either.
 Frames are sampled as the reference samples them (tutela.media.video); each is hashed with PDQ,
 exactly (full-size RGB, pdqhash) or in fast mode (a reduced grey frame, tutela.signals.pdq_fast).
 Consecutive near-identical frames may be collapsed as vPDQ's description prunes them (a frame
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from tutela.errors import InvalidHash
 from tutela.media.limits import MediaLimits
-from tutela.media.video import SparseMismatch, VideoFrame, VideoInfo, sample_frames
+from tutela.media.video import SparseMismatch, VideoEnd, VideoFrame, VideoInfo, sample_frames
 from tutela.signals.pdq import FAST_MIN_SIDE, PdqMode, PdqSignal, pdq_of_pixels
 from tutela.signals.pdq_fast import fast_pdq
 
@@ -41,17 +42,21 @@ class VpdqFrame:
 
 @dataclass(frozen=True, slots=True)
 class VpdqHash:
-    """A video's frames in order, with what the decoder said of the video."""
+    """A video's frames in order, with what the decoder said of the video. `cut_short` says why
+    the video looks truncated (tutela.media.video.VideoEnd), its frames being those up to the
+    cut; None for a whole video."""
 
     frames: tuple[VpdqFrame, ...]
     frame_rate: float | None = None
     duration_s: float | None = None
+    cut_short: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {
             "frames": len(self.frames),
             "frame_rate": self.frame_rate,
             "duration_s": self.duration_s,
+            "truncated": self.cut_short is not None,
             "hash": to_threatexchange(self.frames),
         }
 
@@ -64,7 +69,8 @@ def vpdq_of_file(
     limits: MediaLimits | None = None,
     prune_distance: int | None = None,
 ) -> VpdqHash:
-    """Hash a video file; raises MediaError subclasses (typed, never anything else).
+    """Hash a video file; raises MediaError subclasses (typed, never anything else). A video cut
+    short is hashed up to the cut, and its hash says so (`cut_short`).
 
     `prune_distance`: collapse consecutive frames within this many bits of the last one kept
     (`prune_frames`); None takes `limits.vpdq_prune_distance` (-1: keep every frame)."""
@@ -74,11 +80,13 @@ def vpdq_of_file(
     deadline = time.monotonic() + limits.video_timeout_s
     frames: list[VpdqFrame] = []
     info: VideoInfo | None = None
+    end = VideoEnd()
     reduce_to = None if mode is PdqMode.EXACT else FAST_MIN_SIDE
     # Sparse decoding returns the very frames a full decode keeps, or says it cannot promise to
     # (SparseMismatch): then the file is decoded whole, within the same deadline.
     for sparse in (True, False):
         frames.clear()
+        end = VideoEnd()
         try:
             for item in sample_frames(
                 path,
@@ -87,6 +95,7 @@ def vpdq_of_file(
                 reduce_to=reduce_to,
                 deadline=deadline,
                 sparse=sparse,
+                end=end,
             ):
                 if isinstance(item, VideoInfo):
                     info = item
@@ -99,6 +108,7 @@ def vpdq_of_file(
         frames=prune_frames(frames, prune_distance),
         frame_rate=info.frame_rate if info else None,
         duration_s=info.duration_s if info else None,
+        cut_short=end.shortfall(info.frame_rate) if info else None,
     )
 
 
@@ -134,8 +144,8 @@ def to_reference_lines(frames: Iterable[VpdqFrame]) -> str:
 
 
 def parse_vpdq(text: str) -> tuple[VpdqFrame, ...]:
-    """Either text form; raises InvalidHash naming the first bad frame. In the JSON form frame
-    numbers are not stored: they are counted from 0."""
+    """Any of the text forms; raises InvalidHash naming the first bad frame. The JSON form and
+    the `vpdq` command's lines store no frame numbers: they are counted from 0."""
     stripped = text.strip()
     if not stripped:
         raise InvalidHash("a vPDQ hash has at least one frame")
@@ -164,9 +174,14 @@ def _parse_threatexchange(text: str) -> tuple[VpdqFrame, ...]:
 def _parse_lines(text: str) -> tuple[VpdqFrame, ...]:
     lines = [line for line in text.splitlines() if line.strip()]
     _check_count(len(lines))
+    # The first line says which line form the file is in: four fields (Meta's tools) or three.
+    fields = len(lines[0].split(","))
     frames = []
     for index, line in enumerate(lines):
-        parts = line.strip().split(",")
+        parts = [part.strip() for part in line.strip().split(",")]
+        if fields == 3 and len(parts) == 3:
+            frames.append(_frame(index, parts[0], parts[1], parts[2], index + 1))
+            continue
         if len(parts) != 4:
             raise InvalidHash(f"vPDQ line {index + 1}: expected frame,quality,pdq_hex,seconds")
         try:

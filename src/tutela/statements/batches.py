@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tutela.messaging.outbox import QUEUED, enqueue
-from tutela.messaging.outbox_models import OutboxMessage
+from tutela.messaging.outbox import enqueue
+from tutela.messaging.outbox_models import MessageStatus, OutboxMessage
 
 DESTINATION = "dsa-tdb"
 KIND = "dsa_statements"
@@ -30,7 +30,7 @@ def queue_database_copy(session: Session, copy: dict[str, Any], now: datetime) -
         select(OutboxMessage)
         .where(
             OutboxMessage.destination == DESTINATION,
-            OutboxMessage.status == QUEUED,
+            OutboxMessage.status == MessageStatus.QUEUED,
             OutboxMessage.attempts == 0,
             OutboxMessage.claim_token.is_(None),
         )

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from tutela.clock import utc_now
 from tutela.db.base import Base
+from tutela.db.checks import state_check
 from tutela.db.types import BigId, UtcDateTime
 
 PUID_MAX = 64
@@ -29,6 +30,7 @@ class Statement(Base):
     copy (the Transparency Database's own fields, no personal data), made together."""
 
     __tablename__ = "statements"
+    __table_args__ = (state_check("database_state", DatabaseCopyState),)
 
     id: Mapped[int] = mapped_column(BigId, Identity(always=False), primary_key=True)
     # The platform unique identifier the database knows the statement by: random, so that it

@@ -15,8 +15,14 @@ from typing import Any
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
-from tutela.centre.models import CentreIndicator, CentreProvider, CentreReport, Forwarding
-from tutela.centre.triage import EUROPOL, FORWARDED, UNFOUNDED
+from tutela.centre.models import (
+    CentreIndicator,
+    CentreProvider,
+    CentreReport,
+    Forwarding,
+    ReportStatus,
+)
+from tutela.centre.triage import EUROPOL
 from tutela.centre.victim_models import VictimRequest
 from tutela.transparency.periods import Year
 
@@ -63,11 +69,11 @@ def _reports(session: Session, year: Year) -> dict[str, Any]:
         "by_member_state": grouped(CentreReport.country),
         "by_kind": {k: v for k, v in grouped(CentreReport.kind).items()},
         "urgent": _count(session, and_(in_year, CentreReport.urgent)),
-        "unfounded": by_status.get(UNFOUNDED, 0),
-        "forwarded": by_status.get(FORWARDED, 0),
+        "unfounded": by_status.get(ReportStatus.UNFOUNDED, 0),
+        "forwarded": by_status.get(ReportStatus.FORWARDED, 0),
         "awaiting_assessment": int(total)
-        - by_status.get(UNFOUNDED, 0)
-        - by_status.get(FORWARDED, 0),
+        - by_status.get(ReportStatus.UNFOUNDED, 0)
+        - by_status.get(ReportStatus.FORWARDED, 0),
         "duplicates": _count(
             session, and_(in_year, CentreReport.incident_id.is_not(None), duplicate)
         ),

@@ -26,7 +26,7 @@ from tutela.centre.triage_views import ReportView, report_view, triage_queue
 from tutela.db.database import Database
 from tutela.errors import InvalidInput
 from tutela.settings import Settings
-from tutela.ui import centre_figures_pages
+from tutela.ui import centre_figures_pages, centre_order_pages
 from tutela.ui.access import AnalystDep, SeniorAnalystDep, Viewer, page, secure
 from tutela.ui.console import install_pages
 
@@ -53,7 +53,9 @@ class CentreConsoleServices:
 
 def install_centre_console(app: FastAPI, settings: Settings, database: Database) -> None:
     app.state.services = CentreConsoleServices(settings, database)
-    install_pages(app, router, centre_figures_pages.router, shortcuts=SHORTCUTS)
+    install_pages(
+        app, router, centre_figures_pages.router, centre_order_pages.router, shortcuts=SHORTCUTS
+    )
 
 
 @router.get("/triage")

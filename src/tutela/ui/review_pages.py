@@ -11,7 +11,14 @@ from starlette.concurrency import run_in_threadpool
 
 from tutela.clock import utc_now
 from tutela.reporting.fields import Awareness
-from tutela.review.case_views import case_view, held_content, reveal_content, video_frame_times
+from tutela.review.case_views import (
+    case_view,
+    held_content,
+    held_video,
+    reveal_content,
+    reveal_video,
+    video_frame_times,
+)
 from tutela.review.decisions import Decision, decide
 from tutela.review.preferences import Preferences, get_preferences, set_preferences
 from tutela.review.queues import list_queue
@@ -26,8 +33,6 @@ from tutela.ui.thumbnails import preview_png, revealed_png
 from tutela.ui.video_strip import strip_png
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
-# Where a held video waits, in a private file, while its strip's stills are made.
-STRIP_SPOOL = "spool"
 DECISION_LABELS = {
     Decision.CONFIRM_KNOWN: ("c", "Confirm known material"),
     Decision.CONFIRM_NEW: ("n", "Confirm new material"),
@@ -97,42 +102,54 @@ async def frames_preview(case_id: int, viewer: ReviewerDep) -> Response:
     times = await run_in_threadpool(video_frame_times, services.database, case_id)
     if not times:
         return secure(Response(status_code=204))
-    data = await run_in_threadpool(held_content, services.database, case_id, services.settings)
-    if data is None:
-        return secure(Response(status_code=204))
     prefs = get_preferences(services.database, viewer.user.id)
     png = await run_in_threadpool(
         lambda: strip_png(
-            data,
+            lambda out: held_video(services.database, case_id, services.settings, out),
             times,
             services.settings.media,
-            services.settings.data_dir / STRIP_SPOOL,
+            services.settings.spool_dir,
             blur_px=prefs.blur_px,
         )
     )
+    if png is None:
+        return secure(Response(status_code=204))
     return secure(Response(png, media_type="image/png"))
 
 
 @router.post("/cases/{case_id}/reveal")
 async def reveal(case_id: int, viewer: ReviewerDep) -> Response:
     """The picture unblurred, in the body of a POST (never a URL), audited before it is sent;
-    for a video, its matched frames' stills in colour (the video itself is never played)."""
+    for a video, its matched frames' stills in colour (the video itself is never played, nor
+    read whole: it streams from what is held or from the vault into the strip's spool file)."""
     services = viewer.services
-    data = await run_in_threadpool(
-        reveal_content, services.database, case_id, viewer.actor, services.settings
-    )
-    if data is None:
-        return secure(Response(status_code=204))
     times = await run_in_threadpool(video_frame_times, services.database, case_id)
     if times is not None:
-        if not times:  # matched by its exact hashes only: no frame to show
+        if not times:  # matched by its exact hashes only: no frame to show, nothing revealed
             return secure(Response(status_code=204))
-        spool = services.settings.data_dir / STRIP_SPOOL
+        spool = services.settings.spool_dir
         png = await run_in_threadpool(
-            lambda: strip_png(data, times, services.settings.media, spool, reveal=True)
+            lambda: strip_png(
+                lambda out: reveal_video(
+                    services.database, case_id, viewer.actor, services.settings, out
+                ),
+                times,
+                services.settings.media,
+                spool,
+                reveal=True,
+            )
         )
-        return secure(Response(png, media_type="image/png"))
-    png = await run_in_threadpool(revealed_png, data, services.settings.media)
+    else:
+        data = await run_in_threadpool(
+            reveal_content, services.database, case_id, viewer.actor, services.settings
+        )
+        png = (
+            None
+            if data is None
+            else await run_in_threadpool(revealed_png, data, services.settings.media)
+        )
+    if png is None:
+        return secure(Response(status_code=204))
     return secure(Response(png, media_type="image/png"))
 
 

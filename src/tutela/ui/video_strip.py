@@ -2,9 +2,9 @@
 the video the node holds, never by playing it.
 
 The preview strip is greyscale and blurred (the reviewer's blur); the revealed one is in colour
-and sharp, and only ever sent in answer to an audited reveal. The video is decoded in an isolated
-process (its memory cap and the video time limit), from a private file in the node's spool that
-is removed at once; only the frames up to the last matched time are decoded, sampled as vPDQ
+and sharp, and only ever sent in answer to an audited reveal. The video is copied, chunk by chunk
+(never whole in memory), into a private file in the node's spool that is removed at once, and
+decoded there in an isolated process (its memory cap and the video time limit); only the frames up to the last matched time are decoded, sampled as vPDQ
 samples them, so each still is the very frame that matched. A time the decoder does not reach
 stays an empty tile.
 """
@@ -17,9 +17,10 @@ import io
 import os
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps
@@ -43,21 +44,23 @@ class StripTask:
 
 
 def strip_png(
-    data: bytes,
+    copy_video: Callable[[BinaryIO], bool],
     times: Sequence[float],
     limits: MediaLimits,
     spool: Path,
     *,
     blur_px: int = 0,
     reveal: bool = False,
-) -> bytes:
-    """The strip of the video `data` at `times` (blurred greyscale unless `reveal`); raises the
-    media error the video gives."""
+) -> bytes | None:
+    """The strip at `times` (blurred greyscale unless `reveal`) of the video that `copy_video`
+    writes, chunk by chunk, into the file it is given (returning False when there is no video:
+    then None); raises the media error the video gives."""
     spool.mkdir(mode=0o700, parents=True, exist_ok=True)
     descriptor, name = tempfile.mkstemp(prefix="strip-", dir=spool)
     try:
         with os.fdopen(descriptor, "wb") as file:
-            file.write(data)
+            if not copy_video(file):
+                return None
         task = StripTask(name, tuple(times), blur_px, reveal)
         pool: IsolatedPool[StripTask, bytes] = IsolatedPool(
             functools.partial(strip_task, limits=limits),

@@ -46,11 +46,15 @@ from tutela.reporting.report_updates import (
     lazy_key,
     queue_ncmec_case_number,
 )
-from tutela.reporting.transports.ncmec_models import NcmecCredential, NcmecFile, NcmecReport
+from tutela.reporting.transports.ncmec_models import (
+    NcmecCredential,
+    NcmecFile,
+    NcmecFileState,
+    NcmecReport,
+    NcmecReportState,
+)
 from tutela.reporting.transports.ncmec_xml import file_details_xml, parse_response, report_xml
 
-NEW, SUBMITTING, SUBMITTED, FINISHED = "new", "submitting", "submitted", "finished"
-PENDING, UPLOADED, DESCRIBED, UNAVAILABLE = "pending", "uploaded", "described", "unavailable"
 CREDENTIAL_NAME = "cybertipline"
 CREDENTIAL_CONTEXT = b"tutela/ncmec-reporting-credentials"
 DEFAULT_URL = "https://exttest.cybertip.org/ispws"
@@ -187,7 +191,7 @@ class NcmecTransport(Transport):
             users = message.payload["report"].get("users") or [{}]
             row = NcmecReport(
                 message_key=message.idempotency_key,
-                state=NEW,
+                state=NcmecReportState.NEW,
                 account_id=users[0].get("unique_id"),
             )
             session.add(row)
@@ -203,13 +207,13 @@ class NcmecTransport(Transport):
             row = session.get_one(NcmecReport, row_id)
             if row.report_id:
                 return row.report_id
-            if row.state == SUBMITTING:
+            if row.state == NcmecReportState.SUBMITTING:
                 raise PermanentDeliveryError(
                     "NCMEC may hold this report already (the answer to /submit was lost); "
                     "settle it with `tutela outbox ncmec settle` before it is sent again"
                 )
             prior = self._prior_reports(session, row)
-            row.state, row.updated_at = SUBMITTING, utc_now()
+            row.state, row.updated_at = NcmecReportState.SUBMITTING, utc_now()
         body = report_xml(payload["report"], prior)
         try:
             response = self._post("/submit", content=body, headers=XML)
@@ -222,24 +226,28 @@ class NcmecTransport(Transport):
             ) from None
         except DeliveryError:
             # Never sent, or NCMEC answered with a refusal: nothing was created there.
-            self._set_state(row_id, NEW)
+            self._set_state(row_id, NcmecReportState.NEW)
             raise
         with self.database.unit_of_work() as session:
             row = session.get_one(NcmecReport, row_id)
-            row.report_id, row.state, row.updated_at = report_id, SUBMITTED, utc_now()
+            row.report_id, row.state, row.updated_at = (
+                report_id,
+                NcmecReportState.SUBMITTED,
+                utc_now(),
+            )
         return report_id
 
     def _upload_files(self, row_id: int, report_id: str) -> None:
-        for file_id, item_ref in self._files(row_id, PENDING):
+        for file_id, item_ref in self._files(row_id, NcmecFileState.PENDING):
             data = self.content_source(item_ref) if self.content_source else None
             if data is None:
-                self._set_file(file_id, UNAVAILABLE, None)
+                self._set_file(file_id, NcmecFileState.UNAVAILABLE, None)
                 continue
             response = self._post(
                 "/upload", data={"id": report_id}, files={"file": (f"{file_id}.bin", data)}
             )
             ncmec_file_id = parse_response(response.content, want="fileId")["fileId"]
-            self._set_file(file_id, UPLOADED, ncmec_file_id)
+            self._set_file(file_id, NcmecFileState.UPLOADED, ncmec_file_id)
 
     def _describe_files(self, row_id: int, report_id: str, payload: dict[str, Any]) -> None:
         report = payload["report"]
@@ -248,7 +256,7 @@ class NcmecTransport(Transport):
         with self.database.reader() as session:
             uploaded = session.scalars(
                 select(NcmecFile).where(
-                    NcmecFile.ncmec_report_id == row_id, NcmecFile.state == UPLOADED
+                    NcmecFile.ncmec_report_id == row_id, NcmecFile.state == NcmecFileState.UPLOADED
                 )
             ).all()
             pending = [(f.id, str(f.file_id)) for f in uploaded]
@@ -257,14 +265,14 @@ class NcmecTransport(Transport):
                 report_id, ncmec_file_id, hashes, payload.get("classification"), url
             )
             parse_response(self._post("/fileinfo", content=body, headers=XML).content)
-            self._set_file(row_file_id, DESCRIBED, ncmec_file_id)
+            self._set_file(row_file_id, NcmecFileState.DESCRIBED, ncmec_file_id)
 
     def _finish(self, row_id: int, report_id: str) -> None:
         with self.database.reader() as session:
-            if session.get_one(NcmecReport, row_id).state == FINISHED:
+            if session.get_one(NcmecReport, row_id).state == NcmecReportState.FINISHED:
                 return
         parse_response(self._post("/finish", data={"id": report_id}).content)
-        self._set_state(row_id, FINISHED)
+        self._set_state(row_id, NcmecReportState.FINISHED)
 
     # -- plumbing ------------------------------------------------------------------------------
 

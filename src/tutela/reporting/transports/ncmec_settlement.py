@@ -19,10 +19,10 @@ from tutela.audit.log import Subject, record
 from tutela.auth.actors import acting_account
 from tutela.auth.roles import Permission
 from tutela.errors import Conflict, InvalidInput, NotFound
-from tutela.messaging.outbox import FAILED, requeue
-from tutela.messaging.outbox_models import OutboxMessage
-from tutela.reporting.transports.ncmec import NEW, SUBMITTED, SUBMITTING, NcmecTransport
-from tutela.reporting.transports.ncmec_models import NcmecReport
+from tutela.messaging.outbox import requeue
+from tutela.messaging.outbox_models import MessageStatus, OutboxMessage
+from tutela.reporting.transports.ncmec import NcmecTransport
+from tutela.reporting.transports.ncmec_models import NcmecReport, NcmecReportState
 
 # The audit action of a settlement (a plug-in's own action name; see tutela.audit.log.Action).
 SETTLE_ACTION = "ncmec_submit_settled"
@@ -116,7 +116,7 @@ def settle_uncertain_submit(
                 f"{holder}; check the id on NCMEC's side"
             )
     report.report_id = ncmec_report_id
-    report.state = SUBMITTED if ncmec_report_id else NEW
+    report.state = NcmecReportState.SUBMITTED if ncmec_report_id else NcmecReportState.NEW
     report.updated_at = now
     requeue(session, submit.message_id, now)
     record(
@@ -146,7 +146,10 @@ def _uncertain() -> Select[NcmecReport, OutboxMessage]:
             (OutboxMessage.idempotency_key == NcmecReport.message_key)
             & (OutboxMessage.destination == NcmecTransport.name),
         )
-        .where(NcmecReport.state == SUBMITTING, OutboxMessage.status == FAILED)
+        .where(
+            NcmecReport.state == NcmecReportState.SUBMITTING,
+            OutboxMessage.status == MessageStatus.FAILED,
+        )
     )
 
 
@@ -162,7 +165,7 @@ def _view(report: NcmecReport, message: OutboxMessage) -> UncertainSubmit:
 
 
 def _not_uncertain(report: NcmecReport) -> str:
-    if report.state != SUBMITTING:
+    if report.state != NcmecReportState.SUBMITTING:
         return (
             f"NCMEC report {report.id} is {report.state}, not awaiting a settlement: only a "
             "report whose answer to /submit was lost can be settled"
