@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import secrets
 import shutil
 import sys
@@ -19,7 +20,7 @@ from sqlalchemy import text
 from tutela.cli import main
 from tutela.clock import Clock, FixedClock, utc_now
 from tutela.db import Database, open_database
-from tutela.indicators import banks
+from tutela.indicators import banks, matcher_snapshot
 from tutela.indicators import matcher as matcher_module
 from tutela.indicators.changes import latest_seq
 from tutela.indicators.ledger import (
@@ -225,6 +226,71 @@ def test_a_damaged_snapshot_is_passed_over_for_the_database(
     assert matcher.loaded_from == "database"
     assert answers(matcher, pdqs, MD5S)[::3] == expected[::3]  # (the rotations are random)
     assert "snapshot" in caplog.text and "not used" in caplog.text
+
+
+def settle(directory: Path) -> None:
+    """Date the snapshot's files an hour back, as if written long before this start."""
+    for path in directory.iterdir():
+        stamp = path.stat().st_mtime - 3600
+        os.utime(path, (stamp, stamp))
+
+
+def files_checked(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the snapshot files whose checksums are computed from now on."""
+    checked: list[str] = []
+    real = matcher_snapshot._check_file
+
+    def counting(path: Path, expected: object) -> None:
+        checked.append(path.name)
+        real(path, expected)
+
+    monkeypatch.setattr(matcher_snapshot, "_check_file", counting)
+    return checked
+
+
+def test_a_snapshot_verified_once_is_not_read_whole_at_the_next_start(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pdqs = [random_pdq() for _ in range(6)]
+    fill(database, pdqs)
+    expected = answers(loaded(database, use_snapshot=False), pdqs, MD5S)
+    loaded(database).save_snapshot()
+    settle(snapshot_dir(database))
+    checked = files_checked(monkeypatch)
+    first = loaded(database)
+    assert sorted(checked) == ["entries.idx", "exact-md5.idx", "pdq.idx"]
+    checked.clear()
+    again = loaded(database)
+    assert checked == []
+    assert (first.loaded_from, again.loaded_from) == ("snapshot", "snapshot")
+    assert answers(again, pdqs, MD5S)[::3] == expected[::3]
+
+
+def test_a_file_damaged_after_it_was_verified_is_still_caught(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pdqs = [random_pdq() for _ in range(6)]
+    fill(database, pdqs)
+    loaded(database).save_snapshot()
+    settle(snapshot_dir(database))
+    loaded(database)  # verifies every file and notes it
+    damage_byte(snapshot_dir(database) / "pdq.idx")
+    checked = files_checked(monkeypatch)
+    assert loaded(database).loaded_from == "database"
+    assert "pdq.idx" in checked
+
+
+def test_files_written_just_now_are_checked_at_every_start(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file rewritten within the file system's clock tick would keep its times: only files
+    written well before a check are taken on trust after it."""
+    fill(database, [random_pdq() for _ in range(6)])
+    loaded(database).save_snapshot()
+    checked = files_checked(monkeypatch)
+    loaded(database)
+    loaded(database)
+    assert checked.count("pdq.idx") == 2
 
 
 def test_no_snapshot_means_reading_the_database(database: Database) -> None:

@@ -99,7 +99,10 @@ class EntryTable:
         return [int(i) for i in np.flatnonzero(self._banks == bank_id)]
 
     def bank_ids(self) -> set[int]:
-        return {int(b) for b in np.unique(self._banks)} - {0}
+        # Counting, not np.unique: bank ids are small, and sorting 10 M ids took ~0.6 s of start-up.
+        if len(self._banks) == 0:
+            return set()
+        return {int(b) for b in np.flatnonzero(np.bincount(self._banks))} - {0}
 
     def counts_by_type(self) -> dict[str, int]:
         """How many indexed ids carry each signal type."""
