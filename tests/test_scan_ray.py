@@ -28,7 +28,8 @@ from tutela.db.database import Database, open_database
 from tutela.detection.models import DONE, Case, Item, ItemMatch
 from tutela.settings import Settings
 
-pytestmark = pytest.mark.slow
+# One worker runs both tests (with -n, `--dist loadgroup`), so they share one cluster start.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
 
 # Hostile files (tests/hostile_files.py) whose error each must give as its verdict.
 HOSTILE = {"noise.jpg", "truncated.jpg", "bad_crc.png", "bomb.png", "scan_bomb.jpg", "text.bmp"}
