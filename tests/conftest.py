@@ -30,8 +30,23 @@ POSTGRES_ENV = "TUTELA_TEST_DATABASE_URL"
 CHROMIUM = Path("/usr/bin/chromium")
 
 
+# The longest tests, in the order they should start (`--dist loadgroup` hands out tests in
+# collection order, one at a time): a long test started last keeps one worker busy alone at the
+# end of the run. Markers first (each of these takes tens of seconds to minutes), then the rest.
+LONG_FIRST = ("slow", "fuzz", "browser")
+
+
+def start_order(item: pytest.Item) -> int:
+    return next(
+        (rank for rank, name in enumerate(LONG_FIRST) if item.get_closest_marker(name)),
+        len(LONG_FIRST),
+    )
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Browser tests need Debian's chromium (`make browser` installs it); without it they skip."""
+    """The long tests first (see LONG_FIRST). Browser tests need Debian's chromium (`make
+    browser` installs it); without it they skip."""
+    items.sort(key=start_order)  # stable: within a rank, files and tests keep their order
     if CHROMIUM.exists():
         return
     skip = pytest.mark.skip(reason=f"needs {CHROMIUM} (make browser)")

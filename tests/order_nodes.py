@@ -213,9 +213,13 @@ def order_nodes(tmp_path: Path) -> Iterator[OrderNodes]:
             )
             for name in envs
         }
+        # Side by side: each process takes seconds to import and migrate-check, and none needs
+        # another to be up before it starts (their outboxes retry).
         for node in nodes.values():
-            node.start()
+            node.spawn()
             stack.callback(node.stop)
+        for node in nodes.values():
+            node.wait_ready()
         client = stack.enter_context(
             httpx.Client(base_url=url["provider"], headers={"Authorization": f"Bearer {api_key}"})
         )

@@ -79,8 +79,19 @@ def uploads() -> list[tuple[str, bytes, bool]]:
     return out
 
 
+# Two runs, not the four of both modes on both databases (half a minute each): each mode once
+# and each database once. The default mode on the embedded default database; every upload queued
+# on PostgreSQL, where workers claim jobs with SKIP LOCKED rather than SQLite's write lock.
+MODES = [("sqlite", "16"), ("postgresql", "0")]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("depth", ["16", "0"], ids=["hashed-at-intake", "queued"])
+@pytest.mark.parametrize(
+    ("settings", "depth"),
+    MODES,
+    ids=["hashed-at-intake-sqlite", "queued-postgresql"],
+    indirect=["settings"],
+)
 def test_every_upload_gets_one_verdict_even_when_a_worker_is_killed(
     settings: Settings, database: Database, tmp_path: Path, receiver: str, depth: str
 ) -> None:

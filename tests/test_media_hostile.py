@@ -221,6 +221,11 @@ class RssTrace:
         self.peak_single = max([self.peak_single, *(hwm for _, hwm in tree.values())])
 
 
+# The four tests below read one `tutela hash` run (the module-scoped cli_run); with -n they run on
+# one worker (`--dist loadgroup`), so the run is made once, not once per worker.
+ONE_CLI_RUN = pytest.mark.xdist_group("hostile-cli")
+
+
 @pytest.fixture(scope="module")
 def cli_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, str, RssTrace]:
     folder = tmp_path_factory.mktemp("hostile")
@@ -247,6 +252,7 @@ def cli_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, str, Rs
 
 
 @pytest.mark.slow
+@ONE_CLI_RUN
 def test_cli_prints_each_hostile_file_with_its_documented_code(
     cli_run: tuple[int, str, str, RssTrace],
 ) -> None:
@@ -264,11 +270,13 @@ def test_cli_prints_each_hostile_file_with_its_documented_code(
 
 
 @pytest.mark.slow
+@ONE_CLI_RUN
 def test_cli_exits_1_when_some_files_fail(cli_run: tuple[int, str, str, RssTrace]) -> None:
     assert cli_run[0] == 1
 
 
 @pytest.mark.slow
+@ONE_CLI_RUN
 def test_cli_prints_no_traceback(cli_run: tuple[int, str, str, RssTrace]) -> None:
     _, stdout, stderr, _ = cli_run
     assert "Traceback" not in stderr
@@ -276,6 +284,7 @@ def test_cli_prints_no_traceback(cli_run: tuple[int, str, str, RssTrace]) -> Non
 
 
 @pytest.mark.slow
+@ONE_CLI_RUN
 def test_cli_run_with_its_workers_stays_under_512_mb(
     cli_run: tuple[int, str, str, RssTrace],
 ) -> None:

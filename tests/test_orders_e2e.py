@@ -154,9 +154,13 @@ def test_a_removal_order_is_executed_in_part_impeded_in_part_and_reported_back_s
                 tmp_path / "authority.log",
             ),
         }
+        # Side by side: each process takes seconds to import and migrate-check, and none needs
+        # another to be up before it starts (their outboxes retry).
         for node in nodes.values():
-            node.start()
+            node.spawn()
             stack.callback(node.stop)
+        for node in nodes.values():
+            node.wait_ready()
 
         client = stack.enter_context(
             httpx.Client(base_url=url["provider"], headers={"Authorization": f"Bearer {api_key}"})

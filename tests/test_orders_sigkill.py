@@ -76,8 +76,9 @@ def test_killing_any_node_mid_exchange_loses_and_duplicates_nothing(tmp_path: Pa
         nodes.nodes["authority"].kill()
         nodes.nodes["centre"].kill()
         time.sleep(1.0)
-        nodes.nodes["centre"].start()
+        nodes.nodes["centre"].spawn()  # both side by side: each takes seconds to start
         nodes.nodes["authority"].start()
+        nodes.nodes["centre"].wait_ready()
         execute(nodes, second, 2, impede_last=False)
         time.sleep(0.1)
         restart(nodes, "authority")  # while the second report may be arriving

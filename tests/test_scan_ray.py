@@ -31,7 +31,8 @@ from tutela.detection.models import Case, Item, ItemMatch, ItemStatus
 from tutela.settings import Settings
 from video_files import still_video
 
-pytestmark = pytest.mark.slow
+# One worker runs both tests (with -n, `--dist loadgroup`), so they share one cluster start.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
 
 # Hostile files (tests/hostile_files.py) whose error each must give as its verdict.
 HOSTILE = {"noise.jpg", "truncated.jpg", "bad_crc.png", "bomb.png", "scan_bomb.jpg", "text.bmp"}

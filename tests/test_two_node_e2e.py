@@ -141,10 +141,13 @@ def test_confirmed_match_reaches_the_lea_once_and_the_centres_indicator_reaches_
         provider = Node(
             settings, provider_env, provider_port, ["serve", "--workers", "1"], tmp_path / "p.log"
         )
-        centre.start()
+        # Side by side: each takes seconds to start, and the provider's outbox retries.
+        centre.spawn()
         stack.callback(centre.stop)
-        provider.start("/readyz")
+        provider.spawn()
         stack.callback(provider.stop)
+        centre.wait_ready()
+        provider.wait_ready("/readyz")
 
         headers = {"Authorization": f"Bearer {api_key}"}
         client = stack.enter_context(httpx.Client(base_url=provider.url, headers=headers))

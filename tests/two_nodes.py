@@ -105,8 +105,11 @@ class Node:
         self.wait_ready(ready_path)
 
     def wait_ready(self, ready_path: str = "/healthz") -> None:
-        """Until a spawned node answers (other processes may start meanwhile)."""
-        wait_until(lambda: _answers(self.url + ready_path), 60, f"{self.command} ready", self)
+        """Until a spawned node answers (other processes may start meanwhile). As long as
+        provider_fixtures.wait_ready allows: on a loaded machine three nodes starting side by
+        side took over 60 s (each imports its app for seconds of CPU); a node that exits fails
+        at once."""
+        wait_until(lambda: _answers(self.url + ready_path), 180, f"{self.command} ready", self)
 
     def kill(self) -> None:
         """SIGKILL: no clean-up runs, as in a crash."""
