@@ -56,7 +56,7 @@ def test_a_report_on_a_video_carries_its_vpdq_and_the_matched_frames(
         }
         for m in matches
     ]
-    item = Item(id=3, item_id="clip-3", signals=hashed.signals_dict(), meta={})
+    item = Item(id=3, item_ref="clip-3", signals=hashed.signals_dict(), meta={})
     source = report_input(
         case_id=3,
         item=item,
