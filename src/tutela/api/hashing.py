@@ -27,7 +27,7 @@ from tutela.api.schemas import (
     MatchesPublic,
     MatchQueryCreate,
 )
-from tutela.api.spooled_uploads import discarded, read_capped, spool_upload
+from tutela.api.spooled_uploads import SpooledUpload, discarded, read_capped, spool_upload
 from tutela.api.uploads import is_multipart, multipart_body, parse_model
 from tutela.detection.pipeline import fast_outcome, find_matches, outcome_of
 from tutela.detection.video_items import video_matches, vpdq_matches
@@ -52,20 +52,25 @@ async def hash_upload(request: Request, _key: HashKey, services: ServicesDep) ->
     A video (MP4/MOV, WebM/MKV, AVI, known by its first bytes) streams to disk within
     TUTELA_MAX_VIDEO_BYTES, as for POST /v1/items, and is hashed there in a video process within
     the video limits: the answer carries its vPDQ (`signals.vpdq`) and exact hashes."""
+    with discarded(await _spool(request, services)) as upload:
+        if upload.path is not None:  # a video, streamed to disk: hashed from there
+            result = await services.hashing.hash_video(str(upload.path))
+        else:
+            result = await services.hashing.hash(upload.read())
+    return _hash_line(upload.filename, result)
+
+
+async def _spool(request: Request, services: ServicesDep) -> SpooledUpload:
+    """The request's one file: a video streamed to the spool within TUTELA_MAX_VIDEO_BYTES, any
+    other file read within TUTELA_MAX_FILE_BYTES (413 past either)."""
     settings = services.settings
-    spooled = await spool_upload(
+    return await spool_upload(
         request,
         settings.spool_dir,
         max_bytes=settings.media.max_bytes,
         max_video_bytes=settings.media.max_video_bytes,
         max_field_bytes=FIELD_MAX_BYTES,
     )
-    with discarded(spooled) as upload:
-        if upload.path is not None:  # a video, streamed to disk: hashed from there
-            result = await services.hashing.hash_video(str(upload.path))
-        else:
-            result = await services.hashing.hash(upload.read())
-    return _hash_line(upload.filename, result)
 
 
 @router.post(
@@ -101,15 +106,7 @@ async def match_upload(
     shares, each sampled frame against image banks, the matched frames' times in `video`. A
     vPDQ hash may be given as the signal `vpdq` (python-threatexchange's JSON list text)."""
     if is_multipart(request):
-        settings = services.settings
-        spooled = await spool_upload(
-            request,
-            settings.spool_dir,
-            max_bytes=settings.media.max_bytes,
-            max_video_bytes=settings.media.max_video_bytes,
-            max_field_bytes=FIELD_MAX_BYTES,
-        )
-        with discarded(spooled) as upload:
+        with discarded(await _spool(request, services)) as upload:
             if upload.path is not None:  # a video, streamed to disk: hashed from there
                 return await _match_video(services, upload.path, upload.filename)
             return await _match_file(services, upload.read(), upload.filename)
