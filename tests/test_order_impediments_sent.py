@@ -60,27 +60,9 @@ def deliver(payload: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
 def test_an_impediment_reaches_the_authority_when_filed_and_its_page_shows_it(
     sides: Sides, settings: Settings
 ) -> None:
-    sides.clock.set(utc_now() - timedelta(hours=1))  # the authority node takes the machine's
-    ref = sides.issue()
-    order = sides.received(ref)
-    sides.clock.advance(timedelta(hours=1))
-    third = sides.items[2]
-    file_impediment(
-        sides.database,
-        order.id,
-        third.id,
-        "test",
-        sides.provider,
-        platform=None,
-        reason="insufficient_information",
-        explanation=EXPLANATION,
-        clock=sides.clock,
-    )
-    with sides.database.reader() as session:
-        item_ref = session.scalars(
-            select(ReceivedOrderItem.ref).where(ReceivedOrderItem.item_id == third.id)
-        ).one()
-    payload = sides.queued(f"impediment:{ref}:0:{item_ref}")
+    # This authority app keeps the machine's clock: the documents are signed near its time.
+    sides.clock.set(utc_now() - timedelta(hours=1))
+    ref, item_ref, payload = filed_impediment(sides, after_receipt=timedelta(hours=1))
     assert payload["url"] == "http://authority.example/v1/order-impediments"
     issued = sides.issued(ref)
     app = create_authority_app(authority_settings(settings), sides.database)
@@ -209,10 +191,14 @@ def test_the_provider_node_takes_receipts_and_answers_by_its_clock(
     assert done.json()["executed_at"] == (received + timedelta(hours=2)).isoformat()
 
 
-def filed_impediment(sides: Sides) -> tuple[str, dict[str, Any]]:
-    """An order with its third item impeded; its impediment as the outbox holds it."""
+def filed_impediment(
+    sides: Sides, *, after_receipt: timedelta = timedelta(0)
+) -> tuple[str, str, dict[str, Any]]:
+    """An order with its third item impeded (`after_receipt` after the order was received): the
+    order's reference, the item's reference in it, and its impediment as the outbox holds it."""
     ref = sides.issue()
     order = sides.received(ref)
+    sides.clock.advance(after_receipt)
     third = sides.items[2]
     file_impediment(
         sides.database,
@@ -229,13 +215,13 @@ def filed_impediment(sides: Sides) -> tuple[str, dict[str, Any]]:
         item_ref = session.scalars(
             select(ReceivedOrderItem.ref).where(ReceivedOrderItem.item_id == third.id)
         ).one()
-    return ref, sides.queued(f"impediment:{ref}:0:{item_ref}")
+    return ref, item_ref, sides.queued(f"impediment:{ref}:0:{item_ref}")
 
 
 def test_the_authority_node_takes_receipts_by_its_clock(sides: Sides, settings: Settings) -> None:
     # The documents are signed at T0, far from the machine's time: only the node's clock
     # takes them inside the signing window, and stamps their receipt.
-    ref, payload = filed_impediment(sides)
+    ref, _, payload = filed_impediment(sides)
     sides.clock.advance(timedelta(minutes=3))
     app = create_authority_app(authority_settings(settings), sides.database, clock=sides.clock)
 
