@@ -12,9 +12,11 @@ that migrates by itself from nothing is marked `empty_database`.
 from __future__ import annotations
 
 import os
+import resource
 import shutil
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -53,6 +55,33 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "browser" in item.keywords:
             item.add_marker(skip)
+
+
+CPU_LOG_ENV = "TUTELA_TEST_CPU_LOG"
+
+
+def cpu_seconds() -> float:
+    """User and system CPU of this process and of every child it has waited for (the nodes and
+    commands a test starts count once the test has stopped them)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None]:
+    """With TUTELA_TEST_CPU_LOG=FILE, append each test's CPU seconds and wall seconds (set-up,
+    call and teardown) to FILE: CPU survives a loaded machine where --durations does not. The
+    database server's own CPU is not counted."""
+    log = os.environ.get(CPU_LOG_ENV)
+    if not log:
+        yield
+        return
+    cpu, wall = cpu_seconds(), time.perf_counter()
+    yield
+    line = f"{cpu_seconds() - cpu:.3f}\t{time.perf_counter() - wall:.3f}\t{item.nodeid}\n"
+    with open(log, "a", encoding="utf-8") as out:
+        out.write(line)
 
 
 class MigratedTemplates:
