@@ -169,7 +169,9 @@ def decided(database: Database) -> int:
 def test_a_node_and_the_scan_killed_midway_leave_one_verdict_per_item(
     settings: Settings, cluster: RayCluster, tmp_path: Path
 ) -> None:
-    killed_midway(settings, cluster, tmp_path, files=250, planted=1, noise=0)
+    # Enough files that the scan cannot finish between the two kills: up to 128 files are in
+    # flight (2 CPUs, 2 tasks each, 32 files a task) and a task's verdicts land together.
+    killed_midway(settings, cluster, tmp_path, files=1000, planted=1, noise=0)
 
 
 # Issue 18's full size: 20,000 files (planted copies and hostile files among them) against a
