@@ -1,12 +1,13 @@
 """`tutela scan --ray`: a backlog scanned on a Ray cluster, decided and recorded as on the local cores.
 
     driver (tutela scan)                              Ray nodes
-    Ray Data: sources → lines → stat (blocks)  ──▶   stat tasks: path, item id, size
+    directories walked and stat-ed here
+    Ray Data: list files → lines (blocks)       ──▶   stat tasks: path, item id, size
     admit a batch: items found or made
     skip decided items; submit undecided ones   ──▶   decide_batch task: read (limits), hash in
                                                        an isolated process, confirm exactly,
                                                        match against the mapped snapshot
-    record_outcomes per task's batch (one transaction, guarded by item status)  ◀──
+    record_outcomes of every finished task (one transaction, guarded by item status)  ◀──
 
 The per-file work is `tutela.detection.backlog.decide_files`, the very function the local scan
 runs, wrapped: each Ray worker process keeps a Hasher (an IsolatedPool: a hostile file costs one
@@ -60,6 +61,13 @@ from tutela.settings import Settings
 TASK_FILES = 32
 # Listing lines per batch the driver admits (one read and at most one insert per batch).
 ADMIT_BATCH = 256
+# Lines of a list file per Ray Data block (one stat task each): a task costs milliseconds of
+# scheduling and a stat microseconds, so a block is thousands of lines.
+LIST_BLOCK = 4096
+# Finished tasks whose verdicts are recorded in one transaction, at most: a transaction costs
+# about as much as tens of files' verdicts, and those of the tasks that finished while the
+# driver was busy are written together.
+RECORD_TASKS = 8
 # Tasks submitted and not collected, per CPU of the cluster: enough to keep every CPU busy
 # while the driver records a finished batch.
 IN_FLIGHT_PER_CPU = 2
@@ -235,12 +243,17 @@ class RayScan:
                 ray.cancel(ref, force=True)
 
     def _batches(self, reader: SourceReader) -> Iterator[list[ListedFile]]:
-        """The listed files in batches of up to ADMIT_BATCH: the directories' and list files'
-        through Ray Data, then the objects under each s3:// prefix, listed here page by page."""
+        """The listed files in batches of up to ADMIT_BATCH: the directories' walked and stat-ed
+        here (a stat costs microseconds; a Ray task per block of entries cost the CPUs far more
+        than it spared the driver), the list files' through Ray Data, then the objects under each
+        s3:// prefix, listed here page by page."""
         walked = [path for directory in self._sources.directories for path in walk(directory)]
         if not self._sources.list_files and not self._sources.prefixes:
             self.progress.total = len(walked)
-        listing = _listing(self._sources, walked)
+        cwd = os.getcwd()
+        for start in range(0, len(walked), ADMIT_BATCH):
+            yield [look_at(path, cwd) for path in walked[start : start + ADMIT_BATCH]]
+        listing = _listing(self._sources)
         if listing is not None:
             for batch in listing.iter_batches(batch_size=ADMIT_BATCH, batch_format="numpy"):
                 yield _listed(batch)
@@ -249,14 +262,37 @@ class RayScan:
                 yield page[start : start + ADMIT_BATCH]
 
     def _collect(self, in_flight: dict[Any, list[tuple[int, ListedFile]]]) -> Iterator[ScanResult]:
+        """Wait for a task to finish; record its verdicts and those of the other tasks finished
+        by then (up to RECORD_TASKS) in one transaction."""
+        import ray
+
+        ready, rest = ray.wait(list(in_flight), num_returns=1)
+        if rest:
+            more = min(len(rest), RECORD_TASKS - 1)
+            ready += ray.wait(rest, num_returns=more, timeout=0)[0]
+        outcomes: list[tuple[int, Outcome]] = []
+        files: dict[int, ListedFile] = {}
+        failure: TutelaError | None = None
+        for ref in ready:
+            chunk = in_flight.pop(ref)
+            self._busy.difference_update(i for i, _ in chunk)
+            try:
+                outcomes += self._outcomes(ref, chunk)
+            except TutelaError as error:
+                failure = failure or error
+            files.update(chunk)
+        yield from self._record(outcomes, files, gate=True)
+        if failure is not None:
+            raise failure
+
+    def _outcomes(self, ref: Any, chunk: list[tuple[int, ListedFile]]) -> list[tuple[int, Outcome]]:
+        """A finished task's outcomes; none when its worker or node died more often than it is
+        retried (its items stay undecided); an error raised in it stops the scan."""
         import ray
         from ray.exceptions import RayError, RayTaskError
 
-        ready, _ = ray.wait(list(in_flight), num_returns=1)
-        chunk = in_flight.pop(ready[0])
-        self._busy.difference_update(i for i, _ in chunk)
         try:
-            outcomes: list[tuple[int, Outcome]] = ray.get(ready[0])
+            outcomes: list[tuple[int, Outcome]] = ray.get(ref)
         except RayTaskError as error:
             cause = error.cause
             if isinstance(cause, TutelaError):
@@ -265,10 +301,9 @@ class RayScan:
                 f"a scan task failed on a Ray node ({type(cause).__name__}); see its log"
             ) from None
         except RayError:
-            # Its worker or node died more often than it is retried: its items stay undecided.
             self.progress.undecided += len(chunk)
-            return
-        yield from self._record(outcomes, dict(chunk), gate=True)
+            return []
+        return outcomes
 
     def _record(
         self, outcomes: list[tuple[int, Outcome]], files: dict[int, ListedFile], *, gate: bool
@@ -303,23 +338,19 @@ def _current_snapshot(database: Database) -> Matcher:
     return matcher
 
 
-def _listing(sources: Sources, walked: list[str]) -> Any:
-    """A Ray Dataset of the sources' listed files: the directories' files (`walked` on the
-    driver), the list files' lines read by Ray Data in blocks, each line stat-ed in tasks (None
-    when there are neither). List files and listed files must be at the same path on every node
-    (a shared file system); listed URLs are fetched by the node that hashes them."""
+def _listing(sources: Sources) -> Any:
+    """A Ray Dataset of the list files' listed files: their lines read by Ray Data in blocks of
+    LIST_BLOCK, each block stat-ed in a task (None when there are no list files). List files and
+    listed files must be at the same path on every node (a shared file system); listed URLs are
+    fetched by the node that hashes them."""
     import ray.data
 
-    if not walked and not sources.list_files:
+    if not sources.list_files:
         return None
-    parts: list[Any] = []
-    if walked:
-        parts.append(ray.data.from_items([{"text": path} for path in walked]))
-    if sources.list_files:
-        parts.append(ray.data.read_text([str(Path(p).resolve()) for p in sources.list_files]))
-    dataset = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
-    return dataset.map_batches(
+    lines: Any = ray.data.read_text([str(Path(p).resolve()) for p in sources.list_files])
+    return lines.map_batches(
         _look_at_batch,
+        batch_size=LIST_BLOCK,
         batch_format="numpy",
         fn_kwargs={"cwd": os.getcwd()},
         # A stat per line costs next to no CPU: the listing must not hold the CPUs that the
