@@ -37,8 +37,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -48,6 +50,7 @@ import numpy as np
 
 from provider_fixtures import TUTELA, drawn_image, jpeg, make_bank
 from ray_cluster import RayCluster
+from scan_writes import write_rates
 from tutela.db.database import open_database
 from tutela.detection.hasher import Hasher
 from tutela.detection.models import Item, ItemMatch, ItemStatus
@@ -72,6 +75,9 @@ class Figures:
     rerun_cpu_s: float
     # CPU seconds the Ray cluster's processes spent during the scan (0 for a local scan).
     cluster_cpu_s: float = 0.0
+    # CPU seconds during the scan by kind of process (the command, its hashing processes, the
+    # raylet, Ray workers, ...), sampled from /proc (CpuSampler).
+    cpu_by_kind: dict[str, float] = field(default_factory=dict)
 
     def marginal_cpu_ms(self) -> float:
         """CPU per item beyond what start-up and listing cost."""
@@ -79,16 +85,22 @@ class Figures:
         return (total - self.rerun_cpu_s) / self.decided * 1000
 
 
-def run(command: list[str], env: dict[str, str], root: Path) -> tuple[float, float]:
-    """Wall seconds and CPU seconds of the command's whole process tree."""
+def run(
+    command: list[str], env: dict[str, str], root: Path, sessions: set[int] | None = None
+) -> tuple[float, float, dict[str, float]]:
+    """Wall seconds and CPU seconds of the command's whole process tree (run in a session of its
+    own); and the CPU seconds by kind of process of that session and `sessions` (a cluster's)."""
     started = time.perf_counter()
     with open(root / "out.jsonl", "wb") as out, open(root / "err.txt", "wb") as err:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=err)
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=err, start_new_session=True)
+        sampler = CpuSampler({process.pid, *(sessions or set())})
+        sampler.start()
         _, status, usage = os.wait4(process.pid, 0)
+        by_kind = sampler.stop()
     wall = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status):
         raise SystemExit(f"{command} failed: {(root / 'err.txt').read_text()[-2000:]}")
-    return wall, usage.ru_utime + usage.ru_stime
+    return wall, usage.ru_utime + usage.ru_stime, by_kind
 
 
 def sessions_cpu(sessions: set[int]) -> float:
@@ -107,6 +119,99 @@ def sessions_cpu(sessions: set[int]) -> float:
         if int(fields[3]) in sessions:  # field 6 of stat: the session id
             total += sum(int(f) for f in fields[11:15])
     return total / os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: str) -> tuple[int, int, int, float] | None:
+    """(parent pid, session id, start time in ticks, own CPU seconds) of a live process."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (
+        int(fields[1]),
+        int(fields[3]),
+        int(fields[19]),
+        (int(fields[11]) + int(fields[12])) / ticks,
+    )
+
+
+def _command_line(pid: str) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as line:
+            return line.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def kind_of(line: str, parent_line: str) -> str:
+    """A process's kind, by its command line: a forked hashing process has its parent's."""
+    if "multiprocessing.spawn" in line or (line and line == parent_line):
+        return "hashing processes"
+    if "multiprocessing.resource_tracker" in line:
+        return "resource trackers"
+    if " scan " in f"{line} " and "tutela" in line:
+        return "tutela scan (driver)"
+    if "raylet" in line:
+        return "raylet"
+    if "gcs_server" in line:
+        return "gcs_server"
+    if line.startswith("ray::"):
+        return "ray workers"
+    if "ray start" in line or "ray/scripts" in line:
+        return "ray start"
+    return "ray agents and other"
+
+
+@dataclass
+class CpuSampler:
+    """Own CPU seconds (user + system) of every process in `sessions`, by kind, sampled every
+    `period` seconds from /proc while the scan runs: a process's CPU from the first to the last
+    sample that saw it (all of it for one started after the first sample). A process living
+    less than one period between samples is missed: hashing processes and Ray workers live for
+    the whole scan, so what is missed is small (an exit's final CPU, at most one period's)."""
+
+    sessions: set[int]
+    period: float = 0.25
+    _first: dict[tuple[int, int], float] = field(default_factory=dict)
+    _last: dict[tuple[int, int], float] = field(default_factory=dict)
+    _kind: dict[tuple[int, int], str] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def sample(self, *, initial: bool = False) -> None:
+        seen: dict[str, tuple[int, int, int, float]] = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and (found := _stat(entry)) is not None:
+                seen[entry] = found
+        for pid, (parent, session, started, cpu) in seen.items():
+            if session not in self.sessions:
+                continue
+            key = (int(pid), started)
+            if key not in self._kind:
+                parent_line = _command_line(str(parent)) if str(parent) in seen else ""
+                self._kind[key] = kind_of(_command_line(pid), parent_line)
+                self._first[key] = cpu if initial else 0.0
+            self._last[key] = cpu
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.period):
+            self.sample()
+
+    def start(self) -> None:
+        self.sample(initial=True)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> dict[str, float]:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        by_kind: Counter[str] = Counter()
+        for key, kind in self._kind.items():
+            by_kind[kind] += self._last[key] - self._first[key]
+        return dict(by_kind)
 
 
 def big_bank(data: Path, hashes: int, planted: dict[str, str], seed: int = 18) -> dict[str, int]:
@@ -204,7 +309,7 @@ def run_scan(
     command = [TUTELA, "scan", "--json", f"--jobs={jobs}", *ray, str(backlog)]
     sessions = {node.pid for node in cluster.nodes} if cluster is not None else set()
     cluster_cpu = sessions_cpu(sessions)
-    wall, cpu = run(command, env, root)
+    wall, cpu, by_kind = run(command, env, root, sessions)
     cluster_cpu = sessions_cpu(sessions) - cluster_cpu
     with database.reader() as session:
         first, last, count = session.execute(
@@ -217,12 +322,14 @@ def run_scan(
     if planted is not None:
         counts = check_verdicts(settings.data_dir, root / "out.jsonl", files, planted)
         print(f"  checked: one item and one verdict per file, {counts}; planted all found once")
-    rerun_wall, rerun_cpu = run(command, env, root)
+    rerun_wall, rerun_cpu, _ = run(command, env, root)
     summary = json.loads((root / "out.jsonl").read_text().splitlines()[-1])
     assert summary["skipped"] == files, summary
     span = (last - first).total_seconds() if first and last else 0.0
     steady = (count - 1) / span if span else 0.0
-    return Figures(wall, steady, cpu / count * 1000, count, rerun_wall, rerun_cpu, cluster_cpu)
+    return Figures(
+        wall, steady, cpu / count * 1000, count, rerun_wall, rerun_cpu, cluster_cpu, by_kind
+    )
 
 
 def raw_rate(files: list[bytes], jobs: int) -> float:
@@ -330,7 +437,14 @@ def main() -> None:
                     figures.rerun_wall_s,
                     figures.rerun_cpu_s,
                     figures.cluster_cpu_s,
+                    figures.cpu_by_kind,
                 )
+            kinds = sorted(figures.cpu_by_kind.items(), key=lambda kind: -kind[1])
+            print(
+                "  CPU per file by process: "
+                + ", ".join(f"{kind} {cpu / count * 1000:.2f} ms" for kind, cpu in kinds),
+                flush=True,
+            )
             beyond = (
                 f"beyond it {figures.marginal_cpu_ms():.1f} ms CPU per item"
                 if name == "local"
@@ -341,11 +455,16 @@ def main() -> None:
                 f"{figures.rerun_cpu_s:.1f} CPU-s (start-up and listing); {beyond}",
                 flush=True,
             )
+        ray_modes = [name for name in results if name != "local"]
+        if ray_modes:
+            project(results[ray_modes[-1]], ray_modes[-1], count, write_rates(root))
         if "local" not in results:
             return
         local = results["local"].steady_rate
-        for name in results.keys() - {"local"}:
+        local_end = count / results["local"].wall_s
+        for name in ray_modes:
             print(f"{name} / local steady rate: {results[name].steady_rate / local:.2f}")
+            print(f"{name} / local end to end: {count / results[name].wall_s / local_end:.2f}")
             ratio = results["local"].cpu_per_item_ms / results[name].cpu_per_item_ms
             print(
                 f"{name} / local items per CPU-second (command and cluster): {ratio:.2f} "
@@ -355,8 +474,41 @@ def main() -> None:
             two = results["ray-2-nodes"].steady_rate
             print(
                 f"scan: tutela ray-2-nodes {two:.1f} items/s vs local {local:.1f} items/s = "
-                f"{two / local:.2f}×"
+                f"{two / local:.2f}× steady; end to end "
+                f"{count / results['ray-2-nodes'].wall_s:.1f} vs {local_end:.1f} = "
+                f"{count / results['ray-2-nodes'].wall_s / local_end:.2f}×"
             )
+
+
+# The machines and cores of the projection (issue 18: "scaling to 100 machines").
+PROJECT_MACHINES = 100
+PROJECT_CORES = 16
+
+
+def project(figures: Figures, name: str, count: int, rates: dict[str, float]) -> None:
+    """Files per second on PROJECT_MACHINES machines of PROJECT_CORES cores, from the CPU per
+    file measured here: the nodes' (hashing processes, Ray workers, raylet: it grows with the
+    machines), the driver's (one process: it does not), and the database's verdict write rate."""
+    driver_kinds = {"tutela scan (driver)"}
+    node_s = sum(c for k, c in figures.cpu_by_kind.items() if k not in driver_kinds) / count
+    driver_s = sum(c for k, c in figures.cpu_by_kind.items() if k in driver_kinds) / count
+    cores = PROJECT_MACHINES * PROJECT_CORES
+    print(
+        f"projection from {name}: nodes {node_s * 1000:.2f} ms CPU per file, the driver "
+        f"{driver_s * 1000:.2f} ms (start-up included); verdict writes "
+        + ", ".join(f"{db} {rate:,.0f}/s" for db, rate in rates.items())
+    )
+    bounds = {
+        f"hashing on {PROJECT_MACHINES}×{PROJECT_CORES} cores": cores / node_s,
+        "one driver's core": 1 / driver_s if driver_s else float("inf"),
+    }
+    for db, rate in rates.items():
+        limits = {**bounds, f"{db} writes": rate}
+        bound = min(limits, key=lambda limit: limits[limit])
+        print(
+            f"  {PROJECT_MACHINES} machines on {db}: {limits[bound]:,.0f} files/s, bound by "
+            f"{bound} (" + ", ".join(f"{k} {v:,.0f}/s" for k, v in limits.items()) + ")"
+        )
 
 
 if __name__ == "__main__":
