@@ -39,7 +39,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -208,9 +207,9 @@ class CpuSampler:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
-        by_kind: Counter[str] = Counter()
+        by_kind: dict[str, float] = {}
         for key, kind in self._kind.items():
-            by_kind[kind] += self._last[key] - self._first[key]
+            by_kind[kind] = by_kind.get(kind, 0.0) + self._last[key] - self._first[key]
         return dict(by_kind)
 
 

@@ -12,16 +12,18 @@ from __future__ import annotations
 import functools
 import itertools
 import os
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from tutela.db.database import Database
 from tutela.detection.bases import DetectionGate
 from tutela.detection.hasher import Hasher, HashJob
-from tutela.detection.items import ItemView, accept_local, find_item, get_item
-from tutela.detection.models import ItemStatus
+from tutela.detection.items import ItemView
 from tutela.detection.pipeline import Decider
-from tutela.detection.verdicts import Outcome, gated, not_under_order, record_outcome
+from tutela.detection.scan_batches import admit, item_views
+from tutela.detection.scan_sources import ListedFile, scan_key
+from tutela.detection.verdicts import Outcome, gated, not_under_order, record_outcomes
 from tutela.detection.video_items import hash_video_task, video_outcome
 from tutela.errors import MediaTooLarge, Unreadable
 from tutela.indicators.matcher import Matcher
@@ -29,6 +31,13 @@ from tutela.media.formats import is_video_file
 from tutela.media.isolation import IsolatedPool
 from tutela.media.limits import MediaLimits
 from tutela.signals.hashing import MediaSignals
+
+# Files whose items are found or made together (one read, at most one insert).
+ADMIT_BATCH = 256
+# Verdicts recorded in one transaction, at most, and the longest a verdict waits for others: a
+# transaction per file cost the local scan about as much CPU as hashing the file.
+RECORD_BATCH = 64
+RECORD_WAIT_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,12 +48,6 @@ class ScanResult:
 
     def as_dict(self) -> dict[str, object]:
         return {"path": self.path, "skipped": self.skipped, **self.item.as_dict()}
-
-
-def scan_key(path: str) -> str:
-    """The item id of a local file: the same file unchanged is the same item."""
-    stat = os.stat(path)
-    return f"scan:{os.path.abspath(path)}:{stat.st_size}:{stat.st_mtime_ns}"
 
 
 def scan_paths(
@@ -62,26 +65,26 @@ def scan_paths(
     The files are of `service` (their items name it); they are hashed and matched only under
     an order or voluntary basis covering it (`gate`), else each is `no_match`, not_under_order.
     Videos (known by their first bytes) are hashed after the other files, by `video_workers`
-    processes of their own, each within the video limits (size, duration, time)."""
+    processes of their own, each within the video limits (size, duration, time). Items are
+    found or made ADMIT_BATCH at a time, and verdicts recorded RECORD_BATCH at a time (one
+    transaction each, guarded by item status): a scan killed meanwhile hashes at most one
+    batch's files again when it resumes."""
     gate = gate or DetectionGate(database)
     metadata = {"source": "scan", **({"service": service} if service else {})}
     pending: dict[int, str] = {}
-    for path in paths:
-        try:
-            key = scan_key(path)
-        except OSError as error:
-            raise Unreadable(f"cannot read {path}: {error.strerror}") from None
-        found = find_item(database, key)
-        if found is not None and found.status == ItemStatus.DONE:
-            yield ScanResult(path, get_item(database, found.id), skipped=True)
-            continue
-        accepted = found or accept_local(database, key, {"item_id": key, **metadata})
-        pending[accepted.id] = path
+    remaining = iter(paths)
+    while batch := list(itertools.islice(remaining, ADMIT_BATCH)):
+        admitted = admit(database, [_listed(path) for path in batch], metadata)
+        views = item_views(database, [i for i, _ in admitted.done])
+        for item_id, listed in admitted.done:
+            yield ScanResult(listed.path, views[item_id], skipped=True)
+        pending.update((i, f.path) for i, f in admitted.pending)
+    recorder = _Recorder(database, pending)
     if gate.decide(service) is None:
         # Art 7-11: nothing covers the service; no file is read, hashed or matched.
-        for item_id, path in pending.items():
-            record_outcome(database, item_id, not_under_order())
-            yield ScanResult(path, get_item(database, item_id), skipped=False)
+        for item_id in pending:
+            yield from recorder.add(item_id, not_under_order())
+        yield from recorder.flush()
         return
     matcher.refresh()
     videos = {i: path for i, path in pending.items() if is_video_file(path)}
@@ -93,13 +96,44 @@ def scan_paths(
     )
     for item_id, hashed in decided:
         # A media error is kept in it; the basis is the one as of now (it may end meanwhile).
-        outcome = gated(hashed, gate.decide(service))
-        record_outcome(database, item_id, outcome)
-        yield ScanResult(pending[item_id], get_item(database, item_id), skipped=False)
+        yield from recorder.add(item_id, gated(hashed, gate.decide(service)))
     for item_id in _too_large(pictures, limits):
         too_large = MediaTooLarge(f"the file is over the limit of {limits.max_bytes} bytes")
-        record_outcome(database, item_id, Outcome(None, [], too_large.as_dict()))
-        yield ScanResult(pending[item_id], get_item(database, item_id), skipped=False)
+        yield from recorder.add(item_id, Outcome(None, [], too_large.as_dict()))
+    yield from recorder.flush()
+
+
+def _listed(path: str) -> ListedFile:
+    try:
+        return ListedFile(path, scan_key(path))
+    except OSError as error:
+        raise Unreadable(f"cannot read {path}: {error.strerror}") from None
+
+
+class _Recorder:
+    """Outcomes recorded together, RECORD_BATCH at a time or after RECORD_WAIT_S, whichever
+    comes first (a slow file does not hold the verdicts before it back for long)."""
+
+    def __init__(self, database: Database, paths: Mapping[int, str]) -> None:
+        self._database = database
+        self._paths = paths
+        self._outcomes: list[tuple[int, Outcome]] = []
+        self._since = time.monotonic()
+
+    def add(self, item_id: int, outcome: Outcome) -> Iterator[ScanResult]:
+        self._outcomes.append((item_id, outcome))
+        if len(self._outcomes) >= RECORD_BATCH or time.monotonic() - self._since >= RECORD_WAIT_S:
+            yield from self.flush()
+
+    def flush(self) -> Iterator[ScanResult]:
+        outcomes, self._outcomes = self._outcomes, []
+        self._since = time.monotonic()
+        if not outcomes:
+            return
+        record_outcomes(self._database, outcomes)
+        views = item_views(self._database, [i for i, _ in outcomes])
+        for item_id, _ in outcomes:
+            yield ScanResult(self._paths[item_id], views[item_id], skipped=False)
 
 
 def decide_video_files(

@@ -215,7 +215,7 @@ class ScanProgress:
         }
 
 
-# Items of a scan (local or on Ray) have ids of this prefix (tutela.detection.backlog.scan_key).
+# Items of a scan (local or on Ray) have ids of this prefix (tutela.detection.scan_sources.scan_key).
 SCAN_PREFIX = "scan:"
 
 

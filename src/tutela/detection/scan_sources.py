@@ -1,7 +1,7 @@
 """What a backlog scan reads: sources (directories, list files of paths or URLs, prefixes of
 S3-compatible storage) and the files they name, each with the item id it is scanned as.
 
-A local file's item id is `tutela.detection.backlog.scan_key` (its absolute path, size and
+A local file's item id is `scan_key` (its absolute path, size and
 modification time), whether the local cores or a Ray cluster scan it, so a file scanned one way is
 skipped by the other. A listed URL (http(s):// or s3://bucket/key) is the item `scan:URL`: a re-run
 skips it however its content changed; a URL's query and user information (a presigned URL's
@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
-from tutela.detection.backlog import scan_key
 from tutela.detection.object_storage import S3Client, S3Location, S3Object
 from tutela.detection.source_files import is_url
 from tutela.errors import InvalidInput, NotSupported, TutelaError, Unreadable
@@ -37,6 +36,12 @@ class ListedFile:
     # -1: not known before the file is fetched (a listed URL).
     size: int = 0
     error: dict[str, str] | None = None
+
+
+def scan_key(path: str) -> str:
+    """The item id of a local file: the same file unchanged is the same item."""
+    stat = os.stat(path)
+    return f"scan:{os.path.abspath(path)}:{stat.st_size}:{stat.st_mtime_ns}"
 
 
 def path_of(line: str) -> str:
