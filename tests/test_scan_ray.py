@@ -170,7 +170,8 @@ def test_a_node_and_the_scan_killed_midway_leave_one_verdict_per_item(
     settings: Settings, cluster: RayCluster, tmp_path: Path
 ) -> None:
     # Enough files that the scan cannot finish between the two kills: up to 128 files are in
-    # flight (2 CPUs, 2 tasks each, 32 files a task) and a task's verdicts land together.
+    # flight (2 CPUs, 2 tasks each, 32 files a task) and the verdicts of the tasks finished
+    # meanwhile land together (tutela.detection.ray_scan.RECORD_TASKS).
     killed_midway(settings, cluster, tmp_path, files=1000, planted=1, noise=0)
 
 
