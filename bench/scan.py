@@ -159,7 +159,7 @@ def kind_of(line: str, parent_line: str) -> str:
         return "raylet"
     if program.endswith("/gcs_server"):
         return "gcs_server"
-    if "tutela" in program and " scan " in line:
+    if "/tutela scan " in line:  # python …/bin/tutela scan …
         return "tutela scan (driver)"
     return "ray agents and other"
 
