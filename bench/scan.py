@@ -153,10 +153,10 @@ def kind_of(line: str, parent_line: str) -> str:
         return "hashing processes"
     if "multiprocessing.resource_tracker" in line:
         return "resource trackers"
+    if program.endswith("/raylet"):  # before workers: its arguments name default_worker.py
+        return "raylet"
     if (line.startswith("ray::") and not program.endswith("Agent")) or "default_worker.py" in line:
         return "ray workers"  # tasks' workers (not the dashboard's or runtime envs' agents)
-    if program.endswith("/raylet"):
-        return "raylet"
     if program.endswith("/gcs_server"):
         return "gcs_server"
     if "/tutela scan " in line:  # python …/bin/tutela scan …
@@ -191,8 +191,11 @@ class CpuSampler:
             key = (int(pid), started)
             if key not in self._first:
                 self._first[key] = cpu if initial else 0.0
-            parent_line = _command_line(str(parent)) if str(parent) in seen else ""
-            self._kind[key] = kind_of(_command_line(pid), parent_line)
+            # A zombie's command line is empty: it keeps the kind it had.
+            if line := _command_line(pid):
+                parent_line = _command_line(str(parent)) if str(parent) in seen else ""
+                self._kind[key] = kind_of(line, parent_line)
+            self._kind.setdefault(key, "ray agents and other")
             self._last[key] = cpu
 
     def _run(self) -> None:
