@@ -171,6 +171,6 @@ def hexes_of_coefficients(coefficients: np.ndarray) -> list[str]:
     """PDQ hex of each of (N, 16, 16) DCT coefficient blocks (bits above their median)."""
     flat = coefficients.reshape(len(coefficients), -1)
     middle = flat.shape[1] // 2  # the median of an even count: the mean of the two middle values
-    median = np.partition(flat, (middle - 1, middle), axis=1)[:, middle - 1 : middle + 1].mean(1)
-    bits = flat > median[:, None]
+    ordered = np.partition(flat, (middle - 1, middle), axis=1)
+    bits = 2 * flat > (ordered[:, middle - 1] + ordered[:, middle])[:, None]
     return [bytes(row).hex() for row in np.packbits(bits[:, ::-1], axis=1)]

@@ -33,6 +33,7 @@ ASPECT_STEP = 1.002
 # below its Nyquist limit, and the buffer is already blurred, so a quarter of the work does.
 _SIZE = 32
 _GRID = 64
+_NAMES = tuple(f"rotate{degrees:+g}-cut" for degrees in ANGLES)
 _DCT = np.cos(
     math.pi / 2 / _SIZE * np.arange(1, 17)[:, None] * (2 * np.arange(_SIZE)[None, :] + 1)
 ).astype(np.float32)
@@ -53,7 +54,7 @@ def straightened_variants(grid: np.ndarray, width: int, height: int) -> tuple[tu
     samples = np.einsum("kaij,kaij->aij", soft.ravel().take(index), weights)
     samples += fill * grid.mean()
     hexes = hexes_of_coefficients(_DCT @ samples @ _DCT.T)
-    return tuple((f"rotate{degrees:+g}-cut", h) for degrees, h in zip(ANGLES, hexes, strict=True))
+    return tuple(zip(_NAMES, hexes, strict=True))
 
 
 @functools.lru_cache(maxsize=256)
