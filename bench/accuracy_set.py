@@ -345,13 +345,20 @@ def _edits() -> tuple[Edit, ...]:
     out += [
         Edit("frames", "screenshot", k, p(screenshot, kind=k), "png") for k in ("phone", "desktop")
     ]
-    for cut in (False, True):
+    # Robust variants undo whole degrees (tutela.signals.robust.ROTATIONS); the half degrees
+    # between them and a clockwise turn check that recall does not hang on the angles picked.
+    for cut, angles in ((False, (2, 3.5, 5)), (True, (2, 2.5, 3.5, 4.5, 5, -3))):
         label = "cut" if cut else "corners"
         out += [
-            Edit("rotation", "rotate", f"{d}° {label}", p(rotate, degrees=d, cut=cut))
-            for d in (2, 5)
+            Edit("rotation", "rotate", _turned(d, label), p(rotate, degrees=d, cut=cut))
+            for d in angles
         ]
     return tuple(out)
+
+
+def _turned(degrees: float, label: str) -> str:
+    """`2° cut`, `3.5° corners`; a clockwise turn (negative degrees) as `3° cw cut`."""
+    return f"{degrees:g}° {label}" if degrees > 0 else f"{-degrees:g}° cw {label}"
 
 
 EDITS = _edits()

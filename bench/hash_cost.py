@@ -1,6 +1,6 @@
 """CPU cost of hashing one file: fast mode, fast mode with robust variants, exact mode.
 
-    python bench/hash_cost.py [--every N] [--limit N]
+    python bench/hash_cost.py [--every N] [--limit N] [--rounds N]
 
 Files: the development set bench/accuracy.py caches under bench/.cache/accuracy (run it once
 first), in three groups: the originals (pictures to their edges, as most uploads are, PNG), the
@@ -26,22 +26,27 @@ from tutela.signals.pdq import PdqMode
 CACHE = Path(__file__).parent / ".cache" / "accuracy" / "v1"
 
 
-def cpu_ms(files: list[bytes], hash_one: Callable[[bytes], object]) -> float:
-    """Process CPU milliseconds per file, best of three rounds (other load on the machine only
-    ever adds)."""
-    best = float("inf")
-    for _ in range(3):
-        started = time.process_time()
-        for data in files:
-            hash_one(data)
-        best = min(best, time.process_time() - started)
-    return 1000 * best / len(files)
+def cpu_ms(
+    files: list[bytes], modes: dict[str, Callable[[bytes], object]], rounds: int
+) -> dict[str, float]:
+    """Process CPU milliseconds per file for each mode, best of `rounds` (other load on the
+    machine only ever adds); the modes take turns within each round, so a change in the
+    machine's load weighs on all of them alike."""
+    best = dict.fromkeys(modes, float("inf"))
+    for _ in range(rounds):
+        for mode, hash_one in modes.items():
+            started = time.process_time()
+            for data in files:
+                hash_one(data)
+            best[mode] = min(best[mode], time.process_time() - started)
+    return {mode: 1000 * seconds / len(files) for mode, seconds in best.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--every", type=int, default=13, help="take every Nth cached copy")
     parser.add_argument("--limit", type=int, default=400, help="at most this many per group")
+    parser.add_argument("--rounds", type=int, default=3, help="best of this many, modes in turn")
     args = parser.parse_args()
     paths = sorted(CACHE.glob("*/*.*"))
     if not paths:
@@ -67,7 +72,7 @@ def main() -> None:
         for data in files[:5]:  # warm caches and imports
             for hash_one in modes.values():
                 hash_one(data)
-        ms = {mode: cpu_ms(files, hash_one) for mode, hash_one in modes.items()}
+        ms = cpu_ms(files, modes, args.rounds)
         adds = ms["fast+robust"] / ms["fast"] - 1
         row = " ".join(f"{ms[m]:>15.2f}" for m in modes)
         print(

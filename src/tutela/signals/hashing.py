@@ -12,7 +12,7 @@ from tutela.media.decode import decode_image
 from tutela.media.formats import is_video_file as is_video_file
 from tutela.media.limits import MediaLimits
 from tutela.signals.pdq import FAST_MIN_SIDE, PdqHash, PdqMode, pdq_of_pixels
-from tutela.signals.pdq_fast import fast_pdq
+from tutela.signals.pdq_fast import fast_grid, fast_pdq, pdq_of_grid
 
 if TYPE_CHECKING:
     from tutela.signals.vpdq import VpdqHash
@@ -76,19 +76,31 @@ def pdq_of_bytes(
 ) -> PdqHash:
     """PDQ of an image file's bytes; raises MediaError when they are not a usable image.
     `robust` adds the robust query variants, made from the same decoded pixels."""
+    grid = None
     if mode is PdqMode.EXACT:
         image = decode_image(data, limits)
         pdq = pdq_of_pixels(image.pixels, dihedral=dihedral)
     else:
         image = decode_image(data, limits, reduce_to=FAST_MIN_SIDE, grey=True)
-        pdq = fast_pdq(
-            image.pixels, stored_width=image.width, stored_height=image.height, dihedral=dihedral
-        )
+        grid = fast_grid(image.pixels, stored_width=image.width, stored_height=image.height)
+        if grid is None:
+            pdq = fast_pdq(
+                image.pixels,
+                stored_width=image.width,
+                stored_height=image.height,
+                dihedral=dihedral,
+            )
+        else:
+            pdq = pdq_of_grid(grid, dihedral=dihedral)
     if not robust:
         return pdq
     from tutela.signals.robust import robust_variants  # only where a robust bank is enabled
 
-    return replace(pdq, robust=robust_variants(image.pixels))
+    if not pdq.matchable:
+        grid = None  # no straightened variants of an upload under PDQ's quality rule
+    elif grid is None:  # exact mode: the reference keeps its buffer to itself
+        grid = fast_grid(image.pixels, stored_width=image.width, stored_height=image.height)
+    return replace(pdq, robust=robust_variants(image.pixels, grid))
 
 
 def hash_file(

@@ -133,22 +133,44 @@ def fast_pdq(
 
     `pixels` is (H, W) grey uint8 (JPEG's own luma) or (H, W, 3) RGB uint8.
     """
+    grid = fast_grid(pixels, stored_width=stored_width, stored_height=stored_height)
+    if grid is None:
+        # As the reference: too small to say anything; an all-zero hash of quality 0.
+        return PdqHash(hash="0" * 64, quality=0, dihedral=("0" * 64,) * 8 if dihedral else None)
+    return pdq_of_grid(grid, dihedral=dihedral)
+
+
+def fast_grid(pixels: np.ndarray, *, stored_width: int, stored_height: int) -> np.ndarray | None:
+    """PDQ's blurred and decimated 64×64 luma buffer of the pixels (as fast_pdq takes them), or
+    None when they are too small to hash."""
     if pixels.ndim == 3:
         grey = np.asarray(pixels, dtype=np.float32) @ _LUMA
     else:
         grey = np.ascontiguousarray(pixels)
     height, width = grey.shape
     if min(height, width) < MIN_HASHABLE_SIDE:
-        # As the reference: too small to say anything; an all-zero hash of quality 0.
-        return PdqHash(hash="0" * 64, quality=0, dihedral=("0" * 64,) * 8 if dihedral else None)
+        return None
     scale_y = max(1, round(stored_height / height))
     scale_x = max(1, round(stored_width / width))
     row_index, row_weights = _axis_weights(stored_height, height, scale_y)
     col_index, col_weights = _axis_weights(stored_width, width, scale_x)
-    grid = _sample_grid(grey, row_index, row_weights, col_index, col_weights)
+    return _sample_grid(grey, row_index, row_weights, col_index, col_weights)
+
+
+def pdq_of_grid(grid: np.ndarray, *, dihedral: bool = False) -> PdqHash:
+    """PDQ (and its quality) of a 64×64 buffer from fast_grid."""
     coefficients = _DCT @ grid @ _DCT.T
     quality = _quality(grid)
     if not dihedral:
         return PdqHash(hash=_bits_to_hex(coefficients), quality=quality)
     hexes = tuple(_bits_to_hex(c) for c in _dihedral_coefficients(coefficients))
     return PdqHash(hash=hexes[0], quality=quality, dihedral=hexes)
+
+
+def hexes_of_coefficients(coefficients: np.ndarray) -> list[str]:
+    """PDQ hex of each of (N, 16, 16) DCT coefficient blocks (bits above their median)."""
+    flat = coefficients.reshape(len(coefficients), -1)
+    middle = flat.shape[1] // 2  # the median of an even count: the mean of the two middle values
+    ordered = np.partition(flat, (middle - 1, middle), axis=1)
+    bits = 2 * flat > (ordered[:, middle - 1] + ordered[:, middle])[:, None]
+    return [bytes(row).hex() for row in np.packbits(bits[:, ::-1], axis=1)]

@@ -7,10 +7,13 @@ screenshot and a 2-5° rotation. For banks that opt in (`robust`), the query is 
   - `box`: up to BOXES rectangles of strong straight edges with flat frame outside and busy
     picture inside (caption bars, app chrome around a screenshot: tutela.signals.picture_box);
   - `rotate±N`: the image turned back by N degrees, cut to the box the original would fill
-    had it been rotated onto a larger canvas (black corners); within the trim, if any.
+    had it been rotated onto a larger canvas (black corners); within the trim, if any;
+  - `rotate±N-cut`: a copy turned and cut to the largest upright box inside (corners cropped
+    away, as straightening tools do), turned back and widened to the original's frame
+    (tutela.signals.straightened): every picture gets these, on PDQ's own 64×64 buffer.
 Each variant is one more hash through the same index, so each counts in the false-match budget.
 A picture busy along all four outermost lines (most uploads: a photo to its edges) has no frame
-and no filled corners: it gets no variants, after a look at those four lines. Variants are
+and no filled corners: it gets only the cheap `-cut` variants, after a look at those four lines. Variants are
 computed on a small grey copy with the fast PDQ; rotations on a smaller one still.
 """
 
@@ -23,6 +26,7 @@ from PIL import Image
 
 from tutela.signals.pdq_fast import _LUMA, MIN_HASHABLE_SIDE, fast_pdq
 from tutela.signals.picture_box import busy_lines, picture_boxes
+from tutela.signals.straightened import straightened_variants
 
 # Angles (degrees, counter-clockwise as the copy was turned) undone by a variant: 1° apart, as
 # half a degree off costs PDQ up to ~30 bits (measured on scikit-image photos).
@@ -55,12 +59,19 @@ MIN_KEPT = 0.3
 MIN_TRIMMED = 0.02
 
 
-def robust_variants(grey: np.ndarray) -> tuple[tuple[str, str], ...]:
+def robust_variants(
+    grey: np.ndarray, grid: np.ndarray | None = None
+) -> tuple[tuple[str, str], ...]:
     """(variant name, PDQ hex) for each robust variant of (H, W) grey or (H, W, 3) RGB uint8
-    pixels; variants under PDQ's quality rule, or that would be too small, are left out."""
+    pixels; variants under PDQ's quality rule, or that would be too small, are left out.
+    `grid`: PDQ's 64×64 buffer of the pixels, for the straightened variants
+    (tutela.signals.straightened); None (the upload under PDQ's quality rule) for none."""
+    straight: tuple[tuple[str, str], ...] = ()
+    if grid is not None:
+        straight = straightened_variants(grid, grey.shape[1], grey.shape[0])
     if _busy_edges(grey):
         # A picture to its edges (most uploads): no frame to trim, no corners to fill.
-        return ()
+        return straight
     grey = work_grey(grey)
     out: list[tuple[str, str]] = []
     seen: set[tuple[int, int, int, int]] = set()
@@ -88,7 +99,7 @@ def robust_variants(grey: np.ndarray) -> tuple[tuple[str, str], ...]:
             turned = _unrotated(image, degrees)
             if turned is not None:
                 _add(out, f"rotate{degrees:+g}{prefix and '-' + prefix}", turned)
-    return tuple(out)
+    return (*out, *straight)
 
 
 def _all_round(box: tuple[int, int, int, int], shape: tuple[int, ...]) -> bool:
