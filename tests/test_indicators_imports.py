@@ -6,13 +6,16 @@ import io
 import json
 
 import pytest
+from sqlalchemy import select
 
 from tutela.db import Database
 from tutela.errors import InvalidInput
+from tutela.indicators import ledger
 from tutela.indicators.banks import create_bank, get_bank
-from tutela.indicators.changes import changes_since
+from tutela.indicators.changes import ChangeOp, changes_since
 from tutela.indicators.imports import ImportReport, import_indicators
 from tutela.indicators.list_formats import ListFormat
+from tutela.indicators.models import Indicator
 
 MD5 = "0123456789abcdef0123456789abcdef"
 SHA1 = "0123456789abcdef0123456789abcdef01234567"
@@ -119,3 +122,36 @@ def test_hma_bank_csv_maps_threatexchange_signal_names(database: Database, bank:
     )
     report = run(database, text, ListFormat.HMA)
     assert (report.added, report.bad_count) == (2, 0)
+
+
+def test_a_list_of_many_chunks_is_stored_row_for_row_with_one_change_each(
+    database: Database, bank: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Chunks of 2,000, 2,000 and 500 rows: on PostgreSQL the first two go by COPY, the last as
+    # bound arrays; values COPY's text format must escape (tab, newline, backslash, quotes,
+    # non-ASCII) travel in the external ids and metadata.
+    monkeypatch.setattr(ledger, "CHUNK_ROWS", 2000)
+    awkward = 'a\tb\nc\\d "e" ü,'
+    rows = []
+    expected = {}
+    for i in range(4500):
+        value = f"{i:064x}"
+        external = None if i % 3 == 0 else f"{awkward}{i}"
+        metadata = {"note": f"{awkward}{i}"} if i % 2 else None
+        cells = ["pdq", value, external or "", json.dumps(metadata) if metadata else ""]
+        rows.append(",".join('"' + cell.replace('"', '""') + '"' for cell in cells))
+        expected[value] = (external, metadata)
+    text = "signal_type,hash,external_id,metadata\n" + "\n".join(rows) + "\n"
+    first = run(database, text, ListFormat.CSV)
+    again = run(database, text, ListFormat.CSV)
+    assert (first.added, first.bad_count, again.added, again.already_present) == (4500, 0, 0, 4500)
+    with database.reader() as session:
+        stored = {
+            row.value: (row.id, row.external_id, row.meta)
+            for row in session.execute(
+                select(Indicator.id, Indicator.value, Indicator.external_id, Indicator.meta)
+            )
+        }
+        added = [c.indicator_id or 0 for c in changes_since(session, 0) if c.op == ChangeOp.ADD]
+    assert {value: (ext, meta) for value, (_, ext, meta) in stored.items()} == expected
+    assert sorted(added) == sorted(ident for ident, _, _ in stored.values())

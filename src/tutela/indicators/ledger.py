@@ -69,10 +69,29 @@ def insert_indicators(
 
     The caller owns the transaction: a failure anywhere leaves none of the batch behind.
     """
-    if session.get_bind().dialect.name == "sqlite":
-        write_chunk = _sqlite_chunk_writer(session, bank_id, source)
-    else:
-        write_chunk = _postgres_chunk_writer(session, bank_id, source)
+    if session.get_bind().dialect.name != "sqlite":
+        return _write_chunks(_postgres_chunk_writer(session, bank_id, source), records, progress)
+    connection = session.connection()
+    kept = connection.exec_driver_sql("PRAGMA cache_size").scalar_one()
+    # A big list inserts into the value index at random: with the default 2 MiB page cache most
+    # of its pages are read back again and again (300,000 lines: 7.0 -> 4.9 client CPU-s). The
+    # cache grows only as pages are read, so a small import costs no more memory.
+    connection.exec_driver_sql(f"PRAGMA cache_size=-{_IMPORT_CACHE_KIB}")
+    try:
+        return _write_chunks(_sqlite_chunk_writer(session, bank_id, source), records, progress)
+    finally:
+        connection.exec_driver_sql(f"PRAGMA cache_size={int(kept)}")
+
+
+# SQLite's page cache while a list is imported, KiB.
+_IMPORT_CACHE_KIB = 512 * 1024
+
+
+def _write_chunks(
+    write_chunk: ChunkWriter,
+    records: Iterable[dict[str, Any]],
+    progress: Callable[[int], None] | None,
+) -> int:
     added = 0
     for chunk in _chunks(records, CHUNK_ROWS):
         added += write_chunk(chunk)
@@ -85,40 +104,69 @@ ChunkWriter = Callable[[list[dict[str, Any]]], int]
 
 
 def _postgres_chunk_writer(session: Session, bank_id: int, source: str | None) -> ChunkWriter:
-    """PostgreSQL path: a chunk travels as arrays in one statement that inserts the indicators
-    and, from what the insert returns, their change rows (ten times faster than row by row)."""
-    statement = text(
-        "WITH new AS ("
-        " INSERT INTO indicators (bank_id, signal_type, value, source, external_id,"
-        " disabled_until, metadata, created_at, updated_at)"
-        " SELECT :bank_id, t, v, s, e, NULL, CAST(m AS json), :now, :now"
-        " FROM unnest(CAST(:types AS text[]), CAST(:values AS text[]), CAST(:sources AS text[]),"
-        " CAST(:externals AS text[]), CAST(:metadata AS text[])) AS row(t, v, s, e, m)"
-        " ON CONFLICT (bank_id, signal_type, value) DO NOTHING RETURNING id)"
-        " INSERT INTO indicator_changes (bank_id, indicator_id, op, at)"
-        " SELECT :bank_id, id, :op, :now FROM new ORDER BY id"
-    )
+    """PostgreSQL path: one statement inserts a chunk's indicators and, from what the insert
+    returns, their change rows (ten times faster than row by row). A large chunk reaches the
+    server by COPY into a temporary table (300,000 lines: 1.6-1.9x the rows per second of bound
+    arrays, half the client CPU); a small one, as from a feed's entries, as bound arrays, which
+    spares it the temporary table's setup."""
+    connection = session.connection()
+    copying = False
 
     def write(chunk: list[dict[str, Any]]) -> int:
+        nonlocal copying
         lock_change_sequence(session)
-        result = session.execute(
-            statement,
-            {
-                "bank_id": bank_id,
-                "now": utc_now(),
-                "op": ChangeOp.ADD.value,
-                "types": [r["signal_type"] for r in chunk],
-                "values": [r["value"] for r in chunk],
-                "sources": [r.get("source", source) for r in chunk],
-                "externals": [r.get("external_id") for r in chunk],
-                "metadata": [
-                    None if r.get("metadata") is None else json.dumps(r["metadata"]) for r in chunk
-                ],
-            },
+        rows = (
+            (
+                r["signal_type"],
+                r["value"],
+                r.get("source", source),
+                r.get("external_id"),
+                None if r.get("metadata") is None else json.dumps(r["metadata"]),
+            )
+            for r in chunk
         )
+        values = {"bank_id": bank_id, "now": utc_now(), "op": ChangeOp.ADD.value}
+        if len(chunk) < _COPY_MIN_ROWS:
+            columns = [list(column) for column in zip(*rows, strict=True)]
+            names = ("types", "values", "sources", "externals", "metadata")
+            arrays = dict(zip(names, columns, strict=True))
+            result = session.execute(_INSERT_FROM_ARRAYS, values | arrays)
+            return int(result.rowcount)  # type: ignore[attr-defined]
+        if not copying:
+            connection.exec_driver_sql(
+                "CREATE TEMPORARY TABLE IF NOT EXISTS indicator_import"
+                " (t text, v text, s text, e text, m text) ON COMMIT DROP"
+            )
+            copying = True
+        connection.exec_driver_sql("TRUNCATE indicator_import")
+        raw = cast(Any, connection.connection.driver_connection)  # psycopg's own connection
+        with raw.cursor() as cursor, cursor.copy("COPY indicator_import FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        result = session.execute(_INSERT_FROM_COPY, values)
         return int(result.rowcount)  # type: ignore[attr-defined]
 
     return write
+
+
+# Chunks of at least this many rows go by COPY (see _postgres_chunk_writer).
+_COPY_MIN_ROWS = 1000
+_INSERT_NEW = (
+    "WITH new AS ("
+    " INSERT INTO indicators (bank_id, signal_type, value, source, external_id,"
+    " disabled_until, metadata, created_at, updated_at)"
+    " SELECT :bank_id, t, v, s, e, NULL, CAST(m AS json), :now, :now FROM {rows}"
+    " ON CONFLICT (bank_id, signal_type, value) DO NOTHING RETURNING id)"
+    " INSERT INTO indicator_changes (bank_id, indicator_id, op, at)"
+    " SELECT :bank_id, id, :op, :now FROM new ORDER BY id"
+)
+_INSERT_FROM_ARRAYS = text(
+    _INSERT_NEW.format(
+        rows="unnest(CAST(:types AS text[]), CAST(:values AS text[]), CAST(:sources AS text[]),"
+        " CAST(:externals AS text[]), CAST(:metadata AS text[])) AS row(t, v, s, e, m)"
+    )
+)
+_INSERT_FROM_COPY = text(_INSERT_NEW.format(rows="indicator_import"))
 
 
 def _sqlite_chunk_writer(session: Session, bank_id: int, source: str | None) -> ChunkWriter:
