@@ -12,7 +12,8 @@ Four sides, all at PDQ distance ≤ 31:
   - plain PDQ: python-threatexchange `pdq_from_bytes` of the copy against that of the original;
   - tutela: what `tutela match FILE` does today: `hash_file` in fast mode with the eight dihedral
     variants, queried through the Matcher over a bank (temporary SQLite database) that holds the
-    originals' exact hashes (`tutela hash --exact`); copies under PDQ's quality rule are not queried;
+    originals' exact hashes (`tutela hash --exact`); a copy under PDQ's quality rule is matched
+    only within LOW_QUALITY_DISTANCE bits, one under LOW_QUALITY_FLOOR not at all (Matcher.match_pdq);
     a fast candidate within CONFIRM_MARGIN bits of the threshold is decided by the copy's exact
     hash instead (the run also counts how its answers differ from exact mode's);
   - tutela robust: the same with the bank marked robust, each copy's robust query variants
@@ -85,7 +86,7 @@ __all__ = [
 class CopyHashes:
     edit: str
     plain: str | None  # threatexchange's PDQ; None when it could not read the file
-    fast: str | None  # tutela's fast PDQ, None when the file was refused or under the quality rule
+    fast: str | None  # tutela's fast PDQ, None when the file was refused
     dihedral: tuple[str, ...] = ()
     # Exact-mode dihedral PDQs of the copy: what `tutela match` hashes when a fast candidate lies
     # near the threshold, and what exact mode would have queried.
@@ -94,6 +95,9 @@ class CopyHashes:
     robust: tuple[tuple[str, str], ...] = ()
     # A copy under PDQ's quality rule: its fast hash, for the figures on that rule.
     low: str | None = None
+    # The qualities of the fast and the exact PDQ (the matcher applies PDQ's quality rule).
+    quality: int = 100
+    exact_quality: int = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,8 +174,6 @@ def hash_original(
         exact_copy = hash_file(str(path), mode=PdqMode.EXACT, limits=limits, dihedral=True).pdq
         if ours is None or exact_copy is None or ours.dihedral is None:
             copies.append(CopyHashes(edit.name, copy_plain, None))
-        elif not ours.matchable:
-            copies.append(CopyHashes(edit.name, copy_plain, None, low=ours.hash))
         else:
             copies.append(
                 CopyHashes(
@@ -181,6 +183,9 @@ def hash_original(
                     ours.dihedral,
                     exact_copy.dihedral or (),
                     ours.robust or (),
+                    None if ours.matchable else ours.hash,
+                    ours.quality,
+                    exact_copy.quality,
                 )
             )
     return OriginalHashes(
@@ -374,11 +379,11 @@ def tutela_side(
             started = time.perf_counter()
             for copy, h in queried:
                 variants = h.robust if robust else None
-                fast = PdqHash(h.fast or "", 100, h.dihedral, variants)
+                fast = PdqHash(h.fast or "", h.quality, h.dihedral, variants)
                 used, results = fast, matcher.match_pdq(fast, margin=CONFIRM_MARGIN)
                 if results is None:
                     confirmed += 1
-                    used = PdqHash(h.exact[0], 100, h.exact, variants)
+                    used = PdqHash(h.exact[0], h.exact_quality, h.exact, variants)
                     results = matcher.match_pdq(used, margin=0) or []
                 side.matched |= {(copy, o) for r in results for o in owners[r.indicator_id]}
                 used_codes = list(used.dihedral or ()) + [v for _, v in used.robust or ()]
@@ -396,12 +401,18 @@ def tutela_side(
 def exact_mode_pairs(hashed: Sequence[OriginalHashes], threshold: int) -> set[tuple[int, int]]:
     """(copy, original) pairs that exact mode finds: the copies' exact dihedral hashes against
     the originals' (an exhaustive search), for the copies tutela queries."""
+    from tutela.signals.pdq import LOW_QUALITY_DISTANCE, LOW_QUALITY_FLOOR
+
     queried = [(i, h) for i, h in enumerate(c for o in hashed for c in o.copies) if h.fast]
     if not queried:
         return set()
     codes = codes_of(v for _, h in queried for v in h.exact)
     d = distances(codes, codes_of(o.exact for o in hashed)).reshape(len(queried), 8, -1)
-    rows, cols = np.nonzero(d.min(axis=1) <= threshold)
+    # PDQ's quality rule as the matcher applies it (Matcher.match_pdq).
+    quality = np.array([h.exact_quality for _, h in queried])
+    limit = np.where(quality < MIN_QUALITY, min(threshold, LOW_QUALITY_DISTANCE), threshold)
+    limit[quality < LOW_QUALITY_FLOOR] = -1
+    rows, cols = np.nonzero(d.min(axis=1) <= limit[:, None])
     return {(queried[r][0], int(c)) for r, c in zip(rows.tolist(), cols.tolist(), strict=True)}
 
 
@@ -411,7 +422,7 @@ def print_quality_rule(
     """Figures for PDQ's quality rule: how near copies under it come to their own original and
     to the others (whether querying them at a tight distance would be safe)."""
     low = [(i, h.low) for i, h in enumerate(c for o in hashed for c in o.copies) if h.low]
-    print(f"\ncopies under PDQ's quality rule (not queried): {len(low)}")
+    print(f"\ncopies under PDQ's quality rule (matched within {tight} bits only): {len(low)}")
     if not low:
         return
     d = distances(codes_of(v for _, v in low), codes_of(o.exact for o in hashed))
@@ -476,10 +487,7 @@ def print_recall(
         print(f"{source:<9} {group:<28} {row}")
     unqueried = sum(not c.fast for o in hashed for c in o.copies)
     unread = sum(not c.plain for o in hashed for c in o.copies)
-    print(
-        f"  (tutela did not query {unqueried} copies: refused, or under PDQ's quality rule; "
-        f"threatexchange could not read {unread})"
-    )
+    print(f"  (tutela could not hash {unqueried} copies; threatexchange could not read {unread})")
     peer, *others = sides
     for side in others:
         # Why a side lost what the peer found: never queried, or found too far away.

@@ -25,9 +25,9 @@ from tutela.errors import InvalidInput, MediaTooLarge, NotFound, NotSupported, T
 from tutela.indicators.banks import BankView, get_bank, list_banks
 from tutela.indicators.feed_subscription import subscribed_banks
 from tutela.indicators.ledger import FOREVER, get_indicator
-from tutela.indicators.matcher import Matcher
+from tutela.indicators.matcher import Matcher, MatchResult
 from tutela.signals.hashing import MediaSignals
-from tutela.signals.pdq import MIN_MATCHABLE_QUALITY, PdqSignal
+from tutela.signals.pdq import PdqHash, PdqSignal
 from tutela.signals.registry import get_signal_type, signal_types
 
 PREFIX = "/hma"
@@ -132,14 +132,17 @@ async def lookup_upload(
     types: Annotated[str | None, Query(description="Comma-separated signal types.")] = None,
 ) -> dict[str, dict[str, list[dict[str, Any]]]]:
     """Hash an uploaded file (field `photo` or `video`) and look each of its signals up:
-    `{signal_type: {bank: [{"bank_content_id", "distance"}…]}}`. A PDQ hash of an image too
-    plain to match safely (quality under 50) finds nothing, as everywhere in Tutela."""
+    `{signal_type: {bank: [{"bank_content_id", "distance"}…]}}`. The PDQ of a plain image
+    follows PDQ's quality rule as everywhere in Tutela (Matcher.match_pdq): under quality 50 it
+    matches only very near, under 20 not at all."""
     hashes, quality = await _hash_with_quality(request, services, types)
     wanted = _bank_set(banks)
     answer: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for signal_type, value in hashes.items():
-        if signal_type == PdqSignal.name and quality < MIN_MATCHABLE_QUALITY:
-            answer[signal_type] = {}
+        if signal_type == PdqSignal.name:
+            query = PdqHash(value, quality)
+            found = await run_in_threadpool(services.matcher.match_pdq, query)
+            answer[signal_type] = by_bank(found or [], wanted)
             continue
         answer[signal_type] = await run_in_threadpool(
             lookup, services.matcher, signal_type, value, wanted
@@ -290,12 +293,17 @@ def lookup(
     """HMA's lookup of one hash: matches within each bank's threshold, grouped by bank name
     (`banks` restricts them), distance as text as HMA gives it."""
     (found,) = matcher.match_hashes(_signal_type(signal_type), [signal])
-    by_bank: dict[str, list[dict[str, Any]]] = {}
+    return by_bank(found, banks)
+
+
+def by_bank(found: list[MatchResult], banks: set[str] | None) -> dict[str, list[dict[str, Any]]]:
+    """Matches grouped by bank name as HMA gives them (`banks` restricts them)."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
     for match in found:
         if banks is None or match.bank in banks:
             entry = {"bank_content_id": match.indicator_id, "distance": str(match.distance)}
-            by_bank.setdefault(match.bank, []).append(entry)
-    return by_bank
+            grouped.setdefault(match.bank, []).append(entry)
+    return grouped
 
 
 def compare_pair(signal_type: str, pair: Any) -> list[Any]:

@@ -190,8 +190,9 @@ def _match_signals(
     if signals.content_type == "video":  # as uploads of videos are matched
         return video_matches(matcher, signals, include_review=review)
     results: list[MatchResult] = []
-    # Too featureless a PDQ matches too much (PDQ's own quality rule); exact hashes still count.
-    if signals.pdq is not None and signals.pdq.matchable:
+    # PDQ's quality rule (a featureless picture matches only very near, or not at all) is the
+    # matcher's; exact hashes always count.
+    if signals.pdq is not None:
         found = matcher.match_pdq(signals.pdq, include_review=review, margin=margin)
         if found is None:
             return None

@@ -32,7 +32,7 @@ from tutela.detection.queue import ClaimedJob, claim_jobs
 from tutela.detection.verdicts import Outcome, gated, not_under_order, record_outcomes
 from tutela.errors import TutelaError, Unprocessable
 from tutela.indicators.matcher import CONFIRM_MARGIN, Matcher, MatchResult
-from tutela.signals.pdq import MIN_MATCHABLE_QUALITY, PdqHash, PdqSignal
+from tutela.signals.pdq import PdqHash, PdqSignal
 
 # A job that has been claimed this often without an outcome kills its workers; give up on it.
 MAX_JOB_ATTEMPTS = 5
@@ -41,10 +41,6 @@ PDQ = PdqSignal.name
 PAYLOAD_READ_BYTES = 16 * 1024 * 1024
 # How often the claiming thread, waiting for its last batch to be taken, checks it should stop.
 SLOT_POLL_S = 0.1
-# Fast-mode PDQ quality stays within 2 points of exact mode's on the accuracy harness's copies
-# (bench/accuracy.py); a fast quality this near PDQ's rule, with a match, is decided by the
-# exact hash (its quality may fall on the rule's other side).
-QUALITY_MARGIN = 4
 
 Outcomes = list[tuple[int, Outcome]]
 
@@ -278,7 +274,8 @@ def outcome_of(matcher: Matcher, signals: Result) -> Outcome:
 def fast_outcome(matcher: Matcher, signals: Result) -> Outcome | None:
     """The outcome of a fast-mode hash, or None when the file must be hashed in exact mode and
     decided by `outcome_of` that: a PDQ candidate within CONFIRM_MARGIN bits of a bank's limit
-    (either side), or any candidate with a quality within QUALITY_MARGIN of PDQ's rule."""
+    (either side), or any candidate with a quality within QUALITY_MARGIN of PDQ's rules
+    (Matcher.match_pdq)."""
     return _outcome(matcher, signals, margin=CONFIRM_MARGIN)
 
 
@@ -316,18 +313,9 @@ def _find(
             continue
         quality = value.get("quality")
         query = hashed or PdqHash(value["hash"], quality if quality is not None else 100)
-        # Fast quality this near PDQ's rule may fall on its other side in exact mode.
-        near = QUALITY_MARGIN if margin else 0
-        if quality is not None and quality < MIN_MATCHABLE_QUALITY - near:
-            continue  # PDQ's own rule: featureless images match everything nearby
-        matches = matcher.match_pdq(query, include_review=True, margin=margin)
+        matches = matcher.match_pdq(query, include_review=True, margin=margin)  # quality rule too
         if matches is None:
             return None
-        if quality is not None and quality < MIN_MATCHABLE_QUALITY + near:
-            if matches and near:
-                return None
-            if quality < MIN_MATCHABLE_QUALITY:
-                continue
         found += matches
     return found
 

@@ -236,7 +236,12 @@ class Matcher:
         side, the answer is None: the caller hashes the query exactly and asks again with
         margin 0, so the answer equals exact mode's while most queries (no candidate) stay fast.
         Robust variants count the same way (in robust banks): exact mode makes them from the
-        full decode, fast mode from the reduced one."""
+        full decode, fast mode from the reduced one.
+
+        PDQ's quality rule is applied here, for every caller: a query under MIN_MATCHABLE_QUALITY
+        matches only within LOW_QUALITY_DISTANCE (and its bank's threshold; no review band, no
+        robust variants), one under LOW_QUALITY_FLOOR matches nothing; with `margin`, a fast
+        quality within QUALITY_MARGIN of either rule with any candidate answers None too."""
         return self._view.match_pdq(pdq, include_review, margin)
 
     def match_video(

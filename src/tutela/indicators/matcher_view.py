@@ -28,7 +28,15 @@ from tutela.indicators.matcher_videos import (
 )
 from tutela.indicators.video_banks import VPDQ
 from tutela.matching import ExactIndex, PdqIndex
-from tutela.signals.pdq import DIHEDRAL_NAMES, PdqHash, PdqSignal
+from tutela.signals.pdq import (
+    DIHEDRAL_NAMES,
+    LOW_QUALITY_DISTANCE,
+    LOW_QUALITY_FLOOR,
+    MIN_MATCHABLE_QUALITY,
+    QUALITY_MARGIN,
+    PdqHash,
+    PdqSignal,
+)
 from tutela.signals.registry import get_signal_type
 from tutela.signals.vpdq import VpdqFrame
 
@@ -36,6 +44,8 @@ __all__ = ["MatchResult", "MatcherView", "pdq_codes"]
 
 PDQ = PdqSignal.name
 PDQ_BYTES = PdqSignal.hex_length // 2
+# The qualities where a query's matching changes (tutela.signals.pdq).
+_QUALITY_RULES = (LOW_QUALITY_FLOOR, MIN_MATCHABLE_QUALITY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,12 +150,23 @@ class MatcherView:
         robust = [(name, PdqSignal.validate(v)) for name, v in pdq.robust or ()]
         if not self.rules or len(self.pdq) == 0:
             return []
-        radius = self._radius(include_review)
+        # A fast quality may lie a few points from exact mode's: near the rule or the floor, any
+        # candidate sends the query to exact mode, which knows its side.
+        near = QUALITY_MARGIN if margin else 0
+        if pdq.quality < LOW_QUALITY_FLOOR - near:
+            return []  # too featureless to match at all
+        unsure = any(rule - near <= pdq.quality < rule + near for rule in _QUALITY_RULES)
+        low = pdq.quality < MIN_MATCHABLE_QUALITY and not unsure
+        radius = LOW_QUALITY_DISTANCE if low else self._radius(include_review)
         codes = pdq_codes(checked)
         if len(checked) == len(DIHEDRAL_NAMES):
             found = self.pdq.query_dihedral(codes, radius + margin)
         else:
             found = [(i, d, 0) for i, d in self.pdq.query(codes, radius + margin)[0]]
+        if unsure and found:
+            return None
+        if low:
+            return self._low_quality_results(found, margin, codes)
         if margin and self._near_a_limit(found, margin, include_review):
             return None
         results = self._pdq_results(found, include_review, codes)
@@ -208,6 +229,20 @@ class MatcherView:
                 MatchResult(rule.name, ident, VPDQ, found.distance, None, False, found.detail)
             )
         return results
+
+    def _low_quality_results(
+        self, found: list[tuple[int, int, int]], margin: int, codes: np.ndarray
+    ) -> list[MatchResult] | None:
+        """Matches of a query under PDQ's quality rule: within LOW_QUALITY_DISTANCE and its
+        bank's threshold, no review band, no robust variants (see tutela.signals.pdq)."""
+        if margin:
+            for ident, distance, _ in found:
+                rule = self.rules.get(self.entries.bank_of(ident))
+                limit = min(rule.pdq_threshold, LOW_QUALITY_DISTANCE) if rule else None
+                if limit is not None and abs(distance - limit) <= margin:
+                    return None
+        within = [hit for hit in found if hit[1] <= LOW_QUALITY_DISTANCE]
+        return self._pdq_results(within, False, codes)
 
     def _near_a_limit(
         self, found: list[tuple[int, int, int]], margin: int, include_review: bool

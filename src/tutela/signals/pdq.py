@@ -15,8 +15,19 @@ import pdqhash
 
 from tutela.signals.base import SignalType, hamming_hex
 
-# PDQ's own rule: hashes under this quality are too featureless to match on.
+# PDQ's own rule: hashes under this quality are too featureless to match on at a bank's threshold.
 MIN_MATCHABLE_QUALITY = 50
+# ...yet a darkened, blurred or shrunk copy of a plain picture often falls under the rule while its
+# hash stays near its original's (bench/accuracy.py: every copy plain PDQ found and Tutela missed).
+# Such a query is matched only this near: bench/low_quality.py found no two unrelated sub-quality
+# pictures within 16 bits of each other (closest 20) and none within 74 of a matchable hash.
+LOW_QUALITY_DISTANCE = 16
+# ...and not at all under this quality: a uniform or almost uniform picture hashes to noise (two
+# black pictures have the same hash).
+LOW_QUALITY_FLOOR = 20
+# Fast mode's quality stays within 2 points of exact mode's on the harness's copies: a fast
+# quality this near the rule or the floor, with a candidate, is decided by the exact hash.
+QUALITY_MARGIN = 4
 # Fast mode keeps the shorter side at least this long; chosen by measured drift from exact.
 FAST_MIN_SIDE = 256
 # Order of pdqhash.compute_dihedral's output, as in the reference.
@@ -59,6 +70,8 @@ class PdqHash:
 
     @property
     def matchable(self) -> bool:
+        """Whether it matches at a bank's threshold (PDQ's rule); one under the rule and at or
+        over LOW_QUALITY_FLOOR matches within LOW_QUALITY_DISTANCE only."""
         return self.quality >= MIN_MATCHABLE_QUALITY
 
     def as_dict(self) -> dict[str, object]:
