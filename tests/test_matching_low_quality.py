@@ -123,7 +123,7 @@ def test_fast_mode_sends_a_quality_near_a_rule_with_a_candidate_to_exact_mode(
 
 
 def test_a_darkened_copy_under_the_rule_matches_its_original(database: Database) -> None:
-    original = Image.fromarray(skdata.camera()).convert("RGB")
+    original = Image.fromarray(skdata.camera()).convert("RGB")  # type: ignore[no-untyped-call]
     encoded = io.BytesIO()
     original.save(encoded, "PNG")
     reference = pdq_of_bytes(encoded.getvalue(), mode=PdqMode.EXACT)
