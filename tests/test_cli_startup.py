@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import typer.main
 
 from tutela.cli import load_commands
@@ -86,6 +87,13 @@ def test_the_command_table_gives_each_command_its_own_help_line() -> None:
 def test_a_worker_does_not_load_the_web_apps_or_the_console() -> None:
     loaded = modules_loaded_by(["worker", "--help"])
     assert "tutela.cli.worker" in loaded and "tutela.cli.serve" not in loaded
+    assert not [m for m in loaded if m.startswith(("fastapi", "tutela.api", "tutela.ui"))]
+
+
+@pytest.mark.parametrize("node", ["centre", "authority"])
+def test_a_nodes_commands_other_than_serve_do_not_load_its_web_app(node: str) -> None:
+    loaded = modules_loaded_by([node, "keys", "--help"])
+    assert f"tutela.cli.{node}" in loaded
     assert not [m for m in loaded if m.startswith(("fastapi", "tutela.api", "tutela.ui"))]
 
 
