@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -22,7 +23,9 @@ from video_files import TUTELA
 def test_each_node_generates_its_key_and_prints_id_and_public_key(
     tmp_path: Path, command: list[str], name: str
 ) -> None:
-    env = {"TUTELA_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    # The caller's environment (its PYTHONPATH: the sources under test) less any TUTELA_ setting.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TUTELA_")}
+    env["TUTELA_DATA_DIR"] = str(tmp_path)
     argv = [TUTELA, *command, "generate", "--json", "--public-out", str(tmp_path / "pub.pem")]
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
     line = json.loads(done.stdout)

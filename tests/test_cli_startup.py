@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import typer.main
 
 from tutela.cli import load_commands
@@ -81,3 +82,47 @@ def test_the_command_table_gives_each_command_its_own_help_line() -> None:
     assert {n: c.get_short_help_str(200) for n, c in group.commands.items()} == {
         n: entry.help for n, entry in COMMANDS.items()
     }
+
+
+def test_a_worker_does_not_load_the_web_apps_or_the_console() -> None:
+    loaded = modules_loaded_by(["worker", "--help"])
+    assert "tutela.cli.worker" in loaded and "tutela.cli.serve" not in loaded
+    assert not [m for m in loaded if m.startswith(("fastapi", "tutela.api", "tutela.ui"))]
+
+
+@pytest.mark.parametrize("node", ["centre", "authority"])
+def test_a_nodes_commands_other_than_serve_do_not_load_its_web_app(node: str) -> None:
+    loaded = modules_loaded_by([node, "keys", "--help"])
+    assert f"tutela.cli.{node}" in loaded
+    assert not [m for m in loaded if m.startswith(("fastapi", "tutela.api", "tutela.ui"))]
+
+
+def test_a_command_on_a_database_at_head_loads_neither_alembic_nor_numba_nor_exchanges(
+    tmp_path: Path,
+) -> None:
+    env = {"PATH": "/usr/bin:/bin", "TUTELA_DATA_DIR": str(tmp_path / "data")}
+    script = (
+        "import sys\n"
+        "from tutela.cli import main\n"
+        "try:\n"
+        "    main(sys.argv[1:])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "sys.stderr.write('\\n'.join(sorted(sys.modules)))\n"
+    )
+
+    def loaded_by(*argv: str) -> set[str]:
+        done = subprocess.run(
+            [sys.executable, "-c", script, *argv],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+            env={**env, "PYTHONPATH": ":".join(sys.path)},
+        )
+        return {m.split(".")[0] for m in done.stderr.splitlines()}
+
+    assert "alembic" in loaded_by("db", "upgrade")  # a new database: the migrations run
+    roots = loaded_by("bank", "list")
+    assert "sqlalchemy" in roots
+    assert not roots & {"alembic", "numba", "threatexchange", "requests", "fastapi"}

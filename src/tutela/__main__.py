@@ -12,6 +12,9 @@ EXIT_INTERNAL = 70
 
 
 def main() -> None:
+    # httpx imports its own command line (Click and Rich, ~0.15 CPU-s) whenever both are
+    # installed; Tutela never runs it, and its absence leaves httpx's client untouched.
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     try:
         from tutela.cli import main as run_cli
     except Exception as error:  # a broken installation: one line, never a traceback

@@ -1,5 +1,6 @@
-"""Edge layer: the provider node's HTTP API (FastAPI); routes translate HTTP to domain calls."""
+"""Edge layer: the HTTP APIs (FastAPI) of the provider (tutela.api.app), the centre
+(tutela.api.centre) and the authority (tutela.api.authority); routes translate HTTP to domain
+calls.
 
-from tutela.api.app import create_app
-
-__all__ = ["create_app"]
+Nothing is imported here: the centre and the authority do not load the provider's API.
+"""

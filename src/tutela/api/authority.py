@@ -13,10 +13,10 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 import tutela
-from tutela.api import health
 from tutela.api.compliance_documents import install_compliance_intake
 from tutela.api.deps import AUTH_KEY
 from tutela.api.lifespan import node_lifespan
+from tutela.api.liveness import liveness
 from tutela.api.middleware import harden
 from tutela.api.orders import MAX_BODY_BYTES
 from tutela.api.problems import install_problem_handlers
@@ -58,7 +58,7 @@ def create_authority_app(
     install_problem_handlers(app)
     harden(app, settings)
 
-    app.include_router(health.liveness)
+    app.include_router(liveness)
 
     @app.post(
         "/v1/order-reports",

@@ -21,13 +21,13 @@ from tutela.api import (
     centre_intake,
     centre_order_copies,
     centre_updates,
-    health,
     url_list,
     victims,
 )
 from tutela.api.centre_deps import POOL_SIZE, CentreApi
 from tutela.api.centre_metrics import install_centre_metrics
 from tutela.api.lifespan import node_lifespan
+from tutela.api.liveness import liveness
 from tutela.api.middleware import harden
 from tutela.api.problems import install_problem_handlers
 from tutela.clock import Clock, SystemClock
@@ -37,7 +37,7 @@ from tutela.messaging.signing import SigningKey, SigningWindow
 from tutela.settings import Settings
 
 ROUTERS = (
-    health.liveness,
+    liveness,
     centre_intake.router,
     centre_updates.router,
     centre_feed.router,

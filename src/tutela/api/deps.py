@@ -4,20 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from tutela.api.intake import Intake
-from tutela.api.metrics import NodeMetrics
-from tutela.auth.api_keys import ApiKeyCache, ApiKeyView
+from tutela.auth.api_keys import ApiKeyView
 from tutela.clock import Clock, SystemClock
-from tutela.db.database import Database
-from tutela.detection.hashing_service import HashingService
-from tutela.indicators.matcher import Matcher
-from tutela.settings import Settings
+
+if TYPE_CHECKING:
+    # Annotations only: the centre's and the authority's apps use these dependencies too, and
+    # need not import the provider's intake, hashing and matching to do so.
+    from tutela.api.intake import Intake
+    from tutela.api.metrics import NodeMetrics
+    from tutela.auth.api_keys import ApiKeyCache
+    from tutela.db.database import Database
+    from tutela.detection.hashing_service import HashingService
+    from tutela.indicators.matcher import Matcher
+    from tutela.settings import Settings
 
 SCOPE_KEY = "x-tutela-scope"
 # OpenAPI extension naming a route's other way of authenticating, where it takes no API key.

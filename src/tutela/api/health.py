@@ -8,21 +8,13 @@ from fastapi import APIRouter, Depends, Response
 from sqlalchemy import text
 
 from tutela.api.deps import ServicesDep, require_scope, scope_doc
+from tutela.api.liveness import liveness
 from tutela.api.metrics import CONTENT_TYPE
 from tutela.api.problems import problem
 from tutela.db.schema import current_revision, head_revision
 
 router = APIRouter(tags=["health"])
 # Every node's liveness (the centre and the authority have no readiness of their own yet).
-liveness = APIRouter(tags=["health"])
-
-
-@liveness.get("/healthz")
-async def healthz() -> dict[str, str]:
-    """The process is alive (no database round trip)."""
-    return {"status": "ok"}
-
-
 router.include_router(liveness)
 
 

@@ -33,7 +33,6 @@ from tutela.db.database import Database
 from tutela.errors import InvalidInput, Unreadable
 from tutela.logs import configure_logging
 from tutela.messaging.signing import SigningKey
-from tutela.nodes.authority import serve_authority
 from tutela.orders.answer_documents import AnswerKind
 from tutela.orders.authority_keys import add_authority_key, list_authority_keys
 from tutela.orders.documents import ITEM_KEYS
@@ -67,6 +66,10 @@ def serve_command(
     delivers its signed orders to providers and their copies to the EU Centre."""
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
+    # The node's web app and console, imported only to serve: the other `authority` commands
+    # (keys, decisions, listings) start without FastAPI and the templates.
+    from tutela.nodes.authority import serve_authority
+
     serve_authority(settings, host=host, port=port)
 
 

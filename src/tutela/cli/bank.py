@@ -18,18 +18,10 @@ from tutela.cli.db import opened_database
 from tutela.cli.progress import progress_bar
 from tutela.db import Database
 from tutela.errors import InvalidInput, TutelaError, Unreadable
-from tutela.indicators import banks
+from tutela.indicators import banks, fetchers
 from tutela.indicators.banks import BankView
 from tutela.indicators.exports import export_indicators
-from tutela.indicators.fetchers import (
-    FetchReport,
-    fetch_ncmec,
-    fetch_stopncii,
-    ncmec_client,
-    ncmec_credentials,
-    stopncii_client,
-    stopncii_credentials,
-)
+from tutela.indicators.fetchers import FetchReport, ncmec_credentials, stopncii_credentials
 from tutela.indicators.hash_lines import import_hash_lines, looks_like_hash_lines
 from tutela.indicators.imports import count_lines, import_file
 from tutela.indicators.list_formats import ListFormat
@@ -320,13 +312,13 @@ def fetch_command(
             banks.get_bank(database, name)  # a missing bank fails before any network call
             report: FetchReport
             if exchange is Exchange.NCMEC:
-                client = ncmec_client(ncmec_credentials(credentials))
-                report = fetch_ncmec(
+                client = fetchers.ncmec_client(ncmec_credentials(credentials))
+                report = fetchers.fetch_ncmec(
                     database, name, client, progress=advance, actor=operator_actor()
                 )
             else:
-                client = stopncii_client(stopncii_credentials(credentials))
-                report = fetch_stopncii(
+                client = fetchers.stopncii_client(stopncii_credentials(credentials))
+                report = fetchers.fetch_stopncii(
                     database, name, client, progress=advance, actor=operator_actor()
                 )
         written = _snapshot_after(database, report.added, snapshot)

@@ -29,7 +29,6 @@ from tutela.cli.db import opened_database
 from tutela.cli.key_files import ForceOption, PublicOutOption, generate_and_show
 from tutela.errors import InvalidInput, Unreadable
 from tutela.logs import configure_logging
-from tutela.nodes.centre import serve_centre
 
 centre_app = typer.Typer(name="centre", help="The EU Centre node.", no_args_is_help=True)
 provider_app = typer.Typer(name="provider", help="Providers that report.", no_args_is_help=True)
@@ -75,6 +74,10 @@ def serve_command(
     workers serve HTTP)."""
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
+    # The node's web app and console, imported only to serve: the other `centre` commands
+    # (keys, decisions, listings) start without FastAPI and the templates.
+    from tutela.nodes.centre import serve_centre
+
     serve_centre(settings, host=host, port=port, workers=workers, sender=sender)
 
 

@@ -71,6 +71,6 @@ COMMANDS: dict[str, CommandEntry] = {
         ("webhooks",), "Platform webhook deliveries: list them, send failed ones again."
     ),
     "worker": CommandEntry(
-        ("serve",), "Run one detection worker (for scaling workers apart from the API)."
+        ("worker",), "Run one detection worker (for scaling workers apart from the API)."
     ),
 }

@@ -1,4 +1,4 @@
-"""`tutela serve` (API and detection workers) and `tutela worker` (a detection worker alone)."""
+"""`tutela serve`: the provider node, its API and detection workers."""
 
 from __future__ import annotations
 
@@ -7,20 +7,9 @@ from typing import Annotated
 import typer
 
 from tutela.cli.app import app, load_settings
+from tutela.cli.worker import HashWorkers
 from tutela.logs import configure_logging
-from tutela.nodes.provider import serve_provider, usable_cpus
-from tutela.nodes.worker import run_worker_node
-
-HashWorkers = Annotated[
-    int | None,
-    typer.Option(
-        "--hash-workers",
-        min=1,
-        help="Isolated hashing processes of the API and of each detection worker "
-        "[default: one per CPU this process may use].",
-        show_default=False,
-    ),
-]
+from tutela.nodes.provider import serve_provider
 
 
 @app.command("serve")
@@ -36,9 +25,3 @@ def serve_command(
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
     serve_provider(settings, host=host, port=port, workers=workers, hash_workers=hash_workers)
-
-
-@app.command("worker")
-def worker_command(hash_workers: HashWorkers = None) -> None:
-    """Run one detection worker (for scaling workers apart from the API)."""
-    run_worker_node(load_settings(), hash_workers=hash_workers or usable_cpus())

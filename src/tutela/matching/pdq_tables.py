@@ -10,11 +10,14 @@ import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 
-from tutela.matching import huge_pages, pdq_kernels
+from tutela.matching import huge_pages
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 # 256 bits cut into 11 substrings (3 of 24 bits, 8 of 23): at radius 31 pigeonhole needs each
 # table probed at radius 2 (one at 1), ~280 neighbour keys per table, ~1 code per key at 10 M.
@@ -43,6 +46,14 @@ _CACHE_BYTES: Final = 32 << 20
 _MAX_PROBE_RADIUS: Final = 8
 
 
+def _kernels() -> ModuleType:
+    """The numba kernels, imported (and their cached machine code loaded) on first use: numba
+    and LLVM cost ~0.3 CPU-s at import, which a process that never searches codes need not pay."""
+    from tutela.matching import pdq_kernels
+
+    return pdq_kernels
+
+
 @dataclass
 class Segment:
     """CSR tables over positions [start, end) of the index's code array."""
@@ -58,7 +69,7 @@ class Segment:
     def build(cls, words: np.ndarray, alive: np.ndarray, start: int, end: int) -> Segment:
         bits = bucket_bits_for(end - start)
         offsets, entries = _table_arrays(bits, int(np.count_nonzero(alive[start:end])))
-        pdq_kernels.build_tables(
+        _kernels().build_tables(
             words, alive, start, end, SUB_START, SUB_LEN, bits, offsets, entries
         )
         return cls(start, end, bits, offsets, entries)
@@ -70,7 +81,7 @@ class Segment:
             return Segment.build(words, alive, self.start, end)
         added = int(np.count_nonzero(alive[self.end : end]))
         offsets, entries = _table_arrays(bits, self.entries.shape[1] + added)
-        pdq_kernels.extend_tables(
+        _kernels().extend_tables(
             self.offsets,
             self.entries,
             words,
@@ -163,7 +174,7 @@ def search_segment(
     masks, masks_within = masks_by_weight(segment.bucket_bits)
 
     def run(first: int, *out: np.ndarray) -> tuple[int, int]:
-        return pdq_kernels.probe_tables(  # type: ignore[no-any-return]
+        return _kernels().probe_tables(  # type: ignore[no-any-return]
             queries,
             words,
             alive,
@@ -190,7 +201,7 @@ def scan_positions(
     """(query row, position, distance) of every live code in [start, end) within `radius`."""
 
     def run(first: int, *out: np.ndarray) -> tuple[int, int]:
-        return pdq_kernels.scan_range(  # type: ignore[no-any-return]
+        return _kernels().scan_range(  # type: ignore[no-any-return]
             queries, words, alive, first, end, radius, *out
         )
 

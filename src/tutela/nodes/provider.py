@@ -4,7 +4,6 @@ workers and its outbox sender (`tutela serve`)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from functools import wraps
 from typing import ParamSpec
@@ -17,6 +16,7 @@ from tutela.db.serve_lock import one_server_on_sqlite
 from tutela.detection.supervisor import WorkerSupervisor
 from tutela.nodes.provider_sending import provider_sender
 from tutela.nodes.serving import run_http
+from tutela.nodes.worker import usable_cpus
 from tutela.settings import Settings
 from tutela.ui.console import install_console
 
@@ -37,11 +37,6 @@ def with_console(build: Callable[P, FastAPI]) -> Callable[P, FastAPI]:
 
 # A provider node app: the arguments are the API's (tutela.api.app.create_app).
 create_app = with_console(create_api_app)
-
-
-def usable_cpus() -> int:
-    """CPUs this process may run on (its affinity, e.g. a container's cpuset), at least one."""
-    return max(1, len(os.sched_getaffinity(0)))
 
 
 def serve_provider(

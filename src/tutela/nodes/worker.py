@@ -4,10 +4,16 @@ and webhook client (the workers `tutela serve` supervises run the same function)
 
 from __future__ import annotations
 
+import os
 import threading
 
 from tutela.detection.worker import run_worker
 from tutela.settings import Settings
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity, e.g. a container's cpuset), at least one."""
+    return max(1, len(os.sched_getaffinity(0)))
 
 
 def run_worker_node(settings: Settings, *, hash_workers: int) -> None:
