@@ -7,17 +7,14 @@ harness's own recipes (bench/accuracy_set.py: blocks for text, bars, icons), no 
 
 from __future__ import annotations
 
-import importlib.util
 import io
-import sys
-from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
 from PIL import Image, ImageOps
 from skimage import data as skdata
 
+from accuracy_edits import accuracy_set
 from tutela.media.decode import decode_image
 from tutela.signals.base import hamming_hex
 from tutela.signals.crops import CROPS, crop_box, crop_variants
@@ -26,18 +23,7 @@ from tutela.signals.pdq import PdqMode
 from tutela.signals.picture_box import busy_lines, picture_boxes
 from tutela.signals.robust import robust_variants, work_grey
 
-
-def load_set() -> ModuleType:
-    path = Path(__file__).resolve().parents[1] / "bench" / "accuracy_set.py"
-    spec = importlib.util.spec_from_file_location("bench_accuracy_set", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-edits = load_set()
+edits = accuracy_set()
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
 
 

@@ -7,17 +7,14 @@ harness's own recipe (bench/accuracy_set.py `rotate`), no abuse material.
 
 from __future__ import annotations
 
-import importlib.util
 import io
-import sys
-from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
 from PIL import Image
 from skimage import data as skdata
 
+from accuracy_edits import accuracy_set
 from provider_fixtures import jpeg, png
 from tutela.db import Database
 from tutela.indicators.banks import create_bank
@@ -29,18 +26,7 @@ from tutela.signals.pdq import PdqHash, PdqMode
 from tutela.signals.pdq_fast import fast_grid, pdq_of_grid
 from tutela.signals.straightened import ANGLES, straightened_variants
 
-
-def load_set() -> ModuleType:
-    path = Path(__file__).resolve().parents[1] / "bench" / "accuracy_set.py"
-    spec = importlib.util.spec_from_file_location("bench_accuracy_set", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-edits = load_set()
+edits = accuracy_set()
 
 
 def photo(name: str) -> Image.Image:
