@@ -31,6 +31,11 @@ phone photo as platforms receive it), then 640×480, where hashing is so cheap t
 cost of HTTP is all that shows; the last line is that, the harder case. BENCH_SIZES=WxH,WxH...
 measures others (e.g. 4000x3000, a 12 MP photo); the last one gives the last line.
 
+BENCH_BANK=plain|robust gives the node a bank of 500 unrelated PDQ indicators (robust: opted in
+to robust matching, so every upload also gets its robust query variants); BENCH_BANK=both runs
+each round with a plain and with a robust bank, alternating, and prints what robust matching
+costs on uploads that match nothing (issue 16: at most 25 % of the throughput).
+
 Before it, a line says where the cores went in the best round: CPU per upload of the API process
 (event loop and writer threads) and of its hashing and detection processes, read from /proc,
 against the raw hashers' time per file. The two cores are saturated, so the API's share is what
@@ -43,6 +48,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import re
 import sys
 import tempfile
@@ -61,6 +67,8 @@ from provider_fixtures import drawn_image, jpeg, make_key, running_node
 from tutela.db.database import open_database
 from tutela.detection.hasher import Hasher
 from tutela.detection.models import Item
+from tutela.indicators.banks import create_bank
+from tutela.indicators.ledger import add_indicator
 from tutela.media.limits import MediaLimits
 from tutela.settings import Settings
 
@@ -70,6 +78,8 @@ CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 # Files sent before the clock starts, to both sides: a node's first uploads load what it loads
 # lazily (compiled index code, statement caches), which is no part of its steady rate.
 WARMUP = 64
+# Unrelated indicators in the bank of BENCH_BANK (none of the uploads matches them).
+BANK_SIZE = 500
 CONTENT_LENGTH = re.compile(rb"(?i)\r\ncontent-length: *(\d+)")
 
 
@@ -158,10 +168,17 @@ class Round:
     others_ms: float  # CPU per upload of its hashing processes and the detection worker's
 
 
-def pipeline_rate(data: list[bytes], workers: int, tmp: Path, database_url: str | None) -> Round:
+def pipeline_rate(
+    data: list[bytes], workers: int, tmp: Path, database_url: str | None, bank: str = ""
+) -> Round:
     settings = Settings(data_dir=tmp / "data", database_url=database_url)
     database = open_database(settings)
     key = make_key(database)
+    if bank:
+        create_bank(database, "known", robust=bank == "robust")
+        bits = random.Random(16)
+        for _ in range(BANK_SIZE):
+            add_indicator(database, "known", "pdq", f"{bits.getrandbits(256):064x}")
     with running_node(settings, tmp, workers=1, hash_workers=workers) as node:
         address = urlsplit(node.url)
         host, port = address.hostname or "", address.port or 80
@@ -214,13 +231,28 @@ def main() -> None:
             size.split("x") for size in os.environ.get("BENCH_SIZES", "").split(",") if size
         )
     ] or SIZES
+    bank = os.environ.get("BENCH_BANK", "")
+    banks = ["plain", "robust"] if bank == "both" else [bank]
     for width, height in sizes:
         data = files(count, (width, height))
-        raws, pipelines = [], []
+        raws: list[float] = []
+        by_bank: dict[str, list[Round]] = {name: [] for name in banks}
         for _ in range(rounds):  # alternated, so that a slow spell of the machine hits both
             raws.append(raw_rate(data, workers))
-            with tempfile.TemporaryDirectory() as tmp, database_for_round() as url:
-                pipelines.append(pipeline_rate(data, workers, Path(tmp), url))
+            for name in banks:
+                with tempfile.TemporaryDirectory() as tmp, database_for_round() as url:
+                    by_bank[name].append(pipeline_rate(data, workers, Path(tmp), url, name))
+        if bank == "both":
+            plain, robust = (max(r.end_to_end for r in by_bank[n]) for n in banks)
+            print(
+                f"robust bank vs plain bank, {width}x{height}, end-to-end each round: "
+                f"{', '.join(f'{r.end_to_end:.1f}' for r in by_bank['robust'])} vs "
+                f"{', '.join(f'{p.end_to_end:.1f}' for p in by_bank['plain'])} items/s; "
+                f"best {robust:.1f} vs {plain:.1f} = {robust / plain:.2f} "
+                f"({100 * (1 - robust / plain):.0f} % less throughput with robust matching)",
+                flush=True,
+            )
+        pipelines = by_bank[banks[-1]]
         raw = max(raws)
         best = max(pipelines, key=lambda r: r.end_to_end)
         label = "pipeline" if (width, height) == sizes[-1] else f"pipeline-{width}x{height}"
