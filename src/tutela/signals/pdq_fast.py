@@ -97,13 +97,6 @@ def _quality(grid: np.ndarray) -> int:
     return min(100, total // 90)
 
 
-def _bits_to_hex(coefficients: np.ndarray) -> str:
-    median = np.median(coefficients)
-    # Reference bit k = 16·i + j is set when B[i][j] > median; the hex prints bit 255 first.
-    bits = (coefficients.reshape(-1) > median)[::-1]
-    return bytes(np.packbits(bits)).hex()
-
-
 def _dihedral_coefficients(b: np.ndarray) -> list[np.ndarray]:
     """The DCT of each rotated/flipped 64×64 grid, from the original's coefficients.
 
@@ -162,13 +155,15 @@ def pdq_of_grid(grid: np.ndarray, *, dihedral: bool = False) -> PdqHash:
     coefficients = _DCT @ grid @ _DCT.T
     quality = _quality(grid)
     if not dihedral:
-        return PdqHash(hash=_bits_to_hex(coefficients), quality=quality)
-    hexes = tuple(_bits_to_hex(c) for c in _dihedral_coefficients(coefficients))
+        (single,) = hexes_of_coefficients(coefficients[None])
+        return PdqHash(hash=single, quality=quality)
+    hexes = tuple(hexes_of_coefficients(np.stack(_dihedral_coefficients(coefficients))))
     return PdqHash(hash=hexes[0], quality=quality, dihedral=hexes)
 
 
 def hexes_of_coefficients(coefficients: np.ndarray) -> list[str]:
-    """PDQ hex of each of (N, 16, 16) DCT coefficient blocks (bits above their median)."""
+    """PDQ hex of each of (N, 16, 16) DCT coefficient blocks (bits above their median).
+    Reference bit k = 16·i + j is set when B[i][j] > median; the hex prints bit 255 first."""
     flat = coefficients.reshape(len(coefficients), -1)
     middle = flat.shape[1] // 2  # the median of an even count: the mean of the two middle values
     ordered = np.partition(flat, (middle - 1, middle), axis=1)

@@ -13,8 +13,8 @@ screenshot and a 2-5° rotation. For banks that opt in (`robust`), the query is 
     (tutela.signals.straightened): every picture gets these, on PDQ's own 64×64 buffer.
 Each variant is one more hash through the same index, so each counts in the false-match budget.
 A picture busy along all four outermost lines (most uploads: a photo to its edges) has no frame
-and no filled corners: it gets only the cheap `-cut` variants, after a look at those four lines. Variants are
-computed on a small grey copy with the fast PDQ; rotations on a smaller one still.
+and no filled corners: it gets only the cheap `-cut` variants, after a look at those four lines.
+Variants are computed on a small grey copy with the fast PDQ; rotations on a smaller one still.
 """
 
 from __future__ import annotations
