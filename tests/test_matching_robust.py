@@ -154,7 +154,7 @@ def test_a_letterboxed_copy_is_trimmed_to_the_picture() -> None:
     canvas = Image.new("L", (original.width, original.height + 120), 0)
     canvas.paste(original, (0, 60))
     pixels = np.asarray(canvas)
-    assert frame_box(pixels, uniform=True) == (60, 60 + original.height, 0, original.width)
+    assert frame_box(pixels) == (60, 60 + original.height, 0, original.width)
 
 
 def test_the_robust_variants_of_a_picture_are_named_and_stay_within_the_quality_rule() -> None:

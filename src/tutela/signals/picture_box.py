@@ -42,29 +42,37 @@ PICTURE_SHARE = 0.9
 # the text under it, twice, and never the picture alone).
 NEAR_SHARE = 0.01
 NEAR_LINES = 2
+# A box is at least MIN_SHARE of each side, so it holds a whole cell of a GRID × GRID grid over
+# the image; inside a picture most lines are busy within any cell. Where no cell has this share
+# of its rows and of its columns busy, no box can pass PICTURE_SHARE and the search is skipped
+# (drawings of flat shapes, text on a plain ground). The look costs a tenth of the search; on
+# the accuracy harness's 11,200 files it turned away no box the search would have found.
+GRID = 10
+CELL_PICTURE_SHARE = 0.8
 
 
 def picture_boxes(grey: np.ndarray, limit: int = 2) -> list[tuple[int, int, int, int]]:
     """Up to `limit` (top, bottom, left, right) boxes of a picture inside a frame, largest
     first; none when no rectangle of strong edges other than the whole image is found."""
     height, width = grey.shape
-    if min(height, width) < 16:
+    if min(height, width) < 16 or not _picture_cell(grey):
         return []
     g = grey.astype(np.int16)
     # Boundary k lies between lines k-1 and k; its step compares line k+1 with line k-2, so a
     # border blurred over a pixel by scaling or JPEG still shows. Boundaries 0 and the last are
-    # the image's own borders.
+    # the image's own borders. Prefix sums of steps run down axis 0 (numpy sums whole rows at
+    # a time that way, five times faster than along them): `across[x, k]` counts the steps on
+    # row boundary k left of column x, `down[y, k]` those on column boundary k above row y.
     rows = np.zeros((height + 1, width), bool)
-    rows[1:height] = np.abs(g[_after(height)] - g[_before(height)]) >= EDGE_STEP
+    rows[1:height] = _steps(g)
+    across = np.zeros((width + 1, height + 1), np.int32)
+    np.cumsum(rows.T, axis=0, out=across[1:])
     cols = np.zeros((height, width + 1), bool)
-    cols[:, 1:width] = np.abs(g[:, _after(width)] - g[:, _before(width)]) >= EDGE_STEP
-    # Prefix sums along each line: steps on any span in O(1).
-    row_sums = np.zeros((height + 1, width + 1), np.int32)
-    np.cumsum(rows, axis=1, out=row_sums[:, 1:])
-    col_sums = np.zeros((height + 1, width + 1), np.int32)
-    np.cumsum(cols, axis=0, out=col_sums[1:, :])
-    tops = _candidates(row_sums, width)
-    lefts = _candidates(col_sums.T, height)
+    cols[:, 1:width] = _steps(g.T).T
+    down = np.zeros((height + 1, width + 1), np.int32)
+    np.cumsum(cols, axis=0, out=down[1:])
+    tops = _candidates(across, width)
+    lefts = _candidates(down, height)
     t, b = _pairs(tops, height)
     left, right = _pairs(lefts, width)
     if not len(t) or not len(left):
@@ -72,10 +80,10 @@ def picture_boxes(grey: np.ndarray, limit: int = 2) -> list[tuple[int, int, int,
     tt, ll = t[:, None], left[None, :]
     bb, rr = b[:, None], right[None, :]
     span_w, span_h = (rr - ll).astype(np.float32), (bb - tt).astype(np.float32)
-    top_ok = (tt == 0) | ((row_sums[tt, rr] - row_sums[tt, ll]) >= SIDE_COVERAGE * span_w)
-    bottom_ok = (bb == height) | ((row_sums[bb, rr] - row_sums[bb, ll]) >= SIDE_COVERAGE * span_w)
-    left_ok = (ll == 0) | ((col_sums[bb, ll] - col_sums[tt, ll]) >= SIDE_COVERAGE * span_h)
-    right_ok = (rr == width) | ((col_sums[bb, rr] - col_sums[tt, rr]) >= SIDE_COVERAGE * span_h)
+    top_ok = (tt == 0) | ((across[rr, tt] - across[ll, tt]) >= SIDE_COVERAGE * span_w)
+    bottom_ok = (bb == height) | ((across[rr, bb] - across[ll, bb]) >= SIDE_COVERAGE * span_w)
+    left_ok = (ll == 0) | ((down[bb, ll] - down[tt, ll]) >= SIDE_COVERAGE * span_h)
+    right_ok = (rr == width) | ((down[bb, rr] - down[tt, rr]) >= SIDE_COVERAGE * span_h)
     whole = (tt == 0) & (bb == height) & (ll == 0) & (rr == width)
     ok = top_ok & bottom_ok & left_ok & right_ok & ~whole
     if ok.any():
@@ -98,6 +106,32 @@ def picture_boxes(grey: np.ndarray, limit: int = 2) -> list[tuple[int, int, int,
     return found + spare[: limit - len(found)]
 
 
+def _picture_cell(grey: np.ndarray) -> bool:
+    """Whether a cell of the GRID × GRID grid has CELL_PICTURE_SHARE of its rows and of its
+    columns busy (busy_lines, within the cell)."""
+    rows, cols = grey.shape[0] // GRID, grey.shape[1] // GRID
+    if min(rows, cols) < 2:
+        return True  # cells too small to judge: search
+    g = grey[: rows * GRID, : cols * GRID]
+    busy_cols = _busy_columns(g, rows, cols) >= CELL_PICTURE_SHARE
+    if not busy_cols.any():
+        return False  # rows need not be looked at
+    busy_rows = _busy_columns(np.ascontiguousarray(g.T), cols, rows).T >= CELL_PICTURE_SHARE
+    return bool((busy_rows & busy_cols).any())
+
+
+def _busy_columns(g: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """(GRID, GRID): the share of each cell's columns that are busy within the cell, for `g`
+    of GRID × GRID cells of rows × cols pixels (counted down the columns: numpy sums whole
+    lines at a time that way)."""
+    down = np.zeros(g.shape, bool)
+    np.not_equal(g[1:], g[:-1], out=down[:-1])
+    down[rows - 1 :: rows] = False  # no pair across a cell's side
+    steps = down.reshape(GRID, rows, GRID * cols).sum(axis=1, dtype=np.int32)
+    busy = steps >= BUSY_SHARE * (rows - 1)
+    return np.asarray(busy.reshape(GRID, GRID, cols).mean(axis=2))
+
+
 def _near(
     box: tuple[int, int, int, int], other: tuple[int, int, int, int], height: int, width: int
 ) -> bool:
@@ -114,27 +148,50 @@ def _tight_all(
     """For boxes (tt, bb, ll, rr) (broadcast): whether picture starts right inside every side, one
     of the INSIDE lines next to each side being busy (else the box still holds a margin of
     the frame)."""
-    # Prefix sums of neighbours that differ, along rows and along columns.
-    across = np.zeros((grey.shape[0], grey.shape[1]), np.int32)
-    np.cumsum(grey[:, 1:] != grey[:, :-1], axis=1, out=across[:, 1:])
-    down = np.zeros((grey.shape[0], grey.shape[1]), np.int32)
-    np.cumsum(grey[1:] != grey[:-1], axis=0, out=down[1:])
+    height, width = grey.shape
+    inside = np.arange(1, INSIDE + 1)
+    # Only the lines just inside a candidate side are looked at: their prefix sums of
+    # neighbours that differ, down axis 0 (see picture_boxes), indexed through `row_at`/`col_at`.
+    offsets = inside[:, None]
+    rows, row_at = _lines_at(height, tt.ravel() + offsets, bb.ravel() - 1 - offsets)
+    cols, col_at = _lines_at(width, ll.ravel() + offsets, rr.ravel() - 1 - offsets)
+    picked = grey[rows]
+    across = np.zeros((width, len(rows)), np.int32)
+    np.cumsum((picked[:, 1:] != picked[:, :-1]).T, axis=0, out=across[1:])
+    picked = grey[:, cols]
+    down = np.zeros((height, len(cols)), np.int32)
+    np.cumsum(picked[1:] != picked[:-1], axis=0, out=down[1:])
     need_w = BUSY_SHARE * np.maximum(rr - ll - 1, 1)
     need_h = BUSY_SHARE * np.maximum(bb - tt - 1, 1)
     ok = np.ones(np.broadcast_shapes(tt.shape, ll.shape), bool)
     for side in range(4):
         busy = np.zeros_like(ok)
-        for k in range(1, INSIDE + 1):
+        for k in inside:
             if side == 0:
-                busy |= across[tt + k, rr - 1] - across[tt + k, ll] >= need_w
+                line = row_at[tt + k]
+                busy |= across[rr - 1, line] - across[ll, line] >= need_w
             elif side == 1:
-                busy |= across[bb - 1 - k, rr - 1] - across[bb - 1 - k, ll] >= need_w
+                line = row_at[bb - 1 - k]
+                busy |= across[rr - 1, line] - across[ll, line] >= need_w
             elif side == 2:
-                busy |= down[bb - 1, ll + k] - down[tt, ll + k] >= need_h
+                line = col_at[ll + k]
+                busy |= down[bb - 1, line] - down[tt, line] >= need_h
             else:
-                busy |= down[bb - 1, rr - 1 - k] - down[tt, rr - 1 - k] >= need_h
+                line = col_at[rr - 1 - k]
+                busy |= down[bb - 1, line] - down[tt, line] >= need_h
         ok &= busy
     return ok
+
+
+def _lines_at(length: int, *lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct `lines` (ascending) and, per line of `length`, its place among them."""
+    wanted = np.zeros(length, bool)
+    for some in lines:
+        wanted[some] = True
+    picked = np.flatnonzero(wanted)
+    at = np.zeros(length, np.intp)
+    at[picked] = np.arange(len(picked))
+    return picked, at
 
 
 def pictureness(grey: np.ndarray, box: tuple[int, int, int, int]) -> float:
@@ -153,19 +210,18 @@ def busy_lines(pixels: np.ndarray) -> np.ndarray:
     return np.asarray(steps.mean(axis=1) >= BUSY_SHARE)
 
 
-def _after(length: int) -> np.ndarray:
-    return np.minimum(np.arange(2, length + 1), length - 1)
-
-
-def _before(length: int) -> np.ndarray:
-    return np.maximum(np.arange(-1, length - 2), 0)
+def _steps(g: np.ndarray) -> np.ndarray:
+    """Per inner row boundary k (1..H-1) of int16 pixels `g`: where line k+1 and line k-2
+    (clamped to the image) differ by EDGE_STEP or more, as (H-1, W) flags."""
+    padded = np.concatenate([g[:1], g, g[-1:]])  # padded[j] is line j-1, clamped
+    return np.asarray(np.abs(padded[3:] - padded[:-3]) >= EDGE_STEP)
 
 
 def _candidates(sums: np.ndarray, length: int) -> np.ndarray:
-    """Lines (rows of `sums`, prefix sums of steps along each) with a stretch of MIN_SHARE of
+    """Lines (columns of `sums`, prefix sums of steps down axis 0) with a stretch of MIN_SHARE of
     `length` mostly steps, strongest per run of neighbouring lines, at most MAX_LINES."""
     window = max(2, round(MIN_SHARE * length))
-    stretch = (sums[:, window:] - sums[:, :-window]).max(axis=1) / window
+    stretch = (sums[window:] - sums[:-window]).max(axis=0) / window
     strong = np.flatnonzero(stretch >= SIDE_COVERAGE)
     # A sharp step shows on three neighbouring boundaries: the middle one of the strongest in
     # each run is the step itself; where steps lie close together (a picture, then a line of
@@ -178,7 +234,7 @@ def _candidates(sums: np.ndarray, length: int) -> np.ndarray:
             if len(run) > 3:
                 keep |= {int(run[1]), int(run[-2])}
     best = sorted(keep, key=lambda line: -float(stretch[line]))[:MAX_LINES]
-    return np.array(sorted({0, len(sums) - 1, *best}), np.int64)
+    return np.array(sorted({0, sums.shape[1] - 1, *best}), np.int64)
 
 
 def _pairs(lines: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
