@@ -30,6 +30,11 @@ POSTGRES_ENV = "TUTELA_TEST_DATABASE_URL"
 
 
 CHROMIUM = Path("/usr/bin/chromium")
+# The project's shared conformance data (PDQ reference vectors): beside the checkout by default,
+# elsewhere (a worktree in another folder) through TUTELA_TESTDATA.
+TESTDATA = Path(
+    os.environ.get("TUTELA_TESTDATA") or Path(__file__).resolve().parents[2] / "shared" / "testdata"
+)
 
 
 # The longest tests, in the order they should start (`--dist loadgroup` hands out tests in

@@ -8,7 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "pdq"
+from conftest import TESTDATA as SHARED_TESTDATA
+
+TESTDATA = SHARED_TESTDATA / "pdq"
 TUTELA = str(Path(sys.executable).parent / "tutela")
 EXPECTED = json.loads((TESTDATA / "expected.json").read_text())
 

@@ -6,17 +6,17 @@ import hashlib
 import io
 import json
 import statistics
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 from skimage import data as skdata
 
+from conftest import TESTDATA as SHARED_TESTDATA
 from tutela.signals import PdqMode, hash_media, pdq_of_bytes
 from tutela.signals.pdq_fast import fast_pdq
 
-TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "pdq"
+TESTDATA = SHARED_TESTDATA / "pdq"
 EXPECTED: dict[str, dict[str, object]] = json.loads((TESTDATA / "expected.json").read_text())
 
 
