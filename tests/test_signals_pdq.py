@@ -135,3 +135,12 @@ def _png(pixels: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, "PNG")
     return buffer.getvalue()
+
+
+def test_a_picture_too_small_to_hash_gets_the_all_zero_hash_in_fast_mode() -> None:
+    # As the reference: under MIN_HASHABLE_SIDE pixels a side there is nothing to say.
+    tiny = _png(np.full((3, 3, 3), 120, np.uint8))
+    pdq = pdq_of_bytes(tiny, mode=PdqMode.FAST, dihedral=True)
+    assert (pdq.hash, pdq.quality) == ("0" * 64, 0)
+    assert pdq.dihedral == ("0" * 64,) * 8
+    assert pdq_of_bytes(tiny, mode=PdqMode.FAST).dihedral is None

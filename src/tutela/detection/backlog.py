@@ -21,7 +21,7 @@ from tutela.detection.bases import DetectionGate
 from tutela.detection.hasher import Hasher, HashJob
 from tutela.detection.items import ItemView
 from tutela.detection.pipeline import Decider
-from tutela.detection.scan_batches import admit, item_views
+from tutela.detection.scan_batches import ADMIT_BATCH, admit, item_views
 from tutela.detection.scan_sources import ListedFile, scan_key
 from tutela.detection.verdicts import Outcome, gated, not_under_order, record_outcomes
 from tutela.detection.video_items import hash_video_task, video_outcome
@@ -32,8 +32,6 @@ from tutela.media.isolation import IsolatedPool
 from tutela.media.limits import MediaLimits
 from tutela.signals.hashing import MediaSignals
 
-# Files whose items are found or made together (one read, at most one insert).
-ADMIT_BATCH = 256
 # Verdicts recorded in one transaction, at most, and the longest a verdict waits for others: a
 # transaction per file cost the local scan about as much CPU as hashing the file.
 RECORD_BATCH = 64

@@ -46,7 +46,7 @@ from tutela.detection.backlog import ScanResult
 from tutela.detection.bases import DetectionGate
 from tutela.detection.hasher import Hasher
 from tutela.detection.remote_scan import SCAN_SPOOL, decide_listed
-from tutela.detection.scan_batches import ScanProgress, admit, item_views
+from tutela.detection.scan_batches import ADMIT_BATCH, ScanProgress, admit, item_views
 from tutela.detection.scan_sources import ListedFile, Sources, look_at, walk
 from tutela.detection.source_files import DEFAULT_ACCESS, SourceAccess, SourceReader
 from tutela.detection.verdicts import Outcome, gated, not_under_order, record_outcomes
@@ -59,8 +59,6 @@ from tutela.settings import Settings
 # Files per decide_batch task: enough that a task's overhead (scheduling, a refresh query, the
 # result's transfer) is small beside hashing them, few enough that a lost node costs little.
 TASK_FILES = 32
-# Listing lines per batch the driver admits (one read and at most one insert per batch).
-ADMIT_BATCH = 256
 # Lines of a list file per Ray Data block (one stat task each): a task costs milliseconds of
 # scheduling and a stat microseconds, so a block is thousands of lines.
 LIST_BLOCK = 4096

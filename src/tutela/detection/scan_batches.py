@@ -28,6 +28,8 @@ from tutela.detection.scan_sources import ListedFile
 
 # Ids per IN (...) list, under SQLite's historical 999-parameter limit.
 ID_BATCH = 900
+# Files a scan (local or on Ray) admits at once: one read and at most one insert per batch.
+ADMIT_BATCH = 256
 
 
 @dataclass(frozen=True, slots=True)

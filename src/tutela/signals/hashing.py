@@ -12,7 +12,7 @@ from tutela.media.decode import decode_image
 from tutela.media.formats import is_video_file as is_video_file
 from tutela.media.limits import MediaLimits
 from tutela.signals.pdq import FAST_MIN_SIDE, PdqHash, PdqMode, pdq_of_pixels
-from tutela.signals.pdq_fast import fast_grid, fast_pdq, pdq_of_grid
+from tutela.signals.pdq_fast import fast_grid, pdq_of_grid
 
 if TYPE_CHECKING:
     from tutela.signals.vpdq import VpdqHash
@@ -83,15 +83,7 @@ def pdq_of_bytes(
     else:
         image = decode_image(data, limits, reduce_to=FAST_MIN_SIDE, grey=True)
         grid = fast_grid(image.pixels, stored_width=image.width, stored_height=image.height)
-        if grid is None:
-            pdq = fast_pdq(
-                image.pixels,
-                stored_width=image.width,
-                stored_height=image.height,
-                dihedral=dihedral,
-            )
-        else:
-            pdq = pdq_of_grid(grid, dihedral=dihedral)
+        pdq = pdq_of_grid(grid, dihedral=dihedral)
     if not robust:
         return pdq
     from tutela.signals.robust import robust_variants  # only where a robust bank is enabled

@@ -138,9 +138,6 @@ def fast_pdq(
     `pixels` is (H, W) grey uint8 (JPEG's own luma) or (H, W, 3) RGB uint8.
     """
     grid = fast_grid(pixels, stored_width=stored_width, stored_height=stored_height)
-    if grid is None:
-        # As the reference: too small to say anything; an all-zero hash of quality 0.
-        return PdqHash(hash="0" * 64, quality=0, dihedral=("0" * 64,) * 8 if dihedral else None)
     return pdq_of_grid(grid, dihedral=dihedral)
 
 
@@ -161,8 +158,11 @@ def fast_grid(pixels: np.ndarray, *, stored_width: int, stored_height: int) -> n
     return _sample_grid(grey, row_index, row_weights, col_index, col_weights)
 
 
-def pdq_of_grid(grid: np.ndarray, *, dihedral: bool = False) -> PdqHash:
-    """PDQ (and its quality) of a 64×64 buffer from fast_grid."""
+def pdq_of_grid(grid: np.ndarray | None, *, dihedral: bool = False) -> PdqHash:
+    """PDQ (and its quality) of a 64×64 buffer from fast_grid; of None (pixels too small to
+    hash), as the reference: an all-zero hash of quality 0."""
+    if grid is None:
+        return PdqHash(hash="0" * 64, quality=0, dihedral=("0" * 64,) * 8 if dihedral else None)
     coefficients = _DCT @ grid @ _DCT.T
     quality = _quality(grid)
     if not dihedral:
