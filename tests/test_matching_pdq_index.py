@@ -50,6 +50,15 @@ def corpus() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return ids, codes, queries
 
 
+@pytest.fixture(params=["wide", "narrow"])
+def layout(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Tables built while this runs get wide entries (the default up to WIDE_MAX_CODES) or
+    narrow ones (the layout of larger segments)."""
+    if request.param == "narrow":
+        monkeypatch.setattr(pdq_tables, "WIDE_MAX_CODES", 0)
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
 def built(corpus: tuple[np.ndarray, np.ndarray, np.ndarray]) -> PdqIndex:
     ids, codes, _ = corpus
@@ -77,12 +86,16 @@ def test_a_flat_query_gives_the_same_matches_as_rows_of_row_id_distance(
 
 @pytest.mark.parametrize("radius", [0, 1, 10, 11, 12, 31, 40, 45, 63])
 def test_multi_index_path_is_exact_at_every_radius(
-    corpus: tuple[np.ndarray, np.ndarray, np.ndarray], monkeypatch: pytest.MonkeyPatch, radius: int
+    corpus: tuple[np.ndarray, np.ndarray, np.ndarray],
+    monkeypatch: pytest.MonkeyPatch,
+    radius: int,
+    layout: str,
 ) -> None:
     ids, codes, queries = corpus
     monkeypatch.setattr(pdq_tables, "_NS_PER_SCANNED_CODE", 1e12)  # never choose the scan
     index = PdqIndex.build(ids, codes)
     assert index._main is not None and index._main.plan(radius) is not None
+    assert index._main.wide == (layout == "wide")
     assert index.query(queries, radius) == brute_force(ids, codes, queries, radius)
 
 
@@ -212,7 +225,7 @@ def test_empty_index_matches_nothing() -> None:
 
 @pytest.mark.parametrize("mmap", [True, False])
 def test_snapshot_round_trip_answers_identically(
-    tmp_path: Path, corpus: tuple[np.ndarray, np.ndarray, np.ndarray], mmap: bool
+    tmp_path: Path, corpus: tuple[np.ndarray, np.ndarray, np.ndarray], mmap: bool, layout: str
 ) -> None:
     ids, codes, queries = corpus
     index = PdqIndex.build(ids, codes)
@@ -223,6 +236,7 @@ def test_snapshot_round_trip_answers_identically(
     index.save(path)
     loaded = PdqIndex.load(path, mmap=mmap)
     assert len(loaded) == len(index)
+    assert loaded._main is not None and loaded._main.wide == (layout == "wide")
     for radius in (0, 31, 63):
         assert loaded.query(queries, radius) == index.query(queries, radius)
 
@@ -276,12 +290,13 @@ def test_snapshot_with_damaged_header_is_rejected(tmp_path: Path) -> None:
         PdqIndex.load(tmp_path / "b")
 
 
-def test_snapshot_with_table_entry_out_of_range_is_rejected(tmp_path: Path) -> None:
+def test_snapshot_with_table_entry_out_of_range_is_rejected(tmp_path: Path, layout: str) -> None:
     # A table pointing past the codes would make the kernels read outside their arrays.
     rng = np.random.default_rng(17)
     index = PdqIndex.build(np.arange(500, dtype=np.int64), random_codes(rng, 500))
     assert index._main is not None
-    index._main.entries[3, 0] = np.uint32(0xFFFFFFFF)
+    entries = index._main.entries
+    entries[3, 0] = np.iinfo(entries.dtype).max
     index.save(tmp_path / "b")
     with pytest.raises(InvalidInput, match="outside its segment"):
         PdqIndex.load(tmp_path / "b")
@@ -334,8 +349,8 @@ def test_dihedral_query_needs_eight_variants(built: PdqIndex) -> None:
 
 
 def test_memory_stays_near_codes_plus_tables(built: PdqIndex) -> None:
-    # codes 32 B + id 8 B + alive 1 B + 11 uint32 entries per code, plus the bucket offsets.
-    per_code = 32 + 8 + 1 + 11 * 4
+    # codes 32 B + id 8 B + alive 1 B + 11 wide (uint64) entries per code, plus the offsets.
+    per_code = 32 + 8 + 1 + 11 * 8
     assert built._main is not None
     assert built.memory_bytes() == N * per_code + built._main.offsets.nbytes
 
@@ -419,7 +434,7 @@ def test_folding_new_codes_into_the_main_tables_merges_them_in_place() -> None:
     assert index.query(queries, 31) == expected
 
 
-def test_merged_tables_are_identical_to_tables_built_from_scratch() -> None:
+def test_merged_tables_are_identical_to_tables_built_from_scratch(layout: str) -> None:
     rng = np.random.default_rng(22)
     codes = random_codes(rng, 109_000)
     ids = np.arange(109_000, dtype=np.int64)
@@ -433,7 +448,7 @@ def test_merged_tables_are_identical_to_tables_built_from_scratch() -> None:
 
 @pytest.mark.parametrize("radius", [5, 8, 31, 32, 40])
 def test_a_code_that_only_one_table_can_see_is_found(
-    monkeypatch: pytest.MonkeyPatch, radius: int
+    monkeypatch: pytest.MonkeyPatch, radius: int, layout: str
 ) -> None:
     # The pigeonhole's worst case: exactly radii[t] + 1 differing bits in every substring but one,
     # radii[t] in that one, so the code sits at exactly `radius` and only table t can find it.
@@ -442,8 +457,9 @@ def test_a_code_that_only_one_table_can_see_is_found(
     query = random_codes(rng, 1)[0]
     index = PdqIndex.build(np.arange(1000, dtype=np.int64), random_codes(rng, 1000))
     assert index._main is not None
-    radii = index._main.plan(radius)
-    assert radii is not None and int((radii + 1).clip(0).sum()) == radius + 1
+    plan = index._main.plan(radius)
+    assert plan is not None and int((plan.radii + 1).clip(0).sum()) == radius + 1
+    radii = plan.radii
     planted: list[np.ndarray] = []
     for lucky in np.flatnonzero(radii >= 0):
         for _ in range(10):
@@ -459,3 +475,71 @@ def test_a_code_that_only_one_table_can_see_is_found(
     index.compact()  # the planted codes into the tables, not the scanned tail
     found = dict(index.query(query[None], radius)[0])
     assert {int(i): radius for i in ids} == {i: d for i, d in found.items() if i >= 10_000}
+
+
+def spread_code(query: np.ndarray, spread: list[int], rng: np.random.Generator) -> np.ndarray:
+    """A code differing from the query in spread[t] random bits of each substring t."""
+    code = query.copy()
+    for t, bits in enumerate(spread):
+        start = int(pdq_tables.SUB_START[t])
+        for bit in rng.choice(int(pdq_tables.SUB_LEN[t]), bits, replace=False) + start:
+            code[bit // 8] ^= np.uint8(1 << (bit % 8))
+    return code
+
+
+@pytest.mark.parametrize("radius", [0, 3, 10, 11, 31, 40])
+def test_every_spread_within_the_radius_has_a_ring_start_whose_table_is_probed(
+    radius: int,
+) -> None:
+    # The pigeonring's promise, which every probe relies on: bits spread over the tables in any
+    # way, in total at most the radius, leave some table t from which every run round the ring
+    # keeps within its share; and t is a probed table (its own share covers its bits).
+    kernels = pdq_tables._kernels()
+    rng = np.random.default_rng(31)
+    radii = pdq_tables.plan_radii(10**6, 20, radius)
+    assert radii is not None
+    units = pdq_tables.ring_units(radii, radius)
+    m = pdq_tables.TABLES
+    assert int(units.sum()) == m * radius
+    assert np.array_equal(np.floor_divide(units, m), radii)
+    for _ in range(3000):
+        total = int(rng.integers(0, radius + 1))
+        weights = rng.dirichlet(np.full(m, rng.choice([0.1, 1.0, 10.0])))
+        spread = rng.multinomial(total, weights).astype(np.int64)
+        starts = [t for t in range(m) if kernels._ring_holds(spread, units, t)]
+        assert starts, spread.tolist()
+        assert all(spread[t] <= radii[t] for t in starts)
+
+
+@pytest.mark.parametrize("radius", [8, 31])
+def test_codes_spread_every_way_within_the_radius_are_each_found_once(
+    monkeypatch: pytest.MonkeyPatch, radius: int, layout: str
+) -> None:
+    # Neighbours whose differing bits crowd into one table, a run of tables, or spread evenly:
+    # the cases where a probe's check of two tables, or the owner's choice, could go wrong.
+    monkeypatch.setattr(pdq_tables, "_NS_PER_SCANNED_CODE", 1e12)
+    rng = np.random.default_rng(37)
+    query = random_codes(rng, 1)[0]
+    m = pdq_tables.TABLES
+    spreads: list[list[int]] = []
+    for total in (radius, radius - 1, radius + 1):
+        for crowd in (0.05, 1.0, 50.0):
+            for _ in range(40):
+                weights = rng.dirichlet(np.full(m, crowd))
+                spread = rng.multinomial(total, weights)
+                spreads.append(np.minimum(spread, pdq_tables.SUB_LEN - 1).tolist())
+    planted = np.array([spread_code(query, spread, rng) for spread in spreads])
+    index = PdqIndex.build(np.arange(2000, dtype=np.int64), random_codes(rng, 2000))
+    ids = np.arange(10_000, 10_000 + len(planted), dtype=np.int64)
+    index.add(ids, planted)
+    index.compact()
+    assert index._main is not None and index._main.wide == (layout == "wide")
+    # Each once from the tables themselves (PdqIndex would hide a repeat).
+    _, positions, _ = pdq_tables.search_segment(
+        query[None].view(np.uint64), index._words, index._alive, index._main, radius
+    )
+    assert len(set(positions.tolist())) == len(positions)
+    found = index.query(query[None], radius)[0]
+    assert [(i, d) for i, d in found if i >= 10_000] == brute_force(
+        ids, planted, query[None], radius
+    )[0]

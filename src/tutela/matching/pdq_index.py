@@ -1,7 +1,8 @@
 """PdqIndex: exact Hamming-radius search over 256-bit PDQ codes, incremental, with snapshots.
 
-A multi-index (11 substrings, one CSR table each) answers the usual radii; above the radius where
-probing costs more than reading every code, a popcount scan does. Both are exact.
+A multi-index (11 substrings, one CSR table each, probed by the pigeonring) answers the usual
+radii; above the radius where probing costs more than reading every code, a popcount scan does.
+Both are exact.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ from tutela.matching.snapshot import read_snapshot, write_snapshot
 
 __all__ = ["CODE_BYTES", "MAX_CODES", "MAX_RADIUS", "PdqIndex"]
 
-# Entries pack a position with the substring bits the bucket number leaves out into a uint32.
+# Narrow entries (segments past WIDE_MAX_CODES) pack a position with the substring bits the
+# bucket number leaves out into a uint32.
 MAX_CODES: Final = 1 << (32 - (int(SUB_LEN.max()) - MAX_BUCKET_BITS))
 
 # New codes are scanned linearly until this many wait (~15 us a query); then they get tables of
@@ -45,7 +47,7 @@ _TAIL_LIMIT: Final = 8192
 _DELTA_FRACTION: Final = 16
 
 _MAGIC: Final = b"TUTPDQIX"
-_VERSION: Final = 1
+_VERSION: Final = 2  # 2: wide (uint64) table entries carry the next table's substring
 
 
 class PdqIndex:

@@ -20,9 +20,13 @@ cgutils: Any = numba_cgutils
 types: Any = numba.types
 ir: Any = cgutils.ir  # llvmlite's IR builder, as numba itself imports it
 
-# How many buckets (passes 1-2) or candidates (pass 3) ahead to prefetch: enough to cover a
-# ~150 ns miss at ~10 ns of work each (8 and 32 measured slower at 10 M codes).
-_AHEAD = 16
+# How many items ahead each pass of probe_tables prefetches: bucket bounds, buckets' entries,
+# candidates' codes. A miss to memory takes ~180 ns here and ~15 can be outstanding; measured at
+# 10 M codes, 16/32/48 gave 1.13x the queries per CPU-second of 16 for all three, and 8 or 64 for
+# the first were slower.
+_AHEAD_BOUNDS = 16
+_AHEAD_ENTRIES = 32
+_AHEAD_CODES = 48
 
 # Queries probed together, table by table (see probe_tables): with ~200 probes each, a block
 # touches most cache lines of a table's offsets, so they are read from DRAM once per block.
@@ -88,6 +92,27 @@ def _distance(words: Any, pos: int, q0: Any, q1: Any, q2: Any, q3: Any) -> Any:
     return np.int64(d)
 
 
+@njit(cache=True, nogil=True, inline="always")  # type: ignore[untyped-decorator]
+def _entry(
+    words: Any,
+    pos: int,
+    start: int,
+    t: int,
+    key: int,
+    tag_bits: int,
+    check_bits: int,
+    sub_start: Any,
+    sub_len: Any,
+) -> Any:
+    """Table t's entry for code `pos` (substring `key`): (pos - start), then with check_bits the
+    next table's substring (the ring's check), then the tag (the key bits the bucket leaves out)."""
+    entry = pos - start
+    if check_bits:
+        after = (t + 1) % sub_start.shape[0]
+        entry = (entry << check_bits) | _substring(words, pos, sub_start[after], sub_len[after])
+    return (entry << tag_bits) | (key & ((1 << tag_bits) - 1))
+
+
 @njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
 def build_tables(
     words: Any,
@@ -97,6 +122,7 @@ def build_tables(
     sub_start: Any,
     sub_len: Any,
     bucket_bits: int,
+    check_bits: int,
     offsets: Any,
     entries: Any,
 ) -> None:
@@ -104,14 +130,14 @@ def build_tables(
     `offsets` (tables, 2**bucket_bits + 1) and `entries` (tables, live codes in the range).
 
     An entry packs (position - start) above the substring bits that the bucket number leaves out
-    (the tag), so a probe can reject most of a bucket without touching the codes.
+    (the tag), so a probe can reject most of a bucket without touching the codes; with
+    check_bits (uint64 entries) the next table's substring sits between them (see probe_tables).
     """
     m = sub_start.shape[0]
     n_buckets = 1 << bucket_bits
     keys = np.empty(end - start, np.uint32)  # substrings have at most 32 bits
     for t in range(m):
         tag_bits = sub_len[t] - bucket_bits
-        tag_mask = (1 << tag_bits) - 1
         counts = np.zeros(n_buckets + 1, np.int64)
         for pos in range(start, end):
             if alive[pos]:
@@ -126,7 +152,9 @@ def build_tables(
             if alive[pos]:
                 key = np.int64(keys[pos - start])
                 b = key >> tag_bits
-                entries[t, counts[b]] = ((pos - start) << tag_bits) | (key & tag_mask)
+                entries[t, counts[b]] = _entry(
+                    words, pos, start, t, key, tag_bits, check_bits, sub_start, sub_len
+                )
                 counts[b] += 1
 
 
@@ -142,6 +170,7 @@ def extend_tables(
     sub_start: Any,
     sub_len: Any,
     bucket_bits: int,
+    check_bits: int,
     new_offsets: Any,
     new_entries: Any,
 ) -> None:
@@ -160,16 +189,17 @@ def extend_tables(
             live += 1
     packed = np.empty(live, np.int64)
     bucket_of = np.empty(live, np.int64)
-    added = np.empty(live, np.uint32)
+    added = np.empty(live, new_entries.dtype)
     for t in range(m):
         tag_bits = sub_len[t] - bucket_bits
-        tag_mask = (1 << tag_bits) - 1
         counts = np.zeros(n_buckets + 1, np.int64)
         i = 0
         for pos in range(mid, end):
             if alive[pos]:
                 key = _substring(words, pos, sub_start[t], sub_len[t])
-                packed[i] = ((pos - start) << tag_bits) | (key & tag_mask)
+                packed[i] = _entry(
+                    words, pos, start, t, key, tag_bits, check_bits, sub_start, sub_len
+                )
                 bucket_of[i] = key >> tag_bits
                 counts[bucket_of[i] + 1] += 1
                 i += 1
@@ -192,6 +222,22 @@ def extend_tables(
         new_offsets[t, n_buckets] = out
 
 
+@njit(cache=True, nogil=True, inline="always")  # type: ignore[untyped-decorator]
+def _ring_holds(spread: Any, units: Any, first: int) -> bool:
+    """Whether every run of tables first, first+1, ... (round the ring) holds at most its share
+    of the radius: m * (differing bits in the run) <= (units of the run), for runs of 1..m."""
+    m = spread.shape[0]
+    bits = 0
+    share = 0
+    for length in range(m):
+        t = (first + length) % m
+        bits += spread[t]
+        share += units[t]
+        if m * bits > share:
+            return False
+    return True
+
+
 @njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
 def probe_tables(
     queries: Any,
@@ -201,11 +247,13 @@ def probe_tables(
     offsets: Any,
     entries: Any,
     bucket_bits: int,
+    check_bits: int,
     masks: Any,
     masks_within: Any,
     sub_start: Any,
     sub_len: Any,
     radii: Any,
+    units: Any,
     radius: int,
     first_query: int,
     out_q: Any,
@@ -214,21 +262,24 @@ def probe_tables(
 ) -> Any:
     """Every live code of one segment within `radius` of each query, via the substring tables.
 
-    Table t is probed at radius radii[t] (-1: skipped); the caller chooses radii so that
-    sum(radii + 1) > radius, hence by pigeonhole each true neighbour lies within radii[t] of the
-    query in some table t. A code found in several tables is reported only by the first of them,
-    decided from its bits alone, so no per-query stamp array is needed.
+    The pigeonring (Qin and Xiao, VLDB 2018): give table t units[t] (in m-ths of a bit, m tables,
+    summing to at least m * radius). A code within `radius` then has a table t from which every
+    run of tables round the ring, t, t+1, ..., differs from the query in at most the run's share
+    of bits (the cyclic lemma). Such a code is found from table t alone: probed at radius
+    radii[t] = floor(units[t] / m) (-1: skipped), and with check_bits, where each entry carries
+    the next table's substring, a candidate must also keep the run of two tables within its share
+    before its code is read (for random codes that drops ~99.9 % of candidates, the larger part
+    of a query's random reads at 10 M codes). Each match is reported from the first such table
+    only, decided from its bits alone, so no per-query stamp array is needed.
 
     `masks` lists every bucket_bits-wide XOR mask by popcount; masks_within[k] counts those of
-    popcount <= k. Each table runs in three passes (bucket bounds, tag-filtered entries, full
+    popcount <= k. Each table runs in three passes (bucket bounds, filtered entries, full
     distances) so that the random reads of a pass do not wait on one another. Every pass
-    prefetches _AHEAD items ahead from its first item on (a bucket's first and last lines of
+    prefetches a few items ahead from its first item on (a bucket's first and last lines of
     entries), and the last pass of one query prefetches the first bucket bounds of the next, so
-    no pass starts on cold misses. (Measured at 10 M codes: 1.18x the queries per CPU-second of
-    prefetching only within passes 2-3 and every bucket's first entries at once in pass 1, and
-    1.24x more from prefetching buckets' last lines too; a four-stage pipeline over queries, and
-    one stream of (query, bucket) items, were both slower here, 0.84x and 0.68x: bursts of
-    hundreds of prefetches outrun the CPU's outstanding-miss slots.)
+    no pass starts on cold misses. (A four-stage pipeline over queries, and one stream of
+    (query, bucket) items, were both slower here, 0.84x and 0.68x: bursts of hundreds of
+    prefetches outrun the CPU's outstanding-miss slots.)
 
     Queries run in blocks of _BLOCK, each block table by table (every query of the block probes
     table 0, then table 1...): a table's offsets and entries are then mostly read from cache, not
@@ -243,6 +294,7 @@ def probe_tables(
     found = 0
     block = min(_BLOCK, max(queries.shape[0] - first_query, 1))
     qkeys = np.empty((block, m), np.int64)
+    spread = np.empty(m, np.int64)
     # Scratch for one table at a time: small enough to stay in L1/L2, and allocated once.
     most_probes = 1
     for t in range(m):
@@ -250,8 +302,9 @@ def probe_tables(
             most_probes = max(most_probes, masks_within[min(radii[t], bucket_bits)])
     probe_lo = np.empty(most_probes, np.int64)
     probe_hi = np.empty(most_probes, np.int64)
-    probe_spare = np.empty(most_probes, np.int64)
+    probe_used = np.empty(most_probes, np.int64)
     candidates = np.empty(4096, np.int64)
+    check_mask = (1 << check_bits) - 1
     for block_start in range(first_query, queries.shape[0], block):
         found_before = found
         block_end = min(block_start + block, queries.shape[0])
@@ -264,69 +317,79 @@ def probe_tables(
             rt = radii[t]
             if rt < 0:
                 continue
+            after = (t + 1) % m
+            # The run of two tables t, t+1: with no check bits it is left to the last pass.
+            pair_share = units[t] + units[after] if check_bits else m * 256
+            tag_bits = sub_len[t] - bucket_bits
+            tag_mask = (1 << tag_bits) - 1
+            n_probes = masks_within[min(rt, bucket_bits)]
             for qi in range(block_start, block_end):
                 q0, q1, q2, q3 = queries[qi, 0], queries[qi, 1], queries[qi, 2], queries[qi, 3]
                 qrow = qi - block_start
-                tag_bits = sub_len[t] - bucket_bits
-                tag_mask = (1 << tag_bits) - 1
                 q_tag = qkeys[qrow, t] & tag_mask
                 q_bucket = qkeys[qrow, t] >> tag_bits
+                q_after = qkeys[qrow, after] if check_bits else 0
                 # Pass 1: the entry range of every neighbouring bucket.
-                n_probes = masks_within[min(rt, bucket_bits)]
                 n_entries: Any = 0
                 if qi == block_start:
-                    for j in range(min(n_probes, _AHEAD)):
+                    for j in range(min(n_probes, _AHEAD_BOUNDS)):
                         _prefetch(offsets, t, q_bucket ^ masks[j])
                 for j in range(n_probes):
-                    if j + _AHEAD < n_probes:
-                        _prefetch(offsets, t, q_bucket ^ masks[j + _AHEAD])
+                    if j + _AHEAD_BOUNDS < n_probes:
+                        _prefetch(offsets, t, q_bucket ^ masks[j + _AHEAD_BOUNDS])
                     b = q_bucket ^ masks[j]
                     lo = np.int64(offsets[t, b])
                     hi = np.int64(offsets[t, b + 1])
                     probe_lo[j] = lo
                     probe_hi[j] = hi
-                    probe_spare[j] = rt - _ctpop(masks[j])
+                    probe_used[j] = _ctpop(masks[j])
                     n_entries += hi - lo
                 if candidates.shape[0] < n_entries + 1:
                     candidates = np.empty(2 * n_entries + 1, np.int64)
-                # Pass 2: entries whose tag keeps the whole substring within the table's radius,
-                # without a branch on the test: mispredictions would stall the other reads.
+                # Pass 2: entries whose tag keeps the substring within the table's radius and
+                # whose check keeps the pair within its share, without a branch on the test:
+                # mispredictions would stall the other reads.
                 c: Any = 0
-                for j in range(min(n_probes, _AHEAD)):
+                for j in range(min(n_probes, _AHEAD_ENTRIES)):
                     _prefetch(entries, t, probe_lo[j])
                     _prefetch(entries, t, max(probe_lo[j], probe_hi[j] - 1))
                 for j in range(n_probes):
-                    if j + _AHEAD < n_probes:
+                    ahead = j + _AHEAD_ENTRIES
+                    if ahead < n_probes:
                         # A bucket's first and last entries: ~30 % of buckets span two lines.
-                        _prefetch(entries, t, probe_lo[j + _AHEAD])
-                        _prefetch(entries, t, max(probe_lo[j + _AHEAD], probe_hi[j + _AHEAD] - 1))
-                    spare = probe_spare[j]
+                        _prefetch(entries, t, probe_lo[ahead])
+                        _prefetch(entries, t, max(probe_lo[ahead], probe_hi[ahead] - 1))
+                    used = probe_used[j]
                     for e in range(probe_lo[j], probe_hi[j]):
                         entry = np.int64(entries[t, e])
-                        candidates[c] = start + (entry >> tag_bits)
-                        c += np.int64(_ctpop((entry & tag_mask) ^ q_tag) <= spare)
+                        near = used + _ctpop((entry & tag_mask) ^ q_tag)
+                        pair = near + _ctpop(((entry >> tag_bits) & check_mask) ^ q_after)
+                        candidates[c] = start + (entry >> (tag_bits + check_bits))
+                        c += np.int64((near <= rt) & (m * pair <= pair_share))
                 # Pass 3: full 256-bit distances.
                 if qi + 1 < block_end:
                     next_bucket = qkeys[qrow + 1, t] >> tag_bits
-                    for j in range(min(n_probes, _AHEAD)):
+                    for j in range(min(n_probes, _AHEAD_BOUNDS)):
                         _prefetch(offsets, t, next_bucket ^ masks[j])
-                for i in range(min(c, _AHEAD)):
+                for i in range(min(c, _AHEAD_CODES)):
                     _prefetch(words, candidates[i], 0)
                 for i in range(c):
-                    if i + _AHEAD < c:
-                        _prefetch(words, candidates[i + _AHEAD], 0)
+                    if i + _AHEAD_CODES < c:
+                        _prefetch(words, candidates[i + _AHEAD_CODES], 0)
                     pos = candidates[i]
                     d = _distance(words, pos, q0, q1, q2, q3)
                     if d > radius or not alive[pos]:
                         continue
+                    for t2 in range(m):
+                        key = _substring(words, pos, sub_start[t2], sub_len[t2])
+                        spread[t2] = _ctpop(key ^ qkeys[qrow, t2])
+                    if not _ring_holds(spread, units, t):
+                        continue  # found from another table
                     owned_earlier = False
                     for t2 in range(t):
-                        r2 = radii[t2]
-                        if r2 >= 0:
-                            k2 = _substring(words, pos, sub_start[t2], sub_len[t2])
-                            if _ctpop(k2 ^ qkeys[qrow, t2]) <= r2:
-                                owned_earlier = True
-                                break
+                        if radii[t2] >= 0 and _ring_holds(spread, units, t2):
+                            owned_earlier = True
+                            break
                     if owned_earlier:
                         continue
                     if found < capacity:

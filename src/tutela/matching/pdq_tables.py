@@ -1,7 +1,8 @@
 """The substring tables of PdqIndex: layout, per-radius probe plans, and searching one segment.
 
 A segment is a CSR table per substring over a range of code positions; a plan says how far to
-probe each table for a radius (pigeonhole), or that scanning every code is cheaper.
+probe each table for a radius and how the radius is shared round the ring of tables
+(pigeonring, see pdq_kernels.probe_tables), or that scanning every code is cheaper.
 """
 
 from __future__ import annotations
@@ -26,10 +27,16 @@ SUB_START: Final = np.concatenate([[0], np.cumsum(SUB_LEN)[:-1]]).astype(np.int6
 TABLES: Final = len(SUB_LEN)
 CODE_WORDS: Final = 4  # uint64 words per code
 
-# Entries pack a position with the substring bits the bucket number leaves out into a uint32:
-# more bucket bits leave more room for positions.
+# Narrow entries pack a position with the substring bits the bucket number leaves out into a
+# uint32: more bucket bits leave more room for positions. Wide entries (uint64) also carry the
+# next table's substring, CHECK_BITS wide, which lets a probe drop nearly every candidate before
+# reading its code: at 10 M codes 1.55x the queries per CPU-second for twice the entries'
+# memory (8.8 GB at 100 M, over that scale's budget), so segments up to WIDE_MAX_CODES are wide.
 MAX_BUCKET_BITS: Final = 22
+MAX_WIDE_BUCKET_BITS: Final = 24
 MIN_BUCKET_BITS: Final = 4
+CHECK_BITS: Final = 24
+WIDE_MAX_CODES: Final = 1 << 25
 
 # Cost model (ns) for choosing probe or scan per segment, fitted on this project's 2-core test
 # machines. Random reads dominate: a probed bucket costs ~45 ns when the tables live in DRAM but
@@ -54,6 +61,14 @@ def _kernels() -> ModuleType:
     return pdq_kernels
 
 
+@dataclass(frozen=True)
+class Plan:
+    """How one segment answers one radius through its tables."""
+
+    radii: np.ndarray  # per table: probe radius, -1 when skipped
+    units: np.ndarray  # per table: its share of the radius, in TABLES-ths of a bit
+
+
 @dataclass
 class Segment:
     """CSR tables over positions [start, end) of the index's code array."""
@@ -62,25 +77,38 @@ class Segment:
     end: int
     bucket_bits: int
     offsets: np.ndarray  # (tables, 2**bucket_bits + 1) uint32
-    entries: np.ndarray  # (tables, live codes) uint32: position - start << tag bits | tag
-    plans: dict[int, np.ndarray | None] = field(default_factory=dict)
+    # (tables, live codes): uint32 position - start << tag bits | tag, or (wide) uint64
+    # (position - start << CHECK_BITS | next table's substring) << tag bits | tag
+    entries: np.ndarray
+    plans: dict[int, Plan | None] = field(default_factory=dict)
 
     @classmethod
     def build(cls, words: np.ndarray, alive: np.ndarray, start: int, end: int) -> Segment:
-        bits = bucket_bits_for(end - start)
-        offsets, entries = _table_arrays(bits, int(np.count_nonzero(alive[start:end])))
+        wide = is_wide(end - start)
+        bits = bucket_bits_for(end - start, wide)
+        offsets, entries = _table_arrays(bits, int(np.count_nonzero(alive[start:end])), wide)
         _kernels().build_tables(
-            words, alive, start, end, SUB_START, SUB_LEN, bits, offsets, entries
+            words,
+            alive,
+            start,
+            end,
+            SUB_START,
+            SUB_LEN,
+            bits,
+            check_bits(entries),
+            offsets,
+            entries,
         )
         return cls(start, end, bits, offsets, entries)
 
     def extended(self, words: np.ndarray, alive: np.ndarray, end: int) -> Segment:
-        """These tables grown to cover positions up to `end`, merged when the bucket count fits."""
-        bits = bucket_bits_for(end - self.start)
-        if bits != self.bucket_bits:
+        """These tables grown to cover positions up to `end`, merged when the layout fits."""
+        wide = is_wide(end - self.start)
+        bits = bucket_bits_for(end - self.start, wide)
+        if bits != self.bucket_bits or wide != self.wide:
             return Segment.build(words, alive, self.start, end)
         added = int(np.count_nonzero(alive[self.end : end]))
-        offsets, entries = _table_arrays(bits, self.entries.shape[1] + added)
+        offsets, entries = _table_arrays(bits, self.entries.shape[1] + added, wide)
         _kernels().extend_tables(
             self.offsets,
             self.entries,
@@ -92,27 +120,43 @@ class Segment:
             SUB_START,
             SUB_LEN,
             bits,
+            check_bits(entries),
             offsets,
             entries,
         )
         return Segment(self.start, end, bits, offsets, entries)
 
     @property
+    def wide(self) -> bool:
+        return bool(self.entries.dtype == np.uint64)
+
+    @property
     def nbytes(self) -> int:
         return int(self.offsets.nbytes + self.entries.nbytes)
 
-    def plan(self, radius: int) -> np.ndarray | None:
-        """Per-table probe radii for `radius`, or None when a scan is cheaper."""
+    def plan(self, radius: int) -> Plan | None:
+        """How to probe the tables for `radius`, or None when a scan is cheaper."""
         if radius not in self.plans:
-            self.plans[radius] = plan_radii(self.entries.shape[1], self.bucket_bits, radius)
+            radii = plan_radii(self.entries.shape[1], self.bucket_bits, radius)
+            self.plans[radius] = None if radii is None else Plan(radii, ring_units(radii, radius))
         return self.plans[radius]
 
 
-def _table_arrays(bucket_bits: int, entries: int) -> tuple[np.ndarray, np.ndarray]:
+def is_wide(n: int) -> bool:
+    """Whether a segment over n positions gets wide entries."""
+    return n <= WIDE_MAX_CODES
+
+
+def check_bits(entries: np.ndarray) -> int:
+    """Bits of the next table's substring each entry carries: CHECK_BITS when wide, else 0."""
+    return CHECK_BITS if entries.dtype == np.uint64 else 0
+
+
+def _table_arrays(bucket_bits: int, entries: int, wide: bool) -> tuple[np.ndarray, np.ndarray]:
     """Uninitialised offsets and entries for TABLES tables (the kernels write every element),
     on huge pages when large: probes read both at random."""
     offsets = huge_pages.empty((TABLES, (1 << bucket_bits) + 1), np.uint32)
-    return offsets, huge_pages.empty((TABLES, entries), np.uint32)
+    return offsets, huge_pages.empty((TABLES, entries), np.uint64 if wide else np.uint32)
 
 
 @functools.cache
@@ -127,11 +171,33 @@ def masks_by_weight(bits: int) -> tuple[np.ndarray, np.ndarray]:
     return masks[order][:keep].copy(), within
 
 
-def bucket_bits_for(n: int) -> int:
-    # About 4 codes per bucket (one cache line of entries per probed key); measured at 10 M,
-    # 2**21 buckets beat 2**20 by ~10% and 2**19 by ~40%, and the offsets stay under 100 MB.
-    wanted = round(math.log2(max(n, 1))) - 2
-    return max(MIN_BUCKET_BITS, min(MAX_BUCKET_BITS, wanted))
+def bucket_bits_for(n: int, wide: bool) -> int:
+    """About 4 narrow or 2 wide entries per bucket (~one cache line of entries per probed key).
+    Measured at 10 M: narrow, 2**21 buckets beat 2**20 by ~10% and 2**19 by ~40%; wide, 2**22
+    beat 2**21 by 1.10x and equalled 2**23."""
+    if wide:
+        return max(MIN_BUCKET_BITS, min(MAX_WIDE_BUCKET_BITS, round(math.log2(max(n, 1))) - 1))
+    return max(MIN_BUCKET_BITS, min(MAX_BUCKET_BITS, round(math.log2(max(n, 1))) - 2))
+
+
+def ring_units(radii: np.ndarray, radius: int) -> np.ndarray:
+    """Each table's share of `radius`, in TABLES-ths of a bit, for the pigeonring: floor(share)
+    is the table's probe radius (-1 for a skipped table, whose share is negative), and the shares
+    sum to exactly TABLES * radius, so that runs of tables get the tightest shares those radii
+    allow. The plan's pigeonhole, sum(radii + 1) > radius, makes that sum reachable."""
+    m = len(radii)
+    units = np.where(radii >= 0, m * radii + m - 1, -1).astype(np.int64)
+    excess = int(units.sum()) - m * radius
+    if excess < 0:
+        raise ValueError(f"probe radii {radii.tolist()} cannot cover radius {radius}")
+    # Lower shares within their floors, the last tables first (the first tables' extra radius
+    # keeps the slack where plan_radii put it), until they sum to m * radius.
+    for t in reversed(range(m)):
+        room = int(units[t] - m * radii[t]) if radii[t] >= 0 else int(units[t] + m)
+        cut = min(room, excess)
+        units[t] -= cut
+        excess -= cut
+    return units
 
 
 def plan_radii(n: int, bucket_bits: int, radius: int) -> np.ndarray | None:
@@ -168,8 +234,8 @@ def search_segment(
     queries: np.ndarray, words: np.ndarray, alive: np.ndarray, segment: Segment, radius: int
 ) -> tuple[np.ndarray, ...]:
     """(query row, position, distance) of every live code of the segment within `radius`."""
-    radii = segment.plan(radius)
-    if radii is None:
+    plan = segment.plan(radius)
+    if plan is None:
         return scan_positions(queries, words, alive, segment.start, segment.end, radius)
     masks, masks_within = masks_by_weight(segment.bucket_bits)
 
@@ -182,11 +248,13 @@ def search_segment(
             segment.offsets,
             segment.entries,
             segment.bucket_bits,
+            check_bits(segment.entries),
             masks,
             masks_within,
             SUB_START,
             SUB_LEN,
-            radii,
+            plan.radii,
+            plan.units,
             radius,
             first,
             *out,
@@ -233,13 +301,13 @@ def check_segment(segment: Segment, start: int, size: int) -> None:
     """Raise ValueError unless the segment's tables are safe to probe (the kernels do not
     bounds-check) and lie in order within `size` positions."""
     bits = segment.bucket_bits
-    if not MIN_BUCKET_BITS <= bits <= MAX_BUCKET_BITS:
+    offsets, entries = segment.offsets, segment.entries
+    if offsets.dtype != np.uint32 or entries.dtype not in (np.uint32, np.uint64):
+        raise ValueError("table arrays have the wrong dtype")
+    if not MIN_BUCKET_BITS <= bits <= (MAX_WIDE_BUCKET_BITS if segment.wide else MAX_BUCKET_BITS):
         raise ValueError("bucket bits out of range")
     if segment.start != start or not start <= segment.end <= size:
         raise ValueError("segment range out of order")
-    offsets, entries = segment.offsets, segment.entries
-    if offsets.dtype != np.uint32 or entries.dtype != np.uint32:
-        raise ValueError("table arrays have the wrong dtype")
     if offsets.shape != (TABLES, (1 << bits) + 1) or entries.ndim != 2:
         raise ValueError("table arrays have the wrong shape")
     if entries.shape[0] != TABLES or entries.shape[1] > segment.end - segment.start:
@@ -251,5 +319,6 @@ def check_segment(segment: Segment, start: int, size: int) -> None:
         if np.any(offsets[t, 1:] < offsets[t, :-1]):
             raise ValueError("table offsets are not sorted")
         row = entries[t]
-        if len(row) and int(row.max()) >> int(SUB_LEN[t] - bits) >= segment.end - segment.start:
+        shift = int(SUB_LEN[t]) - bits + check_bits(entries)
+        if len(row) and int(row.max()) >> shift >= segment.end - segment.start:
             raise ValueError("a table entry points outside its segment")

@@ -33,6 +33,7 @@ _DTYPES: dict[str, np.dtype[Any]] = {
     "<u4": np.dtype("<u4"),
     "<i4": np.dtype("<i4"),
     "<i8": np.dtype("<i8"),
+    "<u8": np.dtype("<u8"),
 }
 _MAX_HEADER = 1 << 20
 
