@@ -32,6 +32,9 @@ _AHEAD_CODES = 48
 # touches most cache lines of a table's offsets, so they are read from DRAM once per block.
 _BLOCK = 1024
 
+# build_tables sorts each span of buckets by this many low bucket bits while the span is in cache.
+_FINE_BITS = 14
+
 
 @intrinsic  # type: ignore[untyped-decorator]
 def _ctpop(typingctx: Any, x: Any) -> Any:
@@ -97,19 +100,18 @@ def _entry(
     words: Any,
     pos: int,
     start: int,
-    t: int,
     key: int,
     tag_bits: int,
     check_bits: int,
-    sub_start: Any,
-    sub_len: Any,
+    check_start: int,
+    check_len: int,
 ) -> Any:
-    """Table t's entry for code `pos` (substring `key`): (pos - start), then with check_bits the
-    next table's substring (the ring's check), then the tag (the key bits the bucket leaves out)."""
-    entry = pos - start
+    """An entry for code `pos` (substring `key`): (pos - start), then with check_bits the next
+    table's substring (bits [check_start, +check_len)), then the tag (the key's bits that the
+    bucket number leaves out)."""
+    entry = np.int64(pos - start)
     if check_bits:
-        after = (t + 1) % sub_start.shape[0]
-        entry = (entry << check_bits) | _substring(words, pos, sub_start[after], sub_len[after])
+        entry = (entry << check_bits) | _substring(words, pos, check_start, check_len)
     return (entry << tag_bits) | (key & ((1 << tag_bits) - 1))
 
 
@@ -126,36 +128,68 @@ def build_tables(
     offsets: Any,
     entries: Any,
 ) -> None:
-    """Counting-sort positions [start, end) into one CSR table per substring, written into
-    `offsets` (tables, 2**bucket_bits + 1) and `entries` (tables, live codes in the range).
+    """Sort the live positions in [start, end) into one CSR table per substring, written into
+    `offsets` (tables, 2**bucket_bits + 1) and `entries` (tables, live codes in the range), each
+    bucket's entries in position order.
 
     An entry packs (position - start) above the substring bits that the bucket number leaves out
     (the tag), so a probe can reject most of a bucket without touching the codes; with
     check_bits (uint64 entries) the next table's substring sits between them (see probe_tables).
+
+    A two-level radix sort: entries first go to the span of the table that their bucket's high
+    bits own (a few hundred sequential write streams), then each span is counting-sorted by the
+    low _FINE_BITS while it sits in cache. One counting sort over millions of buckets wrote every
+    entry to a random place: measured at 10 M codes, 3x slower with wide entries.
     """
     m = sub_start.shape[0]
     n_buckets = 1 << bucket_bits
+    fine_bits = min(bucket_bits, _FINE_BITS)
+    coarse_bits = bucket_bits - fine_bits
+    n_fine = 1 << fine_bits
     keys = np.empty(end - start, np.uint32)  # substrings have at most 32 bits
+    fine = np.empty(entries.shape[1], np.uint16)
+    scratch = np.empty(0, entries.dtype)
     for t in range(m):
         tag_bits = sub_len[t] - bucket_bits
-        counts = np.zeros(n_buckets + 1, np.int64)
+        fine_shift = tag_bits
+        coarse_shift = tag_bits + fine_bits
+        check_start, check_len = sub_start[(t + 1) % m], sub_len[(t + 1) % m]
+        spans = np.zeros((1 << coarse_bits) + 1, np.int64)
         for pos in range(start, end):
             if alive[pos]:
                 key = _substring(words, pos, sub_start[t], sub_len[t])
                 keys[pos - start] = np.uint32(key)
-                counts[(key >> tag_bits) + 1] += 1
-        for b in range(n_buckets):
-            counts[b + 1] += counts[b]
-        for b in range(n_buckets + 1):
-            offsets[t, b] = counts[b]
+                spans[(key >> coarse_shift) + 1] += 1
+        for c in range(1 << coarse_bits):
+            spans[c + 1] += spans[c]
+        fill = spans.copy()
         for pos in range(start, end):
             if alive[pos]:
                 key = np.int64(keys[pos - start])
-                b = key >> tag_bits
-                entries[t, counts[b]] = _entry(
-                    words, pos, start, t, key, tag_bits, check_bits, sub_start, sub_len
+                c = key >> coarse_shift
+                entries[t, fill[c]] = _entry(
+                    words, pos, start, key, tag_bits, check_bits, check_start, check_len
                 )
-                counts[b] += 1
+                fine[fill[c]] = np.uint16((key >> fine_shift) & (n_fine - 1))
+                fill[c] += 1
+        counts = np.empty(n_fine + 1, np.int64)
+        for c in range(1 << coarse_bits):
+            lo, hi = spans[c], spans[c + 1]
+            counts[:] = 0
+            for e in range(lo, hi):
+                counts[np.int64(fine[e]) + 1] += 1
+            for f in range(n_fine):
+                counts[f + 1] += counts[f]
+            for f in range(n_fine):
+                offsets[t, (c << fine_bits) + f] = lo + counts[f]
+            if scratch.shape[0] < hi - lo:
+                scratch = np.empty(2 * (hi - lo), entries.dtype)
+            scratch[: hi - lo] = entries[t, lo:hi]
+            for e in range(lo, hi):
+                bucket = np.int64(fine[e])
+                entries[t, lo + counts[bucket]] = scratch[e - lo]
+                counts[bucket] += 1
+        offsets[t, n_buckets] = spans[1 << coarse_bits]
 
 
 @njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
@@ -192,13 +226,14 @@ def extend_tables(
     added = np.empty(live, new_entries.dtype)
     for t in range(m):
         tag_bits = sub_len[t] - bucket_bits
+        after = (t + 1) % m
         counts = np.zeros(n_buckets + 1, np.int64)
         i = 0
         for pos in range(mid, end):
             if alive[pos]:
                 key = _substring(words, pos, sub_start[t], sub_len[t])
                 packed[i] = _entry(
-                    words, pos, start, t, key, tag_bits, check_bits, sub_start, sub_len
+                    words, pos, start, key, tag_bits, check_bits, sub_start[after], sub_len[after]
                 )
                 bucket_of[i] = key >> tag_bits
                 counts[bucket_of[i] + 1] += 1

@@ -161,14 +161,22 @@ def _table_arrays(bucket_bits: int, entries: int, wide: bool) -> tuple[np.ndarra
 
 @functools.cache
 def masks_by_weight(bits: int) -> tuple[np.ndarray, np.ndarray]:
-    """Every `bits`-wide mask sorted by popcount, and how many have popcount <= k, for each k."""
-    masks = np.arange(1 << bits, dtype=np.int64)
-    weights = np.unpackbits(masks.astype("<u4").view(np.uint8).reshape(-1, 4), axis=1).sum(1)
-    order = np.argsort(weights, kind="stable")
-    within = np.cumsum(np.bincount(weights, minlength=bits + 1)).astype(np.int64)
-    # Plans never probe a table beyond _MAX_PROBE_RADIUS, so heavier masks need not be kept.
-    keep = int(within[min(bits, _MAX_PROBE_RADIUS)])
-    return masks[order][:keep].copy(), within
+    """Every `bits`-wide mask of popcount <= _MAX_PROBE_RADIUS (plans never probe a table
+    further), by popcount, and how many masks have popcount <= k, for each k.
+
+    Built weight by weight (each mask of weight w gains one bit above its highest): listing all
+    2**bits masks and sorting them took 0.6 s at 22 bits, paid by a node's first lookup."""
+    level = np.zeros(1, np.int64)
+    highest = np.full(1, -1, np.int64)
+    levels = [level]
+    for _ in range(min(bits, _MAX_PROBE_RADIUS)):
+        more = bits - 1 - highest  # bits above each mask's highest
+        firsts = np.repeat(np.cumsum(more) - more, more)
+        highest = np.repeat(highest + 1, more) + np.arange(int(more.sum())) - firsts
+        level = np.repeat(level, more) | (np.int64(1) << highest)
+        levels.append(level)
+    within = np.cumsum([math.comb(bits, k) for k in range(bits + 1)]).astype(np.int64)
+    return np.concatenate(levels), within
 
 
 def bucket_bits_for(n: int, wide: bool) -> int:
