@@ -161,6 +161,37 @@ def test_a_two_node_cluster_gives_exact_verdicts_once(
     database.close()
 
 
+def test_two_drivers_with_their_own_shares_split_a_backlog_on_one_cluster(
+    settings: Settings, cluster: RayCluster, tmp_path: Path
+) -> None:
+    # Walked directories are split by the driver, list files by Ray Data's tasks: each file is
+    # decided by one driver only, and together they decide them all.
+    database = open_database(settings)
+    make_bank(database, "known", [drawn_image(0)])
+    backlog = tmp_path / "backlog"
+    backlog.mkdir()
+    (backlog / "copy.png").write_bytes(edited_copy(drawn_image(0), "flip"))
+    for i in range(10, 20):
+        (backlog / f"plain{i}.jpg").write_bytes(jpeg(drawn_image(i)))
+    listed = tmp_path / "listed"
+    listed.mkdir()
+    for i in range(30, 36):
+        (listed / f"listed{i}.jpg").write_bytes(jpeg(drawn_image(i)))
+    listing = tmp_path / "list.txt"
+    listing.write_text("".join(f"{p}\n" for p in sorted(listed.iterdir())))
+    expected = {"copy.png": "review"}
+    expected |= {p.name: "no_match" for p in [*backlog.glob("plain*"), *listed.iterdir()]}
+    shares = []
+    for k in (1, 2):
+        done = lines(scan(settings, cluster, "--shard", f"{k}/2", str(backlog), str(listing)))
+        assert done[-1]["skipped"] == 0 and done[-1]["undecided"] == 0
+        shares.append({Path(str(line["path"])).name for line in done[:-1]})
+    assert shares[0] and shares[1] and not shares[0] & shares[1]
+    assert shares[0] | shares[1] == set(expected)
+    assert one_verdict_each(database, len(expected)) == expected
+    database.close()
+
+
 def decided(database: Database) -> int:
     with database.reader() as session:
         return session.scalar(select(func.count()).where(Item.status == ItemStatus.DONE)) or 0

@@ -17,8 +17,8 @@ import pytest
 from file_servers import ACCESS_KEY, REGION, SECRET_KEY, s3_store, serving, web_files
 from provider_fixtures import TUTELA, drawn_image, edited_copy, jpeg, make_bank, node_env
 from tutela.db.database import open_database
-from tutela.detection.object_storage import S3Client, S3Config, S3Location, sign
-from tutela.detection.scan_sources import Sources, look_at
+from tutela.detection.object_storage import S3Client, S3Config, S3Location, S3Object, sign
+from tutela.detection.scan_sources import Shard, Sources, look_at
 from tutela.detection.source_files import SourceAccess, SourceReader, SpooledVideo
 from tutela.errors import ConfigurationError, InvalidInput, TutelaError
 from tutela.media.limits import MediaLimits
@@ -303,3 +303,48 @@ def test_a_fetched_video_streams_to_the_spool_within_the_video_limit(tmp_path: P
         assert list(spool.iterdir()) == []  # the refused download left nothing behind
         local = reader.fetch(str(tmp_path / "a.mp4"), len(movie), roomy, spool)
         assert local == SpooledVideo(tmp_path / "a.mp4", temporary=False)  # hashed where it lies
+
+
+class _Listing:
+    """A store's listing, two pages, for Sources.objects."""
+
+    def __init__(self, keys: list[str]) -> None:
+        self.keys = keys
+
+    def list_objects(self, prefix: S3Location) -> Iterator[list[S3Object]]:
+        found = [S3Object(S3Location(prefix.bucket, key), 10, f'"{key}"') for key in self.keys]
+        yield found[:50]
+        yield found[50:]
+
+
+def test_shares_of_a_scan_split_directories_list_files_and_prefixes_between_them(
+    tmp_path: Path,
+) -> None:
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        for i in range(40):
+            (tmp_path / name / f"{i}.jpg").write_bytes(b"x")
+    listing = tmp_path / "list.txt"
+    listing.write_text("".join(f"https://example.org/{i}.jpg\n" for i in range(60)))
+    store = _Listing([f"scan/{i}.jpg" for i in range(100)])
+    paths = [str(tmp_path / "a"), str(tmp_path / "b"), str(listing), "s3://media/scan/"]
+
+    def share(k: int, n: int) -> tuple[list[str], list[str]]:
+        sources = Sources.of(paths, shard=Shard.parse(f"{k}/{n}"))
+        objects = [listed.path for page in sources.objects(store) for listed in page]  # type: ignore[arg-type]
+        return list(sources.lines()), objects
+
+    whole_lines, whole_objects = share(1, 1)
+    assert len(whole_lines) == 140 and len(whole_objects) == 100
+    parts = [share(k, 3) for k in (1, 2, 3)]
+    for column, whole in ((0, whole_lines), (1, whole_objects)):
+        split = [part[column] for part in parts]
+        assert all(split)  # ~1/3 each; each share non-empty
+        assert sorted(x for part in split for x in part) == sorted(whole)  # disjoint, complete
+    assert share(2, 3) == parts[1]  # the same share every time
+
+
+@pytest.mark.parametrize("text", ["0/3", "4/3", "1/0", "3", "1/3/1", "one/3", " 1/3", "1/-3"])
+def test_a_share_is_k_of_n(text: str) -> None:
+    with pytest.raises(InvalidInput, match="--shard"):
+        Shard.parse(text)

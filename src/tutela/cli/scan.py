@@ -25,7 +25,7 @@ from tutela.detection.hasher import Hasher
 from tutela.detection.object_storage import PAGE_KEYS
 from tutela.detection.remote_scan import BATCH, SCAN_SPOOL, scan_fetched
 from tutela.detection.scan_batches import ScanProgress
-from tutela.detection.scan_sources import ListedFile, Sources, look_at, path_of
+from tutela.detection.scan_sources import ListedFile, Shard, Sources, look_at, path_of
 from tutela.detection.source_files import SourceAccess, SourceReader, is_url
 from tutela.indicators.matcher import Matcher
 
@@ -67,6 +67,15 @@ def scan_command(
             "with --jobs CPUs.",
         ),
     ] = False,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            "--shard",
+            metavar="K/N",
+            help="Scan only share K of N (by a hash of each listed path or URL): N drivers given "
+            "the same sources, each its own K, split a backlog between them.",
+        ),
+    ] = None,
     show_progress: Annotated[
         bool,
         typer.Option(
@@ -85,14 +94,17 @@ def scan_command(
     matches. A summary table of verdicts ends the output. With no order or voluntary basis for
     the service, every file is no_match (not_under_order), unread. With --ray, the files are
     hashed and matched in Ray tasks on every node of the cluster and recorded here in batches.
+    Past what one driver records (about 2,000 files a second), run several, each with its own
+    --shard K/N of the same sources, on one or several machines against the same database.
     """
     given = list(sources or [])
+    share = Shard.parse(shard) if shard is not None else Shard()
     if ray:
         address = _address(given)
-        listed = Sources.of(given, file_list or ())
+        listed = Sources.of(given, file_list or (), share)
         _ray_scan(listed, address, jobs, service, json_lines, show_progress)
         return
-    listed = Sources.of(given, file_list or ())
+    listed = Sources.of(given, file_list or (), share)
     lines = list(listed.lines())
     # Listed URLs are fetched and hashed after the local files (tutela.detection.remote_scan).
     fetched = [look_at(line) for line in lines if is_url(line)]

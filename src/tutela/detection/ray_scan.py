@@ -47,7 +47,7 @@ from tutela.detection.bases import DetectionGate
 from tutela.detection.hasher import Hasher
 from tutela.detection.remote_scan import SCAN_SPOOL, decide_listed
 from tutela.detection.scan_batches import ADMIT_BATCH, ScanProgress, admit, item_views
-from tutela.detection.scan_sources import ListedFile, Sources, look_at, walk
+from tutela.detection.scan_sources import ListedFile, Shard, Sources, look_at
 from tutela.detection.source_files import DEFAULT_ACCESS, SourceAccess, SourceReader
 from tutela.detection.verdicts import Outcome, gated, not_under_order, record_outcomes
 from tutela.errors import ConfigurationError, TutelaError
@@ -141,11 +141,11 @@ def decide_batch(
     return outcomes
 
 
-def _look_at_batch(batch: dict[str, np.ndarray], cwd: str) -> dict[str, np.ndarray]:
-    """Ray Data: lines → listed files (path, item id, size, error code and message); relative
-    paths are the driver's (`cwd`)."""
+def _look_at_batch(batch: dict[str, np.ndarray], cwd: str, shard: Shard) -> dict[str, np.ndarray]:
+    """Ray Data: lines of the scan's share → listed files (path, item id, size, error code and
+    message); relative paths are the driver's (`cwd`)."""
     lines = [str(line).strip() for line in batch["text"]]
-    listed = [look_at(line, cwd) for line in lines if line]
+    listed = [look_at(line, cwd) for line in lines if line and shard.holds(line)]
     return {
         "path": np.array([f.path for f in listed], dtype=object),
         "key": np.array([f.key for f in listed], dtype=object),
@@ -245,7 +245,7 @@ class RayScan:
         here (a stat costs microseconds; a Ray task per block of entries cost the CPUs far more
         than it spared the driver), the list files' through Ray Data, then the objects under each
         s3:// prefix, listed here page by page."""
-        walked = [path for directory in self._sources.directories for path in walk(directory)]
+        walked = list(self._sources.walked())
         if not self._sources.list_files and not self._sources.prefixes:
             self.progress.total = len(walked)
         cwd = os.getcwd()
@@ -350,7 +350,7 @@ def _listing(sources: Sources) -> Any:
         _look_at_batch,
         batch_size=LIST_BLOCK,
         batch_format="numpy",
-        fn_kwargs={"cwd": os.getcwd()},
+        fn_kwargs={"cwd": os.getcwd(), "shard": sources.shard},
         # A stat per line costs next to no CPU: the listing must not hold the CPUs that the
         # hashing tasks wait for (a whole CPU each), nor wait for them.
         num_cpus=LISTING_CPUS,

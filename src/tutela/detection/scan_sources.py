@@ -123,16 +123,48 @@ def object_key(found: S3Object) -> ListedFile:
 
 
 @dataclass(frozen=True, slots=True)
+class Shard:
+    """One of `count` shares of a backlog, for one of several drivers (`tutela scan --shard
+    K/N`): a listed path or URL belongs to share hash(line) mod count, so drivers given the same
+    sources split them without talking to each other, and each file's item is decided by the
+    driver whose share it is (a re-run of that share skips it)."""
+
+    index: int = 0
+    count: int = 1
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        """`K/N` (1 <= K <= N), as the command line gives it; InvalidInput otherwise."""
+        first, slash, second = text.partition("/")
+        if not (slash and first.isdigit() and second.isdigit()):
+            raise InvalidInput(f"--shard takes K/N, e.g. 1/4 (the first of 4 shares), not {text!r}")
+        k, n = int(first), int(second)
+        if not 1 <= k <= n:
+            raise InvalidInput(f"--shard {text}: K must be between 1 and N")
+        return cls(k - 1, n)
+
+    def holds(self, line: str) -> bool:
+        """Whether this share scans the file a listing line (a path or URL, as listed) names."""
+        if self.count == 1:
+            return True
+        digest = hashlib.blake2b(line.encode("utf-8", "surrogateescape"), digest_size=8).digest()
+        return int.from_bytes(digest, "little") % self.count == self.index
+
+
+@dataclass(frozen=True, slots=True)
 class Sources:
     """A scan's sources, sorted out: directories to walk, list files to read, prefixes of
-    S3-compatible storage to list."""
+    S3-compatible storage to list, and the share of their files this scan takes."""
 
     directories: tuple[Path, ...]
     list_files: tuple[Path, ...]
     prefixes: tuple[S3Location, ...] = ()
+    shard: Shard = Shard()
 
     @classmethod
-    def of(cls, paths: Iterable[str | Path], list_files: Iterable[Path] = ()) -> Sources:
+    def of(
+        cls, paths: Iterable[str | Path], list_files: Iterable[Path] = (), shard: Shard = Shard()
+    ) -> Sources:
         """A directory is walked, an s3://bucket/prefix listed, any other file is a list file
         (one path or URL a line); a source that does not exist is InvalidInput, before anything
         is scanned."""
@@ -155,17 +187,21 @@ class Sources:
                 raise InvalidInput(f"no such list file: {listed}")
         if not directories and not lists and not prefixes:
             raise InvalidInput("give a directory, list file or s3:// prefix to scan")
-        return cls(tuple(directories), tuple(lists), tuple(prefixes))
+        return cls(tuple(directories), tuple(lists), tuple(prefixes), shard)
+
+    def walked(self) -> Iterator[str]:
+        """The files of this share under every directory."""
+        for directory in self.directories:
+            yield from filter(self.shard.holds, walk(directory))
 
     def lines(self) -> Iterator[str]:
-        """Every line of every directory and list file, directories first."""
-        for directory in self.directories:
-            yield from walk(directory)
+        """The lines of this share of every directory and list file, directories first."""
+        yield from self.walked()
         for list_file in self.list_files:
-            yield from list_lines(list_file)
+            yield from filter(self.shard.holds, list_lines(list_file))
 
     def objects(self, storage: S3Client) -> Iterator[list[ListedFile]]:
-        """The objects under every s3:// prefix, a listing page at a time."""
+        """The objects of this share under every s3:// prefix, a listing page at a time."""
         for prefix in self.prefixes:
             for page in storage.list_objects(prefix):
-                yield [object_key(found) for found in page]
+                yield [listed for listed in map(object_key, page) if self.shard.holds(listed.path)]

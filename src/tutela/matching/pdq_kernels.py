@@ -226,14 +226,14 @@ def extend_tables(
     added = np.empty(live, new_entries.dtype)
     for t in range(m):
         tag_bits = sub_len[t] - bucket_bits
-        after = (t + 1) % m
+        check_start, check_len = sub_start[(t + 1) % m], sub_len[(t + 1) % m]
         counts = np.zeros(n_buckets + 1, np.int64)
         i = 0
         for pos in range(mid, end):
             if alive[pos]:
                 key = _substring(words, pos, sub_start[t], sub_len[t])
                 packed[i] = _entry(
-                    words, pos, start, key, tag_bits, check_bits, sub_start[after], sub_len[after]
+                    words, pos, start, key, tag_bits, check_bits, check_start, check_len
                 )
                 bucket_of[i] = key >> tag_bits
                 counts[bucket_of[i] + 1] += 1
