@@ -446,6 +446,16 @@ def test_merged_tables_are_identical_to_tables_built_from_scratch(layout: str) -
     assert np.array_equal(index._main.entries, fresh._main.entries)
 
 
+def spread_code(query: np.ndarray, spread: list[int], rng: np.random.Generator) -> np.ndarray:
+    """A code differing from the query in spread[t] random bits of each substring t."""
+    code = query.copy()
+    for t, bits in enumerate(spread):
+        start = int(pdq_tables.SUB_START[t])
+        for bit in rng.choice(int(pdq_tables.SUB_LEN[t]), bits, replace=False) + start:
+            code[bit // 8] ^= np.uint8(1 << (bit % 8))
+    return code
+
+
 @pytest.mark.parametrize("radius", [5, 8, 31, 32, 40])
 def test_a_code_that_only_one_table_can_see_is_found(
     monkeypatch: pytest.MonkeyPatch, radius: int, layout: str
@@ -462,29 +472,13 @@ def test_a_code_that_only_one_table_can_see_is_found(
     radii = plan.radii
     planted: list[np.ndarray] = []
     for lucky in np.flatnonzero(radii >= 0):
-        for _ in range(10):
-            code = query.copy()
-            for t in np.flatnonzero(radii >= 0):
-                bits = int(radii[t]) + (0 if t == lucky else 1)
-                start = int(pdq_tables.SUB_START[t])
-                for bit in rng.choice(int(pdq_tables.SUB_LEN[t]), bits, replace=False) + start:
-                    code[bit // 8] ^= np.uint8(1 << (bit % 8))
-            planted.append(code)
+        spread = [int(r) + (0 if t == lucky else 1) if r >= 0 else 0 for t, r in enumerate(radii)]
+        planted += [spread_code(query, spread, rng) for _ in range(10)]
     ids = np.arange(10_000, 10_000 + len(planted), dtype=np.int64)
     index.add(ids, np.array(planted))
     index.compact()  # the planted codes into the tables, not the scanned tail
     found = dict(index.query(query[None], radius)[0])
     assert {int(i): radius for i in ids} == {i: d for i, d in found.items() if i >= 10_000}
-
-
-def spread_code(query: np.ndarray, spread: list[int], rng: np.random.Generator) -> np.ndarray:
-    """A code differing from the query in spread[t] random bits of each substring t."""
-    code = query.copy()
-    for t, bits in enumerate(spread):
-        start = int(pdq_tables.SUB_START[t])
-        for bit in rng.choice(int(pdq_tables.SUB_LEN[t]), bits, replace=False) + start:
-            code[bit // 8] ^= np.uint8(1 << (bit % 8))
-    return code
 
 
 @pytest.mark.parametrize("radius", [0, 3, 10, 11, 31, 40])
