@@ -7,6 +7,7 @@ within the video limit."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -342,6 +343,15 @@ def test_shares_of_a_scan_split_directories_list_files_and_prefixes_between_them
         assert all(split)  # ~1/3 each; each share non-empty
         assert sorted(x for part in split for x in part) == sorted(whole)  # disjoint, complete
     assert share(2, 3) == parts[1]  # the same share every time
+    # The same files however the sources spell them: relative, with a dot, in a list file.
+    spelt = tmp_path / "spelt.txt"
+    spelt.write_text("".join(f"{p}\n" for p in sorted((tmp_path / "a").iterdir())))
+    for k in (1, 2, 3):
+        shard = Shard.parse(f"{k}/3")
+        absolute = Sources.of([str(tmp_path / "a")], shard=shard)
+        assert list(Sources.of([spelt], shard=shard).lines()) == sorted(absolute.lines())
+        relative = [os.path.relpath(p, tmp_path) for p in absolute.lines()]
+        assert all(shard.holds(f"./{p}", str(tmp_path)) for p in relative)
 
 
 @pytest.mark.parametrize("text", ["0/3", "4/3", "1/0", "3", "1/3/1", "one/3", " 1/3", "1/-3"])

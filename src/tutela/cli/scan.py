@@ -72,8 +72,8 @@ def scan_command(
         typer.Option(
             "--shard",
             metavar="K/N",
-            help="Scan only share K of N (by a hash of each listed path or URL): N drivers given "
-            "the same sources, each its own K, split a backlog between them.",
+            help="Scan only share K of N (by a hash of each file's absolute path or URL): N "
+            "drivers given the same sources, each its own K, split a backlog between them.",
         ),
     ] = None,
     show_progress: Annotated[

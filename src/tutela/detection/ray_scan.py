@@ -145,7 +145,7 @@ def _look_at_batch(batch: dict[str, np.ndarray], cwd: str, shard: Shard) -> dict
     """Ray Data: lines of the scan's share → listed files (path, item id, size, error code and
     message); relative paths are the driver's (`cwd`)."""
     lines = [str(line).strip() for line in batch["text"]]
-    listed = [look_at(line, cwd) for line in lines if line and shard.holds(line)]
+    listed = [look_at(line, cwd) for line in lines if line and shard.holds(line, cwd)]
     return {
         "path": np.array([f.path for f in listed], dtype=object),
         "key": np.array([f.key for f in listed], dtype=object),

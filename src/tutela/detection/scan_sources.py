@@ -14,6 +14,7 @@ a re-run skips it as well; a URL is read only when it is hashed (tutela.detectio
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections.abc import Iterable, Iterator
@@ -125,9 +126,9 @@ def object_key(found: S3Object) -> ListedFile:
 @dataclass(frozen=True, slots=True)
 class Shard:
     """One of `count` shares of a backlog, for one of several drivers (`tutela scan --shard
-    K/N`): a listed path or URL belongs to share hash(line) mod count, so drivers given the same
-    sources split them without talking to each other, and each file's item is decided by the
-    driver whose share it is (a re-run of that share skips it)."""
+    K/N`): a file belongs to share hash(its absolute path, or its URL) mod count, so drivers given
+    the same sources, however spelt, split them without talking to each other, and each file's
+    item is decided by the driver whose share it is (a re-run of that share skips it)."""
 
     index: int = 0
     count: int = 1
@@ -143,11 +144,16 @@ class Shard:
             raise InvalidInput(f"--shard {text}: K must be between 1 and N")
         return cls(k - 1, n)
 
-    def holds(self, line: str) -> bool:
-        """Whether this share scans the file a listing line (a path or URL, as listed) names."""
+    def holds(self, line: str, cwd: str | None = None) -> bool:
+        """Whether this share scans the file a listing line (a path or URL) names; a relative
+        path is taken from `cwd`, by default this process's."""
         if self.count == 1:
             return True
-        digest = hashlib.blake2b(line.encode("utf-8", "surrogateescape"), digest_size=8).digest()
+        name = line
+        if not is_url(line):
+            with contextlib.suppress(TutelaError):  # another scheme: an error verdict, by line
+                name = os.path.normpath(os.path.join(cwd or os.getcwd(), path_of(line)))
+        digest = hashlib.blake2b(name.encode("utf-8", "surrogateescape"), digest_size=8).digest()
         return int.from_bytes(digest, "little") % self.count == self.index
 
 
