@@ -52,9 +52,11 @@ def corpus() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 @pytest.fixture(params=["wide", "narrow"])
 def layout(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Tables built while this runs get wide entries (the default up to WIDE_MAX_CODES) or
-    narrow ones (the layout of larger segments)."""
-    if request.param == "narrow":
+    """Tables built while this runs get wide entries (those of 2-32 M codes) or narrow ones (the
+    layout of smaller and larger segments), whatever their size."""
+    if request.param == "wide":
+        monkeypatch.setattr(pdq_tables, "WIDE_MIN_CODES", 0)
+    else:
         monkeypatch.setattr(pdq_tables, "WIDE_MAX_CODES", 0)
     return str(request.param)
 
@@ -349,8 +351,8 @@ def test_dihedral_query_needs_eight_variants(built: PdqIndex) -> None:
 
 
 def test_memory_stays_near_codes_plus_tables(built: PdqIndex) -> None:
-    # codes 32 B + id 8 B + alive 1 B + 11 wide (uint64) entries per code, plus the offsets.
-    per_code = 32 + 8 + 1 + 11 * 8
+    # codes 32 B + id 8 B + alive 1 B + 11 narrow (uint32) entries per code, plus the offsets.
+    per_code = 32 + 8 + 1 + 11 * 4
     assert built._main is not None
     assert built.memory_bytes() == N * per_code + built._main.offsets.nbytes
 

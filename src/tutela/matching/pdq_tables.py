@@ -30,12 +30,15 @@ CODE_WORDS: Final = 4  # uint64 words per code
 # Narrow entries pack a position with the substring bits the bucket number leaves out into a
 # uint32: more bucket bits leave more room for positions. Wide entries (uint64) also carry the
 # next table's substring, CHECK_BITS wide, which lets a probe drop nearly every candidate before
-# reading its code: at 10 M codes 1.55x the queries per CPU-second for twice the entries'
-# memory (8.8 GB at 100 M, over that scale's budget), so segments up to WIDE_MAX_CODES are wide.
+# reading its code, for 1.57x the index's memory. Measured, batched queries per CPU-second wide
+# against narrow: 1 M codes 0.98x (the tables sit in cache: reading candidates costs little),
+# 2 M 1.11x, 4 M 1.19x, 10 M 1.46x; at 100 M wide entries would take 8.8 GB, over that scale's
+# budget. So segments of WIDE_MIN_CODES to WIDE_MAX_CODES positions are wide.
 MAX_BUCKET_BITS: Final = 22
 MAX_WIDE_BUCKET_BITS: Final = 24
 MIN_BUCKET_BITS: Final = 4
 CHECK_BITS: Final = 24
+WIDE_MIN_CODES: Final = 1 << 21
 WIDE_MAX_CODES: Final = 1 << 25
 
 # Cost model (ns) for choosing probe or scan per segment, fitted on this project's 2-core test
@@ -144,7 +147,7 @@ class Segment:
 
 def is_wide(n: int) -> bool:
     """Whether a segment over n positions gets wide entries."""
-    return n <= WIDE_MAX_CODES
+    return WIDE_MIN_CODES <= n <= WIDE_MAX_CODES
 
 
 def check_bits(entries: np.ndarray) -> int:
