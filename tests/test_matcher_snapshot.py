@@ -202,12 +202,18 @@ def bump_format(path: Path) -> None:
     path.write_text(json.dumps(manifest | {"format": manifest["format"] + 1}))
 
 
+def lower_format(path: Path) -> None:
+    manifest = json.loads(path.read_text())
+    path.write_text(json.dumps(manifest | {"format": manifest["format"] - 1}))
+
+
 DAMAGE: dict[str, tuple[str, Callable[[Path], object]]] = {
     "a flipped byte in the index": ("pdq.idx", damage_byte),
     "a truncated entry table": ("entries.idx", lambda p: p.write_bytes(p.read_bytes()[:100])),
     "a missing exact index": ("exact-md5.idx", Path.unlink),
     "a manifest that is not JSON": (MANIFEST, lambda p: p.write_text("{not json")),
     "a newer format": (MANIFEST, bump_format),
+    "an older format": (MANIFEST, lower_format),
 }
 
 
@@ -226,6 +232,9 @@ def test_a_damaged_snapshot_is_passed_over_for_the_database(
     assert matcher.loaded_from == "database"
     assert answers(matcher, pdqs, MD5S)[::3] == expected[::3]  # (the rotations are random)
     assert "snapshot" in caplog.text and "not used" in caplog.text
+    if name == MANIFEST:
+        # A node's snapshot keeper counts every change as not in it, and so writes a new one.
+        assert snapshot_seq(snapshot_dir(database)) is None
 
 
 def settle(directory: Path) -> None:

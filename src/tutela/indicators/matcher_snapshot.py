@@ -51,8 +51,10 @@ from tutela.matching.snapshot import read_snapshot, write_snapshot
 from tutela.signals.registry import signal_types
 
 DIRECTORY_NAME: Final = "matcher-snapshot"
-# Raise when the layout or the meaning of any file changes; older snapshots are then ignored.
-FORMAT: Final = 1
+# Raise when the layout or the meaning of any file changes; older snapshots are then ignored,
+# and a node's snapshot keeper, reading no usable sequence number, writes a new one. 2: the PDQ
+# index's tables of 2-33 M codes have wide entries (pdq.idx version 2).
+FORMAT: Final = 2
 MANIFEST: Final = "manifest.json"
 _KIND: Final = "tutela-matcher-snapshot"
 _ENTRIES: Final = "entries.idx"
