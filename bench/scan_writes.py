@@ -20,7 +20,7 @@ import os
 import sys
 import tempfile
 import time
-from multiprocessing.synchronize import Event
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -39,12 +39,13 @@ def verdict_write_rate(
     files: int = 5120,
     batch: int = 256,
     share: int = 0,
-    start_at: Event | None = None,
+    start_at: Barrier | None = None,
 ) -> float:
     """Files per second through the driver's database work, a batch of `batch` at a time: their
     items found or made (`admit`), their verdicts recorded (`record_outcomes`) and read back for
     the output (`item_views`); each no_match with a PDQ hash, as most of a backlog is. `share`
-    names this driver's files; `start_at`, when given, is waited for once the database is open."""
+    names this driver's files; `start_at`, when given, is passed with the other drivers once the
+    database is open."""
     database = open_database(settings)
     try:
         decision = DetectionGate(database).decide(None)
@@ -73,7 +74,7 @@ def drivers_rate(settings: Settings, files: int, batch: int, drivers: int) -> fl
         return verdict_write_rate(settings, files, batch)
     open_database(settings).close()  # the schema, made once before the drivers start
     context = multiprocessing.get_context("spawn")
-    start_at = context.Event()
+    start_at = context.Barrier(drivers + 1)  # the drivers, with their databases open, and this
     each = files // drivers
     processes = [
         context.Process(target=verdict_write_rate, args=(settings, each, batch, k, start_at))
@@ -81,9 +82,8 @@ def drivers_rate(settings: Settings, files: int, batch: int, drivers: int) -> fl
     ]
     for process in processes:
         process.start()
-    time.sleep(5.0)  # every driver started and connected, waiting
+    start_at.wait(timeout=120)
     started = time.perf_counter()
-    start_at.set()
     for process in processes:
         process.join()
         assert process.exitcode == 0, "a driver failed"

@@ -26,7 +26,9 @@ def run_scan(settings: Settings, *args: str) -> list[dict[str, object]]:
     return [json.loads(line) for line in done.stdout.splitlines()]
 
 
-def test_scan_finds_edited_copies_and_skips_files_already_done(tmp_path: Path) -> None:
+def known_and_backlog(tmp_path: Path, plain: range) -> tuple[Settings, Path]:
+    """A node's settings with a bank of two drawn pictures, and a backlog folder holding an
+    edited copy of each (copy.png, copy2.jpg) and unrelated pictures plain{i}.jpg."""
     settings = Settings(data_dir=tmp_path / "data")
     database = open_database(settings)
     make_bank(database, "known", [drawn_image(i) for i in range(2)])
@@ -35,8 +37,13 @@ def test_scan_finds_edited_copies_and_skips_files_already_done(tmp_path: Path) -
     backlog.mkdir()
     (backlog / "copy.png").write_bytes(edited_copy(drawn_image(0), "flip"))
     (backlog / "copy2.jpg").write_bytes(edited_copy(drawn_image(1), "resize"))
-    for i in range(10, 14):
+    for i in plain:
         (backlog / f"plain{i}.jpg").write_bytes(jpeg(drawn_image(i)))
+    return settings, backlog
+
+
+def test_scan_finds_edited_copies_and_skips_files_already_done(tmp_path: Path) -> None:
+    settings, backlog = known_and_backlog(tmp_path, range(10, 14))
     (backlog / "notes.txt").write_text("not an image")
     first = run_scan(settings, str(backlog))
     assert first[-1] == {
@@ -61,16 +68,7 @@ def test_drivers_given_shares_split_a_backlog_and_decide_each_file_once(tmp_path
     # Three drivers at once on the same database, each its own --shard of the same sources (a
     # directory and a list file): every file is decided by exactly one of them, correctly, and a
     # re-run, of a share or of the whole, decides nothing new.
-    settings = Settings(data_dir=tmp_path / "data")
-    database = open_database(settings)
-    make_bank(database, "known", [drawn_image(i) for i in range(2)])
-    database.close()
-    backlog = tmp_path / "backlog"
-    backlog.mkdir()
-    (backlog / "copy.png").write_bytes(edited_copy(drawn_image(0), "flip"))
-    (backlog / "copy2.jpg").write_bytes(edited_copy(drawn_image(1), "resize"))
-    for i in range(10, 22):
-        (backlog / f"plain{i}.jpg").write_bytes(jpeg(drawn_image(i)))
+    settings, backlog = known_and_backlog(tmp_path, range(10, 22))
     extra = tmp_path / "extra"
     extra.mkdir()
     for i in range(30, 34):

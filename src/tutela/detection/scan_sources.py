@@ -197,14 +197,16 @@ class Sources:
 
     def walked(self) -> Iterator[str]:
         """The files of this share under every directory."""
+        cwd = os.getcwd()
         for directory in self.directories:
-            yield from filter(self.shard.holds, walk(directory))
+            yield from (path for path in walk(directory) if self.shard.holds(path, cwd))
 
     def lines(self) -> Iterator[str]:
         """The lines of this share of every directory and list file, directories first."""
         yield from self.walked()
+        cwd = os.getcwd()
         for list_file in self.list_files:
-            yield from filter(self.shard.holds, list_lines(list_file))
+            yield from (line for line in list_lines(list_file) if self.shard.holds(line, cwd))
 
     def objects(self, storage: S3Client) -> Iterator[list[ListedFile]]:
         """The objects of this share under every s3:// prefix, a listing page at a time."""

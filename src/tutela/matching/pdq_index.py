@@ -35,8 +35,8 @@ from tutela.matching.snapshot import read_snapshot, write_snapshot
 
 __all__ = ["CODE_BYTES", "MAX_CODES", "MAX_RADIUS", "PdqIndex"]
 
-# Narrow entries (segments past WIDE_MAX_CODES) pack a position with the substring bits the
-# bucket number leaves out into a uint32.
+# Narrow entries (segments outside WIDE_MIN_CODES..WIDE_MAX_CODES) pack a position with the
+# substring bits the bucket number leaves out into a uint32.
 MAX_CODES: Final = 1 << (32 - (int(SUB_LEN.max()) - MAX_BUCKET_BITS))
 
 # New codes are scanned linearly until this many wait (~15 us a query); then they get tables of
